@@ -1,0 +1,117 @@
+"""The audio hand-off between the Voice Live session and an audio backend.
+
+The session (asyncio side) talks to every backend through :class:`AudioBackend`:
+
+* capture: ``async for block in backend.capture()`` yields PCM16 mono blocks at
+  :data:`SAMPLE_RATE` (the session appends them to the input buffer unless muted);
+* playback: ``backend.play(item_id, pcm)`` queues agent audio under the current
+  playback epoch; ``backend.barge_in()`` bumps the epoch so everything queued before
+  is dropped within one audio block;
+* feedback: ``backend.played_ms(item_id)`` says how much of an item the user actually
+  heard (for ``conversation.item.truncate``), and :class:`AudioListener` callbacks
+  report the first sample played of an item and a lost device, always on the loop
+  thread.
+
+All methods are called on the asyncio loop thread; real-time threads of a backend
+never call into the session except through ``loop.call_soon_threadsafe``.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Protocol
+
+import numpy as np
+
+SAMPLE_RATE = 24_000
+"""Voice Live's PCM16 rate, used on the wire in both directions."""
+
+SAMPLE_WIDTH = 2
+"""Bytes per PCM16 sample."""
+
+SILENCE_DB = -120.0
+"""The floor of every level meter, in dBFS."""
+
+# Indices into AudioBackend.levels.
+MIC_RMS, MIC_PEAK, SPEAKER_RMS, SPEAKER_PEAK = range(4)
+
+
+def ms_to_samples(ms: float, rate: int = SAMPLE_RATE) -> int:
+    """Number of samples in ``ms`` milliseconds at ``rate``."""
+    return int(round(ms * rate / 1000))
+
+
+def samples_to_ms(samples: int, rate: int = SAMPLE_RATE) -> int:
+    """Whole milliseconds of audio in ``samples`` samples at ``rate``."""
+    return samples * 1000 // rate
+
+
+class AudioListener(Protocol):
+    """What a backend tells the session; every call arrives on the loop thread."""
+
+    def on_playback_started(self, item_id: str, monotonic_time: float) -> None:
+        """The first sample of ``item_id`` reached the output device."""
+
+    def on_audio_fault(self, message: str) -> None:
+        """A device failed or vanished; the backend now runs text-only."""
+
+
+class AudioBackend(abc.ABC):
+    """One way of hearing the user and speaking to them (device, WAV files, nothing)."""
+
+    kind: str = "none"
+    """"sounddevice", "wav" or "none"."""
+
+    def __init__(self) -> None:
+        # mic RMS, mic peak, speaker RMS, speaker peak, in dBFS; written by the audio
+        # side, read by the UI about 20 times a second.
+        self.levels = np.full(4, SILENCE_DB, dtype=np.float32)
+        self.epoch = 0
+
+    @property
+    def has_input(self) -> bool:
+        """True when capture() yields real audio."""
+        return False
+
+    @property
+    def has_output(self) -> bool:
+        """True when play() is heard (or written) somewhere."""
+        return False
+
+    def describe(self) -> str:
+        """A short line for the status bar, e.g. 'PulseAudio: mic -> speaker'."""
+        return "no audio"
+
+    @abc.abstractmethod
+    async def start(self, loop: asyncio.AbstractEventLoop, listener: AudioListener) -> None:
+        """Open devices or files. Raises AudioError when that is impossible."""
+
+    @abc.abstractmethod
+    async def stop(self) -> None:
+        """Close devices and files; safe to call twice."""
+
+    @abc.abstractmethod
+    def capture(self) -> AsyncIterator[bytes]:
+        """PCM16 mono blocks at SAMPLE_RATE as the microphone delivers them."""
+
+    @abc.abstractmethod
+    def play(self, item_id: str, pcm: bytes) -> None:
+        """Queue agent audio of ``item_id`` under the current epoch."""
+
+    @abc.abstractmethod
+    def barge_in(self) -> None:
+        """Bump the playback epoch: nothing queued before is played after one block."""
+
+    @abc.abstractmethod
+    def played_ms(self, item_id: str) -> int:
+        """Milliseconds of ``item_id`` that reached the output so far."""
+
+    def pending_ms(self) -> int:
+        """Milliseconds of agent audio queued and not yet played."""
+        return 0
+
+
+class AudioError(Exception):
+    """An audio device or file could not be opened; the message says what to do."""
