@@ -1,0 +1,327 @@
+"""Settings: one frozen dataclass from flags > environment > .env file.
+
+Nothing else in the package reads ``os.environ``; the CLI builds the parser with
+:func:`build_parser` and turns its namespace into :class:`Settings` with
+:func:`settings_from_args`, which also validates.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from urllib.parse import urlparse
+
+from dotenv import dotenv_values
+
+DEFAULT_VOICE = "en-US-Ava:DragonHDLatestNeural"
+DEFAULT_MODEL = "gpt-realtime"
+DEFAULT_ENV_FILE = ".env"
+DEFAULT_LOG_DIR = "logs"
+DEFAULT_INSTRUCTIONS = (
+    "You are a helpful voice assistant. Answer briefly and naturally, as in a conversation."
+)
+
+# Exit statuses, documented in the README.
+EXIT_OK = 0
+EXIT_CONFIG = 2
+EXIT_AUTH = 3
+EXIT_CONNECT = 4
+
+
+class ConfigError(Exception):
+    """Bad configuration or usage; the message is one line for the user (exit 2)."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the app needs to know, resolved once at start-up."""
+
+    endpoint: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+    credential: str = "default"
+    use_token_credential: bool = False
+    model: str | None = None
+    instructions: str | None = None
+    agent_name: str | None = None
+    agent_version: str | None = None
+    project_name: str | None = None
+    conversation_id: str | None = None
+    foundry_resource_override: str | None = None
+    auth_identity_client_id: str | None = None
+    api_version: str | None = None
+    agent_id: str | None = None
+    agent_connection_string: str | None = field(default=None, repr=False)
+    voice: str = DEFAULT_VOICE
+    vad_threshold: float = 0.5
+    vad_prefix_ms: int = 300
+    vad_silence_ms: int = 500
+    echo_cancellation: bool = True
+    noise_suppression: bool = True
+    greeting: bool = True
+    log_dir: Path = Path(DEFAULT_LOG_DIR)
+    verbose: bool = False
+    demo: bool = False
+    no_tui: bool = False
+    # Audio.
+    input_wav: Path | None = None
+    output_wav: Path | None = None
+    record: Path | None = None
+    no_audio: bool = False
+    input_device: str | None = None
+    output_device: str | None = None
+    block_ms: int = 20
+    full_duplex: bool = False
+    list_devices: bool = False
+    # Console mode.
+    exit_after_turns: int | None = None
+
+    @property
+    def mode(self) -> str:
+        """"agent" (Foundry agent by name), "legacy-agent" (agent id) or "model"."""
+        if self.agent_name:
+            return "agent"
+        if self.agent_id:
+            return "legacy-agent"
+        return "model"
+
+    @property
+    def effective_model(self) -> str | None:
+        """The model in model mode (default gpt-realtime); None in agent modes."""
+        if self.mode != "model":
+            return None
+        return self.model or DEFAULT_MODEL
+
+    @property
+    def uses_api_key(self) -> bool:
+        """True when the connection authenticates with the API key."""
+        return bool(self.api_key) and not self.use_token_credential
+
+    @property
+    def is_azure_voice(self) -> bool:
+        """Names with a '-' are Azure voices; others (alloy, echo, ...) are OpenAI voices."""
+        return "-" in self.voice
+
+    def mode_label(self) -> str:
+        """Short text for the status bar: agent name or model."""
+        if self.mode == "agent":
+            version = f" v{self.agent_version}" if self.agent_version else ""
+            return f"agent {self.agent_name}{version}"
+        if self.mode == "legacy-agent":
+            return f"agent {self.agent_id}"
+        return f"model {self.effective_model}"
+
+
+@dataclass(frozen=True)
+class Option:
+    """One configurable value: its flag(s), env variable(s) and help."""
+
+    dest: str
+    flags: tuple[str, ...]
+    help: str
+    env: tuple[str, ...] = ()
+    kind: type = str
+    default: object = None
+    choices: tuple[str, ...] | None = None
+    metavar: str | None = None
+
+
+# The table of the README; order is the --help order.
+OPTIONS: tuple[Option, ...] = (
+    Option("endpoint", ("--endpoint",), "Voice Live endpoint, https://<resource>.services.ai.azure.com/ (none: the local emulator)", ("AZURE_VOICELIVE_ENDPOINT",), metavar="URL"),
+    Option("api_key", ("--api-key",), "API key (key auth); without it Entra ID is used", ("AZURE_VOICELIVE_API_KEY",), metavar="KEY"),
+    Option("credential", ("--credential",), "Entra ID credential: DefaultAzureCredential or AzureCliCredential", ("AZURE_VOICELIVE_CREDENTIAL",), default="default", choices=("default", "cli")),
+    Option("model", ("--model",), f"model mode (no agent), default {DEFAULT_MODEL}", ("AZURE_VOICELIVE_MODEL",)),
+    Option("instructions", ("--instructions",), "system instructions in model mode", ("AZURE_VOICELIVE_INSTRUCTIONS",), metavar="TEXT"),
+    Option("agent_name", ("--agent-name",), "Foundry agent name (needs --project-name)", ("AZURE_VOICELIVE_AGENT_NAME", "AGENT_NAME"), metavar="NAME"),
+    Option("agent_version", ("--agent-version",), "Foundry agent version", ("AZURE_VOICELIVE_AGENT_VERSION", "AGENT_VERSION"), metavar="VERSION"),
+    Option("project_name", ("--project-name", "--foundry_project_name"), "Foundry project of the agent", ("AZURE_VOICELIVE_PROJECT_NAME", "AGENT_PROJECT_NAME"), metavar="NAME"),
+    Option("conversation_id", ("--conversation-id",), "continue an existing Foundry conversation", ("AZURE_VOICELIVE_AGENT_CONVERSATION_ID", "AGENT_CONVERSATION_ID"), metavar="ID"),
+    Option("foundry_resource_override", ("--foundry-resource-override",), "Foundry resource override (agent mode)", ("AZURE_VOICELIVE_FOUNDRY_RESOURCE_OVERRIDE",), metavar="RESOURCE"),
+    Option("auth_identity_client_id", ("--auth-identity-client-id",), "agent authentication identity client id", ("AZURE_VOICELIVE_AGENT_AUTH_IDENTITY_CLIENT_ID",), metavar="ID"),
+    Option("api_version", ("--api-version",), "Voice Live API version (default: the SDK's)", ("AZURE_VOICELIVE_API_VERSION",), metavar="VERSION"),
+    Option("agent_id", ("--agent-id", "--agent_id"), "legacy agent mode: agent id (needs --project-name or --agent-connection-string)", ("AZURE_VOICELIVE_AGENT_ID",), metavar="ID"),
+    Option("agent_connection_string", ("--agent-connection-string",), "hub-based project connection string (legacy agent mode)", ("AZURE_VOICELIVE_AGENT_CONNECTION_STRING",), metavar="STRING"),
+    Option("voice", ("--voice",), "voice; names with '-' are Azure voices, others (alloy, echo, ...) OpenAI voices", ("AZURE_VOICELIVE_VOICE",), default=DEFAULT_VOICE),
+    Option("vad_threshold", ("--vad-threshold",), "server VAD threshold, 0..1", kind=float, default=0.5, metavar="X"),
+    Option("vad_prefix_ms", ("--vad-prefix-ms",), "server VAD prefix padding, 0..5000 ms", kind=int, default=300, metavar="MS"),
+    Option("vad_silence_ms", ("--vad-silence-ms",), "server VAD silence duration, 50..10000 ms", kind=int, default=500, metavar="MS"),
+    Option("log_dir", ("--log-dir",), "folder for the technical, conversation and events logs", ("AZURE_VOICELIVE_LOG_DIR",), kind=Path, default=Path(DEFAULT_LOG_DIR), metavar="DIR"),
+    Option("input_wav", ("--input-wav",), "play this WAV as the microphone, then silence", kind=Path, metavar="FILE"),
+    Option("output_wav", ("--output-wav",), "write what the agent says to this WAV", kind=Path, metavar="FILE"),
+    Option("record", ("--record",), "record the session to a stereo WAV (left mic, right agent)", kind=Path, metavar="FILE"),
+    Option("input_device", ("--input-device",), "input device: index or name substring", metavar="DEVICE"),
+    Option("output_device", ("--output-device",), "output device: index or name substring", metavar="DEVICE"),
+    Option("block_ms", ("--block-ms",), "audio block length, 5..200 ms", kind=int, default=20, metavar="MS"),
+    Option("exit_after_turns", ("--exit-after-turns",), "console mode: exit 0 once the agent answered N user turns", kind=int, metavar="N"),
+)
+
+# Switches: (dest, flags, help, value when given).
+SWITCHES: tuple[tuple[str, tuple[str, ...], str, bool], ...] = (
+    ("use_token_credential", ("--use-token-credential",), "use Entra ID even when an API key is set", True),
+    ("echo_cancellation", ("--no-echo-cancellation",), "turn off server echo cancellation", False),
+    ("noise_suppression", ("--no-noise-suppression",), "turn off azure_deep_noise_suppression", False),
+    ("greeting", ("--no-greeting",), "do not ask the agent for a greeting", False),
+    ("verbose", ("--verbose",), "DEBUG level in the technical log", True),
+    ("demo", ("--demo",), "use the embedded local Voice Live emulator", True),
+    ("no_tui", ("--no-tui",), "plain console output instead of the dashboard", True),
+    ("no_audio", ("--no-audio",), "no sound devices: text only", True),
+    ("full_duplex", ("--full-duplex",), "one full-duplex audio stream instead of two", True),
+    ("list_devices", ("--list-devices",), "list audio devices and exit", True),
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line error and exit status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise ConfigError(f"{message} (see --help)")
+
+
+def build_parser(prog: str = "voicelive-tui") -> argparse.ArgumentParser:
+    """The command-line parser; every default is None so precedence can be resolved."""
+    parser = _Parser(
+        prog=prog,
+        description="A terminal dashboard for Azure AI Voice Live voice agents. "
+        "With no endpoint it talks to the embedded local Voice Live emulator.",
+        epilog="Exit statuses: 0 normal, 2 bad configuration or usage, "
+        "3 authentication failed, 4 could not connect.",
+    )
+    parser.add_argument(
+        "--env-file",
+        metavar="FILE",
+        help=f"read settings from this .env file (default: ./{DEFAULT_ENV_FILE} when present)",
+    )
+    for opt in OPTIONS:
+        extra = f" [env: {', '.join(opt.env)}]" if opt.env else ""
+        default = f" (default: {opt.default})" if opt.default is not None else ""
+        parser.add_argument(
+            *opt.flags,
+            dest=opt.dest,
+            default=None,
+            choices=opt.choices,
+            metavar=opt.metavar,
+            help=f"{opt.help}{default}{extra}",
+        )
+    for dest, flags, text, value in SWITCHES:
+        parser.add_argument(
+            *flags, dest=dest, action="store_const", const=value, default=None, help=text
+        )
+    parser.add_argument(
+        "--version", action="version", version="%(prog)s " + _version(), help="show the version"
+    )
+    return parser
+
+
+def _version() -> str:
+    from voicelive_tui import __version__
+
+    return __version__
+
+
+def read_env_file(path: str | None) -> dict[str, str]:
+    """Values of the .env file; a missing default file is fine, a missing named one is not."""
+    target = Path(path) if path else Path(DEFAULT_ENV_FILE)
+    if not target.exists():
+        if path:
+            raise ConfigError(f"env file not found: {path}")
+        return {}
+    if not target.is_file() or not os.access(target, os.R_OK):
+        raise ConfigError(f"env file is not readable: {target}")
+    try:
+        values = dotenv_values(target)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"env file is not readable: {target} ({exc.__class__.__name__})") from None
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _convert(opt: Option, raw: object, source: str) -> object:
+    if opt.kind is str or raw is None:
+        return raw
+    if isinstance(raw, opt.kind):
+        return raw
+    try:
+        return opt.kind(raw)
+    except (TypeError, ValueError):
+        kind = "a number" if opt.kind in (int, float) else opt.kind.__name__
+        raise ConfigError(f"{source} must be {kind}, got {raw!r}") from None
+
+
+def settings_from_args(
+    args: argparse.Namespace,
+    environ: Mapping[str, str],
+) -> Settings:
+    """Resolve flags > environment > .env file > defaults, then validate."""
+    dotenv = read_env_file(getattr(args, "env_file", None))
+    values: dict[str, object] = {}
+    for opt in OPTIONS:
+        flag_value = getattr(args, opt.dest, None)
+        if flag_value is not None:
+            values[opt.dest] = _convert(opt, flag_value, opt.flags[0])
+            continue
+        for source in (environ, dotenv):
+            hit = next((name for name in opt.env if source.get(name)), None)
+            if hit:
+                values[opt.dest] = _convert(opt, source[hit], hit)
+                break
+        else:
+            if opt.default is not None:
+                values[opt.dest] = opt.default
+    for dest, _flags, _text, _value in SWITCHES:
+        given = getattr(args, dest, None)
+        if given is not None:
+            values[dest] = given
+    if values.get("credential") is not None:
+        values["credential"] = str(values["credential"]).lower()
+    known = {f.name for f in fields(Settings)}
+    settings = Settings(**{k: v for k, v in values.items() if k in known})
+    validate(settings)
+    if not settings.endpoint and not settings.demo:
+        settings = _replace(settings, demo=True)
+    return settings
+
+
+def _replace(settings: Settings, **changes: object) -> Settings:
+    from dataclasses import replace
+
+    return replace(settings, **changes)
+
+
+def validate(settings: Settings) -> None:
+    """Raise ConfigError (one line) for anything the service would reject or we cannot do."""
+    if settings.endpoint:
+        parsed = urlparse(settings.endpoint)
+        if parsed.scheme not in ("http", "https", "ws", "wss") or not parsed.netloc:
+            raise ConfigError(
+                f"endpoint must be an http(s):// or ws(s):// URL, got {settings.endpoint!r}"
+            )
+    if settings.credential not in ("default", "cli"):
+        raise ConfigError(f"credential must be 'default' or 'cli', got {settings.credential!r}")
+    if settings.agent_name and not settings.project_name:
+        raise ConfigError("--agent-name needs --project-name (AZURE_VOICELIVE_PROJECT_NAME)")
+    if settings.agent_id and not (settings.project_name or settings.agent_connection_string):
+        raise ConfigError(
+            "--agent-id needs --project-name or --agent-connection-string"
+        )
+    if settings.agent_name and settings.agent_id:
+        raise ConfigError("use either --agent-name (Foundry agent) or --agent-id (legacy), not both")
+    if settings.model and (settings.agent_name or settings.agent_id):
+        raise ConfigError("--model is for model mode; it cannot be combined with an agent")
+    if not 0.0 <= settings.vad_threshold <= 1.0:
+        raise ConfigError(f"--vad-threshold must be between 0 and 1, got {settings.vad_threshold}")
+    if not 0 <= settings.vad_prefix_ms <= 5000:
+        raise ConfigError(f"--vad-prefix-ms must be between 0 and 5000, got {settings.vad_prefix_ms}")
+    if not 50 <= settings.vad_silence_ms <= 10000:
+        raise ConfigError(
+            f"--vad-silence-ms must be between 50 and 10000, got {settings.vad_silence_ms}"
+        )
+    if not 5 <= settings.block_ms <= 200:
+        raise ConfigError(f"--block-ms must be between 5 and 200, got {settings.block_ms}")
+    if settings.exit_after_turns is not None and settings.exit_after_turns < 1:
+        raise ConfigError(f"--exit-after-turns must be 1 or more, got {settings.exit_after_turns}")
+    if settings.input_wav is not None and not settings.input_wav.is_file():
+        raise ConfigError(f"input WAV not found: {settings.input_wav}")
+    if not settings.voice.strip():
+        raise ConfigError("--voice must not be empty")

@@ -1,0 +1,245 @@
+"""The three per-run log files of the seed quickstart, plus secret redaction.
+
+* ``<stamp>_voicelive.log``: technical log, ``%(asctime)s:%(name)s:%(levelname)s:%(message)s``,
+  INFO (or DEBUG with --verbose); never printed on the terminal.
+* ``<stamp>_conversation.log``: SessionID/Model/Voice/Instructions header, then
+  ``User Input:\\t...`` / ``Agent Audio Response:\\t...`` / ``Agent Text Response:\\t...``
+  lines, each flushed as it is written.
+* ``<stamp>_events.jsonl``: every event sent or received, base64 audio replaced by its
+  decoded byte length.
+
+Every file is created with mode 0600 and every line passes through :class:`Redactor`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+
+TECH_FORMAT = "%(asctime)s:%(name)s:%(levelname)s:%(message)s"
+STAMP_FORMAT = "%Y-%m-%d_%H-%M-%S"
+REDACTED = "***"
+
+# Keys whose values are base64 audio in Voice Live events.
+AUDIO_KEYS = frozenset({"delta", "audio"})
+_AUDIO_EVENT_PREFIXES = ("response.audio.delta", "input_audio_buffer.append", "response.audio")
+
+_SECRET_PATTERNS = (
+    # Query strings: agent-access-token=..., api-key=...
+    re.compile(r"(?i)((?:agent-access-token|api-key|access_token|token)=)[^&\s'\"]+"),
+    # Headers in dict reprs or HTTP dumps: 'api-key': '...', Authorization: Bearer ...
+    re.compile(r"(?i)(['\"]?api-key['\"]?\s*[:=]\s*['\"]?)[^'\",\s}]+"),
+    re.compile(r"(?i)(bearer\s+)[A-Za-z0-9\-._~+/]+=*"),
+    re.compile(r"(?i)(['\"]?agent[-_]access[-_]token['\"]?\s*[:=]\s*['\"]?)[^'\",\s}&]+"),
+)
+# Long base64 runs inside logged JSON (the SDK logs whole frames at DEBUG).
+_BASE64_FIELD = re.compile(r'("(?:delta|audio)"\s*:\s*")([A-Za-z0-9+/=]{64,})(")')
+
+
+class Redactor:
+    """Removes known secrets and secret-shaped substrings from text."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self._secrets: set[str] = set()
+        self._lock = threading.Lock()
+        for secret in secrets:
+            self.add(secret)
+
+    def add(self, secret: str | None) -> None:
+        """Remember a secret value (key, token) so it is never written anywhere."""
+        if secret and len(secret) >= 4:
+            with self._lock:
+                self._secrets.add(secret)
+
+    def __call__(self, text: str) -> str:
+        for secret in sorted(self._secrets, key=len, reverse=True):
+            if secret in text:
+                text = text.replace(secret, REDACTED)
+        for pattern in _SECRET_PATTERNS:
+            text = pattern.sub(lambda m: m.group(1) + REDACTED, text)
+        return _BASE64_FIELD.sub(lambda m: f"{m.group(1)}<{len(m.group(2))} chars base64>{m.group(3)}", text)
+
+
+class RedactingFormatter(logging.Formatter):
+    """The seed's technical-log format, with secrets removed from the final text."""
+
+    def __init__(self, redactor: Redactor) -> None:
+        super().__init__(TECH_FORMAT)
+        self._redactor = redactor
+
+    def format(self, record: logging.LogRecord) -> str:
+        return self._redactor(super().format(record))
+
+
+def open_private(path: Path, mode: str = "a") -> IO[str]:
+    """Open a text file created with permissions 0600 (owner only)."""
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if "a" in mode else os.O_TRUNC)
+    fd = os.open(path, flags, 0o600)
+    os.chmod(path, 0o600)
+    return os.fdopen(fd, mode, encoding="utf-8", buffering=1)
+
+
+def elide_audio(event: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of an event dict with base64 audio replaced by its decoded byte length."""
+    out: dict[str, Any] = {}
+    for key, value in event.items():
+        if key in AUDIO_KEYS and isinstance(value, str) and _looks_like_audio(event, key):
+            out[key] = f"<{base64_decoded_len(value)} bytes>"
+        elif isinstance(value, Mapping):
+            out[key] = elide_audio(value)
+        else:
+            out[key] = value
+    return out
+
+
+def _looks_like_audio(event: Mapping[str, Any], key: str) -> bool:
+    kind = str(event.get("type", ""))
+    return key == "audio" or kind.startswith(_AUDIO_EVENT_PREFIXES)
+
+
+def base64_decoded_len(text: str) -> int:
+    """Bytes encoded by a base64 string, without decoding it."""
+    return max(0, len(text) * 3 // 4 - text[-2:].count("="))
+
+
+class ConversationLog:
+    """The seed's conversation log: header, then one tab-separated line per utterance."""
+
+    def __init__(self, path: Path, redactor: Redactor) -> None:
+        self.path = path
+        self._redactor = redactor
+        self._file = open_private(path)
+        self._lock = threading.Lock()
+
+    def write(self, line: str) -> None:
+        """Append one line and flush it to the OS at once, so a crash loses nothing."""
+        text = self._redactor(line)
+        with self._lock:
+            if self._file.closed:
+                self._file = open_private(self.path)
+            self._file.write(text + "\n")
+            self._file.flush()
+
+    def header(self, session_id: str, model: Any, voice: Any, instructions: Any) -> None:
+        """The seed's session header (written once per session.updated)."""
+        for line in (
+            f"SessionID: {session_id}",
+            f"Model: {model}",
+            f"Voice: {voice}",
+            f"Instructions: {instructions}",
+            "",
+        ):
+            self.write(line)
+
+    def close(self) -> None:
+        with self._lock:
+            self._file.close()
+
+
+class EventLog:
+    """One JSON object per event sent or received, audio elided, secrets redacted."""
+
+    def __init__(self, path: Path, redactor: Redactor) -> None:
+        self.path = path
+        self._redactor = redactor
+        self._file = open_private(path)
+        self._lock = threading.Lock()
+
+    def record(self, direction: str, event: Mapping[str, Any], at: float | None = None) -> None:
+        """Write ``event`` ("sent" or "received") with its wall-clock time."""
+        entry = {
+            "time": datetime.fromtimestamp(at if at is not None else time.time()).isoformat(
+                timespec="milliseconds"
+            ),
+            "direction": direction,
+            "event": elide_audio(event),
+        }
+        text = self._redactor(json.dumps(entry, default=str, ensure_ascii=False))
+        with self._lock:
+            if not self._file.closed:
+                self._file.write(text + "\n")
+
+    def flush(self) -> None:
+        with self._lock:
+            if not self._file.closed:
+                self._file.flush()
+
+    def close(self) -> None:
+        with self._lock:
+            self._file.close()
+
+
+class RunLogs:
+    """The log files of one run, and the technical log's handler on the root logger."""
+
+    def __init__(
+        self,
+        log_dir: Path,
+        *,
+        verbose: bool = False,
+        secrets: Iterable[str | None] = (),
+        stamp: str | None = None,
+    ) -> None:
+        self.log_dir = Path(log_dir)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.stamp = stamp or datetime.now().strftime(STAMP_FORMAT)
+        self.redactor = Redactor(s for s in secrets if s)
+        self.technical_path = self.log_dir / f"{self.stamp}_voicelive.log"
+        self.conversation = ConversationLog(
+            self.log_dir / f"{self.stamp}_conversation.log", self.redactor
+        )
+        self.events = EventLog(self.log_dir / f"{self.stamp}_events.jsonl", self.redactor)
+        self._handler = logging.StreamHandler(open_private(self.technical_path, "w"))
+        self._handler.setFormatter(RedactingFormatter(self.redactor))
+        self._level = logging.DEBUG if verbose else logging.INFO
+        self._handler.setLevel(self._level)
+        root = logging.getLogger()
+        self._old_root_level = root.level
+        root.addHandler(self._handler)
+        root.setLevel(self._level)
+        # aiohttp's access log of the embedded emulator is noise in the client's log.
+        logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+
+    @property
+    def conversation_path(self) -> Path:
+        return self.conversation.path
+
+    @property
+    def events_path(self) -> Path:
+        return self.events.path
+
+    def add_secret(self, secret: str | None) -> None:
+        """Redact this value (e.g. a freshly fetched token) from now on."""
+        self.redactor.add(secret)
+
+    def flush(self) -> None:
+        """Push everything written so far to the OS."""
+        self._handler.flush()
+        self.events.flush()
+
+    def close(self) -> None:
+        """Flush and close every file and detach the technical log handler."""
+        self.flush()
+        root = logging.getLogger()
+        root.removeHandler(self._handler)
+        root.setLevel(self._old_root_level)
+        self._handler.close()
+        stream = self._handler.stream
+        if stream and not stream.closed:
+            stream.close()
+        self.conversation.close()
+        self.events.close()
+
+    def __enter__(self) -> RunLogs:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

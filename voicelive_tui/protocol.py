@@ -1,0 +1,232 @@
+"""Pure Voice Live protocol helpers: session config, connect arguments, event summaries.
+
+No I/O here: everything takes plain values and returns plain values, so it is tested
+with lists of dicts and used by the session, console mode and the dashboard alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from azure.ai.voicelive.models import (
+    AudioEchoCancellation,
+    AudioInputTranscriptionOptions,
+    AudioNoiseReduction,
+    AzureStandardVoice,
+    InputAudioFormat,
+    Modality,
+    OutputAudioFormat,
+    RequestSession,
+    ServerVad,
+)
+
+from voicelive_tui.config import DEFAULT_INSTRUCTIONS, Settings
+
+BENIGN_CANCEL_ERROR = "no active response"
+"""Substring of the error the service sends for a cancel with nothing to cancel."""
+
+AUDIO_DELTA = "response.audio.delta"
+APPEND = "input_audio_buffer.append"
+
+
+def voice_config(voice: str) -> AzureStandardVoice | str:
+    """Azure voice for names with a '-', else an OpenAI voice name, as the seed does."""
+    if "-" in voice:
+        return AzureStandardVoice(name=voice)
+    return voice
+
+
+def build_session_config(settings: Settings, *, voice: str | None = None) -> RequestSession:
+    """The seed's session: text+audio, PCM16 both ways, server VAD, echo and noise control."""
+    config = RequestSession(
+        modalities=[Modality.TEXT, Modality.AUDIO],
+        voice=voice_config(voice or settings.voice),
+        input_audio_format=InputAudioFormat.PCM16,
+        output_audio_format=OutputAudioFormat.PCM16,
+        turn_detection=ServerVad(
+            threshold=settings.vad_threshold,
+            prefix_padding_ms=settings.vad_prefix_ms,
+            silence_duration_ms=settings.vad_silence_ms,
+        ),
+        input_audio_transcription=AudioInputTranscriptionOptions(model="azure-speech"),
+    )
+    if settings.echo_cancellation:
+        config.input_audio_echo_cancellation = AudioEchoCancellation()
+    if settings.noise_suppression:
+        config.input_audio_noise_reduction = AudioNoiseReduction(type="azure_deep_noise_suppression")
+    if settings.mode == "model":
+        config.instructions = settings.instructions or DEFAULT_INSTRUCTIONS
+    return config
+
+
+def connect_kwargs(
+    settings: Settings,
+    *,
+    endpoint: str,
+    credential: Any,
+    conversation_id: str | None = None,
+    agent_access_token: str | None = None,
+) -> dict[str, Any]:
+    """Keyword arguments for the SDK's ``connect()`` in the configured mode.
+
+    ``conversation_id`` (the one the service gave, on reconnect) wins over the
+    configured ``--conversation-id``.
+    """
+    kwargs: dict[str, Any] = {"endpoint": endpoint, "credential": credential}
+    if settings.api_version:
+        kwargs["api_version"] = settings.api_version
+    if settings.mode == "agent":
+        kwargs["agent_name"] = settings.agent_name
+        kwargs["project_name"] = settings.project_name
+        optional = {
+            "agent_version": settings.agent_version,
+            "conversation_id": conversation_id or settings.conversation_id,
+            "authentication_identity_client_id": settings.auth_identity_client_id,
+            "foundry_resource_override": settings.foundry_resource_override,
+        }
+        kwargs.update({k: v for k, v in optional.items() if v})
+    elif settings.mode == "legacy-agent":
+        query = {"agent-id": settings.agent_id}
+        if settings.agent_connection_string:
+            query["agent-connection-string"] = settings.agent_connection_string
+        else:
+            query["agent-project-name"] = settings.project_name
+        if agent_access_token:
+            query["agent-access-token"] = agent_access_token
+        kwargs["query"] = query
+    else:
+        kwargs["model"] = settings.effective_model
+    return kwargs
+
+
+def is_benign_cancel_error(message: str | None) -> bool:
+    """The error a cancel gets when the response already finished: expected, not shown."""
+    return BENIGN_CANCEL_ERROR in (message or "").lower()
+
+
+# Event families for colouring and filtering.
+FAMILIES = (
+    ("error", ("error",)),
+    ("session", ("session.",)),
+    ("input", ("input_audio_buffer.", "conversation.item.input_audio_transcription")),
+    ("audio", ("response.audio.", "output_audio_buffer.")),
+    ("response", ("response.",)),
+    ("conversation", ("conversation.",)),
+)
+
+
+def event_family(event_type: str) -> str:
+    """"session", "input", "audio", "response", "conversation", "error" or "other"."""
+    for family, prefixes in FAMILIES:
+        if event_type.startswith(prefixes):
+            return family
+    return "other"
+
+
+def _clip(text: Any, width: int = 60) -> str:
+    value = " ".join(str(text).split())
+    return value if len(value) <= width else value[: width - 1] + "…"
+
+
+def audio_bytes(event: Mapping[str, Any]) -> int:
+    """Bytes of PCM in an audio event, whether it carries bytes or base64 text."""
+    data = event.get("delta") if event.get("type") == AUDIO_DELTA else event.get("audio")
+    if isinstance(data, (bytes, bytearray)):
+        return len(data)
+    if isinstance(data, str):
+        return max(0, len(data) * 3 // 4 - data[-2:].count("="))
+    if isinstance(data, int):
+        return data
+    return 0
+
+
+def pcm_ms(num_bytes: int, rate: int = 24_000) -> float:
+    """Milliseconds of PCM16 mono audio in ``num_bytes``."""
+    return num_bytes / 2 / rate * 1000
+
+
+def summarize(event: Mapping[str, Any]) -> str:
+    """One short line describing an event: ids, durations, snippets, error messages."""
+    kind = str(event.get("type", "?"))
+    parts: list[str] = []
+    if kind == "error":
+        err = event.get("error") or {}
+        code = err.get("code") or err.get("type") or ""
+        return _clip(f"{code}: {err.get('message', '')}".strip(": "), 90)
+    if kind in ("session.created", "session.updated"):
+        session = event.get("session") or {}
+        voice = session.get("voice")
+        if isinstance(voice, Mapping):
+            voice = voice.get("name")
+        agent = session.get("agent") or {}
+        parts += [str(session.get("id", "")), f"voice={voice}" if voice else ""]
+        if agent:
+            parts.append(f"agent={agent.get('name')}")
+        elif session.get("model"):
+            parts.append(f"model={session.get('model')}")
+    elif kind == "session.update":
+        session = event.get("session") or {}
+        voice = session.get("voice")
+        if isinstance(voice, Mapping):
+            voice = voice.get("name")
+        vad = session.get("turn_detection") or {}
+        parts += [f"voice={voice}" if voice else "", f"vad={vad.get('threshold')}" if vad else ""]
+    elif kind in (AUDIO_DELTA, APPEND):
+        n = audio_bytes(event)
+        parts.append(f"{n} B, {pcm_ms(n):.0f} ms")
+    elif kind == "input_audio_buffer.speech_started":
+        parts.append(f"at {event.get('audio_start_ms')} ms")
+    elif kind == "input_audio_buffer.speech_stopped":
+        parts.append(f"at {event.get('audio_end_ms')} ms")
+    elif kind.endswith("transcript.delta") or kind == "response.text.delta":
+        parts.append(repr(_clip(event.get("delta", ""), 40)))
+    elif kind in ("response.audio_transcript.done", "conversation.item.input_audio_transcription.completed"):
+        parts.append(repr(_clip(event.get("transcript", ""), 60)))
+    elif kind == "response.text.done":
+        parts.append(repr(_clip(event.get("text", ""), 60)))
+    elif kind in ("response.created", "response.done"):
+        response = event.get("response") or {}
+        parts += [str(response.get("id", "")), str(response.get("status", ""))]
+    elif kind == "conversation.item.truncate":
+        parts += [str(event.get("item_id", "")), f"audio_end_ms={event.get('audio_end_ms')}"]
+    elif kind == "conversation.item.truncated":
+        parts += [str(event.get("item_id", "")), f"audio_end_ms={event.get('audio_end_ms')}"]
+    elif kind in ("conversation.item.created", "conversation.item.create"):
+        item = event.get("item") or {}
+        role = item.get("role", "")
+        text = _item_text(item)
+        parts += [str(item.get("id", "") or ""), str(role), repr(_clip(text, 40)) if text else ""]
+    if not parts:
+        for key in ("item_id", "response_id", "event_id"):
+            if event.get(key):
+                parts.append(str(event[key]))
+                break
+    return " ".join(p for p in parts if p)
+
+
+def _item_text(item: Mapping[str, Any]) -> str:
+    for part in item.get("content") or []:
+        if isinstance(part, Mapping):
+            for key in ("text", "transcript"):
+                if part.get(key):
+                    return str(part[key])
+    return ""
+
+
+def elide_for_display(event: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of an event for the JSON view: audio bytes or base64 replaced by a size."""
+    out: dict[str, Any] = {}
+    for key, value in event.items():
+        if key in ("delta", "audio") and (
+            isinstance(value, (bytes, bytearray)) or (key == "audio" or event.get("type") == AUDIO_DELTA)
+        ) and not isinstance(value, (int, float)):
+            n = len(value) if isinstance(value, (bytes, bytearray)) else audio_bytes(
+                {"type": AUDIO_DELTA, "delta": value}
+            )
+            out[key] = f"<{n} bytes of audio>"
+        elif isinstance(value, Mapping):
+            out[key] = elide_for_display(value)
+        else:
+            out[key] = value
+    return out

@@ -1,0 +1,523 @@
+"""The Voice Live worker: connect, configure, receive, barge in, reconnect.
+
+One :class:`VoiceLiveSession` runs for the life of the app on the asyncio loop. It owns
+the connection, feeds :class:`~voicelive_tui.conversation.Conversation`, writes the
+conversation and events logs, and tells observers (dashboard, console) about every
+event sent or received.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from azure.ai.voicelive.aio import ConnectionClosed, VoiceLiveConnection, connect
+from azure.ai.voicelive.models import (
+    ClientEvent,
+    ClientEventConversationItemCreate,
+    ClientEventConversationItemTruncate,
+    ClientEventInputAudioBufferAppend,
+    ClientEventResponseCancel,
+    ClientEventResponseCreate,
+    ClientEventSessionUpdate,
+    InputTextContentPart,
+    UserMessageItem,
+)
+from azure.ai.voicelive.aio import ConnectionError as VoiceLiveConnectionError
+from azure.core.credentials import AzureKeyCredential
+from azure.core.credentials_async import AsyncTokenCredential
+from azure.core.exceptions import ClientAuthenticationError
+
+from voicelive_tui.audio.backends import NullBackend
+from voicelive_tui.audio.base import AudioBackend, AudioError
+from voicelive_tui.auth import AuthError, Credential, auth_hint, fetch_agent_access_token
+from voicelive_tui.config import Settings
+from voicelive_tui.conversation import Conversation, Turn
+from voicelive_tui.logs import RunLogs
+from voicelive_tui.protocol import build_session_config, connect_kwargs, is_benign_cancel_error
+
+log = logging.getLogger(__name__)
+
+BACKOFF_START_S = 0.5
+BACKOFF_MAX_S = 30.0
+START_ATTEMPTS = 3  # attempts before "could not connect" when we never connected
+
+
+class ConnectFailed(Exception):
+    """The endpoint could not be reached at start; one line for the user (exit 4)."""
+
+
+@dataclass(frozen=True)
+class Update:
+    """What observers hear: an event sent/received, a state change or a notice."""
+
+    kind: str  # "sent", "received", "state", "notice"
+    event: dict[str, Any] | None = None
+    text: str = ""
+    severity: str = "information"  # information, warning, error
+    at: float = 0.0
+
+
+Observer = Callable[[Update], None]
+
+
+def backoff_delay(attempt: int, rng: random.Random | None = None) -> float:
+    """0.5 s doubling to 30 s, with +-20 % jitter so clients do not reconnect in step."""
+    base = min(BACKOFF_MAX_S, BACKOFF_START_S * (2 ** max(0, attempt)))
+    return base * (rng or random).uniform(0.8, 1.2)
+
+
+def _auth_status(exc: BaseException) -> int | None:
+    """HTTP status of a failed WebSocket handshake, if the failure carries one."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        status = getattr(current, "status", None)
+        if isinstance(status, int):
+            return status
+        current = current.__cause__ or current.__context__
+    return None
+
+
+class VoiceLiveSession:
+    """The client side of one Voice Live conversation, across reconnects."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        endpoint: str,
+        credential: Credential,
+        audio: AudioBackend,
+        logs: RunLogs,
+        token_credential: AsyncTokenCredential | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        start_attempts: int = START_ATTEMPTS,
+    ) -> None:
+        self.settings = settings
+        self.endpoint = endpoint
+        self.credential = credential
+        self.token_credential = token_credential
+        self.audio = audio
+        self.logs = logs
+        self.clock = clock
+        self.conversation = Conversation()
+        self.start_attempts = start_attempts
+        self._observers: list[Observer] = []
+        self._conn: VoiceLiveConnection | None = None
+        self._quit = asyncio.Event()
+        self._reconnect_now = asyncio.Event()
+        self._greeted = False
+        self._capture_task: asyncio.Task[None] | None = None
+        self._exit_task: asyncio.Task[None] | None = None
+        self._cancelled_responses: set[str] = set()
+        self._audio_item: str | None = None  # newest agent item whose audio we queued
+        self._logged_items: set[str] = set()
+        self._voice = settings.voice
+        self._vad = (settings.vad_threshold, settings.vad_prefix_ms, settings.vad_silence_ms)
+        if isinstance(credential, AzureKeyCredential):
+            logs.add_secret(credential.key)
+        logs.add_secret(settings.api_key)
+        logs.add_secret(settings.agent_connection_string)
+
+    # -- observers -------------------------------------------------------------
+
+    def subscribe(self, observer: Observer) -> None:
+        """Call ``observer`` with every Update, on the loop thread."""
+        self._observers.append(observer)
+
+    def _emit(self, update: Update) -> None:
+        for observer in list(self._observers):
+            try:
+                observer(update)
+            except Exception:  # an observer's bug must not end the session
+                log.exception("Observer failed on %s", update.kind)
+
+    def notice(self, text: str, severity: str = "information") -> None:
+        """Tell the user something (UI toast / console line) and the technical log."""
+        level = {"error": logging.ERROR, "warning": logging.WARNING}.get(severity, logging.INFO)
+        log.log(level, "%s", text)
+        self._emit(Update("notice", text=text, severity=severity, at=self.clock()))
+
+    # -- controls --------------------------------------------------------------
+
+    @property
+    def muted(self) -> bool:
+        return self.conversation.muted
+
+    def set_muted(self, muted: bool) -> None:
+        """Stop (or resume) appending microphone audio; levels keep being measured."""
+        self.conversation.muted = muted
+        log.info("Microphone %s", "muted" if muted else "live")
+        self._emit(Update("state", at=self.clock()))
+
+    def toggle_mute(self) -> bool:
+        self.set_muted(not self.muted)
+        return self.muted
+
+    def quit(self) -> None:
+        """End run() cleanly: close the socket, stop audio, flush logs."""
+        self._quit.set()
+        self._reconnect_now.set()
+        conn = self._conn
+        if conn is not None:
+            asyncio.ensure_future(self._close_quietly(conn))
+
+    def reconnect(self) -> None:
+        """Drop the current socket (if any) and connect again at once."""
+        self._reconnect_now.set()
+        conn = self._conn
+        if conn is not None:
+            asyncio.ensure_future(self._close_quietly(conn))
+
+    async def interrupt(self) -> None:
+        """The interrupt key: silence the agent now, as a spoken barge-in would."""
+        await self._barge_in(reason="interrupt key")
+
+    async def send_text(self, text: str) -> None:
+        """Send a typed user message and ask for a response."""
+        text = text.strip()
+        if not text:
+            return
+        if self._conn is None:
+            self.notice("Not connected: the message was not sent", "warning")
+            return
+        item = UserMessageItem(content=[InputTextContentPart(text=text)])
+        await self._send(ClientEventConversationItemCreate(item=item))
+        self.logs.conversation.write(f"User Input:\t{text}")
+        await self._send(ClientEventResponseCreate())
+
+    async def update_voice_and_vad(
+        self,
+        *,
+        voice: str | None = None,
+        threshold: float | None = None,
+        prefix_ms: int | None = None,
+        silence_ms: int | None = None,
+    ) -> None:
+        """Change the voice or VAD values live with a new session.update."""
+        if voice:
+            self._voice = voice
+        t, p, s = self._vad
+        self._vad = (
+            t if threshold is None else threshold,
+            p if prefix_ms is None else prefix_ms,
+            s if silence_ms is None else silence_ms,
+        )
+        if self._conn is not None:
+            await self._send_session_update()
+
+    # -- run -------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Connect and keep connected until quit(); raises AuthError or ConnectFailed."""
+        attempt = 0
+        ever_connected = False
+        await self._start_audio()
+        try:
+            while not self._quit.is_set():
+                self.conversation.connecting()
+                self._emit(Update("state", at=self.clock()))
+                reason = ""
+                try:
+                    reason = await self._connect_once()
+                    ever_connected = True
+                    attempt = 0
+                except AuthError:
+                    raise
+                except VoiceLiveConnectionError as exc:
+                    status = _auth_status(exc)
+                    if status in (401, 403):
+                        raise AuthError(
+                            f"authentication failed (HTTP {status}): {auth_hint(self.settings)}"
+                        ) from None
+                    reason = f"could not connect: {_short(exc)}"
+                    log.warning("Connection attempt failed: %s", _short(exc))
+                    if not ever_connected and attempt + 1 >= self.start_attempts:
+                        raise ConnectFailed(
+                            f"could not connect to {self.endpoint} after {attempt + 1} attempts "
+                            f"({_short(exc)})"
+                        ) from None
+                except ClientAuthenticationError as exc:
+                    raise AuthError(
+                        f"could not get a token ({exc.__class__.__name__}): "
+                        f"{auth_hint(self.settings)}"
+                    ) from None
+                except (OSError, asyncio.TimeoutError) as exc:
+                    reason = f"network error: {_short(exc)}"
+                    if not ever_connected and attempt + 1 >= self.start_attempts:
+                        raise ConnectFailed(f"could not connect to {self.endpoint} ({_short(exc)})") from None
+                finally:
+                    self._conn = None
+                if self._quit.is_set():
+                    break
+                delay = 0.0 if self._reconnect_now.is_set() and ever_connected else backoff_delay(attempt)
+                attempt += 1
+                self._record_outage(reason or "connection closed", delay)
+                await self._wait_before_retry(delay)
+        finally:
+            await self._shutdown()
+
+    async def _start_audio(self) -> None:
+        try:
+            await self.audio.start(asyncio.get_running_loop(), self)
+        except AudioError as exc:
+            self.notice(f"{exc} Continuing text-only.", "warning")
+            self.audio = NullBackend()
+            await self.audio.start(asyncio.get_running_loop(), self)
+        log.info("Audio: %s", self.audio.describe())
+
+    async def _wait_before_retry(self, delay: float) -> None:
+        self._reconnect_now.clear()
+        try:
+            await asyncio.wait_for(self._reconnect_now.wait(), timeout=delay)
+        except asyncio.TimeoutError:
+            pass
+        self._reconnect_now.clear()
+
+    def _record_outage(self, reason: str, delay: float) -> None:
+        now = self.clock()
+        self.conversation.connection_lost(reason, delay, now)
+        self.logs.conversation.write(f"Connection lost:\t{reason}; reconnecting in {delay:.1f} s")
+        log.warning("Connection lost (%s); reconnecting in %.1f s", reason, delay)
+        self._emit(Update("state", text=reason, at=now))
+
+    async def _connect_once(self) -> str:
+        token = None
+        if self.settings.mode == "legacy-agent":
+            if self.token_credential is None:
+                raise AuthError("legacy agent mode needs an Entra ID credential for the agent access token")
+            token = await fetch_agent_access_token(self.token_credential, self.settings)
+            self.logs.add_secret(token)
+            log.info("Obtained agent access token")
+        kwargs = connect_kwargs(
+            self.settings,
+            endpoint=self.endpoint,
+            credential=self.credential,
+            conversation_id=self.conversation.session.conversation_id,
+            agent_access_token=token,
+        )
+        log.info("Connecting to Voice Live (%s) at %s", self.settings.mode_label(), self.endpoint)
+        async with connect(**kwargs) as conn:
+            self._conn = conn
+            if self._quit.is_set():
+                return "quit"
+            self._reconnect_now.clear()
+            log.info("Connected; setting up the session")
+            await self._send_session_update()
+            return await self._receive_loop(conn)
+
+    async def _receive_loop(self, conn: VoiceLiveConnection) -> str:
+        """Receive until the socket closes; a frame the SDK cannot parse is skipped."""
+        while True:
+            try:
+                event = await conn.recv()
+            except ConnectionClosed as exc:
+                return f"closed by server (code {exc.code})" if not self._quit.is_set() else "quit"
+            except VoiceLiveConnectionError as exc:
+                if "parse" in str(exc).lower():
+                    self.conversation.received["<malformed>"] += 1
+                    self.notice(f"Skipped a frame the SDK could not parse: {_short(exc)}", "warning")
+                    continue
+                return _short(exc)
+            except Exception as exc:  # an unexpected SDK error must not kill the session
+                log.exception("Receive failed")
+                return _short(exc)
+            payload = event.as_dict()
+            await self._on_event(event, payload)
+
+    async def _close_quietly(self, conn: VoiceLiveConnection) -> None:
+        try:
+            await conn.close()
+        except Exception:
+            log.debug("Close failed", exc_info=True)
+
+    async def _shutdown(self) -> None:
+        for task in (self._capture_task, self._exit_task):
+            if task is not None and task is not asyncio.current_task():
+                task.cancel()
+        self.conversation.closed()
+        self._flush_unlogged_turns()
+        self._emit(Update("state", at=self.clock()))
+        try:
+            await self.audio.stop()
+        except Exception:
+            log.exception("Stopping audio failed")
+        self.logs.flush()
+        log.info("Session closed")
+
+    # -- sending ---------------------------------------------------------------
+
+    async def _send(self, event: ClientEvent) -> bool:
+        conn = self._conn
+        if conn is None:
+            return False
+        payload = event.as_dict()
+        try:
+            await conn.send(payload)
+        except Exception as exc:
+            log.warning("Send of %s failed: %s", payload.get("type"), _short(exc))
+            return False
+        self._record("sent", payload)
+        return True
+
+    async def _send_session_update(self) -> None:
+        config = build_session_config(self.settings, voice=self._voice)
+        t, p, s = self._vad
+        config.turn_detection.threshold = t  # type: ignore[union-attr]
+        config.turn_detection.prefix_padding_ms = p  # type: ignore[union-attr]
+        config.turn_detection.silence_duration_ms = s  # type: ignore[union-attr]
+        await self._send(ClientEventSessionUpdate(session=config))
+        log.info("Session configuration sent")
+
+    def _record(self, direction: str, payload: dict[str, Any]) -> None:
+        now = self.clock()
+        self.logs.events.record(direction, payload)
+        if direction == "sent":
+            self.conversation.apply_sent(payload, now)
+        else:
+            self.conversation.apply_received(payload, now)
+        self._emit(Update(direction, event=payload, at=now))
+
+    async def _pump_capture(self) -> None:
+        """Append microphone blocks while connected and not muted."""
+        async for block in self.audio.capture():
+            if self._quit.is_set():
+                return
+            if self.conversation.muted or self._conn is None:
+                continue
+            audio = base64.b64encode(block).decode("ascii")
+            await self._send(ClientEventInputAudioBufferAppend(audio=audio))
+
+    # -- receiving -------------------------------------------------------------
+
+    async def _on_event(self, event: Any, payload: dict[str, Any]) -> None:
+        kind = payload.get("type", "")
+        if kind == "response.audio.delta":
+            # Audio of a response we cancelled may still be in flight: never play it.
+            if payload.get("response_id") not in self._cancelled_responses:
+                self._audio_item = payload.get("item_id")
+                self.audio.play(payload.get("item_id") or "", event.delta)
+        self._record("received", payload)
+        handler = getattr(self, "_on_" + kind.replace(".", "_"), None)
+        if handler is not None:
+            await handler(payload)
+        else:
+            log.debug("Unhandled event type: %s", kind)
+
+    async def _on_session_updated(self, payload: dict[str, Any]) -> None:
+        session = payload.get("session") or {}
+        log.info("Session ready: %s", session.get("id"))
+        self.logs.conversation.header(
+            session.get("id", ""), session.get("model"), session.get("voice"), session.get("instructions")
+        )
+        if not self._greeted:
+            self._greeted = True
+            if self.settings.greeting:
+                log.info("Sending proactive greeting request")
+                await self._send(ClientEventResponseCreate())
+        if self._capture_task is None:
+            self._capture_task = asyncio.ensure_future(self._pump_capture())
+            log.info("Started audio capture")
+        self._emit(Update("state", at=self.clock()))
+
+    async def _on_conversation_item_input_audio_transcription_completed(self, payload: dict[str, Any]) -> None:
+        self.logs.conversation.write(f"User Input:\t{payload.get('transcript', '')}")
+
+    async def _on_response_text_done(self, payload: dict[str, Any]) -> None:
+        self._log_agent_line(payload.get("item_id"), f"Agent Text Response:\t{payload.get('text', '')}")
+
+    async def _on_response_audio_transcript_done(self, payload: dict[str, Any]) -> None:
+        turn = self.conversation.agent_turn(payload.get("item_id"))
+        text = payload.get("transcript", "")
+        if turn is not None and turn.interrupted:
+            text = f"{turn.text} [interrupted at {(turn.heard_ms or 0) / 1000:.1f} s]"
+        self._log_agent_line(payload.get("item_id"), f"Agent Audio Response:\t{text}")
+
+    def _log_agent_line(self, item_id: str | None, line: str) -> None:
+        if item_id:
+            if item_id in self._logged_items:
+                return
+            self._logged_items.add(item_id)
+        self.logs.conversation.write(line)
+
+    def _flush_unlogged_turns(self) -> None:
+        """Agent turns cut off before their transcript was done still reach the log."""
+        for turn in self.conversation.turns:
+            if turn.role == "agent" and turn.item_id and turn.item_id not in self._logged_items and turn.text:
+                self._log_agent_line(turn.item_id, _agent_line(turn))
+
+    async def _on_input_audio_buffer_speech_started(self, payload: dict[str, Any]) -> None:
+        log.info("User started speaking - stopping playback")
+        await self._barge_in(reason="user speech")
+
+    async def _on_response_done(self, payload: dict[str, Any]) -> None:
+        log.info("Response complete")
+        self._flush_unlogged_turns()
+        limit = self.settings.exit_after_turns
+        if limit and self.conversation.answered_user_turns >= limit and self._exit_task is None:
+            self._exit_task = asyncio.ensure_future(self._exit_after_playback())
+
+    async def _on_error(self, payload: dict[str, Any]) -> None:
+        message = (payload.get("error") or {}).get("message", "")
+        if is_benign_cancel_error(message):
+            log.debug("Benign cancellation error: %s", message)
+        else:
+            log.error("VoiceLive error: %s", message)
+
+    async def _exit_after_playback(self) -> None:
+        """--exit-after-turns: let the answer finish playing, then quit."""
+        deadline = self.clock() + 30.0
+        while self.audio.pending_ms() > 0 and self.clock() < deadline:
+            await asyncio.sleep(0.05)
+        log.info("Answered %d user turns; exiting", self.conversation.answered_user_turns)
+        self.quit()
+
+    async def _barge_in(self, reason: str) -> None:
+        """Drop queued audio now, cancel an active response, truncate what was unheard."""
+        self.audio.barge_in()
+        conv = self.conversation
+        response_id = conv.active_response_id
+        if response_id is not None:
+            self._cancelled_responses.add(response_id)
+            await self._send(ClientEventResponseCancel())
+        item_id = self._audio_item
+        turn = conv.agent_turn(item_id)
+        if item_id and turn is not None and not turn.interrupted:
+            heard = self.audio.played_ms(item_id)
+            if heard + 1 < turn.audio_ms or response_id is not None:
+                conv.interrupt(item_id, heard)
+                await self._send(
+                    ClientEventConversationItemTruncate(item_id=item_id, content_index=0, audio_end_ms=heard)
+                )
+                log.info("Barge-in (%s): truncated %s at %d ms", reason, item_id, heard)
+                self._emit(Update("state", at=self.clock()))
+        self._audio_item = None
+
+    # -- audio feedback (AudioListener) ----------------------------------------
+
+    def on_playback_started(self, item_id: str, monotonic_time: float) -> None:
+        self.conversation.playback_started(item_id, monotonic_time)
+        self._emit(Update("state", at=self.clock()))
+
+    def on_audio_fault(self, message: str) -> None:
+        self.notice(f"Audio device lost: {message}. Continuing text-only (press r to retry).", "error")
+
+
+def _agent_line(turn: Turn) -> str:
+    if turn.kind == "text":
+        return f"Agent Text Response:\t{turn.text}"
+    suffix = f" [interrupted at {(turn.heard_ms or 0) / 1000:.1f} s]" if turn.interrupted else ""
+    return f"Agent Audio Response:\t{turn.text}{suffix}"
+
+
+def _short(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or exc.__class__.__name__
+    return text if len(text) <= 160 else text[:159] + "…"
