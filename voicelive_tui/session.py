@@ -155,6 +155,7 @@ class VoiceLiveSession:
     def set_muted(self, muted: bool) -> None:
         """Stop (or resume) appending microphone audio; levels keep being measured."""
         self.conversation.muted = muted
+        self.audio.muted = muted
         log.info("Microphone %s", "muted" if muted else "live")
         self._emit(Update("state", at=self.clock()))
 

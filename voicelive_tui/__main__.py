@@ -1,0 +1,5 @@
+"""python -m voicelive_tui"""
+
+from voicelive_tui.cli import entry
+
+entry()

@@ -1,0 +1,96 @@
+"""The voicelive-tui command: parse, validate, pick console or dashboard, map errors to exit codes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import Sequence
+
+from voicelive_tui.auth import AuthError
+from voicelive_tui.config import (
+    EXIT_AUTH,
+    EXIT_CONFIG,
+    EXIT_CONNECT,
+    EXIT_OK,
+    ConfigError,
+    Settings,
+    build_parser,
+    settings_from_args,
+)
+
+PROG = "voicelive-tui"
+
+
+def fail(message: str, code: int) -> int:
+    """Print one line on stderr and return the exit code."""
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+    return code
+
+
+def load_settings(argv: Sequence[str] | None) -> Settings:
+    """Settings from the command line, the environment and the .env file."""
+    args = build_parser(PROG).parse_args(argv)
+    return settings_from_args(args, os.environ)
+
+
+async def run_console(settings: Settings) -> int:
+    """Console mode: the seed's lines on stdout until Ctrl+C or --exit-after-turns."""
+    from voicelive_tui.console import BANNER, GOODBYE, ConsolePrinter
+    from voicelive_tui.runner import DEMO_NOTICE, build_audio, make_session, open_logs, open_target
+
+    print(BANNER)
+    print("=" * 50, flush=True)
+    if settings.demo:
+        print(DEMO_NOTICE, flush=True)
+    logs = open_logs(settings)
+    try:
+        async with open_target(settings) as target:
+            session = make_session(settings, target, logs, build_audio(settings))
+            session.subscribe(ConsolePrinter(session))
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, session.quit)
+            try:
+                await session.run()
+            finally:
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    loop.remove_signal_handler(sig)
+        print(GOODBYE, flush=True)
+        return EXIT_OK
+    finally:
+        logs.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the voicelive-tui console script."""
+    try:
+        settings = load_settings(argv)
+    except ConfigError as exc:
+        return fail(str(exc), EXIT_CONFIG)
+    from voicelive_tui.session import ConnectFailed
+
+    try:
+        if settings.list_devices:
+            from voicelive_tui.audio.devices import list_devices_text
+
+            print(list_devices_text())
+            return EXIT_OK
+        if settings.no_tui:
+            return asyncio.run(run_console(settings))
+        from voicelive_tui.ui.app import run_app
+
+        return run_app(settings)
+    except AuthError as exc:
+        return fail(str(exc), EXIT_AUTH)
+    except ConnectFailed as exc:
+        return fail(str(exc), EXIT_CONNECT)
+    except ConfigError as exc:
+        return fail(str(exc), EXIT_CONFIG)
+    except KeyboardInterrupt:
+        return EXIT_OK
+
+
+def entry() -> None:
+    sys.exit(main())

@@ -1,0 +1,73 @@
+"""Console mode (--no-tui): the seed quickstart's console lines, for dumb terminals and scripts."""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+from voicelive_tui.conversation import ConnectionState
+from voicelive_tui.protocol import is_benign_cancel_error
+from voicelive_tui.session import Update, VoiceLiveSession
+
+BANNER = "🎙️  Basic Voice Assistant with Azure VoiceLive SDK"
+READY = (
+    "\n" + "=" * 60 + "\n🎤 VOICE ASSISTANT READY\nStart speaking to begin conversation\n"
+    "Press Ctrl+C to exit\n" + "=" * 60 + "\n"
+)
+GOODBYE = "\n👋 Voice assistant shut down. Goodbye!"
+
+# Received event type -> how the seed prints it.
+_LINES = {
+    "input_audio_buffer.speech_started": lambda e: "🎤 Listening...",
+    "input_audio_buffer.speech_stopped": lambda e: "🤔 Processing...",
+    "conversation.item.input_audio_transcription.completed": lambda e: f"👤 You said:\t{e.get('transcript', '')}",
+    "response.audio.done": lambda e: "🎤 Ready for next input...",
+    "response.text.done": lambda e: f"🤖 Agent responded with text:\t{e.get('text', '')}",
+    "response.audio_transcript.done": lambda e: f"🤖 Agent responded with audio transcript:\t{e.get('transcript', '')}",
+}
+
+
+class ConsolePrinter:
+    """Prints the seed's lines for the updates of one session."""
+
+    def __init__(self, session: VoiceLiveSession, out: TextIO | None = None) -> None:
+        self.session = session
+        self.out = out or sys.stdout
+        self._ready_shown = False
+        self._last_state: ConnectionState | None = None
+
+    def print(self, text: str) -> None:
+        print(text, file=self.out, flush=True)
+
+    def __call__(self, update: Update) -> None:
+        if update.kind == "received" and update.event is not None:
+            self._received(update.event)
+        elif update.kind == "notice":
+            prefix = {"error": "❌ ", "warning": "⚠️  "}.get(update.severity, "ℹ️  ")
+            self.print(prefix + update.text)
+        elif update.kind == "state":
+            self._state()
+
+    def _received(self, event: dict) -> None:
+        kind = event.get("type", "")
+        if kind == "session.updated" and not self._ready_shown:
+            self._ready_shown = True
+            self.print(READY)
+        elif kind == "error":
+            message = (event.get("error") or {}).get("message", "")
+            if not is_benign_cancel_error(message):
+                self.print(f"Error: {message}")
+        line = _LINES.get(kind)
+        if line is not None:
+            self.print(line(event))
+
+    def _state(self) -> None:
+        conv = self.session.conversation
+        state = conv.connection
+        if state == self._last_state:
+            return
+        self._last_state = state
+        if state == ConnectionState.RECONNECTING:
+            self.print(f"⚠️  Connection lost; reconnecting in {conv.reconnect_in_s or 0:.1f} s")
+        elif state == ConnectionState.READY and conv.outages:
+            self.print("✅ Reconnected")
