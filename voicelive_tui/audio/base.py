@@ -69,6 +69,12 @@ class AudioBackend(abc.ABC):
         # side, read by the UI about 20 times a second.
         self.levels = np.full(4, SILENCE_DB, dtype=np.float32)
         self.epoch = 0
+        # When True, capture() stops yielding blocks and the recorder's mic channel gets
+        # silence, but the mic level meter keeps moving ("muted but heard").
+        self.muted = False
+        # One line for the user when the backend runs without audio (why, and how to
+        # get audio); empty when audio works.
+        self.notice = ""
 
     @property
     def has_input(self) -> bool:
@@ -111,6 +117,14 @@ class AudioBackend(abc.ABC):
     def pending_ms(self) -> int:
         """Milliseconds of agent audio queued and not yet played."""
         return 0
+
+    async def reopen(self) -> None:
+        """Try again to open devices after a fault. Raises AudioError on failure."""
+        return None
+
+    def stats(self) -> dict[str, int]:
+        """Counters for the status bar and logs (underruns, overruns, ...)."""
+        return {}
 
 
 class AudioError(Exception):

@@ -1,0 +1,163 @@
+"""Properties of the playback and capture rings (hypothesis)."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from voicelive_tui.audio.ring import PlaybackRing, SampleRing
+
+# An operation: ("write", item index, n samples) / ("read", block size) / ("bump",).
+ops_strategy = st.lists(
+    st.one_of(
+        st.tuples(st.just("write"), st.integers(0, 3), st.integers(0, 40)),
+        st.tuples(st.just("read"), st.integers(1, 30)),
+        st.tuples(st.just("bump")),
+    ),
+    max_size=80,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(ops=ops_strategy, capacity=st.integers(1, 64))
+def test_playback_ring_plays_current_epoch_in_order_and_nothing_stale(ops, capacity):
+    ring = PlaybackRing(capacity, max_segments=16, slots=4)
+    next_value = 1  # every written sample is unique and non-zero; silence is 0
+    queued: list[int] = []  # model: samples of the current epoch not yet played
+    stale: set[int] = set()
+    played_per_item = {f"item{i}": 0 for i in range(4)}
+    owner: dict[int, str] = {}
+    for op in ops:
+        if op[0] == "write":
+            item = f"item{op[1]}"
+            values = np.arange(next_value, next_value + op[2], dtype=np.int16)
+            next_value += op[2]
+            accepted = ring.write(item, values)
+            assert 0 <= accepted <= op[2]
+            queued.extend(values[:accepted].tolist())
+            owner.update({int(v): item for v in values[:accepted]})
+        elif op[0] == "bump":
+            ring.bump_epoch()
+            stale.update(queued)
+            queued.clear()
+        else:
+            out = np.full(op[1], -1, dtype=np.int16)
+            got = ring.read_into(out)
+            expected = queued[: op[1]]
+            del queued[: op[1]]
+            assert got == len(expected)
+            assert out[:got].tolist() == expected  # in order, none lost or duplicated
+            assert not (set(out.tolist()) & stale)  # nothing stale after a bump
+            assert (out[got:] == 0).all()  # underrun: silence
+            for v in expected:
+                played_per_item[owner[v]] += 1
+        assert ring.pending_samples() == len(queued)
+    for item, n in played_per_item.items():
+        assert ring.played_samples(item) == n
+
+
+def test_underrun_fills_silence_and_is_counted():
+    ring = PlaybackRing(100)
+    ring.write("a", np.full(30, 7, np.int16))
+    out = np.empty(20, np.int16)
+    assert ring.read_into(out) == 20
+    assert ring.read_into(out) == 10
+    assert out[:10].tolist() == [7] * 10 and not out[10:].any()
+    assert ring.underruns == 1
+    assert ring.silence_samples == 10
+    assert ring.read_into(out) == 0  # idle silence is not another underrun
+    assert ring.underruns == 1
+
+
+def test_bump_discards_within_one_block_and_counts():
+    ring = PlaybackRing(1000)
+    ring.write("a", np.full(500, 1, np.int16))
+    out = np.empty(48, np.int16)
+    ring.read_into(out)
+    ring.bump_epoch()
+    ring.write("b", np.full(10, 2, np.int16))
+    assert ring.read_into(out) == 10
+    assert out[:10].tolist() == [2] * 10
+    assert ring.discarded == 452
+    assert ring.underruns == 0
+    assert ring.consumer_epoch == 1 and ring.played_in_epoch == 10
+    assert ring.played_samples("a") == 48 and ring.played_samples("b") == 10
+
+
+def test_first_sample_played_is_reported_once_per_item():
+    ring = PlaybackRing(1000)
+    ring.write("a", np.ones(30, np.int16))
+    ring.write("b", np.ones(30, np.int16))
+    out = np.empty(40, np.int16)
+    assert ring.poll_started() == []
+    ring.read_into(out)
+    assert [item for item, _ in ring.poll_started()] == ["a", "b"]
+    ring.read_into(out)
+    assert ring.poll_started() == []
+
+
+def test_slots_are_recycled_and_finished_items_keep_their_count():
+    ring = PlaybackRing(1000, slots=2)
+    out = np.empty(5, np.int16)
+    for item in ("a", "b", "c"):
+        ring.write(item, np.ones(5, np.int16))
+        ring.read_into(out)
+    assert [ring.played_samples(i) for i in ("a", "b", "c")] == [5, 5, 5]
+    assert ring.played_ms("unknown") == 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    writes=st.lists(st.integers(0, 50), max_size=40),
+    reads=st.lists(st.integers(1, 50), max_size=40),
+)
+def test_sample_ring_is_fifo_across_wraparound(writes, reads):
+    ring = SampleRing(37)
+    written: list[int] = []
+    read: list[int] = []
+    value = 0
+    for i in range(max(len(writes), len(reads))):
+        if i < len(writes):
+            block = np.arange(value, value + writes[i], dtype=np.int16)
+            value += writes[i]
+            accepted = ring.write(block)
+            written.extend(block[:accepted].tolist())
+        if i < len(reads):
+            out = np.empty(reads[i], np.int16)
+            n = ring.read_into(out)
+            read.extend(out[:n].tolist())
+    read.extend(ring.read_all().tolist())
+    assert read == written
+    assert ring.overruns == value - len(written)
+
+
+def test_playback_ring_across_threads_keeps_order():
+    """A producer thread and a consumer thread: output is the input, in order."""
+    ring = PlaybackRing(257, max_segments=64)
+    total = 200_000
+    data = (np.arange(total) % 30000 + 1).astype(np.int16)
+    received: list[np.ndarray] = []
+
+    def produce() -> None:
+        pos = 0
+        while pos < total:
+            pos += ring.write("x", data[pos : pos + 97])
+
+    def consume() -> None:
+        out = np.empty(64, np.int16)
+        got = 0
+        while got < total:
+            n = ring.read_into(out)
+            received.append(out[:n].copy())
+            got += n
+
+    threads = [threading.Thread(target=produce), threading.Thread(target=consume)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert np.array_equal(np.concatenate(received), data)
+    assert ring.played_samples("x") == total

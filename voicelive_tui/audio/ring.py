@@ -1,0 +1,325 @@
+"""Lock-free single-producer single-consumer rings of int16 samples.
+
+:class:`SampleRing` carries microphone samples from the capture callback (producer) to
+the asyncio loop (consumer). :class:`PlaybackRing` carries agent audio from the loop
+(producer) to the playback callback (consumer) and adds two things the session needs:
+
+* **playback epochs** -- :meth:`PlaybackRing.bump_epoch` publishes a barrier (the write
+  index at the bump). The consumer checks the barrier once per block and jumps its read
+  index over everything written before it, so stale audio stops within one block;
+* **per-item accounting** -- every :meth:`PlaybackRing.write` names a response item.
+  Item ids are mapped to small integer *slots* on the producer side, so the consumer only
+  ever touches preallocated lists of ints (samples played per slot, first-play stamps).
+
+Why no lock is needed: each index has exactly one writer. The producer owns
+``_write``, ``_seg_write`` and ``_barrier``; the consumer owns ``_read``, ``_seg_read``
+and the played counters. Data is written before the index that publishes it, and every
+publish is one attribute store (atomic under the GIL; ``_barrier`` is a tuple replaced
+whole). Indices are total counts, never wrapped, so ``write - read`` is the fill level.
+
+Consumer methods (``read_into``) never allocate buffers: they copy between preallocated
+numpy arrays through views and update scalar counters. They are safe in a real-time
+audio callback. Producer methods run on the loop thread and may allocate.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+
+import numpy as np
+
+from .base import SAMPLE_RATE
+
+_FORGET_AFTER = 256
+"""How many finished items keep their played count after their slot is reused."""
+
+
+def _copy_in(buf: np.ndarray, start: int, samples: np.ndarray) -> None:
+    """Copy ``samples`` into the circular ``buf`` at absolute index ``start``."""
+    cap = buf.shape[0]
+    n = samples.shape[0]
+    pos = start % cap
+    first = min(n, cap - pos)
+    buf[pos : pos + first] = samples[:first]
+    if first < n:
+        buf[: n - first] = samples[first:]
+
+
+def _copy_out(buf: np.ndarray, start: int, out: np.ndarray, n: int) -> None:
+    """Copy ``n`` samples of the circular ``buf`` from absolute ``start`` into ``out``."""
+    cap = buf.shape[0]
+    pos = start % cap
+    first = min(n, cap - pos)
+    out[:first] = buf[pos : pos + first]
+    if first < n:
+        out[first:n] = buf[: n - first]
+
+
+class SampleRing:
+    """SPSC ring of int16 samples; the producer drops (and counts) what does not fit."""
+
+    def __init__(self, capacity: int) -> None:
+        if capacity <= 0:
+            raise ValueError("capacity must be positive")
+        self._buf = np.zeros(capacity, dtype=np.int16)
+        self._write = 0
+        self._read = 0
+        self.overruns = 0
+        """Samples the producer dropped because the consumer fell behind."""
+
+    @property
+    def capacity(self) -> int:
+        """How many samples fit."""
+        return self._buf.shape[0]
+
+    def available(self) -> int:
+        """Samples written and not yet read."""
+        return self._write - self._read
+
+    def write(self, samples: np.ndarray) -> int:
+        """Producer: append int16 ``samples``; returns how many were accepted."""
+        w = self._write
+        room = self._buf.shape[0] - (w - self._read)
+        n = samples.shape[0]
+        if n > room:
+            self.overruns += n - room
+            n = room
+        if n > 0:
+            _copy_in(self._buf, w, samples[:n])
+            self._write = w + n
+        return n
+
+    def read_into(self, out: np.ndarray) -> int:
+        """Consumer: copy up to ``len(out)`` samples into ``out``; returns the count."""
+        r = self._read
+        n = min(out.shape[0], self._write - r)
+        if n > 0:
+            _copy_out(self._buf, r, out, n)
+            self._read = r + n
+        return n
+
+    def read_all(self) -> np.ndarray:
+        """Consumer (loop side, allocates): every available sample as a new array."""
+        out = np.empty(self.available(), dtype=np.int16)
+        n = self.read_into(out)
+        return out[:n]
+
+
+class PlaybackRing:
+    """SPSC ring of agent audio with playback epochs and per-item played counts.
+
+    ``rate`` is the rate of the samples stored (the output device's rate); it only
+    matters for the millisecond helpers.
+    """
+
+    def __init__(
+        self,
+        capacity: int,
+        *,
+        rate: int = SAMPLE_RATE,
+        max_segments: int = 8192,
+        slots: int = 64,
+    ) -> None:
+        if capacity <= 0 or max_segments <= 0 or slots <= 0:
+            raise ValueError("capacity, max_segments and slots must be positive")
+        self.rate = rate
+        self._buf = np.zeros(capacity, dtype=np.int16)
+        self._write = 0
+        self._read = 0
+        # Segment ring: one entry per write(), the absolute end index and the item slot.
+        self._seg_end = [0] * max_segments
+        self._seg_slot = [0] * max_segments
+        self._seg_write = 0
+        self._seg_read = 0
+        # (epoch, first sample index of that epoch); replaced whole by the producer.
+        self._barrier: tuple[int, int] = (0, 0)
+        # Producer-owned slot bookkeeping.
+        self._slots = slots
+        self._gen = [0] * slots
+        self._base = [0] * slots
+        self._item_of: list[str | None] = [None] * slots
+        self._slot_of: dict[str, int] = {}
+        self._next_slot = 0
+        self._reported_gen = [0] * slots
+        self._finished: OrderedDict[str, int] = OrderedDict()
+        self.overflows = 0
+        """Samples the producer dropped because the ring (or segment table) was full."""
+        # Consumer-owned counters.
+        self._played = [0] * slots
+        self._started_gen = [0] * slots
+        self._started_at = [0.0] * slots
+        self.started_pending = False
+        """Set by the consumer when an item played its first sample; see poll_started()."""
+        self.consumer_epoch = 0
+        self.played_in_epoch = 0
+        self.total_played = 0
+        self.discarded = 0
+        """Stale samples skipped because of an epoch bump."""
+        self.underruns = 0
+        """Times the ring ran dry in the middle of audio (silence was played instead)."""
+        self.silence_samples = 0
+        """Samples of silence played because nothing was queued."""
+        self._was_playing = False
+
+    # ----------------------------------------------------------------- producer side
+
+    @property
+    def capacity(self) -> int:
+        """How many samples fit."""
+        return self._buf.shape[0]
+
+    @property
+    def epoch(self) -> int:
+        """The producer's current playback epoch."""
+        return self._barrier[0]
+
+    def _slot_for(self, item_id: str) -> int:
+        slot = self._slot_of.get(item_id)
+        if slot is not None:
+            return slot
+        slot = self._next_slot
+        self._next_slot = (slot + 1) % self._slots
+        old = self._item_of[slot]
+        if old is not None:
+            self._finished[old] = self._played[slot] - self._base[slot]
+            del self._slot_of[old]
+            while len(self._finished) > _FORGET_AFTER:
+                self._finished.popitem(last=False)
+        self._base[slot] = self._played[slot]
+        self._gen[slot] += 1
+        self._item_of[slot] = item_id
+        self._slot_of[item_id] = slot
+        return slot
+
+    def write(self, item_id: str, samples: np.ndarray) -> int:
+        """Producer: queue int16 ``samples`` of ``item_id``; returns how many fit."""
+        slot = self._slot_for(item_id)
+        n = samples.shape[0]
+        if n == 0:
+            return 0
+        w = self._write
+        room = self._buf.shape[0] - (w - self._read)
+        if self._seg_write - self._seg_read >= len(self._seg_end):
+            room = 0
+        if n > room:
+            self.overflows += n - room
+            n = room
+        if n == 0:
+            return 0
+        _copy_in(self._buf, w, samples[:n])
+        seg = self._seg_write % len(self._seg_end)
+        self._seg_end[seg] = w + n
+        self._seg_slot[seg] = slot
+        # Publish the segment before the samples: any sample the consumer can see
+        # already has its segment.
+        self._seg_write += 1
+        self._write = w + n
+        return n
+
+    def bump_epoch(self) -> int:
+        """Producer: drop everything queued so far; returns the new epoch."""
+        epoch = self._barrier[0] + 1
+        self._barrier = (epoch, self._write)
+        return epoch
+
+    def pending_samples(self) -> int:
+        """Samples queued in the current epoch and not yet played."""
+        start = self._barrier[1]
+        return self._write - max(self._read, start)
+
+    def pending_ms(self) -> int:
+        """Milliseconds queued in the current epoch and not yet played."""
+        return self.pending_samples() * 1000 // self.rate
+
+    def played_samples(self, item_id: str) -> int:
+        """Samples of ``item_id`` the consumer has played so far."""
+        slot = self._slot_of.get(item_id)
+        if slot is None:
+            return self._finished.get(item_id, 0)
+        return self._played[slot] - self._base[slot]
+
+    def played_ms(self, item_id: str) -> int:
+        """Milliseconds of ``item_id`` the consumer has played so far."""
+        return self.played_samples(item_id) * 1000 // self.rate
+
+    def poll_started(self) -> list[tuple[str, float]]:
+        """Producer side: items whose first sample was played since the last poll.
+
+        Returns ``(item_id, time.monotonic() when it was played)`` pairs.
+        """
+        if not self.started_pending:
+            return []
+        self.started_pending = False  # clear before scanning: a racing start re-sets it
+        started = []
+        for slot in range(self._slots):
+            gen = self._started_gen[slot]
+            if gen != self._reported_gen[slot] and gen == self._gen[slot]:
+                self._reported_gen[slot] = gen
+                item = self._item_of[slot]
+                if item is not None:
+                    started.append((item, self._started_at[slot]))
+        return started
+
+    # ----------------------------------------------------------------- consumer side
+
+    def read_into(self, out: np.ndarray) -> int:
+        """Consumer: fill ``out`` with queued samples, then silence; returns real samples.
+
+        Real-time safe: no buffer allocation, no lock. Honours the epoch barrier first.
+        """
+        n = out.shape[0]
+        epoch, start = self._barrier
+        r = self._read
+        if epoch != self.consumer_epoch:
+            self.consumer_epoch = epoch
+            self.played_in_epoch = 0
+        seg_end = self._seg_end
+        seg_cap = len(seg_end)
+        if r < start:
+            self.discarded += start - r
+            r = start
+            s = self._seg_read
+            while s < self._seg_write and seg_end[s % seg_cap] <= r:
+                s += 1
+            self._seg_read = s
+            self._was_playing = False  # silence after a barge-in is not an underrun
+        k = self._write - r
+        if k > n:
+            k = n
+        if k > 0:
+            _copy_out(self._buf, r, out, k)
+            self._account(r, r + k)
+            self._read = r + k
+            self.played_in_epoch += k
+            self.total_played += k
+        if k < n:
+            out[k:] = 0
+            self.silence_samples += n - k
+            if self._was_playing:
+                self.underruns += 1
+        self._was_playing = k == n
+        return k
+
+    def _account(self, pos: int, end: int) -> None:
+        """Add played samples in [pos, end) to their items' counters."""
+        seg_end = self._seg_end
+        seg_cap = len(seg_end)
+        s = self._seg_read
+        while pos < end:
+            i = s % seg_cap
+            stop = seg_end[i]
+            if stop > end:
+                stop = end
+            slot = self._seg_slot[i]
+            if stop > pos:
+                self._played[slot] += stop - pos
+                gen = self._gen[slot]
+                if self._started_gen[slot] != gen:
+                    self._started_at[slot] = time.monotonic()
+                    self._started_gen[slot] = gen
+                    self.started_pending = True
+                pos = stop
+            if pos >= seg_end[i]:
+                s += 1
+        self._seg_read = s
