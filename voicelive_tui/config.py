@@ -245,7 +245,8 @@ def _convert(opt: Option, raw: object, source: str) -> object:
     try:
         return opt.kind(raw)
     except (TypeError, ValueError):
-        kind = "a number" if opt.kind in (int, float) else opt.kind.__name__
+        kinds = {int: "a whole number", float: "a number"}
+        kind = kinds.get(opt.kind, opt.kind.__name__)
         raise ConfigError(f"{source} must be {kind}, got {raw!r}") from None
 
 
@@ -261,14 +262,16 @@ def settings_from_args(
         if flag_value is not None:
             values[opt.dest] = _convert(opt, flag_value, opt.flags[0])
             continue
-        for source in (environ, dotenv):
-            hit = next((name for name in opt.env if source.get(name)), None)
-            if hit:
-                values[opt.dest] = _convert(opt, source[hit], hit)
-                break
-        else:
-            if opt.default is not None:
-                values[opt.dest] = opt.default
+        # Our names (environment, then .env) before the SDK sample's aliases (AGENT_NAME...),
+        # so a leftover AGENT_NAME in the shell never overrides our name in the .env file.
+        lookups = [(source, name) for name in opt.env[:1] for source in (environ, dotenv)]
+        lookups += [(source, name) for name in opt.env[1:] for source in (environ, dotenv)]
+        hit = next(((source, name) for source, name in lookups if source.get(name)), None)
+        if hit:
+            source, name = hit
+            values[opt.dest] = _convert(opt, source[name], name)
+        elif opt.default is not None:
+            values[opt.dest] = opt.default
     for dest, _flags, _text, _value in SWITCHES:
         given = getattr(args, dest, None)
         if given is not None:
