@@ -1,0 +1,501 @@
+"""One emulated Voice Live session per WebSocket: client events in, server events out."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from azure.ai.voicelive import models as m
+
+from .audio_input import InputAudio
+from .faults import Faults
+from .responder import ActiveResponse
+from .state import (
+    ConnectionRecord,
+    SessionConfigError,
+    StoredItem,
+    merge_session,
+    new_id,
+)
+
+__all__ = ["ClientInputError", "EmulatorSession"]
+
+Handler = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class ClientInputError(Exception):
+    """Bad client input; answered with an ``error`` event, the connection stays up."""
+
+    def __init__(self, code: str, message: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.code, self.message, self.param = code, message, param
+
+
+def _require(data: dict[str, Any], key: str, kind: type | tuple[type, ...]) -> Any:
+    value = data.get(key)
+    if value is None:
+        raise ClientInputError(
+            "missing_required_parameter", f"Missing required parameter: '{key}'.", key
+        )
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ClientInputError("invalid_type", f"Invalid type for '{key}'.", key)
+    return value
+
+
+class EmulatorSession:
+    """Runs the protocol for one connection; :meth:`run` returns when the socket closes."""
+
+    def __init__(
+        self,
+        ws: web.WebSocketResponse,
+        record: ConnectionRecord,
+        *,
+        speed: float,
+        faults: Faults,
+        max_append_bytes: int,
+        agent_name: str | None,
+        abort: Callable[[], None],
+    ) -> None:
+        self.ws = ws
+        self.record = record
+        self.session = record.session
+        self.conversation = record.conversation
+        self.speed = speed
+        self.faults = faults
+        self.max_append_bytes = max_append_bytes
+        self.agent_name = agent_name
+        self._abort_transport = abort
+        self._send_lock = asyncio.Lock()
+        self._sent_count = 0
+        self._dead = False
+        self.active: ActiveResponse | None = None
+        self._active_task: asyncio.Task[None] | None = None
+        self.audio = InputAudio(self.session)
+        self._handlers: dict[str, Handler] = {
+            "session.update": self._on_session_update,
+            "input_audio_buffer.append": self._on_append,
+            "input_audio_buffer.commit": self._on_commit,
+            "input_audio_buffer.clear": self._on_clear,
+            "conversation.item.create": self._on_item_create,
+            "conversation.item.truncate": self._on_truncate,
+            "conversation.item.delete": self._on_item_delete,
+            "conversation.item.retrieve": self._on_item_retrieve,
+            "response.create": self._on_response_create,
+            "response.cancel": self._on_response_cancel,
+            "output_audio_buffer.clear": self._on_output_clear,
+        }
+
+    # -- sending --------------------------------------------------------------------------
+
+    async def send(self, event: m.ServerEvent) -> bool:
+        """Send one server event (applying faults); False once the socket is gone."""
+        async with self._send_lock:
+            if self._dead:
+                return False
+            if self.faults.delay_ms:
+                await asyncio.sleep(self.faults.delay_ms / 1000)
+            if event.get("event_id") is None:
+                event["event_id"] = new_id("event")
+            try:
+                await self.ws.send_str(json.dumps(event.as_dict()))
+            except (ConnectionError, RuntimeError, aiohttp.ClientError):
+                self._dead = True
+                return False
+            self.record.sent.append(str(event.type))
+            if event.type == "error":
+                self.record.errors_sent.append(dict(event.as_dict()["error"]))
+            self._sent_count += 1
+            limit = self.faults.drop_after_events
+            if limit is not None and self._sent_count >= limit:
+                self.drop()
+                return False
+            return True
+
+    def drop(self) -> None:
+        """Abort the socket without a close frame (a fault, like a network drop)."""
+        if not self._dead:
+            self._dead = True
+            self.record.dropped_by_fault = True
+            self._abort_transport()
+
+    async def send_error(self, err: ClientInputError, client_event_id: str | None) -> None:
+        """Answer bad input with an ``error`` event."""
+        details = m.ServerEventErrorDetails(
+            type="invalid_request_error",
+            code=err.code,
+            message=err.message,
+            param=err.param,
+            event_id=client_event_id,
+        )
+        await self.send(m.ServerEventError(error=details))
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Greet with ``session.created``, then serve client events until the socket closes."""
+        try:
+            await self.send(m.ServerEventSessionCreated(session=m.ResponseSession(self.session)))
+            if self.faults.malformed_frame and not self._dead:
+                async with self._send_lock:
+                    await self.ws.send_str('{"type": "session.updated", "session": {')
+            if self.faults.unknown_events:
+                await self.send(
+                    m.ServerEvent({"type": "emulator.unannounced_event", "note": "fault"})
+                )
+            async for msg in self.ws:
+                if self._dead:
+                    break
+                if msg.type == aiohttp.WSMsgType.TEXT:
+                    await self._dispatch(msg.data)
+                elif msg.type == aiohttp.WSMsgType.BINARY:
+                    self.record.counts["invalid"] += 1
+                    await self.send_error(
+                        ClientInputError(
+                            "invalid_frame", "Binary frames are not supported; send JSON text."
+                        ),
+                        None,
+                    )
+                elif msg.type == aiohttp.WSMsgType.ERROR:
+                    break
+        finally:
+            self._dead = True
+            if self.active is not None:
+                self.active.cancel("client_disconnected")
+            if self._active_task is not None:
+                await asyncio.gather(self._active_task, return_exceptions=True)
+            self.record.closed = True
+
+    async def _dispatch(self, text: str) -> None:
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            self.record.counts["invalid"] += 1
+            await self.send_error(ClientInputError("invalid_json", f"Invalid JSON: {exc}"), None)
+            return
+        if not isinstance(data, dict) or not isinstance(data.get("type"), str):
+            self.record.counts["invalid"] += 1
+            await self.send_error(
+                ClientInputError(
+                    "missing_required_parameter", "Missing required parameter: 'type'.", "type"
+                ),
+                None,
+            )
+            return
+        etype, event_id = data["type"], data.get("event_id")
+        event_id = event_id if isinstance(event_id, str) else None
+        self.record.counts[etype] += 1
+        summary = {k: v for k, v in data.items() if k not in ("audio", "session", "item")}
+        self.record.client_events.append(summary)
+        handler = self._handlers.get(etype)
+        try:
+            if handler is None:
+                raise ClientInputError(
+                    "unknown_event_type",
+                    f"Invalid value: '{etype}'. The emulator does not support this event type.",
+                    "type",
+                )
+            await handler(data)
+        except ClientInputError as err:
+            await self.send_error(err, event_id)
+
+    # -- session and input audio ------------------------------------------------------------
+
+    async def _on_session_update(self, data: dict[str, Any]) -> None:
+        try:
+            merged = merge_session(self.session, data.get("session"))
+        except SessionConfigError as exc:
+            raise ClientInputError("invalid_session_config", str(exc), exc.param) from None
+        self.session.clear()
+        self.session.update(merged)
+        self.audio.reconfigure(self.session)
+        await self.send(m.ServerEventSessionUpdated(session=m.ResponseSession(self.session)))
+
+    async def _on_append(self, data: dict[str, Any]) -> None:
+        encoded = _require(data, "audio", str)
+        if len(encoded) > self.max_append_bytes * 4 // 3 + 4:
+            raise ClientInputError(
+                "audio_too_large",
+                f"Audio chunk too large: at most {self.max_append_bytes} bytes per append.",
+                "audio",
+            )
+        try:
+            pcm = base64.b64decode(encoded, validate=True)
+        except (binascii.Error, ValueError):
+            raise ClientInputError("invalid_audio", "audio is not valid base64.", "audio") from None
+        if len(pcm) % 2:
+            raise ClientInputError(
+                "invalid_audio", "PCM16 audio must have an even number of bytes.", "audio"
+            )
+        self.record.appended_audio_bytes += len(pcm)
+        for vad_event, item_id in self.audio.append(pcm):
+            self.record.vad_events.append(vad_event)
+            ms = vad_event.ms
+            if vad_event.kind == "started":
+                await self.send(
+                    m.ServerEventInputAudioBufferSpeechStarted(audio_start_ms=ms, item_id=item_id)
+                )
+                td = self.session.get("turn_detection") or {}
+                if self.active is not None and td.get("interrupt_response", True):
+                    await self._cancel_active("turn_detected")
+            else:
+                await self.send(
+                    m.ServerEventInputAudioBufferSpeechStopped(audio_end_ms=ms, item_id=item_id)
+                )
+                segment, rate = self.audio.take_turn(ms)
+                await self._commit(segment, rate, item_id)
+                td = self.session.get("turn_detection") or {}
+                if td.get("create_response", True) and self.active is None:
+                    await self._start_response({})
+
+    async def _commit(self, pcm: bytes, rate: int, item_id: str) -> None:
+        previous = self.conversation.last_id()
+        seconds = len(pcm) / (2 * rate)
+        item = StoredItem(
+            id=item_id,
+            role="user",
+            kind="audio",
+            audio=pcm,
+            rate=rate,
+            text=f"[speech, {seconds:.1f} s]",
+        )
+        self.conversation.items.append(item)
+        await self.send(
+            m.ServerEventInputAudioBufferCommitted(previous_item_id=previous, item_id=item_id)
+        )
+        await self.send(
+            m.ServerEventConversationItemCreated(previous_item_id=previous, item=_wire_item(item))
+        )
+        await self.send(
+            m.ServerEventConversationItemInputAudioTranscriptionCompleted(
+                item_id=item_id, content_index=0, transcript=item.text
+            )
+        )
+
+    async def _on_commit(self, data: dict[str, Any]) -> None:
+        pcm, rate = self.audio.take_all()
+        ms = len(pcm) * 1000 // (2 * rate)
+        if ms < 100:
+            raise ClientInputError(
+                "input_audio_buffer_commit_empty",
+                "Error committing input audio buffer: buffer too small. Expected at least 100ms"
+                f" of audio, but buffer only has {ms}ms of audio.",
+            )
+        await self._commit(pcm, rate, new_id("item"))
+
+    async def _on_clear(self, data: dict[str, Any]) -> None:
+        self.audio.take_all()
+        await self.send(m.ServerEventInputAudioBufferCleared())
+
+    # -- conversation items -------------------------------------------------------------
+
+    async def _on_item_create(self, data: dict[str, Any]) -> None:
+        item = _parse_item(_require(data, "item", dict), self.session)
+        previous = data.get("previous_item_id")
+        items = self.conversation.items
+        if previous is not None:
+            prev = self.conversation.find(previous) if isinstance(previous, str) else None
+            if prev is None:
+                raise ClientInputError(
+                    "invalid_value", f"previous_item_id '{previous}' not found.", "previous_item_id"
+                )
+            items.insert(items.index(prev) + 1, item)
+        else:
+            previous = self.conversation.last_id()
+            items.append(item)
+        await self.send(
+            m.ServerEventConversationItemCreated(previous_item_id=previous, item=_wire_item(item))
+        )
+
+    def _find(self, data: dict[str, Any]) -> StoredItem:
+        item_id = _require(data, "item_id", str)
+        item = self.conversation.find(item_id)
+        if item is None:
+            raise ClientInputError(
+                "item_not_found", f"Item with id '{item_id}' not found.", "item_id"
+            )
+        return item
+
+    async def _on_item_delete(self, data: dict[str, Any]) -> None:
+        item = self._find(data)
+        self.conversation.items.remove(item)
+        await self.send(m.ServerEventConversationItemDeleted(item_id=item.id))
+
+    async def _on_item_retrieve(self, data: dict[str, Any]) -> None:
+        item = self._find(data)
+        await self.send(m.ServerEventConversationItemRetrieved(item=_wire_item(item)))
+
+    async def _on_truncate(self, data: dict[str, Any]) -> None:
+        item = self._find(data)
+        content_index = _require(data, "content_index", int)
+        audio_end_ms = _require(data, "audio_end_ms", int)
+        if item.role != "assistant" or item.kind != "audio":
+            raise ClientInputError(
+                "invalid_value", "Only assistant audio items can be truncated.", "item_id"
+            )
+        if content_index != 0:
+            raise ClientInputError("invalid_value", "content_index must be 0.", "content_index")
+        if not 0 <= audio_end_ms <= item.audio_ms:
+            raise ClientInputError(
+                "invalid_value",
+                f"audio_end_ms ({audio_end_ms}) is outside the item's audio"
+                f" (0 to {item.audio_ms} ms).",
+                "audio_end_ms",
+            )
+        item.audio = item.audio[: item.rate * audio_end_ms // 1000 * 2]
+        words = item.text.split(" ") if item.text else []
+        if words and item.transcript_ms > 0:
+            kept = min(len(words), -(-audio_end_ms * len(words) // item.transcript_ms))
+            item.text = " ".join(words[:kept])
+        self.record.last_truncate = {
+            "item_id": item.id,
+            "content_index": content_index,
+            "audio_end_ms": audio_end_ms,
+        }
+        await self.send(
+            m.ServerEventConversationItemTruncated(
+                item_id=item.id, content_index=content_index, audio_end_ms=audio_end_ms
+            )
+        )
+
+    async def _on_output_clear(self, data: dict[str, Any]) -> None:
+        await self.send(m.ServerEventOutputAudioBufferCleared())
+
+    # -- responses -------------------------------------------------------------------------
+
+    async def _on_response_create(self, data: dict[str, Any]) -> None:
+        overrides = data.get("response") or {}
+        if not isinstance(overrides, dict):
+            raise ClientInputError("invalid_type", "Invalid type for 'response'.", "response")
+        modalities = overrides.get("modalities")
+        if modalities is not None and not (
+            isinstance(modalities, list) and modalities and set(modalities) <= {"text", "audio"}
+        ):
+            raise ClientInputError(
+                "invalid_value",
+                "modalities must be a list of 'text' and 'audio'.",
+                "response.modalities",
+            )
+        if self.active is not None:
+            raise ClientInputError(
+                "conversation_already_has_active_response",
+                f"Conversation already has an active response in progress: {self.active.id}.",
+            )
+        await self._start_response(overrides)
+
+    async def _on_response_cancel(self, data: dict[str, Any]) -> None:
+        wanted = data.get("response_id")
+        active = self.active
+        if active is None or active.status != "in_progress" or wanted not in (None, active.id):
+            raise ClientInputError(
+                "response_cancel_not_active", "Cancellation failed: no active response found."
+            )
+        await self._cancel_active("client_cancelled")
+
+    async def _start_response(self, overrides: dict[str, Any]) -> None:
+        response = ActiveResponse(
+            send=self.send,
+            session=self.session,
+            conversation=self.conversation,
+            speed=self.speed,
+            faults=self.faults,
+            conversation_id=self.conversation.id if self.record.agent_mode else None,
+            agent_name=self.agent_name,
+            overrides=overrides,
+            on_fault_drop=self.drop,
+        )
+        entry = {"id": response.id, "status": "in_progress", "reason": None}
+        self.record.responses.append(entry)
+
+        def finished(_task: asyncio.Task[None]) -> None:
+            entry.update(status=response.status, reason=response.cancel_reason)
+            if self.active is response:
+                self.active, self._active_task = None, None
+
+        self.active = response
+        self._active_task = asyncio.create_task(response.run(), name=f"emulator-{response.id}")
+        self._active_task.add_done_callback(finished)
+
+    async def _cancel_active(self, reason: str) -> None:
+        active, task = self.active, self._active_task
+        if active is None or task is None:
+            return
+        active.cancel(reason)
+        await asyncio.gather(task, return_exceptions=True)
+
+
+def _wire_item(item: StoredItem) -> m.ResponseMessageItem:
+    """The item as the service shows it in ``conversation.item.*`` events."""
+    part: m.ContentPart
+    if item.role == "assistant":
+        part = (
+            m.ResponseAudioContentPart(transcript=item.text)
+            if item.kind == "audio"
+            else m.ResponseTextContentPart(text=item.text)
+        )
+    elif item.kind == "audio":
+        part = m.RequestAudioContentPart({"type": "input_audio", "transcript": item.text})
+    else:
+        part = m.RequestTextContentPart(text=item.text)
+    return m.ResponseMessageItem(
+        id=item.id, object="realtime.item", role=item.role, content=[part], status=item.status
+    )
+
+
+def _parse_item(raw: dict[str, Any], session: dict[str, Any]) -> StoredItem:
+    """Validate a client's ``conversation.item.create`` item (messages only)."""
+    if raw.get("type") != "message":
+        raise ClientInputError(
+            "invalid_value", "The emulator supports only items of type 'message'.", "item.type"
+        )
+    role = raw.get("role")
+    if role not in ("user", "system", "assistant"):
+        raise ClientInputError(
+            "invalid_value", "item.role must be 'user', 'system' or 'assistant'.", "item.role"
+        )
+    content = raw.get("content")
+    if not isinstance(content, list) or not content:
+        raise ClientInputError(
+            "missing_required_parameter", "item.content must be a non-empty list.", "item.content"
+        )
+    item_id = raw.get("id")
+    if item_id is not None and not isinstance(item_id, str):
+        raise ClientInputError("invalid_type", "Invalid type for 'item.id'.", "item.id")
+    texts: list[str] = []
+    audio = b""
+    allowed = {"text", "output_text"} if role == "assistant" else {"input_text", "input_audio"}
+    for i, part in enumerate(content):
+        param = f"item.content[{i}]"
+        ptype = part.get("type") if isinstance(part, dict) else None
+        if ptype not in allowed or (ptype == "input_audio" and role != "user"):
+            raise ClientInputError(
+                "invalid_value", f"Unsupported content type {ptype!r} for role {role!r}.", param
+            )
+        if ptype == "input_audio":
+            try:
+                audio += base64.b64decode(part.get("audio") or "", validate=True)
+            except (binascii.Error, ValueError, TypeError):
+                raise ClientInputError(
+                    "invalid_audio", "audio is not valid base64.", f"{param}.audio"
+                ) from None
+            continue
+        text = part.get("text")
+        if not isinstance(text, str):
+            raise ClientInputError("invalid_type", "text must be a string.", f"{param}.text")
+        texts.append(text)
+    rate = int(session.get("input_audio_sampling_rate") or 24000)
+    kind = "audio" if audio else "text"
+    text = " ".join(texts) if texts or not audio else f"[speech, {len(audio) / (2 * rate):.1f} s]"
+    return StoredItem(
+        id=item_id or new_id("item"),
+        role=role,
+        kind=kind,
+        text=text,
+        audio=audio[: len(audio) - len(audio) % 2],
+        rate=rate,
+    )

@@ -1,0 +1,107 @@
+"""Text to PCM16 speech for the emulated agent.
+
+Uses Debian's ``espeak-ng`` when it is on PATH, resampled to the session's output rate with
+``soxr``; otherwise a clearly audible tone pattern (one beep per word). Never silence.
+Synthesised phrases are cached per (text, rate), so repeated greetings cost nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import struct
+
+import numpy as np
+import soxr
+
+__all__ = ["espeak_available", "fallback_tones", "resample_pcm16", "synthesize"]
+
+_CACHE: dict[tuple[str, int, bool], bytes] = {}
+_CACHE_LIMIT = 256
+
+
+def espeak_available() -> bool:
+    """True when ``espeak-ng`` is on PATH."""
+    return shutil.which("espeak-ng") is not None
+
+
+def resample_pcm16(pcm: bytes, src_rate: int, dst_rate: int) -> bytes:
+    """Resample mono PCM16 little-endian audio from ``src_rate`` to ``dst_rate``."""
+    if src_rate == dst_rate or not pcm:
+        return pcm
+    samples = np.frombuffer(pcm[: len(pcm) - len(pcm) % 2], dtype="<i2")
+    out = soxr.resample(samples.astype(np.float32) / 32768.0, src_rate, dst_rate)
+    return (np.clip(out, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+
+
+def _wav_payload(wav: bytes) -> tuple[bytes, int]:
+    """Return (PCM16 data, sample rate) of a WAV stream whose sizes may be bogus (streamed)."""
+    if wav[:4] != b"RIFF" or wav[8:12] != b"WAVE":
+        raise ValueError("not a WAV stream")
+    pos, rate = 12, 22050
+    while pos + 8 <= len(wav):
+        chunk_id, size = wav[pos : pos + 4], struct.unpack("<I", wav[pos + 4 : pos + 8])[0]
+        if chunk_id == b"fmt ":
+            channels, rate = struct.unpack("<HI", wav[pos + 10 : pos + 16])
+            if channels != 1:
+                raise ValueError("expected mono audio")
+        elif chunk_id == b"data":
+            # espeak-ng --stdout writes 0x7fffffff-ish sizes: take everything that follows.
+            data = wav[pos + 8 :]
+            return data[: len(data) - len(data) % 2], rate
+        pos += 8 + size + (size & 1)
+    raise ValueError("WAV stream has no data chunk")
+
+
+def fallback_tones(text: str, rate: int) -> bytes:
+    """A clearly audible stand-in for speech: one short two-tone beep per word."""
+    words = max(1, len(text.split()))
+    beep = int(rate * 0.14)
+    gap = np.zeros(int(rate * 0.06), dtype=np.float32)
+    t = np.arange(beep, dtype=np.float32) / rate
+    envelope = np.minimum(1.0, np.minimum(t, t[::-1]) / 0.01)
+    pieces = []
+    for i in range(words):
+        freq = 440.0 if i % 2 == 0 else 660.0
+        pieces.append(0.3 * envelope * np.sin(2 * np.pi * freq * t))
+        pieces.append(gap)
+    audio = np.concatenate(pieces)
+    return (audio * 32767.0).astype("<i2").tobytes()
+
+
+async def _espeak(text: str) -> tuple[bytes, int]:
+    proc = await asyncio.create_subprocess_exec(
+        "espeak-ng",
+        "--stdout",
+        "-v",
+        "en-us",
+        text,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    out, _ = await proc.communicate()
+    if proc.returncode != 0:
+        raise RuntimeError(f"espeak-ng exited with {proc.returncode}")
+    return _wav_payload(out)
+
+
+async def synthesize(text: str, rate: int, *, use_espeak: bool = True) -> bytes:
+    """Speak ``text`` as mono PCM16 at ``rate`` Hz (cached). Never returns silence."""
+    key = (text, rate, use_espeak)
+    cached = _CACHE.get(key)
+    if cached is not None:
+        return cached
+    pcm = b""
+    if use_espeak and espeak_available():
+        try:
+            raw, src_rate = await _espeak(text)
+            pcm = resample_pcm16(raw, src_rate, rate)
+        except (OSError, RuntimeError, ValueError):
+            pcm = b""
+    samples = np.frombuffer(pcm, dtype="<i2")
+    if samples.size == 0 or int(np.abs(samples).max()) < 64:
+        pcm = fallback_tones(text, rate)
+    if len(_CACHE) >= _CACHE_LIMIT:
+        _CACHE.pop(next(iter(_CACHE)))
+    _CACHE[key] = pcm
+    return pcm

@@ -1,0 +1,259 @@
+"""Emulator state: the effective session config, stored conversation items, and the
+per-connection records tests observe.
+
+Everything here is plain data; the socket handling lives in ``connection.py``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from azure.ai.voicelive.models import RequestSession
+
+from .vad import VadEvent
+
+__all__ = [
+    "ConnectionRecord",
+    "Conversation",
+    "SessionConfigError",
+    "StoredItem",
+    "default_session",
+    "merge_session",
+    "new_id",
+    "output_rate",
+]
+
+DEFAULT_MODEL = "gpt-4o"
+DEFAULT_VOICE: dict[str, Any] = {"name": "en-US-Ava:DragonHDLatestNeural", "type": "azure-standard"}
+DEFAULT_INSTRUCTIONS = "You are the local Voice Live emulator. Be brief."
+VAD_TYPES = {
+    "server_vad",
+    "semantic_vad",
+    "azure_semantic_vad",
+    "azure_semantic_vad_en",
+    "azure_semantic_vad_multilingual",
+}
+DEFAULT_TURN_DETECTION: dict[str, Any] = {
+    "type": "server_vad",
+    "threshold": 0.5,
+    "prefix_padding_ms": 300,
+    "silence_duration_ms": 500,
+    "create_response": True,
+    "interrupt_response": True,
+}
+INPUT_RATES = (8000, 16000, 24000)
+OUTPUT_RATES = {"pcm16": 24000, "pcm16_16000hz": 16000, "pcm16_8000hz": 8000}
+MODALITIES = {"text", "audio", "animation", "avatar"}
+SESSION_FIELDS = frozenset(RequestSession()._attr_to_rest_field)
+
+
+def new_id(prefix: str) -> str:
+    """A service-style identifier such as ``sess_3kT9...`` or ``item_...``."""
+    return f"{prefix}_{secrets.token_urlsafe(15).replace('-', 'x').replace('_', 'y')}"
+
+
+class SessionConfigError(ValueError):
+    """A ``session.update`` the service would reject; ``param`` names the offending field."""
+
+    def __init__(self, message: str, param: str) -> None:
+        super().__init__(message)
+        self.param = param
+
+
+def default_session(model: str | None, agent: dict[str, Any] | None) -> dict[str, Any]:
+    """The effective session a new connection starts with (as the wire JSON)."""
+    session: dict[str, Any] = {
+        "id": new_id("sess"),
+        "model": model or DEFAULT_MODEL,
+        "modalities": ["text", "audio"],
+        "instructions": DEFAULT_INSTRUCTIONS,
+        "voice": dict(DEFAULT_VOICE),
+        "input_audio_format": "pcm16",
+        "input_audio_sampling_rate": 24000,
+        "output_audio_format": "pcm16",
+        "turn_detection": dict(DEFAULT_TURN_DETECTION),
+        "input_audio_noise_reduction": None,
+        "input_audio_echo_cancellation": None,
+        "input_audio_transcription": None,
+        "tools": [],
+        "tool_choice": "auto",
+        "temperature": 0.8,
+        "max_response_output_tokens": "inf",
+    }
+    if agent is not None:
+        session["agent"] = agent
+        session["instructions"] = (
+            f"You are {agent['name']}, an agent emulated by the local Voice Live emulator."
+        )
+    return session
+
+
+def _check(ok: bool, message: str, param: str) -> None:
+    if not ok:
+        raise SessionConfigError(message, param)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _check_turn_detection(td: Any) -> dict[str, Any] | None:
+    param = "session.turn_detection"
+    if td is None:
+        return None
+    _check(isinstance(td, dict), "turn_detection must be an object or null", param)
+    _check(
+        td.get("type") in VAD_TYPES,
+        f"Unsupported turn_detection type {td.get('type')!r}",
+        f"{param}.type",
+    )
+    merged = {**DEFAULT_TURN_DETECTION, **td}
+    thr = merged["threshold"]
+    _check(
+        _is_number(thr) and 0.0 <= thr <= 1.0,
+        "threshold must be a number from 0 to 1",
+        f"{param}.threshold",
+    )
+    for key in ("prefix_padding_ms", "silence_duration_ms"):
+        value = merged[key]
+        _check(
+            isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 10_000,
+            f"{key} must be an integer from 0 to 10000",
+            f"{param}.{key}",
+        )
+    for key in ("create_response", "interrupt_response", "auto_truncate"):
+        if key in merged:
+            _check(isinstance(merged[key], bool), f"{key} must be a boolean", f"{param}.{key}")
+    return merged
+
+
+def merge_session(current: dict[str, Any], update: Any) -> dict[str, Any]:
+    """Validate a client's ``session`` object and return the new effective session.
+
+    The update is all-or-nothing: on the first invalid field a :class:`SessionConfigError`
+    is raised and ``current`` is left as it was.
+    """
+    _check(isinstance(update, dict), "session must be an object", "session")
+    new = dict(current)
+    for key, value in update.items():
+        param = f"session.{key}"
+        _check(key in SESSION_FIELDS, f"Unknown parameter: '{param}'.", param)
+        if key == "modalities":
+            _check(
+                isinstance(value, list) and value and all(m in MODALITIES for m in value),
+                "modalities must be a non-empty list of 'text' and 'audio'",
+                param,
+            )
+        elif key == "voice":
+            _check(
+                isinstance(value, str) or (isinstance(value, dict) and "type" in value),
+                "voice must be a name or an object with a 'type'",
+                param,
+            )
+        elif key == "instructions":
+            _check(isinstance(value, str), "instructions must be a string", param)
+            if "agent" in current:
+                continue  # in agent mode the agent's own instructions apply
+        elif key == "input_audio_format":
+            _check(
+                value == "pcm16",
+                f"Unsupported input_audio_format {value!r} (emulator: pcm16)",
+                param,
+            )
+        elif key == "output_audio_format":
+            _check(value in OUTPUT_RATES, f"Unsupported output_audio_format {value!r}", param)
+        elif key == "input_audio_sampling_rate":
+            _check(
+                value in INPUT_RATES,
+                f"input_audio_sampling_rate must be one of {INPUT_RATES}",
+                param,
+            )
+        elif key == "turn_detection":
+            value = _check_turn_detection(value)
+        elif key == "temperature":
+            _check(_is_number(value), "temperature must be a number", param)
+        elif key in (
+            "input_audio_noise_reduction",
+            "input_audio_echo_cancellation",
+            "input_audio_transcription",
+        ):
+            _check(
+                value is None or isinstance(value, dict), f"{key} must be an object or null", param
+            )
+        new[key] = value
+    return new
+
+
+def output_rate(session: dict[str, Any]) -> int:
+    """Sample rate of the audio the session sends."""
+    return OUTPUT_RATES.get(session.get("output_audio_format") or "pcm16", 24000)
+
+
+@dataclass
+class StoredItem:
+    """One conversation item as the emulator remembers it."""
+
+    id: str
+    role: str
+    kind: str
+    """``"audio"`` or ``"text"``: the content type of the item."""
+    text: str = ""
+    """Transcript (audio) or text of the item."""
+    audio: bytes = b""
+    rate: int = 24000
+    status: str = "completed"
+    transcript_ms: int = 0
+    """For assistant audio: the span of audio the transcript's words are spoken over."""
+
+    @property
+    def audio_ms(self) -> int:
+        """Duration of the stored audio."""
+        return len(self.audio) * 1000 // (2 * self.rate)
+
+
+@dataclass
+class Conversation:
+    """An ordered list of items; in agent mode it outlives the connection."""
+
+    id: str
+    items: list[StoredItem] = field(default_factory=list)
+
+    def find(self, item_id: str) -> StoredItem | None:
+        """The item with this id, if any."""
+        return next((item for item in self.items if item.id == item_id), None)
+
+    def last_id(self) -> str | None:
+        """Id of the newest item (the ``previous_item_id`` of the next one)."""
+        return self.items[-1].id if self.items else None
+
+
+@dataclass
+class ConnectionRecord:
+    """What one connection did, for tests and logs. Never holds a credential."""
+
+    index: int
+    query: dict[str, str]
+    """Query parameters as received, with ``agent-access-token`` redacted."""
+    auth_kind: str
+    """``"api-key"``, ``"bearer"`` or ``"none"``."""
+    agent_mode: str | None
+    """``"foundry"`` (agent-name), ``"legacy"`` (agent-id) or None."""
+    conversation: Conversation
+    session: dict[str, Any] = field(default_factory=dict)
+    client_events: list[dict[str, Any]] = field(default_factory=list)
+    """One summary per client event: type, event_id, and small fields (never audio)."""
+    counts: Counter[str] = field(default_factory=Counter)
+    """Client events received, by type (``"invalid"`` for frames that could not be parsed)."""
+    appended_audio_bytes: int = 0
+    sent: list[str] = field(default_factory=list)
+    """Types of the server events sent, in order."""
+    errors_sent: list[dict[str, Any]] = field(default_factory=list)
+    vad_events: list[VadEvent] = field(default_factory=list)
+    responses: list[dict[str, Any]] = field(default_factory=list)
+    """One entry per response: id, status, reason."""
+    last_truncate: dict[str, Any] | None = None
+    dropped_by_fault: bool = False
+    closed: bool = False
