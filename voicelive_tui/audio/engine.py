@@ -1,0 +1,425 @@
+"""The sounddevice backend: PortAudio input and output streams with real-time callbacks.
+
+Real-time rules (the callbacks ``_input_callback``, ``_output_callback`` and
+``_duplex_callback`` run on PortAudio's thread):
+
+* no buffer allocation in steady state -- they only copy between preallocated numpy
+  arrays (rings, level scratch) through views and update integer counters;
+* no locks, no logging, no I/O, no exceptions escaping;
+* exactly one hand-off to asyncio: :meth:`SoundDeviceBackend._wake`, which calls
+  ``loop.call_soon_threadsafe(self._on_wake)`` at most once until the loop has run it
+  (a ``_wake_pending`` flag). The input callback wakes after writing the capture
+  :class:`~voicelive_tui.audio.ring.SampleRing`; the output callback wakes only when an
+  item played its first sample. On the loop, ``_on_wake`` drains the capture ring into
+  24 kHz blocks for ``capture()``, feeds the recorder and reports first samples.
+
+Devices that cannot run at 24 kHz run at their own rate: the rings hold device-rate
+samples and the loop side converts with soxr (``StreamResampler``), never the callback.
+A stream that ends on its own (finished callback, inactive, or silent for seconds) is a
+lost device: the listener gets ``on_audio_fault``, the backend goes text-only, and
+``reopen()`` tries again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import devices
+from .base import (
+    MIC_PEAK,
+    MIC_RMS,
+    SAMPLE_RATE,
+    SILENCE_DB,
+    SPEAKER_PEAK,
+    SPEAKER_RMS,
+    AudioBackend,
+    AudioError,
+    AudioListener,
+)
+from .capture import CaptureQueue
+from .levels import LevelMeter
+from .recorder import SessionRecorder
+from .resample import StreamResampler
+from .ring import PlaybackRing, SampleRing
+
+STALL_S = 3.0
+"""A running stream without a callback for this long counts as a lost device."""
+
+
+class SoundDeviceBackend(AudioBackend):
+    """Microphone and speaker through PortAudio (sounddevice), 24 kHz mono PCM16."""
+
+    kind = "sounddevice"
+
+    def __init__(
+        self,
+        input_device: int | str | None = None,
+        output_device: int | str | None = None,
+        *,
+        block_ms: float = 20.0,
+        full_duplex: bool = False,
+        device_rate: int | None = None,
+        record: str | Path | None = None,
+        ring_seconds: float = 300.0,
+        latency: str | float = "low",
+    ) -> None:
+        super().__init__()
+        self.input_device = input_device
+        self.output_device = output_device
+        self.block_ms = block_ms
+        self.full_duplex = full_duplex
+        self.device_rate = device_rate
+        self.record_path = Path(record) if record else None
+        self.ring_seconds = ring_seconds
+        self.latency = latency
+        self.block = max(1, round(SAMPLE_RATE * block_ms / 1000))
+        self.ring = PlaybackRing(round(SAMPLE_RATE * ring_seconds))
+        self.server = ""
+        self.faulted = False
+        self.input_overflows = 0
+        self.output_underflows = 0
+        self._sd: Any = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._listener: AudioListener | None = None
+        self._streams: list[Any] = []
+        self._in_stream: Any = None
+        self._out_stream: Any = None
+        self._in_name = self._out_name = ""
+        self._in_rate = self._out_rate = SAMPLE_RATE
+        self._capture = CaptureQueue()
+        self._capture_ring = SampleRing(SAMPLE_RATE)
+        self._monitor: SampleRing | None = None
+        self._in_resampler = StreamResampler(SAMPLE_RATE, SAMPLE_RATE)
+        self._out_resampler = StreamResampler(SAMPLE_RATE, SAMPLE_RATE)
+        self._mon_resampler = StreamResampler(SAMPLE_RATE, SAMPLE_RATE)
+        self._mic_buf = bytearray()
+        self._mic_meter = LevelMeter(self.levels, MIC_RMS, MIC_PEAK, 1)
+        self._speaker_meter = LevelMeter(self.levels, SPEAKER_RMS, SPEAKER_PEAK, 1)
+        self._recorder: SessionRecorder | None = None
+        self._housekeeping: asyncio.Task[None] | None = None
+        self._wake_pending = False
+        self._closing = False
+        self._calls = 0
+        self._calls_seen = 0
+        self._stall_since = 0.0
+
+    # ------------------------------------------------------------------ interface
+
+    @property
+    def has_input(self) -> bool:
+        return self._in_stream is not None and not self.faulted
+
+    @property
+    def has_output(self) -> bool:
+        return self._out_stream is not None and not self.faulted
+
+    def describe(self) -> str:
+        if self.faulted:
+            return f"audio lost ({self.notice}) - r to retry"
+        parts = []
+        for label, name, rate in (
+            ("mic", self._in_name, self._in_rate),
+            ("speaker", self._out_name, self._out_rate),
+        ):
+            if name:
+                note = f" @{rate / 1000:g}k resampled" if rate != SAMPLE_RATE else ""
+                parts.append(f"{label} {name}{note}")
+        server = self.server.split(" at ")[0] if self.server else "PortAudio"
+        return f"{server}: " + (", ".join(parts) or "no devices")
+
+    async def start(self, loop: asyncio.AbstractEventLoop, listener: AudioListener) -> None:
+        self._loop = loop
+        self._listener = listener
+        self._sd = devices.load_sounddevice()
+        self.server = await asyncio.to_thread(devices.audio_server)
+        if self.record_path is not None and self._recorder is None:
+            try:
+                self._recorder = SessionRecorder(self.record_path)
+            except OSError as exc:
+                raise AudioError(f"cannot write recording: {exc}") from exc
+        self._open()
+        self._capture.reopen()
+        if self._housekeeping is None:
+            self._housekeeping = loop.create_task(self._housekeep(), name="audio-housekeeping")
+
+    async def stop(self) -> None:
+        task, self._housekeeping = self._housekeeping, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._close_streams()
+        self._drain()
+        self._capture.close()
+        if self._recorder is not None:
+            self._recorder.close()
+            self._recorder = None
+
+    async def reopen(self) -> None:
+        """Close what is left, rescan PortAudio and open the devices again."""
+        if self._loop is None or self._listener is None:
+            raise AudioError("audio was never started")
+        self._close_streams()
+        devices.rescan(self._sd)
+        self._open()
+        self.faulted = False
+        self.notice = ""
+
+    def capture(self) -> AsyncIterator[bytes]:
+        return self._capture.blocks()
+
+    def play(self, item_id: str, pcm: bytes) -> None:
+        if not self.has_output:
+            return  # text-only until reopen(); nothing would consume the ring
+        samples = np.frombuffer(pcm, dtype=np.int16, count=len(pcm) // 2)
+        self.ring.write(item_id, self._out_resampler.process(samples))
+
+    def barge_in(self) -> None:
+        self.epoch = self.ring.bump_epoch()
+        self._out_resampler.reset()
+
+    def played_ms(self, item_id: str) -> int:
+        return self.ring.played_ms(item_id)
+
+    def pending_ms(self) -> int:
+        return self.ring.pending_ms() if self.has_output else 0
+
+    def stats(self) -> dict[str, int]:
+        return {
+            "underruns": self.ring.underruns,
+            "overflows": self.ring.overflows,
+            "discarded": self.ring.discarded,
+            "capture_overruns": self._capture_ring.overruns,
+            "capture_dropped": self._capture.dropped,
+            "input_overflows": self.input_overflows,
+            "output_underflows": self.output_underflows,
+        }
+
+    # ------------------------------------------------------------------ opening
+
+    def _rate_for(self, index: int, kind: str) -> int:
+        if self.device_rate:
+            return self.device_rate
+        check = self._sd.check_input_settings if kind == "input" else self._sd.check_output_settings
+        try:
+            check(device=index, samplerate=SAMPLE_RATE, channels=1, dtype="int16")
+            return SAMPLE_RATE
+        except Exception:  # PortAudioError or ValueError: the device wants its own rate
+            return int(self._sd.query_devices(index)["default_samplerate"])
+
+    def _open(self) -> None:
+        """Open the streams; raise AudioError if neither direction works."""
+        sd = self._sd
+        self._closing = False
+        errors: list[str] = []
+        in_index = devices.resolve_device(sd, self.input_device, "input")
+        out_index = devices.resolve_device(sd, self.output_device, "output")
+        in_rate, out_rate = self._rate_for(in_index, "input"), self._rate_for(out_index, "output")
+        if self.full_duplex:
+            in_rate = out_rate
+        self._setup_rates(in_rate, out_rate)
+        common = {"channels": 1, "dtype": "int16", "latency": self.latency}
+        if self.full_duplex:
+            try:
+                stream = sd.Stream(
+                    device=(in_index, out_index),
+                    samplerate=out_rate,
+                    blocksize=self._blocksize(out_rate),
+                    callback=self._duplex_callback,
+                    finished_callback=self._finished_callback,
+                    **common,
+                )
+            except Exception as exc:  # PortAudioError, ValueError from an odd device
+                raise AudioError(f"cannot open full-duplex audio stream: {exc}") from exc
+            self._in_stream = self._out_stream = stream
+            self._streams = [stream]
+        else:
+            for cls, index, rate, callback in (
+                (sd.InputStream, in_index, in_rate, self._input_callback),
+                (sd.OutputStream, out_index, out_rate, self._output_callback),
+            ):
+                try:
+                    self._open_one(cls, index, rate, callback, common)
+                except AudioError as exc:
+                    errors.append(str(exc))
+        if not self._streams:
+            raise AudioError("; ".join(errors) or "no audio device could be opened")
+        names = {d.index: d.name for d in devices.query(sd)}
+        self._in_name = names.get(in_index, str(in_index)) if self._in_stream else ""
+        self._out_name = names.get(out_index, str(out_index)) if self._out_stream else ""
+        self.notice = errors[0] if errors else ""
+        self._calls_seen = self._calls
+        self._stall_since = self._loop.time() if self._loop is not None else 0.0
+        try:
+            for stream in self._streams:
+                stream.start()
+        except Exception as exc:
+            self._close_streams()
+            raise AudioError(f"cannot start audio stream: {exc}") from exc
+
+    def _open_one(self, cls: Any, index: int, rate: int, callback: Any, common: dict) -> None:
+        try:
+            stream = cls(
+                device=index,
+                samplerate=rate,
+                blocksize=self._blocksize(rate),
+                callback=callback,
+                finished_callback=self._finished_callback,
+                **common,
+            )
+        except Exception as exc:
+            kind = "input" if cls is self._sd.InputStream else "output"
+            raise AudioError(f"cannot open audio {kind} device {index}: {exc}") from exc
+        if cls is self._sd.InputStream:
+            self._in_stream = stream
+        else:
+            self._out_stream = stream
+        self._streams.append(stream)
+
+    def _blocksize(self, rate: int) -> int:
+        return max(1, round(rate * self.block_ms / 1000))
+
+    def _setup_rates(self, in_rate: int, out_rate: int) -> None:
+        """(Re)build rings, resamplers and meters for the device rates."""
+        self._in_rate, self._out_rate = in_rate, out_rate
+        self._capture_ring = SampleRing(in_rate * 2)
+        self._in_resampler = StreamResampler(in_rate, SAMPLE_RATE)
+        if self.ring.rate != out_rate:
+            self.ring = PlaybackRing(round(out_rate * self.ring_seconds), rate=out_rate)
+        self._out_resampler = StreamResampler(SAMPLE_RATE, out_rate)
+        self._mon_resampler = StreamResampler(out_rate, SAMPLE_RATE)
+        self._monitor = SampleRing(out_rate * 2) if self._recorder is not None else None
+        big = 4 * max(self._blocksize(in_rate), self._blocksize(out_rate))
+        self._mic_meter = LevelMeter(self.levels, MIC_RMS, MIC_PEAK, big)
+        self._speaker_meter = LevelMeter(self.levels, SPEAKER_RMS, SPEAKER_PEAK, big)
+
+    def _close_streams(self) -> None:
+        self._closing = True
+        for stream in self._streams:
+            with contextlib.suppress(Exception):
+                stream.abort()
+            with contextlib.suppress(Exception):
+                stream.close()
+        self._streams = []
+        self._in_stream = self._out_stream = None
+        self.levels[:] = SILENCE_DB
+
+    # ------------------------------------------------------------------ real-time side
+
+    def _input_callback(self, indata: np.ndarray, frames: int, time: Any, status: Any) -> None:
+        self._calls += 1
+        if status.input_overflow:
+            self.input_overflows += 1
+        mono = indata[:, 0]
+        self._mic_meter.measure(mono)
+        self._capture_ring.write(mono)
+        self._wake()
+
+    def _output_callback(self, outdata: np.ndarray, frames: int, time: Any, status: Any) -> None:
+        self._calls += 1
+        if status.output_underflow:
+            self.output_underflows += 1
+        mono = outdata[:, 0]
+        ring = self.ring
+        ring.read_into(mono)
+        self._speaker_meter.measure(mono)
+        monitor = self._monitor
+        if monitor is not None:
+            monitor.write(mono)
+        if ring.started_pending:
+            self._wake()
+
+    def _duplex_callback(
+        self, indata: np.ndarray, outdata: np.ndarray, frames: int, time: Any, status: Any
+    ) -> None:
+        self._input_callback(indata, frames, time, status)
+        self._output_callback(outdata, frames, time, status)
+
+    def _wake(self) -> None:
+        """The one hand-off to asyncio (see the module docstring)."""
+        if self._wake_pending:
+            return
+        self._wake_pending = True
+        try:
+            self._loop.call_soon_threadsafe(self._on_wake)  # type: ignore[union-attr]
+        except RuntimeError:  # loop closed while the stream still ran
+            pass
+
+    def _finished_callback(self) -> None:
+        if self._closing:
+            return
+        with contextlib.suppress(RuntimeError):
+            self._loop.call_soon_threadsafe(  # type: ignore[union-attr]
+                self._fault, "audio stream ended (device lost?)"
+            )
+
+    # ------------------------------------------------------------------ loop side
+
+    def _on_wake(self) -> None:
+        self._wake_pending = False
+        self._drain()
+
+    def _drain(self) -> None:
+        """Move captured audio to capture(), played audio to the recorder, report starts."""
+        captured = self._capture_ring.read_all()
+        if captured.size:
+            self._mic_buf += self._in_resampler.process(captured).tobytes()
+            size = self.block * 2
+            while len(self._mic_buf) >= size:
+                block = bytes(self._mic_buf[:size])
+                del self._mic_buf[:size]
+                if self._recorder is not None:
+                    self._recorder.add_mic(bytes(size) if self.muted else block)
+                if not self.muted:
+                    self._capture.push(block)
+        if self._monitor is not None and self._recorder is not None:
+            played = self._monitor.read_all()
+            if played.size:
+                self._recorder.add_speaker(self._mon_resampler.process(played))
+        if self._listener is not None:
+            for item_id, when in self.ring.poll_started():
+                self._listener.on_playback_started(item_id, when)
+
+    def _fault(self, message: str) -> None:
+        if self.faulted or self._closing:
+            return
+        self.faulted = True
+        self.notice = message
+        self._close_streams()
+        self.epoch = self.ring.bump_epoch()  # queued audio must not play after a reopen
+        if self._listener is not None:
+            self._listener.on_audio_fault(message)
+
+    async def _housekeep(self) -> None:
+        """Drain for the recorder and watch the streams, four times a second."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(0.25)
+            self._drain()
+            if self._recorder is not None:
+                self._recorder.flush()
+            if self.faulted or not self._streams:
+                continue
+            if any(not s.active for s in self._streams):
+                self._fault("audio stream stopped (device lost?)")
+            elif self._calls != self._calls_seen:
+                self._calls_seen = self._calls
+                self._stall_since = loop.time()
+            elif loop.time() - self._stall_since > STALL_S:
+                self._fault(f"no audio callback for {STALL_S:g} s (device lost?)")
+
+
+def make_device_backend(**options: Any) -> AudioBackend:
+    """SoundDeviceBackend when PortAudio and devices exist, else NullBackend with notice.
+
+    Takes the keyword options of :func:`voicelive_tui.audio.factory.make_backend`.
+    """
+    from .factory import make_backend
+
+    return make_backend("auto", **options)
