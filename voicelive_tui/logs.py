@@ -30,7 +30,8 @@ REDACTED = "***"
 
 # Keys whose values are base64 audio in Voice Live events.
 AUDIO_KEYS = frozenset({"delta", "audio"})
-_AUDIO_EVENT_PREFIXES = ("response.audio.delta", "input_audio_buffer.append", "response.audio")
+# Only these events carry audio in "delta"; response.audio_transcript.delta carries text.
+_AUDIO_EVENT_TYPES = frozenset({"response.audio.delta", "input_audio_buffer.append"})
 
 _SECRET_PATTERNS = (
     # Query strings: agent-access-token=..., api-key=...
@@ -95,6 +96,8 @@ def elide_audio(event: Mapping[str, Any]) -> dict[str, Any]:
             out[key] = f"<{base64_decoded_len(value)} bytes>"
         elif isinstance(value, Mapping):
             out[key] = elide_audio(value)
+        elif isinstance(value, list):  # item content parts may carry input_audio
+            out[key] = [elide_audio(v) if isinstance(v, Mapping) else v for v in value]
         else:
             out[key] = value
     return out
@@ -102,7 +105,7 @@ def elide_audio(event: Mapping[str, Any]) -> dict[str, Any]:
 
 def _looks_like_audio(event: Mapping[str, Any], key: str) -> bool:
     kind = str(event.get("type", ""))
-    return key == "audio" or kind.startswith(_AUDIO_EVENT_PREFIXES)
+    return key == "audio" or kind in _AUDIO_EVENT_TYPES
 
 
 def base64_decoded_len(text: str) -> int:
