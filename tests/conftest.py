@@ -1,0 +1,213 @@
+"""Shared fixtures.
+
+Emulator fixtures: ``emulator_factory`` / ``emulator`` (an in-process Voice Live emulator on
+loopback), ``voicelive_client`` (the real SDK connected to it, with an event recorder),
+``speech_wav`` / ``speech_turn`` (real espeak-ng speech, padded with silence, with the
+speech's position measured from the audio itself).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import shutil
+import subprocess
+import wave
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import pytest_asyncio
+from azure.ai.voicelive.aio import VoiceLiveConnection, connect
+from azure.core.credentials import AzureKeyCredential
+
+from voicelive_tui.emulator import Emulator, run_emulator
+
+FAST = 20.0
+"""Default ``speed`` of test emulators: responses stream 20x faster than real time."""
+
+SPEECH_TEXT = "Hello, what can you do?"
+
+
+# -- emulator ---------------------------------------------------------------------------------
+
+
+@pytest_asyncio.fixture
+async def emulator_factory() -> AsyncIterator[Callable[..., Awaitable[Emulator]]]:
+    """``await emulator_factory(api_key=..., faults=[...], speed=...)`` starts an emulator
+    on 127.0.0.1 with a free port; all are stopped when the test ends."""
+    async with AsyncExitStack() as stack:
+
+        async def start(**kwargs: Any) -> Emulator:
+            kwargs.setdefault("speed", FAST)
+            return await stack.enter_async_context(run_emulator(port=0, **kwargs))
+
+        yield start
+
+
+@pytest_asyncio.fixture
+async def emulator(emulator_factory: Callable[..., Awaitable[Emulator]]) -> Emulator:
+    """A running emulator with no auth, no faults, speed ``FAST``."""
+    return await emulator_factory()
+
+
+# -- SDK client with an event recorder ------------------------------------------------------
+
+
+class VoiceLiveProbe:
+    """The real SDK connection plus a background reader that records every server event.
+
+    ``await probe.wait_for("response.done")`` returns the next matching event after the
+    previous match (events are consumed in order), failing the test on time-out.
+    """
+
+    def __init__(self, conn: VoiceLiveConnection) -> None:
+        self.conn = conn
+        self.events: list[Any] = []
+        self.error: BaseException | None = None
+        self.closed = asyncio.Event()
+        self._cursor = 0
+        self._changed = asyncio.Condition()
+        self._task = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        try:
+            async for event in self.conn:
+                async with self._changed:
+                    self.events.append(event)
+                    self._changed.notify_all()
+        except Exception as exc:  # noqa: BLE001 - recorded for the test to assert on
+            self.error = exc
+        finally:
+            self.closed.set()
+            async with self._changed:
+                self._changed.notify_all()
+
+    def types(self) -> list[str]:
+        """Types of all events received so far."""
+        return [str(e.type) for e in self.events]
+
+    async def wait_for(
+        self, etype: str, *, where: Callable[[Any], bool] | None = None, timeout: float = 10.0
+    ) -> Any:
+        """Next event of ``etype`` (matching ``where``) after the last one waited for."""
+
+        def find() -> Any:
+            for i in range(self._cursor, len(self.events)):
+                event = self.events[i]
+                if event.type == etype and (where is None or where(event)):
+                    self._cursor = i + 1
+                    return event
+            return None
+
+        async def wait() -> Any:
+            async with self._changed:
+                while (found := find()) is None:
+                    if self.closed.is_set():
+                        raise AssertionError(f"connection closed before {etype}: {self.types()}")
+                    await self._changed.wait()
+                return found
+
+        try:
+            return await asyncio.wait_for(wait(), timeout)
+        except asyncio.TimeoutError:
+            raise AssertionError(f"no {etype} within {timeout}s; got {self.types()}") from None
+
+    async def wait_closed(self, timeout: float = 10.0) -> None:
+        """Wait until the server side ends the connection."""
+        await asyncio.wait_for(self.closed.wait(), timeout)
+
+    async def send_audio(self, pcm: bytes, rate: int = 24000, chunk_ms: int = 50) -> None:
+        """Append ``pcm`` in ``chunk_ms`` pieces, as a microphone would (not paced)."""
+        step = rate * chunk_ms // 1000 * 2
+        for pos in range(0, len(pcm), step):
+            chunk = base64.b64encode(pcm[pos : pos + step]).decode("ascii")
+            await self.conn.input_audio_buffer.append(audio=chunk)
+
+    async def aclose(self) -> None:
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+
+
+@pytest.fixture
+def voicelive_client() -> Callable[..., AbstractAsyncContextManager[VoiceLiveProbe]]:
+    """``async with voicelive_client(emu, **connect_kwargs) as probe:`` — the real SDK's
+    ``connect()`` to the emulator (default credential: an api-key ``test-key``)."""
+
+    @asynccontextmanager
+    async def open_client(emu: Emulator, **kwargs: Any) -> AsyncIterator[VoiceLiveProbe]:
+        kwargs.setdefault("credential", AzureKeyCredential("test-key"))
+        kwargs.setdefault("model", "gpt-4o")
+        async with connect(endpoint=emu.endpoint, **kwargs) as conn:
+            probe = VoiceLiveProbe(conn)
+            try:
+                yield probe
+            finally:
+                await probe.aclose()
+
+    return open_client
+
+
+# -- real speech -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def speech_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """espeak-ng saying "Hello, what can you do?" as a 24 kHz mono 16-bit WAV."""
+    if shutil.which("espeak-ng") is None or shutil.which("sox") is None:
+        pytest.skip("espeak-ng and sox are needed for real speech (apt-get install espeak-ng sox)")
+    folder = tmp_path_factory.mktemp("speech")
+    raw, out = folder / "raw.wav", folder / "speech24k.wav"
+    subprocess.run(["espeak-ng", "-w", str(raw), SPEECH_TEXT], check=True)
+    subprocess.run(["sox", str(raw), "-r", "24000", "-c", "1", "-b", "16", str(out)], check=True)
+    return out
+
+
+@dataclass(frozen=True)
+class SpeechTurn:
+    """Speech padded with silence, and where the speech is in it (measured by energy)."""
+
+    pcm: bytes
+    rate: int
+    speech_start_ms: int
+    speech_end_ms: int
+    speech: bytes
+    """The unpadded speech itself."""
+
+
+def speech_bounds_ms(pcm: bytes, rate: int, level_dbfs: float = -50.0) -> tuple[int, int]:
+    """First and last 10 ms frame whose RMS level exceeds ``level_dbfs``, in ms."""
+    frame = rate // 100
+    x = np.frombuffer(pcm, dtype="<i2").astype(np.float64) / 32768.0
+    n = len(x) // frame
+    levels = 10 * np.log10(np.mean(x[: n * frame].reshape(n, frame) ** 2, axis=1) + 1e-12)
+    loud = np.nonzero(levels > level_dbfs)[0]
+    assert loud.size, "no speech found in the audio"
+    return int(loud[0]) * 10, int(loud[-1] + 1) * 10
+
+
+@pytest.fixture(scope="session")
+def speech_turn(speech_wav: Path, tmp_path_factory: pytest.TempPathFactory) -> Callable[..., SpeechTurn]:
+    """``speech_turn(rate=24000, lead_ms=1000, tail_ms=1500)``: the speech WAV at ``rate``
+    (resampled with sox), padded with digital silence."""
+    cache: dict[tuple[int, int, int], SpeechTurn] = {}
+
+    def make(rate: int = 24000, lead_ms: int = 1000, tail_ms: int = 1500) -> SpeechTurn:
+        key = (rate, lead_ms, tail_ms)
+        if key not in cache:
+            path = speech_wav
+            if rate != 24000:
+                path = tmp_path_factory.mktemp("speech") / f"speech{rate}.wav"
+                subprocess.run(["sox", str(speech_wav), "-r", str(rate), str(path)], check=True)
+            with wave.open(str(path)) as w:
+                speech = w.readframes(w.getnframes())
+            pcm = bytes(rate * lead_ms // 1000 * 2) + speech + bytes(rate * tail_ms // 1000 * 2)
+            start, end = speech_bounds_ms(pcm, rate)
+            cache[key] = SpeechTurn(pcm, rate, start, end, speech)
+        return cache[key]
+
+    return make
