@@ -137,7 +137,7 @@ def test_sample_ring_is_fifo_across_wraparound(writes, reads):
 def test_playback_ring_across_threads_keeps_order():
     """A producer thread and a consumer thread: output is the input, in order."""
     ring = PlaybackRing(257, max_segments=64)
-    total = 200_000
+    total = 50_000
     data = (np.arange(total) % 30000 + 1).astype(np.int16)
     received: list[np.ndarray] = []
 

@@ -30,7 +30,7 @@ def load_sounddevice() -> ModuleType:
     """Import sounddevice, or raise AudioError with the way to get audio."""
     try:
         import sounddevice
-    except OSError as exc:  # "PortAudio library not found"
+    except (OSError, ImportError) as exc:  # OSError: "PortAudio library not found"
         raise AudioError(f"no audio: {exc}; {NO_AUDIO_HINT}") from exc
     return sounddevice
 
