@@ -69,7 +69,8 @@ Observer = Callable[[Update], None]
 
 def backoff_delay(attempt: int, rng: random.Random | None = None) -> float:
     """0.5 s doubling to 30 s, with +-20 % jitter so clients do not reconnect in step."""
-    base = min(BACKOFF_MAX_S, BACKOFF_START_S * (2 ** max(0, attempt)))
+    # Cap the exponent: 2 ** 1024 overflows a float after a night of failed retries.
+    base = min(BACKOFF_MAX_S, BACKOFF_START_S * (2 ** min(max(0, attempt), 16)))
     return base * (rng or random).uniform(0.8, 1.2)
 
 
