@@ -228,6 +228,12 @@ class EmulatorSession:
             pcm = base64.b64decode(encoded, validate=True)
         except (binascii.Error, ValueError):
             raise ClientInputError("invalid_audio", "audio is not valid base64.", "audio") from None
+        if len(pcm) > self.max_append_bytes:
+            raise ClientInputError(
+                "audio_too_large",
+                f"Audio chunk too large: at most {self.max_append_bytes} bytes per append.",
+                "audio",
+            )
         if len(pcm) % 2:
             raise ClientInputError(
                 "invalid_audio", "PCM16 audio must have an even number of bytes.", "audio"
@@ -331,9 +337,9 @@ class EmulatorSession:
         await self.send(m.ServerEventConversationItemRetrieved(item=_wire_item(item)))
 
     async def _on_truncate(self, data: dict[str, Any]) -> None:
-        item = self._find(data)
         content_index = _require(data, "content_index", int)
         audio_end_ms = _require(data, "audio_end_ms", int)
+        item = self._find(data)
         if item.role != "assistant" or item.kind != "audio":
             raise ClientInputError(
                 "invalid_value", "Only assistant audio items can be truncated.", "item_id"
