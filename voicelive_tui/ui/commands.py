@@ -1,0 +1,125 @@
+"""Command palette (Ctrl+P): the key actions, plus the voice and VAD values, live.
+
+Typing "voice NAME", "threshold 0.6", "silence 700" or "prefix 200" offers exactly that
+value; otherwise a few common choices are listed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+if TYPE_CHECKING:
+    from voicelive_tui.ui.app import VoiceLiveApp
+
+VOICES = (
+    "en-US-Ava:DragonHDLatestNeural",
+    "en-US-Andrew:DragonHDLatestNeural",
+    "en-US-AvaMultilingualNeural",
+    "en-GB-SoniaNeural",
+    "alloy",
+    "echo",
+    "shimmer",
+)
+THRESHOLDS = (0.3, 0.5, 0.7, 0.9)
+SILENCES_MS = (300, 500, 800, 1200)
+PREFIXES_MS = (100, 300, 500)
+
+ACTIONS = (
+    ("Mute / unmute microphone", "mute", "stop or resume input_audio_buffer.append"),
+    ("Interrupt the agent", "interrupt", "response.cancel + conversation.item.truncate"),
+    ("Type a message", "type", "send a text message to the agent"),
+    ("Filter events", "filter", "show events by type prefix or text"),
+    ("Pause / follow events", "pause_events", "stop or resume following the event stream"),
+    ("Clear events", "clear_events", "empty the event stream"),
+    ("Reconnect", "reconnect", "drop the socket and connect again"),
+    ("Help", "help", "keys and what they do"),
+    ("Quit", "quit", "close the socket, stop audio, flush logs"),
+)
+
+
+def typed_setting(query: str) -> tuple[str, dict[str, Any]] | None:
+    """'voice alloy' -> ('Set voice to alloy', {'voice': 'alloy'}); None if not a setting."""
+    word, _, rest = query.strip().partition(" ")
+    rest = rest.strip()
+    if not rest:
+        return None
+    word = word.lower()
+    try:
+        if word == "voice":
+            return f"Set voice to {rest}", {"voice": rest}
+        if word == "threshold" and 0.0 <= float(rest) <= 1.0:
+            return f"Set VAD threshold to {float(rest):g}", {"threshold": float(rest)}
+        if word == "silence" and 50 <= int(rest) <= 10_000:
+            return f"Set VAD silence to {int(rest)} ms", {"silence_ms": int(rest)}
+        if word == "prefix" and 0 <= int(rest) <= 5_000:
+            return f"Set VAD prefix padding to {int(rest)} ms", {"prefix_ms": int(rest)}
+    except ValueError:
+        return None
+    return None
+
+
+class VoiceLiveCommands(Provider):
+    """Actions and live session settings."""
+
+    @property
+    def _app(self) -> VoiceLiveApp:
+        return self.app  # type: ignore[return-value]
+
+    def _commands(self) -> list[tuple[str, Callable[[], Any], str]]:
+        app = self._app
+        out: list[tuple[str, Callable[[], Any], str]] = [
+            (name, partial(app.run_action, action), help) for name, action, help in ACTIONS
+        ]
+        for voice in VOICES:
+            out.append(
+                (f"Set voice to {voice}", partial(self._change, voice=voice), "session.update")
+            )
+        for value in THRESHOLDS:
+            out.append(
+                (
+                    f"Set VAD threshold to {value:g}",
+                    partial(self._change, threshold=value),
+                    "session.update",
+                )
+            )
+        for ms in SILENCES_MS:
+            out.append(
+                (
+                    f"Set VAD silence to {ms} ms",
+                    partial(self._change, silence_ms=ms),
+                    "session.update",
+                )
+            )
+        for ms in PREFIXES_MS:
+            out.append(
+                (
+                    f"Set VAD prefix padding to {ms} ms",
+                    partial(self._change, prefix_ms=ms),
+                    "session.update",
+                )
+            )
+        return out
+
+    def _change(self, **changes: Any) -> None:
+        self._app.run_worker(
+            self._app.change_settings(**changes), group="control", exit_on_error=False
+        )
+
+    async def discover(self) -> Hits:
+        for name, callback, help in self._commands()[: len(ACTIONS)]:
+            yield DiscoveryHit(name, callback, help=help)
+
+    async def search(self, query: str) -> Hits:
+        typed = typed_setting(query)
+        if typed is not None:
+            name, changes = typed
+            yield Hit(100.0, name, partial(self._change, **changes), help="session.update")
+        matcher = self.matcher(query)
+        for name, callback, help in self._commands():
+            score = matcher.match(name)
+            if score > 0:
+                yield Hit(score, matcher.highlight(name), callback, help=help)

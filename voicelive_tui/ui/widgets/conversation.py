@@ -1,0 +1,93 @@
+"""The conversation panel: one small widget per turn in a bottom-anchored scroll view."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from rich.text import Text
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from voicelive_tui.conversation import Turn
+
+TimeLabel = Callable[[float], str]
+"""Turns a monotonic time stamp into what the user reads (e.g. wall-clock HH:MM:SS)."""
+
+ROLE_NAMES = {"user": "You", "agent": "Agent", "system": "·"}
+
+
+def turn_signature(turn: Turn) -> tuple[object, ...]:
+    """What, if changed, needs the turn re-rendered."""
+    return (turn.text, turn.final, turn.interrupted, turn.heard_ms, turn.kind, turn.status)
+
+
+def turn_header(turn: Turn, time_label: TimeLabel) -> str:
+    """'10:42:07  Agent  (interrupted at 2.4 s)' and the like."""
+    parts = [time_label(turn.started_at), ROLE_NAMES.get(turn.role, turn.role)]
+    if turn.role == "user" and turn.kind == "text":
+        parts.append("(typed)")
+    if turn.role == "agent" and turn.kind == "text":
+        parts.append("(text)")
+    if turn.interrupted:
+        parts.append(f"(interrupted at {(turn.heard_ms or 0) / 1000:.1f} s)")
+    elif turn.role == "agent" and turn.status not in (None, "completed"):
+        parts.append(f"({turn.status})")
+    return "  ".join(parts)
+
+
+def turn_body(turn: Turn) -> str:
+    """The transcript, with a marker while it is still growing or where it was cut."""
+    text = turn.text
+    if not text:
+        if turn.role == "user" and not turn.final:
+            return "… (speaking)"
+        return "…" if not turn.final else "(no transcript)"
+    if turn.interrupted:
+        return text + " —"
+    return text if turn.final else text + " …"
+
+
+class TurnView(Static):
+    """One turn: a header line (time, who, marks) and the transcript."""
+
+    def __init__(self, turn: Turn, time_label: TimeLabel) -> None:
+        super().__init__(classes=f"turn -{turn.role}")
+        self._time_label = time_label
+        self._signature: tuple[object, ...] | None = None
+        self.show(turn)
+
+    def show(self, turn: Turn) -> None:
+        """Re-render when the turn changed since the last call."""
+        signature = turn_signature(turn)
+        if signature == self._signature:
+            return
+        self._signature = signature
+        self.set_class(turn.interrupted, "-interrupted")
+        self.set_class(not turn.final, "-partial")
+        text = Text()
+        text.append(turn_header(turn, self._time_label), style="bold")
+        text.append("\n")
+        text.append(turn_body(turn))
+        self.update(text)
+
+
+class ConversationPanel(VerticalScroll):
+    """Turns, newest at the bottom; follows new text until the user scrolls up."""
+
+    def __init__(self, time_label: TimeLabel, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._time_label = time_label
+        self._views: list[TurnView] = []
+
+    def on_mount(self) -> None:
+        self.border_title = "Conversation"
+        self.anchor()
+
+    def sync(self, turns: Sequence[Turn]) -> None:
+        """Bring the widgets in line with ``turns`` (append-only, updates in place)."""
+        for view, turn in zip(self._views, turns, strict=False):
+            view.show(turn)
+        new = [TurnView(turn, self._time_label) for turn in turns[len(self._views) :]]
+        if new:
+            self._views.extend(new)
+            self.mount_all(new)
