@@ -191,7 +191,9 @@ def speech_bounds_ms(pcm: bytes, rate: int, level_dbfs: float = -50.0) -> tuple[
 
 
 @pytest.fixture(scope="session")
-def speech_turn(speech_wav: Path, tmp_path_factory: pytest.TempPathFactory) -> Callable[..., SpeechTurn]:
+def speech_turn(
+    speech_wav: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Callable[..., SpeechTurn]:
     """``speech_turn(rate=24000, lead_ms=1000, tail_ms=1500)``: the speech WAV at ``rate``
     (resampled with sox), padded with digital silence."""
     cache: dict[tuple[int, int, int], SpeechTurn] = {}

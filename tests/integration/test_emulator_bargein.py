@@ -112,13 +112,20 @@ async def test_truncate_trims_the_stored_audio_and_transcript(emulator, voiceliv
             item_id="item_nope", content_index=0, audio_end_ms=10
         )
         unknown = await probe.wait_for("error")
-    assert (truncated.item_id, truncated.content_index, truncated.audio_end_ms) == (item_id, 0, 1000)
+    assert (truncated.item_id, truncated.content_index, truncated.audio_end_ms) == (
+        item_id,
+        0,
+        1000,
+    )
     stored = emulator.latest.conversation.find(item_id)
     assert stored.audio_ms == 1000
     assert 0 < len(stored.text) < len(full)
     assert full.startswith(stored.text)
     assert emulator.latest.last_truncate == {
-        "item_id": item_id, "content_index": 0, "audio_end_ms": 1000}
+        "item_id": item_id,
+        "content_index": 0,
+        "audio_end_ms": 1000,
+    }
     assert beyond.error.param == "audio_end_ms"
     assert unknown.error.param == "item_id"
 

@@ -23,47 +23,94 @@ BAD_EVENTS = {
     "missing-type": ({"event_id": "e1"}, "missing_required_parameter", "type"),
     "unknown-type": ({"type": "response.dance"}, "unknown_event_type", "type"),
     "append-without-audio": (
-        {"type": "input_audio_buffer.append"}, "missing_required_parameter", "audio"),
+        {"type": "input_audio_buffer.append"},
+        "missing_required_parameter",
+        "audio",
+    ),
     "append-audio-wrong-type": (
-        {"type": "input_audio_buffer.append", "audio": 42}, "invalid_type", "audio"),
+        {"type": "input_audio_buffer.append", "audio": 42},
+        "invalid_type",
+        "audio",
+    ),
     "append-undecodable-audio": (
-        {"type": "input_audio_buffer.append", "audio": "not base64!"}, "invalid_audio", "audio"),
+        {"type": "input_audio_buffer.append", "audio": "not base64!"},
+        "invalid_audio",
+        "audio",
+    ),
     "append-odd-length-audio": (
-        {"type": "input_audio_buffer.append", "audio": _b64(b"abc")}, "invalid_audio", "audio"),
+        {"type": "input_audio_buffer.append", "audio": _b64(b"abc")},
+        "invalid_audio",
+        "audio",
+    ),
     "append-oversized-audio": (
         {"type": "input_audio_buffer.append", "audio": _b64(bytes(64_002))},
-        "audio_too_large", "audio"),
+        "audio_too_large",
+        "audio",
+    ),
     "truncate-without-item-id": (
         {"type": "conversation.item.truncate", "content_index": 0, "audio_end_ms": 5},
-        "missing_required_parameter", "item_id"),
+        "missing_required_parameter",
+        "item_id",
+    ),
     "truncate-wrong-type": (
-        {"type": "conversation.item.truncate", "item_id": "x", "content_index": "0",
-         "audio_end_ms": 5}, "invalid_type", "content_index"),
+        {
+            "type": "conversation.item.truncate",
+            "item_id": "x",
+            "content_index": "0",
+            "audio_end_ms": 5,
+        },
+        "invalid_type",
+        "content_index",
+    ),
     "item-create-without-item": (
-        {"type": "conversation.item.create"}, "missing_required_parameter", "item"),
+        {"type": "conversation.item.create"},
+        "missing_required_parameter",
+        "item",
+    ),
     "item-create-bad-role": (
-        {"type": "conversation.item.create",
-         "item": {"type": "message", "role": "robot", "content": []}},
-        "invalid_value", "item.role"),
+        {
+            "type": "conversation.item.create",
+            "item": {"type": "message", "role": "robot", "content": []},
+        },
+        "invalid_value",
+        "item.role",
+    ),
     "item-create-bad-content": (
-        {"type": "conversation.item.create",
-         "item": {"type": "message", "role": "user", "content": [{"type": "input_text"}]}},
-        "invalid_type", "item.content[0].text"),
+        {
+            "type": "conversation.item.create",
+            "item": {"type": "message", "role": "user", "content": [{"type": "input_text"}]},
+        },
+        "invalid_type",
+        "item.content[0].text",
+    ),
     "session-update-unknown-field": (
         {"type": "session.update", "session": {"colour": "blue"}},
-        "invalid_session_config", "session.colour"),
+        "invalid_session_config",
+        "session.colour",
+    ),
     "session-update-threshold-out-of-range": (
-        {"type": "session.update",
-         "session": {"turn_detection": {"type": "server_vad", "threshold": 2}}},
-        "invalid_session_config", "session.turn_detection.threshold"),
+        {
+            "type": "session.update",
+            "session": {"turn_detection": {"type": "server_vad", "threshold": 2}},
+        },
+        "invalid_session_config",
+        "session.turn_detection.threshold",
+    ),
     "session-update-bad-rate": (
         {"type": "session.update", "session": {"input_audio_sampling_rate": 44100}},
-        "invalid_session_config", "session.input_audio_sampling_rate"),
+        "invalid_session_config",
+        "session.input_audio_sampling_rate",
+    ),
     "session-update-not-an-object": (
-        {"type": "session.update", "session": "fast"}, "invalid_session_config", "session"),
+        {"type": "session.update", "session": "fast"},
+        "invalid_session_config",
+        "session",
+    ),
     "response-create-bad-modalities": (
         {"type": "response.create", "response": {"modalities": ["smell"]}},
-        "invalid_value", "response.modalities"),
+        "invalid_value",
+        "response.modalities",
+    ),
 }
 
 

@@ -105,7 +105,9 @@ async def test_greeting_streams_the_full_sequence_with_real_audio(emulator, voic
     assert done.response.output[0].content[0].transcript == transcript.transcript
 
 
-async def test_responses_are_paced_in_real_time_divided_by_speed(emulator_factory, voicelive_client):
+async def test_responses_are_paced_in_real_time_divided_by_speed(
+    emulator_factory, voicelive_client
+):
     emu = await emulator_factory(speed=8.0)
     async with voicelive_client(emu) as probe:
         await probe.wait_for("session.created")

@@ -24,9 +24,7 @@ async def test_spoken_turn_is_detected_where_the_speech_is(
         stopped = await probe.wait_for("input_audio_buffer.speech_stopped")
         committed = await probe.wait_for("input_audio_buffer.committed")
         created = await probe.wait_for("conversation.item.created")
-        transcribed = await probe.wait_for(
-            "conversation.item.input_audio_transcription.completed"
-        )
+        transcribed = await probe.wait_for("conversation.item.input_audio_transcription.completed")
         await probe.wait_for("response.done")
     assert abs(started.audio_start_ms - turn.speech_start_ms) <= VAD_TOLERANCE_MS
     assert abs(stopped.audio_end_ms - turn.speech_end_ms) <= VAD_TOLERANCE_MS
@@ -39,7 +37,9 @@ async def test_spoken_turn_is_detected_where_the_speech_is(
     assert emulator.latest.appended_audio_bytes == len(turn.pcm)
 
 
-async def test_spoken_turn_reply_plays_the_users_audio_back(emulator, voicelive_client, speech_turn):
+async def test_spoken_turn_reply_plays_the_users_audio_back(
+    emulator, voicelive_client, speech_turn
+):
     turn = speech_turn()
     async with voicelive_client(emulator) as probe:
         await probe.wait_for("session.created")
@@ -73,8 +73,11 @@ async def test_silence_duration_decides_whether_a_pause_ends_the_turn(
 ):
     turn = speech_turn(lead_ms=200, tail_ms=200)
     pause_ms = len(turn.pcm) // 48 - turn.speech_end_ms + turn.speech_start_ms
-    td = {"type": "server_vad", "silence_duration_ms": pause_ms + margin_ms,
-          "create_response": False}
+    td = {
+        "type": "server_vad",
+        "silence_duration_ms": pause_ms + margin_ms,
+        "create_response": False,
+    }
     async with voicelive_client(emulator) as probe:
         await probe.wait_for("session.created")
         await probe.conn.session.update(session={"turn_detection": td})
@@ -97,9 +100,7 @@ async def test_manual_commit_without_vad(emulator, voicelive_client, speech_turn
         await probe.send_audio(speech_turn().pcm)
         await probe.conn.input_audio_buffer.commit()
         committed = await probe.wait_for("input_audio_buffer.committed")
-        transcribed = await probe.wait_for(
-            "conversation.item.input_audio_transcription.completed"
-        )
+        transcribed = await probe.wait_for("conversation.item.input_audio_transcription.completed")
         await probe.conn.response.create()
         await probe.wait_for("response.done")
     assert transcribed.item_id == committed.item_id
