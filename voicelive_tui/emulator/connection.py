@@ -15,6 +15,7 @@ from azure.ai.voicelive import models as m
 
 from .audio_input import InputAudio
 from .faults import Faults
+from .items import ClientInputError, parse_item, require, wire_item
 from .responder import ActiveResponse
 from .state import (
     ConnectionRecord,
@@ -24,28 +25,9 @@ from .state import (
     new_id,
 )
 
-__all__ = ["ClientInputError", "EmulatorSession"]
+__all__ = ["EmulatorSession"]
 
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
-
-
-class ClientInputError(Exception):
-    """Bad client input; answered with an ``error`` event, the connection stays up."""
-
-    def __init__(self, code: str, message: str, param: str | None = None) -> None:
-        super().__init__(message)
-        self.code, self.message, self.param = code, message, param
-
-
-def _require(data: dict[str, Any], key: str, kind: type | tuple[type, ...]) -> Any:
-    value = data.get(key)
-    if value is None:
-        raise ClientInputError(
-            "missing_required_parameter", f"Missing required parameter: '{key}'.", key
-        )
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise ClientInputError("invalid_type", f"Invalid type for '{key}'.", key)
-    return value
 
 
 class EmulatorSession:
@@ -217,7 +199,7 @@ class EmulatorSession:
         await self.send(m.ServerEventSessionUpdated(session=m.ResponseSession(self.session)))
 
     async def _on_append(self, data: dict[str, Any]) -> None:
-        encoded = _require(data, "audio", str)
+        encoded = require(data, "audio", str)
         if len(encoded) > self.max_append_bytes * 4 // 3 + 4:
             raise ClientInputError(
                 "audio_too_large",
@@ -275,7 +257,7 @@ class EmulatorSession:
             m.ServerEventInputAudioBufferCommitted(previous_item_id=previous, item_id=item_id)
         )
         await self.send(
-            m.ServerEventConversationItemCreated(previous_item_id=previous, item=_wire_item(item))
+            m.ServerEventConversationItemCreated(previous_item_id=previous, item=wire_item(item))
         )
         await self.send(
             m.ServerEventConversationItemInputAudioTranscriptionCompleted(
@@ -301,7 +283,7 @@ class EmulatorSession:
     # -- conversation items -------------------------------------------------------------
 
     async def _on_item_create(self, data: dict[str, Any]) -> None:
-        item = _parse_item(_require(data, "item", dict), self.session)
+        item = parse_item(require(data, "item", dict), self.session)
         previous = data.get("previous_item_id")
         items = self.conversation.items
         if previous is not None:
@@ -315,11 +297,11 @@ class EmulatorSession:
             previous = self.conversation.last_id()
             items.append(item)
         await self.send(
-            m.ServerEventConversationItemCreated(previous_item_id=previous, item=_wire_item(item))
+            m.ServerEventConversationItemCreated(previous_item_id=previous, item=wire_item(item))
         )
 
     def _find(self, data: dict[str, Any]) -> StoredItem:
-        item_id = _require(data, "item_id", str)
+        item_id = require(data, "item_id", str)
         item = self.conversation.find(item_id)
         if item is None:
             raise ClientInputError(
@@ -334,11 +316,11 @@ class EmulatorSession:
 
     async def _on_item_retrieve(self, data: dict[str, Any]) -> None:
         item = self._find(data)
-        await self.send(m.ServerEventConversationItemRetrieved(item=_wire_item(item)))
+        await self.send(m.ServerEventConversationItemRetrieved(item=wire_item(item)))
 
     async def _on_truncate(self, data: dict[str, Any]) -> None:
-        content_index = _require(data, "content_index", int)
-        audio_end_ms = _require(data, "audio_end_ms", int)
+        content_index = require(data, "content_index", int)
+        audio_end_ms = require(data, "audio_end_ms", int)
         item = self._find(data)
         if item.role != "assistant" or item.kind != "audio":
             raise ClientInputError(
@@ -433,75 +415,3 @@ class EmulatorSession:
             return
         active.cancel(reason)
         await asyncio.gather(task, return_exceptions=True)
-
-
-def _wire_item(item: StoredItem) -> m.ResponseMessageItem:
-    """The item as the service shows it in ``conversation.item.*`` events."""
-    part: m.ContentPart
-    if item.role == "assistant":
-        part = (
-            m.ResponseAudioContentPart(transcript=item.text)
-            if item.kind == "audio"
-            else m.ResponseTextContentPart(text=item.text)
-        )
-    elif item.kind == "audio":
-        part = m.RequestAudioContentPart({"type": "input_audio", "transcript": item.text})
-    else:
-        part = m.RequestTextContentPart(text=item.text)
-    return m.ResponseMessageItem(
-        id=item.id, object="realtime.item", role=item.role, content=[part], status=item.status
-    )
-
-
-def _parse_item(raw: dict[str, Any], session: dict[str, Any]) -> StoredItem:
-    """Validate a client's ``conversation.item.create`` item (messages only)."""
-    if raw.get("type") != "message":
-        raise ClientInputError(
-            "invalid_value", "The emulator supports only items of type 'message'.", "item.type"
-        )
-    role = raw.get("role")
-    if role not in ("user", "system", "assistant"):
-        raise ClientInputError(
-            "invalid_value", "item.role must be 'user', 'system' or 'assistant'.", "item.role"
-        )
-    content = raw.get("content")
-    if not isinstance(content, list) or not content:
-        raise ClientInputError(
-            "missing_required_parameter", "item.content must be a non-empty list.", "item.content"
-        )
-    item_id = raw.get("id")
-    if item_id is not None and not isinstance(item_id, str):
-        raise ClientInputError("invalid_type", "Invalid type for 'item.id'.", "item.id")
-    texts: list[str] = []
-    audio = b""
-    allowed = {"text", "output_text"} if role == "assistant" else {"input_text", "input_audio"}
-    for i, part in enumerate(content):
-        param = f"item.content[{i}]"
-        ptype = part.get("type") if isinstance(part, dict) else None
-        if ptype not in allowed or (ptype == "input_audio" and role != "user"):
-            raise ClientInputError(
-                "invalid_value", f"Unsupported content type {ptype!r} for role {role!r}.", param
-            )
-        if ptype == "input_audio":
-            try:
-                audio += base64.b64decode(part.get("audio") or "", validate=True)
-            except (binascii.Error, ValueError, TypeError):
-                raise ClientInputError(
-                    "invalid_audio", "audio is not valid base64.", f"{param}.audio"
-                ) from None
-            continue
-        text = part.get("text")
-        if not isinstance(text, str):
-            raise ClientInputError("invalid_type", "text must be a string.", f"{param}.text")
-        texts.append(text)
-    rate = int(session.get("input_audio_sampling_rate") or 24000)
-    kind = "audio" if audio else "text"
-    text = " ".join(texts) if texts or not audio else f"[speech, {len(audio) / (2 * rate):.1f} s]"
-    return StoredItem(
-        id=item_id or new_id("item"),
-        role=role,
-        kind=kind,
-        text=text,
-        audio=audio[: len(audio) - len(audio) % 2],
-        rate=rate,
-    )
