@@ -1,0 +1,186 @@
+"""After a DEBUG run against the emulator, no log file holds the key or a token.
+
+Two runs: console mode with an API key in a subprocess (the real command line), and the
+legacy agent mode in-process with a token credential double, whose tokens travel as a
+Bearer header and as the ``agent-access-token`` query parameter the SDK logs at DEBUG.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from azure.core.credentials import AccessToken
+
+from voicelive_tui.config import build_parser, settings_from_args
+from voicelive_tui.emulator import Emulator
+from voicelive_tui.runner import build_audio, make_session, open_logs, open_target
+
+REPO = Path(__file__).resolve().parents[2]
+RUN_TIMEOUT_S = 60.0
+
+
+@pytest.fixture(scope="module")
+def short_speech_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A short espeak-ng utterance as a 24 kHz mono 16-bit WAV (a short turn keeps it fast)."""
+    if shutil.which("espeak-ng") is None or shutil.which("sox") is None:
+        pytest.skip("espeak-ng and sox are needed for real speech (apt-get install espeak-ng sox)")
+    folder = tmp_path_factory.mktemp("redaction-speech")
+    raw, out = folder / "raw.wav", folder / "hello24k.wav"
+    subprocess.run(["espeak-ng", "-w", str(raw), "Hello there."], check=True)
+    subprocess.run(["sox", str(raw), "-r", "24000", "-c", "1", "-b", "16", str(out)], check=True)
+    return out
+
+
+def log_files(log_dir: Path) -> dict[str, str]:
+    files = {p.name: p.read_text(encoding="utf-8") for p in log_dir.iterdir() if p.is_file()}
+    suffixes = sorted(name.split("_", 2)[2] for name in files)
+    assert suffixes == ["conversation.log", "events.jsonl", "voicelive.log"], sorted(files)
+    for name, text in files.items():
+        assert text.strip(), f"{name} is empty"
+    return files
+
+
+def technical_log(files: dict[str, str]) -> str:
+    return next(text for name, text in files.items() if name.endswith("_voicelive.log"))
+
+
+def assert_no_secret(files: dict[str, str], secrets_: list[str]) -> None:
+    for name, text in files.items():
+        for secret in secrets_:
+            assert secret not in text, f"{name} contains a secret ({secret[:6]}...)"
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "AGENT_"))}
+    env["PYTHONPATH"] = f"{REPO}{os.pathsep}{env.get('PYTHONPATH', '')}"
+    env.update(extra)
+    return env
+
+
+async def test_console_run_with_api_key_leaves_no_key_in_the_logs(
+    emulator_factory: Callable[..., Awaitable[Emulator]],
+    short_speech_wav: Path,
+    tmp_path: Path,
+) -> None:
+    api_key = "key-" + secrets.token_hex(16)
+    emu = await emulator_factory(api_key=api_key)
+    log_dir = tmp_path / "logs"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "voicelive_tui",
+        "--no-tui",
+        "--verbose",
+        "--endpoint",
+        emu.endpoint,
+        "--api-key",
+        api_key,
+        "--input-wav",
+        str(short_speech_wav),
+        "--exit-after-turns",
+        "1",
+        "--log-dir",
+        str(log_dir),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=clean_env(),
+        cwd=tmp_path,
+    )
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), RUN_TIMEOUT_S)
+    except asyncio.TimeoutError:
+        proc.kill()
+        await proc.wait()
+        pytest.fail("console run did not end after one answered turn")
+    stdout, stderr = out.decode(), err.decode()
+    assert proc.returncode == 0, stderr[-2000:]
+    assert "You said:" in stdout
+    assert emu.latest is not None and emu.latest.auth_kind == "api-key"
+    assert api_key not in stdout + stderr
+    files = log_files(log_dir)
+    assert ":DEBUG:" in technical_log(files)
+    assert_no_secret(files, [api_key])
+
+
+class MintingTokenCredential:
+    """An AsyncTokenCredential double: every get_token mints a new Entra-shaped token."""
+
+    def __init__(self) -> None:
+        self.issued: list[str] = []
+        self.scopes: list[tuple[str, ...]] = []
+        self._serial = itertools.count(1)
+
+    async def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        self.scopes.append(scopes)
+        token = f"eyJ0eXAiOiJKV1Qi{next(self._serial)}.{secrets.token_urlsafe(24)}.sig"
+        self.issued.append(token)
+        return AccessToken(token, 4102444800)
+
+    async def close(self) -> None:
+        pass
+
+    async def __aenter__(self) -> MintingTokenCredential:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        pass
+
+
+async def test_legacy_agent_run_leaves_no_token_in_the_logs(
+    emulator_factory: Callable[..., Awaitable[Emulator]],
+    short_speech_wav: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    emu = await emulator_factory()
+    monkeypatch.chdir(tmp_path)  # no ./.env from the developer's checkout
+    log_dir = tmp_path / "logs"
+    args = build_parser().parse_args(
+        [
+            "--endpoint",
+            emu.endpoint,
+            "--agent-id",
+            "asst_redaction",
+            "--project-name",
+            "proj",
+            "--verbose",
+            "--no-tui",
+            "--input-wav",
+            str(short_speech_wav),
+            "--exit-after-turns",
+            "1",
+            "--log-dir",
+            str(log_dir),
+        ]
+    )
+    settings = settings_from_args(args, {})
+    credential = MintingTokenCredential()
+    logs = open_logs(settings)
+    try:
+        async with open_target(settings, token_credential=credential) as target:
+            session = make_session(settings, target, logs, build_audio(settings))
+            await asyncio.wait_for(session.run(), RUN_TIMEOUT_S)
+    finally:
+        logs.close()
+    record = emu.latest
+    assert record is not None
+    assert (record.agent_mode, record.auth_kind) == ("legacy", "bearer")
+    assert record.query["agent-id"] == "asst_redaction"
+    assert len(credential.issued) >= 2  # the agent access token and the Bearer token
+    assert session.conversation.answered_user_turns == 1
+    files = log_files(log_dir)
+    tech = technical_log(files)
+    assert ":DEBUG:" in tech
+    # The SDK logs the URL it dials at DEBUG: it is there, with the token removed.
+    assert "agent-access-token=***" in tech
+    assert_no_secret(files, credential.issued)
