@@ -16,6 +16,8 @@ from azure.ai.voicelive.models import (
     ServerVad,
 )
 
+from voicelive_tui.emulator.speech import synthesize
+
 RESPONSE_SEQUENCE = [
     "response.created",
     "response.output_item.added",
@@ -144,3 +146,10 @@ async def test_output_rate_follows_output_audio_format(emulator, voicelive_clien
         await probe.wait_for("response.done")
     deltas = [e.delta for e in probe.events if e.type == "response.audio.delta"]
     assert len(deltas[0]) == 16000 * 150 // 1000 * 2
+
+
+async def test_speech_without_espeak_is_an_audible_tone_pattern():
+    pcm = await synthesize("one two three", 24000, use_espeak=False)
+    audio = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
+    assert len(audio) == 3 * int(24000 * 0.2)  # one beep and gap per word
+    assert np.sqrt(np.mean(audio**2)) > 3000
