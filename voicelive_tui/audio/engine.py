@@ -108,6 +108,8 @@ class SoundDeviceBackend(AudioBackend):
         self._calls = 0
         self._calls_seen = 0
         self._stall_since = 0.0
+        self._tail_item: str | None = None
+        self._last_play = 0.0
 
     # ------------------------------------------------------------------ interface
 
@@ -178,11 +180,25 @@ class SoundDeviceBackend(AudioBackend):
         if not self.has_output:
             return  # text-only until reopen(); nothing would consume the ring
         samples = np.frombuffer(pcm, dtype=np.int16, count=len(pcm) // 2)
+        if self._out_resampler.active:
+            if self._tail_item not in (None, item_id):
+                self._flush_resampler_tail()
+            self._tail_item = item_id
+            self._last_play = self._loop.time() if self._loop is not None else 0.0
         self.ring.write(item_id, self._out_resampler.process(samples))
+
+    def _flush_resampler_tail(self) -> None:
+        """Push out what soxr holds back of the last item (its filter delay)."""
+        if self._tail_item is not None:
+            tail = self._out_resampler.process(np.zeros(0, np.int16), last=True)
+            self.ring.write(self._tail_item, tail)
+            self._out_resampler.reset()
+            self._tail_item = None
 
     def barge_in(self) -> None:
         self.epoch = self.ring.bump_epoch()
         self._out_resampler.reset()
+        self._tail_item = None
 
     def played_ms(self, item_id: str) -> int:
         return self.ring.played_ms(item_id)
@@ -402,6 +418,8 @@ class SoundDeviceBackend(AudioBackend):
         while True:
             await asyncio.sleep(0.25)
             self._drain()
+            if self._tail_item is not None and loop.time() - self._last_play > 0.1:
+                self._flush_resampler_tail()  # the item's deltas seem to have ended
             if self._recorder is not None:
                 self._recorder.flush()
             if self.faulted or not self._streams:

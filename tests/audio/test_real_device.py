@@ -1,0 +1,231 @@
+"""SoundDeviceBackend on real PortAudio devices (PulseAudio null sinks, see conftest).
+
+Every test runs twice: server found through the runtime dir, and reached only by a
+``PULSE_SERVER=unix:/path`` socket (as an SSH-forwarded laptop socket would be).
+Callbacks are late and bursty here, so tests wait on content with generous time-outs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import wave
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from voicelive_tui.audio import devices
+from voicelive_tui.audio.base import SAMPLE_RATE
+from voicelive_tui.audio.engine import SoundDeviceBackend
+
+pytestmark = pytest.mark.realaudio
+
+
+class Listener:
+    def __init__(self) -> None:
+        self.started: list[str] = []
+        self.faults: list[str] = []
+
+    def on_playback_started(self, item_id: str, monotonic_time: float) -> None:
+        self.started.append(item_id)
+
+    def on_audio_fault(self, message: str) -> None:
+        self.faults.append(message)
+
+
+async def wait_until(predicate: Callable[[], bool], timeout: float = 20.0) -> None:
+    async def poll() -> None:
+        while not predicate():
+            await asyncio.sleep(0.02)
+
+    await asyncio.wait_for(poll(), timeout)
+
+
+def tone(freq: float, seconds: float, amplitude: float = 12000) -> np.ndarray:
+    """A tone whose samples are never exactly zero (phase offset), to count them."""
+    t = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
+    return np.round(amplitude * np.sin(2 * np.pi * freq * t + 0.3)).astype(np.int16)
+
+
+def dominant_hz(x: np.ndarray, rate: int = SAMPLE_RATE) -> float:
+    spectrum = np.abs(np.fft.rfft(x.astype(float) * np.hanning(x.size)))
+    return float(np.argmax(spectrum) * rate / x.size)
+
+
+class MonitorTap:
+    """``parec`` of the speaker sink's monitor into a raw file: what a listener hears."""
+
+    def __init__(self, pulse, path: Path) -> None:
+        self.path = path
+        self._file = open(path, "wb")  # noqa: SIM115 - closed in stop()
+        self._proc = pulse.popen(
+            "parec",
+            "--device=speaker.monitor",
+            f"--rate={SAMPLE_RATE}",
+            "--channels=1",
+            "--format=s16le",
+            "--latency-msec=20",
+            stdout=self._file,
+        )
+
+    def samples(self) -> np.ndarray:
+        data = self.path.read_bytes()
+        return np.frombuffer(data[: len(data) // 2 * 2], np.int16)
+
+    def heard_ms(self, rms_threshold: float = 2000.0) -> int:
+        """Milliseconds (10 ms frames) of the monitor louder than ``rms_threshold``."""
+        x = self.samples().astype(float)
+        n = x.size // 240
+        rms = np.sqrt(np.mean(x[: n * 240].reshape(n, 240) ** 2, axis=1))
+        return int((rms > rms_threshold).sum()) * 10
+
+    def stop(self) -> None:
+        self._proc.terminate()
+        self._proc.wait(timeout=10)
+        self._file.close()
+
+
+@pytest.fixture
+async def backend_factory():
+    made: list[SoundDeviceBackend] = []
+
+    async def make(**kwargs) -> tuple[SoundDeviceBackend, Listener]:
+        backend = SoundDeviceBackend("pulse", "pulse", **kwargs)
+        listener = Listener()
+        await backend.start(asyncio.get_running_loop(), listener)
+        made.append(backend)
+        return backend, listener
+
+    yield make
+    for backend in made:
+        await backend.stop()
+
+
+def test_list_devices_names_the_server_and_devices(pulse):
+    text = devices.list_devices_text()
+    assert "pulseaudio" in text.splitlines()[0]
+    if pulse.mode == "socket-path":
+        assert "unix:" in text.splitlines()[0]
+    assert "pulse" in text and "Inputs:" in text and "Outputs:" in text
+
+
+@pytest.mark.parametrize("device_rate", [None, 48_000])
+async def test_speech_into_the_mic_sink_is_captured(
+    pulse, backend_factory, speech_wav, device_rate
+):
+    backend, _ = await backend_factory(device_rate=device_rate)
+    with wave.open(str(speech_wav)) as w:
+        source = np.frombuffer(w.readframes(w.getnframes()), np.int16)
+    captured: list[bytes] = []
+    heard = asyncio.Event()
+
+    async def collect() -> None:
+        loud_blocks = 0
+        async for block in backend.capture():
+            captured.append(block)
+            if np.abs(np.frombuffer(block, np.int16)).max() > 2000:
+                loud_blocks += 1
+            # The speech has been heard and ~0.3 s of quiet followed it.
+            if loud_blocks > 20 and len(captured) > 15 and not _loud(captured[-15:]):
+                heard.set()
+                return
+
+    task = asyncio.create_task(collect())
+    player = pulse.popen("paplay", "--device=mic", str(speech_wav))
+    try:
+        await asyncio.wait_for(heard.wait(), 30)
+    finally:
+        task.cancel()
+        player.wait(timeout=30)
+    audio = np.frombuffer(b"".join(captured), np.int16).astype(float)
+    assert all(len(b) == 960 for b in captured)  # 20 ms blocks at 24 kHz whatever the device
+    # Content, not just energy: the capture correlates with the source speech.
+    src = source.astype(float)
+    corr = np.fft.irfft(
+        np.fft.rfft(audio, 2 * audio.size) * np.conj(np.fft.rfft(src, 2 * audio.size))
+    )
+    peak = corr.max() / (np.linalg.norm(src) * np.linalg.norm(audio) + 1e-9)
+    assert peak > 0.5
+
+
+def _loud(blocks: list[bytes]) -> bool:
+    return np.abs(np.frombuffer(b"".join(blocks), np.int16)).max() > 2000
+
+
+@pytest.mark.parametrize("device_rate", [None, 48_000])
+async def test_played_audio_is_heard_on_the_speaker_monitor(
+    pulse, backend_factory, tmp_path, device_rate
+):
+    tap = MonitorTap(pulse, tmp_path / "monitor.raw")
+    try:
+        backend, listener = await backend_factory(device_rate=device_rate)
+        signal = tone(1000, 1.0)
+        for chunk in np.array_split(signal, 7):  # like 150 ms response.audio.delta chunks
+            backend.play("item_a", chunk.tobytes())
+        await wait_until(lambda: backend.played_ms("item_a") >= 990 and backend.pending_ms() == 0)
+        # PulseAudio may swallow the very start while the monitor stream attaches.
+        await wait_until(lambda: tap.heard_ms() >= 800)
+    finally:
+        tap.stop()
+    assert listener.started == ["item_a"]
+    assert dominant_hz(tap.samples()) == pytest.approx(1000, abs=10)
+    assert backend.ring.underruns <= 1  # the end of the item, not a starved middle
+
+
+async def test_barge_in_silences_the_speaker_within_one_block(pulse, backend_factory, tmp_path):
+    record = tmp_path / "session.wav"
+    tap = MonitorTap(pulse, tmp_path / "monitor.raw")
+    try:
+        backend, _ = await backend_factory(record=record)
+        backend.play("item_a", tone(1000, 4.0).tobytes())
+        await wait_until(lambda: backend.played_ms("item_a") >= 600)
+        await wait_until(lambda: tap.heard_ms() > 0)
+        backend.barge_in()
+        at_bump = backend.ring.played_samples("item_a")
+        after = backend.ring.total_played + backend.ring.silence_samples
+        # Let ten blocks of audio time pass through the callback.
+        await wait_until(
+            lambda: backend.ring.total_played + backend.ring.silence_samples > after + 4800
+        )
+        played_after_bump = backend.ring.played_samples("item_a") - at_bump
+        await backend.stop()
+        heard_on_monitor_ms = tap.heard_ms()
+    finally:
+        tap.stop()
+    with wave.open(str(record)) as w:
+        assert (w.getnchannels(), w.getframerate()) == (2, SAMPLE_RATE)
+        right = np.frombuffer(w.readframes(w.getnframes()), np.int16)[1::2]
+    stale_in_recording = int(np.count_nonzero(right)) - at_bump
+    assert played_after_bump <= backend.block
+    assert 0 <= stale_in_recording <= backend.block  # measured on the recorded samples
+    # The monitor (what a listener hears, device buffers included) stops too: far less
+    # than the 4 s queued; tolerance covers PulseAudio's buffering.
+    assert heard_on_monitor_ms < (at_bump + backend.block) * 1000 // SAMPLE_RATE + 500
+    assert backend.stats()["discarded"] > SAMPLE_RATE
+
+
+async def test_lost_server_is_reported_and_reopen_recovers(pulse_lab, tmp_path):
+    first = pulse_lab.start()
+    with pulse_lab.use(first):
+        backend = SoundDeviceBackend("pulse", "pulse")
+        listener = Listener()
+        await backend.start(asyncio.get_running_loop(), listener)
+        try:
+            await wait_until(lambda: backend._calls > 10)
+            first.stop()
+            await wait_until(lambda: bool(listener.faults), timeout=30)
+            assert not backend.has_output and not backend.has_input
+            assert "r to retry" in backend.describe()
+            backend.play("lost", tone(500, 0.2).tobytes())  # dropped, no error
+            second = pulse_lab.start()  # the same socket path, like a re-forwarded ssh -R
+            await backend.reopen()
+            assert backend.has_output and not backend.faulted
+            tap = MonitorTap(second, tmp_path / "after.raw")
+            try:
+                backend.play("item_b", tone(1000, 0.5).tobytes())
+                await wait_until(lambda: tap.heard_ms() >= 250)
+            finally:
+                tap.stop()
+        finally:
+            await backend.stop()
