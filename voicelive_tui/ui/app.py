@@ -41,7 +41,7 @@ from voicelive_tui.ui.widgets.events import ARROWS, EventLog
 from voicelive_tui.ui.widgets.help import HelpScreen
 from voicelive_tui.ui.widgets.inputs import ClosingInput, FilterInput, MessageInput
 from voicelive_tui.ui.widgets.json_view import JsonScreen
-from voicelive_tui.ui.widgets.levels import LevelsPanel
+from voicelive_tui.ui.widgets.levels import FPS, LevelsPanel
 from voicelive_tui.ui.widgets.status import StatusBar, StatusView
 
 WIDE_MIN_COLUMNS = 120
@@ -64,17 +64,17 @@ class VoiceLiveApp(App[int]):
     AUTO_FOCUS = None
     COMMANDS = App.COMMANDS | {VoiceLiveCommands}
     BINDINGS = [
-        Binding("m", "mute", "Mute"),
-        Binding("space,i", "interrupt", "Interrupt"),
-        Binding("t", "type", "Type"),
-        Binding("enter", "type", "Type a message", show=False),
-        Binding("slash", "filter", "Filter"),
-        Binding("p", "pause_events", "Pause events"),
-        Binding("c", "clear_events", "Clear events"),
-        Binding("r", "reconnect", "Reconnect"),
-        Binding("q", "quit", "Quit"),
+        Binding("m", "mute", "Mute", tooltip="Mute or unmute the microphone (stops appends)"),
+        Binding("space,i", "interrupt", "Interrupt", tooltip="Stop the agent: cancel + truncate"),
+        Binding("t", "type", "Type", tooltip="Type a message to the agent (Esc closes)"),
+        Binding("enter", "type", "Type", show=False),
+        Binding("slash", "filter", "Filter", tooltip="Filter events by type prefix or text"),
+        Binding("p", "pause_events", "Pause", tooltip="Pause or resume following events"),
+        Binding("c", "clear_events", "Clear", tooltip="Clear the event stream"),
+        Binding("r", "reconnect", "Reconnect", tooltip="Drop the socket and connect again"),
+        Binding("q", "quit", "Quit", tooltip="Close the socket, stop audio, flush logs, quit"),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
-        Binding("question_mark,f1", "help", "Help"),
+        Binding("question_mark,f1", "help", "Help", tooltip="This help"),
     ]
 
     def __init__(
@@ -200,6 +200,9 @@ class VoiceLiveApp(App[int]):
             self.notify(notice, severity="warning", timeout=8)
         if self.live_meters:
             self.levels_panel.start(lambda: session.audio.levels, session.clock)
+        else:  # a scripted session brings its own level history
+            for i, levels in enumerate(getattr(session, "level_trace", ())):
+                self.levels_panel.sample(levels, i / FPS)
         self._refresh_state()
 
     def on_events_arrived(self, message: EventsArrived) -> None:
@@ -369,7 +372,7 @@ class VoiceLiveApp(App[int]):
 def run_app(settings: Settings) -> int:
     """Run the dashboard; re-raises AuthError/ConnectFailed once the terminal is restored."""
     app = VoiceLiveApp(settings)
-    code = app.run()
+    app.run()
     if app.failure is not None:
         raise app.failure
-    return EXIT_OK if code is None else code
+    return app.return_code or EXIT_OK

@@ -183,6 +183,8 @@ class EventLog(ScrollView, can_focus=True):
 
     def on_resize(self, event: events.Resize) -> None:
         self._resize()
+        if self.following:
+            self._follow()
 
     # -- rendering --------------------------------------------------------------
 

@@ -51,7 +51,7 @@ def bindings_table(bindings: Iterable[Binding]) -> Table:
         if not binding.description:
             continue
         keys = [key_label(k.strip()) for k in binding.key.split(",")]
-        entry = grouped.setdefault(binding.action, ([], binding.description))
+        entry = grouped.setdefault(binding.action, ([], binding.tooltip or binding.description))
         entry[0].extend(k for k in keys if k not in entry[0])
     for keys, description in grouped.values():
         table.add_row(" / ".join(keys), description)
@@ -67,14 +67,14 @@ class HelpScreen(ModalScreen[None]):
 
     def __init__(self, bindings: Iterable[Binding]) -> None:
         super().__init__()
-        self._bindings = list(bindings)
+        self._help_bindings = list(bindings)
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-body") as body:
             body.border_title = "Help"
             body.border_subtitle = "Esc to close"
             yield Static(Text(INTRO), classes="help-text")
-            yield Static(bindings_table(self._bindings), id="help-keys")
+            yield Static(bindings_table(self._help_bindings), id="help-keys")
             yield Static(Text(MORE), classes="help-text")
 
     def action_dismiss(self) -> None:  # type: ignore[override]

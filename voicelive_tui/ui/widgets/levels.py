@@ -107,7 +107,9 @@ class LevelSparkline(Sparkline):
         for row in reversed(range(height)):
             for value, style in zip(columns, styles, strict=True):
                 eighths = int(round(value * height * 8)) - row * 8
-                char = " " if eighths <= 0 else BARS[min(7, eighths - 1)]
+                if eighths <= 0:
+                    eighths = 1 if row == 0 else 0  # a baseline, so silence is visible
+                char = BARS[min(7, eighths - 1)] if eighths > 0 else " "
                 text.append(char, style=style)
             if row:
                 text.append("\n")

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rich.style import Style
 from rich.text import Text
-from textual.widgets import Static
+from textual.app import RenderResult
+from textual.geometry import Size
+from textual.widget import Widget
 
 
 @dataclass(frozen=True)
@@ -25,8 +28,8 @@ class StatusView:
 MIC_STYLES = {"MUTED": "muted", "live": "live"}
 
 
-class StatusBar(Static):
-    """One (or, when narrow, two) lines at the top of the screen."""
+class StatusBar(Widget):
+    """One line at the top (two when narrow; a field is never split across lines)."""
 
     COMPONENT_CLASSES = {
         "status--connecting",
@@ -42,43 +45,49 @@ class StatusBar(Static):
         super().__init__(id=id)
         self.view = StatusView()
 
-    def on_mount(self) -> None:
-        self.show(self.view)
-
     def show(self, view: StatusView) -> None:
-        """Render ``view``; cheap enough to call on every state change."""
-        self.view = view
-        self.update(self._render_view(view))
+        """Show ``view``; cheap enough to call on every state change."""
+        if view != self.view:
+            self.view = view
+            self.refresh(layout=True)
 
-    def _style(self, name: str) -> str | object:
+    def _style(self, name: str) -> Style:
         return self.get_component_rich_style(f"status--{name}", partial=True)
 
-    def _render_view(self, view: StatusView) -> Text:
-        label = self._style("label")
+    def fields(self, view: StatusView) -> list[Text]:
+        """The status fields in order, each styled, connection state first."""
         state = view.connection
         if state == "reconnecting" and view.reconnect_in_s is not None:
-            state_text = f"reconnecting in {max(0.0, view.reconnect_in_s):.0f} s"
-        else:
-            state_text = state
-        text = Text(no_wrap=False, overflow="ellipsis")
-        text.append(f" ● {state_text} ", style=self._style(view.connection))  # type: ignore[arg-type]
+            state = f"reconnecting in {max(0.0, view.reconnect_in_s):.0f} s"
+        out = [Text(f" ● {state} ", style=self._style(view.connection))]
+        latency = f"{view.latency_ms:.0f} ms" if view.latency_ms is not None else "–"
         parts: list[tuple[str, str, str | None]] = [
             ("", view.host, None),
             ("", view.mode, None),
             ("session ", view.session_id or "–", None),
             ("voice ", view.voice or "–", None),
             ("mic ", view.mic, MIC_STYLES.get(view.mic)),
-            (
-                "v2v ",
-                f"{view.latency_ms:.0f} ms" if view.latency_ms is not None else "–",
-                None,
-            ),
+            ("v2v ", latency, None),
         ]
         for caption, value, style in parts:
-            if not value:
-                continue
-            text.append("  ")
-            if caption:
-                text.append(caption, style=label)  # type: ignore[arg-type]
-            text.append(value, style=self._style(style) if style else "")  # type: ignore[arg-type]
-        return text
+            if value:
+                text = Text(caption, style=self._style("label"))
+                text.append(value, style=self._style(style) if style else "")
+                out.append(text)
+        return out
+
+    def render(self) -> RenderResult:
+        width = max(1, self.content_size.width)
+        lines: list[Text] = [Text()]
+        for field in self.fields(self.view):
+            line = lines[-1]
+            gap = 2 if line.cell_len else 0
+            if line.cell_len and line.cell_len + gap + field.cell_len > width:
+                lines.append(Text(" "))
+                line, gap = lines[-1], 0
+            line.append(" " * gap)
+            line.append_text(field)
+        return Text("\n", no_wrap=True, overflow="ellipsis").join(lines)
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return len(self.render().plain.splitlines()) if width else 1  # type: ignore[union-attr]

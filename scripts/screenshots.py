@@ -1,0 +1,105 @@
+"""Regenerate screenshots/*.svg from the deterministic scripted session.
+
+    python scripts/screenshots.py            # writes screenshots/*.svg
+    python scripts/screenshots.py --show     # run the scripted session in this terminal
+
+The screens come from :class:`voicelive_tui.ui.replay.ReplaySession` on a frozen clock,
+so running this twice gives the same files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from textual.pilot import Pilot
+
+from voicelive_tui.config import Settings
+from voicelive_tui.ui.app import VoiceLiveApp
+from voicelive_tui.ui.clock import fixed_clock
+from voicelive_tui.ui.replay import ReplaySession, replay_source
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "screenshots"
+
+
+def scripted_app(log_dir: Path) -> VoiceLiveApp:
+    """The dashboard on the scripted session, frozen clock, no live meters."""
+    settings = Settings(log_dir=log_dir)
+    return VoiceLiveApp(
+        settings, source=replay_source(settings), clock=fixed_clock(), live_meters=False
+    )
+
+
+async def settle(pilot: Pilot[int]) -> None:
+    """Wait until the script has played and the screen shows all of it."""
+    app = pilot.app
+    assert isinstance(app, VoiceLiveApp)
+    for _ in range(200):
+        session = app.session
+        if isinstance(session, ReplaySession) and session.replayed.is_set():
+            break
+        await pilot.pause(0.02)
+    else:
+        raise RuntimeError("the scripted session did not play")
+    await pilot.pause()
+    app._refresh_state()
+    await pilot.pause()
+    await pilot.wait_for_scheduled_animations()
+
+
+async def open_json(pilot: Pilot[int]) -> None:
+    """Select the session.created line and open its JSON view."""
+    await settle(pilot)
+    await pilot.press("tab", "tab", "home", "down")
+    await pilot.press("enter")
+    await pilot.pause()
+
+
+async def open_help(pilot: Pilot[int]) -> None:
+    await settle(pilot)
+    await pilot.press("question_mark")
+    await pilot.pause()
+
+
+SHOTS: dict[str, tuple[tuple[int, int], Callable[[Pilot[int]], Awaitable[None]]]] = {
+    "main": ((140, 40), settle),
+    "event-json": ((140, 40), open_json),
+    "help": ((140, 40), open_help),
+    "narrow-80x24": ((80, 24), settle),
+}
+
+
+async def take(
+    name: str, size: tuple[int, int], before: Callable[[Pilot[int]], Awaitable[None]]
+) -> str:
+    with tempfile.TemporaryDirectory() as logs:
+        app = scripted_app(Path(logs))
+        async with app.run_test(size=size) as pilot:
+            await before(pilot)
+            svg = app.export_screenshot(title=f"voicelive-tui: {name}")
+            await pilot.press("q")
+        return svg
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--show", action="store_true", help="run the scripted session here")
+    args = parser.parse_args(argv)
+    if args.show:
+        with tempfile.TemporaryDirectory() as logs:
+            return scripted_app(Path(logs)).run() or 0
+    OUT.mkdir(exist_ok=True)
+    for name, (size, before) in SHOTS.items():
+        svg = asyncio.run(take(name, size, before))
+        (OUT / f"{name}.svg").write_text(svg, encoding="utf-8")
+        print(f"wrote screenshots/{name}.svg")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
