@@ -75,10 +75,27 @@ def open_logs(settings: Settings) -> RunLogs:
 
 
 def build_audio(settings: Settings) -> AudioBackend:
-    """The audio backend the settings ask for (devices when they exist, else text only)."""
-    from voicelive_tui.audio import backends
+    """The audio backend the settings ask for: WAV files, none, or the sound devices."""
+    from voicelive_tui.audio.backends import NullBackend, WavBackend
 
-    return backends.backend_for_settings(settings)
+    if settings.no_audio:
+        return NullBackend("text only (--no-audio)")
+    if settings.input_wav or settings.output_wav:
+        return WavBackend(
+            settings.input_wav,
+            settings.output_wav,
+            block_ms=settings.block_ms,
+            record=settings.record,
+        )
+    from voicelive_tui.audio.engine import make_device_backend
+
+    return make_device_backend(
+        input_device=settings.input_device,
+        output_device=settings.output_device,
+        block_ms=settings.block_ms,
+        full_duplex=settings.full_duplex,
+        record=settings.record,
+    )
 
 
 def make_session(

@@ -1,0 +1,85 @@
+"""voicelive-tui --no-tui as a user runs it: a real process, the seed's console lines,
+log files, an output WAV, and exit statuses 0 / 3 / 4."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import sys
+import wave
+from pathlib import Path
+
+import numpy as np
+
+from tests.integration.session_helpers import TEST_KEY
+
+
+async def run_cli(*argv: str, timeout: float = 60.0) -> tuple[int, str, str]:
+    """Run ``python -m voicelive_tui ARGV`` without blocking this loop (the emulator lives here)."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "voicelive_tui", *argv,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+def wav_rms_dbfs(path: Path) -> float:
+    with wave.open(str(path)) as w:
+        x = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float64) / 32768
+    return float(10 * np.log10(np.mean(x**2) + 1e-12))
+
+
+async def test_spoken_turn_in_console_mode(emulator_factory, speech_wav: Path, tmp_path) -> None:
+    emu = await emulator_factory(speed=1.0)
+    out_wav, logs = tmp_path / "agent.wav", tmp_path / "logs"
+    code, out, err = await run_cli(
+        "--no-tui", "--endpoint", emu.endpoint, "--api-key", TEST_KEY,
+        "--input-wav", str(speech_wav), "--output-wav", str(out_wav),
+        "--exit-after-turns", "1", "--no-greeting", "--log-dir", str(logs),
+    )
+    assert code == 0, err
+    assert err == ""
+    lines = out.splitlines()
+    expected = ["🎤 VOICE ASSISTANT READY", "🎤 Listening...", "🤔 Processing...", "👤 You said:\t[speech",
+                "🤖 Agent responded with audio transcript:\t", "👋 Voice assistant shut down. Goodbye!"]
+    positions = [next(i for i, line in enumerate(lines) if line.startswith(e)) for e in expected]
+    assert positions == sorted(positions), out
+    conversation = next(logs.glob("*_conversation.log")).read_text(encoding="utf-8")
+    assert "User Input:\t[speech, " in conversation
+    assert "Agent Audio Response:\tI heard " in conversation
+    assert conversation.index("User Input:") < conversation.index("Agent Audio Response:")
+    assert wav_rms_dbfs(out_wav) > -40.0  # the agent's voice, not silence
+    assert TEST_KEY not in "".join(p.read_text(encoding="utf-8") for p in logs.iterdir())
+
+
+async def test_wrong_key_exits_3_with_one_line(emulator_factory, tmp_path) -> None:
+    emu = await emulator_factory(api_key="the-right-key")
+    code, out, err = await run_cli(
+        "--no-tui", "--no-audio", "--endpoint", emu.endpoint, "--api-key", "a-wrong-key",
+        "--log-dir", str(tmp_path),
+    )
+    assert code == 3
+    assert len(err.strip().splitlines()) == 1, err
+    assert "authentication failed (HTTP 401)" in err and "check the API key" in err
+    assert "a-wrong-key" not in err + out
+    assert "Traceback" not in err
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def test_closed_port_exits_4_with_one_line(tmp_path) -> None:
+    port = closed_port()
+    code, out, err = await run_cli(
+        "--no-tui", "--no-audio", "--endpoint", f"http://127.0.0.1:{port}", "--api-key", "k" * 8,
+        "--log-dir", str(tmp_path),
+    )
+    assert code == 4
+    assert len(err.strip().splitlines()) == 1, err
+    assert f"could not connect to http://127.0.0.1:{port} after 3 attempts" in err
+    assert "Traceback" not in err
