@@ -1,0 +1,64 @@
+"""Fixtures for the dashboard's Pilot tests: the app wired to an in-process emulator.
+
+Audio goes through the WAV backend (the ``--input-wav`` path). Waiting is always on a
+condition with a time-out, never a bare sleep.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+
+from voicelive_tui.audio.backends import WavBackend
+from voicelive_tui.config import Settings
+from voicelive_tui.emulator import Emulator
+from voicelive_tui.ui.app import VoiceLiveApp
+from voicelive_tui.ui.sources import endpoint_source
+
+SIZE = (140, 40)
+
+
+async def wait_for(
+    pilot: Pilot[Any], condition: Callable[[], object], timeout: float = 15.0, what: str = ""
+) -> None:
+    """Let the app run until ``condition()`` is true; fail the test after ``timeout``."""
+    steps = int(timeout / 0.02)
+    for _ in range(steps):
+        if condition():
+            return
+        await pilot.pause(0.02)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what or condition}")
+
+
+@dataclass
+class Dashboard:
+    """What a test needs: the app, its audio backend and the settings it ran with."""
+
+    app: VoiceLiveApp
+    audio: WavBackend
+    settings: Settings
+
+
+@pytest.fixture
+def dashboard(tmp_path: Path) -> Callable[..., Dashboard]:
+    """``dashboard(emulator, input_wav=None, speed=20.0, **settings)``: an unstarted app."""
+
+    def make(
+        emu: Emulator, input_wav: Path | None = None, speed: float = 20.0, **changes: Any
+    ) -> Dashboard:
+        settings = Settings(
+            endpoint=emu.endpoint, api_key="test-key", log_dir=tmp_path / "logs", **changes
+        )
+        audio = WavBackend(input_wav, tmp_path / "agent.wav", speed=speed)
+        app = VoiceLiveApp(settings, source=endpoint_source(audio=audio))
+        return Dashboard(app, audio, settings)
+
+    return make
+
+
+Waiter = Callable[..., Awaitable[None]]

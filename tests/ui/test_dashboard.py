@@ -1,0 +1,219 @@
+"""The dashboard against the in-process emulator, driven with keys as a user would."""
+
+from __future__ import annotations
+
+from voicelive_tui.conversation import ConnectionState
+from voicelive_tui.ui.widgets.conversation import TurnView
+from voicelive_tui.ui.widgets.levels import VadIndicator
+
+from .conftest import SIZE, wait_for
+
+SLOW = 2.0
+"""Emulator speed for tests that act while a reply is still streaming."""
+
+
+def turn_texts(app) -> list[str]:
+    return [str(view.content) for view in app.conversation_panel.query(TurnView)]
+
+
+def event_types(app) -> list[str]:
+    return [entry.type for entry in app.event_log.buffer.entries]
+
+
+def is_subsequence(wanted: list[str], seen: list[str]) -> bool:
+    it = iter(seen)
+    return all(any(item == s for s in it) for item in wanted)
+
+
+async def test_greeting_appears_with_its_events(emulator, dashboard):
+    dash = dashboard(emulator)
+    async with dash.app.run_test(size=SIZE) as pilot:
+        app = dash.app
+        await wait_for(
+            pilot,
+            lambda: any("Hello!" in t and "Agent" in t for t in turn_texts(app))
+            and "response.done" in event_types(app),
+            what="the greeting",
+        )
+        types = event_types(app)
+        assert is_subsequence(
+            ["session.update", "session.created", "session.updated", "response.create",
+             "response.created", "response.audio.delta", "response.done"],
+            types,
+        )
+        # Audio deltas fold into one updating line.
+        deltas = [e for e in app.event_log.buffer.entries if e.type == "response.audio.delta"]
+        assert len(deltas) == 1 and deltas[0].count > 1 and "s" in deltas[0].text
+        assert app.status_bar.view.connection == "ready"
+        assert app.status_bar.view.host == "127.0.0.1"
+        assert "test-key" not in app.export_screenshot()
+
+
+async def test_spoken_turn_shows_user_reply_vad_states_and_latency(
+    emulator_factory, dashboard, speech_wav
+):
+    emu = await emulator_factory(speed=SLOW)
+    dash = dashboard(emu, input_wav=speech_wav, speed=4.0, greeting=False)
+    seen: list[str] = []
+    async with dash.app.run_test(size=SIZE) as pilot:
+        app = dash.app
+        vad = app.levels_panel.query_one(VadIndicator)
+        original = vad.show
+
+        def record(label: str, state: str) -> None:
+            if not seen or seen[-1] != label:
+                seen.append(label)
+            original(label, state)
+
+        vad.show = record  # type: ignore[method-assign]
+        await wait_for(
+            pilot,
+            lambda: app.session is not None and app.session.conversation.answered_user_turns >= 1
+            and dash.audio.pending_ms() == 0,
+            timeout=30,
+            what="the agent's answer to the spoken turn",
+        )
+        await wait_for(pilot, lambda: seen and seen[-1] == "listening", what="back to listening")
+        texts = turn_texts(app)
+        assert any("You" in t for t in texts)
+        assert any("I heard" in t for t in texts)
+        assert is_subsequence(
+            ["listening", "you are speaking", "thinking", "agent speaking", "listening"], seen
+        ), seen
+        assert app.status_bar.view.latency_ms is not None
+        assert "v2v" in app.status_bar.render().plain  # type: ignore[union-attr]
+        assert is_subsequence(
+            ["input_audio_buffer.speech_started", "input_audio_buffer.speech_stopped",
+             "response.created", "response.done"],
+            event_types(app),
+        )
+
+
+async def test_m_mutes_the_microphone(emulator, dashboard, speech_wav):
+    dash = dashboard(emulator, input_wav=speech_wav, speed=4.0, greeting=False)
+    async with dash.app.run_test(size=SIZE) as pilot:
+        app = dash.app
+
+        def appends() -> int:
+            record = emulator.latest
+            return record.counts["input_audio_buffer.append"] if record else 0
+
+        await wait_for(pilot, lambda: appends() > 5, what="appends")
+        await pilot.press("m")
+        assert app.status_bar.view.mic == "MUTED"
+        assert str(app.levels_panel.query_one(VadIndicator).content).endswith("muted")
+        ticks = dash.audio.blocks_ticked
+        await wait_for(pilot, lambda: dash.audio.blocks_ticked > ticks + 5, what="audio clock")
+        muted_count = appends()  # anything in flight has landed by now
+        ticks = dash.audio.blocks_ticked
+        await wait_for(pilot, lambda: dash.audio.blocks_ticked > ticks + 50, what="audio clock")
+        assert appends() == muted_count
+        await pilot.press("m")
+        assert app.status_bar.view.mic == "live"
+        await wait_for(pilot, lambda: appends() > muted_count, what="appends again")
+
+
+async def test_space_interrupts_a_reply(emulator_factory, dashboard):
+    emu = await emulator_factory(speed=1.0)
+    dash = dashboard(emu, speed=1.0)
+    async with dash.app.run_test(size=SIZE) as pilot:
+        app = dash.app
+
+        def playing_a_while() -> bool:
+            session = app.session
+            if session is None or not session.conversation.response_active:
+                return False
+            turn = session.conversation.current_agent_turn()
+            return bool(turn and turn.item_id and dash.audio.played_ms(turn.item_id) > 400)
+
+        await wait_for(pilot, playing_a_while, what="the greeting playing")
+        await pilot.press("space")
+        await wait_for(
+            pilot,
+            lambda: emu.latest.counts["response.cancel"] >= 1
+            and emu.latest.counts["conversation.item.truncate"] >= 1,
+            what="cancel and truncate at the emulator",
+        )
+        await wait_for(pilot, lambda: any("interrupted at" in t for t in turn_texts(app)))
+        turn = next(t for t in app.session.conversation.turns if t.role == "agent")
+        assert turn.interrupted and 0 < (turn.heard_ms or 0) < turn.audio_ms
+        sent = [e.type for e in app.event_log.buffer.entries if e.direction == "sent"]
+        assert "response.cancel" in sent and "conversation.item.truncate" in sent
+
+
+async def test_t_sends_a_text_message(emulator, dashboard):
+    dash = dashboard(emulator, greeting=False)
+    async with dash.app.run_test(size=SIZE) as pilot:
+        app = dash.app
+        await wait_for(pilot, lambda: app.status_bar.view.connection == "ready")
+        await pilot.press("t")
+        assert app.message_input.display and app.message_input.has_focus
+        await pilot.press(*"hello dashboard", "enter")
+        assert not app.message_input.display
+        await wait_for(
+            pilot,
+            lambda: any('You said: "hello dashboard"' in t for t in turn_texts(app)),
+            what="the agent's text-message reply",
+        )
+        assert emulator.latest.counts["conversation.item.create"] == 1
+        assert any("(typed)" in t and "hello dashboard" in t for t in turn_texts(app))
+
+
+async def test_slash_filters_events(emulator, dashboard):
+    dash = dashboard(emulator)
+    async with dash.app.run_test(size=SIZE) as pilot:
+        app = dash.app
+        await wait_for(pilot, lambda: "response.done" in event_types(app), what="the greeting")
+        await pilot.press("slash")
+        assert app.filter_input.has_focus
+        await pilot.press(*"response.done")
+        view = list(app.event_log.buffer.view)
+        assert view and all(e.type == "response.done" for e in view)
+        assert len(app.event_log.buffer.entries) > len(view)
+        assert "filter 'response.done'" in app.event_log.border_subtitle
+        await pilot.press("enter")
+        assert app.event_log.has_focus
+        await pilot.press("enter")  # the JSON of the selected line
+        assert app.screen.__class__.__name__ == "JsonScreen"
+        await pilot.press("escape")
+        await pilot.press("slash", "escape")
+        assert len(app.event_log.buffer.view) == len(app.event_log.buffer.entries)
+
+
+async def test_q_quits_with_logs_flushed(emulator, dashboard):
+    dash = dashboard(emulator)
+    async with dash.app.run_test(size=SIZE) as pilot:
+        app = dash.app
+        await wait_for(pilot, lambda: "response.done" in event_types(app), what="the greeting")
+        await pilot.press("q")
+        await wait_for(pilot, lambda: not app.is_running, what="the app to exit")
+    assert app.return_code == 0 and app.failure is None
+    assert emulator.latest.closed
+    logs = dash.settings.log_dir
+    conversation = next(logs.glob("*_conversation.log")).read_text()
+    events = next(logs.glob("*_events.jsonl")).read_text()
+    assert "Agent Audio Response:\tHello!" in conversation
+    assert '"response.done"' in events
+
+
+async def test_dropped_socket_shows_reconnecting_then_ready(emulator_factory, dashboard):
+    emu = await emulator_factory(faults=["drop-mid-response"])
+    dash = dashboard(emu)
+    states: list[str] = []
+    async with dash.app.run_test(size=SIZE) as pilot:
+        app = dash.app
+        original = app.status_bar.show
+
+        def record(view) -> None:
+            if not states or states[-1] != view.connection:
+                states.append(view.connection)
+            original(view)
+
+        app.status_bar.show = record  # type: ignore[method-assign]
+        await wait_for(
+            pilot,
+            lambda: is_subsequence(["ready", "reconnecting", "ready"], states),
+            what="reconnecting then ready",
+        )
+        assert app.session.conversation.connection == ConnectionState.READY
+        assert any("Connection lost" in t for t in turn_texts(app))
