@@ -8,6 +8,7 @@ Callbacks are late and bursty here, so tests wait on content with generous time-
 from __future__ import annotations
 
 import asyncio
+import base64
 import wave
 from collections.abc import Callable
 from pathlib import Path
@@ -229,3 +230,46 @@ async def test_lost_server_is_reported_and_reopen_recovers(pulse_lab, tmp_path):
                 tap.stop()
         finally:
             await backend.stop()
+
+
+async def test_spoken_turn_through_devices_reaches_the_emulator_and_the_reply_is_heard(
+    pulse, backend_factory, speech_wav, emulator, voicelive_client, tmp_path
+):
+    """Speech into the mic sink -> capture -> SDK -> emulator (speech_started); the
+    emulator's echoed reply -> play -> heard on the speaker sink's monitor."""
+    tap = MonitorTap(pulse, tmp_path / "reply.raw")
+    try:
+        backend, listener = await backend_factory()
+        async with voicelive_client(emulator) as probe:
+            await probe.wait_for("session.created")
+
+            async def send_mic() -> None:
+                async for block in backend.capture():
+                    await probe.conn.input_audio_buffer.append(
+                        audio=base64.b64encode(block).decode("ascii")
+                    )
+
+            sender = asyncio.create_task(send_mic())
+            player = pulse.popen("paplay", "--device=mic", str(speech_wav))
+            try:
+                await probe.wait_for("input_audio_buffer.speech_started", timeout=30)
+                first = await probe.wait_for("response.audio.delta", timeout=30)
+                backend.play(first.item_id, first.delta)
+                done = await probe.wait_for("response.audio.done", timeout=30)
+                for event in probe.events:
+                    if event.type == "response.audio.delta" and event is not first:
+                        backend.play(event.item_id, event.delta)
+            finally:
+                sender.cancel()
+                player.wait(timeout=30)
+            reply_ms = (
+                sum(len(e.delta) for e in probe.events if e.type == "response.audio.delta")
+                * 1000
+                // (2 * SAMPLE_RATE)
+            )
+            await wait_until(lambda: backend.pending_ms() == 0, timeout=60)
+            await wait_until(lambda: tap.heard_ms() >= 300)
+    finally:
+        tap.stop()
+    assert done.item_id in listener.started
+    assert backend.played_ms(done.item_id) >= reply_ms - 20

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
-from .base import AudioError
+from .base import SAMPLE_RATE, AudioError
 
 NO_AUDIO_HINT = (
     "for audio install PortAudio (apt install libportaudio2) and run where a sound card "
@@ -173,6 +173,18 @@ def format_devices(inventory: AudioInventory) -> str:
             lines.append(f" {mark}{d.index:>3}  {d.name}  [{d.hostapi}]  {d.default_rate:g} Hz")
     lines.append("* = default. Pick with --input-device/--output-device INDEX or name part.")
     return "\n".join(lines)
+
+
+def pick_rate(sd: ModuleType, index: int, kind: str, forced: int | None = None) -> int:
+    """24 kHz if the device takes it, else its default rate (resampled by the caller)."""
+    if forced:
+        return forced
+    check = sd.check_input_settings if kind == "input" else sd.check_output_settings
+    try:
+        check(device=index, samplerate=SAMPLE_RATE, channels=1, dtype="int16")
+        return SAMPLE_RATE
+    except Exception:  # PortAudioError or ValueError: the device wants its own rate
+        return int(sd.query_devices(index)["default_samplerate"])
 
 
 def resolve_device(sd: ModuleType, spec: int | str | None, kind: str) -> int:

@@ -1,12 +1,12 @@
 """The sounddevice backend: PortAudio input and output streams with real-time callbacks.
 
 Real-time rules (the callbacks ``_input_callback``, ``_output_callback`` and
-``_duplex_callback`` run on PortAudio's thread):
+``_duplex_callback``, in ``callbacks.py``, run on PortAudio's thread):
 
 * no buffer allocation in steady state -- they only copy between preallocated numpy
   arrays (rings, level scratch) through views and update integer counters;
 * no locks, no logging, no I/O, no exceptions escaping;
-* exactly one hand-off to asyncio: :meth:`SoundDeviceBackend._wake`, which calls
+* exactly one hand-off to asyncio: ``_wake``, which calls
   ``loop.call_soon_threadsafe(self._on_wake)`` at most once until the loop has run it
   (a ``_wake_pending`` flag). The input callback wakes after writing the capture
   :class:`~voicelive_tui.audio.ring.SampleRing`; the output callback wakes only when an
@@ -15,9 +15,10 @@ Real-time rules (the callbacks ``_input_callback``, ``_output_callback`` and
 
 Devices that cannot run at 24 kHz run at their own rate: the rings hold device-rate
 samples and the loop side converts with soxr (``StreamResampler``), never the callback.
-A stream that ends on its own (finished callback, inactive, or silent for seconds) is a
-lost device: the listener gets ``on_audio_fault``, the backend goes text-only, and
-``reopen()`` tries again.
+A stream that ends on its own (PortAudio's finished callback -- not a real-time callback;
+it schedules ``_fault`` with ``call_soon_threadsafe`` -- an inactive stream, or no callback
+for ``STALL_S``) is a lost device: the listener gets ``on_audio_fault``, the backend goes
+text-only, and ``reopen()`` tries again.
 """
 
 from __future__ import annotations
@@ -42,17 +43,21 @@ from .base import (
     AudioError,
     AudioListener,
 )
+from .callbacks import RealtimeCallbacks
 from .capture import CaptureQueue
+from .factory import make_device_backend
 from .levels import LevelMeter
 from .recorder import SessionRecorder
 from .resample import StreamResampler
 from .ring import PlaybackRing, SampleRing
 
+__all__ = ["SoundDeviceBackend", "make_device_backend"]
+
 STALL_S = 3.0
 """A running stream without a callback for this long counts as a lost device."""
 
 
-class SoundDeviceBackend(AudioBackend):
+class SoundDeviceBackend(RealtimeCallbacks, AudioBackend):
     """Microphone and speaker through PortAudio (sounddevice), 24 kHz mono PCM16."""
 
     kind = "sounddevice"
@@ -219,16 +224,6 @@ class SoundDeviceBackend(AudioBackend):
 
     # ------------------------------------------------------------------ opening
 
-    def _rate_for(self, index: int, kind: str) -> int:
-        if self.device_rate:
-            return self.device_rate
-        check = self._sd.check_input_settings if kind == "input" else self._sd.check_output_settings
-        try:
-            check(device=index, samplerate=SAMPLE_RATE, channels=1, dtype="int16")
-            return SAMPLE_RATE
-        except Exception:  # PortAudioError or ValueError: the device wants its own rate
-            return int(self._sd.query_devices(index)["default_samplerate"])
-
     def _open(self) -> None:
         """Open the streams; raise AudioError if neither direction works."""
         sd = self._sd
@@ -236,7 +231,8 @@ class SoundDeviceBackend(AudioBackend):
         errors: list[str] = []
         in_index = devices.resolve_device(sd, self.input_device, "input")
         out_index = devices.resolve_device(sd, self.output_device, "output")
-        in_rate, out_rate = self._rate_for(in_index, "input"), self._rate_for(out_index, "output")
+        in_rate = devices.pick_rate(sd, in_index, "input", self.device_rate)
+        out_rate = devices.pick_rate(sd, out_index, "output", self.device_rate)
         if self.full_duplex:
             in_rate = out_rate
         self._setup_rates(in_rate, out_rate)
@@ -326,47 +322,6 @@ class SoundDeviceBackend(AudioBackend):
         self._in_stream = self._out_stream = None
         self.levels[:] = SILENCE_DB
 
-    # ------------------------------------------------------------------ real-time side
-
-    def _input_callback(self, indata: np.ndarray, frames: int, time: Any, status: Any) -> None:
-        self._calls += 1
-        if status.input_overflow:
-            self.input_overflows += 1
-        mono = indata[:, 0]
-        self._mic_meter.measure(mono)
-        self._capture_ring.write(mono)
-        self._wake()
-
-    def _output_callback(self, outdata: np.ndarray, frames: int, time: Any, status: Any) -> None:
-        self._calls += 1
-        if status.output_underflow:
-            self.output_underflows += 1
-        mono = outdata[:, 0]
-        ring = self.ring
-        ring.read_into(mono)
-        self._speaker_meter.measure(mono)
-        monitor = self._monitor
-        if monitor is not None:
-            monitor.write(mono)
-        if ring.started_pending:
-            self._wake()
-
-    def _duplex_callback(
-        self, indata: np.ndarray, outdata: np.ndarray, frames: int, time: Any, status: Any
-    ) -> None:
-        self._input_callback(indata, frames, time, status)
-        self._output_callback(outdata, frames, time, status)
-
-    def _wake(self) -> None:
-        """The one hand-off to asyncio (see the module docstring)."""
-        if self._wake_pending:
-            return
-        self._wake_pending = True
-        try:
-            self._loop.call_soon_threadsafe(self._on_wake)  # type: ignore[union-attr]
-        except RuntimeError:  # loop closed while the stream still ran
-            pass
-
     def _finished_callback(self) -> None:
         if self._closing:
             return
@@ -431,13 +386,3 @@ class SoundDeviceBackend(AudioBackend):
                 self._stall_since = loop.time()
             elif loop.time() - self._stall_since > STALL_S:
                 self._fault(f"no audio callback for {STALL_S:g} s (device lost?)")
-
-
-def make_device_backend(**options: Any) -> AudioBackend:
-    """SoundDeviceBackend when PortAudio and devices exist, else NullBackend with notice.
-
-    Takes the keyword options of :func:`voicelive_tui.audio.factory.make_backend`.
-    """
-    from .factory import make_backend
-
-    return make_backend("auto", **options)
