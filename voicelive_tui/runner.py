@@ -75,25 +75,18 @@ def open_logs(settings: Settings) -> RunLogs:
 
 
 def build_audio(settings: Settings) -> AudioBackend:
-    """The audio backend the settings ask for: WAV files, none, or the sound devices."""
-    from voicelive_tui.audio.backends import NullBackend, WavBackend
+    """The audio backend the settings ask for: WAV files, none, or the sound devices
+    (a text-only backend with a one-line notice when there are none)."""
+    from voicelive_tui.audio.factory import make_backend
 
-    if settings.no_audio:
-        return NullBackend("text only (--no-audio)")
-    if settings.input_wav or settings.output_wav:
-        return WavBackend(
-            settings.input_wav,
-            settings.output_wav,
-            block_ms=settings.block_ms,
-            record=settings.record,
-        )
-    from voicelive_tui.audio.engine import make_device_backend
-
-    return make_device_backend(
+    return make_backend(
+        "none" if settings.no_audio else "auto",
         input_device=settings.input_device,
         output_device=settings.output_device,
         block_ms=settings.block_ms,
         full_duplex=settings.full_duplex,
+        input_wav=settings.input_wav,
+        output_wav=settings.output_wav,
         record=settings.record,
     )
 

@@ -34,8 +34,8 @@ from azure.core.credentials import AzureKeyCredential
 from azure.core.credentials_async import AsyncTokenCredential
 from azure.core.exceptions import ClientAuthenticationError
 
-from voicelive_tui.audio.backends import NullBackend
 from voicelive_tui.audio.base import AudioBackend, AudioError
+from voicelive_tui.audio.factory import start_backend
 from voicelive_tui.auth import AuthError, Credential, auth_hint, fetch_agent_access_token
 from voicelive_tui.config import Settings
 from voicelive_tui.conversation import Conversation, Turn
@@ -173,7 +173,10 @@ class VoiceLiveSession:
             asyncio.ensure_future(self._close_quietly(conn))
 
     def reconnect(self) -> None:
-        """Drop the current socket (if any) and connect again at once."""
+        """Drop the current socket (if any) and connect again at once; a faulted audio
+        device is retried too."""
+        if getattr(self.audio, "faulted", False):
+            asyncio.ensure_future(self.reopen_audio())
         self._reconnect_now.set()
         conn = self._conn
         if conn is not None:
@@ -268,13 +271,19 @@ class VoiceLiveSession:
             await self._shutdown()
 
     async def _start_audio(self) -> None:
-        try:
-            await self.audio.start(asyncio.get_running_loop(), self)
-        except AudioError as exc:
-            self.notice(f"{exc} Continuing text-only.", "warning")
-            self.audio = NullBackend()
-            await self.audio.start(asyncio.get_running_loop(), self)
+        self.audio = await start_backend(self.audio, asyncio.get_running_loop(), self)
+        if self.audio.notice:
+            self.notice(self.audio.notice, "warning")
         log.info("Audio: %s", self.audio.describe())
+
+    async def reopen_audio(self) -> None:
+        """Try the sound devices again after a fault (the dashboard's r key)."""
+        try:
+            await self.audio.reopen()
+        except AudioError as exc:
+            self.notice(f"Audio still unavailable: {exc}", "warning")
+            return
+        self.notice(f"Audio back: {self.audio.describe()}")
 
     async def _wait_before_retry(self, delay: float) -> None:
         self._reconnect_now.clear()
