@@ -10,7 +10,7 @@ from azure.core.credentials_async import AsyncTokenCredential
 
 from voicelive_tui.config import Settings
 
-Credential = Union[AzureKeyCredential, AsyncTokenCredential]
+Credential = Union[AzureKeyCredential, AsyncTokenCredential]  # noqa: UP007 (a runtime alias)
 TokenCredentialFactory = Callable[[Settings], AsyncTokenCredential]
 
 AI_SCOPE = "https://ai.azure.com/.default"
@@ -41,9 +41,7 @@ def agent_token_scope(settings: Settings) -> str:
     return ML_SCOPE if settings.agent_connection_string else AI_SCOPE
 
 
-async def fetch_agent_access_token(
-    credential: AsyncTokenCredential, settings: Settings
-) -> str:
+async def fetch_agent_access_token(credential: AsyncTokenCredential, settings: Settings) -> str:
     """A fresh agent access token; called before every (re)connect, never cached."""
     try:
         token = await credential.get_token(agent_token_scope(settings))

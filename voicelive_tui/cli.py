@@ -1,4 +1,4 @@
-"""The voicelive-tui command: parse, validate, pick console or dashboard, map errors to exit codes."""
+"""The voicelive-tui command: parse, validate, pick console or dashboard, map exit codes."""
 
 from __future__ import annotations
 

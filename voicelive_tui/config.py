@@ -80,7 +80,7 @@ class Settings:
 
     @property
     def mode(self) -> str:
-        """"agent" (Foundry agent by name), "legacy-agent" (agent id) or "model"."""
+        """ "agent" (Foundry agent by name), "legacy-agent" (agent id) or "model"."""
         if self.agent_name:
             return "agent"
         if self.agent_id:
@@ -130,39 +130,209 @@ class Option:
 
 # The table of the README; order is the --help order.
 OPTIONS: tuple[Option, ...] = (
-    Option("endpoint", ("--endpoint",), "Voice Live endpoint, https://<resource>.services.ai.azure.com/ (none: the local emulator)", ("AZURE_VOICELIVE_ENDPOINT",), metavar="URL"),
-    Option("api_key", ("--api-key",), "API key (key auth); without it Entra ID is used", ("AZURE_VOICELIVE_API_KEY",), metavar="KEY"),
-    Option("credential", ("--credential",), "Entra ID credential: DefaultAzureCredential or AzureCliCredential", ("AZURE_VOICELIVE_CREDENTIAL",), default="default", choices=("default", "cli")),
-    Option("model", ("--model",), f"model mode (no agent), default {DEFAULT_MODEL}", ("AZURE_VOICELIVE_MODEL",)),
-    Option("instructions", ("--instructions",), "system instructions in model mode", ("AZURE_VOICELIVE_INSTRUCTIONS",), metavar="TEXT"),
-    Option("agent_name", ("--agent-name",), "Foundry agent name (needs --project-name)", ("AZURE_VOICELIVE_AGENT_NAME", "AGENT_NAME"), metavar="NAME"),
-    Option("agent_version", ("--agent-version",), "Foundry agent version", ("AZURE_VOICELIVE_AGENT_VERSION", "AGENT_VERSION"), metavar="VERSION"),
-    Option("project_name", ("--project-name", "--foundry_project_name"), "Foundry project of the agent", ("AZURE_VOICELIVE_PROJECT_NAME", "AGENT_PROJECT_NAME"), metavar="NAME"),
-    Option("conversation_id", ("--conversation-id",), "continue an existing Foundry conversation", ("AZURE_VOICELIVE_AGENT_CONVERSATION_ID", "AGENT_CONVERSATION_ID"), metavar="ID"),
-    Option("foundry_resource_override", ("--foundry-resource-override",), "Foundry resource override (agent mode)", ("AZURE_VOICELIVE_FOUNDRY_RESOURCE_OVERRIDE",), metavar="RESOURCE"),
-    Option("auth_identity_client_id", ("--auth-identity-client-id",), "agent authentication identity client id", ("AZURE_VOICELIVE_AGENT_AUTH_IDENTITY_CLIENT_ID",), metavar="ID"),
-    Option("api_version", ("--api-version",), "Voice Live API version (default: the SDK's)", ("AZURE_VOICELIVE_API_VERSION",), metavar="VERSION"),
-    Option("agent_id", ("--agent-id", "--agent_id"), "legacy agent mode: agent id (needs --project-name or --agent-connection-string)", ("AZURE_VOICELIVE_AGENT_ID",), metavar="ID"),
-    Option("agent_connection_string", ("--agent-connection-string",), "hub-based project connection string (legacy agent mode)", ("AZURE_VOICELIVE_AGENT_CONNECTION_STRING",), metavar="STRING"),
-    Option("voice", ("--voice",), "voice; names with '-' are Azure voices, others (alloy, echo, ...) OpenAI voices", ("AZURE_VOICELIVE_VOICE",), default=DEFAULT_VOICE),
-    Option("vad_threshold", ("--vad-threshold",), "server VAD threshold, 0..1", kind=float, default=0.5, metavar="X"),
-    Option("vad_prefix_ms", ("--vad-prefix-ms",), "server VAD prefix padding, 0..5000 ms", kind=int, default=300, metavar="MS"),
-    Option("vad_silence_ms", ("--vad-silence-ms",), "server VAD silence duration, 50..10000 ms", kind=int, default=500, metavar="MS"),
-    Option("log_dir", ("--log-dir",), "folder for the technical, conversation and events logs", ("AZURE_VOICELIVE_LOG_DIR",), kind=Path, default=Path(DEFAULT_LOG_DIR), metavar="DIR"),
-    Option("input_wav", ("--input-wav",), "play this WAV as the microphone, then silence", kind=Path, metavar="FILE"),
-    Option("output_wav", ("--output-wav",), "write what the agent says to this WAV", kind=Path, metavar="FILE"),
-    Option("record", ("--record",), "record the session to a stereo WAV (left mic, right agent)", kind=Path, metavar="FILE"),
-    Option("input_device", ("--input-device",), "input device: index or name substring", metavar="DEVICE"),
-    Option("output_device", ("--output-device",), "output device: index or name substring", metavar="DEVICE"),
-    Option("block_ms", ("--block-ms",), "audio block length, 5..200 ms", kind=int, default=20, metavar="MS"),
-    Option("exit_after_turns", ("--exit-after-turns",), "console mode: exit 0 once the agent answered N user turns", kind=int, metavar="N"),
+    Option(
+        "endpoint",
+        ("--endpoint",),
+        "Voice Live endpoint, https://<resource>.services.ai.azure.com/ (none: the local emulator)",
+        ("AZURE_VOICELIVE_ENDPOINT",),
+        metavar="URL",
+    ),
+    Option(
+        "api_key",
+        ("--api-key",),
+        "API key (key auth); without it Entra ID is used",
+        ("AZURE_VOICELIVE_API_KEY",),
+        metavar="KEY",
+    ),
+    Option(
+        "credential",
+        ("--credential",),
+        "Entra ID credential: DefaultAzureCredential or AzureCliCredential",
+        ("AZURE_VOICELIVE_CREDENTIAL",),
+        default="default",
+        choices=("default", "cli"),
+    ),
+    Option(
+        "model",
+        ("--model",),
+        f"model mode (no agent), default {DEFAULT_MODEL}",
+        ("AZURE_VOICELIVE_MODEL",),
+    ),
+    Option(
+        "instructions",
+        ("--instructions",),
+        "system instructions in model mode",
+        ("AZURE_VOICELIVE_INSTRUCTIONS",),
+        metavar="TEXT",
+    ),
+    Option(
+        "agent_name",
+        ("--agent-name",),
+        "Foundry agent name (needs --project-name)",
+        ("AZURE_VOICELIVE_AGENT_NAME", "AGENT_NAME"),
+        metavar="NAME",
+    ),
+    Option(
+        "agent_version",
+        ("--agent-version",),
+        "Foundry agent version",
+        ("AZURE_VOICELIVE_AGENT_VERSION", "AGENT_VERSION"),
+        metavar="VERSION",
+    ),
+    Option(
+        "project_name",
+        ("--project-name", "--foundry_project_name"),
+        "Foundry project of the agent",
+        ("AZURE_VOICELIVE_PROJECT_NAME", "AGENT_PROJECT_NAME"),
+        metavar="NAME",
+    ),
+    Option(
+        "conversation_id",
+        ("--conversation-id",),
+        "continue an existing Foundry conversation",
+        ("AZURE_VOICELIVE_AGENT_CONVERSATION_ID", "AGENT_CONVERSATION_ID"),
+        metavar="ID",
+    ),
+    Option(
+        "foundry_resource_override",
+        ("--foundry-resource-override",),
+        "Foundry resource override (agent mode)",
+        ("AZURE_VOICELIVE_FOUNDRY_RESOURCE_OVERRIDE",),
+        metavar="RESOURCE",
+    ),
+    Option(
+        "auth_identity_client_id",
+        ("--auth-identity-client-id",),
+        "agent authentication identity client id",
+        ("AZURE_VOICELIVE_AGENT_AUTH_IDENTITY_CLIENT_ID",),
+        metavar="ID",
+    ),
+    Option(
+        "api_version",
+        ("--api-version",),
+        "Voice Live API version (default: the SDK's)",
+        ("AZURE_VOICELIVE_API_VERSION",),
+        metavar="VERSION",
+    ),
+    Option(
+        "agent_id",
+        ("--agent-id", "--agent_id"),
+        "legacy agent mode: agent id (needs --project-name or --agent-connection-string)",
+        ("AZURE_VOICELIVE_AGENT_ID",),
+        metavar="ID",
+    ),
+    Option(
+        "agent_connection_string",
+        ("--agent-connection-string",),
+        "hub-based project connection string (legacy agent mode)",
+        ("AZURE_VOICELIVE_AGENT_CONNECTION_STRING",),
+        metavar="STRING",
+    ),
+    Option(
+        "voice",
+        ("--voice",),
+        "voice; names with '-' are Azure voices, others (alloy, echo, ...) OpenAI voices",
+        ("AZURE_VOICELIVE_VOICE",),
+        default=DEFAULT_VOICE,
+    ),
+    Option(
+        "vad_threshold",
+        ("--vad-threshold",),
+        "server VAD threshold, 0..1",
+        kind=float,
+        default=0.5,
+        metavar="X",
+    ),
+    Option(
+        "vad_prefix_ms",
+        ("--vad-prefix-ms",),
+        "server VAD prefix padding, 0..5000 ms",
+        kind=int,
+        default=300,
+        metavar="MS",
+    ),
+    Option(
+        "vad_silence_ms",
+        ("--vad-silence-ms",),
+        "server VAD silence duration, 50..10000 ms",
+        kind=int,
+        default=500,
+        metavar="MS",
+    ),
+    Option(
+        "log_dir",
+        ("--log-dir",),
+        "folder for the technical, conversation and events logs",
+        ("AZURE_VOICELIVE_LOG_DIR",),
+        kind=Path,
+        default=Path(DEFAULT_LOG_DIR),
+        metavar="DIR",
+    ),
+    Option(
+        "input_wav",
+        ("--input-wav",),
+        "play this WAV as the microphone, then silence",
+        kind=Path,
+        metavar="FILE",
+    ),
+    Option(
+        "output_wav",
+        ("--output-wav",),
+        "write what the agent says to this WAV",
+        kind=Path,
+        metavar="FILE",
+    ),
+    Option(
+        "record",
+        ("--record",),
+        "record the session to a stereo WAV (left mic, right agent)",
+        kind=Path,
+        metavar="FILE",
+    ),
+    Option(
+        "input_device",
+        ("--input-device",),
+        "input device: index or name substring",
+        metavar="DEVICE",
+    ),
+    Option(
+        "output_device",
+        ("--output-device",),
+        "output device: index or name substring",
+        metavar="DEVICE",
+    ),
+    Option(
+        "block_ms",
+        ("--block-ms",),
+        "audio block length, 5..200 ms",
+        kind=int,
+        default=20,
+        metavar="MS",
+    ),
+    Option(
+        "exit_after_turns",
+        ("--exit-after-turns",),
+        "console mode: exit 0 once the agent answered N user turns",
+        kind=int,
+        metavar="N",
+    ),
 )
 
 # Switches: (dest, flags, help, value when given).
 SWITCHES: tuple[tuple[str, tuple[str, ...], str, bool], ...] = (
-    ("use_token_credential", ("--use-token-credential",), "use Entra ID even when an API key is set", True),
+    (
+        "use_token_credential",
+        ("--use-token-credential",),
+        "use Entra ID even when an API key is set",
+        True,
+    ),
     ("echo_cancellation", ("--no-echo-cancellation",), "turn off server echo cancellation", False),
-    ("noise_suppression", ("--no-noise-suppression",), "turn off azure_deep_noise_suppression", False),
+    (
+        "noise_suppression",
+        ("--no-noise-suppression",),
+        "turn off azure_deep_noise_suppression",
+        False,
+    ),
     ("greeting", ("--no-greeting",), "do not ask the agent for a greeting", False),
     ("verbose", ("--verbose",), "DEBUG level in the technical log", True),
     ("demo", ("--demo",), "use the embedded local Voice Live emulator", True),
@@ -233,7 +403,9 @@ def read_env_file(path: str | None) -> dict[str, str]:
     try:
         values = dotenv_values(target)
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"env file is not readable: {target} ({exc.__class__.__name__})") from None
+        raise ConfigError(
+            f"env file is not readable: {target} ({exc.__class__.__name__})"
+        ) from None
     return {k: v for k, v in values.items() if v is not None}
 
 
@@ -305,17 +477,19 @@ def validate(settings: Settings) -> None:
     if settings.agent_name and not settings.project_name:
         raise ConfigError("--agent-name needs --project-name (AZURE_VOICELIVE_PROJECT_NAME)")
     if settings.agent_id and not (settings.project_name or settings.agent_connection_string):
-        raise ConfigError(
-            "--agent-id needs --project-name or --agent-connection-string"
-        )
+        raise ConfigError("--agent-id needs --project-name or --agent-connection-string")
     if settings.agent_name and settings.agent_id:
-        raise ConfigError("use either --agent-name (Foundry agent) or --agent-id (legacy), not both")
+        raise ConfigError(
+            "use either --agent-name (Foundry agent) or --agent-id (legacy), not both"
+        )
     if settings.model and (settings.agent_name or settings.agent_id):
         raise ConfigError("--model is for model mode; it cannot be combined with an agent")
     if not 0.0 <= settings.vad_threshold <= 1.0:
         raise ConfigError(f"--vad-threshold must be between 0 and 1, got {settings.vad_threshold}")
     if not 0 <= settings.vad_prefix_ms <= 5000:
-        raise ConfigError(f"--vad-prefix-ms must be between 0 and 5000, got {settings.vad_prefix_ms}")
+        raise ConfigError(
+            f"--vad-prefix-ms must be between 0 and 5000, got {settings.vad_prefix_ms}"
+        )
     if not 50 <= settings.vad_silence_ms <= 10000:
         raise ConfigError(
             f"--vad-silence-ms must be between 50 and 10000, got {settings.vad_silence_ms}"

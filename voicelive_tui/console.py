@@ -20,10 +20,14 @@ GOODBYE = "\n👋 Voice assistant shut down. Goodbye!"
 _LINES = {
     "input_audio_buffer.speech_started": lambda e: "🎤 Listening...",
     "input_audio_buffer.speech_stopped": lambda e: "🤔 Processing...",
-    "conversation.item.input_audio_transcription.completed": lambda e: f"👤 You said:\t{e.get('transcript', '')}",
+    "conversation.item.input_audio_transcription.completed": lambda e: (
+        f"👤 You said:\t{e.get('transcript', '')}"
+    ),
     "response.audio.done": lambda e: "🎤 Ready for next input...",
     "response.text.done": lambda e: f"🤖 Agent responded with text:\t{e.get('text', '')}",
-    "response.audio_transcript.done": lambda e: f"🤖 Agent responded with audio transcript:\t{e.get('transcript', '')}",
+    "response.audio_transcript.done": lambda e: (
+        f"🤖 Agent responded with audio transcript:\t{e.get('transcript', '')}"
+    ),
 }
 
 

@@ -131,7 +131,13 @@ class Conversation:
         if self.connection != ConnectionState.RECONNECTING:
             self.outages += 1
             self.turns.append(
-                Turn("system", now, text=f"Connection lost ({reason}); reconnecting", kind="notice", final=True)
+                Turn(
+                    "system",
+                    now,
+                    text=f"Connection lost ({reason}); reconnecting",
+                    kind="notice",
+                    final=True,
+                )
             )
         self.connection = ConnectionState.RECONNECTING
         self.reconnect_in_s = retry_in_s
@@ -158,7 +164,9 @@ class Conversation:
                 text = " ".join(
                     str(p.get("text", "")) for p in item.get("content") or [] if isinstance(p, dict)
                 ).strip()
-                self.turns.append(Turn("user", now, item_id=item.get("id"), text=text, final=True, kind="text"))
+                self.turns.append(
+                    Turn("user", now, item_id=item.get("id"), text=text, final=True, kind="text")
+                )
                 self._user_turn_waiting = True
 
     # -- received events -------------------------------------------------------
@@ -215,7 +223,9 @@ class Conversation:
         if conv:
             self.session.conversation_id = conv
         if self._pending_latency is not None and self._pending_latency.response_ms is None:
-            self._pending_latency.response_ms = (now - self._pending_latency.speech_stopped_at) * 1000
+            self._pending_latency.response_ms = (
+                now - self._pending_latency.speech_stopped_at
+            ) * 1000
 
     def _output_item(self, event: dict[str, Any], now: float) -> None:
         item = event.get("item") or {}
@@ -228,7 +238,9 @@ class Conversation:
     def _agent_turn_for(self, event: dict[str, Any], now: float, kind: str) -> Turn:
         turn = self.agent_turn(event.get("item_id"))
         if turn is None:
-            turn = Turn("agent", now, item_id=event.get("item_id"), response_id=event.get("response_id"))
+            turn = Turn(
+                "agent", now, item_id=event.get("item_id"), response_id=event.get("response_id")
+            )
             self.turns.append(turn)
         turn.kind = kind
         return turn

@@ -66,7 +66,9 @@ class Redactor:
                 text = text.replace(secret, REDACTED)
         for pattern in _SECRET_PATTERNS:
             text = pattern.sub(lambda m: m.group(1) + REDACTED, text)
-        return _BASE64_FIELD.sub(lambda m: f"{m.group(1)}<{len(m.group(2))} chars base64>{m.group(3)}", text)
+        return _BASE64_FIELD.sub(
+            lambda m: f"{m.group(1)}<{len(m.group(2))} chars base64>{m.group(3)}", text
+        )
 
 
 class RedactingFormatter(logging.Formatter):

@@ -54,7 +54,9 @@ def build_session_config(settings: Settings, *, voice: str | None = None) -> Req
     if settings.echo_cancellation:
         config.input_audio_echo_cancellation = AudioEchoCancellation()
     if settings.noise_suppression:
-        config.input_audio_noise_reduction = AudioNoiseReduction(type="azure_deep_noise_suppression")
+        config.input_audio_noise_reduction = AudioNoiseReduction(
+            type="azure_deep_noise_suppression"
+        )
     if settings.mode == "model":
         config.instructions = settings.instructions or DEFAULT_INSTRUCTIONS
     return config
@@ -117,7 +119,7 @@ FAMILIES = (
 
 
 def event_family(event_type: str) -> str:
-    """"session", "input", "audio", "response", "conversation", "error" or "other"."""
+    """ "session", "input", "audio", "response", "conversation", "error" or "other"."""
     for family, prefixes in FAMILIES:
         if event_type.startswith(prefixes):
             return family
@@ -181,7 +183,10 @@ def summarize(event: Mapping[str, Any]) -> str:
         parts.append(f"at {event.get('audio_end_ms')} ms")
     elif kind.endswith("transcript.delta") or kind == "response.text.delta":
         parts.append(repr(_clip(event.get("delta", ""), 40)))
-    elif kind in ("response.audio_transcript.done", "conversation.item.input_audio_transcription.completed"):
+    elif kind in (
+        "response.audio_transcript.done",
+        "conversation.item.input_audio_transcription.completed",
+    ):
         parts.append(repr(_clip(event.get("transcript", ""), 60)))
     elif kind == "response.text.done":
         parts.append(repr(_clip(event.get("text", ""), 60)))
@@ -218,11 +223,18 @@ def elide_for_display(event: Mapping[str, Any]) -> dict[str, Any]:
     """A copy of an event for the JSON view: audio bytes or base64 replaced by a size."""
     out: dict[str, Any] = {}
     for key, value in event.items():
-        if key in ("delta", "audio") and (
-            isinstance(value, (bytes, bytearray)) or (key == "audio" or event.get("type") == AUDIO_DELTA)
-        ) and not isinstance(value, (int, float)):
-            n = len(value) if isinstance(value, (bytes, bytearray)) else audio_bytes(
-                {"type": AUDIO_DELTA, "delta": value}
+        if (
+            key in ("delta", "audio")
+            and (
+                isinstance(value, (bytes, bytearray))
+                or (key == "audio" or event.get("type") == AUDIO_DELTA)
+            )
+            and not isinstance(value, (int, float))
+        ):
+            n = (
+                len(value)
+                if isinstance(value, (bytes, bytearray))
+                else audio_bytes({"type": AUDIO_DELTA, "delta": value})
             )
             out[key] = f"<{n} bytes of audio>"
         elif isinstance(value, Mapping):

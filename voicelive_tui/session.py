@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from azure.ai.voicelive.aio import ConnectionClosed, VoiceLiveConnection, connect
+from azure.ai.voicelive.aio import ConnectionError as VoiceLiveConnectionError
 from azure.ai.voicelive.models import (
     ClientEvent,
     ClientEventConversationItemCreate,
@@ -29,7 +30,6 @@ from azure.ai.voicelive.models import (
     InputTextContentPart,
     UserMessageItem,
 )
-from azure.ai.voicelive.aio import ConnectionError as VoiceLiveConnectionError
 from azure.core.credentials import AzureKeyCredential
 from azure.core.credentials_async import AsyncTokenCredential
 from azure.core.exceptions import ClientAuthenticationError
@@ -258,12 +258,18 @@ class VoiceLiveSession:
                 except (OSError, asyncio.TimeoutError) as exc:
                     reason = f"network error: {_short(exc)}"
                     if not ever_connected and attempt + 1 >= self.start_attempts:
-                        raise ConnectFailed(f"could not connect to {self.endpoint} ({_short(exc)})") from None
+                        raise ConnectFailed(
+                            f"could not connect to {self.endpoint} ({_short(exc)})"
+                        ) from None
                 finally:
                     self._conn = None
                 if self._quit.is_set():
                     break
-                delay = 0.0 if self._reconnect_now.is_set() and ever_connected else backoff_delay(attempt)
+                delay = (
+                    0.0
+                    if self._reconnect_now.is_set() and ever_connected
+                    else backoff_delay(attempt)
+                )
                 attempt += 1
                 self._record_outage(reason or "connection closed", delay)
                 await self._wait_before_retry(delay)
@@ -304,7 +310,9 @@ class VoiceLiveSession:
         token = None
         if self.settings.mode == "legacy-agent":
             if self.token_credential is None:
-                raise AuthError("legacy agent mode needs an Entra ID credential for the agent access token")
+                raise AuthError(
+                    "legacy agent mode needs an Entra ID credential for the agent access token"
+                )
             token = await fetch_agent_access_token(self.token_credential, self.settings)
             self.logs.add_secret(token)
             log.info("Obtained agent access token")
@@ -335,7 +343,9 @@ class VoiceLiveSession:
             except VoiceLiveConnectionError as exc:
                 if "parse" in str(exc).lower():
                     self.conversation.received["<malformed>"] += 1
-                    self.notice(f"Skipped a frame the SDK could not parse: {_short(exc)}", "warning")
+                    self.notice(
+                        f"Skipped a frame the SDK could not parse: {_short(exc)}", "warning"
+                    )
                     continue
                 return _short(exc)
             except Exception as exc:  # an unexpected SDK error must not kill the session
@@ -427,7 +437,10 @@ class VoiceLiveSession:
         session = payload.get("session") or {}
         log.info("Session ready: %s", session.get("id"))
         self.logs.conversation.header(
-            session.get("id", ""), session.get("model"), session.get("voice"), session.get("instructions")
+            session.get("id", ""),
+            session.get("model"),
+            session.get("voice"),
+            session.get("instructions"),
         )
         if not self._greeted:
             self._greeted = True
@@ -439,11 +452,15 @@ class VoiceLiveSession:
             log.info("Started audio capture")
         self._emit(Update("state", at=self.clock()))
 
-    async def _on_conversation_item_input_audio_transcription_completed(self, payload: dict[str, Any]) -> None:
+    async def _on_conversation_item_input_audio_transcription_completed(
+        self, payload: dict[str, Any]
+    ) -> None:
         self.logs.conversation.write(f"User Input:\t{payload.get('transcript', '')}")
 
     async def _on_response_text_done(self, payload: dict[str, Any]) -> None:
-        self._log_agent_line(payload.get("item_id"), f"Agent Text Response:\t{payload.get('text', '')}")
+        self._log_agent_line(
+            payload.get("item_id"), f"Agent Text Response:\t{payload.get('text', '')}"
+        )
 
     async def _on_response_audio_transcript_done(self, payload: dict[str, Any]) -> None:
         turn = self.conversation.agent_turn(payload.get("item_id"))
@@ -462,7 +479,12 @@ class VoiceLiveSession:
     def _flush_unlogged_turns(self) -> None:
         """Agent turns cut off before their transcript was done still reach the log."""
         for turn in self.conversation.turns:
-            if turn.role == "agent" and turn.item_id and turn.item_id not in self._logged_items and turn.text:
+            if (
+                turn.role == "agent"
+                and turn.item_id
+                and turn.item_id not in self._logged_items
+                and turn.text
+            ):
                 self._log_agent_line(turn.item_id, _agent_line(turn))
 
     async def _on_input_audio_buffer_speech_started(self, payload: dict[str, Any]) -> None:
@@ -506,7 +528,9 @@ class VoiceLiveSession:
             if heard + 1 < turn.audio_ms or response_id is not None:
                 conv.interrupt(item_id, heard)
                 await self._send(
-                    ClientEventConversationItemTruncate(item_id=item_id, content_index=0, audio_end_ms=heard)
+                    ClientEventConversationItemTruncate(
+                        item_id=item_id, content_index=0, audio_end_ms=heard
+                    )
                 )
                 log.info("Barge-in (%s): truncated %s at %d ms", reason, item_id, heard)
                 self._emit(Update("state", at=self.clock()))
@@ -519,7 +543,9 @@ class VoiceLiveSession:
         self._emit(Update("state", at=self.clock()))
 
     def on_audio_fault(self, message: str) -> None:
-        self.notice(f"Audio device lost: {message}. Continuing text-only (press r to retry).", "error")
+        self.notice(
+            f"Audio device lost: {message}. Continuing text-only (press r to retry).", "error"
+        )
 
 
 def _agent_line(turn: Turn) -> str:

@@ -70,7 +70,9 @@ async def running_session(
     key: str = TEST_KEY,
 ) -> AsyncIterator[RunningSession]:
     """A VoiceLiveSession connected to ``endpoint`` with key auth, run as a task."""
-    settings = make_settings("--endpoint", endpoint, "--api-key", key, "--log-dir", str(log_dir), *argv)
+    settings = make_settings(
+        "--endpoint", endpoint, "--api-key", key, "--log-dir", str(log_dir), *argv
+    )
     logs = RunLogs(settings.log_dir, verbose=settings.verbose, secrets=(key,))
     session = VoiceLiveSession(
         settings,

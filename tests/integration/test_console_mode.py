@@ -17,8 +17,12 @@ from tests.integration.session_helpers import TEST_KEY
 async def run_cli(*argv: str, timeout: float = 60.0) -> tuple[int, str, str]:
     """Run ``python -m voicelive_tui ARGV`` without blocking this loop (the emulator lives here)."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "voicelive_tui", *argv,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "voicelive_tui",
+        *argv,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(proc.communicate(), timeout)
     assert proc.returncode is not None
@@ -35,15 +39,32 @@ async def test_spoken_turn_in_console_mode(emulator_factory, speech_wav: Path, t
     emu = await emulator_factory(speed=1.0)
     out_wav, logs = tmp_path / "agent.wav", tmp_path / "logs"
     code, out, err = await run_cli(
-        "--no-tui", "--endpoint", emu.endpoint, "--api-key", TEST_KEY,
-        "--input-wav", str(speech_wav), "--output-wav", str(out_wav),
-        "--exit-after-turns", "1", "--no-greeting", "--log-dir", str(logs),
+        "--no-tui",
+        "--endpoint",
+        emu.endpoint,
+        "--api-key",
+        TEST_KEY,
+        "--input-wav",
+        str(speech_wav),
+        "--output-wav",
+        str(out_wav),
+        "--exit-after-turns",
+        "1",
+        "--no-greeting",
+        "--log-dir",
+        str(logs),
     )
     assert code == 0, err
     assert err == ""
     lines = out.splitlines()
-    expected = ["🎤 VOICE ASSISTANT READY", "🎤 Listening...", "🤔 Processing...", "👤 You said:\t[speech",
-                "🤖 Agent responded with audio transcript:\t", "👋 Voice assistant shut down. Goodbye!"]
+    expected = [
+        "🎤 VOICE ASSISTANT READY",
+        "🎤 Listening...",
+        "🤔 Processing...",
+        "👤 You said:\t[speech",
+        "🤖 Agent responded with audio transcript:\t",
+        "👋 Voice assistant shut down. Goodbye!",
+    ]
     positions = [next(i for i, line in enumerate(lines) if line.startswith(e)) for e in expected]
     assert positions == sorted(positions), out
     conversation = next(logs.glob("*_conversation.log")).read_text(encoding="utf-8")
@@ -57,8 +78,14 @@ async def test_spoken_turn_in_console_mode(emulator_factory, speech_wav: Path, t
 async def test_wrong_key_exits_3_with_one_line(emulator_factory, tmp_path) -> None:
     emu = await emulator_factory(api_key="the-right-key")
     code, out, err = await run_cli(
-        "--no-tui", "--no-audio", "--endpoint", emu.endpoint, "--api-key", "a-wrong-key",
-        "--log-dir", str(tmp_path),
+        "--no-tui",
+        "--no-audio",
+        "--endpoint",
+        emu.endpoint,
+        "--api-key",
+        "a-wrong-key",
+        "--log-dir",
+        str(tmp_path),
     )
     assert code == 3
     assert len(err.strip().splitlines()) == 1, err
@@ -76,8 +103,14 @@ def closed_port() -> int:
 async def test_closed_port_exits_4_with_one_line(tmp_path) -> None:
     port = closed_port()
     code, out, err = await run_cli(
-        "--no-tui", "--no-audio", "--endpoint", f"http://127.0.0.1:{port}", "--api-key", "k" * 8,
-        "--log-dir", str(tmp_path),
+        "--no-tui",
+        "--no-audio",
+        "--endpoint",
+        f"http://127.0.0.1:{port}",
+        "--api-key",
+        "k" * 8,
+        "--log-dir",
+        str(tmp_path),
     )
     assert code == 4
     assert len(err.strip().splitlines()) == 1, err

@@ -124,7 +124,9 @@ async def test_mute_stops_appends(emulator, tmp_path: Path) -> None:
     audio = WavBackend(silence_wav(tmp_path / "quiet.wav", 1.0), None, speed=SPEED)
     async with running_session(emulator.endpoint, tmp_path, "--no-greeting", audio=audio) as run:
         record = lambda: emulator.connections[0]  # noqa: E731
-        await run.wait_until(lambda: emulator.connections and record().counts["input_audio_buffer.append"] >= 10)
+        await run.wait_until(
+            lambda: emulator.connections and record().counts["input_audio_buffer.append"] >= 10
+        )
         run.session.set_muted(True)
         sent_at_mute = run.session.conversation.sent["input_audio_buffer.append"]
         ticks = audio.blocks_ticked
@@ -133,7 +135,9 @@ async def test_mute_stops_appends(emulator, tmp_path: Path) -> None:
         assert run.session.conversation.sent["input_audio_buffer.append"] == sent_at_mute
         assert record().counts["input_audio_buffer.append"] == sent_at_mute
         run.session.set_muted(False)
-        await run.wait_until(lambda: record().counts["input_audio_buffer.append"] >= sent_at_mute + 10)
+        await run.wait_until(
+            lambda: record().counts["input_audio_buffer.append"] >= sent_at_mute + 10
+        )
 
 
 async def test_text_turn(emulator, tmp_path: Path) -> None:
@@ -177,7 +181,9 @@ async def test_dropped_socket_reconnects_and_keeps_the_log(emulator_factory, tmp
     lost = log.index("Connection lost:")
     assert log.index("User Input:\tAre you back?") > lost
     assert "Are you back?" in agent_turns(run)[-1].text
-    assert any(t.kind == "notice" and "Connection lost" in t.text for t in run.session.conversation.turns)
+    assert any(
+        t.kind == "notice" and "Connection lost" in t.text for t in run.session.conversation.turns
+    )
 
 
 async def test_agent_reconnect_resumes_the_conversation(emulator_factory, tmp_path) -> None:
