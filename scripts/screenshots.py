@@ -18,46 +18,20 @@ from pathlib import Path
 
 from textual.pilot import Pilot
 
-from voicelive_tui.config import Settings
-from voicelive_tui.ui.app import VoiceLiveApp
-from voicelive_tui.ui.clock import fixed_clock
-from voicelive_tui.ui.replay import ReplaySession, replay_source
+from voicelive_tui.ui.replay import scripted_app, settle
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "screenshots"
 
 
-def scripted_app(log_dir: Path) -> VoiceLiveApp:
-    """The dashboard on the scripted session, frozen clock, no live meters."""
-    settings = Settings(log_dir=log_dir)
-    return VoiceLiveApp(
-        settings, source=replay_source(settings), clock=fixed_clock(), live_meters=False
-    )
-
-
-async def settle(pilot: Pilot[int]) -> None:
-    """Wait until the script has played and the screen shows all of it."""
-    app = pilot.app
-    assert isinstance(app, VoiceLiveApp)
-    for _ in range(200):
-        session = app.session
-        if isinstance(session, ReplaySession) and session.replayed.is_set():
-            break
-        await pilot.pause(0.02)
-    else:
-        raise RuntimeError("the scripted session did not play")
-    await pilot.pause()
-    app._refresh_state()
-    await pilot.pause()
-    await pilot.wait_for_scheduled_animations()
-
-
 async def open_json(pilot: Pilot[int]) -> None:
     """Select the session.created line and open its JSON view."""
     await settle(pilot)
-    await pilot.press("tab", "tab", "home", "down")
-    await pilot.press("enter")
+    app = pilot.app
+    app.event_log.focus()  # type: ignore[attr-defined]
+    await pilot.press("home", "down", "enter")
     await pilot.pause()
+    assert type(app.screen).__name__ == "JsonScreen", app.screen
 
 
 async def open_help(pilot: Pilot[int]) -> None:

@@ -46,10 +46,10 @@ class Dashboard:
 
 @pytest.fixture
 def dashboard(tmp_path: Path) -> Callable[..., Dashboard]:
-    """``dashboard(emulator, input_wav=None, speed=20.0, **settings)``: an unstarted app."""
+    """``dashboard(emulator, input_wav=None, speed=1.0, **settings)``: an unstarted app."""
 
     def make(
-        emu: Emulator, input_wav: Path | None = None, speed: float = 20.0, **changes: Any
+        emu: Emulator, input_wav: Path | None = None, speed: float = 1.0, **changes: Any
     ) -> Dashboard:
         settings = Settings(
             endpoint=emu.endpoint, api_key="test-key", log_dir=tmp_path / "logs", **changes

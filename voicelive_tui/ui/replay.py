@@ -14,7 +14,8 @@ import base64
 import contextlib
 import math
 from collections.abc import AsyncIterator
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from azure.core.credentials import AzureKeyCredential
@@ -24,7 +25,13 @@ from voicelive_tui.audio.base import SILENCE_DB
 from voicelive_tui.config import Settings
 from voicelive_tui.logs import RunLogs
 from voicelive_tui.session import Update, VoiceLiveSession
+from voicelive_tui.ui.clock import fixed_clock
 from voicelive_tui.ui.sources import Opened, SessionSource
+
+if TYPE_CHECKING:
+    from textual.pilot import Pilot
+
+    from voicelive_tui.ui.app import VoiceLiveApp
 
 ENDPOINT = "https://contoso-voice.services.ai.azure.com/"
 CHUNK_MS = 150
@@ -288,6 +295,37 @@ def level_trace(seconds: float = 10.0) -> list[np.ndarray]:
         speaker = -20 + 6 * math.sin(t * 7) if t > 4.2 else SILENCE_DB
         out.append(np.array([mic, mic + 9, speaker, speaker + 9], dtype=np.float32))
     return out
+
+
+def scripted_app(log_dir: Path, **settings: Any) -> VoiceLiveApp:
+    """The dashboard on a ReplaySession: frozen clock, level history from the script."""
+    from voicelive_tui.ui.app import VoiceLiveApp
+
+    config = Settings(log_dir=log_dir, **settings)
+    return VoiceLiveApp(
+        config, source=replay_source(config), clock=fixed_clock(), live_meters=False
+    )
+
+
+async def settle(pilot: Pilot[Any], timeout: float = 10.0) -> None:
+    """Wait until the script has played and every turn and event is on screen."""
+
+    def done() -> bool:
+        app = pilot.app
+        session = getattr(app, "session", None)
+        if not isinstance(session, ReplaySession) or not session.replayed.is_set():
+            return False
+        shown = len(app.conversation_panel.query("TurnView"))  # type: ignore[attr-defined]
+        return shown == len(session.conversation.turns) and not app._pending  # type: ignore[attr-defined]
+
+    for _ in range(int(timeout / 0.02)):
+        if done():
+            break
+        await pilot.pause(0.02)
+    else:
+        raise RuntimeError("the scripted session did not play")
+    await pilot.pause()
+    await pilot.wait_for_scheduled_animations()
 
 
 def replay_source(settings: Settings) -> SessionSource:

@@ -1,0 +1,29 @@
+"""SVG snapshots of the dashboard from the deterministic scripted session.
+
+Update them with ``pytest tests/ui/test_snapshots.py --snapshot-update`` after a change
+you have looked at.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from voicelive_tui.ui.replay import scripted_app, settle
+
+
+async def press_help(pilot) -> None:
+    await settle(pilot)
+    await pilot.press("question_mark")
+    await pilot.pause()
+
+
+def test_main_screen_120x36(snap_compare, tmp_path: Path):
+    assert snap_compare(scripted_app(tmp_path), terminal_size=(120, 36), run_before=settle)
+
+
+def test_main_screen_80x24(snap_compare, tmp_path: Path):
+    assert snap_compare(scripted_app(tmp_path), terminal_size=(80, 24), run_before=settle)
+
+
+def test_help_screen(snap_compare, tmp_path: Path):
+    assert snap_compare(scripted_app(tmp_path), terminal_size=(120, 36), run_before=press_help)
