@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from voicelive_tui.auth import AuthError
 from voicelive_tui.conversation import ConnectionState
 from voicelive_tui.ui.widgets.conversation import TurnView
 from voicelive_tui.ui.widgets.levels import VadIndicator
@@ -31,14 +32,23 @@ async def test_greeting_appears_with_its_events(emulator, dashboard):
         app = dash.app
         await wait_for(
             pilot,
-            lambda: any("Hello!" in t and "Agent" in t for t in turn_texts(app))
-            and "response.done" in event_types(app),
+            lambda: (
+                any("Hello!" in t and "Agent" in t for t in turn_texts(app))
+                and "response.done" in event_types(app)
+            ),
             what="the greeting",
         )
         types = event_types(app)
         assert is_subsequence(
-            ["session.update", "session.created", "session.updated", "response.create",
-             "response.created", "response.audio.delta", "response.done"],
+            [
+                "session.update",
+                "session.created",
+                "session.updated",
+                "response.create",
+                "response.created",
+                "response.audio.delta",
+                "response.done",
+            ],
             types,
         )
         # Audio deltas fold into one updating line.
@@ -68,8 +78,11 @@ async def test_spoken_turn_shows_user_reply_vad_states_and_latency(
         vad.show = record  # type: ignore[method-assign]
         await wait_for(
             pilot,
-            lambda: app.session is not None and app.session.conversation.answered_user_turns >= 1
-            and dash.audio.pending_ms() == 0,
+            lambda: (
+                app.session is not None
+                and app.session.conversation.answered_user_turns >= 1
+                and dash.audio.pending_ms() == 0
+            ),
             timeout=30,
             what="the agent's answer to the spoken turn",
         )
@@ -83,8 +96,12 @@ async def test_spoken_turn_shows_user_reply_vad_states_and_latency(
         assert app.status_bar.view.latency_ms is not None
         assert "v2v" in app.status_bar.render().plain  # type: ignore[union-attr]
         assert is_subsequence(
-            ["input_audio_buffer.speech_started", "input_audio_buffer.speech_stopped",
-             "response.created", "response.done"],
+            [
+                "input_audio_buffer.speech_started",
+                "input_audio_buffer.speech_stopped",
+                "response.created",
+                "response.done",
+            ],
             event_types(app),
         )
 
@@ -130,8 +147,10 @@ async def test_space_interrupts_a_reply(emulator_factory, dashboard):
         await pilot.press("space")
         await wait_for(
             pilot,
-            lambda: emu.latest.counts["response.cancel"] >= 1
-            and emu.latest.counts["conversation.item.truncate"] >= 1,
+            lambda: (
+                emu.latest.counts["response.cancel"] >= 1
+                and emu.latest.counts["conversation.item.truncate"] >= 1
+            ),
             what="cancel and truncate at the emulator",
         )
         await wait_for(pilot, lambda: any("interrupted at" in t for t in turn_texts(app)))
@@ -217,3 +236,13 @@ async def test_dropped_socket_shows_reconnecting_then_ready(emulator_factory, da
         )
         assert app.session.conversation.connection == ConnectionState.READY
         assert any("Connection lost" in t for t in turn_texts(app))
+
+
+async def test_rejected_credentials_end_the_app_with_exit_code_3(emulator_factory, dashboard):
+    emu = await emulator_factory(faults=["reject-auth"])
+    dash = dashboard(emu)
+    async with dash.app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: not dash.app.is_running, what="the app to exit")
+    assert isinstance(dash.app.failure, AuthError)
+    assert dash.app.return_code == 3
+    assert "test-key" not in str(dash.app.failure)

@@ -184,7 +184,7 @@ class VoiceLiveApp(App[int]):
                 code = EXIT_AUTH
             elif isinstance(self.failure, ConnectFailed):
                 code = EXIT_CONNECT
-            self.exit(code)
+            self.exit(code, return_code=code)
         elif not self._quitting:
             self.exit(EXIT_OK)  # the session ended by itself (e.g. --exit-after-turns)
 

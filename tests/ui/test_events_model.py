@@ -1,0 +1,61 @@
+"""The event stream's memory: folding, bounding and filtering (pure, no widgets)."""
+
+from __future__ import annotations
+
+import base64
+
+from voicelive_tui.ui.events_model import EventBuffer
+
+
+def delta(ms: int = 100) -> dict:
+    return {"type": "response.audio.delta", "delta": base64.b64encode(bytes(ms * 48)).decode()}
+
+
+def append(ms: int = 20) -> dict:
+    return {"type": "input_audio_buffer.append", "audio": base64.b64encode(bytes(ms * 48)).decode()}
+
+
+def test_consecutive_audio_deltas_fold_into_one_line_with_count_and_duration():
+    buf = EventBuffer()
+    for _ in range(42):
+        buf.add("received", delta(200), 0.0)
+    assert len(buf.entries) == 1
+    assert buf.entries[0].text == "x42, 8.4 s"
+
+
+def test_appends_fold_across_transcript_deltas_but_not_across_other_events():
+    buf = EventBuffer()
+    buf.add("sent", append(), 0.0)
+    buf.add("received", {"type": "response.audio_transcript.delta", "delta": "Hi"}, 0.1)
+    buf.add("sent", append(), 0.2)
+    assert [e.type for e in buf.entries] == [
+        "input_audio_buffer.append",
+        "response.audio_transcript.delta",
+    ]
+    buf.add("received", {"type": "input_audio_buffer.speech_started", "audio_start_ms": 5}, 0.3)
+    buf.add("sent", append(), 0.4)
+    assert [e.count for e in buf.entries if e.type == "input_audio_buffer.append"] == [2, 1]
+
+
+def test_bounded_with_dropped_count():
+    buf = EventBuffer(max_entries=10)
+    for i in range(25):
+        buf.add("received", {"type": "session.updated", "session": {"id": f"s{i}"}}, float(i))
+    assert len(buf.entries) == 10 and len(buf.view) == 10
+    assert buf.dropped == 15
+    assert buf.entries[0].summary.startswith("s15")
+
+
+def test_filter_by_type_prefix_or_text():
+    buf = EventBuffer()
+    buf.add("received", {"type": "session.created", "session": {"id": "sess_1"}}, 0.0)
+    buf.add("received", {"type": "response.done", "response": {"id": "resp_9"}}, 1.0)
+    buf.add("received", {"type": "error", "error": {"message": "boom"}}, 2.0)
+    buf.set_filter("resp")
+    assert [e.type for e in buf.view] == ["response.done"]
+    buf.set_filter("BOOM")
+    assert [e.type for e in buf.view] == ["error"]
+    buf.add("received", {"type": "error", "error": {"message": "boom again"}}, 3.0)
+    assert len(buf.view) == 2
+    buf.set_filter("")
+    assert len(buf.view) == 4
