@@ -69,7 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings(argv)
     except ConfigError as exc:
         return fail(str(exc), EXIT_CONFIG)
-    from voicelive_tui.session import ConnectFailed
+    from voicelive_tui.reconnect import ConnectFailed
 
     try:
         if settings.list_devices:

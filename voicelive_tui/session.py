@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,32 +31,31 @@ from azure.ai.voicelive.models import (
 )
 from azure.core.credentials import AzureKeyCredential
 from azure.core.credentials_async import AsyncTokenCredential
-from azure.core.exceptions import ClientAuthenticationError
 
 from voicelive_tui.audio.base import AudioBackend, AudioError
 from voicelive_tui.audio.factory import start_backend
-from voicelive_tui.auth import AuthError, Credential, auth_hint, fetch_agent_access_token
+from voicelive_tui.auth import AuthError, Credential, fetch_agent_access_token
 from voicelive_tui.config import Settings
-from voicelive_tui.conversation import Conversation, Turn
+from voicelive_tui.conversation import Conversation
 from voicelive_tui.logs import RunLogs
 from voicelive_tui.protocol import build_session_config, connect_kwargs, is_benign_cancel_error
+from voicelive_tui.reconnect import (
+    START_ATTEMPTS,
+    ConnectFailed,  # noqa: F401 - the UI imports it from here until it moves
+    backoff_delay,
+    failure_reason,
+    short_error,
+)
+from voicelive_tui.transcript import ConversationLogWriter
 
 log = logging.getLogger(__name__)
-
-BACKOFF_START_S = 0.5
-BACKOFF_MAX_S = 30.0
-START_ATTEMPTS = 3  # attempts before "could not connect" when we never connected
-
-
-class ConnectFailed(Exception):
-    """The endpoint could not be reached at start; one line for the user (exit 4)."""
 
 
 @dataclass(frozen=True)
 class Update:
     """What observers hear: an event sent/received, a state change or a notice."""
 
-    kind: str  # "sent", "received", "state", "notice"
+    kind: str  # "sent", "received", "state", "notice", "outage", "closed"
     event: dict[str, Any] | None = None
     text: str = ""
     severity: str = "information"  # information, warning, error
@@ -65,26 +63,6 @@ class Update:
 
 
 Observer = Callable[[Update], None]
-
-
-def backoff_delay(attempt: int, rng: random.Random | None = None) -> float:
-    """0.5 s doubling to 30 s, with +-20 % jitter so clients do not reconnect in step."""
-    # Cap the exponent: 2 ** 1024 overflows a float after a night of failed retries.
-    base = min(BACKOFF_MAX_S, BACKOFF_START_S * (2 ** min(max(0, attempt), 16)))
-    return base * (rng or random).uniform(0.8, 1.2)
-
-
-def _auth_status(exc: BaseException) -> int | None:
-    """HTTP status of a failed WebSocket handshake, if the failure carries one."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        status = getattr(current, "status", None)
-        if isinstance(status, int):
-            return status
-        current = current.__cause__ or current.__context__
-    return None
 
 
 class VoiceLiveSession:
@@ -111,7 +89,10 @@ class VoiceLiveSession:
         self.clock = clock
         self.conversation = Conversation()
         self.start_attempts = start_attempts
-        self._observers: list[Observer] = []
+        # The conversation log is written first, before any screen hears of an event.
+        self._observers: list[Observer] = [
+            ConversationLogWriter(logs.conversation, self.conversation)
+        ]
         self._conn: VoiceLiveConnection | None = None
         self._quit = asyncio.Event()
         self._reconnect_now = asyncio.Event()
@@ -120,7 +101,6 @@ class VoiceLiveSession:
         self._exit_task: asyncio.Task[None] | None = None
         self._cancelled_responses: set[str] = set()
         self._audio_item: str | None = None  # newest agent item whose audio we queued
-        self._logged_items: set[str] = set()
         self._voice = settings.voice
         self._vad = (settings.vad_threshold, settings.vad_prefix_ms, settings.vad_silence_ms)
         if isinstance(credential, AzureKeyCredential):
@@ -196,7 +176,6 @@ class VoiceLiveSession:
             return
         item = UserMessageItem(content=[InputTextContentPart(text=text)])
         await self._send(ClientEventConversationItemCreate(item=item))
-        self.logs.conversation.write(f"User Input:\t{text}")
         await self._send(ClientEventResponseCreate())
 
     async def update_voice_and_vad(
@@ -230,37 +209,20 @@ class VoiceLiveSession:
             while not self._quit.is_set():
                 self.conversation.connecting()
                 self._emit(Update("state", at=self.clock()))
-                reason = ""
                 try:
                     reason = await self._connect_once()
                     ever_connected = True
                     attempt = 0
-                except AuthError:
-                    raise
-                except VoiceLiveConnectionError as exc:
-                    status = _auth_status(exc)
-                    if status in (401, 403):
-                        raise AuthError(
-                            f"authentication failed (HTTP {status}): {auth_hint(self.settings)}"
-                        ) from None
-                    reason = f"could not connect: {_short(exc)}"
-                    log.warning("Connection attempt failed: %s", _short(exc))
-                    if not ever_connected and attempt + 1 >= self.start_attempts:
-                        raise ConnectFailed(
-                            f"could not connect to {self.endpoint} after {attempt + 1} attempts "
-                            f"({_short(exc)})"
-                        ) from None
-                except ClientAuthenticationError as exc:
-                    raise AuthError(
-                        f"could not get a token ({exc.__class__.__name__}): "
-                        f"{auth_hint(self.settings)}"
-                    ) from None
-                except (OSError, asyncio.TimeoutError) as exc:
-                    reason = f"network error: {_short(exc)}"
-                    if not ever_connected and attempt + 1 >= self.start_attempts:
-                        raise ConnectFailed(
-                            f"could not connect to {self.endpoint} ({_short(exc)})"
-                        ) from None
+                except Exception as exc:
+                    log.warning("Connection attempt failed: %s", short_error(exc), exc_info=True)
+                    reason = failure_reason(
+                        exc,
+                        settings=self.settings,
+                        endpoint=self.endpoint,
+                        ever_connected=ever_connected,
+                        attempts=attempt + 1,
+                        start_attempts=self.start_attempts,
+                    )
                 finally:
                     self._conn = None
                 if self._quit.is_set():
@@ -302,8 +264,8 @@ class VoiceLiveSession:
     def _record_outage(self, reason: str, delay: float) -> None:
         now = self.clock()
         self.conversation.connection_lost(reason, delay, now)
-        self.logs.conversation.write(f"Connection lost:\t{reason}; reconnecting in {delay:.1f} s")
         log.warning("Connection lost (%s); reconnecting in %.1f s", reason, delay)
+        self._emit(Update("outage", text=f"{reason}; reconnecting in {delay:.1f} s", at=now))
         self._emit(Update("state", text=reason, at=now))
 
     async def _connect_once(self) -> str:
@@ -344,13 +306,13 @@ class VoiceLiveSession:
                 if "parse" in str(exc).lower():
                     self.conversation.received["<malformed>"] += 1
                     self.notice(
-                        f"Skipped a frame the SDK could not parse: {_short(exc)}", "warning"
+                        f"Skipped a frame the SDK could not parse: {short_error(exc)}", "warning"
                     )
                     continue
-                return _short(exc)
+                return short_error(exc)
             except Exception as exc:  # an unexpected SDK error must not kill the session
                 log.exception("Receive failed")
-                return _short(exc)
+                return short_error(exc)
             payload = event.as_dict()
             await self._on_event(event, payload)
 
@@ -365,7 +327,7 @@ class VoiceLiveSession:
             if task is not None and task is not asyncio.current_task():
                 task.cancel()
         self.conversation.closed()
-        self._flush_unlogged_turns()
+        self._emit(Update("closed", at=self.clock()))
         self._emit(Update("state", at=self.clock()))
         try:
             await self.audio.stop()
@@ -384,7 +346,7 @@ class VoiceLiveSession:
         try:
             await conn.send(payload)
         except Exception as exc:
-            log.warning("Send of %s failed: %s", payload.get("type"), _short(exc))
+            log.warning("Send of %s failed: %s", payload.get("type"), short_error(exc))
             return False
         self._record("sent", payload)
         return True
@@ -436,12 +398,6 @@ class VoiceLiveSession:
     async def _on_session_updated(self, payload: dict[str, Any]) -> None:
         session = payload.get("session") or {}
         log.info("Session ready: %s", session.get("id"))
-        self.logs.conversation.header(
-            session.get("id", ""),
-            session.get("model"),
-            session.get("voice"),
-            session.get("instructions"),
-        )
         if not self._greeted:
             self._greeted = True
             if self.settings.greeting:
@@ -452,48 +408,12 @@ class VoiceLiveSession:
             log.info("Started audio capture")
         self._emit(Update("state", at=self.clock()))
 
-    async def _on_conversation_item_input_audio_transcription_completed(
-        self, payload: dict[str, Any]
-    ) -> None:
-        self.logs.conversation.write(f"User Input:\t{payload.get('transcript', '')}")
-
-    async def _on_response_text_done(self, payload: dict[str, Any]) -> None:
-        self._log_agent_line(
-            payload.get("item_id"), f"Agent Text Response:\t{payload.get('text', '')}"
-        )
-
-    async def _on_response_audio_transcript_done(self, payload: dict[str, Any]) -> None:
-        turn = self.conversation.agent_turn(payload.get("item_id"))
-        text = payload.get("transcript", "")
-        if turn is not None and turn.interrupted:
-            text = f"{turn.text} [interrupted at {(turn.heard_ms or 0) / 1000:.1f} s]"
-        self._log_agent_line(payload.get("item_id"), f"Agent Audio Response:\t{text}")
-
-    def _log_agent_line(self, item_id: str | None, line: str) -> None:
-        if item_id:
-            if item_id in self._logged_items:
-                return
-            self._logged_items.add(item_id)
-        self.logs.conversation.write(line)
-
-    def _flush_unlogged_turns(self) -> None:
-        """Agent turns cut off before their transcript was done still reach the log."""
-        for turn in self.conversation.turns:
-            if (
-                turn.role == "agent"
-                and turn.item_id
-                and turn.item_id not in self._logged_items
-                and turn.text
-            ):
-                self._log_agent_line(turn.item_id, _agent_line(turn))
-
     async def _on_input_audio_buffer_speech_started(self, payload: dict[str, Any]) -> None:
         log.info("User started speaking - stopping playback")
         await self._barge_in(reason="user speech")
 
     async def _on_response_done(self, payload: dict[str, Any]) -> None:
         log.info("Response complete")
-        self._flush_unlogged_turns()
         limit = self.settings.exit_after_turns
         if limit and self.conversation.answered_user_turns >= limit and self._exit_task is None:
             self._exit_task = asyncio.ensure_future(self._exit_after_playback())
@@ -546,15 +466,3 @@ class VoiceLiveSession:
         self.notice(
             f"Audio device lost: {message}. Continuing text-only (press r to retry).", "error"
         )
-
-
-def _agent_line(turn: Turn) -> str:
-    if turn.kind == "text":
-        return f"Agent Text Response:\t{turn.text}"
-    suffix = f" [interrupted at {(turn.heard_ms or 0) / 1000:.1f} s]" if turn.interrupted else ""
-    return f"Agent Audio Response:\t{turn.text}{suffix}"
-
-
-def _short(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or exc.__class__.__name__
-    return text if len(text) <= 160 else text[:159] + "…"
