@@ -1,0 +1,244 @@
+"""The table of configurable values: flags, environment variables, defaults, help.
+
+:mod:`voicelive_tui.config` builds the parser and the Settings from it; the README's
+configuration table and ``--help`` both follow this order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_VOICE = "en-US-Ava:DragonHDLatestNeural"
+DEFAULT_MODEL = "gpt-realtime"
+DEFAULT_ENV_FILE = ".env"
+DEFAULT_LOG_DIR = "logs"
+
+
+@dataclass(frozen=True)
+class Option:
+    """One configurable value: its flag(s), env variable(s) and help."""
+
+    dest: str
+    flags: tuple[str, ...]
+    help: str
+    env: tuple[str, ...] = ()
+    kind: type = str
+    default: object = None
+    choices: tuple[str, ...] | None = None
+    metavar: str | None = None
+
+
+# The table of the README; order is the --help order.
+OPTIONS: tuple[Option, ...] = (
+    Option(
+        "endpoint",
+        ("--endpoint",),
+        "Voice Live endpoint, https://<resource>.services.ai.azure.com/ (none: the local emulator)",
+        ("AZURE_VOICELIVE_ENDPOINT",),
+        metavar="URL",
+    ),
+    Option(
+        "api_key",
+        ("--api-key",),
+        "API key (key auth); without it Entra ID is used",
+        ("AZURE_VOICELIVE_API_KEY",),
+        metavar="KEY",
+    ),
+    Option(
+        "credential",
+        ("--credential",),
+        "Entra ID credential: DefaultAzureCredential or AzureCliCredential",
+        ("AZURE_VOICELIVE_CREDENTIAL",),
+        default="default",
+        choices=("default", "cli"),
+    ),
+    Option(
+        "model",
+        ("--model",),
+        f"model mode (no agent), default {DEFAULT_MODEL}",
+        ("AZURE_VOICELIVE_MODEL",),
+    ),
+    Option(
+        "instructions",
+        ("--instructions",),
+        "system instructions in model mode",
+        ("AZURE_VOICELIVE_INSTRUCTIONS",),
+        metavar="TEXT",
+    ),
+    Option(
+        "agent_name",
+        ("--agent-name",),
+        "Foundry agent name (needs --project-name)",
+        ("AZURE_VOICELIVE_AGENT_NAME", "AGENT_NAME"),
+        metavar="NAME",
+    ),
+    Option(
+        "agent_version",
+        ("--agent-version",),
+        "Foundry agent version",
+        ("AZURE_VOICELIVE_AGENT_VERSION", "AGENT_VERSION"),
+        metavar="VERSION",
+    ),
+    Option(
+        "project_name",
+        ("--project-name", "--foundry_project_name"),
+        "Foundry project of the agent",
+        ("AZURE_VOICELIVE_PROJECT_NAME", "AGENT_PROJECT_NAME"),
+        metavar="NAME",
+    ),
+    Option(
+        "conversation_id",
+        ("--conversation-id",),
+        "continue an existing Foundry conversation",
+        ("AZURE_VOICELIVE_AGENT_CONVERSATION_ID", "AGENT_CONVERSATION_ID"),
+        metavar="ID",
+    ),
+    Option(
+        "foundry_resource_override",
+        ("--foundry-resource-override",),
+        "Foundry resource override (agent mode)",
+        ("AZURE_VOICELIVE_FOUNDRY_RESOURCE_OVERRIDE",),
+        metavar="RESOURCE",
+    ),
+    Option(
+        "auth_identity_client_id",
+        ("--auth-identity-client-id",),
+        "agent authentication identity client id",
+        ("AZURE_VOICELIVE_AGENT_AUTH_IDENTITY_CLIENT_ID",),
+        metavar="ID",
+    ),
+    Option(
+        "api_version",
+        ("--api-version",),
+        "Voice Live API version (default: the SDK's)",
+        ("AZURE_VOICELIVE_API_VERSION",),
+        metavar="VERSION",
+    ),
+    Option(
+        "agent_id",
+        ("--agent-id", "--agent_id"),
+        "legacy agent mode: agent id (needs --project-name or --agent-connection-string)",
+        ("AZURE_VOICELIVE_AGENT_ID",),
+        metavar="ID",
+    ),
+    Option(
+        "agent_connection_string",
+        ("--agent-connection-string",),
+        "hub-based project connection string (legacy agent mode)",
+        ("AZURE_VOICELIVE_AGENT_CONNECTION_STRING",),
+        metavar="STRING",
+    ),
+    Option(
+        "voice",
+        ("--voice",),
+        "voice; names with '-' are Azure voices, others (alloy, echo, ...) OpenAI voices",
+        ("AZURE_VOICELIVE_VOICE",),
+        default=DEFAULT_VOICE,
+    ),
+    Option(
+        "vad_threshold",
+        ("--vad-threshold",),
+        "server VAD threshold, 0..1",
+        kind=float,
+        default=0.5,
+        metavar="X",
+    ),
+    Option(
+        "vad_prefix_ms",
+        ("--vad-prefix-ms",),
+        "server VAD prefix padding, 0..5000 ms",
+        kind=int,
+        default=300,
+        metavar="MS",
+    ),
+    Option(
+        "vad_silence_ms",
+        ("--vad-silence-ms",),
+        "server VAD silence duration, 50..10000 ms",
+        kind=int,
+        default=500,
+        metavar="MS",
+    ),
+    Option(
+        "log_dir",
+        ("--log-dir",),
+        "folder for the technical, conversation and events logs",
+        ("AZURE_VOICELIVE_LOG_DIR",),
+        kind=Path,
+        default=Path(DEFAULT_LOG_DIR),
+        metavar="DIR",
+    ),
+    Option(
+        "input_wav",
+        ("--input-wav",),
+        "play this WAV as the microphone, then silence",
+        kind=Path,
+        metavar="FILE",
+    ),
+    Option(
+        "output_wav",
+        ("--output-wav",),
+        "write what the agent says to this WAV",
+        kind=Path,
+        metavar="FILE",
+    ),
+    Option(
+        "record",
+        ("--record",),
+        "record the session to a stereo WAV (left mic, right agent)",
+        kind=Path,
+        metavar="FILE",
+    ),
+    Option(
+        "input_device",
+        ("--input-device",),
+        "input device: index or name substring",
+        metavar="DEVICE",
+    ),
+    Option(
+        "output_device",
+        ("--output-device",),
+        "output device: index or name substring",
+        metavar="DEVICE",
+    ),
+    Option(
+        "block_ms",
+        ("--block-ms",),
+        "audio block length, 5..200 ms",
+        kind=int,
+        default=20,
+        metavar="MS",
+    ),
+    Option(
+        "exit_after_turns",
+        ("--exit-after-turns",),
+        "console mode: exit 0 once the agent answered N user turns",
+        kind=int,
+        metavar="N",
+    ),
+)
+
+# Switches: (dest, flags, help, value when given).
+SWITCHES: tuple[tuple[str, tuple[str, ...], str, bool], ...] = (
+    (
+        "use_token_credential",
+        ("--use-token-credential",),
+        "use Entra ID even when an API key is set",
+        True,
+    ),
+    ("echo_cancellation", ("--no-echo-cancellation",), "turn off server echo cancellation", False),
+    (
+        "noise_suppression",
+        ("--no-noise-suppression",),
+        "turn off azure_deep_noise_suppression",
+        False,
+    ),
+    ("greeting", ("--no-greeting",), "do not ask the agent for a greeting", False),
+    ("verbose", ("--verbose",), "DEBUG level in the technical log", True),
+    ("demo", ("--demo",), "use the embedded local Voice Live emulator", True),
+    ("no_tui", ("--no-tui",), "plain console output instead of the dashboard", True),
+    ("no_audio", ("--no-audio",), "no sound devices: text only", True),
+    ("full_duplex", ("--full-duplex",), "one full-duplex audio stream instead of two", True),
+    ("list_devices", ("--list-devices",), "list audio devices and exit", True),
+)
