@@ -3,7 +3,7 @@
 ``import sounddevice`` raises OSError when the PortAudio library is missing; with
 PortAudio but no server or card, the device list is empty. Both end in an
 :class:`~voicelive_tui.audio.base.AudioError` whose one-line message says how to get
-audio, including the SSH socket-forwarding recipe (see ``docs/audio.md``).
+audio, including the SSH socket-forwarding recipe (see the README, "Audio").
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ NO_AUDIO_HINT = (
     "for audio install PortAudio (apt install libportaudio2) and run where a sound card "
     "is, or over SSH forward your laptop's PulseAudio socket: "
     "ssh -R /tmp/pulse.sock:$XDG_RUNTIME_DIR/pulse/native host, then "
-    "PULSE_SERVER=unix:/tmp/pulse.sock voicelive-tui (see docs/audio.md)"
+    "PULSE_SERVER=unix:/tmp/pulse.sock voicelive-tui (see the README, "Audio over SSH")"
 )
 
 

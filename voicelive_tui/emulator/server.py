@@ -1,6 +1,6 @@
 """The emulator's aiohttp server: ``/voice-live/realtime``, auth, agent modes, lifecycle.
 
-Auth rules (documented in ``--help`` and docs/emulator.md):
+Auth rules (documented in ``--help`` and the README):
 
 - nothing configured: every request is accepted, with or without credentials;
 - ``api_key`` set: an ``api-key`` header (or query parameter) must equal it;
