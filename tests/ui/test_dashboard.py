@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from textual.command import CommandList
+
 from voicelive_tui.auth import AuthError
 from voicelive_tui.conversation import ConnectionState
 from voicelive_tui.ui.widgets.conversation import TurnView
@@ -19,6 +21,15 @@ def turn_texts(app) -> list[str]:
 
 def event_types(app) -> list[str]:
     return [entry.type for entry in app.event_log.buffer.entries]
+
+
+def offered(app, text: str) -> bool:
+    """True when the open command palette lists ``text`` (highlighted first)."""
+    lists = app.screen.query(CommandList)
+    return bool(lists) and any(
+        text in str(lists.first().get_option_at_index(i).prompt)
+        for i in range(lists.first().option_count)
+    )
 
 
 def is_subsequence(wanted: list[str], seen: list[str]) -> bool:
@@ -246,3 +257,24 @@ async def test_rejected_credentials_end_the_app_with_exit_code_3(emulator_factor
     assert isinstance(dash.app.failure, AuthError)
     assert dash.app.return_code == 3
     assert "test-key" not in str(dash.app.failure)
+
+
+async def test_command_palette_changes_the_voice_live(emulator, dashboard):
+    dash = dashboard(emulator, greeting=False)
+    async with dash.app.run_test(size=SIZE) as pilot:
+        app = dash.app
+        await wait_for(pilot, lambda: app.status_bar.view.connection == "ready")
+        await pilot.press("ctrl+p")
+        await pilot.press(*"voice alloy")
+        await wait_for(
+            pilot,
+            lambda: offered(app, "Set voice to alloy"),
+            what="the palette to offer the voice",
+        )
+        await pilot.press("enter")
+        await wait_for(
+            pilot,
+            lambda: emulator.latest.counts["session.update"] == 2,
+            what="a second session.update",
+        )
+        await wait_for(pilot, lambda: app.status_bar.view.voice == "alloy", what="the new voice")

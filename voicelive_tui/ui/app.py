@@ -133,7 +133,11 @@ class VoiceLiveApp(App[int]):
         self._apply_layout(self.size.width)
 
     def _apply_layout(self, width: int) -> None:
-        self.screen.set_class(width < WIDE_MIN_COLUMNS, "-narrow")
+        narrow = width < WIDE_MIN_COLUMNS
+        self.screen.set_class(narrow, "-narrow")
+        footer = self.query_one(Footer)
+        footer.compact = narrow
+        footer.show_command_palette = not narrow  # room for every key at 80 columns
 
     # -- the session worker ---------------------------------------------------------
 
