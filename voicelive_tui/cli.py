@@ -57,6 +57,11 @@ async def run_console(settings: Settings) -> int:
             finally:
                 for sig in (signal.SIGINT, signal.SIGTERM):
                     loop.remove_signal_handler(sig)
+        conversation_id = session.conversation.session.conversation_id
+        if conversation_id and settings.mode == "agent":
+            print(
+                f"Conversation id: {conversation_id} (resume with --conversation-id {conversation_id})"
+            )
         print(GOODBYE, flush=True)
         return EXIT_OK
     finally:

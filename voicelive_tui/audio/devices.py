@@ -22,7 +22,7 @@ NO_AUDIO_HINT = (
     "for audio install PortAudio (apt install libportaudio2) and run where a sound card "
     "is, or over SSH forward your laptop's PulseAudio socket: "
     "ssh -R /tmp/pulse.sock:$XDG_RUNTIME_DIR/pulse/native host, then "
-    "PULSE_SERVER=unix:/tmp/pulse.sock voicelive-tui (see the README, "Audio over SSH")"
+    "PULSE_SERVER=unix:/tmp/pulse.sock voicelive-tui (see the README, 'Audio over SSH')"
 )
 
 
