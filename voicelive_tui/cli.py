@@ -59,9 +59,7 @@ async def run_console(settings: Settings) -> int:
                     loop.remove_signal_handler(sig)
         conversation_id = session.conversation.session.conversation_id
         if conversation_id and settings.mode == "agent":
-            print(
-                f"Conversation id: {conversation_id} (resume with --conversation-id {conversation_id})"
-            )
+            print(f"Conversation id: {conversation_id} (continue it with --conversation-id)")
         print(GOODBYE, flush=True)
         return EXIT_OK
     finally:

@@ -72,6 +72,7 @@ class ConsolePrinter:
             return
         self._last_state = state
         if state == ConnectionState.RECONNECTING:
-            self.print(f"⚠️  Connection lost; reconnecting in {conv.reconnect_in_s or 0:.1f} s")
+            what = "Connection lost" if conv.session.id else "Could not connect"
+            self.print(f"⚠️  {what}; retrying in {conv.reconnect_in_s or 0:.1f} s")
         elif state == ConnectionState.READY and conv.outages:
             self.print("✅ Reconnected")
