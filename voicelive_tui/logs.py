@@ -24,14 +24,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
+from voicelive_tui.protocol import elide_audio
+
 TECH_FORMAT = "%(asctime)s:%(name)s:%(levelname)s:%(message)s"
 STAMP_FORMAT = "%Y-%m-%d_%H-%M-%S"
 REDACTED = "***"
-
-# Keys whose values are base64 audio in Voice Live events.
-AUDIO_KEYS = frozenset({"delta", "audio"})
-# Only these events carry audio in "delta"; response.audio_transcript.delta carries text.
-_AUDIO_EVENT_TYPES = frozenset({"response.audio.delta", "input_audio_buffer.append"})
 
 _SECRET_PATTERNS = (
     # Query strings: agent-access-token=..., api-key=...
@@ -88,31 +85,6 @@ def open_private(path: Path, mode: str = "a") -> IO[str]:
     fd = os.open(path, flags, 0o600)
     os.chmod(path, 0o600)
     return os.fdopen(fd, mode, encoding="utf-8", buffering=1)
-
-
-def elide_audio(event: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy of an event dict with base64 audio replaced by its decoded byte length."""
-    out: dict[str, Any] = {}
-    for key, value in event.items():
-        if key in AUDIO_KEYS and isinstance(value, str) and _looks_like_audio(event, key):
-            out[key] = f"<{base64_decoded_len(value)} bytes>"
-        elif isinstance(value, Mapping):
-            out[key] = elide_audio(value)
-        elif isinstance(value, list):  # item content parts may carry input_audio
-            out[key] = [elide_audio(v) if isinstance(v, Mapping) else v for v in value]
-        else:
-            out[key] = value
-    return out
-
-
-def _looks_like_audio(event: Mapping[str, Any], key: str) -> bool:
-    kind = str(event.get("type", ""))
-    return key == "audio" or kind in _AUDIO_EVENT_TYPES
-
-
-def base64_decoded_len(text: str) -> int:
-    """Bytes encoded by a base64 string, without decoding it."""
-    return max(0, len(text) * 3 // 4 - text[-2:].count("="))
 
 
 class ConversationLog:

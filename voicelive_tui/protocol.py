@@ -134,10 +134,8 @@ def _clip(text: Any, width: int = 60) -> str:
 def audio_bytes(event: Mapping[str, Any]) -> int:
     """Bytes of PCM in an audio event, whether it carries bytes or base64 text."""
     data = event.get("delta") if event.get("type") == AUDIO_DELTA else event.get("audio")
-    if isinstance(data, (bytes, bytearray)):
-        return len(data)
-    if isinstance(data, str):
-        return max(0, len(data) * 3 // 4 - data[-2:].count("="))
+    if isinstance(data, (str, bytes, bytearray)):
+        return _pcm_len(data)
     if isinstance(data, int):
         return data
     return 0
@@ -219,26 +217,41 @@ def _item_text(item: Mapping[str, Any]) -> str:
     return ""
 
 
-def elide_for_display(event: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy of an event for the JSON view: audio bytes or base64 replaced by a size."""
+AUDIO_EVENT_TYPES = frozenset({AUDIO_DELTA, APPEND})
+"""Events whose ``delta``/``audio`` field is PCM audio (elsewhere ``delta`` is text)."""
+
+
+def elide_audio(event: Mapping[str, Any], unit: str = "bytes") -> dict[str, Any]:
+    """A copy of ``event`` with audio (bytes or base64 text) replaced by ``<N unit>``.
+
+    Recurses into nested objects and lists, so item content parts carrying ``audio``
+    are elided too; transcript and text deltas are left as they are.
+    """
     out: dict[str, Any] = {}
     for key, value in event.items():
-        if (
-            key in ("delta", "audio")
-            and (
-                isinstance(value, (bytes, bytearray))
-                or (key == "audio" or event.get("type") == AUDIO_DELTA)
-            )
-            and not isinstance(value, (int, float))
-        ):
-            n = (
-                len(value)
-                if isinstance(value, (bytes, bytearray))
-                else audio_bytes({"type": AUDIO_DELTA, "delta": value})
-            )
-            out[key] = f"<{n} bytes of audio>"
+        if _is_audio(event, key, value):
+            out[key] = f"<{_pcm_len(value)} {unit}>"
         elif isinstance(value, Mapping):
-            out[key] = elide_for_display(value)
+            out[key] = elide_audio(value, unit)
+        elif isinstance(value, list):
+            out[key] = [elide_audio(v, unit) if isinstance(v, Mapping) else v for v in value]
         else:
             out[key] = value
     return out
+
+
+def _is_audio(event: Mapping[str, Any], key: str, value: Any) -> bool:
+    if key not in ("delta", "audio") or not isinstance(value, (str, bytes, bytearray)):
+        return False
+    return key == "audio" or event.get("type") in AUDIO_EVENT_TYPES
+
+
+def _pcm_len(data: str | bytes | bytearray) -> int:
+    if isinstance(data, (bytes, bytearray)):
+        return len(data)
+    return max(0, len(data) * 3 // 4 - data[-2:].count("="))
+
+
+def elide_for_display(event: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of an event for the JSON view: audio replaced by its size."""
+    return elide_audio(event, "bytes of audio")
