@@ -208,6 +208,10 @@ async def test_slash_filters_events(emulator, dashboard):
         await pilot.press("escape")
         await pilot.press("slash", "escape")
         assert len(app.event_log.buffer.view) == len(app.event_log.buffer.entries)
+        await pilot.press("p")
+        assert app.event_log.paused and "PAUSED" in app.event_log.border_subtitle
+        await pilot.press("c")
+        assert not app.event_log.buffer.entries
 
 
 async def test_q_quits_with_logs_flushed(emulator, dashboard):
