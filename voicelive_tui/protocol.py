@@ -126,6 +126,14 @@ def event_family(event_type: str) -> str:
     return "other"
 
 
+def family_of(event: Mapping[str, Any]) -> str:
+    """The family of an event; the benign "no active response" error is not an error."""
+    kind = str(event.get("type", ""))
+    if kind == "error" and is_benign_cancel_error((event.get("error") or {}).get("message")):
+        return "other"
+    return event_family(kind)
+
+
 def _clip(text: Any, width: int = 60) -> str:
     value = " ".join(str(text).split())
     return value if len(value) <= width else value[: width - 1] + "…"
@@ -153,7 +161,8 @@ def summarize(event: Mapping[str, Any]) -> str:
     if kind == "error":
         err = event.get("error") or {}
         code = err.get("code") or err.get("type") or ""
-        return _clip(f"{code}: {err.get('message', '')}".strip(": "), 90)
+        text = _clip(f"{code}: {err.get('message', '')}".strip(": "), 90)
+        return f"(benign after barge-in) {text}" if is_benign_cancel_error(text) else text
     if kind in ("session.created", "session.updated"):
         session = event.get("session") or {}
         voice = session.get("voice")

@@ -174,6 +174,9 @@ class VoiceLiveSession:
         if self._conn is None:
             self.notice("Not connected: the message was not sent", "warning")
             return
+        if self.conversation.response_active or self.audio.pending_ms() > 0:
+            # Typing over the agent interrupts it, as speaking would.
+            await self._barge_in(reason="text message")
         item = UserMessageItem(content=[InputTextContentPart(text=text)])
         await self._send(ClientEventConversationItemCreate(item=item))
         await self._send(ClientEventResponseCreate())

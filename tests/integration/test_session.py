@@ -208,3 +208,18 @@ def rms_dbfs(path: Path) -> float:
     with wave.open(str(path)) as w:
         x = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float64) / 32768
     return 10 * np.log10(np.mean(x**2) + 1e-12)
+
+
+async def test_typing_over_the_agent_interrupts_it(emulator_factory, tmp_path: Path) -> None:
+    emu = await emulator_factory(speed=SPEED)
+    audio = WavBackend(None, tmp_path / "out.wav", speed=SPEED)
+    async with running_session(emu.endpoint, tmp_path, audio=audio) as run:
+        await run.wait_until(
+            lambda: agent_turns(run) and audio.played_ms(agent_turns(run)[0].item_id) > 200
+        )
+        await run.session.send_text("Stop and listen.")
+        await run.wait_until(lambda: run.session.conversation.answered_user_turns == 1)
+        assert agent_turns(run)[0].interrupted
+        assert "Stop and listen." in agent_turns(run)[-1].text
+        assert emu.connections[0].counts["response.cancel"] == 1
+        assert not run.session.conversation.errors  # no "active response" conflict

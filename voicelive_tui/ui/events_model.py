@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from voicelive_tui.protocol import APPEND, AUDIO_DELTA, audio_bytes, event_family, pcm_ms, summarize
+from voicelive_tui.protocol import APPEND, AUDIO_DELTA, audio_bytes, family_of, pcm_ms, summarize
 
 MAX_ENTRIES = 5_000
 FOLDABLE = frozenset({APPEND, AUDIO_DELTA})
@@ -83,7 +83,7 @@ class EventBuffer:
             at=at,
             type=kind,
             summary=summarize(event),
-            family=event_family(kind),
+            family=family_of(event),
             event=event,
         )
         if kind in FOLDABLE:
