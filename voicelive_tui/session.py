@@ -41,7 +41,6 @@ from voicelive_tui.logs import RunLogs
 from voicelive_tui.protocol import build_session_config, connect_kwargs, is_benign_cancel_error
 from voicelive_tui.reconnect import (
     START_ATTEMPTS,
-    ConnectFailed,  # noqa: F401 - the UI imports it from here until it moves
     backoff_delay,
     failure_reason,
     short_error,

@@ -167,6 +167,13 @@ class WavBackend(AudioBackend):
             self._recorder = None
         self.levels[:] = SILENCE_DB
 
+    def feed(self, pcm: bytes) -> None:
+        """Append PCM16 mono speech at SAMPLE_RATE to the microphone, after what is unsent."""
+        samples = pcm_to_samples(pcm)
+        self._input = np.concatenate((self._input[self._input_pos :], samples))
+        self._input_pos = 0
+        self.input_done.clear()
+
     def capture(self) -> AsyncIterator[bytes]:
         return self._capture.blocks()
 

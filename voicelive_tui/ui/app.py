@@ -25,8 +25,9 @@ from voicelive_tui.auth import AuthError
 from voicelive_tui.config import EXIT_AUTH, EXIT_CONNECT, EXIT_OK, Settings
 from voicelive_tui.conversation import ConnectionState, VadState
 from voicelive_tui.logs import RunLogs
+from voicelive_tui.reconnect import ConnectFailed
 from voicelive_tui.runner import DEMO_NOTICE, open_logs
-from voicelive_tui.session import ConnectFailed, Update, VoiceLiveSession
+from voicelive_tui.session import Update, VoiceLiveSession
 from voicelive_tui.ui.clock import WallClock
 from voicelive_tui.ui.commands import VoiceLiveCommands
 from voicelive_tui.ui.messages import (

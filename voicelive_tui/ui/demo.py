@@ -11,8 +11,6 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-import numpy as np
-
 from voicelive_tui.audio.backends import WavBackend
 from voicelive_tui.audio.base import SAMPLE_RATE
 from voicelive_tui.conversation import ConnectionState, Conversation
@@ -39,7 +37,7 @@ SCRIPT_NOTICE = (
 
 
 class ScriptedMic(WavBackend):
-    """A WAV-input backend with no file: phrases are fed in with :meth:`say`."""
+    """A WAV-input backend with no file: phrases are fed in with :meth:`feed`."""
 
     def __init__(self, *, block_ms: float = 20.0, speed: float = 1.0) -> None:
         super().__init__(None, None, block_ms=block_ms, speed=speed)
@@ -50,14 +48,6 @@ class ScriptedMic(WavBackend):
 
     def describe(self) -> str:
         return "scripted demo user (no microphone)"
-
-    def say(self, pcm: bytes) -> None:
-        """Queue PCM16 mono speech at SAMPLE_RATE after whatever is still unsent."""
-        samples = np.frombuffer(pcm[: len(pcm) - len(pcm) % 2], dtype="<i2").astype(np.int16)
-        # Private to WavBackend; see the report: a public feed() would be cleaner.
-        self._input = np.concatenate((self._input[self._input_pos :], samples))
-        self._input_pos = 0
-        self.input_done.clear()
 
 
 async def wait_until(check: Callable[[], bool], timeout: float, step: float = 0.1) -> bool:
@@ -80,7 +70,7 @@ class ScriptedUser:
     async def _speak(self, text: str) -> None:
         from voicelive_tui.emulator.speech import synthesize
 
-        self.mic.say(await synthesize(text, SAMPLE_RATE))
+        self.mic.feed(await synthesize(text, SAMPLE_RATE))
         await self.mic.input_done.wait()
 
     async def run(self, session: VoiceLiveSession) -> None:
