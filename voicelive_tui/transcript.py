@@ -43,6 +43,12 @@ class ConversationLogWriter:
             self._received(update.event)
 
     def _sent(self, event: dict[str, Any]) -> None:
+        if event.get("type") == "conversation.item.truncate":
+            # The user cut the agent off here: its line goes before whatever they say next.
+            turn = self.conversation.agent_turn(event.get("item_id"))
+            if turn is not None and turn.text:
+                self._agent(turn.item_id, agent_line(turn))
+            return
         item = event.get("item") or {}
         if event.get("type") == "conversation.item.create" and item.get("role") == "user":
             text = " ".join(

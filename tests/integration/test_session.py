@@ -223,3 +223,6 @@ async def test_typing_over_the_agent_interrupts_it(emulator_factory, tmp_path: P
         assert "Stop and listen." in agent_turns(run)[-1].text
         assert emu.connections[0].counts["response.cancel"] == 1
         assert not run.session.conversation.errors  # no "active response" conflict
+        log = run.conversation_log()
+        # The cut-off greeting is logged where the user cut it, before what they typed.
+        assert log.index("[interrupted at") < log.index("User Input:\tStop and listen.")
