@@ -261,7 +261,7 @@ def b64(n: int) -> str:
         ),
         (
             {"type": "error", "error": {"message": "Cancellation failed: no active response"}},
-            "Cancellation failed: no active response",
+            "(benign after barge-in) Cancellation failed: no active response",
         ),
         (
             {
