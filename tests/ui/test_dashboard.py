@@ -282,3 +282,16 @@ async def test_command_palette_changes_the_voice_live(emulator, dashboard):
             what="a second session.update",
         )
         await wait_for(pilot, lambda: app.status_bar.view.voice == "alloy", what="the new voice")
+
+
+async def test_agent_mode_shows_the_conversation_id_to_resume(emulator, dashboard):
+    dash = dashboard(emulator, agent_name="helper", project_name="proj", greeting=False)
+    async with dash.app.run_test(size=(160, 40)) as pilot:
+        app = dash.app
+        await wait_for(pilot, lambda: app.status_bar.view.connection == "ready", what="ready")
+        await app.session.send_text("Hello agent")
+        await wait_for(pilot, lambda: app.status_bar.view.conversation_id, what="conversation id")
+        conversation_id = app.status_bar.view.conversation_id
+        assert conversation_id == emulator.connections[0].conversation.id
+        assert f"conversation {conversation_id}" in app.status_bar.render().plain
+        assert "agent helper" in app.status_bar.render().plain

@@ -264,6 +264,8 @@ class VoiceLiveApp(App[int]):
             voice=conv.session.voice,
             mic=self._mic_label(session),
             latency_ms=conv.last_voice_to_voice_ms,
+            conversation_id=conv.session.conversation_id,
+            audio=session.audio.describe() if session.audio.kind == "sounddevice" else None,
         )
 
     def _mic_label(self, session: VoiceLiveSession) -> str:

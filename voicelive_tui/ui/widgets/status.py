@@ -23,6 +23,8 @@ class StatusView:
     voice: str | None = None
     mic: str = "no audio"  # live, MUTED, no audio, scripted
     latency_ms: float | None = None
+    conversation_id: str | None = None  # agent mode: resume later with --conversation-id
+    audio: str | None = None  # audio server and devices, when real devices are in use
 
 
 MIC_STYLES = {"MUTED": "muted", "live": "live"}
@@ -68,6 +70,8 @@ class StatusBar(Widget):
             ("voice ", view.voice or "–", None),
             ("mic ", view.mic, MIC_STYLES.get(view.mic)),
             ("v2v ", latency, None),
+            ("conversation ", view.conversation_id or "", None),
+            ("audio ", view.audio or "", None),
         ]
         for caption, value, style in parts:
             if value:
