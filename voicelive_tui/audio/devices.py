@@ -32,7 +32,38 @@ def load_sounddevice() -> ModuleType:
         import sounddevice
     except (OSError, ImportError) as exc:  # OSError: "PortAudio library not found"
         raise AudioError(f"no audio: {exc}; {NO_AUDIO_HINT}") from exc
+    silence_alsa_errors()
     return sounddevice
+
+
+_ALSA_HANDLER: object | None = None
+
+
+def silence_alsa_errors() -> None:
+    """Stop libasound printing ("ALSA lib pcm.c: underrun occurred") over the dashboard.
+
+    ALSA writes its diagnostics straight to file descriptor 2, under the TUI; underruns
+    are counted by the backend instead. A no-op where libasound is absent.
+    """
+    global _ALSA_HANDLER
+    if _ALSA_HANDLER is not None:
+        return
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("asound")
+    if not name:
+        return
+    try:
+        lib = ctypes.CDLL(name)
+    except OSError:
+        return
+    # void handler(const char *file, int line, const char *func, int err, const char *fmt, ...)
+    handler_type = ctypes.CFUNCTYPE(
+        None, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p
+    )
+    _ALSA_HANDLER = handler_type(lambda *_args: None)  # kept alive: ALSA holds the pointer
+    lib.snd_lib_error_set_handler(_ALSA_HANDLER)
 
 
 def rescan(sd: ModuleType) -> None:

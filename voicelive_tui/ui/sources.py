@@ -41,7 +41,9 @@ def endpoint_source(audio: AudioBackend | None = None) -> SessionSource:
         async with open_target(settings) as target:
             backend = audio if audio is not None else build_audio(settings)
             user = None
-            if target.demo and audio is None and not backend.has_input and not settings.no_audio:
+            # The backend is not started yet, so has_input is unknown: a "none" backend
+            # here means no devices were found (--no-audio aside).
+            if target.demo and audio is None and backend.kind == "none" and not settings.no_audio:
                 from voicelive_tui.ui.demo import ScriptedMic, ScriptedUser
 
                 mic = ScriptedMic(block_ms=settings.block_ms)
