@@ -273,3 +273,21 @@ async def test_spoken_turn_through_devices_reaches_the_emulator_and_the_reply_is
         tap.stop()
     assert done.item_id in listener.started
     assert backend.played_ms(done.item_id) >= reply_ms - 20
+
+
+async def test_demo_is_live_with_devices_and_scripted_without(pulse, tmp_path, monkeypatch):
+    """With a microphone the demo listens to it; only without devices does a script talk."""
+    from voicelive_tui.audio.backends import NullBackend
+    from voicelive_tui.config import Settings
+    from voicelive_tui.logs import RunLogs
+    from voicelive_tui.ui import sources
+
+    settings = Settings(demo=True, log_dir=tmp_path / "logs")
+    with RunLogs(settings.log_dir) as logs:
+        async with sources.endpoint_source()(settings, logs) as opened:
+            assert opened.demo and opened.scripted_user is None
+            assert opened.session.audio.kind == "sounddevice"
+        monkeypatch.setattr(sources, "build_audio", lambda s: NullBackend("no devices"))
+        async with sources.endpoint_source()(settings, logs) as opened:
+            assert opened.scripted_user is not None
+            assert opened.session.audio.describe() == "scripted demo user (no microphone)"
