@@ -42,6 +42,13 @@ _SECRET_PATTERNS = (
 _BASE64_FIELD = re.compile(r'("(?:delta|audio)"\s*:\s*")([A-Za-z0-9+/=]{64,})(")')
 
 
+def redact_secrets(text: str) -> str:
+    """Remove secret-shaped substrings (tokens in URLs and headers) from ``text``."""
+    for pattern in _SECRET_PATTERNS:
+        text = pattern.sub(lambda m: m.group(1) + REDACTED, text)
+    return text
+
+
 class Redactor:
     """Removes known secrets and secret-shaped substrings from text."""
 
@@ -61,8 +68,7 @@ class Redactor:
         for secret in sorted(self._secrets, key=len, reverse=True):
             if secret in text:
                 text = text.replace(secret, REDACTED)
-        for pattern in _SECRET_PATTERNS:
-            text = pattern.sub(lambda m: m.group(1) + REDACTED, text)
+        text = redact_secrets(text)
         return _BASE64_FIELD.sub(
             lambda m: f"{m.group(1)}<{len(m.group(2))} chars base64>{m.group(3)}", text
         )

@@ -16,6 +16,7 @@ from azure.core.exceptions import ClientAuthenticationError
 
 from voicelive_tui.auth import AuthError, auth_hint
 from voicelive_tui.config import Settings
+from voicelive_tui.logs import redact_secrets
 
 BACKOFF_START_S = 0.5
 BACKOFF_MAX_S = 30.0
@@ -48,8 +49,12 @@ def handshake_status(exc: BaseException) -> int | None:
 
 
 def short_error(exc: BaseException) -> str:
-    """An exception as one line of at most 160 characters."""
-    text = " ".join(str(exc).split()) or exc.__class__.__name__
+    """An exception as one line of at most 160 characters, secrets removed.
+
+    aiohttp puts the whole URL in handshake errors, and the legacy agent mode's URL
+    carries the agent access token: this text reaches the screen and stderr.
+    """
+    text = redact_secrets(" ".join(str(exc).split())) or exc.__class__.__name__
     return text if len(text) <= 160 else text[:159] + "…"
 
 

@@ -74,3 +74,26 @@ def test_network_and_unexpected_errors_are_outages_not_crashes() -> None:
 def test_reasons_are_one_short_line() -> None:
     text = reason(OSError("x\n" * 500))
     assert "\n" not in text and len(text) < 200
+
+
+def test_handshake_errors_never_show_the_agent_access_token() -> None:
+    url = URL(
+        ENDPOINT + "voice-live/realtime?api-version=1&agent-id=a&agent-access-token=SECRET123"
+    )
+    cause = aiohttp.WSServerHandshakeError(
+        aiohttp.RequestInfo(url, "GET", CIMultiDictProxy(CIMultiDict()), url),
+        (),
+        status=500,
+        message="Invalid response status",
+    )
+    try:
+        raise VoiceLiveConnectionError(
+            f"Failed to establish WebSocket connection: {cause}"
+        ) from cause
+    except VoiceLiveConnectionError as exc:
+        err = exc
+    assert "SECRET123" in str(err)  # what aiohttp and the SDK put in the message
+    assert "SECRET123" not in reason(err)
+    with pytest.raises(ConnectFailed) as failed:
+        reason(err, ever_connected=False, attempts=3)
+    assert "SECRET123" not in str(failed.value)
