@@ -122,6 +122,7 @@ class VoiceLiveSession:
 
     def notice(self, text: str, severity: str = "information") -> None:
         """Tell the user something (UI toast / console line) and the technical log."""
+        text = self.logs.redactor(text)  # a key or token must never reach the screen
         level = {"error": logging.ERROR, "warning": logging.WARNING}.get(severity, logging.INFO)
         log.log(level, "%s", text)
         self._emit(Update("notice", text=text, severity=severity, at=self.clock()))
