@@ -12,6 +12,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 from dotenv import dotenv_values
@@ -205,7 +206,7 @@ def settings_from_args(
 ) -> Settings:
     """Resolve flags > environment > .env file > defaults, then validate."""
     dotenv = read_env_file(getattr(args, "env_file", None))
-    values: dict[str, object] = {}
+    values: dict[str, Any] = {}
     for opt in OPTIONS:
         flag_value = getattr(args, opt.dest, None)
         if flag_value is not None:
@@ -235,7 +236,7 @@ def settings_from_args(
     return settings
 
 
-def _replace(settings: Settings, **changes: object) -> Settings:
+def _replace(settings: Settings, **changes: Any) -> Settings:
     from dataclasses import replace
 
     return replace(settings, **changes)

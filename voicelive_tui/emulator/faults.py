@@ -112,5 +112,5 @@ def parse_faults(specs: Iterable[str], base: Faults | None = None) -> Faults:
         minimum = 0 if name == "delay-ms" else 1
         if value < minimum:
             raise ValueError(f"fault {name!r} needs a value of at least {minimum}")
-        faults = replace(faults, **{field_name: value})
+        faults = replace(faults, **{field_name: value})  # type: ignore[arg-type]
     return faults

@@ -205,7 +205,12 @@ class ActiveResponse:
         if self._faults.unknown_events:
             await self._send(m.ServerEvent({"type": "emulator.unannounced_event", "note": "fault"}))
         self._conversation.items.append(item)
-        ids = {"response_id": self.id, "item_id": item.id, "output_index": 0, "content_index": 0}
+        ids: dict[str, Any] = {
+            "response_id": self.id,
+            "item_id": item.id,
+            "output_index": 0,
+            "content_index": 0,
+        }
         if not await self._send(
             m.ServerEventResponseCreated(response=self._response("in_progress", []))
         ):

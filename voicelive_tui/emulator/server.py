@@ -215,8 +215,7 @@ class Emulator:
         name = q.get("agent-name") or q.get("agent-id")
         version = q.get("agent-version") or "1"
         agent = m.AgentConfig(
-            type="agent",
-            name=name,
+            name=name or "",
             description=f"Emulated agent in project {q.get('agent-project-name') or '(hub)'}",
             agent_id=q.get("agent-id") or f"{name}:{version}",
             thread_id=conv_id,

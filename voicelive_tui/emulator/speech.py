@@ -60,7 +60,7 @@ def fallback_tones(text: str, rate: int) -> bytes:
     gap = np.zeros(int(rate * 0.06), dtype=np.float32)
     t = np.arange(beep, dtype=np.float32) / rate
     envelope = np.minimum(1.0, np.minimum(t, t[::-1]) / 0.01)
-    pieces = []
+    pieces: list[np.ndarray] = []
     for i in range(words):
         freq = 440.0 if i % 2 == 0 else 660.0
         pieces.append(0.3 * envelope * np.sin(2 * np.pi * freq * t))

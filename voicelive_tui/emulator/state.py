@@ -143,7 +143,7 @@ def merge_session(current: dict[str, Any], update: Any) -> dict[str, Any]:
         _check(key in SESSION_FIELDS, f"Unknown parameter: '{param}'.", param)
         if key == "modalities":
             _check(
-                isinstance(value, list) and value and all(m in MODALITIES for m in value),
+                isinstance(value, list) and bool(value) and all(m in MODALITIES for m in value),
                 "modalities must be a non-empty list of 'text' and 'audio'",
                 param,
             )

@@ -152,7 +152,7 @@ class VoiceLiveApp(App[int]):
                 session = opened.session
                 self.session, self.demo = session, opened.demo
                 self.scripted = opened.scripted_user is not None
-                session.subscribe(self._on_update)
+                session.subscribe(self._observe_session)
                 self.post_message(SessionStarted())
                 if opened.scripted_user is not None:
                     self.run_worker(
@@ -165,7 +165,7 @@ class VoiceLiveApp(App[int]):
             if self._owns_logs and self.logs is not None:
                 self.logs.close()
 
-    def _on_update(self, update: Update) -> None:
+    def _observe_session(self, update: Update) -> None:
         """The session's observer (loop thread): queue, then post coalescing messages."""
         if update.kind in ("sent", "received") and update.event is not None:
             self._pending.append((update.kind, update.event, update.at))
@@ -320,7 +320,7 @@ class VoiceLiveApp(App[int]):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen(self.BINDINGS))
+            self.push_screen(HelpScreen(b for b in self.BINDINGS if isinstance(b, Binding)))
 
     async def action_quit(self) -> None:
         """Close the socket, stop audio, flush and close the logs, then leave."""
