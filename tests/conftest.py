@@ -156,15 +156,30 @@ def voicelive_client() -> Callable[..., AbstractAsyncContextManager[VoiceLivePro
 
 
 @pytest.fixture(scope="session")
-def speech_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """espeak-ng saying "Hello, what can you do?" as a 24 kHz mono 16-bit WAV."""
+def espeak_wav(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+    """``espeak_wav(text)``: espeak-ng saying ``text`` as a 24 kHz mono 16-bit WAV (cached)."""
     if shutil.which("espeak-ng") is None or shutil.which("sox") is None:
         pytest.skip("espeak-ng and sox are needed for real speech (apt-get install espeak-ng sox)")
     folder = tmp_path_factory.mktemp("speech")
-    raw, out = folder / "raw.wav", folder / "speech24k.wav"
-    subprocess.run(["espeak-ng", "-w", str(raw), SPEECH_TEXT], check=True)
-    subprocess.run(["sox", str(raw), "-r", "24000", "-c", "1", "-b", "16", str(out)], check=True)
-    return out
+    made: dict[str, Path] = {}
+
+    def make(text: str) -> Path:
+        if text not in made:
+            raw, out = folder / f"raw{len(made)}.wav", folder / f"speech{len(made)}.wav"
+            subprocess.run(["espeak-ng", "-w", str(raw), text], check=True)
+            subprocess.run(
+                ["sox", str(raw), "-r", "24000", "-c", "1", "-b", "16", str(out)], check=True
+            )
+            made[text] = out
+        return made[text]
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def speech_wav(espeak_wav: Callable[[str], Path]) -> Path:
+    """espeak-ng saying "Hello, what can you do?" as a 24 kHz mono 16-bit WAV."""
+    return espeak_wav(SPEECH_TEXT)
 
 
 @dataclass(frozen=True)

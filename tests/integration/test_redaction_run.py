@@ -11,8 +11,6 @@ import asyncio
 import itertools
 import os
 import secrets
-import shutil
-import subprocess
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -30,15 +28,9 @@ RUN_TIMEOUT_S = 60.0
 
 
 @pytest.fixture(scope="module")
-def short_speech_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A short espeak-ng utterance as a 24 kHz mono 16-bit WAV (a short turn keeps it fast)."""
-    if shutil.which("espeak-ng") is None or shutil.which("sox") is None:
-        pytest.skip("espeak-ng and sox are needed for real speech (apt-get install espeak-ng sox)")
-    folder = tmp_path_factory.mktemp("redaction-speech")
-    raw, out = folder / "raw.wav", folder / "hello24k.wav"
-    subprocess.run(["espeak-ng", "-w", str(raw), "Hello there."], check=True)
-    subprocess.run(["sox", str(raw), "-r", "24000", "-c", "1", "-b", "16", str(out)], check=True)
-    return out
+def short_speech_wav(espeak_wav) -> Path:
+    """A short utterance (a short turn keeps the run fast)."""
+    return espeak_wav("Hello there.")
 
 
 def log_files(log_dir: Path) -> dict[str, str]:

@@ -16,13 +16,11 @@ from voicelive_tui.reconnect import ConnectFailed, failure_reason, handshake_sta
 ENDPOINT = "https://example.services.ai.azure.com/"
 
 
-def handshake_error(status: int) -> VoiceLiveConnectionError:
-    """What the SDK raises when the WebSocket upgrade is answered with ``status``."""
+def handshake_error(status: int, url: str = ENDPOINT) -> VoiceLiveConnectionError:
+    """What the SDK raises when the WebSocket upgrade to ``url`` is answered with ``status``."""
+    request = aiohttp.RequestInfo(URL(url), "GET", CIMultiDictProxy(CIMultiDict()), URL(url))
     cause = aiohttp.WSServerHandshakeError(
-        aiohttp.RequestInfo(URL(ENDPOINT), "GET", CIMultiDictProxy(CIMultiDict()), URL(ENDPOINT)),
-        (),
-        status=status,
-        message="Invalid response status",
+        request, (), status=status, message="Invalid response status"
     )
     try:
         raise VoiceLiveConnectionError(
@@ -77,21 +75,8 @@ def test_reasons_are_one_short_line() -> None:
 
 
 def test_handshake_errors_never_show_the_agent_access_token() -> None:
-    url = URL(
-        ENDPOINT + "voice-live/realtime?api-version=1&agent-id=a&agent-access-token=SECRET123"
-    )
-    cause = aiohttp.WSServerHandshakeError(
-        aiohttp.RequestInfo(url, "GET", CIMultiDictProxy(CIMultiDict()), url),
-        (),
-        status=500,
-        message="Invalid response status",
-    )
-    try:
-        raise VoiceLiveConnectionError(
-            f"Failed to establish WebSocket connection: {cause}"
-        ) from cause
-    except VoiceLiveConnectionError as exc:
-        err = exc
+    url = ENDPOINT + "voice-live/realtime?api-version=1&agent-id=a&agent-access-token=SECRET123"
+    err = handshake_error(500, url)
     assert "SECRET123" in str(err)  # what aiohttp and the SDK put in the message
     assert "SECRET123" not in reason(err)
     with pytest.raises(ConnectFailed) as failed:
