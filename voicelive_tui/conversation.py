@@ -12,7 +12,14 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from voicelive_tui.protocol import AUDIO_DELTA, audio_bytes, is_benign_cancel_error, pcm_ms
+from voicelive_tui.protocol import (
+    AUDIO_DELTA,
+    audio_bytes,
+    is_benign_cancel_error,
+    item_text,
+    pcm_ms,
+    voice_name,
+)
 
 
 class ConnectionState(str, Enum):
@@ -115,9 +122,11 @@ class Conversation:
 
     def current_agent_turn(self) -> Turn | None:
         """The agent turn of the active response, if any."""
+        if self.active_response_id is None:
+            return None
         for turn in reversed(self.turns):
             if turn.role == "agent" and turn.response_id == self.active_response_id:
-                return turn if self.active_response_id else None
+                return turn
         return None
 
     # -- connection ------------------------------------------------------------
@@ -161,9 +170,7 @@ class Conversation:
         elif kind == "conversation.item.create":
             item = event.get("item") or {}
             if item.get("role") == "user":
-                text = " ".join(
-                    str(p.get("text", "")) for p in item.get("content") or [] if isinstance(p, dict)
-                ).strip()
+                text = item_text(item)
                 self.turns.append(
                     Turn("user", now, item_id=item.get("id"), text=text, final=True, kind="text")
                 )
@@ -181,9 +188,7 @@ class Conversation:
 
     def _session(self, event: dict[str, Any], now: float) -> None:
         session = event.get("session") or {}
-        voice = session.get("voice")
-        if isinstance(voice, dict):
-            voice = voice.get("name")
+        voice = voice_name(session)
         agent = session.get("agent") or {}
         self.session.id = session.get("id") or self.session.id
         self.session.model = session.get("model") or self.session.model

@@ -165,9 +165,7 @@ def summarize(event: Mapping[str, Any]) -> str:
         return f"(benign after barge-in) {text}" if is_benign_cancel_error(text) else text
     if kind in ("session.created", "session.updated"):
         session = event.get("session") or {}
-        voice = session.get("voice")
-        if isinstance(voice, Mapping):
-            voice = voice.get("name")
+        voice = voice_name(session)
         agent = session.get("agent") or {}
         parts += [str(session.get("id", "")), f"voice={voice}" if voice else ""]
         if agent:
@@ -176,9 +174,7 @@ def summarize(event: Mapping[str, Any]) -> str:
             parts.append(f"model={session.get('model')}")
     elif kind == "session.update":
         session = event.get("session") or {}
-        voice = session.get("voice")
-        if isinstance(voice, Mapping):
-            voice = voice.get("name")
+        voice = voice_name(session)
         vad = session.get("turn_detection") or {}
         parts += [f"voice={voice}" if voice else "", f"vad={vad.get('threshold')}" if vad else ""]
     elif kind in (AUDIO_DELTA, APPEND):
@@ -200,14 +196,12 @@ def summarize(event: Mapping[str, Any]) -> str:
     elif kind in ("response.created", "response.done"):
         response = event.get("response") or {}
         parts += [str(response.get("id", "")), str(response.get("status", ""))]
-    elif kind == "conversation.item.truncate":
-        parts += [str(event.get("item_id", "")), f"audio_end_ms={event.get('audio_end_ms')}"]
-    elif kind == "conversation.item.truncated":
+    elif kind in ("conversation.item.truncate", "conversation.item.truncated"):
         parts += [str(event.get("item_id", "")), f"audio_end_ms={event.get('audio_end_ms')}"]
     elif kind in ("conversation.item.created", "conversation.item.create"):
         item = event.get("item") or {}
         role = item.get("role", "")
-        text = _item_text(item)
+        text = item_text(item)
         parts += [str(item.get("id", "") or ""), str(role), repr(_clip(text, 40)) if text else ""]
     if not parts:
         for key in ("item_id", "response_id", "event_id"):
@@ -217,13 +211,22 @@ def summarize(event: Mapping[str, Any]) -> str:
     return " ".join(p for p in parts if p)
 
 
-def _item_text(item: Mapping[str, Any]) -> str:
-    for part in item.get("content") or []:
-        if isinstance(part, Mapping):
-            for key in ("text", "transcript"):
-                if part.get(key):
-                    return str(part[key])
-    return ""
+def item_text(item: Mapping[str, Any]) -> str:
+    """The text of a conversation item: its content parts' text (or transcript), joined."""
+    texts = (
+        str(part.get("text") or part.get("transcript") or "")
+        for part in item.get("content") or []
+        if isinstance(part, Mapping)
+    )
+    return " ".join(t for t in texts if t).strip()
+
+
+def voice_name(session: Mapping[str, Any]) -> str | None:
+    """The session's voice as a name, whether it is an Azure voice object or a string."""
+    voice = session.get("voice")
+    if isinstance(voice, Mapping):
+        return voice.get("name")
+    return voice
 
 
 AUDIO_EVENT_TYPES = frozenset({AUDIO_DELTA, APPEND})

@@ -14,6 +14,7 @@ from typing import Any
 
 from voicelive_tui.conversation import Conversation, Turn
 from voicelive_tui.logs import ConversationLog
+from voicelive_tui.protocol import item_text
 
 
 def agent_line(turn: Turn) -> str:
@@ -51,12 +52,7 @@ class ConversationLogWriter:
             return
         item = event.get("item") or {}
         if event.get("type") == "conversation.item.create" and item.get("role") == "user":
-            text = " ".join(
-                str(part.get("text", ""))
-                for part in item.get("content") or []
-                if isinstance(part, dict)
-            )
-            self.log.write(f"User Input:\t{text.strip()}")
+            self.log.write(f"User Input:\t{item_text(item)}")
 
     def _received(self, event: dict[str, Any]) -> None:
         kind = event.get("type")

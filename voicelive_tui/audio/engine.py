@@ -45,13 +45,12 @@ from .base import (
 )
 from .callbacks import RealtimeCallbacks
 from .capture import CaptureQueue
-from .factory import make_device_backend
 from .levels import LevelMeter
 from .recorder import SessionRecorder
 from .resample import StreamResampler
 from .ring import PlaybackRing, SampleRing
 
-__all__ = ["SoundDeviceBackend", "make_device_backend"]
+__all__ = ["SoundDeviceBackend"]
 
 STALL_S = 3.0
 """A running stream without a callback for this long counts as a lost device."""

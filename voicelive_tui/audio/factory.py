@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
 
 from .backends import NullBackend, WavBackend
 from .base import AudioBackend, AudioError, AudioListener
@@ -62,14 +61,6 @@ def make_backend(
         device_rate=device_rate,
         record=record,
     )
-
-
-def make_device_backend(**options: Any) -> AudioBackend:
-    """SoundDeviceBackend when PortAudio and devices exist, else NullBackend with notice.
-
-    Takes the keyword options of :func:`make_backend`.
-    """
-    return make_backend("auto", **options)
 
 
 async def start_backend(
