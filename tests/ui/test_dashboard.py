@@ -6,6 +6,7 @@ from textual.command import CommandList
 
 from voicelive_tui.auth import AuthError
 from voicelive_tui.conversation import ConnectionState
+from voicelive_tui.ui.view import StatusView, VadView
 from voicelive_tui.ui.widgets.conversation import TurnView
 from voicelive_tui.ui.widgets.levels import VadIndicator
 
@@ -79,14 +80,12 @@ async def test_spoken_turn_shows_user_reply_vad_states_and_latency(
     async with dash.app.run_test(size=SIZE) as pilot:
         app = dash.app
         vad = app.levels_panel.query_one(VadIndicator)
-        original = vad.show
 
-        def record(label: str, state: str) -> None:
-            if not seen or seen[-1] != label:
-                seen.append(label)
-            original(label, state)
+        def record(view: VadView) -> None:
+            if not seen or seen[-1] != view.label:
+                seen.append(view.label)
 
-        vad.show = record  # type: ignore[method-assign]
+        vad.watch(vad, "vad", record)
         await wait_for(
             pilot,
             lambda: (
@@ -106,14 +105,18 @@ async def test_spoken_turn_shows_user_reply_vad_states_and_latency(
         ), seen
         assert app.status_bar.view.latency_ms is not None
         assert "v2v" in app.status_bar.render().plain  # type: ignore[union-attr]
-        assert is_subsequence(
-            [
-                "input_audio_buffer.speech_started",
-                "input_audio_buffer.speech_stopped",
-                "response.created",
-                "response.done",
-            ],
-            event_types(app),
+        await wait_for(
+            pilot,
+            lambda: is_subsequence(
+                [
+                    "input_audio_buffer.speech_started",
+                    "input_audio_buffer.speech_stopped",
+                    "response.created",
+                    "response.done",
+                ],
+                event_types(app),
+            ),
+            what="the turn's events in the event stream",
         )
 
 
@@ -129,7 +132,8 @@ async def test_m_mutes_the_microphone(emulator, dashboard, speech_wav):
         await wait_for(pilot, lambda: appends() > 5, what="appends")
         await pilot.press("m")
         assert app.status_bar.view.mic == "MUTED"
-        assert str(app.levels_panel.query_one(VadIndicator).content).endswith("muted")
+        vad = app.levels_panel.query_one(VadIndicator)
+        assert vad.vad.label == "muted" and vad.render().endswith("muted")
         ticks = dash.audio.blocks_ticked
         await wait_for(pilot, lambda: dash.audio.blocks_ticked > ticks + 5, what="audio clock")
         muted_count = appends()  # anything in flight has landed by now
@@ -167,8 +171,15 @@ async def test_space_interrupts_a_reply(emulator_factory, dashboard):
         await wait_for(pilot, lambda: any("interrupted at" in t for t in turn_texts(app)))
         turn = next(t for t in app.session.conversation.turns if t.role == "agent")
         assert turn.interrupted and 0 < (turn.heard_ms or 0) < turn.audio_ms
-        sent = [e.type for e in app.event_log.buffer.entries if e.direction == "sent"]
-        assert "response.cancel" in sent and "conversation.item.truncate" in sent
+
+        def sent() -> list[str]:
+            return [e.type for e in app.event_log.buffer.entries if e.direction == "sent"]
+
+        await wait_for(
+            pilot,
+            lambda: "response.cancel" in sent() and "conversation.item.truncate" in sent(),
+            what=f"cancel and truncate in the event stream, saw {sent()}",
+        )
 
 
 async def test_t_sends_a_text_message(emulator, dashboard):
@@ -236,18 +247,16 @@ async def test_dropped_socket_shows_reconnecting_then_ready(emulator_factory, da
     states: list[str] = []
     async with dash.app.run_test(size=SIZE) as pilot:
         app = dash.app
-        original = app.status_bar.show
 
-        def record(view) -> None:
+        def record(view: StatusView) -> None:
             if not states or states[-1] != view.connection:
                 states.append(view.connection)
-            original(view)
 
-        app.status_bar.show = record  # type: ignore[method-assign]
+        app.status_bar.watch(app.status_bar, "view", record)
         await wait_for(
             pilot,
             lambda: is_subsequence(["ready", "reconnecting", "ready"], states),
-            what="reconnecting then ready",
+            what=f"reconnecting then ready, saw {states}",
         )
         assert app.session.conversation.connection == ConnectionState.READY
         assert any("Connection lost" in t for t in turn_texts(app))

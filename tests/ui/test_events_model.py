@@ -59,3 +59,42 @@ def test_filter_by_type_prefix_or_text():
     assert len(buf.view) == 2
     buf.set_filter("")
     assert len(buf.view) == 4
+
+
+def transcript(text: str) -> dict:
+    return {"type": "response.audio_transcript.delta", "delta": text}
+
+
+def test_text_deltas_fold_into_one_line_showing_the_newest_text():
+    buf = EventBuffer()
+    for word in ("Hello", " there,", " how", " are", " you?"):
+        buf.add("received", transcript(word), 0.0)
+    assert len(buf.entries) == 1
+    assert buf.entries[0].text == "x5, 'Hello there, how are you?'"
+    buf.add("received", transcript(" " + "long " * 30), 0.1)
+    assert len(buf.entries[0].text) < 80  # only the newest part of a long stream is kept
+
+
+def test_a_batch_reports_folded_lines_and_appended_lines_only():
+    buf = EventBuffer()
+    first = buf.add_batch([("sent", append(), 0.0), ("received", delta(), 0.1)])
+    assert (first.appended, first.removed, first.folded) == (2, 0, [])
+    more = buf.add_batch([("sent", append(), 0.2), ("received", delta(), 0.3)] * 3)
+    assert more.appended == 0 and more.removed == 0
+    assert {e.type for e in more.folded} == {"input_audio_buffer.append", "response.audio.delta"}
+    done = buf.add_batch([("received", {"type": "response.done"}, 0.4)])
+    assert (done.appended, done.folded) == (1, [])
+
+
+def test_a_batch_under_a_filter_reports_nothing_for_hidden_lines():
+    buf = EventBuffer()
+    buf.set_filter("response.done")
+    change = buf.add_batch([("sent", append(), 0.0)] * 5 + [("received", delta(), 0.1)])
+    assert not change.changed
+
+
+def test_a_batch_past_the_bound_reports_the_lines_dropped_from_the_front():
+    buf = EventBuffer(max_entries=4)
+    buf.add_batch([("received", {"type": "session.updated"}, float(i)) for i in range(4)])
+    change = buf.add_batch([("received", {"type": "response.done"}, 9.0)] * 3)
+    assert (change.appended, change.removed) == (3, 3)

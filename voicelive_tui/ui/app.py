@@ -1,29 +1,26 @@
-"""VoiceLiveApp: the dashboard. Compose, bindings, and the session as one worker.
+"""VoiceLiveApp: bindings, actions, and the session as one worker.
 
 The session runs as a Textual worker on the app's own event loop. Its observer only
 queues events and posts coalescing messages (see :mod:`voicelive_tui.ui.messages`); the
-handlers render from the session's :class:`~voicelive_tui.conversation.Conversation`.
+:class:`~voicelive_tui.ui.screen.DashboardScreen` draws from the session's
+:class:`~voicelive_tui.conversation.Conversation` at a bounded frame rate.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import deque
-from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlparse
 
 from textual import on, work
-from textual.app import App, ComposeResult
+from textual.app import App
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
-from textual.widgets import Footer, Input
+from textual.widgets import Input
 from textual.worker import Worker, WorkerState
 
 from voicelive_tui.auth import AuthError
 from voicelive_tui.config import EXIT_AUTH, EXIT_CONNECT, EXIT_OK, Settings
-from voicelive_tui.conversation import ConnectionState, VadState
 from voicelive_tui.logs import RunLogs
 from voicelive_tui.reconnect import ConnectFailed
 from voicelive_tui.runner import DEMO_NOTICE, open_logs
@@ -36,25 +33,17 @@ from voicelive_tui.ui.messages import (
     SessionNotice,
     SessionStarted,
 )
+from voicelive_tui.ui.screen import DashboardScreen
 from voicelive_tui.ui.sources import SessionSource, endpoint_source
 from voicelive_tui.ui.widgets.conversation import ConversationPanel
 from voicelive_tui.ui.widgets.events import ARROWS, EventLog
 from voicelive_tui.ui.widgets.help import HelpScreen
 from voicelive_tui.ui.widgets.inputs import ClosingInput, FilterInput, MessageInput
 from voicelive_tui.ui.widgets.json_view import JsonScreen
-from voicelive_tui.ui.widgets.levels import FPS, LevelsPanel
-from voicelive_tui.ui.widgets.status import StatusBar, StatusView
+from voicelive_tui.ui.widgets.levels import LevelsPanel
+from voicelive_tui.ui.widgets.status import StatusBar
 
-WIDE_MIN_COLUMNS = 120
-"""At this width and more the three panels sit side by side; below, they stack."""
 QUIT_TIMEOUT_S = 5.0
-
-VAD_LABELS = {
-    VadState.IDLE: ("listening", "listening"),
-    VadState.USER_SPEAKING: ("you are speaking", "speaking"),
-    VadState.PROCESSING: ("thinking", "thinking"),
-    VadState.AGENT_SPEAKING: ("agent speaking", "agent"),
-}
 
 
 class VoiceLiveApp(App[int]):
@@ -62,7 +51,6 @@ class VoiceLiveApp(App[int]):
 
     CSS_PATH = "app.tcss"
     TITLE = "voicelive-tui"
-    AUTO_FOCUS = None
     COMMANDS = App.COMMANDS | {VoiceLiveCommands}
     BINDINGS = [
         Binding("m", "mute", "Mute", tooltip="Mute or unmute the microphone (stops appends)"),
@@ -96,49 +84,43 @@ class VoiceLiveApp(App[int]):
         self.live_meters = live_meters
         self.demo = False
         self.scripted = False
+        self.dashboard = DashboardScreen(self.clock)
         self._source = source or endpoint_source()
         self._owns_logs = logs is None
-        self._pending: deque[tuple[str, Mapping[str, Any], float]] = deque()
         self._quitting = False
-        self._status = StatusView()
 
-    def compose(self) -> ComposeResult:
-        # Kept as attributes: app.query_one() searches the active screen, which may be
-        # the help or JSON screen when a message arrives.
-        self.status_bar = StatusBar(id="status")
-        self.conversation_panel = ConversationPanel(self.clock.label, id="conversation")
-        self.event_log = EventLog(self.clock, id="events")
-        self.filter_input = FilterInput(placeholder="filter: type prefix or text", id="filter")
-        self.levels_panel = LevelsPanel(id="levels")
-        self.message_input = MessageInput(
-            placeholder="message to the agent (Enter sends, Esc closes)", id="message"
-        )
-        yield self.status_bar
-        with Horizontal(id="panels"):
-            yield self.conversation_panel
-            with Vertical(id="events-panel"):
-                yield self.event_log
-                yield self.filter_input
-            yield self.levels_panel
-        yield self.message_input
-        yield Footer()
+    def get_default_screen(self) -> DashboardScreen:
+        return self.dashboard
 
-    def on_mount(self) -> None:
-        self.filter_input.display = False
-        self.message_input.display = False
-        self._apply_layout(self.size.width)
-        self.set_interval(0.25, self._refresh_state)
+    # Typed handles on the dashboard's widgets (the active screen may be help or JSON).
+
+    @property
+    def status_bar(self) -> StatusBar:
+        return self.dashboard.status_bar
+
+    @property
+    def conversation_panel(self) -> ConversationPanel:
+        return self.dashboard.conversation_panel
+
+    @property
+    def event_log(self) -> EventLog:
+        return self.dashboard.event_log
+
+    @property
+    def levels_panel(self) -> LevelsPanel:
+        return self.dashboard.levels_panel
+
+    @property
+    def filter_input(self) -> FilterInput:
+        return self.dashboard.filter_input
+
+    @property
+    def message_input(self) -> MessageInput:
+        return self.dashboard.message_input
+
+    def on_ready(self) -> None:
+        # After the dashboard's first frame: its widgets exist when the session starts.
         self.run_session()
-
-    def on_resize(self) -> None:
-        self._apply_layout(self.size.width)
-
-    def _apply_layout(self, width: int) -> None:
-        narrow = width < WIDE_MIN_COLUMNS
-        self.screen.set_class(narrow, "-narrow")
-        footer = self.query_one(Footer)
-        footer.compact = narrow
-        footer.show_command_palette = not narrow  # room for every key at 80 columns
 
     # -- the session worker ---------------------------------------------------------
 
@@ -168,7 +150,7 @@ class VoiceLiveApp(App[int]):
     def _observe_session(self, update: Update) -> None:
         """The session's observer (loop thread): queue, then post coalescing messages."""
         if update.kind in ("sent", "received") and update.event is not None:
-            self._pending.append((update.kind, update.event, update.at))
+            self.dashboard.pending.append((update.kind, update.event, update.at))
             self.post_message(EventsArrived())
             self.post_message(ConversationChanged())
         elif update.kind == "notice":
@@ -193,7 +175,7 @@ class VoiceLiveApp(App[int]):
         elif not self._quitting:
             self.exit(EXIT_OK)  # the session ended by itself (e.g. --exit-after-turns)
 
-    # -- rendering from the state ---------------------------------------------------
+    # -- messages from the session -----------------------------------------------------
 
     def on_session_started(self, message: SessionStarted) -> None:
         if self.demo:
@@ -203,21 +185,20 @@ class VoiceLiveApp(App[int]):
         notice = getattr(session.audio, "notice", "")
         if notice:
             self.notify(notice, severity="warning", timeout=8)
-        if self.live_meters:
-            self.levels_panel.start(lambda: session.audio.levels, session.clock)
-        else:  # a scripted session brings its own level history
-            for i, levels in enumerate(getattr(session, "level_trace", ())):
-                self.levels_panel.sample(levels, i / FPS)
-        self._refresh_state()
+        host = "DEMO: local emulator" if self.demo else urlparse(session.endpoint).hostname or ""
+        self.dashboard.show_session(
+            session,
+            host=host,
+            mode=self.settings.mode_label(),
+            scripted=self.scripted,
+            live=self.live_meters,
+        )
 
     def on_events_arrived(self, message: EventsArrived) -> None:
-        batch = list(self._pending)
-        self._pending.clear()
-        if batch:
-            self.event_log.add_events(batch)
+        self.dashboard.events_arrived()
 
     def on_conversation_changed(self, message: ConversationChanged) -> None:
-        self._refresh_state()
+        self.dashboard.state_changed()
 
     def on_session_notice(self, message: SessionNotice) -> None:
         severity = (
@@ -227,65 +208,6 @@ class VoiceLiveApp(App[int]):
         )
         self.notify(message.text, severity=severity, timeout=8)  # type: ignore[arg-type]
 
-    def _refresh_state(self) -> None:
-        session = self.session
-        if session is None or not self.conversation_panel.is_attached:
-            return
-        conv = session.conversation
-        self.conversation_panel.sync(conv.turns)
-        view = self._status_view(session)
-        if view != self._status:
-            self._status = view
-            self.status_bar.show(view)
-        self.levels_panel.show_vad(*self._vad_label(session))
-
-    def _status_view(self, session: VoiceLiveSession) -> StatusView:
-        conv = session.conversation
-        reconnect_in = None
-        if conv.connection == ConnectionState.RECONNECTING and conv.reconnect_in_s is not None:
-            lost_at = next((t.started_at for t in reversed(conv.turns) if t.role == "system"), None)
-            elapsed = session.clock() - lost_at if lost_at is not None else 0.0
-            reconnect_in = round(max(0.0, conv.reconnect_in_s - elapsed))
-        if self.demo:
-            host = "DEMO: local emulator"
-        else:
-            host = urlparse(session.endpoint).hostname or ""
-        mode = (
-            f"agent {conv.session.agent_name}"
-            if conv.session.agent_name
-            else self.settings.mode_label()
-        )
-        return StatusView(
-            connection=conv.connection.value,
-            reconnect_in_s=reconnect_in,
-            host=host,
-            mode=mode,
-            session_id=conv.session.id,
-            voice=conv.session.voice,
-            mic=self._mic_label(session),
-            latency_ms=conv.last_voice_to_voice_ms,
-            conversation_id=conv.session.conversation_id,
-            audio=session.audio.describe() if session.audio.kind == "sounddevice" else None,
-        )
-
-    def _mic_label(self, session: VoiceLiveSession) -> str:
-        if session.conversation.muted:
-            return "MUTED"
-        if self.scripted:
-            return "scripted"
-        return "live" if session.audio.has_input else "no audio"
-
-    def _vad_label(self, session: VoiceLiveSession) -> tuple[str, str]:
-        conv = session.conversation
-        if conv.connection != ConnectionState.READY:
-            return (conv.connection.value, "offline")
-        vad = conv.vad
-        if vad == VadState.IDLE and session.audio.pending_ms() > 0:
-            vad = VadState.AGENT_SPEAKING
-        if conv.muted and vad in (VadState.IDLE, VadState.USER_SPEAKING):
-            return ("muted", "muted")
-        return VAD_LABELS[vad]
-
     # -- actions --------------------------------------------------------------------
 
     def action_mute(self) -> None:
@@ -293,7 +215,7 @@ class VoiceLiveApp(App[int]):
         if self.session is not None:
             muted = self.session.toggle_mute()
             self.notify("Microphone muted" if muted else "Microphone live", timeout=2)
-            self._refresh_state()
+            self.dashboard.state_changed(now=True)
 
     def action_interrupt(self) -> None:
         """Stop the agent now: cancel the response and truncate what was not heard."""

@@ -7,20 +7,23 @@ from __future__ import annotations
 
 import itertools
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from voicelive_tui.protocol import APPEND, AUDIO_DELTA, audio_bytes, family_of, pcm_ms, summarize
 
 MAX_ENTRIES = 5_000
-FOLDABLE = frozenset({APPEND, AUDIO_DELTA})
-"""High-rate event types whose consecutive occurrences share one updating line."""
+AUDIO_FOLDS = frozenset({APPEND, AUDIO_DELTA})
+"""Audio event types whose folded line says how much audio it carried."""
+FOLDED_TEXT_CELLS = 60
+"""How much of the streamed text a folded delta line keeps (its newest part)."""
 
 
-def _keeps_folds_open(event_type: str) -> bool:
-    """Streaming deltas do not interrupt a run of audio events; anything else does."""
-    return event_type in FOLDABLE or event_type.endswith(".delta")
+def is_foldable(event_type: str) -> bool:
+    """High-rate types whose consecutive occurrences share one updating line: audio and
+    every streaming ``*.delta`` (transcripts, text, function-call arguments)."""
+    return event_type in AUDIO_FOLDS or event_type.endswith(".delta")
 
 
 @dataclass
@@ -36,13 +39,33 @@ class EventEntry:
     event: Mapping[str, Any]
     count: int = 1
     audio_ms: float = 0.0
+    streamed: str = ""
+    """The newest FOLDED_TEXT_CELLS characters of the text deltas folded into the line."""
 
     @property
     def text(self) -> str:
-        """The summary as shown: folded lines say how many events and how much audio."""
-        if self.count > 1:
+        """The summary as shown: folded lines say how many events, and how much audio or
+        the newest of the streamed text."""
+        if self.count == 1:
+            return self.summary
+        if self.type in AUDIO_FOLDS:
             return f"x{self.count}, {self.audio_ms / 1000:.1f} s"
-        return self.summary
+        return f"x{self.count}, {self.streamed!r}"
+
+    def fold(self, event: Mapping[str, Any]) -> None:
+        """Take one more event of this line's type into the line."""
+        self.count += 1
+        self.event = event
+        if self.type in AUDIO_FOLDS:
+            self.audio_ms += pcm_ms(audio_bytes(event))
+        else:
+            self.take_text(event)
+
+    def take_text(self, event: Mapping[str, Any]) -> None:
+        """Append a text delta to what the line shows of the stream."""
+        delta = event.get("delta")
+        if isinstance(delta, str):
+            self.streamed = (self.streamed + delta)[-FOLDED_TEXT_CELLS:]
 
     def matches(self, needle: str) -> bool:
         """Case-insensitive: a type prefix, or text anywhere in the type or summary."""
@@ -51,6 +74,22 @@ class EventEntry:
         needle = needle.lower()
         kind = self.type.lower()
         return kind.startswith(needle) or needle in kind or needle in self.summary.lower()
+
+
+@dataclass
+class BatchChange:
+    """What a batch of events did to the visible list (so only that is repainted)."""
+
+    appended: int = 0
+    """New lines at the end of the view."""
+    removed: int = 0
+    """Lines dropped from the front of the view (the bound)."""
+    folded: list[EventEntry] = field(default_factory=list)
+    """Lines already in the view that were updated in place (folded audio)."""
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.appended or self.removed or self.folded)
 
 
 @dataclass
@@ -68,14 +107,13 @@ class EventBuffer:
     def add(self, direction: str, event: Mapping[str, Any], at: float) -> EventEntry:
         """Record one event; returns the new line or the folded line it joined."""
         kind = str(event.get("type", "?"))
-        if kind in FOLDABLE:
+        foldable = is_foldable(kind)
+        if foldable:
             entry = self._open.get(kind)
             if entry is not None:
-                entry.count += 1
-                entry.audio_ms += pcm_ms(audio_bytes(event))
-                entry.event = event
+                entry.fold(event)
                 return entry
-        elif not _keeps_folds_open(kind):
+        else:
             self._open.clear()
         entry = EventEntry(
             seq=next(self._seq),
@@ -86,8 +124,11 @@ class EventBuffer:
             family=family_of(event),
             event=event,
         )
-        if kind in FOLDABLE:
-            entry.audio_ms = pcm_ms(audio_bytes(event))
+        if foldable:
+            if kind in AUDIO_FOLDS:
+                entry.audio_ms = pcm_ms(audio_bytes(event))
+            else:
+                entry.take_text(event)
             self._open[kind] = entry
         self.entries.append(entry)
         if entry.matches(self.needle):
@@ -100,6 +141,26 @@ class EventBuffer:
             if self._open.get(gone.type) is gone:
                 del self._open[gone.type]
         return entry
+
+    def add_batch(self, updates: Iterable[tuple[str, Mapping[str, Any], float]]) -> BatchChange:
+        """Record (direction, event, at) triples; says which visible lines changed."""
+        last = self.view[-1].seq if self.view else -1
+        shown = len(self.view)
+        folded: dict[int, EventEntry] = {}
+        for direction, event, at in updates:
+            before = self._open.get(str(event.get("type", "?")))
+            entry = self.add(direction, event, at)
+            if entry is before and entry.seq <= last and entry.matches(self.needle):
+                folded[entry.seq] = entry
+        appended = 0
+        for entry in reversed(self.view):
+            if entry.seq <= last:
+                break
+            appended += 1
+        removed = shown - (len(self.view) - appended)
+        first = self.view[0].seq if self.view else last + 1
+        kept = [e for e in folded.values() if e.seq >= first]
+        return BatchChange(appended=appended, removed=removed, folded=kept)
 
     def set_filter(self, needle: str) -> None:
         """Show only lines matching ``needle`` (empty: everything)."""

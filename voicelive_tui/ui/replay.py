@@ -316,7 +316,7 @@ async def settle(pilot: Pilot[Any], timeout: float = 10.0) -> None:
         if not isinstance(session, ReplaySession) or not session.replayed.is_set():
             return False
         shown = len(app.conversation_panel.query("TurnView"))  # type: ignore[attr-defined]
-        return shown == len(session.conversation.turns) and not app._pending  # type: ignore[attr-defined]
+        return shown == len(session.conversation.turns) and not app.dashboard.pending  # type: ignore[attr-defined]
 
     for _ in range(int(timeout / 0.02)):
         if done():

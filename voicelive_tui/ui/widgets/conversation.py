@@ -14,6 +14,8 @@ TimeLabel = Callable[[float], str]
 """Turns a monotonic time stamp into what the user reads (e.g. wall-clock HH:MM:SS)."""
 
 ROLE_NAMES = {"user": "You", "agent": "Agent", "system": "·"}
+MAX_TURN_VIEWS = 200
+"""Turns kept on screen; older ones leave the panel (the conversation log keeps them all)."""
 
 
 def turn_signature(turn: Turn) -> tuple[object, ...]:
@@ -72,12 +74,16 @@ class TurnView(Static):
 
 
 class ConversationPanel(VerticalScroll):
-    """Turns, newest at the bottom; follows new text until the user scrolls up."""
+    """The newest turns, newest at the bottom; follows new text until the user scrolls up."""
 
-    def __init__(self, time_label: TimeLabel, *, id: str | None = None) -> None:
+    def __init__(
+        self, time_label: TimeLabel, *, max_views: int = MAX_TURN_VIEWS, id: str | None = None
+    ) -> None:
         super().__init__(id=id)
         self._time_label = time_label
+        self._max_views = max_views
         self._views: list[TurnView] = []
+        self._first = 0  # index in the turns of the turn _views[0] shows
 
     def on_mount(self) -> None:
         self.border_title = "Conversation"
@@ -85,9 +91,16 @@ class ConversationPanel(VerticalScroll):
 
     def sync(self, turns: Sequence[Turn]) -> None:
         """Bring the widgets in line with ``turns`` (append-only, updates in place)."""
-        for view, turn in zip(self._views, turns, strict=False):
+        start = max(0, len(turns) - self._max_views)
+        if start > self._first:
+            gone = self._views[: start - self._first]
+            self._views = self._views[start - self._first :]
+            self._first = start
+            self.remove_children(gone)
+        for view, turn in zip(self._views, turns[self._first :], strict=False):
             view.show(turn)
-        new = [TurnView(turn, self._time_label) for turn in turns[len(self._views) :]]
+        shown = self._first + len(self._views)
+        new = [TurnView(turn, self._time_label) for turn in turns[shown:]]
         if new:
             self._views.extend(new)
             self.mount_all(new)

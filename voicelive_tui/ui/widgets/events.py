@@ -3,6 +3,12 @@
 A line-API scroll view over :class:`~voicelive_tui.ui.events_model.EventBuffer`: cheap at
 thousands of lines, follows the tail until the user moves up (or pauses with ``p``),
 and says how many lines arrived meanwhile.
+
+Repaint cost matters here more than anywhere: the stream can carry hundreds of events a
+second. The dashboard feeds batches at most a few times a second; a batch that only
+folded more audio into lines already shown repaints just those lines, and a batch that
+changed nothing visible (filtered out, scrolled back, paused) repaints nothing but the
+subtitle's count, and that only when its text changed.
 """
 
 from __future__ import annotations
@@ -11,11 +17,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from rich.segment import Segment
-from rich.style import Style
 from textual import events
 from textual.binding import Binding
 from textual.geometry import Region, Size
 from textual.message import Message
+from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
@@ -55,6 +61,13 @@ class EventLog(ScrollView, can_focus=True):
             super().__init__()
             self.entry = entry
 
+    following: reactive[bool] = reactive(True, repaint=False)
+    """The view sticks to the newest line."""
+    paused: reactive[bool] = reactive(False, repaint=False)
+    """``p``: new lines do not move the view until resumed."""
+    unseen: reactive[int] = reactive(0, repaint=False)
+    """Lines that arrived while not following."""
+
     def __init__(
         self, clock: WallClock, *, max_entries: int = MAX_ENTRIES, id: str | None = None
     ) -> None:
@@ -62,34 +75,71 @@ class EventLog(ScrollView, can_focus=True):
         self.clock = clock
         self.buffer = EventBuffer(max_entries=max_entries)
         self.cursor = -1
-        self.following = True
-        self.paused = False
-        self.unseen = 0
+        self._subtitle = ""
 
     def on_mount(self) -> None:
         self.border_title = "Events"
         self._update_subtitle()
 
+    def watch_following(self) -> None:
+        self._update_subtitle()
+
+    def watch_paused(self) -> None:
+        self._update_subtitle()
+
+    def watch_unseen(self) -> None:
+        self._update_subtitle()
+
     # -- feeding ----------------------------------------------------------------
 
     def add_events(self, updates: list[tuple[str, Mapping[str, Any], float]]) -> None:
-        """Append a batch of (direction, event, at); one repaint for the whole batch."""
-        before = self.buffer.view[-1] if self.buffer.view else None
-        shown = len(self.buffer.view)
-        for direction, event, at in updates:
-            self.buffer.add(direction, event, at)
-        grown = len(self.buffer.view) - shown
-        if self.buffer.view and self.buffer.view[-1] is not before:
-            grown = max(grown, 1)
-        if not self.following:
-            self.unseen += max(0, grown)
-            # Lines dropped from the front move what the user is looking at up.
-            self.cursor = min(self.cursor, len(self.buffer.view) - 1)
-        self._resize()
-        if self.following:
-            self._follow()
-        self.refresh()
+        """Append a batch of (direction, event, at), repainting only what it changed."""
+        change = self.buffer.add_batch(updates)
+        if change.appended or change.removed:
+            self._resize()
+            if self.following:
+                self._follow()
+                self.refresh()
+            else:
+                self.unseen += change.appended
+                # Lines dropped from the front move what the user is looking at up.
+                self.cursor = max(-1, min(self.cursor - change.removed, len(self.buffer.view) - 1))
+                if change.removed:
+                    self.scroll_to(y=max(0, self.scroll_y - change.removed), animate=False)
+                    self.refresh()
+                else:
+                    self._refresh_visible(change.folded)
+        else:
+            self._refresh_visible(change.folded)
         self._update_subtitle()
+
+    def _refresh_visible(self, entries: list[EventEntry]) -> None:
+        """Repaint the text of ``entries`` that are on screen (folded lines grew).
+
+        Only the summary changes when a line folds in more audio, so only the cells from
+        the summary on are repainted: a few dozen bytes to the terminal, not a panel.
+        """
+        if not entries:
+            return
+        top, left = self.scroll_offset.y, self.scroll_offset.x
+        height = self.scrollable_content_region.height
+        width = self.scrollable_content_region.width
+        view = self.buffer.view
+        seqs = {entry.seq for entry in entries}
+        # Folded lines are near the end; search the visible window only.
+        for index in range(min(len(view), top + height) - 1, top - 1, -1):
+            entry = view[index]
+            if entry.seq in seqs:
+                x = max(0, self._summary_cell(entry) - left)
+                if index == self.cursor and self.has_focus:
+                    x = 0  # the cursor highlight spans the line
+                if x < width:
+                    self.refresh(Region(x, index - top, width - x, 1))
+
+    def _summary_cell(self, entry: EventEntry) -> int:
+        """The first cell of ``entry``'s summary (the part a fold changes)."""
+        stamp = self.clock.label(entry.at, precise=True)
+        return 2 + len(stamp) + 1 + len(entry.type) + 2
 
     def clear(self) -> None:
         """Forget every line."""
@@ -119,7 +169,7 @@ class EventLog(ScrollView, can_focus=True):
             self.following = False
         else:
             self._follow()
-        self._update_subtitle()
+            self.refresh()
         return self.paused
 
     # -- cursor -----------------------------------------------------------------
@@ -168,12 +218,10 @@ class EventLog(ScrollView, can_focus=True):
 
     def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
         self.following = False
-        self._update_subtitle()
 
     def on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
         if not self.paused and self.scroll_y >= self.max_scroll_y - 1:
             self._follow()
-            self._update_subtitle()
 
     def on_focus(self) -> None:
         self.refresh()
@@ -192,6 +240,8 @@ class EventLog(ScrollView, can_focus=True):
         self.virtual_size = Size(self.scrollable_content_region.width, len(self.buffer.view))
 
     def _update_subtitle(self) -> None:
+        if not self.is_mounted:
+            return
         parts = [f"{len(self.buffer.entries)} lines"]
         if self.buffer.dropped:
             parts.append(f"{self.buffer.dropped} dropped")
@@ -201,7 +251,9 @@ class EventLog(ScrollView, can_focus=True):
             parts.append("PAUSED")
         if not self.following and self.unseen:
             parts.append(f"{self.unseen} new ↓")
-        self.border_subtitle = " · ".join(parts)
+        subtitle = " · ".join(parts)
+        if subtitle != self._subtitle:  # setting it repaints the whole panel
+            self._subtitle = self.border_subtitle = subtitle
 
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
@@ -229,7 +281,3 @@ class EventLog(ScrollView, can_focus=True):
             Segment("  "),
             Segment(entry.text, style("event-log--summary")),
         ]
-
-    def entry_style(self, entry: EventEntry) -> Style:
-        """The family colour of ``entry`` (used by the JSON view's title)."""
-        return self.get_component_rich_style(f"event-log--{entry.family}")

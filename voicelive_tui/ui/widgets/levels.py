@@ -1,22 +1,26 @@
 """The levels panel: mic and speaker meters with peak hold, the VAD state, 10 s sparklines.
 
-Audio threads only write ``backend.levels`` (a preallocated numpy array); this panel reads
-it on a timer at most 20 times a second and repaints only when something moved.
+Audio threads only write ``backend.levels`` (a preallocated numpy array); the dashboard
+reads it at most 20 times a second and hands each reading to :meth:`LevelsPanel.sample`.
+Every widget here compares the cells it would draw with the ones on screen and repaints
+only when they differ, so a steady level costs nothing.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from rich.text import Text
 from textual.app import ComposeResult, RenderResult
 from textual.containers import Vertical
-from textual.timer import Timer
-from textual.widgets import Sparkline, Static
+from textual.geometry import Region
+from textual.reactive import reactive
+from textual.widget import Widget
 
 from voicelive_tui.audio.base import MIC_PEAK, MIC_RMS, SILENCE_DB, SPEAKER_PEAK, SPEAKER_RMS
+from voicelive_tui.ui.view import VadView
 
 FLOOR_DB = -60.0
 """Meters show -60..0 dBFS; anything quieter is an empty bar."""
@@ -25,6 +29,8 @@ HISTORY_S = 10
 HOLD_S = 1.5
 FALL_DB_PER_S = 20.0
 BARS = "▁▂▃▄▅▆▇█"
+LABEL_CELLS = 8
+"""'Mic', 'Speaker' and their padding before the reading."""
 
 
 def level_fraction(db: float) -> float:
@@ -50,7 +56,33 @@ class PeakHold:
         return self.value
 
 
-class LevelMeter(Static):
+def meter_cells(rms_db: float, held_db: float, width: int) -> tuple[str, int, int]:
+    """What a meter draws at ``width`` cells: the reading, the filled cells, the peak cell."""
+    reading = "   –   " if rms_db <= FLOOR_DB else f"{rms_db:5.0f} dB"
+    bar = max(4, width - LABEL_CELLS - len(reading) - 1)
+    filled = int(round(level_fraction(rms_db) * bar))
+    peak = int(round(level_fraction(held_db) * bar)) - 1 if held_db > FLOOR_DB else -1
+    return reading, filled, peak
+
+
+def changed_cells(old: tuple[str, int, int], new: tuple[str, int, int]) -> tuple[int, int] | None:
+    """The first and end cell of a meter line that differ between two drawings."""
+    spans: list[tuple[int, int]] = []
+    if old[0] != new[0]:
+        spans.append((LABEL_CELLS, LABEL_CELLS + max(len(old[0]), len(new[0]))))
+    head = LABEL_CELLS + len(new[0]) + 1
+    if old[1] != new[1]:
+        spans.append((head + min(old[1], new[1]), head + max(old[1], new[1])))
+    if old[2] != new[2]:
+        for peak in (old[2], new[2]):
+            if peak >= 0:
+                spans.append((head + peak, head + peak + 1))
+    if not spans:
+        return None
+    return min(s for s, _ in spans), max(e for _, e in spans)
+
+
+class LevelBar(Widget):
     """'Mic  -23 dBFS ████████░░░░│░░' with the held peak as a bar."""
 
     COMPONENT_CLASSES = {
@@ -65,23 +97,31 @@ class LevelMeter(Static):
         self.label = label
         self.rms_db = SILENCE_DB
         self.held_db = SILENCE_DB
+        self._drawn: tuple[str, int, int] | None = None
 
     def set_level(self, rms_db: float, held_db: float) -> None:
-        if (rms_db, held_db) != (self.rms_db, self.held_db):
-            self.rms_db, self.held_db = rms_db, held_db
+        """Take a reading; repaint only the cells that change."""
+        self.rms_db, self.held_db = rms_db, held_db
+        old = self._drawn
+        new = meter_cells(rms_db, held_db, self.content_size.width)
+        if old is None or len(old[0]) != len(new[0]):
             self.refresh()
+            return
+        span = changed_cells(old, new)
+        if span is not None:
+            self._drawn = new
+            self.refresh(Region(span[0], 0, span[1] - span[0], 1))
 
     def render(self) -> RenderResult:
-        reading = "   –   " if self.rms_db <= FLOOR_DB else f"{self.rms_db:5.0f} dB"
-        head = f"{self.label:<8}{reading} "
-        width = max(4, self.content_size.width - len(head))
-        filled = int(round(level_fraction(self.rms_db) * width))
-        peak = int(round(level_fraction(self.held_db) * width)) - 1
+        width = self.content_size.width
+        self._drawn = reading, filled, peak = meter_cells(self.rms_db, self.held_db, width)
+        head = f"{self.label:<{LABEL_CELLS}}{reading} "
+        bar = max(4, width - len(head))
         text = Text(head, no_wrap=True)
         style = self.get_component_rich_style
-        hot_from = int(width * level_fraction(-6.0))
-        for i in range(width):
-            if i == peak and self.held_db > FLOOR_DB:
+        hot_from = int(bar * level_fraction(-6.0))
+        for i in range(bar):
+            if i == peak:
                 text.append("│", style("level-meter--peak"))
             elif i < filled:
                 hot = "level-meter--hot" if i >= hot_from else "level-meter--bar"
@@ -91,22 +131,68 @@ class LevelMeter(Static):
         return text
 
 
-class LevelSparkline(Sparkline):
-    """A sparkline on a fixed -60..0 dBFS scale (Textual's scales to the data's own range)."""
+def sparkline_columns(
+    history: Sequence[float], total: int, width: int, height: int
+) -> tuple[int, ...]:
+    """Each column's height in eighths of a cell: the loudest reading of its time slice.
+
+    ``history`` holds the newest readings of ``total`` ever taken. Slices are aligned on
+    the reading count, not on the window, so a new reading changes only the newest column
+    until a slice fills, and then the chart moves one whole column.
+    """
+    if width <= 0:
+        return ()
+    size = len(history)
+    step = max(1, round(size / width))
+    newest = (total - 1) // step if total else 0
+    oldest_kept = total - size
+    columns = []
+    for column in range(width):
+        bucket = newest - (width - 1 - column)
+        start = max(bucket * step - oldest_kept, 0)
+        end = min((bucket + 1) * step - oldest_kept, size)
+        value = max(history[start:end]) if bucket >= 0 and end > start else 0.0
+        columns.append(int(round(value * height * 8)))
+    return tuple(columns)
+
+
+class LevelSparkline(Widget):
+    """The last seconds of a level on a fixed -60..0 dBFS scale, one column per time slice."""
+
+    COMPONENT_CLASSES = {"sparkline--min-color", "sparkline--max-color"}
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._history: Sequence[float] = ()
+        self._total = 0
+        self._drawn: tuple[int, ...] = ()
+
+    def set_history(self, history: Sequence[float], total: int) -> None:
+        """Show ``history`` (the newest of ``total`` readings); repaint only changed columns."""
+        self._history, self._total = list(history), total
+        width, height = self.content_size.width, max(1, self.content_size.height)
+        new = sparkline_columns(self._history, total, width, height)
+        old = self._drawn
+        if len(old) != len(new):
+            self.refresh()
+            return
+        changed = [i for i, (a, b) in enumerate(zip(old, new, strict=True)) if a != b]
+        if changed:
+            self._drawn = new
+            self.refresh(Region(changed[0], 0, changed[-1] + 1 - changed[0], height))
 
     def render(self) -> RenderResult:
-        data: Sequence[float] = self.data or []
         width, height = self.content_size.width, max(1, self.content_size.height)
+        self._drawn = sparkline_columns(self._history, self._total, width, height)
         if width <= 0:
             return Text()
         low = self.get_component_styles("sparkline--min-color").color
         high = self.get_component_styles("sparkline--max-color").color
-        columns = [bucket_max(data, i, width) for i in range(width)]
-        styles = [low.blend(high, value).rich_color.name for value in columns]
+        styles = [low.blend(high, value / (height * 8)).rich_color.name for value in self._drawn]
         text = Text(no_wrap=True, end="")
         for row in reversed(range(height)):
-            for value, style in zip(columns, styles, strict=True):
-                eighths = int(round(value * height * 8)) - row * 8
+            for value, style in zip(self._drawn, styles, strict=True):
+                eighths = value - row * 8
                 if eighths <= 0:
                     eighths = 1 if row == 0 else 0  # a baseline, so silence is visible
                 char = BARS[min(7, eighths - 1)] if eighths > 0 else " "
@@ -116,26 +202,24 @@ class LevelSparkline(Sparkline):
         return text
 
 
-def bucket_max(data: Sequence[float], column: int, width: int) -> float:
-    """The loudest sample of the ``column``-th of ``width`` equal slices of ``data``."""
-    if not data:
-        return 0.0
-    step = len(data) / width
-    start = int(column * step)
-    return max(data[start : max(start + 1, int((column + 1) * step))])
-
-
-class VadIndicator(Static):
+class VadIndicator(Widget):
     """listening / you are speaking / thinking / agent speaking / muted."""
 
-    def show(self, label: str, state: str) -> None:
+    vad: reactive[VadView] = reactive(VadView)
+
+    def watch_vad(self, vad: VadView) -> None:
         for name in ("listening", "speaking", "thinking", "agent", "muted", "offline"):
-            self.set_class(name == state, f"-{name}")
-        self.update(f"● {label}")
+            self.set_class(name == vad.state, f"-{name}")
+
+    def render(self) -> RenderResult:
+        return f"● {self.vad.label}"
 
 
 class LevelsPanel(Vertical):
-    """Meters, VAD state and sparklines, fed from a levels array on a timer."""
+    """Meters, VAD state and sparklines, fed one levels reading at a time."""
+
+    vad: reactive[VadView] = reactive(VadView)
+    """Pushed down to the VadIndicator (data_bind)."""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -143,24 +227,23 @@ class LevelsPanel(Vertical):
         self.mic_history: deque[float] = deque([0.0] * size, maxlen=size)
         self.speaker_history: deque[float] = deque([0.0] * size, maxlen=size)
         self._holds = (PeakHold(), PeakHold())
-        self._timer: Timer | None = None
         self._last: tuple[float, ...] | None = None
         self._still = 0
+        self._total = 0  # readings taken
 
     def compose(self) -> ComposeResult:
-        yield VadIndicator("● connecting", id="vad")
-        yield LevelMeter("Mic", id="mic-meter")
-        yield LevelSparkline(list(self.mic_history), id="mic-history")
-        yield LevelMeter("Speaker", id="speaker-meter")
-        yield LevelSparkline(list(self.speaker_history), id="speaker-history")
+        yield VadIndicator(id="vad").data_bind(LevelsPanel.vad)
+        self.mic_bar = LevelBar("Mic", id="mic-meter")
+        self.mic_sparkline = LevelSparkline(id="mic-history")
+        self.speaker_bar = LevelBar("Speaker", id="speaker-meter")
+        self.speaker_sparkline = LevelSparkline(id="speaker-history")
+        yield self.mic_bar
+        yield self.mic_sparkline
+        yield self.speaker_bar
+        yield self.speaker_sparkline
 
     def on_mount(self) -> None:
         self.border_title = "Audio"
-
-    def start(self, levels: Callable[[], np.ndarray], clock: Callable[[], float]) -> None:
-        """Sample ``levels()`` (the backend's dBFS array) FPS times a second."""
-        if self._timer is None:
-            self._timer = self.set_interval(1 / FPS, lambda: self.sample(levels(), clock()))
 
     def sample(self, levels: np.ndarray, now: float) -> None:
         """Take one reading; repaint only when the picture can have changed."""
@@ -169,14 +252,12 @@ class LevelsPanel(Vertical):
         self._last = reading
         mic_held = self._holds[0].update(reading[MIC_PEAK], now)
         speaker_held = self._holds[1].update(reading[SPEAKER_PEAK], now)
-        self.query_one("#mic-meter", LevelMeter).set_level(reading[MIC_RMS], mic_held)
-        self.query_one("#speaker-meter", LevelMeter).set_level(reading[SPEAKER_RMS], speaker_held)
+        self.mic_bar.set_level(reading[MIC_RMS], mic_held)
+        self.speaker_bar.set_level(reading[SPEAKER_RMS], speaker_held)
         if self._still > len(self.mic_history):
             return  # the sparklines already show nothing but this value
         self.mic_history.append(level_fraction(reading[MIC_RMS]))
         self.speaker_history.append(level_fraction(reading[SPEAKER_RMS]))
-        self.query_one("#mic-history", LevelSparkline).data = list(self.mic_history)
-        self.query_one("#speaker-history", LevelSparkline).data = list(self.speaker_history)
-
-    def show_vad(self, label: str, state: str) -> None:
-        self.query_one(VadIndicator).show(label, state)
+        self._total += 1
+        self.mic_sparkline.set_history(self.mic_history, self._total)
+        self.speaker_sparkline.set_history(self.speaker_history, self._total)

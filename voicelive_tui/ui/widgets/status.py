@@ -2,30 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from rich.style import Style
 from rich.text import Text
 from textual.app import RenderResult
 from textual.geometry import Size
+from textual.reactive import reactive
 from textual.widget import Widget
 
-
-@dataclass(frozen=True)
-class StatusView:
-    """Everything the status bar shows, already reduced to plain values."""
-
-    connection: str = "connecting"  # connecting, ready, reconnecting, closed
-    reconnect_in_s: float | None = None
-    host: str = ""
-    mode: str = ""
-    session_id: str | None = None
-    voice: str | None = None
-    mic: str = "no audio"  # live, MUTED, no audio, scripted
-    latency_ms: float | None = None
-    conversation_id: str | None = None  # agent mode: resume later with --conversation-id
-    audio: str | None = None  # audio server and devices, when real devices are in use
-
+from voicelive_tui.ui.view import StatusView
 
 MIC_STYLES = {"MUTED": "muted", "live": "live"}
 
@@ -41,17 +25,11 @@ class StatusBar(Widget):
         "status--label",
         "status--muted",
         "status--live",
+        "status--glitches",
     }
 
-    def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id)
-        self.view = StatusView()
-
-    def show(self, view: StatusView) -> None:
-        """Show ``view``; cheap enough to call on every state change."""
-        if view != self.view:
-            self.view = view
-            self.refresh(layout=True)
+    view: reactive[StatusView] = reactive(StatusView, layout=True)
+    """What is shown; assigning an equal view repaints nothing."""
 
     def _style(self, name: str) -> Style:
         return self.get_component_rich_style(f"status--{name}", partial=True)
@@ -72,6 +50,7 @@ class StatusBar(Widget):
             ("v2v ", latency, None),
             ("conversation ", view.conversation_id or "", None),
             ("audio ", view.audio or "", None),
+            ("", view.glitches or "", "glitches"),
         ]
         for caption, value, style in parts:
             if value:

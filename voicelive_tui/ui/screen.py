@@ -1,0 +1,180 @@
+"""DashboardScreen: the panels, and the one place that turns session state into views.
+
+The screen composes the status bar, the conversation, the event stream, the levels panel,
+the two inputs and the key bar. It renders from the session's pure
+:class:`~voicelive_tui.conversation.Conversation` through :mod:`voicelive_tui.ui.view`:
+every widget receives a frozen view and repaints only when it differs from the last.
+
+Repaint budget: the event stream takes batches at most ``EVENTS_HZ`` times a second, the
+conversation and status at most ``STATE_HZ``, the meters at most ``FPS``. The only timer is
+the audio sampler, since audio threads never call into the UI (they write a levels array).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Mapping
+from typing import Any
+
+from textual import getters
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.timer import Timer
+
+from voicelive_tui.audio.base import AudioBackend
+from voicelive_tui.conversation import ConnectionState
+from voicelive_tui.session import VoiceLiveSession
+from voicelive_tui.ui.clock import WallClock
+from voicelive_tui.ui.throttle import Throttle
+from voicelive_tui.ui.view import AudioStatus, status_view, vad_view
+from voicelive_tui.ui.widgets.conversation import ConversationPanel
+from voicelive_tui.ui.widgets.events import EventLog
+from voicelive_tui.ui.widgets.inputs import FilterInput, MessageInput
+from voicelive_tui.ui.widgets.keys import KeyBar
+from voicelive_tui.ui.widgets.levels import FPS, LevelsPanel
+from voicelive_tui.ui.widgets.status import StatusBar
+
+WIDE_MIN_COLUMNS = 120
+"""At this width and more the three panels sit side by side; below, they stack."""
+EVENTS_HZ = 4
+STATE_HZ = 10
+
+PendingEvent = tuple[str, Mapping[str, Any], float]
+
+
+def audio_status(audio: AudioBackend) -> AudioStatus:
+    """Read what the dashboard shows of the audio backend (loop thread, cheap)."""
+    stats = audio.stats()
+    return AudioStatus(
+        has_input=audio.has_input,
+        playing=audio.pending_ms() > 0,
+        devices=audio.describe() if audio.kind == "sounddevice" else None,
+        underruns=stats.get("output_underflows", 0),
+        overflows=stats.get("input_overflows", 0),
+    )
+
+
+class DashboardScreen(Screen[None]):
+    """Conversation, live events and audio levels of one Voice Live session."""
+
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (WIDE_MIN_COLUMNS, "-wide")]
+    AUTO_FOCUS = None
+
+    status_bar = getters.query_one("#status", StatusBar)
+    conversation_panel = getters.query_one("#conversation", ConversationPanel)
+    event_log = getters.query_one("#events", EventLog)
+    filter_input = getters.query_one("#filter", FilterInput)
+    levels_panel = getters.query_one("#levels", LevelsPanel)
+    message_input = getters.query_one("#message", MessageInput)
+
+    def __init__(self, clock: WallClock) -> None:
+        super().__init__()
+        self.clock = clock
+        self.pending: deque[PendingEvent] = deque()
+        """Events queued by the session's observer, drawn at the next events frame."""
+        self._session: VoiceLiveSession | None = None
+        self._host = ""
+        self._mode = ""
+        self._scripted = False
+        self._audio = AudioStatus()
+        self._sampler: Timer | None = None
+        self._events = Throttle(self, 1 / EVENTS_HZ, self._draw_events)
+        self._state = Throttle(self, 1 / STATE_HZ, self._draw_state)
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="status")
+        with Horizontal(id="panels"):
+            yield ConversationPanel(self.clock.label, id="conversation")
+            with Vertical(id="events-panel"):
+                yield EventLog(self.clock, id="events")
+                yield FilterInput(placeholder="filter: type prefix or text", id="filter")
+            yield LevelsPanel(id="levels")
+        yield MessageInput(
+            placeholder="message to the agent (Enter sends, Esc closes)", id="message"
+        )
+        yield KeyBar(id="keys")
+
+    def on_mount(self) -> None:
+        self.filter_input.display = False
+        self.message_input.display = False
+        # Held for the frame paths, which also run while the app tears the screen down.
+        self._status_bar = self.status_bar
+        self._conversation = self.conversation_panel
+        self._event_log = self.event_log
+        self._levels = self.levels_panel
+
+    # -- wiring -----------------------------------------------------------------
+
+    def show_session(
+        self, session: VoiceLiveSession, *, host: str, mode: str, scripted: bool, live: bool
+    ) -> None:
+        """Start showing ``session``; ``live``: sample its levels (else a replayed trace)."""
+        self._session = session
+        self._host, self._mode, self._scripted = host, mode, scripted
+        levels = self._levels
+        if live:
+            self._sampler = self.set_interval(1 / FPS, self._sample_audio)
+        else:  # a scripted session brings its own level history
+            for i, reading in enumerate(getattr(session, "level_trace", ())):
+                levels.sample(reading, i / FPS)
+        self._audio = audio_status(session.audio)
+        self._draw_state()
+
+    # -- drawing ----------------------------------------------------------------
+
+    def events_arrived(self) -> None:
+        """The observer queued events: draw them at the next events frame."""
+        self._events.request()
+
+    def state_changed(self, *, now: bool = False) -> None:
+        """The conversation changed: redraw at the next state frame.
+
+        Streaming text waits for the frame; a change of the voice activity or connection
+        state (a few a minute) and ``now`` (a key press) are drawn at once.
+        """
+        session = self._session
+        if session is not None and not now:
+            conv = session.conversation
+            now = (
+                vad_view(conv, self._audio) != self._levels.vad
+                or conv.connection.value != self._status_bar.view.connection
+            )
+        if now:
+            self._state.flush()
+        else:
+            self._state.request()
+
+    def _draw_events(self) -> None:
+        if self.pending and self._event_log.is_attached:
+            batch = list(self.pending)
+            self.pending.clear()
+            self._event_log.add_events(batch)
+
+    def _draw_state(self) -> None:
+        session = self._session
+        if session is None or not self._conversation.is_attached:
+            return
+        conv = session.conversation
+        self._conversation.sync(conv.turns)
+        self._status_bar.view = status_view(
+            conv,
+            self._audio,
+            host=self._host,
+            mode=self._mode,
+            now=session.clock(),
+            scripted=self._scripted,
+        )
+        self._levels.vad = vad_view(conv, self._audio)
+
+    def _sample_audio(self) -> None:
+        """FPS times a second: the meters, and the audio status when it changed."""
+        session = self._session
+        if session is None:
+            return
+        self._levels.sample(session.audio.levels, session.clock())
+        audio = audio_status(session.audio)
+        reconnecting = session.conversation.connection == ConnectionState.RECONNECTING
+        if audio != self._audio or reconnecting:  # the countdown ticks while reconnecting
+            self._audio = audio
+            self._state.request()

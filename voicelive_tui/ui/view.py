@@ -1,0 +1,123 @@
+"""What the dashboard shows, computed from the conversation state and the audio status.
+
+Pure functions over plain values, no Textual: the status bar, the microphone label and
+the voice activity state are derived here and tested without a screen. The widgets only
+draw the frozen views these return, and repaint only when a view is not equal to the last.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from voicelive_tui.conversation import ConnectionState, Conversation, VadState
+
+
+@dataclass(frozen=True)
+class AudioStatus:
+    """The audio backend as the dashboard sees it, read about 20 times a second."""
+
+    has_input: bool = False
+    playing: bool = False
+    """Agent audio is queued or still sounding."""
+    devices: str | None = None
+    """Audio server and devices, when real devices are in use."""
+    underruns: int = 0
+    overflows: int = 0
+
+
+@dataclass(frozen=True)
+class StatusView:
+    """Everything the status bar shows, already reduced to plain values."""
+
+    connection: str = "connecting"  # connecting, ready, reconnecting, closed
+    reconnect_in_s: float | None = None
+    host: str = ""
+    mode: str = ""
+    session_id: str | None = None
+    voice: str | None = None
+    mic: str = "no audio"  # live, MUTED, no audio, scripted
+    latency_ms: float | None = None
+    conversation_id: str | None = None  # agent mode: resume later with --conversation-id
+    audio: str | None = None  # audio server and devices, when real devices are in use
+    glitches: str | None = None  # "2 underruns" and the like, only when non-zero
+
+
+@dataclass(frozen=True)
+class VadView:
+    """The voice activity line: what it says and its state (the CSS class)."""
+
+    label: str = "connecting"
+    state: str = "offline"  # listening, speaking, thinking, agent, muted, offline
+
+
+VAD_VIEWS = {
+    VadState.IDLE: VadView("listening", "listening"),
+    VadState.USER_SPEAKING: VadView("you are speaking", "speaking"),
+    VadState.PROCESSING: VadView("thinking", "thinking"),
+    VadState.AGENT_SPEAKING: VadView("agent speaking", "agent"),
+}
+
+
+def vad_view(conv: Conversation, audio: AudioStatus) -> VadView:
+    """listening / you are speaking / thinking / agent speaking / muted, or the connection."""
+    if conv.connection != ConnectionState.READY:
+        return VadView(conv.connection.value, "offline")
+    vad = conv.vad
+    if vad == VadState.IDLE and audio.playing:
+        vad = VadState.AGENT_SPEAKING  # the response is done, its audio still plays
+    if conv.muted and vad in (VadState.IDLE, VadState.USER_SPEAKING):
+        return VadView("muted", "muted")
+    return VAD_VIEWS[vad]
+
+
+def mic_label(conv: Conversation, audio: AudioStatus, *, scripted: bool = False) -> str:
+    """MUTED, scripted (the demo's scripted user), live or no audio."""
+    if conv.muted:
+        return "MUTED"
+    if scripted:
+        return "scripted"
+    return "live" if audio.has_input else "no audio"
+
+
+def glitch_label(audio: AudioStatus) -> str | None:
+    """'3 underruns, 1 overflow' when the devices missed real time, else None."""
+    parts = [
+        f"{n} {name}{'' if n == 1 else 's'}"
+        for n, name in ((audio.underruns, "underrun"), (audio.overflows, "overflow"))
+        if n
+    ]
+    return ", ".join(parts) or None
+
+
+def reconnect_countdown(conv: Conversation, now: float) -> float | None:
+    """Whole seconds until the next connection attempt while reconnecting, else None."""
+    if conv.connection != ConnectionState.RECONNECTING or conv.reconnect_in_s is None:
+        return None
+    lost_at = next((t.started_at for t in reversed(conv.turns) if t.role == "system"), None)
+    elapsed = now - lost_at if lost_at is not None else 0.0
+    return round(max(0.0, conv.reconnect_in_s - elapsed))
+
+
+def status_view(
+    conv: Conversation,
+    audio: AudioStatus,
+    *,
+    host: str,
+    mode: str,
+    now: float,
+    scripted: bool = False,
+) -> StatusView:
+    """The status bar's fields; ``mode`` is used unless the session names its agent."""
+    return StatusView(
+        connection=conv.connection.value,
+        reconnect_in_s=reconnect_countdown(conv, now),
+        host=host,
+        mode=f"agent {conv.session.agent_name}" if conv.session.agent_name else mode,
+        session_id=conv.session.id,
+        voice=conv.session.voice,
+        mic=mic_label(conv, audio, scripted=scripted),
+        latency_ms=conv.last_voice_to_voice_ms,
+        conversation_id=conv.session.conversation_id,
+        audio=audio.devices,
+        glitches=glitch_label(audio),
+    )
