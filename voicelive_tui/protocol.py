@@ -255,6 +255,8 @@ def elide_audio(event: Mapping[str, Any], unit: str = "bytes") -> dict[str, Any]
 def _is_audio(event: Mapping[str, Any], key: str, value: Any) -> bool:
     if key not in ("delta", "audio") or not isinstance(value, (str, bytes, bytearray)):
         return False
+    if isinstance(value, str) and value.startswith("<"):
+        return False  # already elided ("<N bytes>"); base64 never holds "<"
     return key == "audio" or event.get("type") in AUDIO_EVENT_TYPES
 
 

@@ -98,3 +98,11 @@ def test_a_batch_past_the_bound_reports_the_lines_dropped_from_the_front():
     buf.add_batch([("received", {"type": "session.updated"}, float(i)) for i in range(4)])
     change = buf.add_batch([("received", {"type": "response.done"}, 9.0)] * 3)
     assert (change.appended, change.removed) == (3, 3)
+
+
+def test_lines_keep_events_with_their_audio_elided():
+    buf = EventBuffer()
+    buf.add("received", delta(1000), 0.0)
+    buf.add("received", delta(500), 0.1)
+    assert buf.entries[0].event["delta"] == "<24000 bytes of audio>"
+    assert buf.entries[0].text == "x2, 1.5 s"

@@ -22,6 +22,7 @@ from textual.worker import Worker, WorkerState
 from voicelive_tui.auth import AuthError
 from voicelive_tui.config import EXIT_AUTH, EXIT_CONNECT, EXIT_OK, Settings
 from voicelive_tui.logs import RunLogs
+from voicelive_tui.protocol import APPEND
 from voicelive_tui.reconnect import ConnectFailed
 from voicelive_tui.runner import DEMO_NOTICE, open_logs
 from voicelive_tui.session import Update, VoiceLiveSession
@@ -148,11 +149,20 @@ class VoiceLiveApp(App[int]):
                 self.logs.close()
 
     def _observe_session(self, update: Update) -> None:
-        """The session's observer (loop thread): queue, then post coalescing messages."""
+        """The session's observer (loop thread): queue, then post coalescing messages.
+
+        Events can come hundreds of times a second, so a message is posted only when the
+        queue was empty (the frame that drains it draws everything queued by then), and a
+        microphone append, which changes nothing on screen but its event line, does not
+        ask for the conversation to be redrawn.
+        """
         if update.kind in ("sent", "received") and update.event is not None:
-            self.dashboard.pending.append((update.kind, update.event, update.at))
-            self.post_message(EventsArrived())
-            self.post_message(ConversationChanged())
+            pending = self.dashboard.pending
+            if not pending:
+                self.post_message(EventsArrived())
+            pending.append((update.kind, update.event, update.at))
+            if update.event.get("type") != APPEND:
+                self.post_message(ConversationChanged())
         elif update.kind == "notice":
             self.post_message(SessionNotice(update.text, update.severity))
         else:

@@ -11,7 +11,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from voicelive_tui.protocol import APPEND, AUDIO_DELTA, audio_bytes, family_of, pcm_ms, summarize
+from voicelive_tui.protocol import (
+    APPEND,
+    AUDIO_DELTA,
+    audio_bytes,
+    elide_for_display,
+    family_of,
+    pcm_ms,
+    summarize,
+)
 
 MAX_ENTRIES = 5_000
 AUDIO_FOLDS = frozenset({APPEND, AUDIO_DELTA})
@@ -37,6 +45,7 @@ class EventEntry:
     summary: str
     family: str
     event: Mapping[str, Any]
+    """The newest event of the line, audio elided (a line must not hold megabytes)."""
     count: int = 1
     audio_ms: float = 0.0
     streamed: str = ""
@@ -55,7 +64,7 @@ class EventEntry:
     def fold(self, event: Mapping[str, Any]) -> None:
         """Take one more event of this line's type into the line."""
         self.count += 1
-        self.event = event
+        self.event = elide_for_display(event)
         if self.type in AUDIO_FOLDS:
             self.audio_ms += pcm_ms(audio_bytes(event))
         else:
@@ -122,7 +131,7 @@ class EventBuffer:
             type=kind,
             summary=summarize(event),
             family=family_of(event),
-            event=event,
+            event=elide_for_display(event),
         )
         if foldable:
             if kind in AUDIO_FOLDS:

@@ -14,7 +14,7 @@ TimeLabel = Callable[[float], str]
 """Turns a monotonic time stamp into what the user reads (e.g. wall-clock HH:MM:SS)."""
 
 ROLE_NAMES = {"user": "You", "agent": "Agent", "system": "·"}
-MAX_TURN_VIEWS = 200
+MAX_TURN_VIEWS = 60
 """Turns kept on screen; older ones leave the panel (the conversation log keeps them all)."""
 
 
