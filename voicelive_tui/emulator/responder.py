@@ -215,6 +215,9 @@ class ActiveResponse:
         if self._faults.unknown_events:
             await self._send(m.ServerEvent({"type": "emulator.unannounced_event", "note": "fault"}))
         self._conversation.items.append(item)
+        self._conversation.trim_audio()
+        if audio_mode:
+            item.audio = bytearray()  # deltas append in place, not by copying it all
         ids: dict[str, Any] = {
             "response_id": self.id,
             "item_id": item.id,
@@ -260,6 +263,7 @@ class ActiveResponse:
                 return
             first_delta = False
 
+        item.audio = bytes(item.audio)
         if self._cancelled.is_set():
             await self._finish_cancelled()
         else:
