@@ -58,6 +58,8 @@ OUTPUT_LATENCY_S = 0.2
 """Output device buffer asked of PortAudio: callbacks may be this late without a gap.
 Barge-in aborts the output stream, which drops what the buffer holds, so a bigger buffer
 does not slow it; see the README's architecture notes for the measurements."""
+CAPTURE_RING_S = 10
+"""Microphone audio the capture ring holds while the loop is busy (then it is dropped)."""
 MAX_OUTPUT_LATENCY_S = 0.8
 """The output buffer doubles after the device starved (between items), up to this."""
 PREBUFFER_MS = 60
@@ -349,14 +351,16 @@ class SoundDeviceBackend(RealtimeCallbacks, AudioBackend):
     def _setup_rates(self, in_rate: int, out_rate: int) -> None:
         """(Re)build rings, resamplers and meters for the device rates."""
         self._in_rate, self._out_rate = in_rate, out_rate
-        self._capture_ring = SampleRing(in_rate * 2)
+        self._capture_ring = SampleRing(in_rate * CAPTURE_RING_S)
         self._in_resampler = StreamResampler(in_rate, SAMPLE_RATE)
         if self.ring.rate != out_rate:
             self.ring = PlaybackRing(round(out_rate * self.ring_seconds), rate=out_rate)
         self.ring.prebuffer = max(self.ring.prebuffer, out_rate * self.prebuffer_ms // 1000)
         self._out_resampler = StreamResampler(SAMPLE_RATE, out_rate)
         self._mon_resampler = StreamResampler(out_rate, SAMPLE_RATE)
-        self._monitor = SampleRing(out_rate * 2) if self._recorder is not None else None
+        self._monitor = (
+            SampleRing(out_rate * CAPTURE_RING_S) if self._recorder is not None else None
+        )
         big = 4 * max(self._blocksize(in_rate), self._blocksize(out_rate))
         self._mic_meter = LevelMeter(self.levels, MIC_RMS, MIC_PEAK, big)
         self._speaker_meter = LevelMeter(self.levels, SPEAKER_RMS, SPEAKER_PEAK, big)
