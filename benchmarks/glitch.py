@@ -130,8 +130,9 @@ def _locate(snippet: np.ndarray, emitted: np.ndarray, lo: int, hi: int) -> int:
 def extra_silences(emitted: np.ndarray, recorded: np.ndarray) -> list[int]:
     """Milliseconds of silence the recording adds, one entry per recorded silence > 10 ms.
 
-    Each recorded silence is placed in the emitted speech by the 300 ms of audio before
-    it (cross-correlation, searched near where the previous one ends up); the extra is
+    Each recorded silence is placed in the emitted speech by the audio before it (up to
+    300 ms, back to the previous silence; cross-correlation, searched near where the
+    previous one ended up); the extra is
     its length minus the emitted silence at that place. Content, not counts, so audio the
     device path dropped does not shift the rest.
     """
@@ -143,12 +144,15 @@ def extra_silences(emitted: np.ndarray, recorded: np.ndarray) -> list[int]:
     # reply may repeat one sentence, so a search over all of it could find another copy)
     drift = (speech_span(r_silent)[0] - speech_span(e_silent)[0]) * FRAME
     extras = []
+    previous_end = speech_span(r_silent)[0] * FRAME
     for start, length in _runs(r_silent):
         if length <= GAP_MS:
             continue
         end = start * FRAME
-        snippet = recorded[max(0, end - context) : end]
-        if np.count_nonzero(~r_silent[max(0, start - 300) : start]) < 100:
+        # The audio since the previous silence: no hole inside to throw the match off.
+        snippet = recorded[max(previous_end, end - context) : end]
+        previous_end = (start + length) * FRAME
+        if snippet.size < 60 * FRAME:
             found = end - drift  # too little speech before it to place it by content
         else:
             found = _locate(snippet, emitted, end - drift - window, end - drift + window)
