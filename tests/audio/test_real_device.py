@@ -316,3 +316,18 @@ async def test_demo_is_live_with_devices_and_scripted_without(pulse, tmp_path, m
         async with sources.endpoint_source()(settings, logs) as opened:
             assert opened.scripted_user is not None
             assert opened.session.audio.describe() == "scripted demo user (no microphone)"
+
+
+async def test_a_reply_shorter_than_the_jitter_buffer_still_plays(pulse, backend_factory, tmp_path):
+    """Playback waits for ``prebuffer_ms`` queued, or for the deltas to stop: a short
+    item must not wait for audio that never comes."""
+    backend, listener = await backend_factory(prebuffer_ms=500)
+    tap = MonitorTap(pulse, tmp_path / "short.raw")
+    try:
+        backend.play("short", tone(1000, 0.15).tobytes())
+        await wait_until(lambda: backend.played_ms("short") >= 140)
+        await wait_until(lambda: tap.heard_ms() >= 100)
+    finally:
+        tap.stop()
+    assert listener.started == ["short"]
+    assert backend.ring.underruns == 0
