@@ -13,6 +13,13 @@ Real-time rules (the callbacks ``_input_callback``, ``_output_callback`` and
   item played its first sample. On the loop, ``_on_wake`` drains the capture ring into
   24 kHz blocks for ``capture()``, feeds the recorder and reports first samples.
 
+The output stream has a big buffer (``OUTPUT_LATENCY_S``, doubled between items after
+the device starved) so a late callback is not heard; barge-in aborts and restarts it,
+which drops what the buffer held. The output callback tells the ring when its block will
+sound (PortAudio's time info), so ``played_ms()`` counts what was heard. The ring's
+jitter buffer (``PREBUFFER_MS``, doubled after each item whose deltas came late) absorbs
+a loop that hands over audio late.
+
 Devices that cannot run at 24 kHz run at their own rate: the rings hold device-rate
 samples and the loop side converts with soxr (``StreamResampler``), never the callback.
 A stream that ends on its own (PortAudio's finished callback -- not a real-time callback;
