@@ -216,9 +216,11 @@ async def test_barge_in_silences_the_speaker_within_one_block(pulse, backend_fac
 
 async def test_output_buffer_grows_after_the_device_starved(pulse, backend_factory, tmp_path):
     backend, _ = await backend_factory()
+    await wait_until(lambda: backend._calls > 10)  # running, past PulseAudio's start
     first = backend._out_stream.latency
     backend.output_underflows += 1  # as the callback counts a late call
     backend._grow_output_latency()
+    assert not backend.faulted, backend.notice
     assert backend._out_stream.latency > first * 1.5
     assert backend.stats()["output_latency_ms"] == round(2 * OUTPUT_LATENCY_S * 1000)
     tap = MonitorTap(pulse, tmp_path / "after.raw")
