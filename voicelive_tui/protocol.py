@@ -38,9 +38,13 @@ def voice_config(voice: str) -> AzureStandardVoice | str:
 
 
 def build_session_config(settings: Settings, *, voice: str | None = None) -> RequestSession:
-    """The seed's session: text+audio, PCM16 both ways, server VAD, echo and noise control."""
+    """The seed's session: text+audio, PCM16 both ways, server VAD, echo and noise control.
+
+    With ``--no-audio`` the agent is asked for text only, so no speech is downloaded to be
+    thrown away.
+    """
     config = RequestSession(
-        modalities=[Modality.TEXT, Modality.AUDIO],
+        modalities=[Modality.TEXT] if settings.no_audio else [Modality.TEXT, Modality.AUDIO],
         voice=voice_config(voice or settings.voice),
         input_audio_format=InputAudioFormat.PCM16,
         output_audio_format=OutputAudioFormat.PCM16,

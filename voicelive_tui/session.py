@@ -336,6 +336,9 @@ class VoiceLiveSession:
             await self.audio.stop()
         except Exception:
             log.exception("Stopping audio failed")
+        stats = self.audio.stats()
+        if stats:
+            log.info("Audio stats: %s", " ".join(f"{k}={v}" for k, v in stats.items()))
         self.logs.flush()
         log.info("Session closed")
 

@@ -18,7 +18,7 @@ import pytest
 
 from voicelive_tui.audio import devices
 from voicelive_tui.audio.base import SAMPLE_RATE
-from voicelive_tui.audio.engine import SoundDeviceBackend
+from voicelive_tui.audio.engine import OUTPUT_LATENCY_S, SoundDeviceBackend
 
 pytestmark = pytest.mark.realaudio
 
@@ -175,6 +175,8 @@ async def test_played_audio_is_heard_on_the_speaker_monitor(
 
 
 async def test_barge_in_silences_the_speaker_within_one_block(pulse, backend_factory, tmp_path):
+    """The device buffer is big (OUTPUT_LATENCY_S), yet what the device held is dropped:
+    the monitor hears no more than ``played_ms`` (what the truncate reports) said."""
     record = tmp_path / "session.wav"
     tap = MonitorTap(pulse, tmp_path / "monitor.raw")
     try:
@@ -182,7 +184,9 @@ async def test_barge_in_silences_the_speaker_within_one_block(pulse, backend_fac
         backend.play("item_a", tone(1000, 4.0).tobytes())
         await wait_until(lambda: backend.played_ms("item_a") >= 600)
         await wait_until(lambda: tap.heard_ms() > 0)
+        handed_before = backend.ring.played_samples("item_a")
         backend.barge_in()
+        heard_ms = backend.played_ms("item_a")  # what the session truncates at
         at_bump = backend.ring.played_samples("item_a")
         after = backend.ring.total_played + backend.ring.silence_samples
         # Let ten blocks of audio time pass through the callback.
@@ -190,6 +194,7 @@ async def test_barge_in_silences_the_speaker_within_one_block(pulse, backend_fac
             lambda: backend.ring.total_played + backend.ring.silence_samples > after + 4800
         )
         played_after_bump = backend.ring.played_samples("item_a") - at_bump
+        await wait_until(lambda: tap.heard_ms() >= heard_ms - 100)
         await backend.stop()
         heard_on_monitor_ms = tap.heard_ms()
     finally:
@@ -198,12 +203,34 @@ async def test_barge_in_silences_the_speaker_within_one_block(pulse, backend_fac
         assert (w.getnchannels(), w.getframerate()) == (2, SAMPLE_RATE)
         right = np.frombuffer(w.readframes(w.getnframes()), np.int16)[1::2]
     stale_in_recording = int(np.count_nonzero(right)) - at_bump
+    block_ms = backend.block * 1000 // SAMPLE_RATE
     assert played_after_bump <= backend.block
     assert 0 <= stale_in_recording <= backend.block  # measured on the recorded samples
-    # The monitor (what a listener hears, device buffers included) stops too: far less
-    # than the 4 s queued; tolerance covers PulseAudio's buffering.
-    assert heard_on_monitor_ms < (at_bump + backend.block) * 1000 // SAMPLE_RATE + 500
+    # The device held more than that (its buffer), and it was not heard: the monitor
+    # (what a listener hears) matches played_ms, not what had been handed over.
+    assert (handed_before * 1000 // SAMPLE_RATE) - heard_ms >= 100
+    assert heard_on_monitor_ms <= heard_ms + block_ms + 60
+    assert heard_on_monitor_ms >= heard_ms - 100
     assert backend.stats()["discarded"] > SAMPLE_RATE
+
+
+async def test_output_buffer_grows_after_the_device_starved(pulse, backend_factory, tmp_path):
+    backend, _ = await backend_factory()
+    await wait_until(lambda: backend._calls > 10)  # running, past PulseAudio's start
+    first = backend._out_stream.latency
+    backend.output_underflows += 1  # as the callback counts a late call
+    backend._grow_output_latency()
+    assert not backend.faulted, backend.notice
+    assert backend._out_stream.latency > first * 1.5
+    assert backend.stats()["output_latency_ms"] == round(2 * OUTPUT_LATENCY_S * 1000)
+    tap = MonitorTap(pulse, tmp_path / "after.raw")
+    try:
+        backend.play("item_b", tone(1000, 0.5).tobytes())
+        await wait_until(lambda: tap.heard_ms() >= 300)
+        await wait_until(lambda: backend.played_ms("item_b") >= 490)
+    finally:
+        tap.stop()
+    assert not backend.faulted
 
 
 async def test_lost_server_is_reported_and_reopen_recovers(pulse_lab, tmp_path):
@@ -291,3 +318,18 @@ async def test_demo_is_live_with_devices_and_scripted_without(pulse, tmp_path, m
         async with sources.endpoint_source()(settings, logs) as opened:
             assert opened.scripted_user is not None
             assert opened.session.audio.describe() == "scripted demo user (no microphone)"
+
+
+async def test_a_reply_shorter_than_the_jitter_buffer_still_plays(pulse, backend_factory, tmp_path):
+    """Playback waits for ``prebuffer_ms`` queued, or for the deltas to stop: a short
+    item must not wait for audio that never comes."""
+    backend, listener = await backend_factory(prebuffer_ms=500)
+    tap = MonitorTap(pulse, tmp_path / "short.raw")
+    try:
+        backend.play("short", tone(1000, 0.15).tobytes())
+        await wait_until(lambda: backend.played_ms("short") >= 140)
+        await wait_until(lambda: tap.heard_ms() >= 100)
+    finally:
+        tap.stop()
+    assert listener.started == ["short"]
+    assert backend.ring.underruns == 0

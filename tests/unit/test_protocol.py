@@ -64,6 +64,10 @@ def test_session_config_matches_the_seed() -> None:
     assert config["input_audio_noise_reduction"] == {"type": "azure_deep_noise_suppression"}
 
 
+def test_no_audio_asks_for_text_only() -> None:
+    assert wire(Settings(no_audio=True))["modalities"] == ["text"]
+
+
 @pytest.mark.parametrize("voice", ["alloy", "echo", "shimmer"])
 def test_names_without_a_dash_are_openai_voices(voice: str) -> None:
     assert wire(Settings(voice=voice))["voice"] == voice

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 from hypothesis import given, settings
@@ -59,17 +60,90 @@ def test_playback_ring_plays_current_epoch_in_order_and_nothing_stale(ops, capac
         assert ring.played_samples(item) == n
 
 
-def test_underrun_fills_silence_and_is_counted():
+def test_underrun_fills_silence_and_is_counted_when_the_item_goes_on():
     ring = PlaybackRing(100)
     ring.write("a", np.full(30, 7, np.int16))
     out = np.empty(20, np.int16)
     assert ring.read_into(out) == 20
     assert ring.read_into(out) == 10
     assert out[:10].tolist() == [7] * 10 and not out[10:].any()
-    assert ring.underruns == 1
     assert ring.silence_samples == 10
-    assert ring.read_into(out) == 0  # idle silence is not another underrun
+    assert ring.read_into(out) == 0  # idle silence
+    assert ring.underruns == 0  # the item may simply have ended
+    ring.write("a", np.full(5, 7, np.int16))  # no: more of it came late
+    assert ring.read_into(out) == 5
     assert ring.underruns == 1
+
+
+def test_the_end_of_an_item_followed_by_another_is_not_an_underrun():
+    ring = PlaybackRing(100)
+    out = np.empty(20, np.int16)
+    ring.write("a", np.ones(30, np.int16))
+    ring.read_into(out)
+    ring.read_into(out)
+    ring.write("b", np.ones(30, np.int16))
+    ring.read_into(out)
+    assert ring.underruns == 0
+
+
+def test_prebuffer_holds_the_start_until_enough_is_queued_or_released():
+    ring = PlaybackRing(1000)
+    ring.prebuffer = 50
+    out = np.empty(20, np.int16)
+    ring.write("a", np.ones(30, np.int16))
+    assert ring.read_into(out) == 0 and ring.played_samples("a") == 0
+    ring.write("a", np.ones(25, np.int16))
+    assert ring.read_into(out) == 20  # 55 queued: it starts
+    assert ring.read_into(out) == 20
+    assert ring.read_into(out) == 15
+    ring.write("b", np.ones(10, np.int16))
+    assert ring.read_into(out) == 0  # a short item waits ...
+    ring.release()
+    assert ring.read_into(out) == 10  # ... until the producer says that is all
+    assert ring.underruns == 0
+
+
+def test_heard_leaves_out_what_the_device_still_holds():
+    ring = PlaybackRing(10_000, rate=1000)
+    ring.output_delay = 0.1  # the device sounds a block 100 samples after it is read
+    out = np.empty(50, np.int16)
+    ring.write("a", np.ones(400, np.int16))
+    for _ in range(4):
+        ring.read_into(out)
+    assert ring.played_samples("a") == 200
+    # At the 4th read, output 150 was being heard: 0..150 of the item.
+    assert ring.heard_samples("a") == 50
+    for _ in range(6):
+        ring.read_into(out)
+    assert ring.played_samples("a") == 400
+    assert ring.heard_samples("a") == 350
+    # Last read at output 450, hearing 350; the item's audio ended at 400.
+    assert ring.device_queued() == 50
+
+
+def test_playback_start_is_stamped_when_it_will_sound():
+    ring = PlaybackRing(1000)
+    ring.output_delay = 0.5
+    ring.write("a", np.ones(30, np.int16))
+    before = time.monotonic()
+    ring.read_into(np.empty(40, np.int16))
+    [(item, when)] = ring.poll_started()
+    assert item == "a" and before + 0.5 <= when <= time.monotonic() + 0.5
+
+
+def test_a_dropped_device_queue_was_never_heard():
+    ring = PlaybackRing(10_000, rate=1000)
+    ring.output_delay = 0.1
+    out = np.empty(50, np.int16)
+    ring.write("a", np.ones(1000, np.int16))
+    for _ in range(6):
+        ring.read_into(out)  # 300 handed; at the last read, 150 heard
+    ring.bump_epoch()
+    ring.drop_device_queue()  # the device was aborted: 150..300 never sounded
+    for _ in range(10):
+        ring.read_into(out)  # the stream runs on (silence) after a restart
+    assert ring.played_samples("a") == 300
+    assert ring.heard_samples("a") == 150
 
 
 def test_bump_discards_within_one_block_and_counts():

@@ -123,7 +123,9 @@ class AudioBackend(abc.ABC):
         return None
 
     def stats(self) -> dict[str, int]:
-        """Counters for the status bar and logs (underruns, overruns, ...)."""
+        """Counters for the status bar and the log at close: ``underruns`` (the speaker
+        starved) and ``overflows`` (audio lost to a full buffer), for the status bar when
+        non-zero, then backend-specific parts. Cheap enough to poll with the meters."""
         return {}
 
 

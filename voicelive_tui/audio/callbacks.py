@@ -35,6 +35,7 @@ class RealtimeCallbacks:
     _speaker_meter: LevelMeter
     _wake_pending: bool
     _loop: asyncio.AbstractEventLoop | None
+    _out_delay: float
 
     def _on_wake(self) -> None:  # pragma: no cover - provided by the backend
         raise NotImplementedError
@@ -54,6 +55,10 @@ class RealtimeCallbacks:
             self.output_underflows += 1
         mono = outdata[:, 0]
         ring = self.ring
+        # How long until this block sounds (what the device still holds before it), so
+        # "played" means heard; PortAudio's own figure when the host gives one.
+        delay = time.outputBufferDacTime - time.currentTime
+        ring.output_delay = delay if 0.0 < delay < 5.0 else self._out_delay
         ring.read_into(mono)
         self._speaker_meter.measure(mono)
         monitor = self._monitor

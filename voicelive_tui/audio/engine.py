@@ -13,6 +13,13 @@ Real-time rules (the callbacks ``_input_callback``, ``_output_callback`` and
   item played its first sample. On the loop, ``_on_wake`` drains the capture ring into
   24 kHz blocks for ``capture()``, feeds the recorder and reports first samples.
 
+The output stream has a big buffer (``OUTPUT_LATENCY_S``, doubled between items after
+the device starved) so a late callback is not heard; barge-in aborts and restarts it,
+which drops what the buffer held. The output callback tells the ring when its block will
+sound (PortAudio's time info), so ``played_ms()`` counts what was heard. The ring's
+jitter buffer (``PREBUFFER_MS``, doubled after each item whose deltas came late) absorbs
+a loop that hands over audio late.
+
 Devices that cannot run at 24 kHz run at their own rate: the rings hold device-rate
 samples and the loop side converts with soxr (``StreamResampler``), never the callback.
 A stream that ends on its own (PortAudio's finished callback -- not a real-time callback;
@@ -54,6 +61,20 @@ __all__ = ["SoundDeviceBackend"]
 
 STALL_S = 3.0
 """A running stream without a callback for this long counts as a lost device."""
+OUTPUT_LATENCY_S = 0.2
+"""Output device buffer asked of PortAudio: callbacks may be this late without a gap.
+Barge-in aborts the output stream, which drops what the buffer holds, so a bigger buffer
+does not slow it; see the README's architecture notes for the measurements."""
+CAPTURE_RING_S = 10
+"""Microphone audio the capture ring holds while the loop is busy (then it is dropped)."""
+MAX_OUTPUT_LATENCY_S = 0.8
+"""The output buffer doubles after the device starved (between items), up to this."""
+PREBUFFER_MS = 60
+"""Jitter buffer at the start of playback; it doubles after each starved item."""
+MAX_PREBUFFER_MS = 640
+RELEASE_AFTER_S = 0.1
+"""Deltas stop for this long: the item's audio has all arrived and may start below the
+jitter buffer's level."""
 
 
 class SoundDeviceBackend(RealtimeCallbacks, AudioBackend):
@@ -72,6 +93,8 @@ class SoundDeviceBackend(RealtimeCallbacks, AudioBackend):
         record: str | Path | None = None,
         ring_seconds: float = 300.0,
         latency: str | float = "low",
+        output_latency: float = OUTPUT_LATENCY_S,
+        prebuffer_ms: int = PREBUFFER_MS,
     ) -> None:
         super().__init__()
         self.input_device = input_device
@@ -82,6 +105,8 @@ class SoundDeviceBackend(RealtimeCallbacks, AudioBackend):
         self.record_path = Path(record) if record else None
         self.ring_seconds = ring_seconds
         self.latency = latency
+        self.output_latency = output_latency
+        self.prebuffer_ms = prebuffer_ms
         self.block = max(1, round(SAMPLE_RATE * block_ms / 1000))
         self.ring = PlaybackRing(round(SAMPLE_RATE * ring_seconds))
         self.server = ""
@@ -114,6 +139,10 @@ class SoundDeviceBackend(RealtimeCallbacks, AudioBackend):
         self._stall_since = 0.0
         self._tail_item: str | None = None
         self._last_play = 0.0
+        self._underruns_seen = 0
+        self._underflows_seen = 0
+        self._out_index = -1
+        self._out_delay = 0.0  # the output stream's reported latency, a fallback
 
     # ------------------------------------------------------------------ interface
 
@@ -184,11 +213,11 @@ class SoundDeviceBackend(RealtimeCallbacks, AudioBackend):
         if not self.has_output:
             return  # text-only until reopen(); nothing would consume the ring
         samples = np.frombuffer(pcm, dtype=np.int16, count=len(pcm) // 2)
+        self._last_play = self._loop.time() if self._loop is not None else 0.0
         if self._out_resampler.active:
             if self._tail_item not in (None, item_id):
                 self._flush_resampler_tail()
             self._tail_item = item_id
-            self._last_play = self._loop.time() if self._loop is not None else 0.0
         self.ring.write(item_id, self._out_resampler.process(samples))
 
     def _flush_resampler_tail(self) -> None:
@@ -203,17 +232,43 @@ class SoundDeviceBackend(RealtimeCallbacks, AudioBackend):
         self.epoch = self.ring.bump_epoch()
         self._out_resampler.reset()
         self._tail_item = None
+        if self.ring.device_queued() > 0 and self.has_output and not self.full_duplex:
+            self._drop_device_queue()
+
+    def _drop_device_queue(self) -> None:
+        """Abort the output stream (PortAudio drops what its buffer holds) and restart it."""
+        stream = self._out_stream
+        self._closing = True  # the finished callback of the abort is not a lost device
+        try:
+            stream.abort()
+            self.ring.drop_device_queue()  # the callback is stopped: counters are still
+            stream.start()
+        except Exception as exc:  # a device that vanished meanwhile
+            self._closing = False
+            self._fault(f"audio output could not restart: {exc}")
+            return
+        self._closing = False
 
     def played_ms(self, item_id: str) -> int:
-        return self.ring.played_ms(item_id)
+        """Milliseconds of the item heard: handed to the device minus what it still holds."""
+        return self.ring.heard_ms(item_id)
 
     def pending_ms(self) -> int:
-        return self.ring.pending_ms() if self.has_output else 0
+        if not self.has_output:
+            return 0
+        return self.ring.pending_ms() + self.ring.device_queued() * 1000 // self.ring.rate
 
     def stats(self) -> dict[str, int]:
+        """``underruns``: times the speaker starved (the device's callback late, or an
+        item's audio late); ``overflows``: audio lost because a buffer was full (the
+        microphone's or the playback ring's). The rest break these down."""
         return {
-            "underruns": self.ring.underruns,
-            "overflows": self.ring.overflows,
+            "underruns": self.ring.underruns + self.output_underflows,
+            "overflows": self.input_overflows + self._capture_ring.overruns + self.ring.overflows,
+            "ring_underruns": self.ring.underruns,
+            "ring_overflows": self.ring.overflows,
+            "prebuffer_ms": self.ring.prebuffer * 1000 // self.ring.rate,
+            "output_latency_ms": round(self.output_latency * 1000),
             "discarded": self.ring.discarded,
             "capture_overruns": self._capture_ring.overruns,
             "capture_dropped": self._capture.dropped,
@@ -229,7 +284,7 @@ class SoundDeviceBackend(RealtimeCallbacks, AudioBackend):
         self._closing = False
         errors: list[str] = []
         in_index = devices.resolve_device(sd, self.input_device, "input")
-        out_index = devices.resolve_device(sd, self.output_device, "output")
+        out_index = self._out_index = devices.resolve_device(sd, self.output_device, "output")
         in_rate = devices.pick_rate(sd, in_index, "input", self.device_rate)
         out_rate = devices.pick_rate(sd, out_index, "output", self.device_rate)
         if self.full_duplex:
@@ -237,6 +292,7 @@ class SoundDeviceBackend(RealtimeCallbacks, AudioBackend):
         self._setup_rates(in_rate, out_rate)
         common = {"channels": 1, "dtype": "int16", "latency": self.latency}
         if self.full_duplex:
+            common["latency"] = self.output_latency
             try:
                 stream = sd.Stream(
                     device=(in_index, out_index),
@@ -275,6 +331,8 @@ class SoundDeviceBackend(RealtimeCallbacks, AudioBackend):
             raise AudioError(f"cannot start audio stream: {exc}") from exc
 
     def _open_one(self, cls: Any, index: int, rate: int, callback: Any, common: dict) -> None:
+        if cls is self._sd.OutputStream:
+            common = {**common, "latency": self.output_latency}
         try:
             stream = cls(
                 device=index,
@@ -291,6 +349,7 @@ class SoundDeviceBackend(RealtimeCallbacks, AudioBackend):
             self._in_stream = stream
         else:
             self._out_stream = stream
+            self._out_delay = float(stream.latency)
         self._streams.append(stream)
 
     def _blocksize(self, rate: int) -> int:
@@ -299,13 +358,16 @@ class SoundDeviceBackend(RealtimeCallbacks, AudioBackend):
     def _setup_rates(self, in_rate: int, out_rate: int) -> None:
         """(Re)build rings, resamplers and meters for the device rates."""
         self._in_rate, self._out_rate = in_rate, out_rate
-        self._capture_ring = SampleRing(in_rate * 2)
+        self._capture_ring = SampleRing(in_rate * CAPTURE_RING_S)
         self._in_resampler = StreamResampler(in_rate, SAMPLE_RATE)
         if self.ring.rate != out_rate:
             self.ring = PlaybackRing(round(out_rate * self.ring_seconds), rate=out_rate)
+        self.ring.prebuffer = max(self.ring.prebuffer, out_rate * self.prebuffer_ms // 1000)
         self._out_resampler = StreamResampler(SAMPLE_RATE, out_rate)
         self._mon_resampler = StreamResampler(out_rate, SAMPLE_RATE)
-        self._monitor = SampleRing(out_rate * 2) if self._recorder is not None else None
+        self._monitor = (
+            SampleRing(out_rate * CAPTURE_RING_S) if self._recorder is not None else None
+        )
         big = 4 * max(self._blocksize(in_rate), self._blocksize(out_rate))
         self._mic_meter = LevelMeter(self.levels, MIC_RMS, MIC_PEAK, big)
         self._speaker_meter = LevelMeter(self.levels, SPEAKER_RMS, SPEAKER_PEAK, big)
@@ -366,14 +428,59 @@ class SoundDeviceBackend(RealtimeCallbacks, AudioBackend):
         if self._listener is not None:
             self._listener.on_audio_fault(message)
 
+    def _grow_prebuffer(self) -> None:
+        """After an item starved (its audio came late), keep more in hand before playing."""
+        if self.ring.underruns == self._underruns_seen:
+            return
+        self._underruns_seen = self.ring.underruns
+        rate = self.ring.rate
+        grown = max(2 * self.ring.prebuffer, rate * 40 // 1000)
+        self.ring.prebuffer = min(grown, rate * MAX_PREBUFFER_MS // 1000)
+
+    def _grow_output_latency(self) -> None:
+        """After the device starved (callbacks came too late), reopen the output stream
+        with twice the buffer -- between items, when nothing queued can be lost."""
+        if self.output_underflows == self._underflows_seen or self.faulted:
+            return
+        if self.full_duplex or self.output_latency >= MAX_OUTPUT_LATENCY_S:
+            self._underflows_seen = self.output_underflows
+            return
+        if self.ring.pending_samples() or self.ring.device_queued() or not self.has_output:
+            return
+        self._underflows_seen = self.output_underflows
+        self.output_latency = min(2 * self.output_latency, MAX_OUTPUT_LATENCY_S)
+        old = self._out_stream
+        self._closing = True
+        with contextlib.suppress(Exception):
+            old.abort()
+        with contextlib.suppress(Exception):
+            old.close()
+        self._streams.remove(old)
+        self._out_stream = None
+        try:
+            sd, common = self._sd, {"channels": 1, "dtype": "int16"}
+            self._open_one(
+                sd.OutputStream, self._out_index, self._out_rate, self._output_callback, common
+            )
+            self._out_stream.start()
+        except Exception as exc:  # AudioError, or a device that vanished meanwhile
+            self._closing = False
+            self._fault(f"audio output could not reopen: {exc}")
+            return
+        self._closing = False
+
     async def _housekeep(self) -> None:
-        """Drain for the recorder and watch the streams, four times a second."""
+        """Drain for the recorder, release ended items, watch the streams, 4 times a second."""
         loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(0.25)
             self._drain()
-            if self._tail_item is not None and loop.time() - self._last_play > 0.1:
-                self._flush_resampler_tail()  # the item's deltas seem to have ended
+            if loop.time() - self._last_play > RELEASE_AFTER_S:
+                if self._tail_item is not None:
+                    self._flush_resampler_tail()  # the item's deltas seem to have ended
+                self.ring.release()
+            self._grow_prebuffer()
+            self._grow_output_latency()
             if self._recorder is not None:
                 self._recorder.flush()
             if self.faulted or not self._streams:

@@ -9,7 +9,13 @@ the asyncio loop (consumer). :class:`PlaybackRing` carries agent audio from the 
   index over everything written before it, so stale audio stops within one block;
 * **per-item accounting** -- every :meth:`PlaybackRing.write` names a response item.
   Item ids are mapped to small integer *slots* on the producer side, so the consumer only
-  ever touches preallocated lists of ints (samples played per slot, first-play stamps).
+  ever touches preallocated lists of ints (samples played per slot, first-play stamps);
+* **heard, not just handed over** -- the consumer is told how long the device takes to
+  sound a block (``output_delay``), so :meth:`PlaybackRing.heard_samples` leaves out what
+  still sits in the device buffer, and what an aborted device dropped;
+* **a jitter buffer** -- starting from silence, playback waits until ``prebuffer``
+  samples are queued (or the producer releases what it wrote), so a
+  stream that arrives in real time, late now and then, plays without stutter.
 
 Why no lock is needed: each index has exactly one writer. The producer owns
 ``_write``, ``_seg_write`` and ``_barrier``; the consumer owns ``_read``, ``_seg_read``
@@ -145,6 +151,11 @@ class PlaybackRing:
         self._finished: OrderedDict[str, int] = OrderedDict()
         self.overflows = 0
         """Samples the producer dropped because the ring (or segment table) was full."""
+        self.prebuffer = 0
+        """Samples to have queued before playback starts from silence (set by the producer)."""
+        self._released = 0
+        # Device output indices [from, to) an aborted device dropped (never heard).
+        self._lost: tuple[int, int] = (0, 0)
         # Consumer-owned counters.
         self._played = [0] * slots
         self._started_gen = [0] * slots
@@ -157,9 +168,21 @@ class PlaybackRing:
         self.discarded = 0
         """Stale samples skipped because of an epoch bump."""
         self.underruns = 0
-        """Times the ring ran dry in the middle of audio (silence was played instead)."""
+        """Times the ring ran dry in the middle of an item (silence played, then more of it)."""
         self.silence_samples = 0
         """Samples of silence played because nothing was queued."""
+        self.output_delay = 0.0
+        """Seconds from the consumer's read until the block sounds (set by the device side)."""
+        self.out_count = 0
+        """Samples handed to the device so far, silence included: the output index."""
+        self.heard_mark = 0
+        """Output index being heard at the last read (``out_count - output_delay``)."""
+        self.last_real_out = 0
+        """Output index just after the last real (not silence) sample."""
+        self._last_out = [0] * slots
+        self._cur_slot = -1
+        self._dry_slot = -1
+        self._dry_gen = 0
         self._was_playing = False
 
     # ----------------------------------------------------------------- producer side
@@ -217,6 +240,36 @@ class PlaybackRing:
         self._write = w + n
         return n
 
+    def release(self) -> None:
+        """Producer: what is written so far may start playing below ``prebuffer``."""
+        self._released = self._write
+
+    def device_queued(self) -> int:
+        """Real samples handed to the device and not heard yet (as of the last read)."""
+        return max(0, self.last_real_out - self.heard_mark)
+
+    def drop_device_queue(self) -> None:
+        """Producer, with the consumer stopped: the device dropped what it held unheard."""
+        self._lost = (self.heard_mark, self.out_count)
+
+    def heard_samples(self, item_id: str) -> int:
+        """Samples of ``item_id`` heard so far: played, minus what was still in the device."""
+        slot = self._slot_of.get(item_id)
+        if slot is None:
+            return self._finished.get(item_id, 0)
+        handed = self._played[slot] - self._base[slot]
+        last = self._last_out[slot]
+        lost_from, lost_to = self._lost
+        if lost_from < last <= lost_to:
+            unheard = last - lost_from
+        else:
+            unheard = last - self.heard_mark
+        return handed - min(handed, max(0, unheard))
+
+    def heard_ms(self, item_id: str) -> int:
+        """Milliseconds of ``item_id`` heard so far."""
+        return self.heard_samples(item_id) * 1000 // self.rate
+
     def bump_epoch(self) -> int:
         """Producer: drop everything queued so far; returns the new epoch."""
         epoch = self._barrier[0] + 1
@@ -246,7 +299,7 @@ class PlaybackRing:
     def poll_started(self) -> list[tuple[str, float]]:
         """Producer side: items whose first sample was played since the last poll.
 
-        Returns ``(item_id, time.monotonic() when it was played)`` pairs.
+        Returns ``(item_id, time.monotonic() when its first sample sounds)`` pairs.
         """
         if not self.started_pending:
             return []
@@ -271,6 +324,8 @@ class PlaybackRing:
         n = out.shape[0]
         epoch, start = self._barrier
         r = self._read
+        base = self.out_count
+        self.heard_mark = base - int(self.output_delay * self.rate)
         if epoch != self.consumer_epoch:
             self.consumer_epoch = epoch
             self.played_in_epoch = 0
@@ -284,25 +339,38 @@ class PlaybackRing:
                 s += 1
             self._seg_read = s
             self._was_playing = False  # silence after a barge-in is not an underrun
+            self._dry_slot = -1
         k = self._write - r
+        if not self._was_playing and k < self.prebuffer and self._released <= r:
+            k = 0  # starting from silence: wait for the jitter buffer to fill
         if k > n:
             k = n
         if k > 0:
+            slot = self._seg_slot[self._seg_read % seg_cap]
+            if slot == self._dry_slot and self._gen[slot] == self._dry_gen:
+                self.underruns += 1  # more of the item that ran dry: it was starved
+            self._dry_slot = -1
             _copy_out(self._buf, r, out, k)
-            self._account(r, r + k)
+            self._account(r, r + k, base - r)
             self._read = r + k
             self.played_in_epoch += k
             self.total_played += k
+            self.last_real_out = base + k
         if k < n:
             out[k:] = 0
             self.silence_samples += n - k
-            if self._was_playing:
-                self.underruns += 1
+            if (k > 0 or self._was_playing) and self._cur_slot >= 0:
+                self._dry_slot = self._cur_slot
+                self._dry_gen = self._gen[self._cur_slot]
         self._was_playing = k == n
+        self.out_count = base + n
         return k
 
-    def _account(self, pos: int, end: int) -> None:
-        """Add played samples in [pos, end) to their items' counters."""
+    def _account(self, pos: int, end: int, shift: int) -> None:
+        """Add played samples in [pos, end) to their items' counters.
+
+        ``shift`` turns a ring index into an output index (``out_count`` units).
+        """
         seg_end = self._seg_end
         seg_cap = len(seg_end)
         s = self._seg_read
@@ -314,9 +382,14 @@ class PlaybackRing:
             slot = self._seg_slot[i]
             if stop > pos:
                 self._played[slot] += stop - pos
+                self._last_out[slot] = stop + shift
+                self._cur_slot = slot
                 gen = self._gen[slot]
                 if self._started_gen[slot] != gen:
-                    self._started_at[slot] = time.monotonic()
+                    offset = pos + shift - self.out_count
+                    self._started_at[slot] = (
+                        time.monotonic() + self.output_delay + offset / self.rate
+                    )
                     self._started_gen[slot] = gen
                     self.started_pending = True
                 pos = stop

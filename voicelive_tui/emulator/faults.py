@@ -31,6 +31,8 @@ class Faults:
     """Answer every WebSocket upgrade with HTTP 401, whatever the credentials."""
     flood_deltas_per_s: int | None = None
     """Stream reply audio as this many ``response.audio.delta`` events per second of audio."""
+    long_reply_s: int | None = None
+    """Speak every reply for at least this many seconds (its sentence repeated)."""
 
     @property
     def active(self) -> list[str]:
@@ -79,6 +81,11 @@ _SPEC: dict[str, tuple[str, str, str]] = {
         "flood_deltas_per_s",
         "int",
         "=N: stream reply audio as N response.audio.delta events per second of audio",
+    ),
+    "long-reply": (
+        "long_reply_s",
+        "int",
+        "=S: speak every reply for at least S seconds, its sentence repeated (listening tests)",
     ),
 }
 

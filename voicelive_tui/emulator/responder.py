@@ -21,7 +21,7 @@ from .faults import Faults
 from .speech import resample_pcm16, synthesize
 from .state import Conversation, StoredItem, new_id, output_rate
 
-__all__ = ["AUDIO_CHUNK_MS", "ActiveResponse", "compose_reply"]
+__all__ = ["AUDIO_CHUNK_MS", "ActiveResponse", "compose_reply", "speak"]
 
 AUDIO_CHUNK_MS = 150
 FIRST_AUDIO_LATENCY_MS = 200
@@ -78,6 +78,14 @@ def compose_reply(
             turn,
         )
     return f'You said: "{_quote(turn.text)}".{memory}', None
+
+
+async def speak(text: str, rate: int, min_ms: int = 0) -> tuple[str, bytes]:
+    """The sentence and its PCM16 speech, repeated until it lasts ``min_ms`` or more."""
+    speech = await synthesize(text, rate)
+    span = max(1, len(speech) * 1000 // (2 * rate))
+    repeats = max(1, -(-min_ms // span))
+    return " ".join([text] * repeats), speech * repeats
 
 
 def _usage(conversation: Conversation, reply: StoredItem) -> m.TokenUsage:
@@ -193,7 +201,9 @@ class ActiveResponse:
         text, echo = compose_reply(self._conversation, self._agent_name)
         audio_mode = "audio" in self._modalities()
         rate = output_rate(self._session)
-        speech = await synthesize(text, rate) if audio_mode else b""
+        speech = b""
+        if audio_mode:
+            text, speech = await speak(text, rate, 1000 * (self._faults.long_reply_s or 0))
         tail = b""
         if echo is not None and audio_mode:
             gap = bytes(2 * (rate * ECHO_GAP_MS // 1000))
@@ -205,6 +215,9 @@ class ActiveResponse:
         if self._faults.unknown_events:
             await self._send(m.ServerEvent({"type": "emulator.unannounced_event", "note": "fault"}))
         self._conversation.items.append(item)
+        self._conversation.trim_audio()
+        if audio_mode:
+            item.audio = bytearray()  # deltas append in place, not by copying it all
         ids: dict[str, Any] = {
             "response_id": self.id,
             "item_id": item.id,
@@ -250,6 +263,7 @@ class ActiveResponse:
                 return
             first_delta = False
 
+        item.audio = bytes(item.audio)
         if self._cancelled.is_set():
             await self._finish_cancelled()
         else:

@@ -2,7 +2,8 @@
 
 Uses Debian's ``espeak-ng`` when it is on PATH, resampled to the session's output rate with
 ``soxr``; otherwise a clearly audible tone pattern (one beep per word). Never silence.
-Synthesised phrases are cached per (text, rate), so repeated greetings cost nothing.
+Synthesised phrases are cached per (text, rate) in a bounded LRU cache, so repeated
+greetings cost nothing and quoted messages cannot grow memory without limit.
 """
 
 from __future__ import annotations
@@ -10,14 +11,18 @@ from __future__ import annotations
 import asyncio
 import shutil
 import struct
+from collections import OrderedDict
 
 import numpy as np
 import soxr
 
-__all__ = ["espeak_available", "fallback_tones", "resample_pcm16", "synthesize"]
+__all__ = ["cache_size", "espeak_available", "fallback_tones", "resample_pcm16", "synthesize"]
 
-_CACHE: dict[tuple[str, int, bool], bytes] = {}
+_CACHE: OrderedDict[tuple[str, int, bool], bytes] = OrderedDict()
 _CACHE_LIMIT = 256
+"""Most phrases kept."""
+_CACHE_BYTES = 16 * 1024 * 1024
+"""Most PCM bytes kept (about 5.8 minutes of 24 kHz speech)."""
 
 
 def espeak_available() -> bool:
@@ -25,10 +30,10 @@ def espeak_available() -> bool:
     return shutil.which("espeak-ng") is not None
 
 
-def resample_pcm16(pcm: bytes, src_rate: int, dst_rate: int) -> bytes:
+def resample_pcm16(pcm: bytes | bytearray, src_rate: int, dst_rate: int) -> bytes:
     """Resample mono PCM16 little-endian audio from ``src_rate`` to ``dst_rate``."""
     if src_rate == dst_rate or not pcm:
-        return pcm
+        return bytes(pcm)
     samples = np.frombuffer(pcm[: len(pcm) - len(pcm) % 2], dtype="<i2")
     out = soxr.resample(samples.astype(np.float32) / 32768.0, src_rate, dst_rate)
     return (np.clip(out, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
@@ -90,6 +95,7 @@ async def synthesize(text: str, rate: int, *, use_espeak: bool = True) -> bytes:
     key = (text, rate, use_espeak)
     cached = _CACHE.get(key)
     if cached is not None:
+        _CACHE.move_to_end(key)
         return cached
     pcm = b""
     if use_espeak and espeak_available():
@@ -101,7 +107,19 @@ async def synthesize(text: str, rate: int, *, use_espeak: bool = True) -> bytes:
     samples = np.frombuffer(pcm, dtype="<i2")
     if samples.size == 0 or int(np.abs(samples).max()) < 64:
         pcm = fallback_tones(text, rate)
-    if len(_CACHE) >= _CACHE_LIMIT:
-        _CACHE.pop(next(iter(_CACHE)))
-    _CACHE[key] = pcm
+    _remember(key, pcm)
     return pcm
+
+
+def _remember(key: tuple[str, int, bool], pcm: bytes) -> None:
+    """Cache ``pcm``, dropping the least recently used phrases beyond the limits."""
+    _CACHE[key] = pcm
+    total = sum(len(v) for v in _CACHE.values())
+    while len(_CACHE) > 1 and (len(_CACHE) > _CACHE_LIMIT or total > _CACHE_BYTES):
+        _, dropped = _CACHE.popitem(last=False)
+        total -= len(dropped)
+
+
+def cache_size() -> tuple[int, int]:
+    """(phrases, PCM bytes) held by the speech cache."""
+    return len(_CACHE), sum(len(v) for v in _CACHE.values())

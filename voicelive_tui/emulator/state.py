@@ -7,7 +7,7 @@ Everything here is plain data; the socket handling lives in ``connection.py``.
 from __future__ import annotations
 
 import secrets
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +48,11 @@ INPUT_RATES = (8000, 16000, 24000)
 OUTPUT_RATES = {"pcm16": 24000, "pcm16_16000hz": 16000, "pcm16_8000hz": 8000}
 MODALITIES = {"text", "audio", "animation", "avatar"}
 SESSION_FIELDS = frozenset(RequestSession()._attr_to_rest_field)
+AUDIO_BUDGET_BYTES = 32 * 1024 * 1024
+"""Most conversation audio kept (about 11 minutes at 24 kHz); older items keep only
+their duration."""
+RECORD_LIMIT = 10_000
+"""Most entries each per-connection record list keeps (the newest)."""
 
 
 def new_id(prefix: str) -> str:
@@ -202,16 +207,27 @@ class StoredItem:
     """``"audio"`` or ``"text"``: the content type of the item."""
     text: str = ""
     """Transcript (audio) or text of the item."""
-    audio: bytes = b""
+    audio: bytes | bytearray = b""
+    """PCM16 audio; a bytearray while a response streams into it."""
     rate: int = 24000
     status: str = "completed"
     transcript_ms: int = 0
     """For assistant audio: the span of audio the transcript's words are spoken over."""
+    released_ms: int | None = None
+    """Duration of the audio once it was released to bound memory (the bytes are gone)."""
 
     @property
     def audio_ms(self) -> int:
         """Duration of the stored audio."""
+        if self.released_ms is not None and not self.audio:
+            return self.released_ms
         return len(self.audio) * 1000 // (2 * self.rate)
+
+    def release_audio(self) -> None:
+        """Forget the audio bytes, keep the duration."""
+        if self.audio:
+            self.released_ms = self.audio_ms
+            self.audio = b""
 
 
 @dataclass
@@ -229,6 +245,20 @@ class Conversation:
         """Id of the newest item (the ``previous_item_id`` of the next one)."""
         return self.items[-1].id if self.items else None
 
+    def trim_audio(self, budget: int | None = None) -> None:
+        """Release the audio of the oldest items beyond ``budget`` bytes (default
+        AUDIO_BUDGET_BYTES); the newest item always keeps its audio."""
+        budget = AUDIO_BUDGET_BYTES if budget is None else budget
+        total = 0
+        for item in reversed(self.items):
+            total += len(item.audio)
+            if total > budget and item is not self.items[-1]:
+                item.release_audio()
+
+
+def _bounded() -> deque[Any]:
+    return deque(maxlen=RECORD_LIMIT)
+
 
 @dataclass
 class ConnectionRecord:
@@ -243,16 +273,18 @@ class ConnectionRecord:
     """``"foundry"`` (agent-name), ``"legacy"`` (agent-id) or None."""
     conversation: Conversation
     session: dict[str, Any] = field(default_factory=dict)
-    client_events: list[dict[str, Any]] = field(default_factory=list)
-    """One summary per client event: type, event_id, and small fields (never audio)."""
+    client_events: deque[dict[str, Any]] = field(default_factory=_bounded)
+    """One summary per client event: type, event_id, and small fields (never audio).
+
+    This and the other lists of the record keep the newest RECORD_LIMIT entries."""
     counts: Counter[str] = field(default_factory=Counter)
     """Client events received, by type (``"invalid"`` for frames that could not be parsed)."""
     appended_audio_bytes: int = 0
-    sent: list[str] = field(default_factory=list)
+    sent: deque[str] = field(default_factory=_bounded)
     """Types of the server events sent, in order."""
-    errors_sent: list[dict[str, Any]] = field(default_factory=list)
-    vad_events: list[VadEvent] = field(default_factory=list)
-    responses: list[dict[str, Any]] = field(default_factory=list)
+    errors_sent: deque[dict[str, Any]] = field(default_factory=_bounded)
+    vad_events: deque[VadEvent] = field(default_factory=_bounded)
+    responses: deque[dict[str, Any]] = field(default_factory=_bounded)
     """One entry per response: id, status, reason."""
     last_truncate: dict[str, Any] | None = None
     dropped_by_fault: bool = False

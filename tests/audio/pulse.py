@@ -1,0 +1,132 @@
+"""A private PulseAudio server with two null sinks, for real-device tests and benchmarks.
+
+``start_pulse(mode, base)`` starts ``pulseaudio`` in the foreground (we own its pid) with a
+unique runtime directory and two null sinks: ``speaker`` (default sink: what the app
+plays) and ``mic`` (its monitor is the default source: what the app records). ``mode`` is
+how clients reach it: ``runtime-dir`` (through ``XDG_RUNTIME_DIR``, like a local desktop
+session) or ``socket-path`` (only by ``PULSE_SERVER=unix:/path``, like a laptop's socket
+forwarded over ``ssh -R``). ``PulseServer.env`` is the environment for its clients.
+
+No pytest here: the fixtures in ``conftest.py`` turn :class:`PulseUnavailable` into a
+skip, and ``benchmarks/glitch.py`` into its skip reason.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["PulseServer", "PulseUnavailable", "missing_tool", "start_pulse"]
+
+READY_TIMEOUT_S = 15.0
+
+
+@dataclass
+class PulseServer:
+    """A running private PulseAudio server."""
+
+    mode: str
+    env: dict[str, str]
+    """Environment for clients (paplay, parec, pactl) to reach this server."""
+    process: subprocess.Popen[bytes]
+    runtime: Path
+
+    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """Run a Pulse client command against this server."""
+        return subprocess.run(
+            list(args), env=self.env, capture_output=True, text=True, timeout=20, check=True
+        )
+
+    def popen(self, *args: str, stdout: object = subprocess.DEVNULL) -> subprocess.Popen[bytes]:
+        """Start a Pulse client command (paplay, parec) against this server."""
+        return subprocess.Popen(list(args), env=self.env, stdout=stdout)  # type: ignore[arg-type]
+
+    def stop(self) -> None:
+        """Stop the server (by our own pid) and wait for it."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+
+class PulseUnavailable(Exception):
+    """PulseAudio cannot run here; the message says why."""
+
+
+def missing_tool() -> str | None:
+    """Why no server can start here (a client tool is not installed), or None."""
+    for tool in ("pulseaudio", "pactl", "paplay", "parec"):
+        if shutil.which(tool) is None:
+            return f"{tool} not installed (apt-get install pulseaudio pulseaudio-utils)"
+    return None
+
+
+def start_pulse(mode: str, base: Path) -> PulseServer:
+    """Start a server for ``mode`` under ``base``; PulseUnavailable if it cannot start."""
+    reason = missing_tool()
+    if reason:
+        raise PulseUnavailable(reason)
+    server_runtime = Path(tempfile.mkdtemp(prefix="server-", dir=base))
+    (server_runtime / "pulse").mkdir(parents=True)
+    socket = base / "forwarded.sock"
+    server_env = {
+        **os.environ,
+        "XDG_RUNTIME_DIR": str(server_runtime),
+        "PULSE_RUNTIME_PATH": str(server_runtime / "pulse"),
+        "HOME": str(base),
+    }
+    server_env.pop("PULSE_SERVER", None)
+    native = "module-native-protocol-unix auth-anonymous=1"
+    if mode == "socket-path":
+        native += f" socket={socket}"
+    process = subprocess.Popen(
+        [
+            "pulseaudio",
+            "--daemonize=no",
+            "--exit-idle-time=-1",
+            "-n",
+            "--use-pid-file=no",
+            "--disallow-exit",
+            "--load=module-null-sink sink_name=speaker",
+            "--load=module-null-sink sink_name=mic",
+            f"--load={native}",
+        ],
+        env=server_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    client_env = dict(os.environ)
+    for key in ("PULSE_SERVER", "PULSE_RUNTIME_PATH"):
+        client_env.pop(key, None)
+    if mode == "socket-path":
+        client_env["PULSE_SERVER"] = f"unix:{socket}"
+        client_env["XDG_RUNTIME_DIR"] = str(base / "client-empty")  # no default socket
+        (base / "client-empty").mkdir(exist_ok=True)
+    else:
+        client_env["XDG_RUNTIME_DIR"] = str(server_runtime)
+        client_env["PULSE_RUNTIME_PATH"] = str(server_runtime / "pulse")
+    server = PulseServer(mode, client_env, process, server_runtime)
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while True:
+        if process.poll() is not None:
+            err = process.stderr.read().decode(errors="replace") if process.stderr else ""
+            raise PulseUnavailable(f"PulseAudio could not start: {err.strip()[-300:]}")
+        try:
+            server.run("pactl", "info")
+            break
+        except subprocess.SubprocessError:
+            if time.monotonic() > deadline:
+                server.stop()
+                raise PulseUnavailable("PulseAudio did not answer within 15 s") from None
+            time.sleep(0.1)  # polling readiness, not synchronising a test
+    server.run("pactl", "set-default-sink", "speaker")
+    server.run("pactl", "set-default-source", "mic.monitor")
+    return server
