@@ -50,8 +50,8 @@ def audio_status(audio: AudioBackend) -> AudioStatus:
         has_input=audio.has_input,
         playing=audio.pending_ms() > 0,
         devices=audio.describe() if audio.kind == "sounddevice" else None,
-        underruns=stats.get("output_underflows", 0),
-        overflows=stats.get("input_overflows", 0),
+        underruns=stats.get("underruns", 0),
+        overflows=stats.get("overflows", 0),
     )
 
 
