@@ -33,6 +33,15 @@ def offered(app, text: str) -> bool:
     )
 
 
+def prompts(app) -> list[str]:
+    """What the open command palette lists, in order."""
+    lists = app.screen.query(CommandList)
+    if not lists:
+        return []
+    first = lists.first()
+    return [str(first.get_option_at_index(i).prompt) for i in range(first.option_count)]
+
+
 def is_subsequence(wanted: list[str], seen: list[str]) -> bool:
     it = iter(seen)
     return all(any(item == s for s in it) for item in wanted)
@@ -284,6 +293,8 @@ async def test_command_palette_changes_the_voice_live(emulator, dashboard):
             lambda: offered(app, "Set voice to alloy"),
             what="the palette to offer the voice",
         )
+        await pilot.pause(0.3)  # every provider has answered
+        assert sum("Set voice to alloy" in p for p in prompts(app)) == 1, prompts(app)
         await pilot.press("enter")
         await wait_for(
             pilot,
@@ -291,6 +302,18 @@ async def test_command_palette_changes_the_voice_live(emulator, dashboard):
             what="a second session.update",
         )
         await wait_for(pilot, lambda: app.status_bar.view.voice == "alloy", what="the new voice")
+
+
+async def test_command_palette_offers_each_key_action_once(emulator, dashboard):
+    dash = dashboard(emulator, greeting=False)
+    async with dash.app.run_test(size=SIZE) as pilot:
+        app = dash.app
+        await pilot.press("ctrl+p")
+        await wait_for(pilot, lambda: offered(app, "Interrupt"), what="the palette")
+        await pilot.pause(0.3)
+        shown = [p.splitlines()[0] for p in prompts(app)]
+        for name in ("Mute", "Interrupt", "Type", "Filter", "Reconnect", "Quit", "Help"):
+            assert shown.count(name) == 1, shown
 
 
 async def test_agent_mode_shows_the_conversation_id_to_resume(emulator, dashboard):

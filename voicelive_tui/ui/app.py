@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlparse
 
 from textual import on, work
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.screen import Screen
 from textual.widgets import Input
 from textual.worker import Worker, WorkerState
 
@@ -92,6 +94,12 @@ class VoiceLiveApp(App[int]):
 
     def get_default_screen(self) -> DashboardScreen:
         return self.dashboard
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        # Quit is offered from the key bindings, with what it does (VoiceLiveCommands).
+        for command in super().get_system_commands(screen):
+            if command.callback != self.action_quit:
+                yield command
 
     # Typed handles on the dashboard's widgets (the active screen may be help or JSON).
 

@@ -6,10 +6,11 @@ value; otherwise a few common choices are listed.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 if TYPE_CHECKING:
@@ -28,17 +29,20 @@ THRESHOLDS = (0.3, 0.5, 0.7, 0.9)
 SILENCES_MS = (300, 500, 800, 1200)
 PREFIXES_MS = (100, 300, 500)
 
-ACTIONS = (
-    ("Mute / unmute microphone", "mute", "stop or resume input_audio_buffer.append"),
-    ("Interrupt the agent", "interrupt", "response.cancel + conversation.item.truncate"),
-    ("Type a message", "type", "send a text message to the agent"),
-    ("Filter events", "filter", "show events by type prefix or text"),
-    ("Pause / follow events", "pause_events", "stop or resume following the event stream"),
-    ("Clear events", "clear_events", "empty the event stream"),
-    ("Reconnect", "reconnect", "drop the socket and connect again"),
-    ("Help", "help", "keys and what they do"),
-    ("Quit", "quit", "close the socket, stop audio, flush logs"),
-)
+
+def binding_actions(bindings: Iterable[Binding | tuple[str, ...]]) -> list[tuple[str, str, str]]:
+    """(name, action, help) once per action of the app's key bindings, in their order:
+    the palette offers exactly what the keys do, under the same words."""
+    out: list[tuple[str, str, str]] = []
+    seen: set[str] = set()
+    for binding in bindings:
+        if not isinstance(binding, Binding) or not binding.description:
+            continue
+        if binding.action in seen:
+            continue
+        seen.add(binding.action)
+        out.append((binding.description, binding.action, binding.tooltip or ""))
+    return out
 
 
 def typed_setting(query: str) -> tuple[str, dict[str, Any]] | None:
@@ -69,11 +73,15 @@ class VoiceLiveCommands(Provider):
     def _app(self) -> VoiceLiveApp:
         return self.app  # type: ignore[return-value]
 
-    def _commands(self) -> list[tuple[str, Callable[[], Any], str]]:
+    def _actions(self) -> list[tuple[str, Callable[[], Any], str]]:
         app = self._app
-        out: list[tuple[str, Callable[[], Any], str]] = [
-            (name, partial(app.run_action, action), help) for name, action, help in ACTIONS
+        return [
+            (name, partial(app.run_action, action), help)
+            for name, action, help in binding_actions(app.BINDINGS)
         ]
+
+    def _commands(self) -> list[tuple[str, Callable[[], Any], str]]:
+        out = self._actions()
         for voice in VOICES:
             out.append(
                 (f"Set voice to {voice}", partial(self._change, voice=voice), "session.update")
@@ -110,16 +118,19 @@ class VoiceLiveCommands(Provider):
         )
 
     async def discover(self) -> Hits:
-        for name, callback, help in self._commands()[: len(ACTIONS)]:
+        for name, callback, help in self._actions():
             yield DiscoveryHit(name, callback, help=help)
 
     async def search(self, query: str) -> Hits:
         typed = typed_setting(query)
+        exact = None
         if typed is not None:
-            name, changes = typed
-            yield Hit(100.0, name, partial(self._change, **changes), help="session.update")
+            exact, changes = typed
+            yield Hit(100.0, exact, partial(self._change, **changes), help="session.update")
         matcher = self.matcher(query)
         for name, callback, help in self._commands():
+            if name == exact:
+                continue  # offered above already
             score = matcher.match(name)
             if score > 0:
                 yield Hit(score, matcher.highlight(name), callback, help=help)
