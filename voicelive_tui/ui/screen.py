@@ -7,7 +7,8 @@ every widget receives a frozen view and repaints only when it differs from the l
 
 Repaint budget: the event stream takes batches at most ``EVENTS_HZ`` times a second, the
 conversation and status at most ``STATE_HZ``, the meters at most ``FPS``. The only timer is
-the audio sampler, since audio threads never call into the UI (they write a levels array).
+the audio sampler, since audio threads never call into the UI (they write a levels array);
+the event and state frames ride on its ticks, so one compositor pass draws them all.
 """
 
 from __future__ import annotations
@@ -115,6 +116,8 @@ class DashboardScreen(Screen[None]):
         levels = self._levels
         if live:
             self._sampler = self.set_interval(1 / FPS, self._sample_audio)
+            self._events.ride()
+            self._state.ride()
         else:  # a scripted session brings its own level history
             for i, reading in enumerate(getattr(session, "level_trace", ())):
                 levels.sample(reading, i / FPS)
@@ -178,3 +181,5 @@ class DashboardScreen(Screen[None]):
         if audio != self._audio or reconnecting:  # the countdown ticks while reconnecting
             self._audio = audio
             self._state.request()
+        self._events.tick()
+        self._state.tick()

@@ -3,6 +3,10 @@
 The session can report hundreds of events a second; the screen needs a few frames a
 second. A request inside the interval is not dropped: it runs once at the interval's end,
 with everything that arrived meanwhile. Nothing runs while nothing is requested.
+
+Every screen update costs a compositor pass, whatever its size, so when the dashboard
+already has a frame clock (the meters' sampler) throttles ride on its ticks instead of
+timers of their own: one pass draws the meters, the events and the state together.
 """
 
 from __future__ import annotations
@@ -23,9 +27,23 @@ class Throttle:
         self._callback = callback
         self._last = float("-inf")
         self._timer: Timer | None = None
+        self._clocked = False
+        self._wanted = False
+
+    def ride(self) -> None:
+        """From now on, deferred runs wait for :meth:`tick` (a frame clock) not a timer."""
+        self._clocked = True
+
+    def tick(self) -> None:
+        """A frame: run a deferred request once the interval has passed."""
+        if self._wanted and time.monotonic() - self._last >= self._interval:
+            self._run()
 
     def request(self) -> None:
         """Run now if the last run is an interval ago, else once when it is."""
+        if self._clocked:
+            self._wanted = True
+            return
         if self._timer is not None:
             return
         wait = self._last + self._interval - time.monotonic()
@@ -43,5 +61,6 @@ class Throttle:
 
     def _run(self) -> None:
         self._timer = None
+        self._wanted = False
         self._last = time.monotonic()
         self._callback()

@@ -56,6 +56,7 @@ class TurnView(Static):
         super().__init__(classes=f"turn -{turn.role}")
         self._time_label = time_label
         self._signature: tuple[object, ...] | None = None
+        self._lines: int | None = None  # wrapped height at the last update
         self.show(turn)
 
     def show(self, turn: Turn) -> None:
@@ -70,7 +71,13 @@ class TurnView(Static):
         text.append(turn_header(turn, self._time_label), style="bold")
         text.append("\n")
         text.append(turn_body(turn))
-        self.update(text)
+        # A reflow of the panel repaints every turn on it: only when this one's height
+        # changes (a streamed word that fits on the last line repaints just this turn).
+        width = self.content_size.width
+        lines = len(text.wrap(self.app.console, width)) if width > 0 else None
+        reflow = lines is None or lines != self._lines
+        self._lines = lines
+        self.update(text, layout=reflow)
 
 
 class ConversationPanel(VerticalScroll):
