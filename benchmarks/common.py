@@ -75,10 +75,20 @@ def workdir() -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def launch(args: Sequence[str], where: Path, cols: int = 160, rows: int = 48) -> PtyProcess:
+def launch(
+    args: Sequence[str],
+    where: Path,
+    cols: int = 160,
+    rows: int = 48,
+    *,
+    marker: str | None = None,
+    program: str = "voicelive-tui",
+) -> PtyProcess:
     """``voicelive-tui ARGS --log-dir WHERE/logs`` on a pseudo-terminal."""
-    argv = [tool("voicelive-tui"), *args, "--log-dir", str(where / "logs")]
-    return PtyProcess(argv, cols=cols, rows=rows, env=child_env(), cwd=where)
+    argv = [tool(program), *args]
+    if program == "voicelive-tui":
+        argv += ["--log-dir", str(where / "logs")]
+    return PtyProcess(argv, cols=cols, rows=rows, env=child_env(), cwd=where, marker=marker)
 
 
 SPEECH = (

@@ -55,12 +55,17 @@ class PtyProcess:
         rows: int,
         env: Mapping[str, str] | None = None,
         cwd: str | Path | None = None,
+        marker: str | None = None,
     ) -> None:
-        self.started = time.monotonic()
+        """``marker``: watch for this text from the first byte on (see :meth:`watch`)."""
         self.first_output: float | None = None
+        self.first_text: float | None = None
         self.bytes_out = 0
         self._lock = threading.Lock()
         self._watch: tuple[str, bytearray, threading.Event, list[float]] | None = None
+        self._seen_at: list[float] = []
+        self.marker_found = self.watch(marker) if marker is not None else None
+        self.started = time.monotonic()
         pid, fd = pty.fork()
         if pid == 0:  # the child: size the terminal, then become the command
             try:
@@ -89,6 +94,8 @@ class PtyProcess:
             with self._lock:
                 if self.first_output is None:
                     self.first_output = now
+                if self.first_text is None and screen_text(chunk).strip():
+                    self.first_text = now
                 self.bytes_out += len(chunk)
                 watch = self._watch
                 if watch is not None:
@@ -118,7 +125,7 @@ class PtyProcess:
         """Start looking for ``marker`` in what is written from now on; the event is set
         when it appears (its time is in :attr:`seen_at`)."""
         found = threading.Event()
-        self._seen_at: list[float] = []
+        self._seen_at = []
         with self._lock:
             self._watch = (marker, bytearray(), found, self._seen_at)
         return found
