@@ -22,12 +22,11 @@ from collections.abc import Callable
 from typing import Optional
 
 import numpy as np
+from common import Mode, Section, ratio
 
 from voicelive_tui.audio.base import MIC_PEAK, MIC_RMS, SILENCE_DB
 from voicelive_tui.audio.levels import LevelMeter
 from voicelive_tui.audio.ring import PlaybackRing
-
-from common import Mode, Section, ratio
 
 RATE = 24_000
 

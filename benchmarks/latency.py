@@ -1,0 +1,143 @@
+"""UI latency from outside: key press to the first terminal output showing the new screen.
+
+``voicelive-emulator`` runs as its own process (with ``--fault flood=N`` under load) and
+``voicelive-tui --endpoint ... --api-key ...`` talks to it on a 160x48 pseudo-terminal,
+text-only (no sound server), so the events panel shows the flood as a user would see
+it. Under flood the agent is kept talking by typed messages (the emulator quotes a
+typed message back: about 12 s of speech for 200 characters), re-sent every few seconds.
+Each press: ``?`` until the help text is on screen, then Esc; ``/`` until the filter's
+placeholder is on screen, then Esc. Quiet (no response, no flood) is the baseline.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from dataclasses import dataclass, field
+
+from common import Mode, Section, child_env, goal, launch, percentile, ratio, tool, workdir
+from term import PtyProcess
+
+KEY = "bench-key"
+LOADS = (None, 100, 500, 2000)  # flood: response.audio.delta events per second of audio
+KEYS = {  # key -> (what, marker on screen once it took effect)
+    b"?": ("help (`?`)", "shows a Voice Live conversation"),
+    b"/": ("filter (`/`)", "filter: type prefix"),
+}
+TIMEOUT_S = 5.0
+GOAL_MS = 50.0
+MESSAGE = (
+    "Please repeat this long message slowly: the quick brown fox jumps over the lazy dog "
+    "while the patient sailor counts the grey waves rolling in from the cold northern sea "
+    "under a low sky"
+)
+RESEND_S = 8.0  # the quoted reply lasts about 12 s
+
+
+@dataclass
+class Presses:
+    ms: dict[bytes, list[float]] = field(default_factory=dict)
+    timeouts: dict[bytes, int] = field(default_factory=dict)
+
+
+def start_emulator(flood: int | None) -> tuple[subprocess.Popen[str], str]:
+    argv = [tool("voicelive-emulator"), "--port", "0", "--api-key", KEY]
+    if flood:
+        argv += ["--fault", f"flood={flood}"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, env=child_env())
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if "listening on " not in line:
+        proc.terminate()
+        raise RuntimeError(f"voicelive-emulator did not start: {line!r}")
+    return proc, line.split("listening on ", 1)[1].strip()
+
+
+def send_message(proc: PtyProcess) -> None:
+    proc.write(b"t")
+    time.sleep(0.3)
+    proc.write(MESSAGE.encode() + b"\r")
+    time.sleep(1.5)  # the reply's first audio comes 0.2 s after the speech is synthesised
+
+
+def measure(mode: Mode, flood: int | None) -> Presses:
+    presses = Presses()
+    emulator, endpoint = start_emulator(flood)
+    try:
+        with workdir() as where:
+            args = ["--endpoint", endpoint, "--api-key", KEY, "--no-greeting"]
+            with launch(args, where, 160, 48, marker="● ready") as proc:
+                assert proc.marker_found is not None
+                if not proc.marker_found.wait(30):
+                    raise RuntimeError("the dashboard did not get ready in 30 s")
+                time.sleep(1.0)
+                sent_at = 0.0
+                for _ in range(mode.latency_presses):
+                    for key, (_what, marker) in KEYS.items():
+                        if flood and time.monotonic() - sent_at > RESEND_S:
+                            send_message(proc)
+                            sent_at = time.monotonic()
+                        took = proc.key_to_marker(key, marker, TIMEOUT_S)
+                        if took is None:
+                            presses.timeouts[key] = presses.timeouts.get(key, 0) + 1
+                        else:
+                            presses.ms.setdefault(key, []).append(took * 1000)
+                        time.sleep(0.2)
+                        proc.write(b"\x1b")
+                        time.sleep(0.4)
+                proc.write(b"q")
+                deadline = time.monotonic() + 5
+                while proc.alive() and time.monotonic() < deadline:
+                    time.sleep(0.05)
+    finally:
+        emulator.terminate()
+        try:
+            emulator.wait(5)
+        except subprocess.TimeoutExpired:
+            emulator.kill()
+    return presses
+
+
+def run(mode: Mode) -> Section:
+    section = Section(
+        "latency",
+        "UI latency: key to screen change, quiet and under an event flood",
+        ["key", "load", "p50 ms", "p99 ms", "max ms", "timeouts", "p99 vs quiet", "goal p99"],
+    )
+    results = {flood: measure(mode, flood) for flood in LOADS}
+    quiet = results[None]
+    broken: list[str] = []
+    for key, (what, _marker) in KEYS.items():
+        base_p99 = percentile(quiet.ms.get(key, []), 99)
+        for flood, presses in results.items():
+            values = presses.ms.get(key, [])
+            p99 = percentile(values, 99)
+            timeouts = presses.timeouts.get(key, 0)
+            if timeouts:
+                p99 = None
+            load = "quiet" if flood is None else f"flood {flood}/s"
+            missed = timeouts or p99 is None or p99 >= GOAL_MS
+            if missed and flood is not None:
+                broken.append(f"{what} at {flood}/s")
+            section.rows.append(
+                [
+                    what,
+                    load,
+                    f"{percentile(values, 50):.0f}" if values else "-",
+                    f"{p99:.0f}" if p99 is not None else f"> {TIMEOUT_S:g} s",
+                    f"{max(values):.0f}" if values else "-",
+                    str(timeouts),
+                    ratio(p99, base_p99),
+                    goal(p99, GOAL_MS, " ms")
+                    + ("" if flood in (None, 500) else " (goal set at 500/s)"),
+                ]
+            )
+    section.notes.append(
+        f"`voicelive-emulator --api-key K [--fault flood=N]` + `voicelive-tui --endpoint URL "
+        f"--api-key K --no-greeting` at 160x48, text-only; {mode.latency_presses} presses "
+        f"per key and load (p99 is the worst press below 100 presses); a press not on screen "
+        f"within {TIMEOUT_S:g} s counts as a timeout. Where it breaks (p99 >= {GOAL_MS:g} ms): "
+        + (", ".join(broken) if broken else "nowhere up to 2,000 events/s")
+        + "."
+    )
+    return section
