@@ -5,8 +5,9 @@
 text-only (no sound server), so the events panel shows the flood as a user would see
 it. Under flood the agent is kept talking by typed messages (the emulator quotes a
 typed message back: about 12 s of speech for 200 characters), re-sent every few seconds.
-Each press: ``?`` until the help text is on screen, then Esc; ``/`` until the filter's
-placeholder is on screen, then Esc. Quiet (no response, no flood) is the baseline.
+Each press: ``?`` until the help text is on screen, then ``?`` again to close it; ``/``
+until the filter's placeholder is on screen, then Enter (an empty filter) to close it.
+Quiet (no response, no flood) is the baseline.
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ from term import PtyProcess
 
 KEY = "bench-key"
 LOADS = (None, 100, 500, 2000)  # flood: response.audio.delta events per second of audio
-KEYS = {  # key -> (what, marker on screen once it took effect)
-    b"?": ("help (`?`)", "shows a Voice Live conversation"),
-    b"/": ("filter (`/`)", "filter: type prefix"),
+KEYS = {  # key -> (what, marker on screen once it took effect, key that closes it again)
+    b"?": ("help (`?`)", "shows a Voice Live conversation", b"?"),
+    b"/": ("filter (`/`)", "filter: type prefix", b"\r"),
 }
+# Not Esc to close: a lone ESC followed by a key read together is Alt+key to Textual,
+# and a starved input thread reads them together.
 TIMEOUT_S = 5.0
 GOAL_MS = 50.0
 MESSAGE = (
@@ -73,7 +76,7 @@ def measure(mode: Mode, flood: int | None) -> Presses:
                 time.sleep(1.0)
                 sent_at = 0.0
                 for _ in range(mode.latency_presses):
-                    for key, (_what, marker) in KEYS.items():
+                    for key, (_what, marker, close) in KEYS.items():
                         if flood and time.monotonic() - sent_at > RESEND_S:
                             send_message(proc)
                             sent_at = time.monotonic()
@@ -83,7 +86,7 @@ def measure(mode: Mode, flood: int | None) -> Presses:
                         else:
                             presses.ms.setdefault(key, []).append(took * 1000)
                         time.sleep(0.2)
-                        proc.write(b"\x1b")
+                        proc.write(close)
                         time.sleep(0.4)
                 proc.write(b"q")
                 deadline = time.monotonic() + 5
@@ -106,8 +109,8 @@ def run(mode: Mode) -> Section:
     )
     results = {flood: measure(mode, flood) for flood in LOADS}
     quiet = results[None]
-    broken: list[str] = []
-    for key, (what, _marker) in KEYS.items():
+    broken: dict[str, str] = {}
+    for key, (what, _marker, _close) in KEYS.items():
         base_p99 = percentile(quiet.ms.get(key, []), 99)
         for flood, presses in results.items():
             values = presses.ms.get(key, [])
@@ -116,9 +119,8 @@ def run(mode: Mode) -> Section:
             if timeouts:
                 p99 = None
             load = "quiet" if flood is None else f"flood {flood}/s"
-            missed = timeouts or p99 is None or p99 >= GOAL_MS
-            if missed and flood is not None:
-                broken.append(f"{what} at {flood}/s")
+            if (timeouts or p99 is None or p99 >= GOAL_MS) and what not in broken:
+                broken[what] = load
             section.rows.append(
                 [
                     what,
@@ -137,7 +139,11 @@ def run(mode: Mode) -> Section:
         f"--api-key K --no-greeting` at 160x48, text-only; {mode.latency_presses} presses "
         f"per key and load (p99 is the worst press below 100 presses); a press not on screen "
         f"within {TIMEOUT_S:g} s counts as a timeout. Where it breaks (p99 >= {GOAL_MS:g} ms): "
-        + (", ".join(broken) if broken else "nowhere up to 2,000 events/s")
+        + "; ".join(
+            f"{what} {'already ' if load == 'quiet' else 'from '}{load}"
+            for what, load in broken.items()
+        )
+        + ("" if len(broken) == len(KEYS) else "; elsewhere not up to 2,000 events/s")
         + "."
     )
     return section
