@@ -185,7 +185,7 @@ BLOCK_MS = 20
 
 def run(mode: Mode) -> Section:
     block = RATE * BLOCK_MS // 1000
-    rounds = 4 if mode.quick else 20
+    rounds = {"smoke": 1, "quick": 4}.get(mode.name, 20)
     section = Section(
         "barge_in",
         "Barge-in and the playback callback: PlaybackRing vs the quickstart's queue",

@@ -32,7 +32,8 @@ class Mode:
 
     @property
     def quick(self) -> bool:
-        return self.name == "quick"
+        """Quick or smoke (one pass to check that the harness works)."""
+        return self.name in ("quick", "smoke")
 
 
 MODES = {
@@ -40,6 +41,8 @@ MODES = {
                   startup_runs=3),
     "full": Mode("full", phase_s=9.0, footprint_runs=2, memory_s=240, latency_presses=20,
                  startup_runs=5),
+    "smoke": Mode("smoke", phase_s=1.5, footprint_runs=1, memory_s=10, latency_presses=1,
+                  startup_runs=1),
     "long": Mode("long", phase_s=9.0, footprint_runs=2, memory_s=600, latency_presses=20,
                  startup_runs=5),
 }  # fmt: skip

@@ -34,7 +34,7 @@ from common import MODES, Mode, Section  # noqa: E402
 
 RESULTS = HERE / "RESULTS.md"
 SECTIONS = ("footprint", "glitch", "memory", "latency", "barge_in", "startup")
-GLITCH_SECONDS = {"quick": 15.0, "full": 60.0, "long": 60.0}
+GLITCH_SECONDS = {"smoke": 5.0, "quick": 15.0, "full": 60.0, "long": 60.0}
 GAP_GOAL = 0
 RATIO_GOAL = (0.99, 1.01)
 
@@ -113,9 +113,11 @@ def machine() -> str:
     )
 
 
-def write_results(label: str, header: str, sections: list[Section]) -> None:
-    """Replace (or append) this label's header and section blocks in RESULTS.md."""
-    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
+def write_results(
+    label: str, header: str, sections: list[Section], results: Path = RESULTS
+) -> None:
+    """Replace (or append) this label's header and section blocks in ``results``."""
+    text = results.read_text(encoding="utf-8") if results.exists() else "# Benchmark results\n"
     blocks = [("header", header)] + [(s.key, s.markdown()) for s in sections]
     for key, body in blocks:
         start, end = f"<!-- {label}:{key} -->", f"<!-- /{label}:{key} -->"
@@ -126,7 +128,7 @@ def write_results(label: str, header: str, sections: list[Section]) -> None:
             text = text[: found.start()] + block + text[found.end() :]
         else:
             text = text.rstrip() + "\n\n" + block + "\n"
-    RESULTS.write_text(text.rstrip() + "\n", encoding="utf-8")
+    results.write_text(text.rstrip() + "\n", encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -136,6 +138,9 @@ def main(argv: list[str] | None = None) -> int:
     length = parser.add_mutually_exclusive_group()
     length.add_argument("--quick", action="store_true", help="short run (a few minutes)")
     length.add_argument("--long", action="store_true", help="memory over 10 minutes")
+    length.add_argument(
+        "--smoke", action="store_true", help="one pass of each measurement: checks the harness"
+    )
     parser.add_argument(
         "--only", action="append", choices=SECTIONS, metavar="SECTION",
         help=f"run only this section (repeatable): {', '.join(SECTIONS)}",
@@ -145,7 +150,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not re.fullmatch(r"[\w.-]+", args.label):
         parser.error("--label: letters, digits, '.', '_' and '-' only")
-    mode = MODES["quick" if args.quick else "long" if args.long else "full"]
+    mode = MODES[
+        "quick" if args.quick else "long" if args.long else "smoke" if args.smoke else "full"
+    ]
     keys = [k for k in SECTIONS if not args.only or k in args.only]
     command = "python benchmarks/run.py " + shlex.join(argv if argv is not None else sys.argv[1:])
     header = f"## {args.label}\n\n`{command.strip()}` -- {machine()}.\n"
