@@ -29,11 +29,13 @@ KEYS = {  # key -> (what, marker on screen once it took effect, key that closes 
 # and a starved input thread reads them together.
 TIMEOUT_S = 5.0
 GOAL_MS = 50.0
-MESSAGE = (
-    "Please repeat this long message slowly: the quick brown fox jumps over the lazy dog "
-    "while the patient sailor counts the grey waves rolling in from the cold northern sea "
+MESSAGE = (  # no q: a key typed before the input has focus reaches the app's bindings
+    "Please say this long message slowly: the brown fox jumps over the lazy dog while "
+    "the patient old sailor counts the grey waves rolling in from the cold northern sea "
     "under a low sky"
 )
+MESSAGE_MARKER = "message to the agent"  # the message input's placeholder
+SETTLE_S = 0.5  # after a screen change is seen, before the next key (focus lands later)
 RESEND_S = 8.0  # the quoted reply lasts about 12 s
 
 
@@ -57,10 +59,21 @@ def start_emulator(flood: int | None) -> tuple[subprocess.Popen[str], str]:
 
 
 def send_message(proc: PtyProcess) -> None:
-    proc.write(b"t")
-    time.sleep(0.3)
+    if proc.key_to_marker(b"t", MESSAGE_MARKER, 10) is None:
+        recover(proc)
+        return
+    time.sleep(SETTLE_S)
     proc.write(MESSAGE.encode() + b"\r")
     time.sleep(1.5)  # the reply's first audio comes 0.2 s after the speech is synthesised
+
+
+def recover(proc: PtyProcess) -> None:
+    """Close whatever is open (help, filter, message input): Esc, well apart from any
+    other key so that it is not read as Alt+key."""
+    for _ in range(2):
+        time.sleep(1.0)
+        proc.write(b"\x1b")
+    time.sleep(1.0)
 
 
 def measure(mode: Mode, flood: int | None) -> Presses:
@@ -83,11 +96,12 @@ def measure(mode: Mode, flood: int | None) -> Presses:
                         took = proc.key_to_marker(key, marker, TIMEOUT_S)
                         if took is None:
                             presses.timeouts[key] = presses.timeouts.get(key, 0) + 1
-                        else:
-                            presses.ms.setdefault(key, []).append(took * 1000)
-                        time.sleep(0.2)
+                            recover(proc)
+                            continue
+                        presses.ms.setdefault(key, []).append(took * 1000)
+                        time.sleep(SETTLE_S)
                         proc.write(close)
-                        time.sleep(0.4)
+                        time.sleep(SETTLE_S)
                 proc.write(b"q")
                 deadline = time.monotonic() + 5
                 while proc.alive() and time.monotonic() < deadline:

@@ -33,6 +33,7 @@ _QUERIES: list[tuple[re.Pattern[bytes], bytes]] = [
     (re.compile(rb"\x1b\[6n"), b"\x1b[1;1R"),
 ]
 _DECRQM = re.compile(rb"\x1b\[\?(\d+)\$p")
+TAIL = 65536
 OVERLAP = 4096
 """Bytes of earlier output searched again with each read, so a marker split across two
 reads is still found."""
@@ -61,6 +62,7 @@ class PtyProcess:
         self.first_output: float | None = None
         self.first_text: float | None = None
         self.bytes_out = 0
+        self.tail = bytearray()  # the last TAIL bytes written, for diagnostics
         self._lock = threading.Lock()
         self._watch: tuple[str, bytearray, threading.Event, list[float]] | None = None
         self._seen_at: list[float] = []
@@ -97,6 +99,8 @@ class PtyProcess:
                 if self.first_text is None and screen_text(chunk).strip():
                     self.first_text = now
                 self.bytes_out += len(chunk)
+                self.tail += chunk
+                del self.tail[:-TAIL]
                 watch = self._watch
                 if watch is not None:
                     marker, seen, found, when = watch
