@@ -171,6 +171,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[{key}] {time.monotonic() - t0:.0f} s", file=sys.stderr, flush=True)
         print(section.markdown(), flush=True)
         sections.append(section)
+    load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
+    header = header.rstrip().rstrip(".") + f", {load} at the end.\n"
+    print(f"load average at the end: {load}")
     if args.write:
         write_results(args.label, header, sections)
         print(f"written to {RESULTS.relative_to(HERE.parent)} under '{args.label}'")
