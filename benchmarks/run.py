@@ -114,11 +114,12 @@ def machine() -> str:
 
 
 def write_results(
-    label: str, header: str, sections: list[Section], results: Path = RESULTS
+    label: str, header: str | None, sections: list[Section], results: Path = RESULTS
 ) -> None:
     """Replace (or append) this label's header and section blocks in ``results``."""
     text = results.read_text(encoding="utf-8") if results.exists() else "# Benchmark results\n"
-    blocks = [("header", header)] + [(s.key, s.markdown()) for s in sections]
+    blocks = [("header", header)] if header is not None else []
+    blocks += [(s.key, s.markdown()) for s in sections]
     for key, body in blocks:
         start, end = f"<!-- {label}:{key} -->", f"<!-- /{label}:{key} -->"
         block = f"{start}\n{body.rstrip()}\n{end}"
@@ -175,7 +176,12 @@ def main(argv: list[str] | None = None) -> int:
     header = header.rstrip().rstrip(".") + f", {load} at the end.\n"
     print(f"load average at the end: {load}")
     if args.write:
-        write_results(args.label, header, sections)
+        if args.only:  # the label's header stays the full run's; each section says its run
+            for section in sections:
+                section.notes.append(f"Re-measured: {header.split(chr(10), 2)[2].strip()}")
+            write_results(args.label, None, sections)
+        else:
+            write_results(args.label, header, sections)
         print(f"written to {RESULTS.relative_to(HERE.parent)} under '{args.label}'")
     if failed:
         print(f"run.py: error: sections failed: {', '.join(failed)}", file=sys.stderr)

@@ -23,8 +23,9 @@ from pathlib import Path
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
-# Escape sequences: CSI (cursor moves become line breaks so that words on different
-# screen lines never join into a false match), OSC, and two-byte escapes.
+# Escape sequences: CSI, OSC, and two-byte escapes. Cursor moves are dropped like the
+# rest: Textual writes a line as several pieces ("chops", cut at widget edges), each
+# after its own cursor move, so a sentence on screen is only contiguous without them.
 _CURSOR = re.compile(rb"\x1b\[[0-9;]*[HfABCDEFGd]")
 _ESCAPES = re.compile(rb"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
 # Queries a terminal answers: device attributes, cursor position, mode reports (DECRQM).
@@ -40,8 +41,8 @@ reads is still found."""
 
 
 def screen_text(raw: bytes) -> str:
-    """The printable text in terminal output, one line per cursor move."""
-    text = _ESCAPES.sub(b"", _CURSOR.sub(b"\n", raw))
+    """The printable text in terminal output, escape sequences removed."""
+    text = _ESCAPES.sub(b"", _CURSOR.sub(b"", raw))
     return text.decode("utf-8", "replace")
 
 
