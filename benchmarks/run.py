@@ -39,6 +39,10 @@ GAP_GOAL = 0
 RATIO_GOAL = (0.99, 1.01)
 
 
+def figure(value: object, spec: str) -> str:
+    return "-" if value is None else spec.format(value)
+
+
 def glitch_section(mode: Mode) -> Section:
     """The audio glitch test, when ``glitch.py`` is there and can run here."""
     section = Section(
@@ -60,24 +64,30 @@ def glitch_section(mode: Mode) -> Section:
     rows = glitch.measure(seconds)
     by_mode = {row["mode"]: row for row in rows}
     for row in rows:
-        ok = row["gaps"] <= GAP_GOAL and RATIO_GOAL[0] <= row["speed_ratio"] <= RATIO_GOAL[1]
+        gaps, speed = row.get("gaps"), row.get("speed_ratio")
+        ok = (
+            gaps is not None
+            and speed is not None
+            and gaps <= GAP_GOAL
+            and RATIO_GOAL[0] <= speed <= RATIO_GOAL[1]
+        )
         section.rows.append(
             [
-                row["mode"] + (" (baseline)" if row["mode"] == "console" else ""),
-                f"{row['seconds']:.1f}",
-                str(row["gaps"]),
-                f"{row['longest_gap_ms']:.0f}",
-                f"{row['speed_ratio']:.3f}",
-                str(row["underruns"]),
-                str(row["overflows"]),
+                f"{row.get('mode')}" + (" (baseline)" if row.get("mode") == "console" else ""),
+                figure(row.get("seconds"), "{:.1f}"),
+                figure(gaps, "{}"),
+                figure(row.get("longest_gap_ms"), "{:.0f}"),
+                figure(speed, "{:.3f}"),
+                figure(row.get("underruns"), "{}"),
+                figure(row.get("overflows"), "{}"),
                 "0 gaps, ratio 1.00 +/- 0.01: " + ("**met**" if ok else "**missed**"),
             ]
         )
     if "dashboard" in by_mode and "console" in by_mode:
         d, c = by_mode["dashboard"], by_mode["console"]
         section.notes.append(
-            f"Dashboard vs console: {d['gaps']} vs {c['gaps']} gaps, speed ratio "
-            f"{d['speed_ratio']:.3f} vs {c['speed_ratio']:.3f}."
+            f"Dashboard vs console: {d.get('gaps')} vs {c.get('gaps')} gaps, speed ratio "
+            f"{figure(d.get('speed_ratio'), '{:.3f}')} vs {figure(c.get('speed_ratio'), '{:.3f}')}."
         )
     note = getattr(glitch, "DESCRIPTION", None) or (glitch.__doc__ or "").strip().split("\n\n")[0]
     section.notes.append(f"`glitch.measure({seconds:g})`. {' '.join(note.split())}")
