@@ -1,4 +1,4 @@
-"""Playback callback cost and barge-in silence: our PlaybackRing vs the quickstart's queue.
+"""Barge-in and the playback callback: our PlaybackRing vs the quickstart's queue.
 
 The baseline is the playback of Microsoft's Voice Live quickstart (``AudioProcessor``):
 a ``queue.Queue`` of ``AudioPlaybackPacket(seq_num, data)``, a ``remaining`` bytes
@@ -6,29 +6,23 @@ buffer sliced per callback, and ``skip_pending_audio()`` that moves ``playback_b
 older packets are dropped when dequeued. It is reimplemented here as written, except
 that it returns the bytes instead of handing them to PyAudio.
 
-Both are fed the same ``response.audio.delta``-sized chunks (150 ms by default) and
-called with the same block size. Figures printed are from this run:
-
-* callback cost per block in microseconds (median, p99, max), steady state;
-* barge-in: stale audio (ms of audio time) played after the bump, over many bump points.
-
-Run: ``python benchmarks/audio_callback.py [--block-ms 20] [--chunk-ms 150] [--append]``
-(``--append`` adds the table to benchmarks/RESULTS.md).
+Both are fed the same ``response.audio.delta``-sized chunks (50, 200 and 1,000 ms) and
+called with the same 20 ms block. Figures: stale samples leaving the callback after the
+epoch bump (over many bump points), callback cost per block (steady state) and the
+memory a callback allocates (tracemalloc peak above the level before the call).
 """
 
 from __future__ import annotations
 
-import argparse
-import platform
 import queue
 import statistics
-import sys
 import time
+import tracemalloc
 from collections.abc import Callable
-from pathlib import Path
 from typing import Optional
 
 import numpy as np
+from common import Mode, Section, ratio
 
 from voicelive_tui.audio.base import MIC_PEAK, MIC_RMS, SILENCE_DB
 from voicelive_tui.audio.levels import LevelMeter
@@ -144,13 +138,9 @@ def cost_us(
     return costs
 
 
-def stale_ms(
-    make: Callable[[], object], deltas: list[bytes], block: int
-) -> tuple[list[float], list[float]]:
-    """Old audio (ms of audio time) played after skip_pending_audio, for many bump
-    points, and the cost (us) of the first callback after each bump."""
+def stale_samples(make: Callable[[], object], deltas: list[bytes], block: int) -> list[int]:
+    """Old samples leaving the callback after skip_pending_audio, for many bump points."""
     results = []
-    bump_costs = []
     for bump_after in range(1, 60, 3):  # bump after 1, 4, 7, ... blocks of playback
         player = make()
         for delta in deltas:
@@ -159,15 +149,95 @@ def stale_ms(
             player.callback(block)  # type: ignore[attr-defined]
         player.skip_pending_audio()  # type: ignore[attr-defined]
         stale = 0
-        for i in range(50):
-            t0 = time.perf_counter_ns()
+        for _ in range(RATE * 2 // block):  # two seconds of callbacks after the bump
             out = player.callback(block)  # type: ignore[attr-defined]
-            if i == 0:
-                bump_costs.append((time.perf_counter_ns() - t0) / 1000)
             samples = np.frombuffer(out, np.int16) if isinstance(out, bytes) else out
             stale += int(np.count_nonzero(samples))
-        results.append(stale * 1000 / RATE)
-    return results, bump_costs
+        results.append(stale)
+    return results
+
+
+def allocated_bytes(
+    make: Callable[[], object], deltas: list[bytes], block: int, calls: int = 200
+) -> list[int]:
+    """Per callback, the most memory it held allocated above what was in use before it."""
+    player = make()
+    for delta in deltas:
+        player.queue_audio(delta)  # type: ignore[attr-defined]
+    cb = player.callback  # type: ignore[attr-defined]
+    cb(block)
+    peaks = []
+    tracemalloc.start()
+    try:
+        for _ in range(calls):
+            before, _peak = tracemalloc.get_traced_memory()
+            tracemalloc.reset_peak()
+            cb(block)
+            peaks.append(tracemalloc.get_traced_memory()[1] - before)
+    finally:
+        tracemalloc.stop()
+    return peaks
+
+
+DELTAS_MS = (50, 200, 1000)
+BLOCK_MS = 20
+
+
+def run(mode: Mode) -> Section:
+    block = RATE * BLOCK_MS // 1000
+    rounds = {"smoke": 1, "quick": 4}.get(mode.name, 20)
+    section = Section(
+        "barge_in",
+        "Barge-in and the playback callback: PlaybackRing vs the quickstart's queue",
+        [
+            "delta",
+            "playback",
+            "stale samples after bump (mean / max)",
+            "stale, blocks (max)",
+            "goal",
+            "us per block (median / p99)",
+            "cost vs seed (median)",
+            "bytes allocated per callback (median / max)",
+        ],
+    )
+    contenders: dict[str, Callable[[], object]] = {
+        "seed (queue.Queue + bytes slicing)": SeedPlayback,
+        "ours (PlaybackRing.read_into)": lambda: OursPlayback(block, levels=False),
+        "ours + RMS/peak levels": lambda: OursPlayback(block, levels=True),
+    }
+    for delta_ms in DELTAS_MS:
+        deltas = chunks(speech_like(10.0), delta_ms)
+        seed_cost = None
+        for name, make in contenders.items():
+            cost_us(make, deltas[: max(1, 400 // delta_ms)], block, 2)  # warm-up
+            med, p99, _worst = summary(cost_us(make, deltas, block, rounds))
+            seed_cost = seed_cost if seed_cost is not None else med
+            stale = stale_samples(make, deltas, block)
+            allocs = allocated_bytes(make, deltas, block)
+            worst_blocks = max(stale) / block
+            section.rows.append(
+                [
+                    f"{delta_ms} ms",
+                    name,
+                    f"{statistics.mean(stale):.0f} / {max(stale)}",
+                    f"{worst_blocks:.2f}",
+                    "<= 1 block: **met**"
+                    if worst_blocks <= 1
+                    else f"<= 1 block: **missed** by {worst_blocks - 1:.0f} blocks",
+                    f"{med:.1f} / {p99:.1f}",
+                    ratio(med, seed_cost),
+                    f"{statistics.median(allocs):.0f} / {max(allocs)}",
+                ]
+            )
+    section.notes.append(
+        f"`python benchmarks/run.py --only barge_in`: {BLOCK_MS} ms blocks ({block} frames), "
+        f"responses of 10 s of a 220 Hz tone in 50 / 200 / 1,000 ms deltas, bumped after "
+        f"1, 4, ... 58 blocks of playback; cost over {rounds} whole responses. The seed keeps "
+        "playing the rest of the packet it sliced (`remaining`), so its stale audio grows "
+        "with the delta; ours checks the epoch at the start of the next block. On a device "
+        "the block already handed to PortAudio can still sound: at most one block more."
+    )
+    return section
 
 
 def summary(costs: list[float]) -> tuple[float, float, float]:
@@ -177,74 +247,3 @@ def summary(costs: list[float]) -> tuple[float, float, float]:
         ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))],
         ordered[-1],
     )
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--block-ms", type=int, default=20)
-    parser.add_argument("--chunk-ms", type=int, default=150)
-    parser.add_argument("--seconds", type=float, default=10.0, help="audio per response")
-    parser.add_argument("--rounds", type=int, default=20)
-    parser.add_argument("--append", action="store_true", help="append to RESULTS.md")
-    args = parser.parse_args(argv)
-    block = RATE * args.block_ms // 1000
-    deltas = chunks(speech_like(args.seconds), args.chunk_ms)
-
-    contenders: dict[str, Callable[[], object]] = {
-        "seed (queue.Queue + bytes slicing)": SeedPlayback,
-        "ours (PlaybackRing.read_into)": lambda: OursPlayback(block, levels=False),
-        "ours + RMS/peak levels": lambda: OursPlayback(block, levels=True),
-    }
-    cost_stats = {}
-    stale_stats = {}
-    for name, make in contenders.items():
-        cost_us(make, deltas[:4], block, 2)  # warm-up
-        cost_stats[name] = summary(cost_us(make, deltas, block, args.rounds))
-        stale, bump_costs = stale_ms(make, deltas, block)
-        stale_stats[name] = (statistics.mean(stale), max(stale), statistics.median(bump_costs))
-
-    seed, ours = list(contenders)[:2]
-    lines = [
-        f"### Playback callback: seed vs PlaybackRing ({time.strftime('%Y-%m-%d')})",
-        "",
-        f"`python benchmarks/audio_callback.py --block-ms {args.block_ms} --chunk-ms "
-        f"{args.chunk_ms}` -- Python {platform.python_version()}, numpy {np.__version__}, "
-        f"{platform.machine()}; {args.rounds} responses of {args.seconds:g} s in "
-        f"{args.chunk_ms} ms deltas, {block}-frame blocks.",
-        "",
-        "| playback | median us/block | p99 us/block | max us | first block after bump, "
-        "median us | stale after barge-in, mean ms | max ms |",
-        "|---|---:|---:|---:|---:|---:|---:|",
-    ]
-    for name in contenders:
-        med, p99, worst = cost_stats[name]
-        mean_stale, max_stale, bump_cost = stale_stats[name]
-        lines.append(
-            f"| {name} | {med:.1f} | {p99:.1f} | {worst:.0f} | {bump_cost:.1f} | "
-            f"{mean_stale:.1f} | {max_stale:.1f} |"
-        )
-    ratio_med = cost_stats[seed][0] / cost_stats[ours][0]
-    ratio_p99 = cost_stats[seed][1] / cost_stats[ours][1]
-    lines += [
-        "",
-        f"Seed / ours cost: {ratio_med:.2f}x at the median, {ratio_p99:.2f}x at p99. "
-        f"Stale audio after a bump: seed {stale_stats[seed][0]:.1f} ms mean "
-        f"({stale_stats[seed][1]:.1f} ms worst, the rest of the packet in `remaining`), "
-        f"ours {stale_stats[ours][0]:.1f} ms (the barrier is checked at the start of the "
-        "next block; on a device only the block already handed to PortAudio can still "
-        "sound, at most one block).",
-        "",
-    ]
-    text = "\n".join(lines)
-    print(text)
-    if args.append:
-        results = Path(__file__).with_name("RESULTS.md")
-        with results.open("a", encoding="utf-8") as f:
-            if results.stat().st_size == 0:
-                f.write("# Benchmark results\n\n")
-            f.write(text + "\n")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
