@@ -19,6 +19,7 @@ from voicelive_tui.config import (
     build_parser,
     settings_from_args,
 )
+from voicelive_tui.logs import make_log_dir
 
 PROG = "voicelive-tui"
 
@@ -40,6 +41,9 @@ async def run_console(settings: Settings) -> int:
     from voicelive_tui.console import BANNER, GOODBYE, ConsolePrinter
     from voicelive_tui.runner import DEMO_NOTICE, build_audio, make_session, open_logs, open_target
 
+    if "utf" not in (sys.stdout.encoding or "").lower():
+        # An ASCII or Latin-1 terminal gets '?' for the seed's emoji, not a traceback.
+        sys.stdout.reconfigure(errors="replace")  # type: ignore[union-attr]
     print(BANNER)
     print("=" * 50, flush=True)
     if settings.demo:
@@ -80,6 +84,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             print(list_devices_text())
             return EXIT_OK
+        try:
+            make_log_dir(settings.log_dir)
+        except OSError as exc:
+            reason = exc.strerror or exc.__class__.__name__
+            return fail(f"cannot write logs in {settings.log_dir}: {reason}", EXIT_CONFIG)
         if settings.no_tui:
             return asyncio.run(run_console(settings))
         from voicelive_tui.ui.app import run_app
