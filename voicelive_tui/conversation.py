@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import Enum
 from typing import Any
 
@@ -49,6 +50,7 @@ class Turn:
     kind: str = "audio"  # "audio", "text" or "notice"
     interrupted: bool = False
     heard_ms: int | None = None
+    interrupted_by: str | None = None  # "quit", "connection lost", ...; None: the user
     audio_ms: float = 0.0  # agent audio received for this item
     status: str | None = None  # response status: completed, cancelled, ...
 
@@ -73,6 +75,21 @@ class SessionInfo:
     instructions: str | None = None
     agent_name: str | None = None
     conversation_id: str | None = None
+    expires_at: float | None = None  # Unix time the service ends this session
+
+
+def unix_time(value: Any) -> float | None:
+    """``expires_at`` as Unix seconds: an int/float on the wire, maybe an ISO string."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value) if value > 0 else None
+    if isinstance(value, str) and value:
+        try:
+            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            return None
+    return None
 
 
 @dataclass
@@ -135,8 +152,42 @@ class Conversation:
         self.connection = ConnectionState.CONNECTING
         self.reconnect_in_s = None
 
+    def expires_in(self, wall_now: float) -> float | None:
+        """Seconds until the service ends the session (None: it did not say)."""
+        if self.session.expires_at is None or self.connection != ConnectionState.READY:
+            return None
+        return self.session.expires_at - wall_now
+
+    def cut_reply(self, cause: str) -> Turn | None:
+        """The reply in progress ends without the user cutting it (quit, outage)."""
+        turn = self.current_agent_turn()
+        if turn is not None and not turn.interrupted:
+            turn.interrupted = True
+            turn.interrupted_by = cause
+            turn.final = True
+        return turn
+
+    def interrupt_playback(self, item_id: str | None, cause: str) -> None:
+        """A reply whose audio was still playing is cut by ``cause`` (e.g. quit)."""
+        turn = self.agent_turn(item_id)
+        if turn is not None and not turn.interrupted:
+            turn.interrupted = True
+            turn.interrupted_by = cause
+            turn.final = True
+
+    def end_connection(self, cause: str, now: float) -> None:
+        """The client closed the socket on purpose (reconnect key, session renewal)."""
+        self.cut_reply(cause)
+        self.connection = ConnectionState.CONNECTING
+        self.reconnect_in_s = None
+        self.session.expires_at = None
+        self._end_response(status=cause)
+        self.vad = VadState.IDLE
+
     def connection_lost(self, reason: str, retry_in_s: float, now: float) -> None:
         """The socket dropped; a reconnect is scheduled in ``retry_in_s`` seconds."""
+        self.cut_reply("connection lost")
+        self.session.expires_at = None
         if self.connection != ConnectionState.RECONNECTING:
             self.outages += 1
             self.turns.append(
@@ -195,6 +246,8 @@ class Conversation:
         self.session.voice = voice or self.session.voice
         self.session.instructions = session.get("instructions") or self.session.instructions
         self.session.agent_name = agent.get("name") or self.session.agent_name
+        if "expires_at" in session:
+            self.session.expires_at = unix_time(session.get("expires_at"))
         if event.get("type") == "session.updated":
             self.connection = ConnectionState.READY
             self.reconnect_in_s = None
