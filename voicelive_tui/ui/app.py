@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections import deque
 from collections.abc import Mapping
 from typing import Any
@@ -36,6 +37,7 @@ from voicelive_tui.ui.messages import (
     SessionNotice,
     SessionStarted,
 )
+from voicelive_tui.ui.signals import quit_on_signals
 from voicelive_tui.ui.sources import SessionSource, endpoint_source
 from voicelive_tui.ui.widgets.conversation import ConversationPanel
 from voicelive_tui.ui.widgets.events import ARROWS, EventLog
@@ -55,6 +57,16 @@ VAD_LABELS = {
     VadState.PROCESSING: ("thinking", "thinking"),
     VadState.AGENT_SPEAKING: ("agent speaking", "agent"),
 }
+
+
+EXPIRY_SHOWN_UNDER_S = 300.0
+
+
+def expires_in_label(seconds: float | None) -> int | None:
+    """Whole seconds left in the session, when under five minutes (else None)."""
+    if seconds is None or seconds >= EXPIRY_SHOWN_UNDER_S:
+        return None
+    return max(0, int(seconds))
 
 
 class VoiceLiveApp(App[int]):
@@ -266,6 +278,7 @@ class VoiceLiveApp(App[int]):
             latency_ms=conv.last_voice_to_voice_ms,
             conversation_id=conv.session.conversation_id,
             audio=session.audio.describe() if session.audio.kind == "sounddevice" else None,
+            expires_in_s=expires_in_label(conv.expires_in(time.time())),
         )
 
     def _mic_label(self, session: VoiceLiveSession) -> str:
@@ -379,7 +392,12 @@ class VoiceLiveApp(App[int]):
 def run_app(settings: Settings) -> int:
     """Run the dashboard; re-raises AuthError/ConnectFailed once the terminal is restored."""
     app = VoiceLiveApp(settings)
-    app.run()
+
+    async def run() -> None:
+        with quit_on_signals(app):  # TERM/HUP/INT quit like q, terminal restored
+            await app.run_async()
+
+    asyncio.run(run())
     if app.failure is not None:
         raise app.failure
     return app.return_code or EXIT_OK
