@@ -25,6 +25,7 @@ class StatusView:
     latency_ms: float | None = None
     conversation_id: str | None = None  # agent mode: resume later with --conversation-id
     audio: str | None = None  # audio server and devices, when real devices are in use
+    expires_in_s: int | None = None  # the service ends the session then (shown under 5 min)
 
 
 MIC_STYLES = {"MUTED": "muted", "live": "live"}
@@ -62,6 +63,14 @@ class StatusBar(Widget):
         if state == "reconnecting" and view.reconnect_in_s is not None:
             state = f"reconnecting in {max(0.0, view.reconnect_in_s):.0f} s"
         out = [Text(f" ● {state} ", style=self._style(view.connection))]
+        if view.expires_in_s is not None:
+            left = max(0, view.expires_in_s)
+            out.append(
+                Text(
+                    f"session ends in {left // 60}:{left % 60:02d}",
+                    style=self._style("reconnecting"),
+                )
+            )
         latency = f"{view.latency_ms:.0f} ms" if view.latency_ms is not None else "–"
         parts: list[tuple[str, str, str | None]] = [
             ("", view.host, None),
