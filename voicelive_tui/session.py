@@ -51,6 +51,7 @@ from voicelive_tui.protocol import build_session_config, connect_kwargs, is_beni
 from voicelive_tui.reconnect import (
     CLIENT_MAX_MSG_BYTES,
     START_ATTEMPTS,
+    ConnectFailed,
     HandshakeTimeout,
     RetryPolicy,
     close_reason,
@@ -70,6 +71,7 @@ CLOSE_TIMEOUT_S = 1.0
 RENEW_MARGIN_S = 60.0
 """Renew a session this long before it expires (a quarter of a shorter lifetime)."""
 TOKEN_RETRY_S = 10.0
+PLAYBACK_CHECK_S = 0.1
 """How long a close waits for the server's close frame (a frozen server sends none)."""
 T = TypeVar("T")
 
@@ -149,9 +151,10 @@ class VoiceLiveSession:
         self.conversation = Conversation()
         self.start_attempts = start_attempts
         # The conversation log is written first, before any screen hears of an event.
-        self._observers: list[Observer] = [
-            ConversationLogWriter(logs.conversation, self.conversation, self._still_playing)
-        ]
+        self._transcript = ConversationLogWriter(
+            logs.conversation, self.conversation, self._still_playing
+        )
+        self._observers: list[Observer] = [self._transcript]
         self._conn: VoiceLiveConnection | None = None
         self._quit = asyncio.Event()
         self._reconnect_now = asyncio.Event()
@@ -309,14 +312,18 @@ class VoiceLiveSession:
                         self.tokens.invalidate()  # type: ignore[union-attr]
                         continue
                     handshake_failures += 1
-                    reason = failure_reason(
-                        exc,
-                        settings=self.settings,
-                        endpoint=self.endpoint,
-                        ever_connected=self._connections > 0,
-                        attempts=handshake_failures,
-                        start_attempts=self.start_attempts,
-                    )
+                    try:
+                        reason = failure_reason(
+                            exc,
+                            settings=self.settings,
+                            endpoint=self.endpoint,
+                            ever_connected=self._connections > 0,
+                            attempts=handshake_failures,
+                            start_attempts=self.start_attempts,
+                        )
+                    except (AuthError, ConnectFailed) as fatal:
+                        log.error("Giving up: %s", fatal)  # the run's log says why it ended
+                        raise
                 finally:
                     self._conn = None
                     self._stop_connection_tasks()
@@ -482,6 +489,7 @@ class VoiceLiveSession:
         if self.tokens is not None:
             self._connection_tasks.append(asyncio.ensure_future(self._keep_tokens_fresh()))
         self._connection_tasks.append(asyncio.ensure_future(self._renew_before_expiry()))
+        self._connection_tasks.append(asyncio.ensure_future(self._log_heard_replies()))
 
     def _stop_connection_tasks(self) -> None:
         for task in self._connection_tasks:
@@ -500,6 +508,13 @@ class VoiceLiveSession:
             except Exception as exc:  # noqa: BLE001 - try again; the handshake will tell
                 log.warning("Token refresh failed: %s", short_error(exc))
                 await asyncio.sleep(TOKEN_RETRY_S)
+
+    async def _log_heard_replies(self) -> None:
+        """A reply's line is written once its audio finished playing (see transcript)."""
+        while True:
+            await asyncio.sleep(PLAYBACK_CHECK_S)
+            if self._transcript.holding:
+                self._transcript.flush_heard()
 
     async def _renew_before_expiry(self) -> None:
         """Reconnect between turns before ``session.expires_at`` (agent conversations

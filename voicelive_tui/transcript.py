@@ -101,6 +101,18 @@ class ConversationLogWriter:
         elif kind == "response.done":
             self.flush_unlogged_turns(keep_playing=True)
 
+    @property
+    def holding(self) -> bool:
+        """True while a reply's line waits for its audio to finish playing."""
+        return bool(self._held)
+
+    def flush_heard(self) -> None:
+        """Write the held lines of replies that finished playing (heard in full)."""
+        for item_id in list(self._held):
+            turn = self.conversation.agent_turn(item_id)
+            if turn is not None and not self.still_playing(item_id):
+                self._agent(item_id, agent_line(turn))
+
     def _user(self, text: str) -> None:
         self.flush_unlogged_turns()  # what the agent said came first
         self.log.write(f"User Input:\t{text}")
