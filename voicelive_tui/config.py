@@ -279,6 +279,8 @@ def input_wav_problem(path: Path) -> str | None:
     except EOFError:
         return "not a WAV file (shorter than a WAV header)"
     except wave.Error as exc:
+        if "RIFF" in str(exc) or "WAVE" in str(exc):
+            return f"not a WAV file; {CONVERT_HINT}"
         if "65534" in str(exc):
             return f"WAVE_FORMAT_EXTENSIBLE files are not supported; {CONVERT_HINT}"
         return f"not a PCM WAV file ({exc}); {CONVERT_HINT}"

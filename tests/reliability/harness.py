@@ -19,9 +19,20 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import voicelive_tui
 from tests.integration.session_helpers import TEST_KEY
 
 CLI = (sys.executable, "-m", "voicelive_tui")
+PACKAGE_ROOT = str(Path(voicelive_tui.__file__).resolve().parents[1])
+
+
+def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a child run: the same package as this test imports, whatever
+    the child's working directory."""
+    path = os.pathsep.join(p for p in (PACKAGE_ROOT, os.environ.get("PYTHONPATH")) if p)
+    return {**os.environ, "PYTHONPATH": path, **(extra or {})}
+
+
 FAST_NET = ("--handshake-timeout", "1", "--heartbeat", "1", "--retry-max", "0.5")
 """Connection flags that keep the tests short (the defaults are 10, 10 and 30 s)."""
 
@@ -91,7 +102,7 @@ class Console:
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
-            env={**os.environ, **(env or {})},
+            env=child_env(env),
         )
         return cls(proc)
 
@@ -153,9 +164,12 @@ class Terminal:
     ) -> Terminal:
         pid, master = pty.fork()
         if pid == 0:  # the child: exec the app on the pty
-            os.environ.update({"TERM": "xterm-256color", **(env or {})})
             try:
-                os.execv(sys.executable, [*CLI, *argv])
+                os.execve(
+                    sys.executable,
+                    [*CLI, *argv],
+                    child_env({"TERM": "xterm-256color", **(env or {})}),
+                )
             finally:
                 os._exit(127)
         cols, rows = size

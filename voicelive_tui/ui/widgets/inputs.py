@@ -37,8 +37,6 @@ class ClosingInput(Input):
                 self.insert_text_at_cursor(event.character)
             else:
                 self.replace(event.character, *selection)
-            return
-        await super()._on_key(event)
 
     def open(self, value: str = "") -> None:
         """Show and focus the input."""
