@@ -78,6 +78,16 @@ class SessionInfo:
     expires_at: float | None = None  # Unix time the service ends this session
 
 
+def obj(value: Any) -> dict[str, Any]:
+    """``value`` when it is a JSON object, else an empty one (a field of the wrong shape)."""
+    return value if isinstance(value, dict) else {}
+
+
+def ident(value: Any) -> str | None:
+    """``value`` when it is a non-empty string id, else None."""
+    return value if isinstance(value, str) and value else None
+
+
 def unix_time(value: Any) -> float | None:
     """``expires_at`` as Unix seconds: an int/float on the wire, maybe an ISO string."""
     if isinstance(value, bool):
@@ -219,11 +229,18 @@ class Conversation:
         if kind == "input_audio_buffer.append":
             self.audio_in_bytes += audio_bytes(event)
         elif kind == "conversation.item.create":
-            item = event.get("item") or {}
+            item = obj(event.get("item"))
             if item.get("role") == "user":
                 text = item_text(item)
                 self.turns.append(
-                    Turn("user", now, item_id=item.get("id"), text=text, final=True, kind="text")
+                    Turn(
+                        "user",
+                        now,
+                        item_id=ident(item.get("id")),
+                        text=text,
+                        final=True,
+                        kind="text",
+                    )
                 )
                 self._user_turn_waiting = True
 
@@ -238,14 +255,14 @@ class Conversation:
             handler(self, event, now)
 
     def _session(self, event: dict[str, Any], now: float) -> None:
-        session = event.get("session") or {}
+        session = obj(event.get("session"))
         voice = voice_name(session)
-        agent = session.get("agent") or {}
-        self.session.id = session.get("id") or self.session.id
-        self.session.model = session.get("model") or self.session.model
-        self.session.voice = voice or self.session.voice
-        self.session.instructions = session.get("instructions") or self.session.instructions
-        self.session.agent_name = agent.get("name") or self.session.agent_name
+        agent = obj(session.get("agent"))
+        self.session.id = ident(session.get("id")) or self.session.id
+        self.session.model = ident(session.get("model")) or self.session.model
+        self.session.voice = ident(voice) or self.session.voice
+        self.session.instructions = ident(session.get("instructions")) or self.session.instructions
+        self.session.agent_name = ident(agent.get("name")) or self.session.agent_name
         if "expires_at" in session:
             self.session.expires_at = unix_time(session.get("expires_at"))
         if event.get("type") == "session.updated":
@@ -254,7 +271,9 @@ class Conversation:
 
     def _speech_started(self, event: dict[str, Any], now: float) -> None:
         self.vad = VadState.USER_SPEAKING
-        self.turns.append(Turn("user", now, item_id=event.get("item_id"), text="", kind="audio"))
+        self.turns.append(
+            Turn("user", now, item_id=ident(event.get("item_id")), text="", kind="audio")
+        )
 
     def _speech_stopped(self, event: dict[str, Any], now: float) -> None:
         self.vad = VadState.PROCESSING
@@ -264,7 +283,7 @@ class Conversation:
         self._user_turn_waiting = True
 
     def _user_transcript(self, event: dict[str, Any], now: float) -> None:
-        item_id = event.get("item_id")
+        item_id = ident(event.get("item_id"))
         transcript = str(event.get("transcript", ""))
         for turn in reversed(self.turns):
             if turn.role == "user" and turn.kind == "audio" and (turn.item_id in (item_id, None)):
@@ -275,9 +294,9 @@ class Conversation:
         self.turns.append(Turn("user", now, item_id=item_id, text=transcript, final=True))
 
     def _response_created(self, event: dict[str, Any], now: float) -> None:
-        response = event.get("response") or {}
-        self.active_response_id = response.get("id")
-        conv = response.get("conversation_id")
+        response = obj(event.get("response"))
+        self.active_response_id = ident(response.get("id"))
+        conv = ident(response.get("conversation_id"))
         if conv:
             self.session.conversation_id = conv
         if self._pending_latency is not None and self._pending_latency.response_ms is None:
@@ -286,18 +305,26 @@ class Conversation:
             ) * 1000
 
     def _output_item(self, event: dict[str, Any], now: float) -> None:
-        item = event.get("item") or {}
-        if item.get("role") not in (None, "assistant") or self.agent_turn(item.get("id")):
+        item = obj(event.get("item"))
+        if item.get("role") not in (None, "assistant") or self.agent_turn(ident(item.get("id"))):
             return
         self.turns.append(
-            Turn("agent", now, item_id=item.get("id"), response_id=event.get("response_id"))
+            Turn(
+                "agent",
+                now,
+                item_id=ident(item.get("id")),
+                response_id=ident(event.get("response_id")),
+            )
         )
 
     def _agent_turn_for(self, event: dict[str, Any], now: float, kind: str) -> Turn:
-        turn = self.agent_turn(event.get("item_id"))
+        turn = self.agent_turn(ident(event.get("item_id")))
         if turn is None:
             turn = Turn(
-                "agent", now, item_id=event.get("item_id"), response_id=event.get("response_id")
+                "agent",
+                now,
+                item_id=ident(event.get("item_id")),
+                response_id=ident(event.get("response_id")),
             )
             self.turns.append(turn)
         turn.kind = kind
@@ -335,29 +362,29 @@ class Conversation:
         if lat is not None and lat.voice_to_voice_ms is None:
             lat.voice_to_voice_ms = (now - lat.speech_stopped_at) * 1000
             lat.first_delta_at = now
-            lat.item_id = event.get("item_id")
+            lat.item_id = ident(event.get("item_id"))
 
     def _response_done(self, event: dict[str, Any], now: float) -> None:
-        response = event.get("response") or {}
-        status = response.get("status")
-        conv = response.get("conversation_id")
+        response = obj(event.get("response"))
+        status = ident(response.get("status"))
+        conv = ident(response.get("conversation_id"))
         if conv:
             self.session.conversation_id = conv
         for turn in self.turns:
-            if turn.role == "agent" and turn.response_id == response.get("id"):
+            if turn.role == "agent" and turn.response_id == ident(response.get("id")):
                 turn.status = status
                 turn.final = True
         if status == "completed" and self._user_turn_waiting:
             self.answered_user_turns += 1
             self._user_turn_waiting = False
-        if self.active_response_id in (None, response.get("id")):
+        if self.active_response_id in (None, ident(response.get("id"))):
             self._end_response(status=None)
         if self.vad in (VadState.AGENT_SPEAKING, VadState.PROCESSING):
             self.vad = VadState.IDLE
         self._pending_latency = None if status == "completed" else self._pending_latency
 
     def _error(self, event: dict[str, Any], now: float) -> None:
-        message = str((event.get("error") or {}).get("message", ""))
+        message = str(obj(event.get("error")).get("message", ""))
         if not is_benign_cancel_error(message):
             self.errors.append(message)
 

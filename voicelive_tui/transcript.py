@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from voicelive_tui.conversation import Conversation, Turn
+from voicelive_tui.conversation import Conversation, Turn, ident, obj
 from voicelive_tui.logs import ConversationLog
 from voicelive_tui.protocol import item_text, voice_name
 
@@ -64,11 +64,11 @@ class ConversationLogWriter:
     def _sent(self, event: dict[str, Any]) -> None:
         if event.get("type") == "conversation.item.truncate":
             # The user cut the agent off here: its line goes before whatever they say next.
-            turn = self.conversation.agent_turn(event.get("item_id"))
+            turn = self.conversation.agent_turn(ident(event.get("item_id")))
             if turn is not None and turn.text:
                 self._agent(turn.item_id, agent_line(turn))
             return
-        item = event.get("item") or {}
+        item = obj(event.get("item"))
         if event.get("type") == "conversation.item.create" and item.get("role") == "user":
             self._user(item_text(item))
 
@@ -76,7 +76,7 @@ class ConversationLogWriter:
         kind = event.get("type")
         if kind == "session.updated":
             self.flush_unlogged_turns()
-            session = event.get("session") or {}
+            session = obj(event.get("session"))
             self.log.header(
                 session.get("id", ""),
                 session.get("model"),
@@ -86,9 +86,11 @@ class ConversationLogWriter:
         elif kind == "conversation.item.input_audio_transcription.completed":
             self._user(str(event.get("transcript", "")))
         elif kind == "response.text.done":
-            self._agent(event.get("item_id"), f"Agent Text Response:\t{event.get('text', '')}")
+            self._agent(
+                ident(event.get("item_id")), f"Agent Text Response:\t{event.get('text', '')}"
+            )
         elif kind == "response.audio_transcript.done":
-            item_id = event.get("item_id")
+            item_id = ident(event.get("item_id"))
             turn = self.conversation.agent_turn(item_id)
             if turn is not None and turn.interrupted:
                 self._agent(item_id, agent_line(turn))
