@@ -74,10 +74,15 @@ class TurnView(Static):
 class ConversationPanel(VerticalScroll):
     """Turns, newest at the bottom; follows new text until the user scrolls up."""
 
+    MAX_TURN_VIEWS = 200
+    """Turns shown at most (the conversation log keeps them all): a widget per turn
+    would otherwise grow without bound in a long conversation."""
+
     def __init__(self, time_label: TimeLabel, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._time_label = time_label
         self._views: list[TurnView] = []
+        self._first = 0  # index of the turn _views[0] shows
 
     def on_mount(self) -> None:
         self.border_title = "Conversation"
@@ -85,9 +90,16 @@ class ConversationPanel(VerticalScroll):
 
     def sync(self, turns: Sequence[Turn]) -> None:
         """Bring the widgets in line with ``turns`` (append-only, updates in place)."""
-        for view, turn in zip(self._views, turns, strict=False):
+        shown = turns[self._first :]
+        for view, turn in zip(self._views, shown, strict=False):
             view.show(turn)
-        new = [TurnView(turn, self._time_label) for turn in turns[len(self._views) :]]
+        new = [TurnView(turn, self._time_label) for turn in shown[len(self._views) :]]
         if new:
             self._views.extend(new)
             self.mount_all(new)
+        excess = len(self._views) - self.MAX_TURN_VIEWS
+        if excess > 0:
+            for view in self._views[:excess]:
+                view.remove()
+            del self._views[:excess]
+            self._first += excess
