@@ -251,13 +251,21 @@ def soak_seconds() -> float:
     return float(minutes) * 60 if minutes else 60.0
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(autouse=True)
+def _soak_alongside(request: pytest.FixtureRequest) -> None:
+    """The soak runs alongside the integration, UI and unit tests (which wait on events,
+    not on the clock), never alongside the real-time audio or the reliability tests."""
+    if request.node.nodeid.startswith(("tests/integration/", "tests/ui/", "tests/unit/")):
+        request.getfixturevalue("background_soak")
+
+
+@pytest.fixture(scope="session")
 def background_soak(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[SoakRun | None]:
-    """Start the soak (tests/reliability/soak.py, its own process) with the first test when
-    the soak test is selected, so its minute overlaps the rest of the suite; the soak test
-    collects its report at the end."""
+    """Start the soak (tests/reliability/soak.py, its own process) when the soak test is
+    selected, early (see ``_soak_alongside``) so its minute overlaps other tests; the
+    soak test collects its report at the end."""
     if not any(item.name == SOAK_TEST for item in request.session.items):
         yield None
         return

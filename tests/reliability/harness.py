@@ -33,7 +33,7 @@ def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": path, **(extra or {})}
 
 
-FAST_NET = ("--handshake-timeout", "0.5", "--heartbeat", "1", "--retry-max", "0.2")
+FAST_NET = ("--handshake-timeout", "0.3", "--heartbeat", "0.5", "--retry-max", "0.2")
 """Connection flags that keep the tests short (the defaults are 10, 10 and 30 s)."""
 
 

@@ -89,11 +89,11 @@ async def test_twenty_drops_in_a_row_then_the_server_heals(
 
 
 async def test_a_slow_server_is_not_taken_for_a_dead_one(emulator_factory, tmp_path: Path):
-    emu = await emulator_factory(faults=["delay-ms=500"])
+    emu = await emulator_factory(faults=["delay-ms=300"])
     console = await Console.start(*client_args(emu.endpoint, tmp_path, "--no-audio", *FAST_NET))
     try:
-        # Six events at 500 ms each: three heartbeats of 1 s went by.
-        await wait_for(lambda: len(received_types(tmp_path)) >= 6, 15.0, "six slow events")
+        # Five events at 300 ms each: three heartbeats of 0.5 s went by.
+        await wait_for(lambda: len(received_types(tmp_path)) >= 5, 15.0, "five slow events")
         assert len(emu.connections) == 1
         assert await quit_console(console) == 0
     finally:
