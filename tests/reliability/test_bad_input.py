@@ -139,9 +139,9 @@ async def test_console_mode_on_an_ascii_stdout(emulator: Emulator, tmp_path: Pat
     assert "?  Basic Voice Assistant" in console.out  # the emoji replaced, the line kept
 
 
-async def test_dashboard_with_no_color(emulator: Emulator, tmp_path: Path) -> None:
+async def test_dashboard_with_no_color(tmp_path: Path) -> None:
     term = await Terminal.start(
-        *client_args(emulator.endpoint, tmp_path, "--no-audio"), env={"NO_COLOR": "1"}
+        "--demo", "--no-audio", "--log-dir", str(tmp_path), env={"NO_COLOR": "1"}
     )
     try:
         await term.wait_output("session.updated")  # the event log has rendered events

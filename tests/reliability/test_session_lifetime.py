@@ -134,3 +134,19 @@ async def test_a_session_is_renewed_before_it_expires(emulator_factory, tmp_path
     assert "Reconnect:\tsession renewal" in log
     assert "Connection lost" not in log
     assert expires_in_label(1800.0) is None
+
+
+async def test_the_status_bar_shows_the_time_left() -> None:
+    from textual.app import App, ComposeResult
+
+    from voicelive_tui.ui.widgets.status import StatusBar, StatusView
+
+    class Bar(App[None]):
+        def compose(self) -> ComposeResult:
+            yield StatusBar()
+
+    async with Bar().run_test() as pilot:
+        bar = pilot.app.query_one(StatusBar)
+        shown = " ".join(t.plain for t in bar.fields(StatusView(expires_in_s=75)))
+        assert "session ends in 1:15" in shown
+        assert "session ends" not in " ".join(t.plain for t in bar.fields(StatusView()))
