@@ -26,6 +26,8 @@ SPEED = 4.0
 WAIT_S = 30.0
 SOAK_TURN_VIEWS = 12
 SOAK_PANEL_ENTRIES = 100
+SOAK_BLOCK_MS = 100
+"""Microphone blocks of 100 ms: fewer appends, so the soak shares the CPU politely."""
 
 
 @dataclass
@@ -94,9 +96,16 @@ async def soak(seconds: float, log_dir: Path) -> SoakReport:
     report = SoakReport(seconds)
     async with run_emulator(port=0, speed=SPEED) as emu:
         settings = make_settings(
-            "--endpoint", emu.endpoint, "--api-key", TEST_KEY, "--log-dir", str(log_dir)
+            "--endpoint",
+            emu.endpoint,
+            "--api-key",
+            TEST_KEY,
+            "--log-dir",
+            str(log_dir),
+            "--block-ms",
+            str(SOAK_BLOCK_MS),
         )
-        mic = ScriptedMic(speed=SPEED)
+        mic = ScriptedMic(speed=SPEED, block_ms=SOAK_BLOCK_MS)
         # A few minutes of conversation fill a small panel: its bound is exercised too.
         ConversationPanel.MAX_TURN_VIEWS = SOAK_TURN_VIEWS
         app = VoiceLiveApp(settings, source=endpoint_source(mic))
