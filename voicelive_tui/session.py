@@ -92,6 +92,15 @@ def _client_session_of(task: asyncio.Future[Any]) -> Any:
     return session if isinstance(session, aiohttp.ClientSession) else None
 
 
+async def _close_result(result: Any) -> None:
+    close = getattr(result, "close", None)
+    if close is not None:
+        try:
+            await close()
+        except Exception:  # noqa: BLE001 - a late result we no longer want
+            log.debug("Closing a late result failed", exc_info=True)
+
+
 def parse_server_event(raw: bytes) -> tuple[ServerEvent | None, str]:
     """A frame as a typed server event, or (None, why it is not one)."""
     try:
@@ -426,6 +435,8 @@ class VoiceLiveSession:
         await asyncio.gather(task, return_exceptions=True)
         if session is not None:  # the SDK leaves it open when its handshake is cancelled
             await session.close()
+        if not task.cancelled() and task.exception() is None:
+            await _close_result(task.result())  # it finished as we gave up on it
         if self._quit.is_set():
             raise _Quit
         raise asyncio.TimeoutError
@@ -524,7 +535,10 @@ class VoiceLiveSession:
             if expires_at is None:
                 await asyncio.sleep(1.0)
                 continue
-            lifetime = max(0.0, expires_at - self._connected_wall)
+            lifetime = expires_at - self._connected_wall
+            if lifetime <= 0:  # a clock far off ours: renewing would only loop
+                log.warning("session.expires_at is already past; not renewing early")
+                return
             margin = min(RENEW_MARGIN_S, lifetime / 4)
             wait = expires_at - margin - time.time()
             if wait > 0:

@@ -75,7 +75,7 @@ class ConversationLogWriter:
     def _received(self, event: dict[str, Any]) -> None:
         kind = event.get("type")
         if kind == "session.updated":
-            self.flush_unlogged_turns()
+            self.flush_unlogged_turns(only_final=True)
             session = obj(event.get("session"))
             self.log.header(
                 session.get("id", ""),
@@ -116,7 +116,9 @@ class ConversationLogWriter:
                 self._agent(item_id, agent_line(turn))
 
     def _user(self, text: str) -> None:
-        self.flush_unlogged_turns()  # what the agent said came first
+        # What the agent said before comes first; a reply already streaming to this
+        # input (its transcript may come late) is written when it ends.
+        self.flush_unlogged_turns(only_final=True)
         self.log.write(f"User Input:\t{text}")
 
     def _agent(self, item_id: str | None, line: str) -> None:
@@ -128,15 +130,16 @@ class ConversationLogWriter:
                 self._held.remove(item_id)
         self.log.write(line)
 
-    def flush_unlogged_turns(self, keep_playing: bool = False) -> None:
+    def flush_unlogged_turns(self, keep_playing: bool = False, only_final: bool = False) -> None:
         """Agent turns not written yet (cut off, or still playing) reach the log, in order.
 
-        ``keep_playing`` keeps holding the lines of replies whose audio is still playing.
+        ``keep_playing`` keeps holding the lines of replies whose audio is still playing;
+        ``only_final`` leaves a reply still streaming alone (its line comes when it ends).
         """
         for turn in self.conversation.turns:
             if turn.role != "agent" or not turn.item_id or not turn.text:
                 continue
-            if turn.item_id in self._logged_items:
+            if turn.item_id in self._logged_items or (only_final and not turn.final):
                 continue
             if keep_playing and (turn.item_id in self._held or self.still_playing(turn.item_id)):
                 continue
