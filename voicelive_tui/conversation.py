@@ -194,17 +194,21 @@ class Conversation:
         self._end_response(status=cause)
         self.vad = VadState.IDLE
 
-    def connection_lost(self, reason: str, retry_in_s: float, now: float) -> None:
-        """The socket dropped; a reconnect is scheduled in ``retry_in_s`` seconds."""
+    def connection_lost(
+        self, reason: str, retry_in_s: float, now: float, *, connected: bool = True
+    ) -> None:
+        """The socket dropped (or, not ``connected``, an attempt failed); a reconnect is
+        scheduled in ``retry_in_s`` seconds."""
         self.cut_reply("connection lost")
         self.session.expires_at = None
         if self.connection != ConnectionState.RECONNECTING:
             self.outages += 1
+            what = "Connection lost" if connected else "Could not connect"
             self.turns.append(
                 Turn(
                     "system",
                     now,
-                    text=f"Connection lost ({reason}); reconnecting",
+                    text=f"{what} ({reason}); reconnecting",
                     kind="notice",
                     final=True,
                 )

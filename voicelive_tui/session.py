@@ -387,7 +387,7 @@ class VoiceLiveSession:
     def _record_outage(self, reason: str, delay: float, *, connected: bool) -> None:
         """A connection was lost (``connected``) or an attempt failed; retry in ``delay``."""
         now = self.clock()
-        self.conversation.connection_lost(reason, delay, now)
+        self.conversation.connection_lost(reason, delay, now, connected=connected)
         what = "Connection lost" if connected else "Could not connect"
         log.warning("%s (%s); reconnecting in %.1f s", what, reason, delay)
         self._emit(

@@ -17,7 +17,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-BEHAVIOURS = ("hang", "drop-handshake", "close", "abort", "big", "silent", "reject")
+BEHAVIOURS = ("hang", "drop-handshake", "close", "abort", "big", "silent", "reject", "list")
 
 
 def frame(payload: bytes, opcode: int = 0x1) -> bytes:
@@ -100,10 +100,13 @@ class BadServer:
             if self.behaviour == "abort":
                 writer.transport.abort()
                 return
+            if self.behaviour == "list":  # valid JSON, but not an event object
+                writer.write(frame(b"[1, 2, 3]"))
+                await writer.drain()
             if self.behaviour == "big":
                 writer.write(frame(b'{"type": "x", "pad": "' + b"a" * (10 << 20) + b'"}'))
                 await writer.drain()
-            # "silent" (and "big" afterwards): never read, never answer a ping.
+            # "silent" (and "big", "list" afterwards): never read, never answer a ping.
             await asyncio.Event().wait()
         except (
             asyncio.IncompleteReadError,

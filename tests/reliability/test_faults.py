@@ -8,6 +8,7 @@ import signal
 from pathlib import Path
 
 from tests.integration.session_helpers import running_session
+from tests.reliability.badserver import bad_server
 from tests.reliability.harness import (
     FAST_NET,
     Console,
@@ -63,6 +64,23 @@ async def test_a_thousand_junk_frames_are_skipped_and_counted(
     real = [t for t in record.sent]
     assert [t for t in received_types(tmp_path) if t != "emulator.unknown_event"] == real
     assert "Agent Audio Response:" in read_logs(tmp_path)["conversation.log"]
+
+
+async def test_a_json_array_frame_is_skipped_not_fatal(tmp_path: Path) -> None:
+    async with bad_server("list") as srv:
+        console = await Console.start(*client_args(srv.endpoint, tmp_path, "--no-audio"))
+        try:
+            await wait_for(
+                lambda: any("skipped" in e for e in events(tmp_path)), 10.0, "a skipped frame"
+            )
+            assert await quit_console(console) == 0
+        finally:
+            await console.kill()
+        assert srv.handshakes == 1  # the session went on
+    skipped = [e for e in events(tmp_path) if "skipped" in e]
+    assert skipped[0]["skipped"] == "JSON list, not an object"
+    assert skipped[0]["frame"] == "[1, 2, 3]"
+    assert "Skipped 1 frame(s)" in console.out
 
 
 async def test_twenty_drops_in_a_row_then_the_server_heals(
