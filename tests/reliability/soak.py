@@ -182,14 +182,6 @@ async def soak(seconds: float, log_dir: Path) -> SoakReport:
                 report.answered = conv.answered_user_turns
             finally:
                 sample()
-                if os.environ.get("SOAK_DEBUG_TASKS"):
-                    from collections import Counter
-
-                    names = Counter(
-                        getattr(t.get_coro(), "__qualname__", str(t.get_coro()))
-                        for t in asyncio.all_tasks()
-                    )
-                    print(names.most_common(12), file=sys.stderr)
                 sampling.cancel()
                 await pilot.press("q")
     return report
