@@ -1,30 +1,34 @@
 """The soak: a long accelerated conversation against the emulator, resources sampled.
 
-``python -m tests.reliability.soak --seconds 60 --report soak.json`` runs the dashboard
-(headless, the real app and session) against an in-process emulator, with a scripted
-user whose microphone and speaker run ``SPEED`` times faster than real time. Each cycle
-speaks, types, barges in on a long answer, and every fifth one presses ``r``. Every
+``python -m tests.reliability.soak --seconds 60 --report soak.json --log-dir DIR`` runs
+the real session (with its logs, and the dashboard's event-panel buffer fed as the
+dashboard feeds it) against an in-process emulator, with a scripted user whose
+microphone and speaker run ``SPEED`` times faster than real time. Each cycle speaks,
+types, barges in on a long answer, and every fifth one reconnects (the ``r`` key). Every
 second it samples RSS, open file descriptors, threads, asyncio tasks and the event
-panel's length; the report says whether they stayed flat after the warm-up.
+panel's length; the report says whether they stayed flat after the warm-up. (The
+dashboard's rendering is left out: it would make the soak a CPU load on the rest of the
+suite; the panels' own bounds are tested in tests/reliability/test_panels.py.)
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import statistics
 import sys
 import threading
 import time
+from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 SPEED = 4.0
 """Audio and emulator run this many times faster than real time."""
 WAIT_S = 30.0
-SOAK_TURN_VIEWS = 12
 SOAK_PANEL_ENTRIES = 100
 SOAK_BLOCK_MS = 100
 """Microphone blocks of 100 ms: fewer appends, so the soak shares the CPU politely."""
@@ -82,36 +86,62 @@ def rss_mb() -> float:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
+@contextlib.asynccontextmanager
+async def emulator_process() -> AsyncIterator[str]:
+    """``voicelive-emulator`` in its own process (its memory is not the client's)."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "voicelive_tui.emulator",
+        "--port",
+        "0",
+        "--speed",
+        str(SPEED),
+        stdout=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert proc.stdout is not None
+        line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
+        endpoint = line.rsplit(" ", 1)[-1].strip()
+        assert endpoint.startswith("http://"), line
+        drain = asyncio.create_task(proc.stdout.read())  # its connection log
+        yield endpoint
+    finally:
+        if proc.returncode is None:
+            proc.terminate()
+            await proc.wait()
+        drain.cancel()
+
+
 async def soak(seconds: float, log_dir: Path) -> SoakReport:
     from tests.integration.session_helpers import TEST_KEY, make_settings
     from voicelive_tui.audio.base import SAMPLE_RATE
     from voicelive_tui.conversation import ConnectionState
-    from voicelive_tui.emulator import run_emulator
     from voicelive_tui.emulator.speech import synthesize
-    from voicelive_tui.ui.app import VoiceLiveApp
+    from voicelive_tui.runner import make_session, open_logs, open_target
+    from voicelive_tui.session import Update
     from voicelive_tui.ui.demo import ScriptedMic
-    from voicelive_tui.ui.sources import endpoint_source
-    from voicelive_tui.ui.widgets.conversation import ConversationPanel
+    from voicelive_tui.ui.events_model import EventBuffer
 
     report = SoakReport(seconds)
-    async with run_emulator(port=0, speed=SPEED) as emu:
-        settings = make_settings(
-            "--endpoint",
-            emu.endpoint,
-            "--api-key",
-            TEST_KEY,
-            "--log-dir",
-            str(log_dir),
-            "--block-ms",
-            str(SOAK_BLOCK_MS),
-        )
+    panel = EventBuffer(max_entries=SOAK_PANEL_ENTRIES)
+    report.panel_max = SOAK_PANEL_ENTRIES
+    async with emulator_process() as endpoint:
+        argv = ["--endpoint", endpoint, "--api-key", TEST_KEY, "--log-dir", str(log_dir)]
+        settings = make_settings(*argv, "--block-ms", str(SOAK_BLOCK_MS))
         mic = ScriptedMic(speed=SPEED, block_ms=SOAK_BLOCK_MS)
-        # A few minutes of conversation fill a small panel: its bound is exercised too.
-        ConversationPanel.MAX_TURN_VIEWS = SOAK_TURN_VIEWS
-        app = VoiceLiveApp(settings, source=endpoint_source(mic))
         clip = await synthesize("Please tell me about the weather today.", SAMPLE_RATE)
-        async with app.run_test(size=(120, 36)) as pilot:
-            app.event_log.buffer.max_entries = report.panel_max = SOAK_PANEL_ENTRIES
+        logs = open_logs(settings)
+        async with open_target(settings) as target:
+            session = make_session(settings, target, logs, mic)
+
+            def to_panel(update: Update) -> None:  # what the dashboard's event log gets
+                if update.kind in ("sent", "received") and update.event is not None:
+                    panel.add(update.kind, update.event, update.at)
+
+            session.subscribe(to_panel)
+            running = asyncio.create_task(session.run())
+            conv = session.conversation
             started = time.monotonic()
 
             def sample() -> None:
@@ -122,7 +152,7 @@ async def soak(seconds: float, log_dir: Path) -> SoakReport:
                         fds=len(os.listdir("/proc/self/fd")),
                         threads=threading.active_count(),
                         tasks=len(asyncio.all_tasks()),
-                        panel=len(app.event_log.buffer.entries),
+                        panel=len(panel.entries),
                     )
                 )
 
@@ -134,27 +164,21 @@ async def soak(seconds: float, log_dir: Path) -> SoakReport:
             async def until(check, what: str) -> bool:  # type: ignore[no-untyped-def]
                 deadline = time.monotonic() + WAIT_S
                 while not check():
-                    if time.monotonic() > deadline:
+                    if time.monotonic() > deadline or running.done():
                         report.errors.append(f"cycle {report.cycles}: no {what} in {WAIT_S} s")
                         return False
                     await asyncio.sleep(0.02)
                 return True
 
+            def quiet() -> bool:
+                return (
+                    conv.connection == ConnectionState.READY
+                    and not conv.response_active
+                    and session.audio.pending_ms() == 0
+                )
+
             sampling = asyncio.create_task(sampler())
             try:
-                if not await until(lambda: app.session is not None, "session"):
-                    return report
-                session = app.session
-                assert session is not None
-                conv = session.conversation
-
-                def quiet() -> bool:
-                    return (
-                        conv.connection == ConnectionState.READY
-                        and not conv.response_active
-                        and session.audio.pending_ms() == 0
-                    )
-
                 await until(quiet, "ready session")
                 while time.monotonic() - started < seconds and not report.errors:
                     report.cycles += 1
@@ -168,22 +192,24 @@ async def soak(seconds: float, log_dir: Path) -> SoakReport:
                     await session.send_text(f"Tell me a long story, number {report.cycles}.")
                     if not await until(lambda: conv.response_active, "response"):
                         break
-                    await pilot.press("space")  # interrupt
+                    await session.interrupt()
                     await session.send_text("Thanks, that is enough.")
                     if not await until(
                         lambda a=answered: conv.answered_user_turns > a and quiet(), "typed turn"
                     ):
                         break
                     if report.cycles % 5 == 0:
-                        before = len(emu.connections)
-                        await pilot.press("r")
-                        await until(lambda b=before: len(emu.connections) > b, "reconnect")
+                        before = conv.session.id
+                        session.reconnect()
+                        await until(lambda b=before: conv.session.id != b, "reconnect")
                         await until(quiet, "ready session after r")
                 report.answered = conv.answered_user_turns
             finally:
                 sample()
                 sampling.cancel()
-                await pilot.press("q")
+                session.quit()
+                await asyncio.wait_for(running, 10)
+                logs.close()
     return report
 
 
