@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import os
 import shutil
 import subprocess
+import sys
 import wave
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -228,3 +230,56 @@ def speech_turn(
         return cache[key]
 
     return make
+
+
+# -- the soak, in the background ----------------------------------------------------------
+
+SOAK_TEST = "test_soak_stays_flat"
+
+
+@dataclass
+class SoakRun:
+    proc: subprocess.Popen[bytes]
+    seconds: float
+    report: Path
+    log_dir: Path
+
+
+def soak_seconds() -> float:
+    """60 s by default; ``VOICELIVE_SOAK_MINUTES=30`` for the long form."""
+    minutes = os.environ.get("VOICELIVE_SOAK_MINUTES")
+    return float(minutes) * 60 if minutes else 60.0
+
+
+@pytest.fixture(autouse=True)
+def _soak_alongside(request: pytest.FixtureRequest) -> None:
+    """The soak runs alongside the integration, UI and unit tests (which wait on events,
+    not on the clock), never alongside the real-time audio or the reliability tests."""
+    if request.node.nodeid.startswith(("tests/integration/", "tests/ui/", "tests/unit/")):
+        request.getfixturevalue("background_soak")
+
+
+@pytest.fixture(scope="session")
+def background_soak(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SoakRun | None]:
+    """Start the soak (tests/reliability/soak.py, its own process) when the soak test is
+    selected, early (see ``_soak_alongside``) so its minute overlaps other tests; the
+    soak test collects its report at the end."""
+    if not any(item.name == SOAK_TEST for item in request.session.items):
+        yield None
+        return
+    folder = tmp_path_factory.mktemp("soak")
+    seconds = soak_seconds()
+    argv = ["--seconds", str(seconds), "--report", str(folder / "report.json")]
+    argv += ["--log-dir", str(folder / "logs")]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.reliability.soak", *argv],
+        cwd=Path(__file__).resolve().parents[1],
+        stdout=subprocess.DEVNULL,
+        stderr=open(folder / "stderr.txt", "wb"),  # noqa: SIM115 - the child owns it
+    )
+    yield SoakRun(proc, seconds, folder / "report.json", folder / "logs")
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sys
@@ -19,8 +20,10 @@ from voicelive_tui.config import (
     build_parser,
     settings_from_args,
 )
+from voicelive_tui.logs import make_log_dir
 
 PROG = "voicelive-tui"
+QUIT_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def fail(message: str, code: int) -> int:
@@ -39,7 +42,11 @@ async def run_console(settings: Settings) -> int:
     """Console mode: the seed's lines on stdout until Ctrl+C or --exit-after-turns."""
     from voicelive_tui.console import BANNER, GOODBYE, ConsolePrinter
     from voicelive_tui.runner import DEMO_NOTICE, build_audio, make_session, open_logs, open_target
+    from voicelive_tui.session import MALFORMED
 
+    if "utf" not in (sys.stdout.encoding or "").lower():
+        # An ASCII or Latin-1 terminal gets '?' for the seed's emoji, not a traceback.
+        sys.stdout.reconfigure(errors="replace")  # type: ignore[union-attr]
     print(BANNER)
     print("=" * 50, flush=True)
     if settings.demo:
@@ -50,17 +57,28 @@ async def run_console(settings: Settings) -> int:
             session = make_session(settings, target, logs, build_audio(settings))
             session.subscribe(ConsolePrinter(session))
             loop = asyncio.get_running_loop()
-            for sig in (signal.SIGINT, signal.SIGTERM):
+            # An SSH disconnect sends SIGHUP: quit as Ctrl+C does, the reply in progress
+            # written to the conversation log as [interrupted: quit].
+            for sig in QUIT_SIGNALS:
                 loop.add_signal_handler(sig, session.quit)
             try:
                 await session.run()
             finally:
-                for sig in (signal.SIGINT, signal.SIGTERM):
+                for sig in QUIT_SIGNALS:
                     loop.remove_signal_handler(sig)
-        conversation_id = session.conversation.session.conversation_id
-        if conversation_id and settings.mode == "agent":
-            print(f"Conversation id: {conversation_id} (continue it with --conversation-id)")
-        print(GOODBYE, flush=True)
+        conv = session.conversation
+        lines = []
+        skipped = conv.received[MALFORMED]
+        if skipped:
+            lines.append(f"Skipped {skipped} frame(s) that were not server events")
+        if conv.session.conversation_id and settings.mode == "agent":
+            lines.append(
+                f"Conversation id: {conv.session.conversation_id} "
+                "(continue it with --conversation-id)"
+            )
+        lines.append(GOODBYE)
+        with contextlib.suppress(OSError):  # after a SIGHUP the terminal may be gone
+            print("\n".join(lines), flush=True)
         return EXIT_OK
     finally:
         logs.close()
@@ -80,6 +98,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             print(list_devices_text())
             return EXIT_OK
+        try:
+            make_log_dir(settings.log_dir)
+        except OSError as exc:
+            reason = exc.strerror or exc.__class__.__name__
+            return fail(f"cannot write logs in {settings.log_dir}: {reason}", EXIT_CONFIG)
         if settings.no_tui:
             return asyncio.run(run_console(settings))
         from voicelive_tui.ui.app import run_app

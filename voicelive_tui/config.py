@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import wave
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from dotenv import dotenv_values
+from dotenv.parser import parse_stream
 
 from voicelive_tui.options import (
     DEFAULT_ENV_FILE,
@@ -82,6 +84,11 @@ class Settings:
     block_ms: int = 20
     full_duplex: bool = False
     list_devices: bool = False
+    # Connection.
+    handshake_timeout: float = 10.0
+    heartbeat: float = 10.0
+    retry_max: float = 30.0
+    retry_cap: int = 8
     # Console mode.
     exit_after_turns: int | None = None
 
@@ -179,6 +186,17 @@ def read_env_file(path: str | None) -> dict[str, str]:
     if not target.is_file() or not os.access(target, os.R_OK):
         raise ConfigError(f"env file is not readable: {target}")
     try:
+        with open(target, encoding="utf-8") as stream:
+            bad = next((b for b in parse_stream(stream) if b.error), None)
+        if bad is not None:
+            # python-dotenv would drop the line with a warning of its own, and a dropped
+            # endpoint or key silently changes what the app connects to.
+            # Only the name: the value may be a key.
+            name = bad.original.string.strip().partition("=")[0].strip()[:60]
+            raise ConfigError(
+                f"{target}, line {bad.original.line}: cannot parse the value of {name}"
+                " (an unclosed quote?)"
+            )
         values = dotenv_values(target)
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(
@@ -242,6 +260,37 @@ def _replace(settings: Settings, **changes: Any) -> Settings:
     return replace(settings, **changes)
 
 
+CONVERT_HINT = "convert it with: sox IN.wav -b 16 OUT.wav"
+
+
+def input_wav_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be the microphone (a 8/16/24/32-bit PCM WAV), or None."""
+    if not path.exists():
+        return "file not found"
+    if not path.is_file():
+        return "not a file"
+    try:
+        if path.stat().st_size == 0:
+            return "the file is empty"
+        with wave.open(str(path), "rb") as wav:
+            width, frames = wav.getsampwidth(), wav.getnframes()
+    except OSError as exc:
+        return exc.strerror or exc.__class__.__name__
+    except EOFError:
+        return "not a WAV file (shorter than a WAV header)"
+    except wave.Error as exc:
+        if "RIFF" in str(exc) or "WAVE" in str(exc):
+            return f"not a WAV file; {CONVERT_HINT}"
+        if "65534" in str(exc):
+            return f"WAVE_FORMAT_EXTENSIBLE files are not supported; {CONVERT_HINT}"
+        return f"not a PCM WAV file ({exc}); {CONVERT_HINT}"
+    if width not in (1, 2, 3, 4):
+        return f"{width * 8}-bit samples are not supported; {CONVERT_HINT}"
+    if frames == 0:
+        return "the WAV holds no audio"
+    return None
+
+
 def validate(settings: Settings) -> None:
     """Raise ConfigError (one line) for anything the service would reject or we cannot do."""
     if settings.endpoint:
@@ -274,9 +323,20 @@ def validate(settings: Settings) -> None:
         )
     if not 5 <= settings.block_ms <= 200:
         raise ConfigError(f"--block-ms must be between 5 and 200, got {settings.block_ms}")
+    for name, value, low, high in (
+        ("--handshake-timeout", settings.handshake_timeout, 0.1, 300.0),
+        ("--heartbeat", settings.heartbeat, 0.1, 300.0),
+        ("--retry-max", settings.retry_max, 0.05, 600.0),
+    ):
+        if not low <= value <= high:
+            raise ConfigError(f"{name} must be between {low:g} and {high:g} s, got {value:g}")
+    if not 1 <= settings.retry_cap <= 1000:
+        raise ConfigError(f"--retry-cap must be between 1 and 1000, got {settings.retry_cap}")
     if settings.exit_after_turns is not None and settings.exit_after_turns < 1:
         raise ConfigError(f"--exit-after-turns must be 1 or more, got {settings.exit_after_turns}")
-    if settings.input_wav is not None and not settings.input_wav.is_file():
-        raise ConfigError(f"input WAV not found: {settings.input_wav}")
+    if settings.input_wav is not None:
+        problem = input_wav_problem(settings.input_wav)
+        if problem:
+            raise ConfigError(f"cannot use --input-wav {settings.input_wav}: {problem}")
     if not settings.voice.strip():
         raise ConfigError("--voice must not be empty")

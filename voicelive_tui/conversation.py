@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import Enum
 from typing import Any
 
@@ -49,6 +50,7 @@ class Turn:
     kind: str = "audio"  # "audio", "text" or "notice"
     interrupted: bool = False
     heard_ms: int | None = None
+    interrupted_by: str | None = None  # "quit", "connection lost", ...; None: the user
     audio_ms: float = 0.0  # agent audio received for this item
     status: str | None = None  # response status: completed, cancelled, ...
 
@@ -73,6 +75,31 @@ class SessionInfo:
     instructions: str | None = None
     agent_name: str | None = None
     conversation_id: str | None = None
+    expires_at: float | None = None  # Unix time the service ends this session
+
+
+def obj(value: Any) -> dict[str, Any]:
+    """``value`` when it is a JSON object, else an empty one (a field of the wrong shape)."""
+    return value if isinstance(value, dict) else {}
+
+
+def ident(value: Any) -> str | None:
+    """``value`` when it is a non-empty string id, else None."""
+    return value if isinstance(value, str) and value else None
+
+
+def unix_time(value: Any) -> float | None:
+    """``expires_at`` as Unix seconds: an int/float on the wire, maybe an ISO string."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value) if value > 0 else None
+    if isinstance(value, str) and value:
+        try:
+            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            return None
+    return None
 
 
 @dataclass
@@ -135,15 +162,53 @@ class Conversation:
         self.connection = ConnectionState.CONNECTING
         self.reconnect_in_s = None
 
-    def connection_lost(self, reason: str, retry_in_s: float, now: float) -> None:
-        """The socket dropped; a reconnect is scheduled in ``retry_in_s`` seconds."""
+    def expires_in(self, wall_now: float) -> float | None:
+        """Seconds until the service ends the session (None: it did not say)."""
+        if self.session.expires_at is None or self.connection != ConnectionState.READY:
+            return None
+        return self.session.expires_at - wall_now
+
+    def cut_reply(self, cause: str) -> Turn | None:
+        """The reply in progress ends without the user cutting it (quit, outage)."""
+        turn = self.current_agent_turn()
+        if turn is not None and not turn.interrupted:
+            turn.interrupted = True
+            turn.interrupted_by = cause
+            turn.final = True
+        return turn
+
+    def interrupt_playback(self, item_id: str | None, cause: str) -> None:
+        """A reply whose audio was still playing is cut by ``cause`` (e.g. quit)."""
+        turn = self.agent_turn(item_id)
+        if turn is not None and not turn.interrupted:
+            turn.interrupted = True
+            turn.interrupted_by = cause
+            turn.final = True
+
+    def end_connection(self, cause: str, now: float) -> None:
+        """The client closed the socket on purpose (reconnect key, session renewal)."""
+        self.cut_reply(cause)
+        self.connection = ConnectionState.CONNECTING
+        self.reconnect_in_s = None
+        self.session.expires_at = None
+        self._end_response(status=cause)
+        self.vad = VadState.IDLE
+
+    def connection_lost(
+        self, reason: str, retry_in_s: float, now: float, *, connected: bool = True
+    ) -> None:
+        """The socket dropped (or, not ``connected``, an attempt failed); a reconnect is
+        scheduled in ``retry_in_s`` seconds."""
+        self.cut_reply("connection lost")
+        self.session.expires_at = None
         if self.connection != ConnectionState.RECONNECTING:
             self.outages += 1
+            what = "Connection lost" if connected else "Could not connect"
             self.turns.append(
                 Turn(
                     "system",
                     now,
-                    text=f"Connection lost ({reason}); reconnecting",
+                    text=f"{what} ({reason}); reconnecting",
                     kind="notice",
                     final=True,
                 )
@@ -168,11 +233,18 @@ class Conversation:
         if kind == "input_audio_buffer.append":
             self.audio_in_bytes += audio_bytes(event)
         elif kind == "conversation.item.create":
-            item = event.get("item") or {}
+            item = obj(event.get("item"))
             if item.get("role") == "user":
                 text = item_text(item)
                 self.turns.append(
-                    Turn("user", now, item_id=item.get("id"), text=text, final=True, kind="text")
+                    Turn(
+                        "user",
+                        now,
+                        item_id=ident(item.get("id")),
+                        text=text,
+                        final=True,
+                        kind="text",
+                    )
                 )
                 self._user_turn_waiting = True
 
@@ -187,21 +259,25 @@ class Conversation:
             handler(self, event, now)
 
     def _session(self, event: dict[str, Any], now: float) -> None:
-        session = event.get("session") or {}
+        session = obj(event.get("session"))
         voice = voice_name(session)
-        agent = session.get("agent") or {}
-        self.session.id = session.get("id") or self.session.id
-        self.session.model = session.get("model") or self.session.model
-        self.session.voice = voice or self.session.voice
-        self.session.instructions = session.get("instructions") or self.session.instructions
-        self.session.agent_name = agent.get("name") or self.session.agent_name
+        agent = obj(session.get("agent"))
+        self.session.id = ident(session.get("id")) or self.session.id
+        self.session.model = ident(session.get("model")) or self.session.model
+        self.session.voice = ident(voice) or self.session.voice
+        self.session.instructions = ident(session.get("instructions")) or self.session.instructions
+        self.session.agent_name = ident(agent.get("name")) or self.session.agent_name
+        if "expires_at" in session:
+            self.session.expires_at = unix_time(session.get("expires_at"))
         if event.get("type") == "session.updated":
             self.connection = ConnectionState.READY
             self.reconnect_in_s = None
 
     def _speech_started(self, event: dict[str, Any], now: float) -> None:
         self.vad = VadState.USER_SPEAKING
-        self.turns.append(Turn("user", now, item_id=event.get("item_id"), text="", kind="audio"))
+        self.turns.append(
+            Turn("user", now, item_id=ident(event.get("item_id")), text="", kind="audio")
+        )
 
     def _speech_stopped(self, event: dict[str, Any], now: float) -> None:
         self.vad = VadState.PROCESSING
@@ -211,7 +287,7 @@ class Conversation:
         self._user_turn_waiting = True
 
     def _user_transcript(self, event: dict[str, Any], now: float) -> None:
-        item_id = event.get("item_id")
+        item_id = ident(event.get("item_id"))
         transcript = str(event.get("transcript", ""))
         for turn in reversed(self.turns):
             if turn.role == "user" and turn.kind == "audio" and (turn.item_id in (item_id, None)):
@@ -222,9 +298,9 @@ class Conversation:
         self.turns.append(Turn("user", now, item_id=item_id, text=transcript, final=True))
 
     def _response_created(self, event: dict[str, Any], now: float) -> None:
-        response = event.get("response") or {}
-        self.active_response_id = response.get("id")
-        conv = response.get("conversation_id")
+        response = obj(event.get("response"))
+        self.active_response_id = ident(response.get("id"))
+        conv = ident(response.get("conversation_id"))
         if conv:
             self.session.conversation_id = conv
         if self._pending_latency is not None and self._pending_latency.response_ms is None:
@@ -233,18 +309,26 @@ class Conversation:
             ) * 1000
 
     def _output_item(self, event: dict[str, Any], now: float) -> None:
-        item = event.get("item") or {}
-        if item.get("role") not in (None, "assistant") or self.agent_turn(item.get("id")):
+        item = obj(event.get("item"))
+        if item.get("role") not in (None, "assistant") or self.agent_turn(ident(item.get("id"))):
             return
         self.turns.append(
-            Turn("agent", now, item_id=item.get("id"), response_id=event.get("response_id"))
+            Turn(
+                "agent",
+                now,
+                item_id=ident(item.get("id")),
+                response_id=ident(event.get("response_id")),
+            )
         )
 
     def _agent_turn_for(self, event: dict[str, Any], now: float, kind: str) -> Turn:
-        turn = self.agent_turn(event.get("item_id"))
+        turn = self.agent_turn(ident(event.get("item_id")))
         if turn is None:
             turn = Turn(
-                "agent", now, item_id=event.get("item_id"), response_id=event.get("response_id")
+                "agent",
+                now,
+                item_id=ident(event.get("item_id")),
+                response_id=ident(event.get("response_id")),
             )
             self.turns.append(turn)
         turn.kind = kind
@@ -282,29 +366,29 @@ class Conversation:
         if lat is not None and lat.voice_to_voice_ms is None:
             lat.voice_to_voice_ms = (now - lat.speech_stopped_at) * 1000
             lat.first_delta_at = now
-            lat.item_id = event.get("item_id")
+            lat.item_id = ident(event.get("item_id"))
 
     def _response_done(self, event: dict[str, Any], now: float) -> None:
-        response = event.get("response") or {}
-        status = response.get("status")
-        conv = response.get("conversation_id")
+        response = obj(event.get("response"))
+        status = ident(response.get("status"))
+        conv = ident(response.get("conversation_id"))
         if conv:
             self.session.conversation_id = conv
         for turn in self.turns:
-            if turn.role == "agent" and turn.response_id == response.get("id"):
+            if turn.role == "agent" and turn.response_id == ident(response.get("id")):
                 turn.status = status
                 turn.final = True
         if status == "completed" and self._user_turn_waiting:
             self.answered_user_turns += 1
             self._user_turn_waiting = False
-        if self.active_response_id in (None, response.get("id")):
+        if self.active_response_id in (None, ident(response.get("id"))):
             self._end_response(status=None)
         if self.vad in (VadState.AGENT_SPEAKING, VadState.PROCESSING):
             self.vad = VadState.IDLE
         self._pending_latency = None if status == "completed" else self._pending_latency
 
     def _error(self, event: dict[str, Any], now: float) -> None:
-        message = str((event.get("error") or {}).get("message", ""))
+        message = str(obj(event.get("error")).get("message", ""))
         if not is_benign_cancel_error(message):
             self.errors.append(message)
 

@@ -8,11 +8,14 @@
 * ``<stamp>_events.jsonl``: every event sent or received, base64 audio replaced by its
   decoded byte length.
 
-Every file is created with mode 0600 and every line passes through :class:`Redactor`.
+Every file is created new (``O_EXCL``, never through a symlink) with mode 0600 in a
+folder created with mode 0700, and every line passes through :class:`Redactor`. Two runs
+that start in the same second get different names (a ``-2``, ``-3``... suffix).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -85,21 +88,43 @@ class RedactingFormatter(logging.Formatter):
         return self._redactor(super().format(record))
 
 
-def open_private(path: Path, mode: str = "a") -> IO[str]:
-    """Open a text file created with permissions 0600 (owner only)."""
-    flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if "a" in mode else os.O_TRUNC)
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+MAX_NAME_TRIES = 100
+
+
+def open_private(path: Path, *, create: bool = True) -> IO[str]:
+    """A new text file with permissions 0600 (owner only), opened for appending.
+
+    ``create`` makes a new file and fails with FileExistsError when anything, a symlink
+    included, is already there; without it an existing regular file is reopened. A
+    symlink is never followed.
+    """
+    flags = os.O_WRONLY | os.O_APPEND | _NOFOLLOW | (os.O_CREAT | os.O_EXCL if create else 0)
     fd = os.open(path, flags, 0o600)
-    os.chmod(path, 0o600)
-    return os.fdopen(fd, mode, encoding="utf-8", buffering=1)
+    try:
+        os.fchmod(fd, 0o600)  # the umask may have taken bits away, never added them
+    except OSError:
+        os.close(fd)
+        raise
+    return os.fdopen(fd, "a", encoding="utf-8", buffering=1)
+
+
+def make_log_dir(log_dir: Path) -> None:
+    """Create the log folder (mode 0700) if needed; OSError when it cannot be written."""
+    if not log_dir.is_dir():
+        log_dir.mkdir(parents=True, mode=0o700)
+        os.chmod(log_dir, 0o700)
+    if not os.access(log_dir, os.W_OK | os.X_OK):
+        raise PermissionError(13, "Permission denied", str(log_dir))
 
 
 class ConversationLog:
     """The seed's conversation log: header, then one tab-separated line per utterance."""
 
-    def __init__(self, path: Path, redactor: Redactor) -> None:
+    def __init__(self, path: Path, file: IO[str], redactor: Redactor) -> None:
         self.path = path
         self._redactor = redactor
-        self._file = open_private(path)
+        self._file = file
         self._lock = threading.Lock()
 
     def write(self, line: str) -> None:
@@ -107,7 +132,7 @@ class ConversationLog:
         text = self._redactor(line)
         with self._lock:
             if self._file.closed:
-                self._file = open_private(self.path)
+                self._file = open_private(self.path, create=False)
             self._file.write(text + "\n")
             self._file.flush()
 
@@ -130,10 +155,10 @@ class ConversationLog:
 class EventLog:
     """One JSON object per event sent or received, audio elided, secrets redacted."""
 
-    def __init__(self, path: Path, redactor: Redactor) -> None:
+    def __init__(self, path: Path, file: IO[str], redactor: Redactor) -> None:
         self.path = path
         self._redactor = redactor
-        self._file = open_private(path)
+        self._file = file
         self._lock = threading.Lock()
 
     def record(self, direction: str, event: Mapping[str, Any], at: float | None = None) -> None:
@@ -150,6 +175,22 @@ class EventLog:
             if not self._file.closed:
                 self._file.write(text + "\n")
 
+    def record_skipped(self, raw: bytes, problem: str, at: float | None = None) -> None:
+        """A received frame that is not an event: why, its size and its first 200 bytes."""
+        entry = {
+            "time": datetime.fromtimestamp(at if at is not None else time.time()).isoformat(
+                timespec="milliseconds"
+            ),
+            "direction": "received",
+            "skipped": problem,
+            "bytes": len(raw),
+            "frame": raw[:200].decode("utf-8", "replace"),
+        }
+        text = self._redactor(json.dumps(entry, ensure_ascii=False))
+        with self._lock:
+            if not self._file.closed:
+                self._file.write(text + "\n")
+
     def flush(self) -> None:
         with self._lock:
             if not self._file.closed:
@@ -158,6 +199,28 @@ class EventLog:
     def close(self) -> None:
         with self._lock:
             self._file.close()
+
+
+RUN_FILES = ("voicelive.log", "conversation.log", "events.jsonl")
+
+
+def _create_run_files(log_dir: Path, stamp: str) -> tuple[str, list[tuple[Path, IO[str]]]]:
+    """Create the run's three files under a stamp no other run uses (suffix on collision)."""
+    for n in range(1, MAX_NAME_TRIES + 1):
+        candidate = stamp if n == 1 else f"{stamp}-{n}"
+        opened: list[tuple[Path, IO[str]]] = []
+        try:
+            for name in RUN_FILES:
+                path = log_dir / f"{candidate}_{name}"
+                opened.append((path, open_private(path)))
+        except FileExistsError:
+            for path, file in opened:  # ours, just created and empty: give the name back
+                file.close()
+                with contextlib.suppress(OSError):
+                    path.unlink()
+            continue
+        return candidate, opened
+    raise FileExistsError(17, "No free log file name", str(log_dir / f"{stamp}_*"))
 
 
 class RunLogs:
@@ -172,15 +235,15 @@ class RunLogs:
         stamp: str | None = None,
     ) -> None:
         self.log_dir = Path(log_dir)
-        self.log_dir.mkdir(parents=True, exist_ok=True)
-        self.stamp = stamp or datetime.now().strftime(STAMP_FORMAT)
-        self.redactor = Redactor(s for s in secrets if s)
-        self.technical_path = self.log_dir / f"{self.stamp}_voicelive.log"
-        self.conversation = ConversationLog(
-            self.log_dir / f"{self.stamp}_conversation.log", self.redactor
+        make_log_dir(self.log_dir)
+        self.stamp, opened = _create_run_files(
+            self.log_dir, stamp or datetime.now().strftime(STAMP_FORMAT)
         )
-        self.events = EventLog(self.log_dir / f"{self.stamp}_events.jsonl", self.redactor)
-        self._handler = logging.StreamHandler(open_private(self.technical_path, "w"))
+        self.redactor = Redactor(s for s in secrets if s)
+        (self.technical_path, technical), conversation, events = opened
+        self.conversation = ConversationLog(*conversation, self.redactor)
+        self.events = EventLog(*events, self.redactor)
+        self._handler = logging.StreamHandler(technical)
         self._handler.setFormatter(RedactingFormatter(self.redactor))
         self._level = logging.DEBUG if verbose else logging.INFO
         self._handler.setLevel(self._level)
@@ -220,6 +283,12 @@ class RunLogs:
             stream.close()
         self.conversation.close()
         self.events.close()
+        for path in (self.conversation_path, self.events_path):
+            # A run that never got a session (auth rejected, nothing listening) leaves
+            # no empty files behind; the technical log says what happened.
+            with contextlib.suppress(OSError):
+                if path.stat().st_size == 0:
+                    path.unlink()
 
     def __enter__(self) -> RunLogs:
         return self

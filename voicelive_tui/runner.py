@@ -11,7 +11,13 @@ from azure.core.credentials import AzureKeyCredential
 from azure.core.credentials_async import AsyncTokenCredential
 
 from voicelive_tui.audio.base import AudioBackend
-from voicelive_tui.auth import DEMO_KEY, Credential, make_token_credential, needs_token_credential
+from voicelive_tui.auth import (
+    DEMO_KEY,
+    CachedTokenCredential,
+    Credential,
+    make_token_credential,
+    needs_token_credential,
+)
 from voicelive_tui.config import Settings
 from voicelive_tui.logs import RunLogs
 from voicelive_tui.session import VoiceLiveSession
@@ -52,6 +58,8 @@ async def open_target(
     owned = None
     if token_credential is None and needs_token_credential(settings):
         token_credential = owned = make_token_credential(settings)
+    if token_credential is not None:
+        token_credential = CachedTokenCredential(token_credential)
     credential: Credential
     if settings.uses_api_key:
         credential = AzureKeyCredential(settings.api_key or "")

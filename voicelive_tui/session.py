@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
+import aiohttp
 from azure.ai.voicelive.aio import ConnectionClosed, VoiceLiveConnection, connect
 from azure.ai.voicelive.aio import ConnectionError as VoiceLiveConnectionError
 from azure.ai.voicelive.models import (
@@ -27,6 +29,7 @@ from azure.ai.voicelive.models import (
     ClientEventResponseCreate,
     ClientEventSessionUpdate,
     InputTextContentPart,
+    ServerEvent,
     UserMessageItem,
 )
 from azure.core.credentials import AzureKeyCredential
@@ -34,15 +37,26 @@ from azure.core.credentials_async import AsyncTokenCredential
 
 from voicelive_tui.audio.base import AudioBackend, AudioError
 from voicelive_tui.audio.factory import start_backend
-from voicelive_tui.auth import AuthError, Credential, fetch_agent_access_token
+from voicelive_tui.auth import (
+    AI_SCOPE,
+    AuthError,
+    CachedTokenCredential,
+    Credential,
+    fetch_agent_access_token,
+)
 from voicelive_tui.config import Settings
-from voicelive_tui.conversation import Conversation
+from voicelive_tui.conversation import Conversation, VadState
 from voicelive_tui.logs import RunLogs
 from voicelive_tui.protocol import build_session_config, connect_kwargs, is_benign_cancel_error
 from voicelive_tui.reconnect import (
+    CLIENT_MAX_MSG_BYTES,
     START_ATTEMPTS,
-    backoff_delay,
+    ConnectFailed,
+    HandshakeTimeout,
+    RetryPolicy,
+    close_reason,
     failure_reason,
+    handshake_status,
     short_error,
 )
 from voicelive_tui.transcript import ConversationLogWriter
@@ -50,11 +64,68 @@ from voicelive_tui.transcript import ConversationLogWriter
 log = logging.getLogger(__name__)
 
 
+RECONNECT_REQUESTED = "reconnect requested"
+SESSION_RENEWAL = "session renewal"
+MALFORMED = "<malformed>"
+CLOSE_TIMEOUT_S = 1.0
+RENEW_MARGIN_S = 60.0
+"""Renew a session this long before it expires (a quarter of a shorter lifetime)."""
+TOKEN_RETRY_S = 10.0
+PLAYBACK_CHECK_S = 0.1
+"""How long a close waits for the server's close frame (a frozen server sends none)."""
+T = TypeVar("T")
+
+
+class _Quit(Exception):
+    """quit() was called while connecting."""
+
+
+def _client_session_of(task: asyncio.Future[Any]) -> Any:
+    """The aiohttp ClientSession a pending SDK handshake has opened, if any.
+
+    The SDK's ``__aenter__`` does not close its ClientSession when cancelled (it catches
+    only aiohttp errors), which leaks a socket and prints "Unclosed client session".
+    """
+    coro = task.get_coro() if isinstance(task, asyncio.Task) else None
+    frame = getattr(coro, "cr_frame", None)
+    session = frame.f_locals.get("session") if frame is not None else None
+    return session if isinstance(session, aiohttp.ClientSession) else None
+
+
+async def _close_result(result: Any) -> None:
+    close = getattr(result, "close", None)
+    if close is not None:
+        try:
+            await close()
+        except Exception:  # noqa: BLE001 - a late result we no longer want
+            log.debug("Closing a late result failed", exc_info=True)
+
+
+def parse_server_event(raw: bytes) -> tuple[ServerEvent | None, str]:
+    """A frame as a typed server event, or (None, why it is not one)."""
+    try:
+        payload = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        return None, f"not JSON ({short_error(exc)})"
+    if not isinstance(payload, dict):
+        return None, f"JSON {type(payload).__name__}, not an object"
+    if not isinstance(payload.get("type"), str):
+        return None, "an object with no 'type'"
+    try:
+        # What the SDK's recv() does, minus its failure on non-objects.
+        event = ServerEvent._deserialize(payload, [])  # noqa: SLF001
+    except Exception as exc:  # noqa: BLE001 - any model error is a bad frame
+        return None, f"not a valid {payload['type']} event ({short_error(exc)})"
+    return event, ""
+
+
 @dataclass(frozen=True)
 class Update:
     """What observers hear: an event sent/received, a state change or a notice."""
 
-    kind: str  # "sent", "received", "state", "notice", "outage", "closed"
+    # "sent", "received", "state", "notice", "outage" (a connection was lost),
+    # "connect_failed" (an attempt failed), "reconnect" (asked for), "closed"
+    kind: str
     event: dict[str, Any] | None = None
     text: str = ""
     severity: str = "information"  # information, warning, error
@@ -89,9 +160,10 @@ class VoiceLiveSession:
         self.conversation = Conversation()
         self.start_attempts = start_attempts
         # The conversation log is written first, before any screen hears of an event.
-        self._observers: list[Observer] = [
-            ConversationLogWriter(logs.conversation, self.conversation)
-        ]
+        self._transcript = ConversationLogWriter(
+            logs.conversation, self.conversation, self._still_playing
+        )
+        self._observers: list[Observer] = [self._transcript]
         self._conn: VoiceLiveConnection | None = None
         self._quit = asyncio.Event()
         self._reconnect_now = asyncio.Event()
@@ -101,11 +173,24 @@ class VoiceLiveSession:
         self._cancelled_responses: set[str] = set()
         self._audio_item: str | None = None  # newest agent item whose audio we queued
         self._voice = settings.voice
+        self.retry = RetryPolicy(max_s=settings.retry_max, cap=settings.retry_cap)
+        self.tokens = (
+            token_credential if isinstance(token_credential, CachedTokenCredential) else None
+        )
+        self._close_cause: str | None = None
+        self._connections = 0  # successful handshakes so far
+        self._connected_wall = 0.0
+        self._told_keeps_closing = False
+        self._connection_tasks: list[asyncio.Task[None]] = []
         self._vad = (settings.vad_threshold, settings.vad_prefix_ms, settings.vad_silence_ms)
         if isinstance(credential, AzureKeyCredential):
             logs.add_secret(credential.key)
         logs.add_secret(settings.api_key)
         logs.add_secret(settings.agent_connection_string)
+
+    def _still_playing(self, item_id: str) -> bool:
+        """True while audio of ``item_id`` is queued for the speaker."""
+        return item_id == self._audio_item and self.audio.pending_ms() > 0
 
     # -- observers -------------------------------------------------------------
 
@@ -146,6 +231,7 @@ class VoiceLiveSession:
 
     def quit(self) -> None:
         """End run() cleanly: close the socket, stop audio, flush logs."""
+        self._close_cause = "quit"
         self._quit.set()
         self._reconnect_now.set()
         conn = self._conn
@@ -157,6 +243,11 @@ class VoiceLiveSession:
         device is retried too."""
         if getattr(self.audio, "faulted", False):
             asyncio.ensure_future(self.reopen_audio())
+        self._begin_planned_close(RECONNECT_REQUESTED)
+
+    def _begin_planned_close(self, cause: str) -> None:
+        if self._conn is not None:
+            self._close_cause = cause
         self._reconnect_now.set()
         conn = self._conn
         if conn is not None:
@@ -205,41 +296,70 @@ class VoiceLiveSession:
 
     async def run(self) -> None:
         """Connect and keep connected until quit(); raises AuthError or ConnectFailed."""
-        attempt = 0
-        ever_connected = False
+        handshake_failures = 0
+        token_retried = False
         await self._start_audio()
         try:
             while not self._quit.is_set():
                 self.conversation.connecting()
                 self._emit(Update("state", at=self.clock()))
+                self._close_cause = None
+                connected_before = self._connections
                 try:
                     reason = await self._connect_once()
-                    ever_connected = True
-                    attempt = 0
+                except _Quit:
+                    break
                 except Exception as exc:
+                    if self._quit.is_set():
+                        break
                     log.warning("Connection attempt failed: %s", short_error(exc), exc_info=True)
-                    reason = failure_reason(
-                        exc,
-                        settings=self.settings,
-                        endpoint=self.endpoint,
-                        ever_connected=ever_connected,
-                        attempts=attempt + 1,
-                        start_attempts=self.start_attempts,
-                    )
+                    if not token_retried and self._token_rejected(exc):
+                        # The service checks the token at the handshake: one fresh token
+                        # before giving up with "authentication failed".
+                        token_retried = True
+                        log.warning("Token rejected at reconnect; fetching a fresh one")
+                        self.tokens.invalidate()  # type: ignore[union-attr]
+                        continue
+                    handshake_failures += 1
+                    try:
+                        reason = failure_reason(
+                            exc,
+                            settings=self.settings,
+                            endpoint=self.endpoint,
+                            ever_connected=self._connections > 0,
+                            attempts=handshake_failures,
+                            start_attempts=self.start_attempts,
+                        )
+                    except (AuthError, ConnectFailed) as fatal:
+                        log.error("Giving up: %s", fatal)  # the run's log says why it ended
+                        raise
                 finally:
                     self._conn = None
+                    self._stop_connection_tasks()
                 if self._quit.is_set():
                     break
-                delay = (
-                    0.0
-                    if self._reconnect_now.is_set() and ever_connected
-                    else backoff_delay(attempt)
-                )
-                attempt += 1
-                self._record_outage(reason or "connection closed", delay)
+                connected = self._connections > connected_before
+                if connected:
+                    handshake_failures, token_retried = 0, False
+                planned = self._close_cause
+                if planned is not None and connected:
+                    self.retry.ended(self.clock())
+                    self.retry.failures = 0  # asked for, not a failure
+                    self._record_planned_reconnect(planned)
+                    continue
+                delay = self.retry.ended(self.clock())
+                self._record_outage(reason or "connection closed", delay, connected=connected)
                 await self._wait_before_retry(delay)
         finally:
             await self._shutdown()
+
+    def _token_rejected(self, exc: BaseException) -> bool:
+        return (
+            self.tokens is not None
+            and self._connections > 0
+            and isinstance(exc, VoiceLiveConnectionError)
+            and handshake_status(exc) == 401
+        )
 
     async def _start_audio(self) -> None:
         self.audio = await start_backend(self.audio, asyncio.get_running_loop(), self)
@@ -264,12 +384,62 @@ class VoiceLiveSession:
             pass
         self._reconnect_now.clear()
 
-    def _record_outage(self, reason: str, delay: float) -> None:
+    def _record_outage(self, reason: str, delay: float, *, connected: bool) -> None:
+        """A connection was lost (``connected``) or an attempt failed; retry in ``delay``."""
         now = self.clock()
-        self.conversation.connection_lost(reason, delay, now)
-        log.warning("Connection lost (%s); reconnecting in %.1f s", reason, delay)
-        self._emit(Update("outage", text=f"{reason}; reconnecting in {delay:.1f} s", at=now))
+        self.conversation.connection_lost(reason, delay, now, connected=connected)
+        what = "Connection lost" if connected else "Could not connect"
+        log.warning("%s (%s); reconnecting in %.1f s", what, reason, delay)
+        self._emit(
+            Update(
+                "outage" if connected else "connect_failed",
+                text=f"{reason}; reconnecting in {delay:.1f} s",
+                at=now,
+            )
+        )
         self._emit(Update("state", text=reason, at=now))
+        if self.retry.keeps_closing and not self._told_keeps_closing:
+            self._told_keeps_closing = True
+            verb = "keeps closing the connection" if connected else "keeps failing"
+            self.notice(
+                f"The server {verb} ({self.retry.failures} times in a row; last: {reason}). "
+                f"Still retrying, every {self.settings.retry_max:g} s at most.",
+                "error",
+            )
+        elif not self.retry.keeps_closing:
+            self._told_keeps_closing = False
+
+    def _record_planned_reconnect(self, cause: str) -> None:
+        """The r key or a session renewal closed the socket: connect again at once."""
+        now = self.clock()
+        self.conversation.end_connection(cause, now)
+        log.info("Reconnecting: %s", cause)
+        self._emit(Update("reconnect", text=cause, at=now))
+        self._emit(Update("state", at=now))
+
+    async def _until_quit(self, awaitable: Awaitable[T], timeout: float | None = None) -> T:
+        """Await ``awaitable`` unless quit() comes first (raise _Quit) or ``timeout`` passes
+        (raise asyncio.TimeoutError); either way it is cancelled."""
+        task = asyncio.ensure_future(awaitable)
+        quitting = asyncio.ensure_future(self._quit.wait())
+        try:
+            done, _ = await asyncio.wait(
+                {task, quitting}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            quitting.cancel()
+        if task in done:
+            return task.result()
+        session = _client_session_of(task)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        if session is not None:  # the SDK leaves it open when its handshake is cancelled
+            await session.close()
+        if not task.cancelled() and task.exception() is None:
+            await _close_result(task.result())  # it finished as we gave up on it
+        if self._quit.is_set():
+            raise _Quit
+        raise asyncio.TimeoutError
 
     async def _connect_once(self) -> str:
         token = None
@@ -278,9 +448,15 @@ class VoiceLiveSession:
                 raise AuthError(
                     "legacy agent mode needs an Entra ID credential for the agent access token"
                 )
-            token = await fetch_agent_access_token(self.token_credential, self.settings)
+            token = await self._until_quit(
+                fetch_agent_access_token(self.token_credential, self.settings)
+            )
             self.logs.add_secret(token)
             log.info("Obtained agent access token")
+        if self.tokens is not None and not self.settings.uses_api_key:
+            # Fetched here, not inside the handshake: a slow `az` is not a silent server.
+            access = await self._until_quit(self.tokens.get_token(AI_SCOPE))
+            self.logs.add_secret(access.token)
         kwargs = connect_kwargs(
             self.settings,
             endpoint=self.endpoint,
@@ -288,36 +464,139 @@ class VoiceLiveSession:
             conversation_id=self.conversation.session.conversation_id,
             agent_access_token=token,
         )
+        kwargs["connection_options"] = {
+            "heartbeat": self.settings.heartbeat,
+            "max_msg_size": CLIENT_MAX_MSG_BYTES,
+            "close_timeout": CLOSE_TIMEOUT_S,
+        }
         log.info("Connecting to Voice Live (%s) at %s", self.settings.mode_label(), self.endpoint)
-        async with connect(**kwargs) as conn:
+        manager = connect(**kwargs)
+        timeout = self.settings.handshake_timeout
+        try:
+            conn = await self._until_quit(manager.__aenter__(), timeout)
+        except asyncio.TimeoutError:
+            raise HandshakeTimeout(
+                f"the server did not answer the WebSocket handshake within {timeout:g} s"
+            ) from None
+        try:
             self._conn = conn
+            self._connections += 1
+            self._connected_wall = time.time()
+            self.retry.connected(self.clock())
             if self._quit.is_set():
                 return "quit"
             self._reconnect_now.clear()
             log.info("Connected; setting up the session")
+            self._start_connection_tasks()
             await self._send_session_update()
             return await self._receive_loop(conn)
+        finally:
+            self._conn = None
+            await self._close_quietly(conn)
+
+    # -- while connected: fresh tokens, and a new session before this one expires ------
+
+    def _start_connection_tasks(self) -> None:
+        if self.tokens is not None:
+            self._connection_tasks.append(asyncio.ensure_future(self._keep_tokens_fresh()))
+        self._connection_tasks.append(asyncio.ensure_future(self._renew_before_expiry()))
+        self._connection_tasks.append(asyncio.ensure_future(self._log_heard_replies()))
+
+    def _stop_connection_tasks(self) -> None:
+        for task in self._connection_tasks:
+            task.cancel()
+        self._connection_tasks.clear()
+
+    async def _keep_tokens_fresh(self) -> None:
+        """Refresh tokens before they expire, so the next handshake has a valid one."""
+        tokens = self.tokens
+        assert tokens is not None
+        while True:
+            wait = tokens.next_refresh_in()
+            await asyncio.sleep(max(TOKEN_RETRY_S / 10, wait if wait is not None else 60.0))
+            try:
+                await tokens.refresh_due()
+            except Exception as exc:  # noqa: BLE001 - try again; the handshake will tell
+                log.warning("Token refresh failed: %s", short_error(exc))
+                await asyncio.sleep(TOKEN_RETRY_S)
+
+    async def _log_heard_replies(self) -> None:
+        """A reply's line is written once its audio finished playing (see transcript)."""
+        while True:
+            await asyncio.sleep(PLAYBACK_CHECK_S)
+            if self._transcript.holding:
+                self._transcript.flush_heard()
+
+    async def _renew_before_expiry(self) -> None:
+        """Reconnect between turns before ``session.expires_at`` (agent conversations
+        continue through the conversation id), so a long talk never ends by surprise."""
+        while True:
+            expires_at = self.conversation.session.expires_at
+            if expires_at is None:
+                await asyncio.sleep(1.0)
+                continue
+            lifetime = expires_at - self._connected_wall
+            if lifetime <= 0:  # a clock far off ours: renewing would only loop
+                log.warning("session.expires_at is already past; not renewing early")
+                return
+            margin = min(RENEW_MARGIN_S, lifetime / 4)
+            wait = expires_at - margin - time.time()
+            if wait > 0:
+                await asyncio.sleep(min(wait, 1.0))  # expires_at may change: look again
+                continue
+            if self._between_turns():
+                log.info("Session expires in %.0f s: renewing it now", expires_at - time.time())
+                self._begin_planned_close(SESSION_RENEWAL)
+                conn = self._conn
+                if conn is not None:
+                    await self._close_quietly(conn)
+                return
+            await asyncio.sleep(0.1)
+
+    def _between_turns(self) -> bool:
+        conv = self.conversation
+        return (
+            not conv.response_active
+            and conv.vad not in (VadState.USER_SPEAKING, VadState.PROCESSING)
+            and self.audio.pending_ms() <= 0
+        )
 
     async def _receive_loop(self, conn: VoiceLiveConnection) -> str:
-        """Receive until the socket closes; a frame the SDK cannot parse is skipped."""
+        """Receive until the socket closes; a frame that is not an event is skipped."""
         while True:
             try:
-                event = await conn.recv()
+                raw = await conn.recv_bytes()
             except ConnectionClosed as exc:
-                return f"closed by server (code {exc.code})" if not self._quit.is_set() else "quit"
-            except VoiceLiveConnectionError as exc:
-                if "parse" in str(exc).lower():
-                    self.conversation.received["<malformed>"] += 1
-                    self.notice(
-                        f"Skipped a frame the SDK could not parse: {short_error(exc)}", "warning"
-                    )
-                    continue
-                return short_error(exc)
+                if self._quit.is_set():
+                    return "quit"
+                if self._close_cause is not None:
+                    return self._close_cause
+                ws = getattr(conn, "_connection", None)  # aiohttp's socket: the real cause
+                code = getattr(ws, "close_code", None) or exc.code
+                error = ws.exception() if ws is not None else None
+                if code == 1000 and str(exc.reason) == "Connection closed":
+                    code = 1006  # the SDK's words for a socket that ended without a frame
+                return close_reason(code, error, heartbeat=self.settings.heartbeat)
             except Exception as exc:  # an unexpected SDK error must not kill the session
                 log.exception("Receive failed")
                 return short_error(exc)
-            payload = event.as_dict()
-            await self._on_event(event, payload)
+            if not raw:
+                continue  # the SDK's answer to a frame type it does not handle
+            event, problem = parse_server_event(raw)
+            if event is None:
+                self._skip_frame(raw, problem)
+                continue
+            await self._on_event(event, event.as_dict())
+
+    def _skip_frame(self, raw: bytes, problem: str) -> None:
+        """A frame that is not a server event: counted, logged, and the session goes on."""
+        self.conversation.received[MALFORMED] += 1
+        self.logs.events.record_skipped(raw, problem)
+        count = self.conversation.received[MALFORMED]
+        if count in (1, 10, 100, 1000, 10000):
+            self.notice(
+                f"Skipped {count} frame(s) that are not server events: {problem}", "warning"
+            )
 
     async def _close_quietly(self, conn: VoiceLiveConnection) -> None:
         try:
@@ -329,6 +608,11 @@ class VoiceLiveSession:
         for task in (self._capture_task, self._exit_task):
             if task is not None and task is not asyncio.current_task():
                 task.cancel()
+        self._stop_connection_tasks()
+        if self._quit.is_set():
+            self.conversation.cut_reply("quit")
+            if self._audio_item and self.audio.pending_ms() > 0:
+                self.conversation.interrupt_playback(self._audio_item, "quit")
         self.conversation.closed()
         self._emit(Update("closed", at=self.clock()))
         self._emit(Update("state", at=self.clock()))

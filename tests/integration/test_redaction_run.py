@@ -168,7 +168,9 @@ async def test_legacy_agent_run_leaves_no_token_in_the_logs(
     assert record is not None
     assert (record.agent_mode, record.auth_kind) == ("legacy", "bearer")
     assert record.query["agent-id"] == "asst_redaction"
-    assert len(credential.issued) >= 2  # the agent access token and the Bearer token
+    # One ai.azure.com token serves as the agent access token and the Bearer token
+    # (tokens are cached per scope until shortly before they expire).
+    assert len(credential.issued) >= 1
     assert session.conversation.answered_user_turns == 1
     files = log_files(log_dir)
     tech = technical_log(files)

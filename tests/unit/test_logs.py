@@ -55,8 +55,8 @@ def test_log_dir_is_created(tmp_path: Path) -> None:
         assert logs.conversation_path.exists()
 
 
-def test_every_file_is_private(tmp_path: Path) -> None:
-    # A file left from an earlier run with a wider mode is tightened too.
+def test_every_file_is_private_and_new(tmp_path: Path) -> None:
+    # A file left from an earlier run under the same name is neither reused nor touched.
     log_dir = tmp_path / "logs"
     log_dir.mkdir()
     old = log_dir / "2024-01-01_00-00-00_conversation.log"
@@ -66,8 +66,11 @@ def test_every_file_is_private(tmp_path: Path) -> None:
         LOG.info("hello")
         logs.conversation.write("User Input:\thi")
         logs.events.record("sent", {"type": "session.update"})
-        for path in files(log_dir):
+        assert logs.stamp == "2024-01-01_00-00-00-2"
+        for path in (logs.technical_path, logs.conversation_path, logs.events_path):
             assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.name
+    assert old.read_text() == "earlier\n"
+    assert stat.S_IMODE(old.stat().st_mode) == 0o644
 
 
 def test_technical_log_uses_the_seed_format_at_info(run_logs: RunLogs) -> None:

@@ -18,6 +18,7 @@ import contextlib
 import wave
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -35,7 +36,7 @@ from .base import (
 )
 from .capture import CaptureQueue
 from .levels import LevelMeter
-from .recorder import SessionRecorder
+from .recorder import SessionRecorder, open_private_wav
 from .resample import load_wav_mono
 from .ring import PlaybackRing
 
@@ -109,6 +110,7 @@ class WavBackend(AudioBackend):
         self._mic_meter = LevelMeter(self.levels, MIC_RMS, MIC_PEAK, self.block)
         self._speaker_meter = LevelMeter(self.levels, SPEAKER_RMS, SPEAKER_PEAK, self.block)
         self._out_file: wave.Wave_write | None = None
+        self._out_raw: BinaryIO | None = None
         self._recorder: SessionRecorder | None = None
         self._listener: AudioListener | None = None
         self._task: asyncio.Task[None] | None = None
@@ -141,7 +143,8 @@ class WavBackend(AudioBackend):
             self.input_done.set()
         try:
             if self.output_wav is not None:
-                self._out_file = wave.open(str(self.output_wav), "wb")
+                self._out_raw = open_private_wav(self.output_wav)
+                self._out_file = wave.open(self._out_raw, "wb")
                 self._out_file.setnchannels(1)
                 self._out_file.setsampwidth(2)
                 self._out_file.setframerate(SAMPLE_RATE)
@@ -160,8 +163,11 @@ class WavBackend(AudioBackend):
                 await task
         self._capture.close()
         if self._out_file is not None:
-            self._out_file.close()
+            self._out_file.close()  # a Wave_write never closes a file it was given
             self._out_file = None
+        if self._out_raw is not None:
+            self._out_raw.close()
+            self._out_raw = None
         if self._recorder is not None:
             self._recorder.close()
             self._recorder = None

@@ -11,13 +11,26 @@ loses at most about a second. Runs on the loop thread only, never in a callback.
 
 from __future__ import annotations
 
+import os
 import time
 import wave
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
 from .base import SAMPLE_RATE
+
+
+def open_private_wav(path: Path) -> BinaryIO:
+    """``path`` opened for writing with mode 0600: a recording is as private as the logs."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+    except OSError:
+        os.close(fd)
+        raise
+    return os.fdopen(fd, "wb")
 
 
 def _as_int16(pcm: bytes | np.ndarray) -> np.ndarray:
@@ -39,7 +52,7 @@ class SessionRecorder:
     ) -> None:
         self.path = Path(path)
         self.rate = rate
-        self._file = open(self.path, "wb")  # noqa: SIM115 - closed in close()
+        self._file = open_private_wav(self.path)
         self._wav = wave.open(self._file, "wb")
         self._wav.setnchannels(2)
         self._wav.setsampwidth(2)

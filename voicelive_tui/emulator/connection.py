@@ -6,6 +6,7 @@ import asyncio
 import base64
 import binascii
 import json
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -28,6 +29,18 @@ from .state import (
 __all__ = ["EmulatorSession"]
 
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
+
+JUNK_PER_EVENT = 20
+JUNK_FRAMES = (
+    "[1, 2, 3]",
+    "null",
+    '"just a string"',
+    '{"no": "type"}',
+    '{"type": 5}',
+    '{"type": "session.updated", "session": {',
+    '{"type": "emulator.unknown_event", "note": "junk"}',
+)
+"""The junk-frames fault's frames: not events, except the last (an unknown event)."""
 
 
 class EmulatorSession:
@@ -56,6 +69,8 @@ class EmulatorSession:
         self._send_lock = asyncio.Lock()
         self._sent_count = 0
         self._dead = False
+        self._junk_left = faults.junk_frames or 0
+        self._expiry_task: asyncio.Task[None] | None = None
         self.active: ActiveResponse | None = None
         self._active_task: asyncio.Task[None] | None = None
         self.audio = InputAudio(self.session)
@@ -80,6 +95,8 @@ class EmulatorSession:
         async with self._send_lock:
             if self._dead:
                 return False
+            if self._junk_left:
+                await self._send_junk()
             if self.faults.delay_ms:
                 await asyncio.sleep(self.faults.delay_ms / 1000)
             if event.get("event_id") is None:
@@ -98,6 +115,29 @@ class EmulatorSession:
                 self.drop()
                 return False
             return True
+
+    async def _send_junk(self) -> None:
+        """Up to JUNK_PER_EVENT frames that are not events, before a real one."""
+        for _ in range(min(JUNK_PER_EVENT, self._junk_left)):
+            frame = JUNK_FRAMES[self._junk_left % len(JUNK_FRAMES)]
+            self._junk_left -= 1
+            try:
+                await self.ws.send_str(frame)
+            except (ConnectionError, RuntimeError, aiohttp.ClientError):
+                self._dead = True
+                return
+            self.record.counts["junk_sent"] += 1
+
+    def _expire_later(self, ttl_s: int) -> None:
+        """Close the socket as the service does when a session's time is up."""
+
+        async def expire() -> None:
+            await asyncio.sleep(ttl_s)
+            if not self._dead:
+                self.record.counts["expired"] += 1
+                await self.ws.close(code=1001, message=b"session expired")
+
+        self._expiry_task = asyncio.create_task(expire())
 
     def drop(self) -> None:
         """Abort the socket without a close frame (a fault, like a network drop)."""
@@ -122,7 +162,11 @@ class EmulatorSession:
     async def run(self) -> None:
         """Greet with ``session.created``, then serve client events until the socket closes."""
         try:
-            await self.send(m.ServerEventSessionCreated(session=m.ResponseSession(self.session)))
+            created = dict(self.session)
+            if self.faults.session_ttl_s:
+                created["expires_at"] = int(time.time()) + self.faults.session_ttl_s
+                self._expire_later(self.faults.session_ttl_s)
+            await self.send(m.ServerEventSessionCreated(session=m.ResponseSession(created)))
             if self.faults.malformed_frame and not self._dead:
                 async with self._send_lock:
                     await self.ws.send_str('{"type": "session.updated", "session": {')
@@ -147,6 +191,8 @@ class EmulatorSession:
                     break
         finally:
             self._dead = True
+            if self._expiry_task is not None:
+                self._expiry_task.cancel()
             if self.active is not None:
                 self.active.cancel("client_disconnected")
             if self._active_task is not None:

@@ -33,6 +33,12 @@ class Faults:
     """Stream reply audio as this many ``response.audio.delta`` events per second of audio."""
     long_reply_s: int | None = None
     """Speak every reply for at least this many seconds (its sentence repeated)."""
+    junk_frames: int | None = None
+    """Send this many frames that are not events (non-object JSON, invalid JSON, objects
+    without a type) and unknown events, interleaved with the real events."""
+    session_ttl_s: int | None = None
+    """Say in ``session.created`` that the session expires after this many seconds (as
+    ``expires_at``), and close the socket (1001) when it does."""
 
     @property
     def active(self) -> list[str]:
@@ -86,6 +92,16 @@ _SPEC: dict[str, tuple[str, str, str]] = {
         "long_reply_s",
         "int",
         "=S: speak every reply for at least S seconds, its sentence repeated (listening tests)",
+    ),
+    "junk-frames": (
+        "junk_frames",
+        "int",
+        "=N: interleave N frames that are not events (and unknown events) with real ones",
+    ),
+    "session-ttl": (
+        "session_ttl_s",
+        "int",
+        "=S: session.created says expires_at = now + S s; the socket closes (1001) then",
     ),
 }
 

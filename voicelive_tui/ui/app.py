@@ -37,6 +37,7 @@ from voicelive_tui.ui.messages import (
     SessionStarted,
 )
 from voicelive_tui.ui.screen import DashboardScreen
+from voicelive_tui.ui.signals import quit_on_signals
 from voicelive_tui.ui.sources import SessionSource, endpoint_source
 from voicelive_tui.ui.widgets.conversation import ConversationPanel
 from voicelive_tui.ui.widgets.events import ARROWS, EventLog
@@ -319,7 +320,12 @@ class VoiceLiveApp(App[int]):
 def run_app(settings: Settings) -> int:
     """Run the dashboard; re-raises AuthError/ConnectFailed once the terminal is restored."""
     app = VoiceLiveApp(settings)
-    app.run()
+
+    async def run() -> None:
+        with quit_on_signals(app):  # TERM/HUP/INT quit like q, terminal restored
+            await app.run_async()
+
+    asyncio.run(run())
     if app.failure is not None:
         raise app.failure
     return app.return_code or EXIT_OK

@@ -13,6 +13,7 @@ the event and state frames ride on its ticks, so one compositor pass draws them 
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from collections.abc import Mapping
 from typing import Any
@@ -28,7 +29,7 @@ from voicelive_tui.conversation import ConnectionState
 from voicelive_tui.session import VoiceLiveSession
 from voicelive_tui.ui.clock import WallClock
 from voicelive_tui.ui.throttle import Throttle
-from voicelive_tui.ui.view import AudioStatus, status_view, vad_view
+from voicelive_tui.ui.view import AudioStatus, expires_in_label, status_view, vad_view
 from voicelive_tui.ui.widgets.conversation import ConversationPanel
 from voicelive_tui.ui.widgets.events import EventLog
 from voicelive_tui.ui.widgets.inputs import FilterInput, MessageInput
@@ -166,6 +167,7 @@ class DashboardScreen(Screen[None]):
             host=self._host,
             mode=self._mode,
             now=session.clock(),
+            wall_now=time.time(),
             scripted=self._scripted,
         )
         self._levels.vad = vad_view(conv, self._audio)
@@ -177,8 +179,11 @@ class DashboardScreen(Screen[None]):
             return
         self._levels.sample(session.audio.levels, session.clock())
         audio = audio_status(session.audio)
-        reconnecting = session.conversation.connection == ConnectionState.RECONNECTING
-        if audio != self._audio or reconnecting:  # the countdown ticks while reconnecting
+        conv = session.conversation
+        counting = conv.connection == ConnectionState.RECONNECTING or (
+            expires_in_label(conv.expires_in(time.time())) is not None
+        )
+        if audio != self._audio or counting:  # countdowns tick while shown
             self._audio = audio
             self._state.request()
         self._events.tick()

@@ -40,6 +40,7 @@ class StatusView:
     conversation_id: str | None = None  # agent mode: resume later with --conversation-id
     audio: str | None = None  # audio server and devices, when real devices are in use
     glitches: str | None = None  # "2 underruns" and the like, only when non-zero
+    expires_in_s: int | None = None  # the service ends the session then (shown under 5 min)
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,16 @@ def glitch_label(audio: AudioStatus) -> str | None:
     return ", ".join(parts) or None
 
 
+EXPIRY_SHOWN_UNDER_S = 300.0
+
+
+def expires_in_label(seconds: float | None) -> int | None:
+    """Whole seconds left in the session, when under five minutes (else None)."""
+    if seconds is None or seconds >= EXPIRY_SHOWN_UNDER_S:
+        return None
+    return max(0, int(seconds))
+
+
 def reconnect_countdown(conv: Conversation, now: float) -> float | None:
     """Whole seconds until the next connection attempt while reconnecting, else None."""
     if conv.connection != ConnectionState.RECONNECTING or conv.reconnect_in_s is None:
@@ -105,9 +116,13 @@ def status_view(
     host: str,
     mode: str,
     now: float,
+    wall_now: float | None = None,
     scripted: bool = False,
 ) -> StatusView:
-    """The status bar's fields; ``mode`` is used unless the session names its agent."""
+    """The status bar's fields; ``mode`` is used unless the session names its agent.
+
+    ``now`` is the session's monotonic clock; ``wall_now`` the Unix time, against which
+    the service's ``expires_at`` is read (no expiry shown without it)."""
     return StatusView(
         connection=conv.connection.value,
         reconnect_in_s=reconnect_countdown(conv, now),
@@ -120,4 +135,5 @@ def status_view(
         conversation_id=conv.session.conversation_id,
         audio=audio.devices,
         glitches=glitch_label(audio),
+        expires_in_s=None if wall_now is None else expires_in_label(conv.expires_in(wall_now)),
     )

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from rich.segment import Segment
+from rich.style import Style
 from textual import events
 from textual.binding import Binding
 from textual.geometry import Region, Size
@@ -272,12 +273,13 @@ class EventLog(ScrollView, can_focus=True):
     def _segments(self, entry: EventEntry) -> list[Segment]:
         style = self.get_component_rich_style
         family = entry.family if entry.family in FAMILIES else "other"
+        plain = Style.null()  # never None: NO_COLOR's monochrome filter reads every style
         return [
             Segment(ARROWS.get(entry.direction, "·"), style(f"event-log--{entry.direction}")),
-            Segment(" "),
+            Segment(" ", plain),
             Segment(self.clock.label(entry.at, precise=True), style("event-log--time")),
-            Segment(" "),
+            Segment(" ", plain),
             Segment(entry.type, style(f"event-log--{family}")),
-            Segment("  "),
+            Segment("  ", plain),
             Segment(entry.text, style("event-log--summary")),
         ]

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from textual import events
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import Input
+
+JOINERS = frozenset("\u200c\u200d")
+"""Zero-width non-joiner and joiner: not "printable" to Python, yet part of words in
+Persian, Hindi and emoji sequences; Textual's Input would drop them when typed."""
 
 
 class ClosingInput(Input):
@@ -22,6 +27,16 @@ class ClosingInput(Input):
         @property
         def control(self) -> ClosingInput:
             return self.input
+
+    async def _on_key(self, event: events.Key) -> None:
+        if event.character in JOINERS:
+            event.stop()
+            event.prevent_default()
+            selection = self.selection
+            if selection.is_empty:
+                self.insert_text_at_cursor(event.character)
+            else:
+                self.replace(event.character, *selection)
 
     def open(self, value: str = "") -> None:
         """Show and focus the input."""

@@ -40,6 +40,14 @@ class StatusBar(Widget):
         if state == "reconnecting" and view.reconnect_in_s is not None:
             state = f"reconnecting in {max(0.0, view.reconnect_in_s):.0f} s"
         out = [Text(f" ● {state} ", style=self._style(view.connection))]
+        if view.expires_in_s is not None:
+            left = max(0, view.expires_in_s)
+            out.append(
+                Text(
+                    f"session ends in {left // 60}:{left % 60:02d}",
+                    style=self._style("reconnecting"),
+                )
+            )
         latency = f"{view.latency_ms:.0f} ms" if view.latency_ms is not None else "–"
         parts: list[tuple[str, str, str | None]] = [
             ("", view.host, None),

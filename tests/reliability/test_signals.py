@@ -1,0 +1,94 @@
+"""INT, TERM and HUP end either mode within 2 s, the reply in progress written once, in
+order, marked [interrupted: quit], and the terminal given back (issue 10, defect 1)."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from pathlib import Path
+
+from tests.reliability.harness import (
+    Console,
+    Terminal,
+    client_args,
+    read_logs,
+    received_types,
+    wait_for,
+)
+from voicelive_tui.emulator import Emulator
+
+SIGNALS = {"INT": signal.SIGINT, "TERM": signal.SIGTERM, "HUP": signal.SIGHUP}
+EXIT_WITHIN_S = 2.0
+
+
+async def reply_in_progress(log_dir: Path) -> None:
+    """The greeting is streaming: its transcript has started, the response is not done."""
+    await wait_for(
+        lambda: "response.audio_transcript.delta" in received_types(log_dir),
+        20.0,
+        "the greeting to start streaming",
+    )
+    assert "response.done" not in received_types(log_dir)
+
+
+def assert_reply_marked_once(log_dir: Path) -> None:
+    conversation = read_logs(log_dir)["conversation.log"]
+    agent_lines = [line for line in conversation.splitlines() if line.startswith("Agent ")]
+    assert len(agent_lines) == 1, conversation
+    assert agent_lines[0].startswith("Agent Audio Response:\t")
+    assert agent_lines[0].endswith(" [interrupted: quit]"), conversation
+    assert conversation.index("SessionID: ") < conversation.index("Agent Audio Response:")
+
+
+async def console_signal(emu: Emulator, tmp: Path, name: str) -> None:
+    log_dir = tmp / name
+    console = await Console.start(*client_args(emu.endpoint, log_dir, "--no-audio"))
+    try:
+        await reply_in_progress(log_dir)
+        sent = time.monotonic()
+        console.signal(SIGNALS[name])
+        code = await console.wait(EXIT_WITHIN_S + 1)
+        took = time.monotonic() - sent
+    finally:
+        await console.kill()
+    assert code == 0, (name, console.err)
+    assert took < EXIT_WITHIN_S, (name, took)
+    assert "Traceback" not in console.err
+    assert "Goodbye" in console.out
+    assert_reply_marked_once(log_dir)
+
+
+async def test_console_mode_quits_cleanly_on_int_term_and_hup(
+    slow_emulator: Emulator, tmp_path: Path
+) -> None:
+    await asyncio.gather(*(console_signal(slow_emulator, tmp_path, n) for n in SIGNALS))
+
+
+async def dashboard_signal(emu: Emulator, tmp: Path, name: str) -> None:
+    log_dir = tmp / f"tui-{name}"
+    term = await Terminal.start(*client_args(emu.endpoint, log_dir, "--no-audio"))
+    try:
+        await reply_in_progress(log_dir)
+        sent = time.monotonic()
+        if name == "hang-up":
+            term.hang_up()  # the terminal goes away: the kernel sends SIGHUP
+        else:
+            term.signal(SIGNALS[name])
+        code = await term.wait(EXIT_WITHIN_S + 1)
+        took = time.monotonic() - sent
+    finally:
+        term.kill()
+    assert code == 0, (name, code, term.text[-2000:])
+    assert took < EXIT_WITHIN_S, (name, took)
+    if name != "hang-up":
+        assert term.restored(), f"{name}: terminal not restored"
+        assert "Traceback" not in term.text
+    assert_reply_marked_once(log_dir)
+
+
+async def test_dashboard_quits_cleanly_on_int_term_hup_and_hang_up(
+    slow_emulator: Emulator, tmp_path: Path
+) -> None:
+    names = [*SIGNALS, "hang-up"]
+    await asyncio.gather(*(dashboard_signal(slow_emulator, tmp_path, n) for n in names))
