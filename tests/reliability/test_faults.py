@@ -34,7 +34,8 @@ async def test_a_thousand_junk_frames_are_skipped_and_counted(
     emulator_factory, tmp_path: Path
 ) -> None:
     emu = await emulator_factory(faults=[f"junk-frames={JUNK}"])
-    console = await Console.start(*client_args(emu.endpoint, tmp_path, "--no-audio"))
+    wav = str(tmp_path / "agent.wav")  # an audio reply (--no-audio asks for text only)
+    console = await Console.start(*client_args(emu.endpoint, tmp_path, "--output-wav", wav))
     try:
         await wait_for(
             lambda: "response.done" in received_types(tmp_path), 20.0, "the greeting to end"

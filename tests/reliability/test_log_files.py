@@ -47,8 +47,15 @@ async def test_runs_in_the_same_second_never_share_a_file(emulator, tmp_path: Pa
     for stamp in next_stamps():
         for name in RUN_FILES:
             (log_dir / f"{stamp}_{name}").write_text(f"other run {name}\n")
-    argv = client_args(emulator.endpoint, log_dir, "--no-audio")
-    first, second = await asyncio.gather(Console.start(*argv), Console.start(*argv))
+    # Audio replies, each to its own WAV (--no-audio asks for text only).
+    first, second = await asyncio.gather(
+        *(
+            Console.start(
+                *client_args(emulator.endpoint, log_dir, "--output-wav", str(tmp_path / wav))
+            )
+            for wav in ("first.wav", "second.wav")
+        )
+    )
     try:
         codes = await asyncio.gather(
             until_logged_then_quit(first, log_dir, 2), until_logged_then_quit(second, log_dir, 2)

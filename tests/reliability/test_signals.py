@@ -43,7 +43,9 @@ def assert_reply_marked_once(log_dir: Path) -> None:
 
 async def console_signal(emu: Emulator, tmp: Path, name: str) -> None:
     log_dir = tmp / name
-    console = await Console.start(*client_args(emu.endpoint, log_dir, "--no-audio"))
+    # Audio to a WAV file, so the reply streams as audio (--no-audio asks for text only).
+    wav = str(tmp / f"{name}.wav")
+    console = await Console.start(*client_args(emu.endpoint, log_dir, "--output-wav", wav))
     try:
         await reply_in_progress(log_dir)
         sent = time.monotonic()
@@ -67,7 +69,8 @@ async def test_console_mode_quits_cleanly_on_int_term_and_hup(
 
 async def dashboard_signal(emu: Emulator, tmp: Path, name: str) -> None:
     log_dir = tmp / f"tui-{name}"
-    term = await Terminal.start(*client_args(emu.endpoint, log_dir, "--no-audio"))
+    wav = str(tmp / f"tui-{name}.wav")
+    term = await Terminal.start(*client_args(emu.endpoint, log_dir, "--output-wav", wav))
     try:
         await reply_in_progress(log_dir)
         sent = time.monotonic()

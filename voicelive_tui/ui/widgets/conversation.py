@@ -111,9 +111,3 @@ class ConversationPanel(VerticalScroll):
         if new:
             self._views.extend(new)
             self.mount_all(new)
-        excess = len(self._views) - self.MAX_TURN_VIEWS
-        if excess > 0:
-            for view in self._views[:excess]:
-                view.remove()
-            del self._views[:excess]
-            self._first += excess
