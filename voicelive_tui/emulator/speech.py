@@ -21,8 +21,8 @@ __all__ = ["cache_size", "espeak_available", "fallback_tones", "resample_pcm16",
 _CACHE: OrderedDict[tuple[str, int, bool], bytes] = OrderedDict()
 _CACHE_LIMIT = 256
 """Most phrases kept."""
-_CACHE_BYTES = 16 * 1024 * 1024
-"""Most PCM bytes kept (about 5.8 minutes of 24 kHz speech)."""
+_CACHE_BYTES = 4 * 1024 * 1024
+"""Most PCM bytes kept (about 87 s of 24 kHz speech: the phrases said again and again)."""
 
 
 def espeak_available() -> bool:

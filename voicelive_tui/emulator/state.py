@@ -48,10 +48,10 @@ INPUT_RATES = (8000, 16000, 24000)
 OUTPUT_RATES = {"pcm16": 24000, "pcm16_16000hz": 16000, "pcm16_8000hz": 8000}
 MODALITIES = {"text", "audio", "animation", "avatar"}
 SESSION_FIELDS = frozenset(RequestSession()._attr_to_rest_field)
-AUDIO_BUDGET_BYTES = 32 * 1024 * 1024
-"""Most conversation audio kept (about 11 minutes at 24 kHz); older items keep only
+AUDIO_BUDGET_BYTES = 8 * 1024 * 1024
+"""Most conversation audio kept (about 3 minutes at 24 kHz); older items keep only
 their duration."""
-RECORD_LIMIT = 10_000
+RECORD_LIMIT = 4_000
 """Most entries each per-connection record list keeps (the newest)."""
 
 
