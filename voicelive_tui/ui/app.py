@@ -261,7 +261,11 @@ class VoiceLiveApp(App[int]):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen(b for b in self.BINDINGS if isinstance(b, Binding)))
+            # Built once and kept installed: ? shows it without composing it again.
+            if not self.is_screen_installed("help"):
+                bindings = (b for b in self.BINDINGS if isinstance(b, Binding))
+                self.install_screen(HelpScreen(bindings), "help")
+            self.push_screen("help")
 
     async def action_quit(self) -> None:
         """Close the socket, stop audio, flush and close the logs, then leave."""
