@@ -46,12 +46,16 @@ PendingEvent = tuple[str, Mapping[str, Any], float]
 
 
 def audio_status(audio: AudioBackend) -> AudioStatus:
-    """Read what the dashboard shows of the audio backend (loop thread, cheap)."""
-    stats = audio.stats()
+    """Read what the dashboard shows of the audio backend (loop thread, cheap).
+
+    Underruns and overflows are the sound devices' glitches; a WAV file or the scripted
+    demo user has no real-time device to starve, so none are shown for them."""
+    devices = audio.kind == "sounddevice"
+    stats = audio.stats() if devices else {}
     return AudioStatus(
         has_input=audio.has_input,
         playing=audio.pending_ms() > 0,
-        devices=audio.describe() if audio.kind == "sounddevice" else None,
+        devices=audio.describe() if devices else None,
         underruns=stats.get("underruns", 0),
         overflows=stats.get("overflows", 0),
     )
