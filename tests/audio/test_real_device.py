@@ -194,7 +194,14 @@ async def test_barge_in_silences_the_speaker_within_one_block(pulse, backend_fac
             lambda: backend.ring.total_played + backend.ring.silence_samples > after + 4800
         )
         played_after_bump = backend.ring.played_samples("item_a") - at_bump
-        await wait_until(lambda: tap.heard_ms() >= heard_ms - 100)
+        # A device that starved (an underflow, on a loaded machine) dropped audio it held:
+        # the monitor then never hears all of played_ms, so only then is the lower bound off.
+        starved = backend.output_underflows > 0
+        if not starved:
+            await wait_until(
+                lambda: tap.heard_ms() >= heard_ms - 100 or bool(backend.output_underflows)
+            )
+            starved = backend.output_underflows > 0
         await backend.stop()
         heard_on_monitor_ms = tap.heard_ms()
     finally:
@@ -210,7 +217,8 @@ async def test_barge_in_silences_the_speaker_within_one_block(pulse, backend_fac
     # (what a listener hears) matches played_ms, not what had been handed over.
     assert (handed_before * 1000 // SAMPLE_RATE) - heard_ms >= 100
     assert heard_on_monitor_ms <= heard_ms + block_ms + 60
-    assert heard_on_monitor_ms >= heard_ms - 100
+    if not starved:
+        assert heard_on_monitor_ms >= heard_ms - 100
     assert backend.stats()["discarded"] > SAMPLE_RATE
 
 
