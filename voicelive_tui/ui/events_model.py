@@ -159,7 +159,7 @@ class EventBuffer:
         for direction, event, at in updates:
             before = self._open.get(str(event.get("type", "?")))
             entry = self.add(direction, event, at)
-            if entry is before and entry.seq <= last and entry.matches(self.needle):
+            if entry is before and entry.seq <= last:
                 folded[entry.seq] = entry
         appended = 0
         for entry in reversed(self.view):
@@ -168,7 +168,8 @@ class EventBuffer:
             appended += 1
         removed = shown - (len(self.view) - appended)
         first = self.view[0].seq if self.view else last + 1
-        kept = [e for e in folded.values() if e.seq >= first]
+        # Once per folded line, not per event: a flood folds hundreds into a few lines.
+        kept = [e for e in folded.values() if e.seq >= first and e.matches(self.needle)]
         return BatchChange(appended=appended, removed=removed, folded=kept)
 
     def set_filter(self, needle: str) -> None:
