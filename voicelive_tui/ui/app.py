@@ -17,6 +17,7 @@ from urllib.parse import urlparse
 from textual import on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.driver import Driver
 from textual.screen import Screen
 from textual.widgets import Input
 from textual.worker import Worker, WorkerState
@@ -92,6 +93,15 @@ class VoiceLiveApp(App[int]):
         self._source = source or endpoint_source()
         self._owns_logs = logs is None
         self._quitting = False
+
+    def get_driver_class(self) -> type[Driver]:
+        # On a POSIX terminal: the driver whose writes never block the session's loop.
+        driver = super().get_driver_class()
+        if driver.__name__ == "LinuxDriver":
+            from voicelive_tui.ui.driver import NonBlockingDriver
+
+            return NonBlockingDriver
+        return driver
 
     def get_default_screen(self) -> DashboardScreen:
         return self.dashboard
