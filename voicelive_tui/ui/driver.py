@@ -5,10 +5,11 @@ terminal stops reading (an SSH client stopped or a link stalled), the app's even
 blocks in ``write``, and with it the Voice Live session that shares the loop: no socket
 reads, no log lines, no audio hand-off, until the link resumes.
 
-:class:`FrameDroppingWriter` keeps the screen's output in memory instead, up to
-:data:`MAX_PENDING_CHARS`. Beyond that the terminal is not keeping up: the pending output is
-dropped, later frames are dropped too, and once the blocked write returns (the link is
-back) the app is asked for one full repaint. Intermediate frames are lost, never the
+:class:`FrameDroppingWriter` keeps the screen's output in memory instead. Once a write to
+the terminal has been blocked for :data:`STALL_AFTER_S` (or the output held exceeds
+:data:`MAX_PENDING_CHARS`), the terminal is not reading: the pending output is dropped,
+later frames are dropped too, and once the blocked write returns (the link is back) the
+app is asked for one full repaint. Intermediate frames are lost, never the
 final picture; nothing on the loop ever waits for the terminal. Writes made while the
 driver restores the terminal on exit are kept (bounded by :data:`STOP_TIMEOUT_S`).
 """
@@ -17,14 +18,17 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Callable
 from typing import IO
 
 from textual.app import App
 from textual.drivers.linux_driver import LinuxDriver
 
-MAX_PENDING_CHARS = 256 * 1024
-"""About three full 160x48 truecolour frames: more means the terminal is not reading."""
+STALL_AFTER_S = 1.0
+"""A write to the terminal blocked this long means the terminal is not reading."""
+MAX_PENDING_CHARS = 1024 * 1024
+"""A bound on the output held for a slow terminal (about ten full 160x48 frames)."""
 STOP_TIMEOUT_S = 2.0
 """How long quitting waits for a stalled terminal to take the last writes."""
 
@@ -40,7 +44,9 @@ class FrameDroppingWriter(threading.Thread):
         self._pending: list[str] = []
         self._pending_chars = 0
         self._stale = False  # output was dropped: the screen needs a full repaint
-        self._stopping = False
+        self._stopping = False  # restoring the terminal: keep every write
+        self._finished = False  # write what is queued, then end
+        self._writing_since: float | None = None  # when the write in progress began
         self.dropped_writes = 0
         """Writes discarded while the terminal was not reading (for tests and benchmarks)."""
         self.stalls = 0
@@ -49,18 +55,28 @@ class FrameDroppingWriter(threading.Thread):
     def write(self, text: str) -> None:
         """Queue ``text``; never blocks for longer than a lock hand-off."""
         with self._ready:
-            if self._stale and not self._stopping:
+            if self._stopping:  # the terminal restore sequences: always kept
+                self._queue(text)
+                return
+            if self._stale:
                 self.dropped_writes += 1
                 return
-            self._pending.append(text)
-            self._pending_chars += len(text)
-            if self._pending_chars > MAX_PENDING_CHARS and not self._stopping:
-                self.dropped_writes += len(self._pending)
+            blocked = self._writing_since is not None and (
+                time.monotonic() - self._writing_since > STALL_AFTER_S
+            )
+            if blocked or self._pending_chars + len(text) > MAX_PENDING_CHARS:
+                self.dropped_writes += len(self._pending) + 1
                 self._pending.clear()
                 self._pending_chars = 0
                 self._stale = True
                 self.stalls += 1
-            self._ready.notify()
+                return
+            self._queue(text)
+
+    def _queue(self, text: str) -> None:
+        self._pending.append(text)
+        self._pending_chars += len(text)
+        self._ready.notify()
 
     def isatty(self) -> bool:
         return True
@@ -75,19 +91,22 @@ class FrameDroppingWriter(threading.Thread):
         write, flush = self._file.write, self._file.flush
         while True:
             with self._ready:
-                while not self._pending and not self._stopping:
+                while not self._pending and not self._finished:
                     self._ready.wait()
                 text = "".join(self._pending)
                 self._pending.clear()
                 self._pending_chars = 0
-                stopping = self._stopping
+                finished = self._finished
+                self._writing_since = time.monotonic()
             if text:
                 try:
                     write(text)  # blocks while the terminal is not reading
                     flush()
                 except OSError:  # the terminal is gone (SSH dropped): nothing to draw on
                     return
-            if stopping:
+            with self._ready:
+                self._writing_since = None
+            if finished:
                 with self._ready:
                     if not self._pending:
                         return
@@ -99,11 +118,17 @@ class FrameDroppingWriter(threading.Thread):
             if resumed:
                 self._on_resume()
 
-    def stop(self) -> None:
-        """Write what is queued (the terminal restore sequences), then end the thread."""
+    def closing(self) -> None:
+        """From now on keep every write: the driver restores the terminal next."""
         with self._ready:
             self._stopping = True
             self._stale = False
+
+    def stop(self) -> None:
+        """Write what is queued (the terminal restore sequences), then end the thread."""
+        self.closing()
+        with self._ready:
+            self._finished = True
             self._ready.notify()
         self.join(STOP_TIMEOUT_S)
 
@@ -122,6 +147,12 @@ class NonBlockingDriver(LinuxDriver):
         writer = FrameDroppingWriter(self._file, self._request_repaint)
         writer.start()
         self._writer_thread = writer  # type: ignore[assignment]
+
+    def stop_application_mode(self) -> None:
+        writer = self._writer_thread
+        if isinstance(writer, FrameDroppingWriter):
+            writer.closing()
+        super().stop_application_mode()
 
     def _request_repaint(self) -> None:
         """From the writer thread, once a stalled terminal reads again: redraw everything."""
