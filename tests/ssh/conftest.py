@@ -4,6 +4,10 @@
 from __future__ import annotations
 
 import os
+import re
+import subprocess
+import sys
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -49,3 +53,37 @@ def pane(tmp_path: Path, laptop_env: dict[str, str]) -> Iterator[Callable[..., P
     yield start
     for made in panes:
         made.close()
+
+
+EMULATOR_KEY = "ssh-test-key"
+
+
+@pytest.fixture
+def emulator_endpoint() -> Iterator[Callable[..., str]]:
+    """``emulator_endpoint("long-reply=60")``: a ``voicelive-emulator`` process on a free
+    loopback port with those faults; its endpoint (key ``EMULATOR_KEY``)."""
+    procs: list[subprocess.Popen[str]] = []
+
+    def start(*faults: str) -> str:
+        argv = [sys.executable, "-m", "voicelive_tui.emulator", "--port", "0"]
+        argv += ["--api-key", EMULATOR_KEY]
+        for fault in faults:
+            argv += ["--fault", fault]
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        procs.append(proc)
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            found = re.search(r"listening on (\S+)", line)
+            if found:
+                threading.Thread(target=proc.stdout.read, daemon=True).start()  # drain
+                return found.group(1)
+        raise AssertionError("the emulator did not start")
+
+    yield start
+    for proc in procs:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)

@@ -103,6 +103,12 @@ class VoiceLiveApp(App[int]):
             return NonBlockingDriver
         return driver
 
+    def hurry_terminal(self) -> None:
+        """The terminal is hanging up: quitting does not wait for it to take writes."""
+        hurry = getattr(self._driver, "hurry", None)  # only NonBlockingDriver has it
+        if hurry is not None:
+            hurry()
+
     def get_default_screen(self) -> DashboardScreen:
         return self.dashboard
 
@@ -336,7 +342,7 @@ def run_app(settings: Settings) -> int:
     app = VoiceLiveApp(settings)
 
     async def run() -> None:
-        with quit_on_signals(app):  # TERM/HUP/INT quit like q, terminal restored
+        with quit_on_signals(app, app.hurry_terminal):  # TERM/HUP/INT quit like q
             await app.run_async()
 
     asyncio.run(run())

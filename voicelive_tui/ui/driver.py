@@ -31,6 +31,8 @@ MAX_PENDING_CHARS = 1024 * 1024
 """A bound on the output held for a slow terminal (about ten full 160x48 frames)."""
 STOP_TIMEOUT_S = 2.0
 """How long quitting waits for a stalled terminal to take the last writes."""
+HURRIED_STOP_S = 0.3
+"""The same wait after a hang-up (SIGHUP): the terminal is going away, do not wait on it."""
 
 
 class FrameDroppingWriter(threading.Thread):
@@ -51,6 +53,7 @@ class FrameDroppingWriter(threading.Thread):
         """Writes discarded while the terminal was not reading (for tests and benchmarks)."""
         self.stalls = 0
         """How many times the terminal stopped keeping up."""
+        self.stop_timeout = STOP_TIMEOUT_S
 
     def write(self, text: str) -> None:
         """Queue ``text``; never blocks for longer than a lock hand-off."""
@@ -130,7 +133,7 @@ class FrameDroppingWriter(threading.Thread):
         with self._ready:
             self._finished = True
             self._ready.notify()
-        self.join(STOP_TIMEOUT_S)
+        self.join(self.stop_timeout)
 
 
 class NonBlockingDriver(LinuxDriver):
@@ -153,6 +156,12 @@ class NonBlockingDriver(LinuxDriver):
         if isinstance(writer, FrameDroppingWriter):
             writer.closing()
         super().stop_application_mode()
+
+    def hurry(self) -> None:
+        """The terminal hung up: on quitting, wait for it only briefly."""
+        writer = self._writer_thread
+        if isinstance(writer, FrameDroppingWriter):
+            writer.stop_timeout = HURRIED_STOP_S
 
     def _request_repaint(self) -> None:
         """From the writer thread, once a stalled terminal reads again: redraw everything."""
