@@ -96,16 +96,17 @@ def no_dashboard_reason(env: Mapping[str, str]) -> str:
     return ""
 
 
-def forwarded_audio_problem(settings: Settings) -> str:
+def forwarded_audio(settings: Settings) -> Settings:
     """Set up a forwarded PulseAudio server (``PULSE_SERVER``, before PortAudio starts);
-    why it cannot be used when the run needs sound devices, else ''."""
+    the settings say so, and why it cannot be used when the run needs sound devices."""
     from voicelive_tui.audio import pulse
 
     server = pulse.prepare(os.environ)
+    if server is None:
+        return settings
     devices_needed = not settings.no_audio and not (settings.input_wav and settings.output_wav)
-    if server is None or not devices_needed:
-        return ""
-    return pulse.problem(os.environ, server) or ""
+    problem = (pulse.problem(os.environ, server) or "") if devices_needed else ""
+    return replace(settings, pulse_forwarded=True, audio_problem=problem)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -128,19 +129,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return fail(f"cannot save the PulseAudio cookie: {exc.strerror}", EXIT_CONFIG)
             print(f"Saved the PulseAudio cookie in {path} (mode 600).")
             return EXIT_OK
-        audio_problem = forwarded_audio_problem(settings)
+        settings = forwarded_audio(settings)
         if settings.list_devices:
             from voicelive_tui.audio.devices import list_devices_text
 
-            if audio_problem:
-                print(f"Audio server: {audio_problem}")
+            if settings.audio_problem:
+                print(f"Audio server: {settings.audio_problem}")
                 return EXIT_AUDIO
             print(list_devices_text())
             return EXIT_OK
-        if audio_problem:
-            if not settings.demo_requested:
-                return fail(audio_problem + " (or run with --demo)", EXIT_AUDIO)
-            settings = replace(settings, audio_problem=audio_problem)
+        if settings.audio_problem and not settings.demo_requested:
+            return fail(settings.audio_problem + " (or run with --demo)", EXIT_AUDIO)
         try:
             make_log_dir(settings.log_dir)
         except OSError as exc:

@@ -88,6 +88,8 @@ class Settings:
     full_duplex: bool = False
     list_devices: bool = False
     save_pulse_cookie: bool = False
+    pulse_forwarded: bool = False
+    """PULSE_SERVER names a server other than this machine's own (set up by audio.pulse)."""
     audio_problem: str = ""
     """Why the configured sound server cannot be used (with --demo: the scripted user)."""
     # Connection.

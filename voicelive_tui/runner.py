@@ -99,6 +99,7 @@ def build_audio(settings: Settings) -> AudioBackend:
         input_wav=settings.input_wav,
         output_wav=settings.output_wav,
         record=settings.record,
+        forwarded=settings.pulse_forwarded,
     )
 
 

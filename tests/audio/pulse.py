@@ -5,7 +5,9 @@ unique runtime directory and two null sinks: ``speaker`` (default sink: what the
 plays) and ``mic`` (its monitor is the default source: what the app records). ``mode`` is
 how clients reach it: ``runtime-dir`` (through ``XDG_RUNTIME_DIR``, like a local desktop
 session) or ``socket-path`` (only by ``PULSE_SERVER=unix:/path``, like a laptop's socket
-forwarded over ``ssh -R``). ``PulseServer.env`` is the environment for its clients.
+forwarded over ``ssh -R``); both let any client in. ``laptop`` is a desktop session's
+server as it is: found through ``XDG_RUNTIME_DIR``, asking for the cookie in
+``$HOME/.config/pulse/cookie`` (``HOME`` is ``base``). ``PulseServer.env`` is the environment for its clients.
 
 No pytest here: the fixtures in ``conftest.py`` turn :class:`PulseUnavailable` into a
 skip, and ``benchmarks/glitch.py`` into its skip reason.
@@ -84,7 +86,7 @@ def start_pulse(mode: str, base: Path) -> PulseServer:
         "HOME": str(base),
     }
     server_env.pop("PULSE_SERVER", None)
-    native = "module-native-protocol-unix auth-anonymous=1"
+    native = "module-native-protocol-unix" + ("" if mode == "laptop" else " auth-anonymous=1")
     if mode == "socket-path":
         native += f" socket={socket}"
     process = subprocess.Popen(
@@ -113,6 +115,8 @@ def start_pulse(mode: str, base: Path) -> PulseServer:
     else:
         client_env["XDG_RUNTIME_DIR"] = str(server_runtime)
         client_env["PULSE_RUNTIME_PATH"] = str(server_runtime / "pulse")
+    if mode == "laptop":
+        client_env["HOME"] = str(base)  # where the server wrote its cookie
     server = PulseServer(mode, client_env, process, server_runtime)
     deadline = time.monotonic() + READY_TIMEOUT_S
     while True:

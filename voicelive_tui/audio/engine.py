@@ -62,6 +62,8 @@ __all__ = ["SoundDeviceBackend"]
 STALL_S = 3.0
 """A running stream without a callback for this long counts as a lost device."""
 OUTPUT_LATENCY_S = 0.2
+FORWARDED_OUTPUT_LATENCY_S = 0.4
+"""The starting buffer for a sound server reached over the network or ``ssh -R``."""
 """Output device buffer asked of PortAudio: callbacks may be this late without a gap.
 Barge-in aborts the output stream, which drops what the buffer holds, so a bigger buffer
 does not slow it; see the README's architecture notes for the measurements."""

@@ -31,11 +31,13 @@ def make_backend(
     output_wav: str | Path | None = None,
     wav_speed: float = 1.0,
     record: str | Path | None = None,
+    forwarded: bool = False,
 ) -> AudioBackend:
     """Build (not start) the backend for ``kind``: auto, sounddevice, wav or none.
 
     ``kind="sounddevice"`` raises AudioError when PortAudio or devices are missing;
-    ``"auto"`` returns a NullBackend with the reason in ``notice`` instead.
+    ``"auto"`` returns a NullBackend with the reason in ``notice`` instead. ``forwarded``:
+    the sound server is far away (``ssh -R``), so the output buffer starts bigger.
     """
     if kind not in KINDS:
         raise AudioError(f"unknown audio backend {kind!r} (choose from {', '.join(KINDS)})")
@@ -51,7 +53,7 @@ def make_backend(
         if kind == "sounddevice":
             raise
         return NullBackend(notice=f"text only: {exc}")
-    from .engine import SoundDeviceBackend
+    from .engine import FORWARDED_OUTPUT_LATENCY_S, OUTPUT_LATENCY_S, SoundDeviceBackend
 
     return SoundDeviceBackend(
         input_device,
@@ -60,6 +62,7 @@ def make_backend(
         full_duplex=full_duplex,
         device_rate=device_rate,
         record=record,
+        output_latency=FORWARDED_OUTPUT_LATENCY_S if forwarded else OUTPUT_LATENCY_S,
     )
 
 

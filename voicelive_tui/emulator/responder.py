@@ -6,7 +6,8 @@
 - To a text message: a reply that quotes it.
 
 A response streams in real time divided by ``speed``: audio in deltas of
-:data:`AUDIO_CHUNK_MS`, transcript words spread over the spoken sentence.
+:data:`AUDIO_CHUNK_MS`, up to :data:`AUDIO_LEAD_MS` ahead of real time, transcript words
+spread over the spoken sentence.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ __all__ = ["AUDIO_CHUNK_MS", "ActiveResponse", "compose_reply", "speak"]
 
 AUDIO_CHUNK_MS = 150
 FIRST_AUDIO_LATENCY_MS = 200
+AUDIO_LEAD_MS = 300
+"""Audio is sent up to this far ahead of real time, as the service's speech synthesis runs
+faster than real time: a client's jitter buffer is not starved by one late loop turn."""
 TEXT_WORD_MS = 80
 ECHO_GAP_MS = 250
 QUOTE_LIMIT = 200
@@ -284,7 +288,7 @@ class ActiveResponse:
         else:
             chunk = rate * AUDIO_CHUNK_MS // 1000 * 2
         events += [
-            (pos * 1000 / (2 * rate), "audio", audio[pos : pos + chunk])
+            (max(0.0, pos * 1000 / (2 * rate) - AUDIO_LEAD_MS), "audio", audio[pos : pos + chunk])
             for pos in range(0, len(audio), chunk)
         ]
         # Transcript words go out just before the audio they describe.
