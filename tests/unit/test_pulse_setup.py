@@ -1,0 +1,67 @@
+"""audio/pulse.py: which PULSE_SERVER is forwarded, the client configuration written for
+it, why a server cannot be used, and the saved cookie (issue 11)."""
+
+from __future__ import annotations
+
+import io
+import os
+import socket
+import stat
+from pathlib import Path
+
+import pytest
+
+from voicelive_tui.audio import pulse
+
+
+def test_only_a_server_other_than_this_machines_own_counts_as_forwarded(tmp_path: Path) -> None:
+    env = {"XDG_RUNTIME_DIR": str(tmp_path)}
+    own = tmp_path / "pulse" / "native"
+    assert pulse.forwarded_server(env) is None
+    assert pulse.forwarded_server({**env, "PULSE_SERVER": f"unix:{own}"}) is None
+    assert pulse.forwarded_server({**env, "PULSE_SERVER": str(own)}) is None
+    away = "unix:/tmp/pulse-someone.sock"
+    assert pulse.forwarded_server({**env, "PULSE_SERVER": away}) == away
+    assert pulse.forwarded_server({**env, "PULSE_SERVER": "tcp:laptop:4713"}) == "tcp:laptop:4713"
+    assert pulse.forwarded_server({**env, "PULSE_SERVER": f"{away} unix:{own}"}) == away
+
+
+def test_prepare_writes_a_private_client_config_with_the_saved_cookie(tmp_path: Path) -> None:
+    cookie = tmp_path / "config" / "voicelive-tui" / "pulse-cookie"
+    cookie.parent.mkdir(parents=True)
+    cookie.write_bytes(bytes(256))
+    env = {"XDG_CONFIG_HOME": str(tmp_path / "config"), "PULSE_SERVER": "unix:/tmp/x.sock"}
+    assert pulse.prepare(env) == "unix:/tmp/x.sock"
+    conf = Path(env["PULSE_CLIENTCONFIG"]).read_text()
+    assert "enable-shm = no" in conf and "enable-memfd = no" in conf
+    assert "autospawn = no" in conf
+    assert f"cookie-file = {cookie}" in conf
+
+
+def test_prepare_leaves_a_local_server_and_the_users_own_config_alone(tmp_path: Path) -> None:
+    local: dict[str, str] = {}
+    assert pulse.prepare(local) is None and local == {}
+    own = {"PULSE_SERVER": "unix:/tmp/x.sock", "PULSE_CLIENTCONFIG": "/etc/mine.conf"}
+    pulse.prepare(own)
+    assert own["PULSE_CLIENTCONFIG"] == "/etc/mine.conf"
+
+
+def test_a_missing_or_dead_socket_says_what_to_run(tmp_path: Path) -> None:
+    missing = pulse.problem({}, f"unix:{tmp_path / 'none.sock'}")
+    assert missing is not None and "no socket" in missing and "ssh -t -R" in missing
+    stale = tmp_path / "stale.sock"
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(stale))
+    sock.close()  # bound, never listening: what an ended ssh -R leaves behind
+    dead = pulse.problem({}, f"unix:{stale}")
+    assert dead is not None and "refused" in dead and "\n" not in dead
+
+
+def test_save_cookie_keeps_exactly_256_bytes_private(tmp_path: Path) -> None:
+    env = {"XDG_CONFIG_HOME": str(tmp_path)}
+    path = pulse.save_cookie(io.BytesIO(os.urandom(256)), env)
+    assert path == tmp_path / "voicelive-tui" / "pulse-cookie"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    for wrong in (b"", os.urandom(10), os.urandom(300)):
+        with pytest.raises(pulse.PulseSetupError, match="256 bytes"):
+            pulse.save_cookie(io.BytesIO(wrong), env)
