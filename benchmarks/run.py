@@ -33,7 +33,7 @@ sys.path.insert(0, str(HERE))
 from common import MODES, Mode, Section  # noqa: E402
 
 RESULTS = HERE / "RESULTS.md"
-SECTIONS = ("footprint", "glitch", "memory", "latency", "barge_in", "startup")
+SECTIONS = ("footprint", "glitch", "memory", "latency", "barge_in", "startup", "ssh_link")
 GLITCH_SECONDS = {"smoke": 5.0, "quick": 15.0, "full": 60.0, "long": 60.0}
 GAP_GOAL = 0
 RATIO_GOAL = (0.99, 1.01)
