@@ -7,7 +7,8 @@ how clients reach it: ``runtime-dir`` (through ``XDG_RUNTIME_DIR``, like a local
 session) or ``socket-path`` (only by ``PULSE_SERVER=unix:/path``, like a laptop's socket
 forwarded over ``ssh -R``); both let any client in. ``laptop`` is a desktop session's
 server as it is: found through ``XDG_RUNTIME_DIR``, asking for the cookie in
-``$HOME/.config/pulse/cookie`` (``HOME`` is ``base``). ``PulseServer.env`` is the environment for its clients.
+``$HOME/.config/pulse/cookie`` (``HOME`` is ``base``). ``PulseServer.env`` is the
+environment for its clients.
 
 No pytest here: the fixtures in ``conftest.py`` turn :class:`PulseUnavailable` into a
 skip, and ``benchmarks/glitch.py`` into its skip reason.

@@ -327,3 +327,17 @@ async def test_agent_mode_shows_the_conversation_id_to_resume(emulator, dashboar
         assert conversation_id == emulator.connections[0].conversation.id
         assert f"conversation {conversation_id}" in app.status_bar.render().plain
         assert "agent helper" in app.status_bar.render().plain
+
+
+async def test_a_terminal_too_small_shows_a_notice_and_the_session_goes_on(emulator, dashboard):
+    dash = dashboard(emulator)
+    async with dash.app.run_test(size=(40, 12)) as pilot:
+        app = dash.app
+        notice = app.screen.query_one("#too-small")
+        panels = app.screen.query_one("#panels")
+        await wait_for(pilot, lambda: "response.done" in event_types(app), what="the greeting")
+        assert notice.display and not panels.display
+        assert "Terminal too small: 40x12" in str(notice.render())
+        await pilot.resize_terminal(100, 30)
+        await wait_for(pilot, lambda: panels.display and not notice.display, what="the panels")
+        assert any("Hello!" in t for t in turn_texts(app))

@@ -48,7 +48,7 @@ def test_prepare_leaves_a_local_server_and_the_users_own_config_alone(tmp_path: 
 
 def test_a_missing_or_dead_socket_says_what_to_run(tmp_path: Path) -> None:
     missing = pulse.problem({}, f"unix:{tmp_path / 'none.sock'}")
-    assert missing is not None and "no socket" in missing and "ssh -t -R" in missing
+    assert missing is not None and "no socket" in missing and "ssh -t" in missing
     stale = tmp_path / "stale.sock"
     sock = socket.socket(socket.AF_UNIX)
     sock.bind(str(stale))
@@ -65,3 +65,11 @@ def test_save_cookie_keeps_exactly_256_bytes_private(tmp_path: Path) -> None:
     for wrong in (b"", os.urandom(10), os.urandom(300)):
         with pytest.raises(pulse.PulseSetupError, match="256 bytes"):
             pulse.save_cookie(io.BytesIO(wrong), env)
+
+
+def test_the_hint_is_the_readme_recipe() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    recipe = readme.split("<!-- ssh-recipe -->", 1)[1].split("<!-- /ssh-recipe -->", 1)[0]
+    command = pulse.FORWARD_HINT.removeprefix("on your laptop run: ")
+    assert command in recipe
+    assert pulse.COOKIE_HINT.removeprefix("send your laptop's PulseAudio cookie once: ") in recipe

@@ -31,7 +31,8 @@ from typing import BinaryIO
 
 RECIPE = "README, 'Audio over SSH'"
 FORWARD_HINT = (
-    "on your laptop run: ssh -t -R /tmp/pulse-$USER.sock:$XDG_RUNTIME_DIR/pulse/native "
+    "on your laptop run: ssh -t -o StreamLocalBindUnlink=yes "
+    "-R /tmp/pulse-$USER.sock:$XDG_RUNTIME_DIR/pulse/native "
     "remote-host PULSE_SERVER=unix:/tmp/pulse-$USER.sock voicelive-tui"
 )
 COOKIE_HINT = (
