@@ -1,0 +1,146 @@
+"""Where a turn's latency goes: voice-to-voice broken into stages, from our own clocks.
+
+A spoken turn is timed from the end of the user's speech *in the captured audio* to the
+first sample of the answer leaving the speaker, in five marks (all ``time.monotonic()``):
+
+1. ``speech_end``: when the microphone captured the last sample of the user's speech.
+   ``input_audio_buffer.speech_stopped`` says where in the appended audio speech ended
+   (``audio_end_ms``); :class:`CaptureClock` maps that position onto the capture clock.
+2. ``speech_stopped``: the event received (the server's end-of-speech wait and the network).
+3. ``response_created``: ``response.created`` received.
+4. ``first_delta``: the first ``response.audio.delta`` received.
+5. ``first_sound``: the first sample of it handed to the device, plus the device's
+   reported output latency.
+
+The stages are the gaps between consecutive known marks, so they add up to the whole span.
+A typed turn is timed from the message sent to the first text or audio received. Pure:
+the session feeds marks; views and ``--summary-json`` read them.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections import deque
+from dataclasses import dataclass, field
+
+STAGES = ("end-of-speech wait", "response start", "first audio", "playback")
+"""The stage names of a spoken turn, between marks 1-2, 2-3, 3-4 and 4-5."""
+TYPED_STAGE = "first output"
+
+
+class CaptureClock:
+    """Maps a position in the appended microphone audio onto the capture clock.
+
+    The session calls :meth:`appended` for every chunk it sends: how many ms of audio
+    were appended in all, and when the last sample of the chunk was captured. Muting
+    stops appends, so positions map through the chunks actually sent.
+    """
+
+    def __init__(self, keep: int = 4096) -> None:
+        self._ends: deque[float] = deque(maxlen=keep)  # appended ms after each chunk
+        self._times: deque[float] = deque(maxlen=keep)  # capture time of its last sample
+        self.appended_ms = 0.0
+
+    def appended(self, ms: float, captured_at: float) -> None:
+        self.appended_ms += ms
+        self._ends.append(self.appended_ms)
+        self._times.append(captured_at)
+
+    def time_of(self, audio_ms: float) -> float | None:
+        """When the sample at ``audio_ms`` was captured; None if not (or no longer) known."""
+        if not self._ends or audio_ms > self._ends[-1] or audio_ms < self._ends[0] - 1000:
+            return None
+        ends = list(self._ends)
+        i = bisect.bisect_left(ends, audio_ms)
+        return self._times[i] - (ends[i] - audio_ms) / 1000
+
+
+@dataclass
+class TurnTiming:
+    """The marks of one turn (``time.monotonic()``; None until seen)."""
+
+    kind: str = "voice"  # "voice" or "typed"
+    speech_end: float | None = None
+    speech_stopped: float | None = None
+    response_created: float | None = None
+    first_delta: float | None = None
+    first_sound: float | None = None
+    sent: float | None = None  # typed: the message sent
+    first_output: float | None = None  # typed: first text or audio received
+    item_id: str | None = None
+    estimated: bool = False
+    """speech_end could not be placed on the capture clock: speech_stopped stands in."""
+
+    def marks(self) -> list[tuple[str, float | None]]:
+        if self.kind == "typed":
+            return [("sent", self.sent), (TYPED_STAGE, self.first_output)]
+        return [
+            ("speech end", self.speech_end),
+            (STAGES[0], self.speech_stopped),
+            (STAGES[1], self.response_created),
+            (STAGES[2], self.first_delta),
+            (STAGES[3], self.first_sound),
+        ]
+
+    def stages(self) -> list[tuple[str, float]]:
+        """(stage, ms) between consecutive known marks; they add up to :attr:`total_ms`."""
+        known = [(name, t) for name, t in self.marks() if t is not None]
+        return [(name, (t - known[i - 1][1]) * 1000) for i, (name, t) in enumerate(known) if i]
+
+    @property
+    def complete(self) -> bool:
+        return all(t is not None for _name, t in self.marks())
+
+    @property
+    def total_ms(self) -> float | None:
+        """Voice-to-voice (typed: sent to first output) once the turn is complete."""
+        if not self.complete:
+            return None
+        return sum(ms for _name, ms in self.stages())
+
+
+def percentile(values: list[float], pct: float) -> float | None:
+    """The ``pct`` percentile (nearest rank) of ``values``; None when empty."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(0, min(len(ordered) - 1, math.ceil(pct / 100 * len(ordered)) - 1))
+    return ordered[rank]
+
+
+@dataclass
+class LatencyLog:
+    """Every turn's timing, in order."""
+
+    turns: list[TurnTiming] = field(default_factory=list)
+
+    def totals(self, kind: str = "voice") -> list[float]:
+        return [t.total_ms for t in self.turns if t.kind == kind and t.total_ms is not None]
+
+    def summary(self) -> dict[str, object]:
+        """What ``--summary-json`` writes: every turn with its stages, and percentiles."""
+        out: dict[str, object] = {
+            "turns": [
+                {
+                    "kind": t.kind,
+                    "item_id": t.item_id,
+                    "total_ms": _round(t.total_ms),
+                    "estimated": t.estimated,
+                    "stages": {name: _round(ms) for name, ms in t.stages()},
+                }
+                for t in self.turns
+            ]
+        }
+        for kind in ("voice", "typed"):
+            totals = self.totals(kind)
+            out[kind] = {
+                "count": len(totals),
+                "p50_ms": _round(percentile(totals, 50)),
+                "p90_ms": _round(percentile(totals, 90)),
+            }
+        return out
+
+
+def _round(ms: float | None) -> float | None:
+    return None if ms is None else round(ms, 1)
