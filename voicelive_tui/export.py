@@ -1,0 +1,66 @@
+"""The conversation as Markdown (``e`` in the dashboard): turns, interruptions, latency.
+
+Pure: a conversation, the turns' timings and a clock label function in, text out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from voicelive_tui.conversation import Conversation, Turn
+from voicelive_tui.latency import TurnTiming
+
+WHO = {"user": "You", "agent": "Agent", "system": "Notice"}
+
+
+def turn_heading(turn: Turn, label: Callable[[float], str]) -> str:
+    kind = "typed" if turn.kind == "text" and turn.role == "user" else turn.kind
+    return f"**{WHO.get(turn.role, turn.role)}** ({label(turn.started_at)}, {kind})"
+
+
+def interruption(turn: Turn) -> str:
+    if not turn.interrupted:
+        return ""
+    by = turn.interrupted_by or "the user"
+    heard = f" after {turn.heard_ms / 1000:.1f} s heard" if turn.heard_ms is not None else ""
+    return f" _[interrupted by {by}{heard}]_"
+
+
+def latency_note(timing: TurnTiming | None) -> str:
+    if timing is None or timing.total_ms is None:
+        return ""
+    stages = ", ".join(f"{name} {ms:.0f} ms" for name, ms in timing.stages())
+    approx = "~" if timing.estimated else ""
+    return f"\n\n> latency {approx}{timing.total_ms:.0f} ms: {stages}"
+
+
+def conversation_markdown(
+    conversation: Conversation,
+    timings: Sequence[TurnTiming],
+    label: Callable[[float], str],
+    *,
+    title: str = "Voice Live conversation",
+) -> str:
+    """The whole conversation as a Markdown document."""
+    session = conversation.session
+    lines = [f"# {title}", ""]
+    facts = [
+        ("Session", session.id),
+        ("Model", session.model),
+        ("Agent", session.agent_name),
+        ("Voice", session.voice),
+        ("Conversation", session.conversation_id),
+    ]
+    lines += [f"- {name}: `{value}`" for name, value in facts if value]
+    lines.append("")
+    by_item = {t.item_id: t for t in timings if t.item_id}
+    for turn in conversation.turns:
+        text = turn.text.strip() or "_(no words)_"
+        lines.append(turn_heading(turn, label))
+        lines.append("")
+        body = text + interruption(turn)
+        if turn.role == "agent":
+            body += latency_note(by_item.get(turn.item_id))
+        lines.append(body)
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
