@@ -7,7 +7,8 @@ from typing import TextIO
 
 from voicelive_tui.conversation import ConnectionState
 from voicelive_tui.protocol import is_benign_cancel_error
-from voicelive_tui.session import Update, VoiceLiveSession
+from voicelive_tui.session import VoiceLiveSession
+from voicelive_tui.updates import AudioLost, EventReceived, Notice, Severity, StateChanged, Update
 
 BANNER = "🎙️  Basic Voice Assistant with Azure VoiceLive SDK"
 READY = (
@@ -30,6 +31,8 @@ _LINES = {
     ),
 }
 
+_PREFIXES = {Severity.ERROR: "❌ ", Severity.WARNING: "⚠️  ", Severity.INFORMATION: "ℹ️  "}
+
 
 class ConsolePrinter:
     """Prints the seed's lines for the updates of one session."""
@@ -44,12 +47,16 @@ class ConsolePrinter:
         print(text, file=self.out, flush=True)
 
     def __call__(self, update: Update) -> None:
-        if update.kind == "received" and update.event is not None:
+        if isinstance(update, EventReceived):
             self._received(update.event)
-        elif update.kind == "notice":
-            prefix = {"error": "❌ ", "warning": "⚠️  "}.get(update.severity, "ℹ️  ")
-            self.print(prefix + update.text)
-        elif update.kind == "state":
+        elif isinstance(update, Notice):
+            self.print(_PREFIXES[update.severity] + update.text)
+        elif isinstance(update, AudioLost):
+            self.print(
+                f"{_PREFIXES[Severity.ERROR]}Audio device lost: {update.message}. "
+                "Continuing text-only."
+            )
+        elif isinstance(update, StateChanged):
             self._state()
 
     def _received(self, event: dict) -> None:

@@ -14,7 +14,6 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import aiohttp
@@ -60,6 +59,19 @@ from voicelive_tui.reconnect import (
     short_error,
 )
 from voicelive_tui.transcript import ConversationLogWriter
+from voicelive_tui.updates import (
+    AudioLost,
+    Closed,
+    EventReceived,
+    EventSent,
+    Notice,
+    Observer,
+    Outage,
+    PlannedReconnect,
+    Severity,
+    StateChanged,
+    Update,
+)
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +86,11 @@ TOKEN_RETRY_S = 10.0
 PLAYBACK_CHECK_S = 0.1
 """How long a close waits for the server's close frame (a frozen server sends none)."""
 T = TypeVar("T")
+_LOG_LEVELS = {
+    Severity.INFORMATION: logging.INFO,
+    Severity.WARNING: logging.WARNING,
+    Severity.ERROR: logging.ERROR,
+}
 
 
 class _Quit(Exception):
@@ -117,22 +134,6 @@ def parse_server_event(raw: bytes) -> tuple[ServerEvent | None, str]:
     except Exception as exc:  # noqa: BLE001 - any model error is a bad frame
         return None, f"not a valid {payload['type']} event ({short_error(exc)})"
     return event, ""
-
-
-@dataclass(frozen=True)
-class Update:
-    """What observers hear: an event sent/received, a state change or a notice."""
-
-    # "sent", "received", "state", "notice", "outage" (a connection was lost),
-    # "connect_failed" (an attempt failed), "reconnect" (asked for), "closed"
-    kind: str
-    event: dict[str, Any] | None = None
-    text: str = ""
-    severity: str = "information"  # information, warning, error
-    at: float = 0.0
-
-
-Observer = Callable[[Update], None]
 
 
 class VoiceLiveSession:
@@ -203,14 +204,13 @@ class VoiceLiveSession:
             try:
                 observer(update)
             except Exception:  # an observer's bug must not end the session
-                log.exception("Observer failed on %s", update.kind)
+                log.exception("Observer failed on %s", type(update).__name__)
 
-    def notice(self, text: str, severity: str = "information") -> None:
+    def notice(self, text: str, severity: Severity = Severity.INFORMATION) -> None:
         """Tell the user something (UI toast / console line) and the technical log."""
         text = self.logs.redactor(text)  # a key or token must never reach the screen
-        level = {"error": logging.ERROR, "warning": logging.WARNING}.get(severity, logging.INFO)
-        log.log(level, "%s", text)
-        self._emit(Update("notice", text=text, severity=severity, at=self.clock()))
+        log.log(_LOG_LEVELS[severity], "%s", text)
+        self._emit(Notice(text, severity, at=self.clock()))
 
     # -- controls --------------------------------------------------------------
 
@@ -223,7 +223,7 @@ class VoiceLiveSession:
         self.conversation.muted = muted
         self.audio.muted = muted
         log.info("Microphone %s", "muted" if muted else "live")
-        self._emit(Update("state", at=self.clock()))
+        self._emit(StateChanged(self.clock()))
 
     def toggle_mute(self) -> bool:
         self.set_muted(not self.muted)
@@ -263,7 +263,7 @@ class VoiceLiveSession:
         if not text:
             return
         if self._conn is None:
-            self.notice("Not connected: the message was not sent", "warning")
+            self.notice("Not connected: the message was not sent", Severity.WARNING)
             return
         if self.conversation.response_active or self.audio.pending_ms() > 0:
             # Typing over the agent interrupts it, as speaking would.
@@ -302,7 +302,7 @@ class VoiceLiveSession:
         try:
             while not self._quit.is_set():
                 self.conversation.connecting()
-                self._emit(Update("state", at=self.clock()))
+                self._emit(StateChanged(self.clock()))
                 self._close_cause = None
                 connected_before = self._connections
                 try:
@@ -364,7 +364,7 @@ class VoiceLiveSession:
     async def _start_audio(self) -> None:
         self.audio = await start_backend(self.audio, asyncio.get_running_loop(), self)
         if self.audio.notice:
-            self.notice(self.audio.notice, "warning")
+            self.notice(self.audio.notice, Severity.WARNING)
         log.info("Audio: %s", self.audio.describe())
 
     async def reopen_audio(self) -> None:
@@ -372,7 +372,7 @@ class VoiceLiveSession:
         try:
             await self.audio.reopen()
         except AudioError as exc:
-            self.notice(f"Audio still unavailable: {exc}", "warning")
+            self.notice(f"Audio still unavailable: {exc}", Severity.WARNING)
             return
         self.notice(f"Audio back: {self.audio.describe()}")
 
@@ -390,21 +390,15 @@ class VoiceLiveSession:
         self.conversation.connection_lost(reason, delay, now, connected=connected)
         what = "Connection lost" if connected else "Could not connect"
         log.warning("%s (%s); reconnecting in %.1f s", what, reason, delay)
-        self._emit(
-            Update(
-                "outage" if connected else "connect_failed",
-                text=f"{reason}; reconnecting in {delay:.1f} s",
-                at=now,
-            )
-        )
-        self._emit(Update("state", text=reason, at=now))
+        self._emit(Outage(reason, delay, connected=connected, at=now))
+        self._emit(StateChanged(now))
         if self.retry.keeps_closing and not self._told_keeps_closing:
             self._told_keeps_closing = True
             verb = "keeps closing the connection" if connected else "keeps failing"
             self.notice(
                 f"The server {verb} ({self.retry.failures} times in a row; last: {reason}). "
                 f"Still retrying, every {self.settings.retry_max:g} s at most.",
-                "error",
+                Severity.ERROR,
             )
         elif not self.retry.keeps_closing:
             self._told_keeps_closing = False
@@ -414,8 +408,8 @@ class VoiceLiveSession:
         now = self.clock()
         self.conversation.end_connection(cause, now)
         log.info("Reconnecting: %s", cause)
-        self._emit(Update("reconnect", text=cause, at=now))
-        self._emit(Update("state", at=now))
+        self._emit(PlannedReconnect(cause, now))
+        self._emit(StateChanged(now))
 
     async def _until_quit(self, awaitable: Awaitable[T], timeout: float | None = None) -> T:
         """Await ``awaitable`` unless quit() comes first (raise _Quit) or ``timeout`` passes
@@ -595,7 +589,7 @@ class VoiceLiveSession:
         count = self.conversation.received[MALFORMED]
         if count in (1, 10, 100, 1000, 10000):
             self.notice(
-                f"Skipped {count} frame(s) that are not server events: {problem}", "warning"
+                f"Skipped {count} frame(s) that are not server events: {problem}", Severity.WARNING
             )
 
     async def _close_quietly(self, conn: VoiceLiveConnection) -> None:
@@ -614,8 +608,8 @@ class VoiceLiveSession:
             if self._audio_item and self.audio.pending_ms() > 0:
                 self.conversation.interrupt_playback(self._audio_item, "quit")
         self.conversation.closed()
-        self._emit(Update("closed", at=self.clock()))
-        self._emit(Update("state", at=self.clock()))
+        self._emit(Closed(self.clock()))
+        self._emit(StateChanged(self.clock()))
         try:
             await self.audio.stop()
         except Exception:
@@ -657,7 +651,7 @@ class VoiceLiveSession:
             self.conversation.apply_sent(payload, now)
         else:
             self.conversation.apply_received(payload, now)
-        self._emit(Update(direction, event=payload, at=now))
+        self._emit(EventSent(payload, now) if direction == "sent" else EventReceived(payload, now))
 
     async def _pump_capture(self) -> None:
         """Append microphone blocks while connected and not muted."""
@@ -696,7 +690,7 @@ class VoiceLiveSession:
         if self._capture_task is None:
             self._capture_task = asyncio.ensure_future(self._pump_capture())
             log.info("Started audio capture")
-        self._emit(Update("state", at=self.clock()))
+        self._emit(StateChanged(self.clock()))
 
     async def _on_input_audio_buffer_speech_started(self, payload: dict[str, Any]) -> None:
         log.info("User started speaking - stopping playback")
@@ -743,16 +737,15 @@ class VoiceLiveSession:
                     )
                 )
                 log.info("Barge-in (%s): truncated %s at %d ms", reason, item_id, heard)
-                self._emit(Update("state", at=self.clock()))
+                self._emit(StateChanged(self.clock()))
         self._audio_item = None
 
     # -- audio feedback (AudioListener) ----------------------------------------
 
     def on_playback_started(self, item_id: str, monotonic_time: float) -> None:
         self.conversation.playback_started(item_id, monotonic_time)
-        self._emit(Update("state", at=self.clock()))
+        self._emit(StateChanged(self.clock()))
 
     def on_audio_fault(self, message: str) -> None:
-        self.notice(
-            f"Audio device lost: {message}. Continuing text-only (press r to retry).", "error"
-        )
+        log.error("Audio device lost: %s", message)
+        self._emit(AudioLost(message, self.clock()))

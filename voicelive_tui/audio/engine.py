@@ -156,7 +156,7 @@ class SoundDeviceBackend(RealtimeCallbacks, AudioBackend):
 
     def describe(self) -> str:
         if self.faulted:
-            return f"audio lost ({self.notice}) - r to retry"
+            return f"audio lost ({self.notice})"
         parts = []
         for label, name, rate in (
             ("mic", self._in_name, self._in_rate),

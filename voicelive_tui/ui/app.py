@@ -27,7 +27,7 @@ from voicelive_tui.logs import RunLogs
 from voicelive_tui.protocol import APPEND
 from voicelive_tui.reconnect import ConnectFailed
 from voicelive_tui.runner import DEMO_NOTICE, open_logs
-from voicelive_tui.session import Update, VoiceLiveSession
+from voicelive_tui.session import VoiceLiveSession
 from voicelive_tui.ui.clock import WallClock
 from voicelive_tui.ui.commands import VoiceLiveCommands
 from voicelive_tui.ui.messages import (
@@ -46,6 +46,7 @@ from voicelive_tui.ui.widgets.inputs import ClosingInput, FilterInput, MessageIn
 from voicelive_tui.ui.widgets.json_view import JsonScreen
 from voicelive_tui.ui.widgets.levels import LevelsPanel
 from voicelive_tui.ui.widgets.status import StatusBar
+from voicelive_tui.updates import AudioLost, EventReceived, EventSent, Notice, Severity, Update
 
 QUIT_TIMEOUT_S = 5.0
 
@@ -165,15 +166,20 @@ class VoiceLiveApp(App[int]):
         microphone append, which changes nothing on screen but its event line, does not
         ask for the conversation to be redrawn.
         """
-        if update.kind in ("sent", "received") and update.event is not None:
+        if isinstance(update, (EventSent, EventReceived)):
             pending = self.dashboard.pending
             if not pending:
                 self.post_message(EventsArrived())
-            pending.append((update.kind, update.event, update.at))
+            direction = "sent" if isinstance(update, EventSent) else "received"
+            pending.append((direction, update.event, update.at))
             if update.event.get("type") != APPEND:
                 self.post_message(ConversationChanged())
-        elif update.kind == "notice":
+        elif isinstance(update, Notice):
             self.post_message(SessionNotice(update.text, update.severity))
+        elif isinstance(update, AudioLost):
+            text = f"Audio device lost: {update.message}. Continuing text-only (press r to retry)."
+            self.post_message(SessionNotice(text, Severity.ERROR))
+            self.post_message(ConversationChanged())
         else:
             self.post_message(ConversationChanged())
 
@@ -220,12 +226,7 @@ class VoiceLiveApp(App[int]):
         self.dashboard.state_changed()
 
     def on_session_notice(self, message: SessionNotice) -> None:
-        severity = (
-            message.severity
-            if message.severity in ("information", "warning", "error")
-            else "information"
-        )
-        self.notify(message.text, severity=severity, timeout=8)  # type: ignore[arg-type]
+        self.notify(message.text, severity=message.severity.value, timeout=8)
 
     # -- actions --------------------------------------------------------------------
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from textual.message import Message
 
+from voicelive_tui.updates import Severity
+
 
 class EventsArrived(Message):
     """Events were queued for the event stream; only the newest of these waits."""
@@ -28,7 +30,7 @@ class ConversationChanged(Message):
 class SessionNotice(Message):
     """Something the user should read: shown as a toast."""
 
-    def __init__(self, text: str, severity: str = "information") -> None:
+    def __init__(self, text: str, severity: Severity = Severity.INFORMATION) -> None:
         super().__init__()
         self.text = text
         self.severity = severity

@@ -24,9 +24,10 @@ from voicelive_tui.audio.backends import NullBackend
 from voicelive_tui.audio.base import SILENCE_DB
 from voicelive_tui.config import Settings
 from voicelive_tui.logs import RunLogs
-from voicelive_tui.session import Update, VoiceLiveSession
+from voicelive_tui.session import VoiceLiveSession
 from voicelive_tui.ui.clock import fixed_clock
 from voicelive_tui.ui.sources import Opened, SessionSource
+from voicelive_tui.updates import StateChanged
 
 if TYPE_CHECKING:
     from textual.pilot import Pilot
@@ -80,9 +81,9 @@ class ReplaySession(VoiceLiveSession):
 
     async def run(self) -> None:
         self.conversation.connecting()
-        self._emit(Update("state", at=self.now))
+        self._emit(StateChanged(self.now))
         self._script()
-        self._emit(Update("state", at=self.now))
+        self._emit(StateChanged(self.now))
         self.replayed.set()
         await self._stop.wait()
         self.conversation.closed()

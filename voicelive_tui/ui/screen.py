@@ -55,10 +55,15 @@ def audio_status(audio: AudioBackend) -> AudioStatus:
     return AudioStatus(
         has_input=audio.has_input,
         playing=audio.pending_ms() > 0,
-        devices=audio.describe() if devices else None,
+        devices=_devices_line(audio) if devices else None,
         underruns=stats.get("underruns", 0),
         overflows=stats.get("overflows", 0),
     )
+
+
+def _devices_line(audio: AudioBackend) -> str:
+    line = audio.describe()
+    return f"{line} - r to retry" if getattr(audio, "faulted", False) else line
 
 
 class DashboardScreen(Screen[None]):
