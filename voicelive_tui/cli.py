@@ -40,9 +40,9 @@ def load_settings(argv: Sequence[str] | None) -> Settings:
 
 async def run_console(settings: Settings) -> int:
     """Console mode: the seed's lines on stdout until Ctrl+C or --exit-after-turns."""
-    from voicelive_tui.console import BANNER, GOODBYE, ConsolePrinter
+    from voicelive_tui.console import BANNER, GOODBYE, ConsolePrinter, TurnLimit
+    from voicelive_tui.frames import MALFORMED
     from voicelive_tui.runner import DEMO_NOTICE, build_audio, make_session, open_logs, open_target
-    from voicelive_tui.session import MALFORMED
 
     if "utf" not in (sys.stdout.encoding or "").lower():
         # An ASCII or Latin-1 terminal gets '?' for the seed's emoji, not a traceback.
@@ -56,6 +56,9 @@ async def run_console(settings: Settings) -> int:
         async with open_target(settings) as target:
             session = make_session(settings, target, logs, build_audio(settings))
             session.subscribe(ConsolePrinter(session))
+            limit = TurnLimit(session, settings.exit_after_turns or 0)
+            if settings.exit_after_turns:
+                session.subscribe(limit)
             loop = asyncio.get_running_loop()
             # An SSH disconnect sends SIGHUP: quit as Ctrl+C does, the reply in progress
             # written to the conversation log as [interrupted: quit].
@@ -64,6 +67,7 @@ async def run_console(settings: Settings) -> int:
             try:
                 await session.run()
             finally:
+                await limit.close()
                 for sig in QUIT_SIGNALS:
                     loop.remove_signal_handler(sig)
         conv = session.conversation

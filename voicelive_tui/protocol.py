@@ -7,6 +7,7 @@ with lists of dicts and used by the session, console mode and the dashboard alik
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
 from azure.ai.voicelive.models import (
@@ -37,21 +38,39 @@ def voice_config(voice: str) -> AzureStandardVoice | str:
     return voice
 
 
-def build_session_config(settings: Settings, *, voice: str | None = None) -> RequestSession:
+@dataclass(frozen=True)
+class SessionOverrides:
+    """Voice and server VAD values changed live (the command palette); None: as configured."""
+
+    voice: str | None = None
+    threshold: float | None = None
+    prefix_ms: int | None = None
+    silence_ms: int | None = None
+
+    def merged(self, newer: SessionOverrides) -> SessionOverrides:
+        """These overrides with the values ``newer`` sets replacing them."""
+        changes = {k: v for k, v in vars(newer).items() if v is not None and v != ""}
+        return replace(self, **changes)
+
+
+def build_session_config(
+    settings: Settings, overrides: SessionOverrides | None = None
+) -> RequestSession:
     """The seed's session: text+audio, PCM16 both ways, server VAD, echo and noise control.
 
     With ``--no-audio`` the agent is asked for text only, so no speech is downloaded to be
-    thrown away.
+    thrown away. ``overrides`` replace the configured voice and VAD values.
     """
+    o = overrides or SessionOverrides()
     config = RequestSession(
         modalities=[Modality.TEXT] if settings.no_audio else [Modality.TEXT, Modality.AUDIO],
-        voice=voice_config(voice or settings.voice),
+        voice=voice_config(o.voice or settings.voice),
         input_audio_format=InputAudioFormat.PCM16,
         output_audio_format=OutputAudioFormat.PCM16,
         turn_detection=ServerVad(
-            threshold=settings.vad_threshold,
-            prefix_padding_ms=settings.vad_prefix_ms,
-            silence_duration_ms=settings.vad_silence_ms,
+            threshold=_first(o.threshold, settings.vad_threshold),
+            prefix_padding_ms=_first(o.prefix_ms, settings.vad_prefix_ms),
+            silence_duration_ms=_first(o.silence_ms, settings.vad_silence_ms),
         ),
         input_audio_transcription=AudioInputTranscriptionOptions(model="azure-speech"),
     )
@@ -64,6 +83,10 @@ def build_session_config(settings: Settings, *, voice: str | None = None) -> Req
     if settings.mode == "model":
         config.instructions = settings.instructions or DEFAULT_INSTRUCTIONS
     return config
+
+
+def _first(override: Any, configured: Any) -> Any:
+    return configured if override is None else override
 
 
 def connect_kwargs(

@@ -20,6 +20,7 @@ from voicelive_tui.auth import (
 )
 from voicelive_tui.config import DEFAULT_INSTRUCTIONS, Settings
 from voicelive_tui.protocol import (
+    SessionOverrides,
     build_session_config,
     connect_kwargs,
     elide_for_display,
@@ -106,7 +107,8 @@ def test_instructions_only_in_model_mode() -> None:
 
 
 def test_voice_override_wins_over_settings() -> None:
-    assert build_session_config(Settings(), voice="alloy").as_dict()["voice"] == "alloy"
+    config = build_session_config(Settings(), SessionOverrides(voice="alloy"))
+    assert config.as_dict()["voice"] == "alloy"
 
 
 # -- connect kwargs ----------------------------------------------------------------------------

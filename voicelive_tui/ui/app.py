@@ -24,7 +24,7 @@ from textual.worker import Worker, WorkerState
 from voicelive_tui.auth import AuthError
 from voicelive_tui.config import EXIT_AUTH, EXIT_CONNECT, EXIT_OK, Settings
 from voicelive_tui.logs import RunLogs
-from voicelive_tui.protocol import APPEND
+from voicelive_tui.protocol import APPEND, SessionOverrides
 from voicelive_tui.reconnect import ConnectFailed
 from voicelive_tui.runner import DEMO_NOTICE, open_logs
 from voicelive_tui.session import VoiceLiveSession
@@ -198,7 +198,7 @@ class VoiceLiveApp(App[int]):
                 code = EXIT_CONNECT
             self.exit(code, return_code=code)
         elif not self._quitting:
-            self.exit(EXIT_OK)  # the session ended by itself (e.g. --exit-after-turns)
+            self.exit(EXIT_OK)  # the session ended by itself
 
     # -- messages from the session -----------------------------------------------------
 
@@ -287,7 +287,7 @@ class VoiceLiveApp(App[int]):
     async def change_settings(self, **changes: Any) -> None:
         """Voice or VAD values, live (a new session.update); used by the command palette."""
         if self.session is not None:
-            await self.session.update_voice_and_vad(**changes)
+            await self.session.override(SessionOverrides(**changes))
             shown = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in changes.items())
             self.notify(f"Sent session.update: {shown}", timeout=3)
 

@@ -93,7 +93,7 @@ class ReplaySession(VoiceLiveSession):
 
     def _at(self, t: float, direction: str, event: dict[str, Any]) -> None:
         self.now = t
-        self._record(direction, event)  # the session's own path: logs, state, observers
+        self.dialogue.record(direction, event)  # the session's own path: logs, state, observers
 
     def _appends(self, start: float, end: float) -> None:
         t = start
