@@ -172,7 +172,7 @@ class VoiceLiveSession:
     def reconnect(self) -> None:
         """Drop the current socket (if any) and connect again at once; a faulted audio
         device is retried too."""
-        if getattr(self.audio, "faulted", False):
+        if self.audio.faulted:
             self._spawn(self.reopen_audio())
         conn = self._begin_planned_close(RECONNECT_REQUESTED)
         if conn is not None:

@@ -200,10 +200,14 @@ async def test_barge_in_silences_the_speaker_within_one_block(pulse, backend_fac
         # or an overloaded machine it may never, and the lower bound below is then off.
         with contextlib.suppress(asyncio.TimeoutError):
             await wait_until(
-                lambda: tap.heard_ms() >= heard_ms - 100 or bool(backend.output_underflows),
+                lambda: (
+                    tap.heard_ms() >= heard_ms - 100 or bool(backend.callbacks.output_underflows)
+                ),
                 timeout=10.0,
             )
-        starved = backend.output_underflows > 0 or os.getloadavg()[0] >= (os.cpu_count() or 1)
+        starved = backend.callbacks.output_underflows > 0 or os.getloadavg()[0] >= (
+            os.cpu_count() or 1
+        )
         await backend.stop()
         heard_on_monitor_ms = tap.heard_ms()
     finally:
@@ -226,9 +230,9 @@ async def test_barge_in_silences_the_speaker_within_one_block(pulse, backend_fac
 
 async def test_output_buffer_grows_after_the_device_starved(pulse, backend_factory, tmp_path):
     backend, _ = await backend_factory()
-    await wait_until(lambda: backend._calls > 10)  # running, past PulseAudio's start
+    await wait_until(lambda: backend.callbacks.calls > 10)  # running, past PulseAudio's start
     first = backend._out_stream.latency
-    backend.output_underflows += 1  # as the callback counts a late call
+    backend.callbacks.output_underflows += 1  # as the callback counts a late call
     backend._grow_output_latency()
     assert not backend.faulted, backend.notice
     assert backend._out_stream.latency > first * 1.5
@@ -250,7 +254,7 @@ async def test_lost_server_is_reported_and_reopen_recovers(pulse_lab, tmp_path):
         listener = Listener()
         await backend.start(asyncio.get_running_loop(), listener)
         try:
-            await wait_until(lambda: backend._calls > 10)
+            await wait_until(lambda: backend.callbacks.calls > 10)
             first.stop()
             await wait_until(lambda: bool(listener.faults), timeout=30)
             assert not backend.has_output and not backend.has_input

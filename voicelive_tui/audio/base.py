@@ -75,6 +75,8 @@ class AudioBackend(abc.ABC):
         # One line for the user when the backend runs without audio (why, and how to
         # get audio); empty when audio works.
         self.notice = ""
+        # True after a device failed; reopen() clears it.
+        self.faulted = False
 
     @property
     def has_input(self) -> bool:

@@ -1,17 +1,8 @@
 """The sounddevice backend: PortAudio input and output streams with real-time callbacks.
 
-Real-time rules (the callbacks ``_input_callback``, ``_output_callback`` and
-``_duplex_callback``, in ``callbacks.py``, run on PortAudio's thread):
-
-* no buffer allocation in steady state -- they only copy between preallocated numpy
-  arrays (rings, level scratch) through views and update integer counters;
-* no locks, no logging, no I/O, no exceptions escaping;
-* exactly one hand-off to asyncio: ``_wake``, which calls
-  ``loop.call_soon_threadsafe(self._on_wake)`` at most once until the loop has run it
-  (a ``_wake_pending`` flag). The input callback wakes after writing the capture
-  :class:`~voicelive_tui.audio.ring.SampleRing`; the output callback wakes only when an
-  item played its first sample. On the loop, ``_on_wake`` drains the capture ring into
-  24 kHz blocks for ``capture()``, feeds the recorder and reports first samples.
+The real-time callbacks are :class:`~voicelive_tui.audio.callbacks.RealtimeCallbacks` (its
+rules are in that module); on the loop, ``_on_wake`` drains the capture ring into 24 kHz
+blocks for ``capture()``, feeds the recorder and reports first samples.
 
 The output stream has a big buffer (``OUTPUT_LATENCY_S``, doubled between items after
 the device starved) so a late callback is not heard; barge-in aborts and restarts it,
@@ -32,28 +23,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from . import devices
-from .base import (
-    MIC_PEAK,
-    MIC_RMS,
-    SAMPLE_RATE,
-    SILENCE_DB,
-    SPEAKER_PEAK,
-    SPEAKER_RMS,
-    AudioBackend,
-    AudioError,
-    AudioListener,
-)
+from .base import SAMPLE_RATE, SILENCE_DB, AudioError, AudioListener
 from .callbacks import RealtimeCallbacks
-from .capture import CaptureQueue
-from .levels import LevelMeter
-from .recorder import SessionRecorder
+from .playback import RingBackend, pcm_to_samples
 from .resample import StreamResampler
 from .ring import PlaybackRing, SampleRing
 
@@ -77,7 +55,7 @@ RELEASE_AFTER_S = 0.1
 jitter buffer's level."""
 
 
-class SoundDeviceBackend(RealtimeCallbacks, AudioBackend):
+class SoundDeviceBackend(RingBackend):
     """Microphone and speaker through PortAudio (sounddevice), 24 kHz mono PCM16."""
 
     kind = "sounddevice"
@@ -96,45 +74,36 @@ class SoundDeviceBackend(RealtimeCallbacks, AudioBackend):
         output_latency: float = OUTPUT_LATENCY_S,
         prebuffer_ms: int = PREBUFFER_MS,
     ) -> None:
-        super().__init__()
+        super().__init__(ring_seconds=ring_seconds, record=record)
         self.input_device = input_device
         self.output_device = output_device
         self.block_ms = block_ms
         self.full_duplex = full_duplex
         self.device_rate = device_rate
-        self.record_path = Path(record) if record else None
-        self.ring_seconds = ring_seconds
         self.latency = latency
         self.output_latency = output_latency
         self.prebuffer_ms = prebuffer_ms
         self.block = max(1, round(SAMPLE_RATE * block_ms / 1000))
-        self.ring = PlaybackRing(round(SAMPLE_RATE * ring_seconds))
         self.server = ""
-        self.faulted = False
-        self.input_overflows = 0
-        self.output_underflows = 0
         self._sd: Any = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._listener: AudioListener | None = None
         self._streams: list[Any] = []
         self._in_stream: Any = None
         self._out_stream: Any = None
         self._in_name = self._out_name = ""
         self._in_rate = self._out_rate = SAMPLE_RATE
-        self._capture = CaptureQueue()
-        self._capture_ring = SampleRing(SAMPLE_RATE)
-        self._monitor: SampleRing | None = None
+        self.callbacks = RealtimeCallbacks(
+            self._on_wake,
+            ring=self.ring,
+            capture_ring=SampleRing(SAMPLE_RATE),
+            mic_meter=self._mic_meter,
+            speaker_meter=self._speaker_meter,
+        )
         self._in_resampler = StreamResampler(SAMPLE_RATE, SAMPLE_RATE)
         self._out_resampler = StreamResampler(SAMPLE_RATE, SAMPLE_RATE)
         self._mon_resampler = StreamResampler(SAMPLE_RATE, SAMPLE_RATE)
         self._mic_buf = bytearray()
-        self._mic_meter = LevelMeter(self.levels, MIC_RMS, MIC_PEAK, 1)
-        self._speaker_meter = LevelMeter(self.levels, SPEAKER_RMS, SPEAKER_PEAK, 1)
-        self._recorder: SessionRecorder | None = None
         self._housekeeping: asyncio.Task[None] | None = None
-        self._wake_pending = False
         self._closing = False
-        self._calls = 0
         self._calls_seen = 0
         self._stall_since = 0.0
         self._tail_item: str | None = None
@@ -142,7 +111,6 @@ class SoundDeviceBackend(RealtimeCallbacks, AudioBackend):
         self._underruns_seen = 0
         self._underflows_seen = 0
         self._out_index = -1
-        self._out_delay = 0.0  # the output stream's reported latency, a fallback
 
     # ------------------------------------------------------------------ interface
 
@@ -169,15 +137,11 @@ class SoundDeviceBackend(RealtimeCallbacks, AudioBackend):
         return f"{server}: " + (", ".join(parts) or "no devices")
 
     async def start(self, loop: asyncio.AbstractEventLoop, listener: AudioListener) -> None:
-        self._loop = loop
+        self._loop = self.callbacks.loop = loop
         self._listener = listener
         self._sd = devices.load_sounddevice()
         self.server = await asyncio.to_thread(devices.audio_server)
-        if self.record_path is not None and self._recorder is None:
-            try:
-                self._recorder = SessionRecorder(self.record_path)
-            except OSError as exc:
-                raise AudioError(f"cannot write recording: {exc}") from exc
+        self._open_recorder()
         self._open()
         self._capture.reopen()
         if self._housekeeping is None:
@@ -192,9 +156,7 @@ class SoundDeviceBackend(RealtimeCallbacks, AudioBackend):
         self._close_streams()
         self._drain()
         self._capture.close()
-        if self._recorder is not None:
-            self._recorder.close()
-            self._recorder = None
+        self._close_recorder()
 
     async def reopen(self) -> None:
         """Close what is left, rescan PortAudio and open the devices again."""
@@ -206,13 +168,10 @@ class SoundDeviceBackend(RealtimeCallbacks, AudioBackend):
         self.faulted = False
         self.notice = ""
 
-    def capture(self) -> AsyncIterator[bytes]:
-        return self._capture.blocks()
-
     def play(self, item_id: str, pcm: bytes) -> None:
         if not self.has_output:
             return  # text-only until reopen(); nothing would consume the ring
-        samples = np.frombuffer(pcm, dtype=np.int16, count=len(pcm) // 2)
+        samples = pcm_to_samples(pcm)
         self._last_play = self._loop.time() if self._loop is not None else 0.0
         if self._out_resampler.active:
             if self._tail_item not in (None, item_id):
@@ -229,7 +188,7 @@ class SoundDeviceBackend(RealtimeCallbacks, AudioBackend):
             self._tail_item = None
 
     def barge_in(self) -> None:
-        self.epoch = self.ring.bump_epoch()
+        super().barge_in()
         self._out_resampler.reset()
         self._tail_item = None
         if self.ring.device_queued() > 0 and self.has_output and not self.full_duplex:
@@ -262,18 +221,19 @@ class SoundDeviceBackend(RealtimeCallbacks, AudioBackend):
         """``underruns``: times the speaker starved (the device's callback late, or an
         item's audio late); ``overflows``: audio lost because a buffer was full (the
         microphone's or the playback ring's). The rest break these down."""
+        rt = self.callbacks
         return {
-            "underruns": self.ring.underruns + self.output_underflows,
-            "overflows": self.input_overflows + self._capture_ring.overruns + self.ring.overflows,
+            "underruns": self.ring.underruns + rt.output_underflows,
+            "overflows": rt.input_overflows + rt.capture_ring.overruns + self.ring.overflows,
             "ring_underruns": self.ring.underruns,
             "ring_overflows": self.ring.overflows,
             "prebuffer_ms": self.ring.prebuffer * 1000 // self.ring.rate,
             "output_latency_ms": round(self.output_latency * 1000),
             "discarded": self.ring.discarded,
-            "capture_overruns": self._capture_ring.overruns,
+            "capture_overruns": rt.capture_ring.overruns,
             "capture_dropped": self._capture.dropped,
-            "input_overflows": self.input_overflows,
-            "output_underflows": self.output_underflows,
+            "input_overflows": rt.input_overflows,
+            "output_underflows": rt.output_underflows,
         }
 
     # ------------------------------------------------------------------ opening
@@ -298,7 +258,7 @@ class SoundDeviceBackend(RealtimeCallbacks, AudioBackend):
                     device=(in_index, out_index),
                     samplerate=out_rate,
                     blocksize=self._blocksize(out_rate),
-                    callback=self._duplex_callback,
+                    callback=self.callbacks.duplex,
                     finished_callback=self._finished_callback,
                     **common,
                 )
@@ -308,8 +268,8 @@ class SoundDeviceBackend(RealtimeCallbacks, AudioBackend):
             self._streams = [stream]
         else:
             for cls, index, rate, callback in (
-                (sd.InputStream, in_index, in_rate, self._input_callback),
-                (sd.OutputStream, out_index, out_rate, self._output_callback),
+                (sd.InputStream, in_index, in_rate, self.callbacks.input),
+                (sd.OutputStream, out_index, out_rate, self.callbacks.output),
             ):
                 try:
                     self._open_one(cls, index, rate, callback, common)
@@ -321,7 +281,7 @@ class SoundDeviceBackend(RealtimeCallbacks, AudioBackend):
         self._in_name = names.get(in_index, str(in_index)) if self._in_stream else ""
         self._out_name = names.get(out_index, str(out_index)) if self._out_stream else ""
         self.notice = errors[0] if errors else ""
-        self._calls_seen = self._calls
+        self._calls_seen = self.callbacks.calls
         self._stall_since = self._loop.time() if self._loop is not None else 0.0
         try:
             for stream in self._streams:
@@ -349,7 +309,7 @@ class SoundDeviceBackend(RealtimeCallbacks, AudioBackend):
             self._in_stream = stream
         else:
             self._out_stream = stream
-            self._out_delay = float(stream.latency)
+            self.callbacks.out_delay = float(stream.latency)
         self._streams.append(stream)
 
     def _blocksize(self, rate: int) -> int:
@@ -358,19 +318,20 @@ class SoundDeviceBackend(RealtimeCallbacks, AudioBackend):
     def _setup_rates(self, in_rate: int, out_rate: int) -> None:
         """(Re)build rings, resamplers and meters for the device rates."""
         self._in_rate, self._out_rate = in_rate, out_rate
-        self._capture_ring = SampleRing(in_rate * CAPTURE_RING_S)
         self._in_resampler = StreamResampler(in_rate, SAMPLE_RATE)
         if self.ring.rate != out_rate:
             self.ring = PlaybackRing(round(out_rate * self.ring_seconds), rate=out_rate)
         self.ring.prebuffer = max(self.ring.prebuffer, out_rate * self.prebuffer_ms // 1000)
         self._out_resampler = StreamResampler(SAMPLE_RATE, out_rate)
         self._mon_resampler = StreamResampler(out_rate, SAMPLE_RATE)
-        self._monitor = (
-            SampleRing(out_rate * CAPTURE_RING_S) if self._recorder is not None else None
+        self._set_meters(4 * max(self._blocksize(in_rate), self._blocksize(out_rate)))
+        self.callbacks.bind(
+            ring=self.ring,
+            capture_ring=SampleRing(in_rate * CAPTURE_RING_S),
+            monitor=SampleRing(out_rate * CAPTURE_RING_S) if self._recorder else None,
+            mic_meter=self._mic_meter,
+            speaker_meter=self._speaker_meter,
         )
-        big = 4 * max(self._blocksize(in_rate), self._blocksize(out_rate))
-        self._mic_meter = LevelMeter(self.levels, MIC_RMS, MIC_PEAK, big)
-        self._speaker_meter = LevelMeter(self.levels, SPEAKER_RMS, SPEAKER_PEAK, big)
 
     def _close_streams(self) -> None:
         self._closing = True
@@ -394,12 +355,12 @@ class SoundDeviceBackend(RealtimeCallbacks, AudioBackend):
     # ------------------------------------------------------------------ loop side
 
     def _on_wake(self) -> None:
-        self._wake_pending = False
+        self.callbacks.wake_pending = False
         self._drain()
 
     def _drain(self) -> None:
         """Move captured audio to capture(), played audio to the recorder, report starts."""
-        captured = self._capture_ring.read_all()
+        captured = self.callbacks.capture_ring.read_all()
         if captured.size:
             self._mic_buf += self._in_resampler.process(captured).tobytes()
             size = self.block * 2
@@ -410,13 +371,12 @@ class SoundDeviceBackend(RealtimeCallbacks, AudioBackend):
                     self._recorder.add_mic(bytes(size) if self.muted else block)
                 if not self.muted:
                     self._capture.push(block)
-        if self._monitor is not None and self._recorder is not None:
-            played = self._monitor.read_all()
+        monitor = self.callbacks.monitor
+        if monitor is not None and self._recorder is not None:
+            played = monitor.read_all()
             if played.size:
                 self._recorder.add_speaker(self._mon_resampler.process(played))
-        if self._listener is not None:
-            for item_id, when in self.ring.poll_started():
-                self._listener.on_playback_started(item_id, when)
+        self._report_started()
 
     def _fault(self, message: str) -> None:
         if self.faulted or self._closing:
@@ -440,14 +400,15 @@ class SoundDeviceBackend(RealtimeCallbacks, AudioBackend):
     def _grow_output_latency(self) -> None:
         """After the device starved (callbacks came too late), reopen the output stream
         with twice the buffer -- between items, when nothing queued can be lost."""
-        if self.output_underflows == self._underflows_seen or self.faulted:
+        underflows = self.callbacks.output_underflows
+        if underflows == self._underflows_seen or self.faulted:
             return
         if self.full_duplex or self.output_latency >= MAX_OUTPUT_LATENCY_S:
-            self._underflows_seen = self.output_underflows
+            self._underflows_seen = underflows
             return
         if self.ring.pending_samples() or self.ring.device_queued() or not self.has_output:
             return
-        self._underflows_seen = self.output_underflows
+        self._underflows_seen = underflows
         self.output_latency = min(2 * self.output_latency, MAX_OUTPUT_LATENCY_S)
         old = self._out_stream
         self._closing = True
@@ -460,7 +421,7 @@ class SoundDeviceBackend(RealtimeCallbacks, AudioBackend):
         try:
             sd, common = self._sd, {"channels": 1, "dtype": "int16"}
             self._open_one(
-                sd.OutputStream, self._out_index, self._out_rate, self._output_callback, common
+                sd.OutputStream, self._out_index, self._out_rate, self.callbacks.output, common
             )
             self._out_stream.start()
         except Exception as exc:  # AudioError, or a device that vanished meanwhile
@@ -487,8 +448,8 @@ class SoundDeviceBackend(RealtimeCallbacks, AudioBackend):
                 continue
             if any(not s.active for s in self._streams):
                 self._fault("audio stream stopped (device lost?)")
-            elif self._calls != self._calls_seen:
-                self._calls_seen = self._calls
+            elif self.callbacks.calls != self._calls_seen:
+                self._calls_seen = self.callbacks.calls
                 self._stall_since = loop.time()
             elif loop.time() - self._stall_since > STALL_S:
                 self._fault(f"no audio callback for {STALL_S:g} s (device lost?)")

@@ -63,7 +63,7 @@ def audio_status(audio: AudioBackend) -> AudioStatus:
 
 def _devices_line(audio: AudioBackend) -> str:
     line = audio.describe()
-    return f"{line} - r to retry" if getattr(audio, "faulted", False) else line
+    return f"{line} - r to retry" if audio.faulted else line
 
 
 class DashboardScreen(Screen[None]):
