@@ -113,11 +113,6 @@ class Settings:
         """True when the connection authenticates with the API key."""
         return bool(self.api_key) and not self.use_token_credential
 
-    @property
-    def is_azure_voice(self) -> bool:
-        """Names with a '-' are Azure voices; others (alloy, echo, ...) are OpenAI voices."""
-        return "-" in self.voice
-
     def mode_label(self) -> str:
         """Short text for the status bar: agent name or model."""
         if self.mode == "agent":

@@ -135,7 +135,7 @@ def is_benign_cancel_error(message: str | None) -> bool:
 
 
 # Event families for colouring and filtering.
-FAMILIES = (
+FAMILY_PREFIXES = (
     ("error", ("error",)),
     ("session", ("session.",)),
     ("input", ("input_audio_buffer.", "conversation.item.input_audio_transcription")),
@@ -147,7 +147,7 @@ FAMILIES = (
 
 def event_family(event_type: str) -> str:
     """ "session", "input", "audio", "response", "conversation", "error" or "other"."""
-    for family, prefixes in FAMILIES:
+    for family, prefixes in FAMILY_PREFIXES:
         if event_type.startswith(prefixes):
             return family
     return "other"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 from azure.core.credentials import AzureKeyCredential
@@ -30,6 +30,9 @@ DEMO_NOTICE = (
 )
 
 
+Speech = Callable[[str, int], Awaitable[bytes]]
+
+
 @dataclass
 class Target:
     """Where to connect and how to authenticate."""
@@ -38,6 +41,8 @@ class Target:
     credential: Credential
     token_credential: AsyncTokenCredential | None
     demo: bool
+    speech: Speech | None = None
+    """Text to PCM16 at a rate: the demo's scripted user speaks with the emulator's voice."""
 
 
 @contextlib.asynccontextmanager
@@ -50,10 +55,12 @@ async def open_target(
     """
     if settings.demo:
         from voicelive_tui.emulator.server import run_emulator
+        from voicelive_tui.emulator.speech import synthesize
 
         async with run_emulator(port=0) as emulator:
             log.info("Started the embedded emulator at %s", emulator.endpoint)
-            yield Target(emulator.endpoint, AzureKeyCredential(DEMO_KEY), None, demo=True)
+            key = AzureKeyCredential(DEMO_KEY)
+            yield Target(emulator.endpoint, key, None, demo=True, speech=synthesize)
         return
     owned = None
     if token_credential is None and needs_token_credential(settings):

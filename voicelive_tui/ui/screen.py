@@ -22,7 +22,6 @@ from textual import getters
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.timer import Timer
 
 from voicelive_tui.audio.base import AudioBackend
 from voicelive_tui.conversation import ConnectionState
@@ -89,7 +88,6 @@ class DashboardScreen(Screen[None]):
         self._mode = ""
         self._scripted = False
         self._audio = AudioStatus()
-        self._sampler: Timer | None = None
         self._events = Throttle(self, 1 / EVENTS_HZ, self._draw_events)
         self._state = Throttle(self, 1 / STATE_HZ, self._draw_state)
 
@@ -125,7 +123,7 @@ class DashboardScreen(Screen[None]):
         self._host, self._mode, self._scripted = host, mode, scripted
         levels = self._levels
         if live:
-            self._sampler = self.set_interval(1 / FPS, self._sample_audio)
+            self.set_interval(1 / FPS, self._sample_audio)
             self._events.ride()
             self._state.ride()
         else:  # a scripted session brings its own level history

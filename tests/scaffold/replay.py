@@ -27,6 +27,7 @@ from voicelive_tui.logs import RunLogs
 from voicelive_tui.session import VoiceLiveSession
 from voicelive_tui.ui.clock import fixed_clock
 from voicelive_tui.ui.sources import Opened, SessionSource
+from voicelive_tui.ui.widgets.levels import FPS
 from voicelive_tui.updates import StateChanged
 
 if TYPE_CHECKING:
@@ -37,7 +38,6 @@ if TYPE_CHECKING:
 ENDPOINT = "https://contoso-voice.services.ai.azure.com/"
 CHUNK_MS = 150
 APPEND_MS = 100
-FPS = 20
 
 
 class ReplayAudio(NullBackend):
