@@ -7,10 +7,12 @@ import contextlib
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 from voicelive_tui.auth import AuthError
 from voicelive_tui.config import (
+    EXIT_AUDIO,
     EXIT_AUTH,
     EXIT_CONFIG,
     EXIT_CONNECT,
@@ -88,6 +90,28 @@ async def run_console(settings: Settings) -> int:
         logs.close()
 
 
+def no_dashboard_reason(env: Mapping[str, str]) -> str:
+    """Why the dashboard cannot draw here ('' when it can): no terminal, or TERM=dumb."""
+    term = env.get("TERM", "")
+    if term in ("", "dumb", "unknown"):
+        return f"TERM={term or '(unset)'} cannot show the dashboard"
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        return "no terminal on standard input and output"
+    return ""
+
+
+def forwarded_audio_problem(settings: Settings) -> str:
+    """Set up a forwarded PulseAudio server (``PULSE_SERVER``, before PortAudio starts);
+    why it cannot be used when the run needs sound devices, else ''."""
+    from voicelive_tui.audio import pulse
+
+    server = pulse.prepare(os.environ)
+    devices_needed = not settings.no_audio and not (settings.input_wav and settings.output_wav)
+    if server is None or not devices_needed:
+        return ""
+    return pulse.problem(os.environ, server) or ""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the voicelive-tui console script."""
     try:
@@ -97,16 +121,40 @@ def main(argv: Sequence[str] | None = None) -> int:
     from voicelive_tui.reconnect import ConnectFailed
 
     try:
+        if settings.save_pulse_cookie:
+            from voicelive_tui.audio.pulse import PulseSetupError, save_cookie
+
+            try:
+                path = save_cookie(sys.stdin.buffer, os.environ)
+            except PulseSetupError as exc:
+                return fail(str(exc), EXIT_CONFIG)
+            except OSError as exc:
+                return fail(f"cannot save the PulseAudio cookie: {exc.strerror}", EXIT_CONFIG)
+            print(f"Saved the PulseAudio cookie in {path} (mode 600).")
+            return EXIT_OK
+        audio_problem = forwarded_audio_problem(settings)
         if settings.list_devices:
             from voicelive_tui.audio.devices import list_devices_text
 
+            if audio_problem:
+                print(f"Audio server: {audio_problem}")
+                return EXIT_AUDIO
             print(list_devices_text())
             return EXIT_OK
+        if audio_problem:
+            if not settings.demo_requested:
+                return fail(audio_problem + " (or run with --demo)", EXIT_AUDIO)
+            settings = replace(settings, audio_problem=audio_problem)
         try:
             make_log_dir(settings.log_dir)
         except OSError as exc:
             reason = exc.strerror or exc.__class__.__name__
             return fail(f"cannot write logs in {settings.log_dir}: {reason}", EXIT_CONFIG)
+        if not settings.no_tui:
+            why = no_dashboard_reason(os.environ)
+            if why:
+                print(f"{PROG}: {why}: console mode (as --no-tui)", file=sys.stderr, flush=True)
+                settings = replace(settings, no_tui=True)
         if settings.no_tui:
             return asyncio.run(run_console(settings))
         from voicelive_tui.ui.app import run_app

@@ -38,6 +38,7 @@ EXIT_OK = 0
 EXIT_CONFIG = 2
 EXIT_AUTH = 3
 EXIT_CONNECT = 4
+EXIT_AUDIO = 5
 
 
 class ConfigError(Exception):
@@ -73,6 +74,8 @@ class Settings:
     log_dir: Path = Path(DEFAULT_LOG_DIR)
     verbose: bool = False
     demo: bool = False
+    demo_requested: bool = False
+    """--demo was given (``demo`` is also on when no endpoint is configured)."""
     no_tui: bool = False
     # Audio.
     input_wav: Path | None = None
@@ -84,6 +87,9 @@ class Settings:
     block_ms: int = 20
     full_duplex: bool = False
     list_devices: bool = False
+    save_pulse_cookie: bool = False
+    audio_problem: str = ""
+    """Why the configured sound server cannot be used (with --demo: the scripted user)."""
     # Connection.
     handshake_timeout: float = 10.0
     heartbeat: float = 10.0
@@ -244,6 +250,7 @@ def settings_from_args(
     known = {f.name for f in fields(Settings)}
     settings = Settings(**{k: v for k, v in values.items() if k in known})
     validate(settings)
+    settings = _replace(settings, demo_requested=settings.demo)
     if not settings.endpoint and not settings.demo:
         settings = _replace(settings, demo=True)
     return settings

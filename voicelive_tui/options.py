@@ -273,4 +273,10 @@ SWITCHES: tuple[tuple[str, tuple[str, ...], str, bool], ...] = (
     ("no_audio", ("--no-audio",), "no sound devices: text only", True),
     ("full_duplex", ("--full-duplex",), "one full-duplex audio stream instead of two", True),
     ("list_devices", ("--list-devices",), "list audio devices and exit", True),
+    (
+        "save_pulse_cookie",
+        ("--save-pulse-cookie",),
+        "store the PulseAudio cookie read on stdin (your laptop's, over SSH) and exit",
+        True,
+    ),
 )

@@ -92,8 +92,11 @@ def open_logs(settings: Settings) -> RunLogs:
 def build_audio(settings: Settings) -> AudioBackend:
     """The audio backend the settings ask for: WAV files, none, or the sound devices
     (a text-only backend with a one-line notice when there are none)."""
+    from voicelive_tui.audio.backends import NullBackend
     from voicelive_tui.audio.factory import make_backend
 
+    if settings.audio_problem:  # a forwarded sound server that does not answer (--demo)
+        return NullBackend(notice=f"text only: {settings.audio_problem}")
     return make_backend(
         "none" if settings.no_audio else "auto",
         input_device=settings.input_device,

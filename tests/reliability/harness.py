@@ -187,6 +187,14 @@ class Terminal:
         else:
             self._stop_reading()
 
+    def pause_reading(self) -> None:
+        """Stop reading the terminal, as a stalled SSH link does: the app's writes fill
+        the pty buffer, then block."""
+        asyncio.get_running_loop().remove_reader(self.master)
+
+    def resume_reading(self) -> None:
+        asyncio.get_running_loop().add_reader(self.master, self._read)
+
     def _stop_reading(self) -> None:
         if not self._closed:
             self._closed = True

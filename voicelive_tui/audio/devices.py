@@ -17,12 +17,12 @@ from types import ModuleType
 from typing import Any
 
 from .base import SAMPLE_RATE, AudioError
+from .pulse import FORWARD_HINT, RECIPE
 
 NO_AUDIO_HINT = (
     "for audio install PortAudio (apt install libportaudio2) and run where a sound card "
-    "is, or over SSH forward your laptop's PulseAudio socket: "
-    "ssh -R /tmp/pulse.sock:$XDG_RUNTIME_DIR/pulse/native host, then "
-    "PULSE_SERVER=unix:/tmp/pulse.sock voicelive-tui (see the README, 'Audio over SSH')"
+    f"is, or over SSH forward your laptop's PulseAudio socket: {FORWARD_HINT} "
+    f"(see the {RECIPE})"
 )
 
 

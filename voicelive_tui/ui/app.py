@@ -17,6 +17,7 @@ from urllib.parse import urlparse
 from textual import on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.driver import Driver
 from textual.screen import Screen
 from textual.widgets import Input
 from textual.worker import Worker, WorkerState
@@ -93,6 +94,21 @@ class VoiceLiveApp(App[int]):
         self._source = source or endpoint_source()
         self._owns_logs = logs is None
         self._quitting = False
+
+    def get_driver_class(self) -> type[Driver]:
+        # On a POSIX terminal: the driver whose writes never block the session's loop.
+        driver = super().get_driver_class()
+        if driver.__name__ == "LinuxDriver":
+            from voicelive_tui.ui.driver import NonBlockingDriver
+
+            return NonBlockingDriver
+        return driver
+
+    def hurry_terminal(self) -> None:
+        """The terminal is hanging up: quitting does not wait for it to take writes."""
+        hurry = getattr(self._driver, "hurry", None)  # only NonBlockingDriver has it
+        if hurry is not None:
+            hurry()
 
     def get_default_screen(self) -> DashboardScreen:
         return self.dashboard
@@ -327,7 +343,7 @@ def run_app(settings: Settings) -> int:
     app = VoiceLiveApp(settings)
 
     async def run() -> None:
-        with quit_on_signals(app):  # TERM/HUP/INT quit like q, terminal restored
+        with quit_on_signals(app, app.hurry_terminal):  # TERM/HUP/INT quit like q
             await app.run_async()
 
     asyncio.run(run())

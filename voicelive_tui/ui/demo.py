@@ -64,9 +64,17 @@ async def wait_until(check: Callable[[], bool], timeout: float, step: float = 0.
 class ScriptedUser:
     """Waits for the greeting, asks something, then barges in on a long answer."""
 
-    def __init__(self, mic: ScriptedMic, speech: Callable[[str, int], Awaitable[bytes]]) -> None:
+    def __init__(
+        self,
+        mic: ScriptedMic,
+        speech: Callable[[str, int], Awaitable[bytes]],
+        *,
+        reason: str = "",
+    ) -> None:
         self.mic = mic
         self.speech = speech
+        self.reason = reason
+        """Why the sound devices are not used (a forwarded server not reachable), if known."""
 
     async def _speak(self, text: str) -> None:
         self.mic.feed(await self.speech(text, SAMPLE_RATE))
@@ -75,7 +83,7 @@ class ScriptedUser:
     async def run(self, session: VoiceLiveSession) -> None:
         """The script; gives up quietly when the session does not behave as expected."""
         conv = session.conversation
-        session.notice(SCRIPT_NOTICE)
+        session.notice(f"{self.reason}. {SCRIPT_NOTICE}" if self.reason else SCRIPT_NOTICE)
 
         def quiet() -> bool:
             return (

@@ -21,7 +21,9 @@ from typing import Any
 from textual import getters
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.events import Resize
 from textual.screen import Screen
+from textual.widgets import Static
 
 from voicelive_tui.audio.base import AudioBackend
 from voicelive_tui.conversation import ConnectionState
@@ -38,6 +40,8 @@ from voicelive_tui.ui.widgets.status import StatusBar
 
 WIDE_MIN_COLUMNS = 120
 """At this width and more the three panels sit side by side; below, they stack."""
+MIN_SIZE = (60, 18)
+"""Below this many columns or rows the panels would be empty: a notice shows instead."""
 EVENTS_HZ = 4
 STATE_HZ = 10
 
@@ -68,7 +72,12 @@ def _devices_line(audio: AudioBackend) -> str:
 class DashboardScreen(Screen[None]):
     """Conversation, live events and audio levels of one Voice Live session."""
 
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (WIDE_MIN_COLUMNS, "-wide")]
+    HORIZONTAL_BREAKPOINTS = [
+        (0, "-cramped"),
+        (MIN_SIZE[0], "-narrow"),
+        (WIDE_MIN_COLUMNS, "-wide"),
+    ]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (MIN_SIZE[1], "-tall")]
     AUTO_FOCUS = None
 
     status_bar = getters.query_one("#status", StatusBar)
@@ -99,6 +108,7 @@ class DashboardScreen(Screen[None]):
                 yield EventLog(self.clock, id="events")
                 yield FilterInput(placeholder="filter: type prefix or text", id="filter")
             yield LevelsPanel(id="levels")
+        yield Static(id="too-small")
         yield MessageInput(
             placeholder="message to the agent (Enter sends, Esc closes)", id="message"
         )
@@ -112,6 +122,11 @@ class DashboardScreen(Screen[None]):
         self._conversation = self.conversation_panel
         self._event_log = self.event_log
         self._levels = self.levels_panel
+
+    def on_resize(self, event: Resize) -> None:
+        width, height = event.size
+        if width < MIN_SIZE[0] or height < MIN_SIZE[1]:
+            self.query_one("#too-small", Static).update(too_small_notice(width, height))
 
     # -- wiring -----------------------------------------------------------------
 
@@ -195,3 +210,12 @@ class DashboardScreen(Screen[None]):
             self._state.request()
         self._events.tick()
         self._state.tick()
+
+
+def too_small_notice(width: int, height: int) -> str:
+    """What shows instead of panels too small to hold anything."""
+    need_w, need_h = MIN_SIZE
+    return (
+        f"Terminal too small: {width}x{height}. The dashboard needs {need_w}x{need_h}: "
+        "enlarge the window. The session goes on meanwhile; m mutes, space interrupts, q quits."
+    )

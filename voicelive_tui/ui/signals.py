@@ -17,7 +17,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from textual.app import App
 
@@ -72,17 +72,24 @@ def exit_once_session_ended(app: App[int], timeout: float = HANGUP_EXIT_S) -> No
 
 
 @contextlib.contextmanager
-def quit_on_signals(app: App[int]) -> Iterator[None]:
-    """While inside, the quit signals run ``app.action_quit()`` on the running loop."""
+def quit_on_signals(app: App[int], on_hangup: Callable[[], None] | None = None) -> Iterator[None]:
+    """While inside, the quit signals run ``app.action_quit()`` on the running loop.
+
+    ``on_hangup`` runs at a SIGHUP while the terminal still takes writes (sshd sends the
+    signal before it closes the terminal): quitting must not wait on the terminal.
+    """
     loop = asyncio.get_running_loop()
     received: list[int] = []
 
     def on_signal(signum: int) -> None:
         log.info("Received %s: quitting", signal.Signals(signum).name)
         received.append(signum)
-        if signum == signal.SIGHUP and terminal_gone():
-            detach_from_terminal()
-            exit_once_session_ended(app)
+        if signum == signal.SIGHUP:
+            if terminal_gone():
+                detach_from_terminal()
+                exit_once_session_ended(app)
+            elif on_hangup is not None:
+                on_hangup()
         if len(received) == 1:
             loop.create_task(app.run_action("quit"))
         else:

@@ -43,16 +43,12 @@ def endpoint_source(audio: AudioBackend | None = None) -> SessionSource:
             user = None
             # The backend is not started yet, so has_input is unknown: a "none" backend
             # here means no devices were found (--no-audio aside).
-            if (
-                target.speech is not None
-                and audio is None
-                and backend.kind == "none"
-                and not settings.no_audio
-            ):
+            no_devices = backend.kind == "none" or bool(settings.audio_problem)
+            if target.speech is not None and audio is None and no_devices and not settings.no_audio:
                 from voicelive_tui.ui.demo import ScriptedMic, ScriptedUser
 
                 mic = ScriptedMic(block_ms=settings.block_ms)
-                user = ScriptedUser(mic, target.speech)
+                user = ScriptedUser(mic, target.speech, reason=settings.audio_problem)
                 backend = mic
             yield Opened(make_session(settings, target, logs, backend), target.demo, user)
 

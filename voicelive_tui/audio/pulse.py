@@ -1,0 +1,174 @@
+"""A forwarded PulseAudio server (``ssh -R`` of a laptop's socket), set up for the user.
+
+A laptop's PulseAudio socket forwarded over SSH looks local to both ends, so libpulse
+offers shared memory (memfd), which cannot cross the forward: ``pactl info`` fails with
+"Expected 1 memfd fd to be received over pipe; got 0 ... Protocol error". And the server
+may ask for its cookie, which lives on the laptop.
+
+When ``PULSE_SERVER`` names a server other than this machine's own, :func:`prepare`
+writes a private client configuration (no shared memory, no autospawn, the laptop's
+cookie when one was saved) and points ``PULSE_CLIENTCONFIG`` at it, before PortAudio
+starts. :func:`problem` says, in one line, why that server cannot be used and what to
+run. :func:`save_cookie` stores the laptop's cookie, sent once over SSH::
+
+    ssh remote-host voicelive-tui --save-pulse-cookie < ~/.config/pulse/cookie
+
+The cookie's place is ``$XDG_CONFIG_HOME/voicelive-tui/pulse-cookie`` (by default
+``~/.config/voicelive-tui/pulse-cookie``); ``PULSE_COOKIE`` overrides it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Mapping, MutableMapping
+from pathlib import Path
+from typing import BinaryIO
+
+RECIPE = "README, 'Audio over SSH'"
+FORWARD_HINT = (
+    "on your laptop run: ssh -t -R /tmp/pulse-$USER.sock:$XDG_RUNTIME_DIR/pulse/native "
+    "remote-host PULSE_SERVER=unix:/tmp/pulse-$USER.sock voicelive-tui"
+)
+COOKIE_HINT = (
+    "send your laptop's PulseAudio cookie once: "
+    "ssh remote-host voicelive-tui --save-pulse-cookie < ~/.config/pulse/cookie"
+)
+COOKIE_BYTES = 256
+"""A PulseAudio cookie is 256 random bytes."""
+
+
+class PulseSetupError(Exception):
+    """The forwarded server cannot be used; the message is one line for the user."""
+
+
+def cookie_path(env: Mapping[str, str]) -> Path:
+    """Where the laptop's cookie is kept on this machine."""
+    base = env.get("XDG_CONFIG_HOME") or str(Path(env.get("HOME", "~")).expanduser() / ".config")
+    return Path(base) / "voicelive-tui" / "pulse-cookie"
+
+
+def _local_sockets(env: Mapping[str, str]) -> set[str]:
+    """This machine's own PulseAudio sockets (the server a desktop session runs)."""
+    places = set()
+    if env.get("PULSE_RUNTIME_PATH"):
+        places.add(os.path.join(env["PULSE_RUNTIME_PATH"], "native"))
+    if env.get("XDG_RUNTIME_DIR"):
+        places.add(os.path.join(env["XDG_RUNTIME_DIR"], "pulse", "native"))
+    places.add(f"/run/user/{os.getuid()}/pulse/native")
+    return {os.path.realpath(p) for p in places}
+
+
+def forwarded_server(env: Mapping[str, str]) -> str | None:
+    """``PULSE_SERVER`` when it names a server that is not this machine's own, else None.
+
+    ``unix:/path`` or a bare path other than the local socket is a forwarded socket;
+    ``tcp:host`` (or ``host``) is a network server. Both need the set-up of :func:`prepare`.
+    """
+    server = env.get("PULSE_SERVER", "").strip()
+    if not server:
+        return None
+    first = server.split()[0]  # PULSE_SERVER may list several; the first one is tried first
+    path = first[len("unix:") :] if first.startswith("unix:") else first
+    if path.startswith("/") and os.path.realpath(path) in _local_sockets(env):
+        return None
+    return first
+
+
+def socket_path(server: str) -> str | None:
+    """The Unix socket of ``server`` (``unix:/x`` or ``/x``), or None for a network server."""
+    path = server[len("unix:") :] if server.startswith("unix:") else server
+    return path if path.startswith("/") else None
+
+
+def client_config(cookie: Path | None) -> str:
+    """The libpulse client configuration for a forwarded server."""
+    lines = [
+        "# voicelive-tui: a PulseAudio server reached through a forwarded socket",
+        "enable-shm = no",  # memfd/shm cannot cross ssh -R
+        "enable-memfd = no",
+        "autospawn = no",  # never start a server here instead
+    ]
+    if cookie is not None:
+        lines.append(f"cookie-file = {cookie}")
+    return "\n".join(lines) + "\n"
+
+
+def prepare(env: MutableMapping[str, str]) -> str | None:
+    """Set up libpulse for a forwarded ``PULSE_SERVER`` (see the module docstring).
+
+    Changes ``env`` (the process environment, before PortAudio starts) and returns the
+    server, or returns None and changes nothing when the server is this machine's own.
+    """
+    server = forwarded_server(env)
+    if server is None or env.get("PULSE_CLIENTCONFIG"):
+        return server  # the user's own client configuration wins
+    cookie: Path | None = None
+    if env.get("PULSE_COOKIE"):
+        cookie = Path(env["PULSE_COOKIE"])
+    elif cookie_path(env).is_file():
+        cookie = cookie_path(env)
+    folder = Path(tempfile.mkdtemp(prefix="voicelive-tui-pulse-"))
+    atexit.register(shutil.rmtree, folder, True)
+    conf = folder / "client.conf"
+    conf.write_text(client_config(cookie))
+    env["PULSE_CLIENTCONFIG"] = str(conf)
+    return server
+
+
+def problem(env: Mapping[str, str], server: str) -> str | None:
+    """Why ``server`` cannot be used, as one line with what to run; None when it answers."""
+    path = socket_path(server)
+    if path is not None:
+        reason = _socket_problem(path)
+        if reason:
+            return f"PulseAudio at {server} is not reachable: {reason}; {FORWARD_HINT}"
+    if shutil.which("pactl") is None:
+        return None  # the socket answers; pactl is not here to ask for more
+    try:
+        done = subprocess.run(
+            ["pactl", "info"], capture_output=True, text=True, timeout=5, env=dict(env)
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"PulseAudio at {server} did not answer: {exc}"
+    if done.returncode == 0:
+        return None
+    said = " ".join(done.stderr.split()) or f"pactl exited with {done.returncode}"
+    if "access denied" in said.lower():
+        return f"PulseAudio at {server} refused the connection (access denied): {COOKIE_HINT}"
+    return f"PulseAudio at {server} is not usable: {said}; see the {RECIPE}"
+
+
+def _socket_problem(path: str) -> str | None:
+    if not os.path.exists(path):
+        return f"no socket at {path} (is the ssh -R forward running?)"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(3)
+        try:
+            sock.connect(path)
+        except OSError as exc:
+            reason = exc.strerror or exc.__class__.__name__
+            return f"{path}: {reason.lower()} (a stale socket from an earlier session?)"
+    return None
+
+
+def save_cookie(source: BinaryIO, env: Mapping[str, str]) -> Path:
+    """Store the cookie read from ``source`` (the laptop's, piped over SSH); its path."""
+    data = source.read(COOKIE_BYTES + 1)
+    if len(data) != COOKIE_BYTES:
+        raise PulseSetupError(
+            f"a PulseAudio cookie is {COOKIE_BYTES} bytes, got {len(data)}"
+            f"{' or more' if len(data) > COOKIE_BYTES else ''} on standard input; "
+            "pipe the laptop's ~/.config/pulse/cookie into --save-pulse-cookie"
+        )
+    path = cookie_path(env)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+    os.chmod(path, 0o600)
+    return path
