@@ -10,6 +10,7 @@ from azure.core.credentials import AccessToken, AzureKeyCredential
 from azure.core.credentials_async import AsyncTokenCredential
 
 from voicelive_tui.config import Settings
+from voicelive_tui.errors import EXIT_AUTH, VoiceLiveError
 
 Credential = Union[AzureKeyCredential, AsyncTokenCredential]  # noqa: UP007 (a runtime alias)
 
@@ -71,8 +72,10 @@ class CachedTokenCredential(AsyncTokenCredential):
         await self.close()
 
 
-class AuthError(Exception):
+class AuthError(VoiceLiveError):
     """Authentication failed; the message is one line with a hint (exit 3)."""
+
+    exit_code = EXIT_AUTH
 
 
 def make_token_credential(settings: Settings) -> AsyncTokenCredential:

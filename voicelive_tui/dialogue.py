@@ -37,8 +37,9 @@ from voicelive_tui.config import Settings
 from voicelive_tui.conversation import Conversation, VadState
 from voicelive_tui.frames import MALFORMED
 from voicelive_tui.logs import RunLogs
-from voicelive_tui.protocol import SessionOverrides, build_session_config, is_benign_cancel_error
+from voicelive_tui.protocol import is_benign_cancel_error
 from voicelive_tui.reconnect import short_error
+from voicelive_tui.session_config import SessionOverrides, build_session_config
 from voicelive_tui.updates import (
     AudioLost,
     EventReceived,

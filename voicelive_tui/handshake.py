@@ -21,8 +21,8 @@ from voicelive_tui.auth import (
 )
 from voicelive_tui.config import Settings
 from voicelive_tui.logs import RunLogs
-from voicelive_tui.protocol import connect_kwargs
 from voicelive_tui.reconnect import CLIENT_MAX_MSG_BYTES, HandshakeTimeout
+from voicelive_tui.session_config import connect_kwargs
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -1,4 +1,8 @@
-"""Wiring shared by console mode and the dashboard: endpoint, credential, audio, logs, session."""
+"""The one wiring path of console mode and the dashboard: endpoint, credential, audio, session.
+
+Both front ends open their session with :func:`open_session`; the logs come from
+:func:`open_logs`.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ from voicelive_tui.auth import (
     needs_token_credential,
 )
 from voicelive_tui.config import Settings
+from voicelive_tui.demo import ScriptedMic, ScriptedUser
 from voicelive_tui.logs import RunLogs
 from voicelive_tui.session import VoiceLiveSession
 
@@ -121,3 +126,41 @@ def make_session(
         audio=audio,
         logs=logs,
     )
+
+
+@dataclass
+class Opened:
+    """A session, and the scripted demo user to run next to it (if any)."""
+
+    session: VoiceLiveSession
+    demo: bool = False
+    scripted_user: ScriptedUser | None = None
+
+
+@contextlib.asynccontextmanager
+async def open_session(
+    settings: Settings,
+    logs: RunLogs,
+    *,
+    audio: AudioBackend | None = None,
+    token_credential: AsyncTokenCredential | None = None,
+    scripted_user: bool = False,
+) -> AsyncIterator[Opened]:
+    """A session ready to run: the target (the embedded emulator with --demo), the audio the
+    settings ask for (or ``audio``), the logs.
+
+    With ``scripted_user`` (the dashboard), a demo without sound devices gets a scripted
+    user who speaks through a WAV input, so that every panel has something to show.
+    """
+    async with open_target(settings, token_credential) as target:
+        backend = audio if audio is not None else build_audio(settings)
+        user = None
+        # The backend is not started yet, so has_input is unknown: a "none" backend
+        # here means no devices were found (--no-audio aside).
+        no_devices = backend.kind == "none" or bool(settings.audio_problem)
+        speech = target.speech
+        if scripted_user and speech and audio is None and no_devices and not settings.no_audio:
+            mic = ScriptedMic(block_ms=settings.block_ms)
+            user = ScriptedUser(mic, speech, reason=settings.audio_problem)
+            backend = mic
+        yield Opened(make_session(settings, target, logs, backend), target.demo, user)

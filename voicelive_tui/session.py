@@ -32,7 +32,6 @@ from voicelive_tui.dialogue import Dialogue
 from voicelive_tui.frames import close_code, parse_server_event
 from voicelive_tui.handshake import Quit, open_connection
 from voicelive_tui.logs import RunLogs
-from voicelive_tui.protocol import SessionOverrides
 from voicelive_tui.reconnect import (
     START_ATTEMPTS,
     ConnectFailed,
@@ -42,6 +41,7 @@ from voicelive_tui.reconnect import (
     handshake_status,
     short_error,
 )
+from voicelive_tui.session_config import SessionOverrides
 from voicelive_tui.transcript import ConversationLogWriter
 from voicelive_tui.updates import (
     Closed,

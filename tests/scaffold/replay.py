@@ -24,9 +24,10 @@ from voicelive_tui.audio.backends import NullBackend
 from voicelive_tui.audio.base import SILENCE_DB
 from voicelive_tui.config import Settings
 from voicelive_tui.logs import RunLogs
+from voicelive_tui.runner import Opened
 from voicelive_tui.session import VoiceLiveSession
 from voicelive_tui.ui.clock import fixed_clock
-from voicelive_tui.ui.sources import Opened, SessionSource
+from voicelive_tui.ui.sources import SessionSource
 from voicelive_tui.ui.widgets.levels import FPS
 from voicelive_tui.updates import StateChanged
 

@@ -20,14 +20,12 @@ from voicelive_tui.auth import (
 )
 from voicelive_tui.config import DEFAULT_INSTRUCTIONS, Settings
 from voicelive_tui.protocol import (
-    SessionOverrides,
-    build_session_config,
-    connect_kwargs,
     elide_for_display,
     event_family,
     is_benign_cancel_error,
     summarize,
 )
+from voicelive_tui.session_config import SessionOverrides, build_session_config, connect_kwargs
 
 ENDPOINT = "https://res.services.ai.azure.com/"
 KEY = AzureKeyCredential("k")

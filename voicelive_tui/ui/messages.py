@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from textual.message import Message
 
+from voicelive_tui.session_config import SessionOverrides
 from voicelive_tui.updates import Severity
 
 
@@ -34,6 +35,14 @@ class SessionNotice(Message):
         super().__init__()
         self.text = text
         self.severity = severity
+
+
+class SettingsChangeRequested(Message):
+    """The command palette asks for new voice or VAD values (sent with session.update)."""
+
+    def __init__(self, overrides: SessionOverrides) -> None:
+        super().__init__()
+        self.overrides = overrides
 
 
 class SessionStarted(Message):
