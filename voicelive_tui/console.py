@@ -8,9 +8,9 @@ import logging
 import sys
 from typing import TextIO
 
-from voicelive_tui.conversation import ConnectionState
 from voicelive_tui.protocol import is_benign_cancel_error
 from voicelive_tui.session import VoiceLiveSession
+from voicelive_tui.turns import ConnectionState
 from voicelive_tui.updates import AudioLost, EventReceived, Notice, Severity, StateChanged, Update
 
 log = logging.getLogger(__name__)

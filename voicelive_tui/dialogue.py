@@ -34,12 +34,13 @@ from voicelive_tui.audio.base import AudioBackend, AudioError
 from voicelive_tui.audio.factory import start_backend
 from voicelive_tui.bargein import plan_barge_in
 from voicelive_tui.config import Settings
-from voicelive_tui.conversation import Conversation, VadState
+from voicelive_tui.conversation import Conversation
 from voicelive_tui.frames import MALFORMED
 from voicelive_tui.logs import RunLogs
 from voicelive_tui.protocol import is_benign_cancel_error
 from voicelive_tui.reconnect import short_error
 from voicelive_tui.session_config import SessionOverrides, build_session_config
+from voicelive_tui.turns import VadState
 from voicelive_tui.updates import (
     AudioLost,
     EventReceived,

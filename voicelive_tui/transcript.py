@@ -15,9 +15,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from voicelive_tui.conversation import Conversation, Turn, ident, obj
+from voicelive_tui.conversation import Conversation
 from voicelive_tui.logs import ConversationLog
 from voicelive_tui.protocol import item_text, voice_name
+from voicelive_tui.turns import Turn, ident, obj
 from voicelive_tui.updates import Closed, EventReceived, EventSent, Outage, PlannedReconnect, Update
 
 

@@ -34,6 +34,7 @@ from .callbacks import RealtimeCallbacks
 from .playback import RingBackend, pcm_to_samples
 from .resample import StreamResampler
 from .ring import PlaybackRing, SampleRing
+from .streams import DeviceStreams
 
 __all__ = ["SoundDeviceBackend"]
 
@@ -86,9 +87,7 @@ class SoundDeviceBackend(RingBackend):
         self.block = max(1, round(SAMPLE_RATE * block_ms / 1000))
         self.server = ""
         self._sd: Any = None
-        self._streams: list[Any] = []
-        self._in_stream: Any = None
-        self._out_stream: Any = None
+        self._streams = DeviceStreams(None, self._finished_callback)
         self._in_name = self._out_name = ""
         self._in_rate = self._out_rate = SAMPLE_RATE
         self.callbacks = RealtimeCallbacks(
@@ -103,7 +102,6 @@ class SoundDeviceBackend(RingBackend):
         self._mon_resampler = StreamResampler(SAMPLE_RATE, SAMPLE_RATE)
         self._mic_buf = bytearray()
         self._housekeeping: asyncio.Task[None] | None = None
-        self._closing = False
         self._calls_seen = 0
         self._stall_since = 0.0
         self._tail_item: str | None = None
@@ -116,11 +114,11 @@ class SoundDeviceBackend(RingBackend):
 
     @property
     def has_input(self) -> bool:
-        return self._in_stream is not None and not self.faulted
+        return self._streams.input is not None and not self.faulted
 
     @property
     def has_output(self) -> bool:
-        return self._out_stream is not None and not self.faulted
+        return self._streams.output is not None and not self.faulted
 
     def describe(self) -> str:
         if self.faulted:
@@ -140,6 +138,7 @@ class SoundDeviceBackend(RingBackend):
         self._loop = self.callbacks.loop = loop
         self._listener = listener
         self._sd = devices.load_sounddevice()
+        self._streams = DeviceStreams(self._sd, self._finished_callback)
         self.server = await asyncio.to_thread(devices.audio_server)
         self._open_recorder()
         self._open()
@@ -196,17 +195,11 @@ class SoundDeviceBackend(RingBackend):
 
     def _drop_device_queue(self) -> None:
         """Abort the output stream (PortAudio drops what its buffer holds) and restart it."""
-        stream = self._out_stream
-        self._closing = True  # the finished callback of the abort is not a lost device
         try:
-            stream.abort()
-            self.ring.drop_device_queue()  # the callback is stopped: counters are still
-            stream.start()
+            # The callback is stopped meanwhile: the ring's counters are still.
+            self._streams.restart_output(self.ring.drop_device_queue)
         except Exception as exc:  # a device that vanished meanwhile
-            self._closing = False
             self._fault(f"audio output could not restart: {exc}")
-            return
-        self._closing = False
 
     def played_ms(self, item_id: str) -> int:
         """Milliseconds of the item heard: handed to the device minus what it still holds."""
@@ -240,8 +233,7 @@ class SoundDeviceBackend(RingBackend):
 
     def _open(self) -> None:
         """Open the streams; raise AudioError if neither direction works."""
-        sd = self._sd
-        self._closing = False
+        sd, streams = self._sd, self._streams
         errors: list[str] = []
         in_index = devices.resolve_device(sd, self.input_device, "input")
         out_index = self._out_index = devices.resolve_device(sd, self.output_device, "output")
@@ -250,67 +242,36 @@ class SoundDeviceBackend(RingBackend):
         if self.full_duplex:
             in_rate = out_rate
         self._setup_rates(in_rate, out_rate)
-        common = {"channels": 1, "dtype": "int16", "latency": self.latency}
         if self.full_duplex:
-            common["latency"] = self.output_latency
-            try:
-                stream = sd.Stream(
-                    device=(in_index, out_index),
-                    samplerate=out_rate,
-                    blocksize=self._blocksize(out_rate),
-                    callback=self.callbacks.duplex,
-                    finished_callback=self._finished_callback,
-                    **common,
-                )
-            except Exception as exc:  # PortAudioError, ValueError from an odd device
-                raise AudioError(f"cannot open full-duplex audio stream: {exc}") from exc
-            self._in_stream = self._out_stream = stream
-            self._streams = [stream]
+            self._open_stream("duplex", (in_index, out_index), self.output_latency)
         else:
-            for cls, index, rate, callback in (
-                (sd.InputStream, in_index, in_rate, self.callbacks.input),
-                (sd.OutputStream, out_index, out_rate, self.callbacks.output),
+            for kind, index, latency in (
+                ("input", in_index, self.latency),
+                ("output", out_index, self.output_latency),
             ):
                 try:
-                    self._open_one(cls, index, rate, callback, common)
+                    self._open_stream(kind, index, latency)
                 except AudioError as exc:
                     errors.append(str(exc))
-        if not self._streams:
+        if not streams.all:
             raise AudioError("; ".join(errors) or "no audio device could be opened")
         names = {d.index: d.name for d in devices.query(sd)}
-        self._in_name = names.get(in_index, str(in_index)) if self._in_stream else ""
-        self._out_name = names.get(out_index, str(out_index)) if self._out_stream else ""
+        self._in_name = names.get(in_index, str(in_index)) if streams.input else ""
+        self._out_name = names.get(out_index, str(out_index)) if streams.output else ""
         self.notice = errors[0] if errors else ""
         self._calls_seen = self.callbacks.calls
         self._stall_since = self._loop.time() if self._loop is not None else 0.0
-        try:
-            for stream in self._streams:
-                stream.start()
-        except Exception as exc:
-            self._close_streams()
-            raise AudioError(f"cannot start audio stream: {exc}") from exc
+        streams.start()
 
-    def _open_one(self, cls: Any, index: int, rate: int, callback: Any, common: dict) -> None:
-        if cls is self._sd.OutputStream:
-            common = {**common, "latency": self.output_latency}
-        try:
-            stream = cls(
-                device=index,
-                samplerate=rate,
-                blocksize=self._blocksize(rate),
-                callback=callback,
-                finished_callback=self._finished_callback,
-                **common,
-            )
-        except Exception as exc:
-            kind = "input" if cls is self._sd.InputStream else "output"
-            raise AudioError(f"cannot open audio {kind} device {index}: {exc}") from exc
-        if cls is self._sd.InputStream:
-            self._in_stream = stream
-        else:
-            self._out_stream = stream
+    def _open_stream(self, kind: str, device: Any, latency: str | float) -> None:
+        rate = self._in_rate if kind == "input" else self._out_rate
+        callback = getattr(self.callbacks, kind)
+        size = self._blocksize(rate)
+        stream = self._streams.open(
+            kind, device, rate, size, callback, latency=latency, channels=1, dtype="int16"
+        )
+        if kind != "input":
             self.callbacks.out_delay = float(stream.latency)
-        self._streams.append(stream)
 
     def _blocksize(self, rate: int) -> int:
         return max(1, round(rate * self.block_ms / 1000))
@@ -334,18 +295,11 @@ class SoundDeviceBackend(RingBackend):
         )
 
     def _close_streams(self) -> None:
-        self._closing = True
-        for stream in self._streams:
-            with contextlib.suppress(Exception):
-                stream.abort()
-            with contextlib.suppress(Exception):
-                stream.close()
-        self._streams = []
-        self._in_stream = self._out_stream = None
+        self._streams.close()
         self.levels[:] = SILENCE_DB
 
     def _finished_callback(self) -> None:
-        if self._closing:
+        if self._streams.closing:
             return
         with contextlib.suppress(RuntimeError):
             self._loop.call_soon_threadsafe(  # type: ignore[union-attr]
@@ -379,7 +333,7 @@ class SoundDeviceBackend(RingBackend):
         self._report_started()
 
     def _fault(self, message: str) -> None:
-        if self.faulted or self._closing:
+        if self.faulted or self._streams.closing:
             return
         self.faulted = True
         self.notice = message
@@ -410,25 +364,15 @@ class SoundDeviceBackend(RingBackend):
             return
         self._underflows_seen = underflows
         self.output_latency = min(2 * self.output_latency, MAX_OUTPUT_LATENCY_S)
-        old = self._out_stream
-        self._closing = True
-        with contextlib.suppress(Exception):
-            old.abort()
-        with contextlib.suppress(Exception):
-            old.close()
-        self._streams.remove(old)
-        self._out_stream = None
+        self._streams.drop_output()
         try:
-            sd, common = self._sd, {"channels": 1, "dtype": "int16"}
-            self._open_one(
-                sd.OutputStream, self._out_index, self._out_rate, self.callbacks.output, common
-            )
-            self._out_stream.start()
+            self._open_stream("output", self._out_index, self.output_latency)
+            self._streams.output.start()
         except Exception as exc:  # AudioError, or a device that vanished meanwhile
-            self._closing = False
+            self._streams.closing = False
             self._fault(f"audio output could not reopen: {exc}")
             return
-        self._closing = False
+        self._streams.closing = False
 
     async def _housekeep(self) -> None:
         """Drain for the recorder, release ended items, watch the streams, 4 times a second."""
@@ -444,9 +388,9 @@ class SoundDeviceBackend(RingBackend):
             self._grow_output_latency()
             if self._recorder is not None:
                 self._recorder.flush()
-            if self.faulted or not self._streams:
+            if self.faulted or not self._streams.all:
                 continue
-            if any(not s.active for s in self._streams):
+            if any(not s.active for s in self._streams.all):
                 self._fault("audio stream stopped (device lost?)")
             elif self.callbacks.calls != self._calls_seen:
                 self._calls_seen = self.callbacks.calls

@@ -212,26 +212,11 @@ class Emulator:
 
 
 @asynccontextmanager
-async def run_emulator(
-    *,
-    host: str = "127.0.0.1",
-    port: int = 0,
-    api_key: str | None = None,
-    token: str | None = None,
-    speed: float = 1.0,
-    faults: Faults | Iterable[str] | None = None,
-    max_append_bytes: int = DEFAULT_MAX_APPEND_BYTES,
-) -> AsyncIterator[Emulator]:
-    """Run an emulator in this event loop: ``async with run_emulator() as emu: emu.endpoint``."""
-    emulator = Emulator(
-        host=host,
-        port=port,
-        api_key=api_key,
-        token=token,
-        speed=speed,
-        faults=faults,
-        max_append_bytes=max_append_bytes,
-    )
+async def run_emulator(**options: Any) -> AsyncIterator[Emulator]:
+    """Run an emulator in this event loop: ``async with run_emulator() as emu: emu.endpoint``.
+
+    ``options`` are :class:`Emulator`'s keyword arguments."""
+    emulator = Emulator(**options)
     await emulator.start()
     try:
         yield emulator

@@ -26,8 +26,8 @@ from textual.screen import Screen
 from textual.widgets import Static
 
 from voicelive_tui.audio.base import AudioBackend
-from voicelive_tui.conversation import ConnectionState
 from voicelive_tui.session import VoiceLiveSession
+from voicelive_tui.turns import ConnectionState
 from voicelive_tui.ui.clock import WallClock
 from voicelive_tui.ui.throttle import Throttle
 from voicelive_tui.ui.view import AudioStatus, expires_in_label, status_view, vad_view
