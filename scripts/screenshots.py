@@ -3,7 +3,7 @@
     python scripts/screenshots.py            # writes screenshots/*.svg
     python scripts/screenshots.py --show     # run the scripted session in this terminal
 
-The screens come from :class:`voicelive_tui.ui.replay.ReplaySession` on a frozen clock,
+The screens come from :class:`tests.scaffold.replay.ReplaySession` on a frozen clock,
 so running this twice gives the same files.
 """
 
@@ -18,9 +18,11 @@ from pathlib import Path
 
 from textual.pilot import Pilot
 
-from voicelive_tui.ui.replay import scripted_app, settle
-
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the scripted session is test scaffolding, under tests/
+
+from tests.scaffold.replay import scripted_app, settle  # noqa: E402
+
 OUT = ROOT / "screenshots"
 
 

@@ -10,9 +10,9 @@ from azure.core.credentials import AccessToken, AzureKeyCredential
 from azure.core.credentials_async import AsyncTokenCredential
 
 from voicelive_tui.config import Settings
+from voicelive_tui.errors import EXIT_AUTH, VoiceLiveError
 
 Credential = Union[AzureKeyCredential, AsyncTokenCredential]  # noqa: UP007 (a runtime alias)
-TokenCredentialFactory = Callable[[Settings], AsyncTokenCredential]
 
 AI_SCOPE = "https://ai.azure.com/.default"
 ML_SCOPE = "https://ml.azure.com/.default"
@@ -33,7 +33,6 @@ class CachedTokenCredential(AsyncTokenCredential):
     def __init__(self, inner: AsyncTokenCredential, clock: Callable[[], float] = time.time):
         self.inner = inner
         self.clock = clock
-        self.fetches = 0
         self._cache: dict[tuple[str, ...], tuple[AccessToken, float]] = {}
 
     async def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
@@ -45,7 +44,6 @@ class CachedTokenCredential(AsyncTokenCredential):
     async def _fetch(self, scopes: tuple[str, ...], **kwargs: Any) -> AccessToken:
         now = self.clock()
         token = await self.inner.get_token(*scopes, **kwargs)
-        self.fetches += 1
         lifetime = max(0.0, token.expires_on - now)
         refresh_at = token.expires_on - min(self.REFRESH_BEFORE_S, lifetime / 2)
         self._cache[scopes] = (token, refresh_at)
@@ -74,8 +72,10 @@ class CachedTokenCredential(AsyncTokenCredential):
         await self.close()
 
 
-class AuthError(Exception):
+class AuthError(VoiceLiveError):
     """Authentication failed; the message is one line with a hint (exit 3)."""
+
+    exit_code = EXIT_AUTH
 
 
 def make_token_credential(settings: Settings) -> AsyncTokenCredential:

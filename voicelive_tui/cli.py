@@ -10,18 +10,8 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
-from voicelive_tui.auth import AuthError
-from voicelive_tui.config import (
-    EXIT_AUDIO,
-    EXIT_AUTH,
-    EXIT_CONFIG,
-    EXIT_CONNECT,
-    EXIT_OK,
-    ConfigError,
-    Settings,
-    build_parser,
-    settings_from_args,
-)
+from voicelive_tui.config import ConfigError, Settings, build_parser, settings_from_args
+from voicelive_tui.errors import EXIT_AUDIO, EXIT_CONFIG, EXIT_OK, VoiceLiveError
 from voicelive_tui.logs import make_log_dir
 
 PROG = "voicelive-tui"
@@ -42,9 +32,9 @@ def load_settings(argv: Sequence[str] | None) -> Settings:
 
 async def run_console(settings: Settings) -> int:
     """Console mode: the seed's lines on stdout until Ctrl+C or --exit-after-turns."""
-    from voicelive_tui.console import BANNER, GOODBYE, ConsolePrinter
-    from voicelive_tui.runner import DEMO_NOTICE, build_audio, make_session, open_logs, open_target
-    from voicelive_tui.session import MALFORMED
+    from voicelive_tui.console import BANNER, GOODBYE, ConsolePrinter, TurnLimit
+    from voicelive_tui.frames import MALFORMED
+    from voicelive_tui.runner import DEMO_NOTICE, open_logs, open_session
 
     if "utf" not in (sys.stdout.encoding or "").lower():
         # An ASCII or Latin-1 terminal gets '?' for the seed's emoji, not a traceback.
@@ -55,9 +45,12 @@ async def run_console(settings: Settings) -> int:
         print(DEMO_NOTICE, flush=True)
     logs = open_logs(settings)
     try:
-        async with open_target(settings) as target:
-            session = make_session(settings, target, logs, build_audio(settings))
+        async with open_session(settings, logs) as opened:
+            session = opened.session
             session.subscribe(ConsolePrinter(session))
+            limit = TurnLimit(session, settings.exit_after_turns or 0)
+            if settings.exit_after_turns:
+                session.subscribe(limit)
             loop = asyncio.get_running_loop()
             # An SSH disconnect sends SIGHUP: quit as Ctrl+C does, the reply in progress
             # written to the conversation log as [interrupted: quit].
@@ -66,6 +59,7 @@ async def run_console(settings: Settings) -> int:
             try:
                 await session.run()
             finally:
+                await limit.close()
                 for sig in QUIT_SIGNALS:
                     loop.remove_signal_handler(sig)
         conv = session.conversation
@@ -115,8 +109,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings(argv)
     except ConfigError as exc:
         return fail(str(exc), EXIT_CONFIG)
-    from voicelive_tui.reconnect import ConnectFailed
-
     try:
         if settings.save_pulse_cookie:
             from voicelive_tui.audio.pulse import PulseSetupError, save_cookie
@@ -155,12 +147,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from voicelive_tui.ui.app import run_app
 
         return run_app(settings)
-    except AuthError as exc:
-        return fail(str(exc), EXIT_AUTH)
-    except ConnectFailed as exc:
-        return fail(str(exc), EXIT_CONNECT)
-    except ConfigError as exc:
-        return fail(str(exc), EXIT_CONFIG)
+    except VoiceLiveError as exc:  # config, auth, connection: each knows its exit status
+        return fail(str(exc), exc.exit_code)
     except KeyboardInterrupt:
         return EXIT_OK
 

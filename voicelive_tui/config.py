@@ -19,6 +19,7 @@ from urllib.parse import urlparse
 from dotenv import dotenv_values
 from dotenv.parser import parse_stream
 
+from voicelive_tui.errors import EXIT_CONFIG, VoiceLiveError
 from voicelive_tui.options import (
     DEFAULT_ENV_FILE,
     DEFAULT_LOG_DIR,
@@ -33,16 +34,11 @@ DEFAULT_INSTRUCTIONS = (
     "You are a helpful voice assistant. Answer briefly and naturally, as in a conversation."
 )
 
-# Exit statuses, documented in the README.
-EXIT_OK = 0
-EXIT_CONFIG = 2
-EXIT_AUTH = 3
-EXIT_CONNECT = 4
-EXIT_AUDIO = 5
 
-
-class ConfigError(Exception):
+class ConfigError(VoiceLiveError):
     """Bad configuration or usage; the message is one line for the user (exit 2)."""
+
+    exit_code = EXIT_CONFIG
 
 
 @dataclass(frozen=True)
@@ -120,11 +116,6 @@ class Settings:
     def uses_api_key(self) -> bool:
         """True when the connection authenticates with the API key."""
         return bool(self.api_key) and not self.use_token_credential
-
-    @property
-    def is_azure_voice(self) -> bool:
-        """Names with a '-' are Azure voices; others (alloy, echo, ...) are OpenAI voices."""
-        return "-" in self.voice
 
     def mode_label(self) -> str:
         """Short text for the status bar: agent name or model."""

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import sys
 from typing import TextIO
 
-from voicelive_tui.conversation import ConnectionState
 from voicelive_tui.protocol import is_benign_cancel_error
-from voicelive_tui.session import Update, VoiceLiveSession
+from voicelive_tui.session import VoiceLiveSession
+from voicelive_tui.turns import ConnectionState
+from voicelive_tui.updates import AudioLost, EventReceived, Notice, Severity, StateChanged, Update
 
+log = logging.getLogger(__name__)
+
+PLAYBACK_WAIT_S = 30.0
 BANNER = "🎙️  Basic Voice Assistant with Azure VoiceLive SDK"
 READY = (
     "\n" + "=" * 60 + "\n🎤 VOICE ASSISTANT READY\nStart speaking to begin conversation\n"
@@ -30,6 +37,8 @@ _LINES = {
     ),
 }
 
+_PREFIXES = {Severity.ERROR: "❌ ", Severity.WARNING: "⚠️  ", Severity.INFORMATION: "ℹ️  "}
+
 
 class ConsolePrinter:
     """Prints the seed's lines for the updates of one session."""
@@ -44,12 +53,16 @@ class ConsolePrinter:
         print(text, file=self.out, flush=True)
 
     def __call__(self, update: Update) -> None:
-        if update.kind == "received" and update.event is not None:
+        if isinstance(update, EventReceived):
             self._received(update.event)
-        elif update.kind == "notice":
-            prefix = {"error": "❌ ", "warning": "⚠️  "}.get(update.severity, "ℹ️  ")
-            self.print(prefix + update.text)
-        elif update.kind == "state":
+        elif isinstance(update, Notice):
+            self.print(_PREFIXES[update.severity] + update.text)
+        elif isinstance(update, AudioLost):
+            self.print(
+                f"{_PREFIXES[Severity.ERROR]}Audio device lost: {update.message}. "
+                "Continuing text-only."
+            )
+        elif isinstance(update, StateChanged):
             self._state()
 
     def _received(self, event: dict) -> None:
@@ -76,3 +89,35 @@ class ConsolePrinter:
             self.print(f"⚠️  {what}; retrying in {conv.reconnect_in_s or 0:.1f} s")
         elif state == ConnectionState.READY and conv.outages:
             self.print("✅ Reconnected")
+
+
+class TurnLimit:
+    """``--exit-after-turns N``: quit once the agent answered N user turns and its
+    answer finished playing."""
+
+    def __init__(self, session: VoiceLiveSession, limit: int) -> None:
+        self.session = session
+        self.limit = limit
+        self.task: asyncio.Task[None] | None = None
+
+    def __call__(self, update: Update) -> None:
+        if self.task is not None or not isinstance(update, EventReceived):
+            return
+        answered = self.session.conversation.answered_user_turns
+        if update.event.get("type") == "response.done" and answered >= self.limit:
+            self.task = asyncio.ensure_future(self._quit_after_playback())
+
+    async def _quit_after_playback(self) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + PLAYBACK_WAIT_S
+        while self.session.audio.pending_ms() > 0 and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        log.info("Answered %d user turns; exiting", self.session.conversation.answered_user_turns)
+        self.session.quit()
+
+    async def close(self) -> None:
+        """Cancel the wait if the session ended first."""
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task

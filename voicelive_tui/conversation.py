@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
-from enum import Enum
 from typing import Any
 
 from voicelive_tui.protocol import (
@@ -21,85 +19,17 @@ from voicelive_tui.protocol import (
     pcm_ms,
     voice_name,
 )
-
-
-class ConnectionState(str, Enum):
-    CONNECTING = "connecting"
-    READY = "ready"
-    RECONNECTING = "reconnecting"
-    CLOSED = "closed"
-
-
-class VadState(str, Enum):
-    IDLE = "idle"
-    USER_SPEAKING = "user speaking"
-    PROCESSING = "processing"
-    AGENT_SPEAKING = "agent speaking"
-
-
-@dataclass
-class Turn:
-    """One utterance: the user's (audio or typed) or the agent's (audio or text)."""
-
-    role: str  # "user", "agent" or "system" (outages, notices)
-    started_at: float
-    item_id: str | None = None
-    response_id: str | None = None
-    text: str = ""
-    final: bool = False
-    kind: str = "audio"  # "audio", "text" or "notice"
-    interrupted: bool = False
-    heard_ms: int | None = None
-    interrupted_by: str | None = None  # "quit", "connection lost", ...; None: the user
-    audio_ms: float = 0.0  # agent audio received for this item
-    status: str | None = None  # response status: completed, cancelled, ...
-
-
-@dataclass
-class TurnLatency:
-    """Latencies of one user turn, in milliseconds (None until known)."""
-
-    speech_stopped_at: float
-    response_ms: float | None = None  # speech_stopped -> response.created
-    voice_to_voice_ms: float | None = None  # speech_stopped -> first audio delta
-    playback_ms: float | None = None  # first audio delta -> first sample played
-    first_delta_at: float | None = None
-    item_id: str | None = None
-
-
-@dataclass
-class SessionInfo:
-    id: str | None = None
-    model: str | None = None
-    voice: str | None = None
-    instructions: str | None = None
-    agent_name: str | None = None
-    conversation_id: str | None = None
-    expires_at: float | None = None  # Unix time the service ends this session
-
-
-def obj(value: Any) -> dict[str, Any]:
-    """``value`` when it is a JSON object, else an empty one (a field of the wrong shape)."""
-    return value if isinstance(value, dict) else {}
-
-
-def ident(value: Any) -> str | None:
-    """``value`` when it is a non-empty string id, else None."""
-    return value if isinstance(value, str) and value else None
-
-
-def unix_time(value: Any) -> float | None:
-    """``expires_at`` as Unix seconds: an int/float on the wire, maybe an ISO string."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value) if value > 0 else None
-    if isinstance(value, str) and value:
-        try:
-            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-        except ValueError:
-            return None
-    return None
+from voicelive_tui.turns import (
+    ConnectionState,
+    SessionInfo,
+    Turn,
+    TurnLatency,
+    VadState,
+    cut_transcript,
+    ident,
+    obj,
+    unix_time,
+)
 
 
 @dataclass
@@ -420,17 +350,6 @@ class Conversation:
         turn.final = True
         if self.vad == VadState.AGENT_SPEAKING:
             self.vad = VadState.IDLE
-
-
-def cut_transcript(text: str, heard_ms: float, audio_ms: float) -> str:
-    """The part of ``text`` spoken within ``heard_ms`` of ``audio_ms``, at a word boundary."""
-    if audio_ms <= 0 or heard_ms >= audio_ms:
-        return text
-    keep = int(len(text) * max(0.0, heard_ms) / audio_ms)
-    cut = text[:keep]
-    if keep < len(text) and " " in cut:
-        cut = cut[: cut.rfind(" ")]
-    return cut.rstrip(" ,.;:")
 
 
 _HANDLERS = {

@@ -152,7 +152,7 @@ class ConversationLog:
             self._file.close()
 
 
-class EventLog:
+class EventsJsonl:
     """One JSON object per event sent or received, audio elided, secrets redacted."""
 
     def __init__(self, path: Path, file: IO[str], redactor: Redactor) -> None:
@@ -242,7 +242,7 @@ class RunLogs:
         self.redactor = Redactor(s for s in secrets if s)
         (self.technical_path, technical), conversation, events = opened
         self.conversation = ConversationLog(*conversation, self.redactor)
-        self.events = EventLog(*events, self.redactor)
+        self.events = EventsJsonl(*events, self.redactor)
         self._handler = logging.StreamHandler(technical)
         self._handler.setFormatter(RedactingFormatter(self.redactor))
         self._level = logging.DEBUG if verbose else logging.INFO

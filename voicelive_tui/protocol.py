@@ -1,27 +1,15 @@
-"""Pure Voice Live protocol helpers: session config, connect arguments, event summaries.
+"""Pure Voice Live wire helpers: event families, summaries, audio sizes and elision.
 
-No I/O here: everything takes plain values and returns plain values, so it is tested
-with lists of dicts and used by the session, console mode and the dashboard alike.
+No I/O and no configuration here: everything takes plain values and returns plain
+values, so it is tested with lists of dicts and used by the session, console mode and the
+dashboard alike. The session configuration, which needs ``Settings``, is
+:mod:`voicelive_tui.session_config`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-
-from azure.ai.voicelive.models import (
-    AudioEchoCancellation,
-    AudioInputTranscriptionOptions,
-    AudioNoiseReduction,
-    AzureStandardVoice,
-    InputAudioFormat,
-    Modality,
-    OutputAudioFormat,
-    RequestSession,
-    ServerVad,
-)
-
-from voicelive_tui.config import DEFAULT_INSTRUCTIONS, Settings
 
 BENIGN_CANCEL_ERROR = "no active response"
 """Substring of the error the service sends for a cancel with nothing to cancel."""
@@ -30,89 +18,13 @@ AUDIO_DELTA = "response.audio.delta"
 APPEND = "input_audio_buffer.append"
 
 
-def voice_config(voice: str) -> AzureStandardVoice | str:
-    """Azure voice for names with a '-', else an OpenAI voice name, as the seed does."""
-    if "-" in voice:
-        return AzureStandardVoice(name=voice)
-    return voice
-
-
-def build_session_config(settings: Settings, *, voice: str | None = None) -> RequestSession:
-    """The seed's session: text+audio, PCM16 both ways, server VAD, echo and noise control.
-
-    With ``--no-audio`` the agent is asked for text only, so no speech is downloaded to be
-    thrown away.
-    """
-    config = RequestSession(
-        modalities=[Modality.TEXT] if settings.no_audio else [Modality.TEXT, Modality.AUDIO],
-        voice=voice_config(voice or settings.voice),
-        input_audio_format=InputAudioFormat.PCM16,
-        output_audio_format=OutputAudioFormat.PCM16,
-        turn_detection=ServerVad(
-            threshold=settings.vad_threshold,
-            prefix_padding_ms=settings.vad_prefix_ms,
-            silence_duration_ms=settings.vad_silence_ms,
-        ),
-        input_audio_transcription=AudioInputTranscriptionOptions(model="azure-speech"),
-    )
-    if settings.echo_cancellation:
-        config.input_audio_echo_cancellation = AudioEchoCancellation()
-    if settings.noise_suppression:
-        config.input_audio_noise_reduction = AudioNoiseReduction(
-            type="azure_deep_noise_suppression"
-        )
-    if settings.mode == "model":
-        config.instructions = settings.instructions or DEFAULT_INSTRUCTIONS
-    return config
-
-
-def connect_kwargs(
-    settings: Settings,
-    *,
-    endpoint: str,
-    credential: Any,
-    conversation_id: str | None = None,
-    agent_access_token: str | None = None,
-) -> dict[str, Any]:
-    """Keyword arguments for the SDK's ``connect()`` in the configured mode.
-
-    ``conversation_id`` (the one the service gave, on reconnect) wins over the
-    configured ``--conversation-id``.
-    """
-    kwargs: dict[str, Any] = {"endpoint": endpoint, "credential": credential}
-    if settings.api_version:
-        kwargs["api_version"] = settings.api_version
-    if settings.mode == "agent":
-        kwargs["agent_name"] = settings.agent_name
-        kwargs["project_name"] = settings.project_name
-        optional = {
-            "agent_version": settings.agent_version,
-            "conversation_id": conversation_id or settings.conversation_id,
-            "authentication_identity_client_id": settings.auth_identity_client_id,
-            "foundry_resource_override": settings.foundry_resource_override,
-        }
-        kwargs.update({k: v for k, v in optional.items() if v})
-    elif settings.mode == "legacy-agent":
-        query = {"agent-id": settings.agent_id}
-        if settings.agent_connection_string:
-            query["agent-connection-string"] = settings.agent_connection_string
-        else:
-            query["agent-project-name"] = settings.project_name
-        if agent_access_token:
-            query["agent-access-token"] = agent_access_token
-        kwargs["query"] = query
-    else:
-        kwargs["model"] = settings.effective_model
-    return kwargs
-
-
 def is_benign_cancel_error(message: str | None) -> bool:
     """The error a cancel gets when the response already finished: expected, not shown."""
     return BENIGN_CANCEL_ERROR in (message or "").lower()
 
 
 # Event families for colouring and filtering.
-FAMILIES = (
+FAMILY_PREFIXES = (
     ("error", ("error",)),
     ("session", ("session.",)),
     ("input", ("input_audio_buffer.", "conversation.item.input_audio_transcription")),
@@ -124,7 +36,7 @@ FAMILIES = (
 
 def event_family(event_type: str) -> str:
     """ "session", "input", "audio", "response", "conversation", "error" or "other"."""
-    for family, prefixes in FAMILIES:
+    for family, prefixes in FAMILY_PREFIXES:
         if event_type.startswith(prefixes):
             return family
     return "other"

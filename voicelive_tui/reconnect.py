@@ -17,6 +17,7 @@ from azure.core.exceptions import ClientAuthenticationError
 
 from voicelive_tui.auth import AuthError, auth_hint
 from voicelive_tui.config import Settings
+from voicelive_tui.errors import EXIT_CONNECT, VoiceLiveError
 from voicelive_tui.logs import redact_secrets
 
 BACKOFF_START_S = 0.5
@@ -31,8 +32,10 @@ so a server that accepts and closes at once cannot cause a reconnect storm."""
 CLIENT_MAX_MSG_BYTES = 4 * 1024 * 1024
 
 
-class ConnectFailed(Exception):
+class ConnectFailed(VoiceLiveError):
     """The endpoint could not be reached at start; one line for the user (exit 4)."""
+
+    exit_code = EXIT_CONNECT
 
 
 class HandshakeTimeout(Exception):

@@ -1,10 +1,14 @@
-"""Wiring shared by console mode and the dashboard: endpoint, credential, audio, logs, session."""
+"""The one wiring path of console mode and the dashboard: endpoint, credential, audio, session.
+
+Both front ends open their session with :func:`open_session`; the logs come from
+:func:`open_logs`.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 from azure.core.credentials import AzureKeyCredential
@@ -19,6 +23,7 @@ from voicelive_tui.auth import (
     needs_token_credential,
 )
 from voicelive_tui.config import Settings
+from voicelive_tui.demo import ScriptedMic, ScriptedUser
 from voicelive_tui.logs import RunLogs
 from voicelive_tui.session import VoiceLiveSession
 
@@ -30,6 +35,9 @@ DEMO_NOTICE = (
 )
 
 
+Speech = Callable[[str, int], Awaitable[bytes]]
+
+
 @dataclass
 class Target:
     """Where to connect and how to authenticate."""
@@ -38,6 +46,8 @@ class Target:
     credential: Credential
     token_credential: AsyncTokenCredential | None
     demo: bool
+    speech: Speech | None = None
+    """Text to PCM16 at a rate: the demo's scripted user speaks with the emulator's voice."""
 
 
 @contextlib.asynccontextmanager
@@ -50,10 +60,12 @@ async def open_target(
     """
     if settings.demo:
         from voicelive_tui.emulator.server import run_emulator
+        from voicelive_tui.emulator.speech import synthesize
 
         async with run_emulator(port=0) as emulator:
             log.info("Started the embedded emulator at %s", emulator.endpoint)
-            yield Target(emulator.endpoint, AzureKeyCredential(DEMO_KEY), None, demo=True)
+            key = AzureKeyCredential(DEMO_KEY)
+            yield Target(emulator.endpoint, key, None, demo=True, speech=synthesize)
         return
     owned = None
     if token_credential is None and needs_token_credential(settings):
@@ -115,3 +127,41 @@ def make_session(
         audio=audio,
         logs=logs,
     )
+
+
+@dataclass
+class Opened:
+    """A session, and the scripted demo user to run next to it (if any)."""
+
+    session: VoiceLiveSession
+    demo: bool = False
+    scripted_user: ScriptedUser | None = None
+
+
+@contextlib.asynccontextmanager
+async def open_session(
+    settings: Settings,
+    logs: RunLogs,
+    *,
+    audio: AudioBackend | None = None,
+    token_credential: AsyncTokenCredential | None = None,
+    scripted_user: bool = False,
+) -> AsyncIterator[Opened]:
+    """A session ready to run: the target (the embedded emulator with --demo), the audio the
+    settings ask for (or ``audio``), the logs.
+
+    With ``scripted_user`` (the dashboard), a demo without sound devices gets a scripted
+    user who speaks through a WAV input, so that every panel has something to show.
+    """
+    async with open_target(settings, token_credential) as target:
+        backend = audio if audio is not None else build_audio(settings)
+        user = None
+        # The backend is not started yet, so has_input is unknown: a "none" backend
+        # here means no devices were found (--no-audio aside).
+        no_devices = backend.kind == "none" or bool(settings.audio_problem)
+        speech = target.speech
+        if scripted_user and speech and audio is None and no_devices and not settings.no_audio:
+            mic = ScriptedMic(block_ms=settings.block_ms)
+            user = ScriptedUser(mic, speech, reason=settings.audio_problem)
+            backend = mic
+        yield Opened(make_session(settings, target, logs, backend), target.demo, user)

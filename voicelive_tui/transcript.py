@@ -15,9 +15,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from voicelive_tui.conversation import Conversation, Turn, ident, obj
+from voicelive_tui.conversation import Conversation
 from voicelive_tui.logs import ConversationLog
 from voicelive_tui.protocol import item_text, voice_name
+from voicelive_tui.turns import Turn, ident, obj
+from voicelive_tui.updates import Closed, EventReceived, EventSent, Outage, PlannedReconnect, Update
 
 
 def agent_line(turn: Turn) -> str:
@@ -47,18 +49,21 @@ class ConversationLogWriter:
         self._logged_items: set[str] = set()
         self._held: list[str] = []  # audio replies still playing: the user may cut them
 
-    def __call__(self, update: Any) -> None:
-        if update.kind == "outage":
+    def __call__(self, update: Update) -> None:
+        if isinstance(update, Outage):
+            if update.connected:
+                self.flush_unlogged_turns()
+                self.log.write(
+                    f"Connection lost:\t{update.reason}; reconnecting in {update.retry_in_s:.1f} s"
+                )
+        elif isinstance(update, PlannedReconnect):
             self.flush_unlogged_turns()
-            self.log.write(f"Connection lost:\t{update.text}")
-        elif update.kind == "reconnect":
+            self.log.write(f"Reconnect:\t{update.cause}")
+        elif isinstance(update, Closed):
             self.flush_unlogged_turns()
-            self.log.write(f"Reconnect:\t{update.text}")
-        elif update.kind == "closed":
-            self.flush_unlogged_turns()
-        elif update.event is not None and update.kind == "sent":
+        elif isinstance(update, EventSent):
             self._sent(update.event)
-        elif update.event is not None and update.kind == "received":
+        elif isinstance(update, EventReceived):
             self._received(update.event)
 
     def _sent(self, event: dict[str, Any]) -> None:

@@ -200,10 +200,14 @@ async def test_barge_in_silences_the_speaker_within_one_block(pulse, backend_fac
         # or an overloaded machine it may never, and the lower bound below is then off.
         with contextlib.suppress(asyncio.TimeoutError):
             await wait_until(
-                lambda: tap.heard_ms() >= heard_ms - 100 or bool(backend.output_underflows),
+                lambda: (
+                    tap.heard_ms() >= heard_ms - 100 or bool(backend.callbacks.output_underflows)
+                ),
                 timeout=10.0,
             )
-        starved = backend.output_underflows > 0 or os.getloadavg()[0] >= (os.cpu_count() or 1)
+        starved = backend.callbacks.output_underflows > 0 or os.getloadavg()[0] >= (
+            os.cpu_count() or 1
+        )
         await backend.stop()
         heard_on_monitor_ms = tap.heard_ms()
     finally:
@@ -226,12 +230,12 @@ async def test_barge_in_silences_the_speaker_within_one_block(pulse, backend_fac
 
 async def test_output_buffer_grows_after_the_device_starved(pulse, backend_factory, tmp_path):
     backend, _ = await backend_factory()
-    await wait_until(lambda: backend._calls > 10)  # running, past PulseAudio's start
-    first = backend._out_stream.latency
-    backend.output_underflows += 1  # as the callback counts a late call
+    await wait_until(lambda: backend.callbacks.calls > 10)  # running, past PulseAudio's start
+    first = backend._streams.output.latency
+    backend.callbacks.output_underflows += 1  # as the callback counts a late call
     backend._grow_output_latency()
     assert not backend.faulted, backend.notice
-    assert backend._out_stream.latency > first * 1.5
+    assert backend._streams.output.latency > first * 1.5
     assert backend.stats()["output_latency_ms"] == round(2 * OUTPUT_LATENCY_S * 1000)
     tap = MonitorTap(pulse, tmp_path / "after.raw")
     try:
@@ -250,11 +254,11 @@ async def test_lost_server_is_reported_and_reopen_recovers(pulse_lab, tmp_path):
         listener = Listener()
         await backend.start(asyncio.get_running_loop(), listener)
         try:
-            await wait_until(lambda: backend._calls > 10)
+            await wait_until(lambda: backend.callbacks.calls > 10)
             first.stop()
             await wait_until(lambda: bool(listener.faults), timeout=30)
             assert not backend.has_output and not backend.has_input
-            assert "r to retry" in backend.describe()
+            assert "audio lost" in backend.describe()
             backend.play("lost", tone(500, 0.2).tobytes())  # dropped, no error
             second = pulse_lab.start()  # the same socket path, like a re-forwarded ssh -R
             await backend.reopen()
@@ -314,6 +318,7 @@ async def test_spoken_turn_through_devices_reaches_the_emulator_and_the_reply_is
 
 async def test_demo_is_live_with_devices_and_scripted_without(pulse, tmp_path, monkeypatch):
     """With a microphone the demo listens to it; only without devices does a script talk."""
+    from voicelive_tui import runner
     from voicelive_tui.audio.backends import NullBackend
     from voicelive_tui.config import Settings
     from voicelive_tui.logs import RunLogs
@@ -324,7 +329,7 @@ async def test_demo_is_live_with_devices_and_scripted_without(pulse, tmp_path, m
         async with sources.endpoint_source()(settings, logs) as opened:
             assert opened.demo and opened.scripted_user is None
             assert opened.session.audio.kind == "sounddevice"
-        monkeypatch.setattr(sources, "build_audio", lambda s: NullBackend("no devices"))
+        monkeypatch.setattr(runner, "build_audio", lambda s: NullBackend("no devices"))
         async with sources.endpoint_source()(settings, logs) as opened:
             assert opened.scripted_user is not None
             assert opened.session.audio.describe() == "scripted demo user (no microphone)"

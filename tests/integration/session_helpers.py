@@ -15,7 +15,8 @@ from voicelive_tui.audio.backends import NullBackend
 from voicelive_tui.audio.base import AudioBackend
 from voicelive_tui.config import Settings, build_parser, settings_from_args
 from voicelive_tui.logs import RunLogs
-from voicelive_tui.session import Update, VoiceLiveSession
+from voicelive_tui.session import VoiceLiveSession
+from voicelive_tui.updates import Notice, Update
 
 TEST_KEY = "test-key-0123456789"
 
@@ -55,7 +56,7 @@ class RunningSession:
                 pass
 
     def notices(self) -> list[str]:
-        return [u.text for u in self.updates if u.kind == "notice"]
+        return [u.text for u in self.updates if isinstance(u, Notice)]
 
     def conversation_log(self) -> str:
         return self.logs.conversation_path.read_text(encoding="utf-8")

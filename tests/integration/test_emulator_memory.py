@@ -5,7 +5,7 @@ from __future__ import annotations
 from azure.ai.voicelive.models import InputTextContentPart, UserMessageItem
 
 from voicelive_tui.emulator import speech, state
-from voicelive_tui.emulator.state import Conversation, StoredItem
+from voicelive_tui.emulator.state import StoredConversation, StoredItem
 
 
 async def test_speech_cache_keeps_the_most_recent_phrases_within_its_byte_limit(monkeypatch):
@@ -23,7 +23,7 @@ async def test_speech_cache_keeps_the_most_recent_phrases_within_its_byte_limit(
 
 
 def test_trim_audio_releases_the_oldest_audio_and_keeps_durations():
-    conv = Conversation(id="c")
+    conv = StoredConversation(id="c")
     for i in range(5):
         conv.items.append(StoredItem(id=f"i{i}", role="user", kind="audio", audio=bytes(48000)))
     conv.trim_audio(budget=2 * 48000)

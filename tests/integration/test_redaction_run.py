@@ -20,6 +20,7 @@ import pytest
 from azure.core.credentials import AccessToken
 
 from voicelive_tui.config import build_parser, settings_from_args
+from voicelive_tui.console import TurnLimit
 from voicelive_tui.emulator import Emulator
 from voicelive_tui.runner import build_audio, make_session, open_logs, open_target
 
@@ -161,6 +162,7 @@ async def test_legacy_agent_run_leaves_no_token_in_the_logs(
     try:
         async with open_target(settings, token_credential=credential) as target:
             session = make_session(settings, target, logs, build_audio(settings))
+            session.subscribe(TurnLimit(session, 1))
             await asyncio.wait_for(session.run(), RUN_TIMEOUT_S)
     finally:
         logs.close()

@@ -117,11 +117,11 @@ async def soak(seconds: float, log_dir: Path) -> SoakReport:
     from tests.integration.session_helpers import TEST_KEY, make_settings
     from voicelive_tui.audio.base import SAMPLE_RATE
     from voicelive_tui.conversation import ConnectionState
+    from voicelive_tui.demo import ScriptedMic
     from voicelive_tui.emulator.speech import synthesize
     from voicelive_tui.runner import make_session, open_logs, open_target
-    from voicelive_tui.session import Update
-    from voicelive_tui.ui.demo import ScriptedMic
     from voicelive_tui.ui.events_model import EventBuffer
+    from voicelive_tui.updates import EventReceived, EventSent, Update
 
     report = SoakReport(seconds)
     panel = EventBuffer(max_entries=SOAK_PANEL_ENTRIES)
@@ -136,8 +136,9 @@ async def soak(seconds: float, log_dir: Path) -> SoakReport:
             session = make_session(settings, target, logs, mic)
 
             def to_panel(update: Update) -> None:  # what the dashboard's event log gets
-                if update.kind in ("sent", "received") and update.event is not None:
-                    panel.add(update.kind, update.event, update.at)
+                if isinstance(update, (EventSent, EventReceived)):
+                    direction = "sent" if isinstance(update, EventSent) else "received"
+                    panel.add(direction, update.event, update.at)
 
             session.subscribe(to_panel)
             running = asyncio.create_task(session.run())

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from voicelive_tui.conversation import Conversation
 from voicelive_tui.transcript import ConversationLogWriter
+from voicelive_tui.updates import Closed, EventReceived, EventSent, Outage, PlannedReconnect
 
 IDS = st.sampled_from(["a", "b", "c", None])
 TEXT = st.text(max_size=12)
@@ -87,11 +88,6 @@ class NullLog:
         self.lines.append("SessionID: ")
 
 
-class Update:
-    def __init__(self, kind: str, event: dict[str, Any] | None = None, text: str = "") -> None:
-        self.kind, self.event, self.text = kind, event, text
-
-
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(STEP, max_size=40))
 def test_any_event_sequence_keeps_the_invariants(steps: list[tuple[Any, ...]]) -> None:
@@ -104,7 +100,7 @@ def test_any_event_sequence_keeps_the_invariants(steps: list[tuple[Any, ...]]) -
         if kind == "received":
             event = step[1]
             conv.apply_received(event, float(now))
-            writer(Update("received", event))
+            writer(EventReceived(event))
             if event["type"] == "response.created" and isinstance(event.get("response"), dict):
                 created.append(event["response"].get("id"))
         elif kind == "sent_text":
@@ -113,21 +109,21 @@ def test_any_event_sequence_keeps_the_invariants(steps: list[tuple[Any, ...]]) -
                 "item": {"role": "user", "content": [{"type": "input_text", "text": step[1]}]},
             }
             conv.apply_sent(event, float(now))
-            writer(Update("sent", event))
+            writer(EventSent(event))
         elif kind == "interrupt":
             conv.interrupt(step[1], step[2])
         elif kind == "lost":
             conv.connection_lost(step[1], 0.5, float(now))
-            writer(Update("outage", text=step[1]))
+            writer(Outage(step[1], 0.5))
             assert conv.active_response_id is None
         elif kind == "reconnect":
             conv.end_connection(step[1], float(now))
-            writer(Update("reconnect", text=step[1]))
+            writer(PlannedReconnect(step[1]))
             assert conv.active_response_id is None
         else:
             conv.cut_reply("quit")
             conv.closed()
-            writer(Update("closed"))
+            writer(Closed())
             assert conv.active_response_id is None
         # At most one active response, and it is one the server announced.
         assert conv.active_response_id is None or conv.active_response_id in created

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from voicelive_tui.ui.replay import scripted_app, settle
+from tests.scaffold.replay import scripted_app, settle
 
 
 async def press_help(pilot) -> None:

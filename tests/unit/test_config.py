@@ -10,12 +10,12 @@ import pytest
 from voicelive_tui import cli
 from voicelive_tui.config import (
     DEFAULT_VOICE,
-    EXIT_CONFIG,
     OPTIONS,
     Settings,
     build_parser,
     settings_from_args,
 )
+from voicelive_tui.errors import EXIT_CONFIG
 
 ENV_NAMES = sorted({name for opt in OPTIONS for name in opt.env})
 

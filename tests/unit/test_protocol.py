@@ -20,13 +20,12 @@ from voicelive_tui.auth import (
 )
 from voicelive_tui.config import DEFAULT_INSTRUCTIONS, Settings
 from voicelive_tui.protocol import (
-    build_session_config,
-    connect_kwargs,
     elide_for_display,
     event_family,
     is_benign_cancel_error,
     summarize,
 )
+from voicelive_tui.session_config import SessionOverrides, build_session_config, connect_kwargs
 
 ENDPOINT = "https://res.services.ai.azure.com/"
 KEY = AzureKeyCredential("k")
@@ -106,7 +105,8 @@ def test_instructions_only_in_model_mode() -> None:
 
 
 def test_voice_override_wins_over_settings() -> None:
-    assert build_session_config(Settings(), voice="alloy").as_dict()["voice"] == "alloy"
+    config = build_session_config(Settings(), SessionOverrides(voice="alloy"))
+    assert config.as_dict()["voice"] == "alloy"
 
 
 # -- connect kwargs ----------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from typing import Any
 
 from voicelive_tui.conversation import Conversation
 from voicelive_tui.transcript import ConversationLogWriter
+from voicelive_tui.updates import EventReceived, EventSent
 
 
 class Lines:
@@ -19,17 +20,12 @@ class Lines:
         self.lines.append("header")
 
 
-class Update:
-    def __init__(self, kind: str, event: dict[str, Any] | None = None, text: str = "") -> None:
-        self.kind, self.event, self.text = kind, event, text
-
-
 def feed(events: list[dict[str, Any]], playing: set[str] | None = None) -> tuple[Lines, Any]:
     conv, log = Conversation(), Lines()
     writer = ConversationLogWriter(log, conv, lambda item: item in (playing or set()))  # type: ignore[arg-type]
     for now, event in enumerate(events):
         conv.apply_received(event, float(now))
-        writer(Update("received", event))
+        writer(EventReceived(event))
     return log, (conv, writer)
 
 
@@ -59,8 +55,7 @@ def test_a_reply_still_playing_is_written_when_heard_or_before_the_next_input() 
     log, (conv, writer) = feed(REPLY, playing={"a1"})
     assert log.lines == ["User Input:\thi"]  # held while it plays
     writer(
-        Update(
-            "sent",
+        EventSent(
             {
                 "type": "conversation.item.create",
                 "item": {"role": "user", "content": [{"type": "input_text", "text": "next"}]},

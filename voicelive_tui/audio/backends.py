@@ -22,28 +22,11 @@ from typing import BinaryIO
 
 import numpy as np
 
-from .base import (
-    MIC_PEAK,
-    MIC_RMS,
-    SAMPLE_RATE,
-    SILENCE_DB,
-    SPEAKER_PEAK,
-    SPEAKER_RMS,
-    AudioBackend,
-    AudioError,
-    AudioListener,
-    ms_to_samples,
-)
+from .base import SAMPLE_RATE, SILENCE_DB, AudioBackend, AudioError, AudioListener, ms_to_samples
 from .capture import CaptureQueue
-from .levels import LevelMeter
-from .recorder import SessionRecorder, open_private_wav
+from .playback import RingBackend, pcm_to_samples
+from .recorder import open_private_wav
 from .resample import load_wav_mono
-from .ring import PlaybackRing
-
-
-def pcm_to_samples(pcm: bytes) -> np.ndarray:
-    """PCM16 little-endian bytes as an int16 array view (a trailing odd byte is ignored)."""
-    return np.frombuffer(pcm, dtype=np.int16, count=len(pcm) // 2)
 
 
 class NullBackend(AudioBackend):
@@ -78,7 +61,7 @@ class NullBackend(AudioBackend):
         return 0
 
 
-class WavBackend(AudioBackend):
+class WavBackend(RingBackend):
     """WAV file in as the microphone, WAV file out as the speaker, paced in real time."""
 
     kind = "wav"
@@ -93,26 +76,19 @@ class WavBackend(AudioBackend):
         record: str | Path | None = None,
         ring_seconds: float = 300.0,
     ) -> None:
-        super().__init__()
         if speed <= 0:
             raise ValueError("speed must be positive")
+        self.block = max(1, ms_to_samples(block_ms))
+        super().__init__(ring_seconds=ring_seconds, meter_block=self.block, record=record)
         self.input_wav = Path(input_wav) if input_wav else None
         self.output_wav = Path(output_wav) if output_wav else None
-        self.record_path = Path(record) if record else None
         self.speed = speed
-        self.block = max(1, ms_to_samples(block_ms))
-        self.ring = PlaybackRing(ms_to_samples(ring_seconds * 1000))
-        self._capture = CaptureQueue()
         self._input = np.zeros(0, np.int16)
         self._input_pos = 0
         self._mic_block = np.zeros(self.block, np.int16)
         self._out_block = np.zeros(self.block, np.int16)
-        self._mic_meter = LevelMeter(self.levels, MIC_RMS, MIC_PEAK, self.block)
-        self._speaker_meter = LevelMeter(self.levels, SPEAKER_RMS, SPEAKER_PEAK, self.block)
         self._out_file: wave.Wave_write | None = None
         self._out_raw: BinaryIO | None = None
-        self._recorder: SessionRecorder | None = None
-        self._listener: AudioListener | None = None
         self._task: asyncio.Task[None] | None = None
         self.blocks_ticked = 0
         """Blocks of audio time elapsed since start (both directions share this clock)."""
@@ -148,10 +124,9 @@ class WavBackend(AudioBackend):
                 self._out_file.setnchannels(1)
                 self._out_file.setsampwidth(2)
                 self._out_file.setframerate(SAMPLE_RATE)
-            if self.record_path is not None:
-                self._recorder = SessionRecorder(self.record_path)
         except OSError as exc:
             raise AudioError(f"cannot write WAV: {exc}") from exc
+        self._open_recorder()
         self._capture.reopen()
         self._task = loop.create_task(self._run(), name="wav-audio-clock")
 
@@ -168,9 +143,7 @@ class WavBackend(AudioBackend):
         if self._out_raw is not None:
             self._out_raw.close()
             self._out_raw = None
-        if self._recorder is not None:
-            self._recorder.close()
-            self._recorder = None
+        self._close_recorder()
         self.levels[:] = SILENCE_DB
 
     def feed(self, pcm: bytes) -> None:
@@ -179,29 +152,6 @@ class WavBackend(AudioBackend):
         self._input = np.concatenate((self._input[self._input_pos :], samples))
         self._input_pos = 0
         self.input_done.clear()
-
-    def capture(self) -> AsyncIterator[bytes]:
-        return self._capture.blocks()
-
-    def play(self, item_id: str, pcm: bytes) -> None:
-        self.ring.write(item_id, pcm_to_samples(pcm))
-
-    def barge_in(self) -> None:
-        self.epoch = self.ring.bump_epoch()
-
-    def played_ms(self, item_id: str) -> int:
-        return self.ring.played_ms(item_id)
-
-    def pending_ms(self) -> int:
-        return self.ring.pending_ms()
-
-    def stats(self) -> dict[str, int]:
-        return {
-            "underruns": self.ring.underruns,
-            "overflows": self.ring.overflows,
-            "discarded": self.ring.discarded,
-            "capture_dropped": self._capture.dropped,
-        }
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -238,6 +188,4 @@ class WavBackend(AudioBackend):
             self._recorder.add_mic(mic if self.has_input and not self.muted else mic * 0)
             self._recorder.add_speaker(out)
         self.blocks_ticked += 1
-        if self._listener is not None:
-            for item_id, when in self.ring.poll_started():
-                self._listener.on_playback_started(item_id, when)
+        self._report_started()

@@ -28,9 +28,6 @@ import numpy as np
 SAMPLE_RATE = 24_000
 """Voice Live's PCM16 rate, used on the wire in both directions."""
 
-SAMPLE_WIDTH = 2
-"""Bytes per PCM16 sample."""
-
 SILENCE_DB = -120.0
 """The floor of every level meter, in dBFS."""
 
@@ -41,11 +38,6 @@ MIC_RMS, MIC_PEAK, SPEAKER_RMS, SPEAKER_PEAK = range(4)
 def ms_to_samples(ms: float, rate: int = SAMPLE_RATE) -> int:
     """Number of samples in ``ms`` milliseconds at ``rate``."""
     return int(round(ms * rate / 1000))
-
-
-def samples_to_ms(samples: int, rate: int = SAMPLE_RATE) -> int:
-    """Whole milliseconds of audio in ``samples`` samples at ``rate``."""
-    return samples * 1000 // rate
 
 
 class AudioListener(Protocol):
@@ -75,6 +67,8 @@ class AudioBackend(abc.ABC):
         # One line for the user when the backend runs without audio (why, and how to
         # get audio); empty when audio works.
         self.notice = ""
+        # True after a device failed; reopen() clears it.
+        self.faulted = False
 
     @property
     def has_input(self) -> bool:

@@ -1,19 +1,22 @@
 """The real-time side of :class:`~voicelive_tui.audio.engine.SoundDeviceBackend`.
 
-These methods run on PortAudio's callback thread. Rules:
+:class:`RealtimeCallbacks` runs on PortAudio's callback thread. Rules:
 
-* no buffer allocation in steady state: only copies between preallocated numpy arrays
-  (the rings, the level scratch) through views, and integer counters;
+* no buffer allocation in steady state: only copies between the preallocated numpy arrays
+  it was bound to (the rings, the level scratch) through views, and integer counters;
 * no locks, no logging, no I/O, nothing raised;
-* one hand-off to asyncio, :meth:`RealtimeCallbacks._wake`: ``loop.call_soon_threadsafe(
-  self._on_wake)``, scheduled at most once until the loop has run it (``_wake_pending``).
-  The input callback wakes after writing the capture ring; the output callback wakes only
-  when an item played its first sample.
+* one hand-off to asyncio, :meth:`RealtimeCallbacks.wake`: ``loop.call_soon_threadsafe(
+  on_wake)``, scheduled at most once until the loop has run it (``wake_pending``, which
+  ``on_wake`` clears). The input callback wakes after writing the capture ring; the output
+  callback wakes only when an item played its first sample.
+
+The backend rebinds it with :meth:`bind` only while no stream runs.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -23,34 +26,58 @@ from .ring import PlaybackRing, SampleRing
 
 
 class RealtimeCallbacks:
-    """Mixin: the PortAudio callbacks and the single wake-up of the loop."""
+    """The PortAudio callbacks, their buffers and counters, and the wake-up of the loop."""
 
-    ring: PlaybackRing
-    input_overflows: int
-    output_underflows: int
-    _calls: int
-    _capture_ring: SampleRing
-    _monitor: SampleRing | None
-    _mic_meter: LevelMeter
-    _speaker_meter: LevelMeter
-    _wake_pending: bool
-    _loop: asyncio.AbstractEventLoop | None
-    _out_delay: float
+    def __init__(
+        self,
+        on_wake: Callable[[], None],
+        *,
+        ring: PlaybackRing,
+        capture_ring: SampleRing,
+        mic_meter: LevelMeter,
+        speaker_meter: LevelMeter,
+    ) -> None:
+        self.on_wake = on_wake
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.ring = ring
+        self.capture_ring = capture_ring
+        self.monitor: SampleRing | None = None
+        self.mic_meter = mic_meter
+        self.speaker_meter = speaker_meter
+        self.out_delay = 0.0
+        """The output stream's reported latency: the fallback when a callback has none."""
+        self.calls = 0
+        self.input_overflows = 0
+        self.output_underflows = 0
+        self.wake_pending = False
 
-    def _on_wake(self) -> None:  # pragma: no cover - provided by the backend
-        raise NotImplementedError
+    def bind(
+        self,
+        *,
+        ring: PlaybackRing,
+        capture_ring: SampleRing,
+        monitor: SampleRing | None,
+        mic_meter: LevelMeter,
+        speaker_meter: LevelMeter,
+    ) -> None:
+        """Use these buffers from now on (only while no stream runs)."""
+        self.ring = ring
+        self.capture_ring = capture_ring
+        self.monitor = monitor
+        self.mic_meter = mic_meter
+        self.speaker_meter = speaker_meter
 
-    def _input_callback(self, indata: np.ndarray, frames: int, time: Any, status: Any) -> None:
-        self._calls += 1
+    def input(self, indata: np.ndarray, frames: int, time: Any, status: Any) -> None:
+        self.calls += 1
         if status.input_overflow:
             self.input_overflows += 1
         mono = indata[:, 0]
-        self._mic_meter.measure(mono)
-        self._capture_ring.write(mono)
-        self._wake()
+        self.mic_meter.measure(mono)
+        self.capture_ring.write(mono)
+        self.wake()
 
-    def _output_callback(self, outdata: np.ndarray, frames: int, time: Any, status: Any) -> None:
-        self._calls += 1
+    def output(self, outdata: np.ndarray, frames: int, time: Any, status: Any) -> None:
+        self.calls += 1
         if status.output_underflow:
             self.output_underflows += 1
         mono = outdata[:, 0]
@@ -58,27 +85,27 @@ class RealtimeCallbacks:
         # How long until this block sounds (what the device still holds before it), so
         # "played" means heard; PortAudio's own figure when the host gives one.
         delay = time.outputBufferDacTime - time.currentTime
-        ring.output_delay = delay if 0.0 < delay < 5.0 else self._out_delay
+        ring.output_delay = delay if 0.0 < delay < 5.0 else self.out_delay
         ring.read_into(mono)
-        self._speaker_meter.measure(mono)
-        monitor = self._monitor
+        self.speaker_meter.measure(mono)
+        monitor = self.monitor
         if monitor is not None:
             monitor.write(mono)
         if ring.started_pending:
-            self._wake()
+            self.wake()
 
-    def _duplex_callback(
+    def duplex(
         self, indata: np.ndarray, outdata: np.ndarray, frames: int, time: Any, status: Any
     ) -> None:
-        self._input_callback(indata, frames, time, status)
-        self._output_callback(outdata, frames, time, status)
+        self.input(indata, frames, time, status)
+        self.output(outdata, frames, time, status)
 
-    def _wake(self) -> None:
+    def wake(self) -> None:
         """The one hand-off to asyncio (see the module docstring)."""
-        if self._wake_pending:
+        if self.wake_pending or self.loop is None:
             return
-        self._wake_pending = True
+        self.wake_pending = True
         try:
-            self._loop.call_soon_threadsafe(self._on_wake)  # type: ignore[union-attr]
+            self.loop.call_soon_threadsafe(self.on_wake)
         except RuntimeError:  # loop closed while the stream still ran
             pass

@@ -1,17 +1,8 @@
 """The sounddevice backend: PortAudio input and output streams with real-time callbacks.
 
-Real-time rules (the callbacks ``_input_callback``, ``_output_callback`` and
-``_duplex_callback``, in ``callbacks.py``, run on PortAudio's thread):
-
-* no buffer allocation in steady state -- they only copy between preallocated numpy
-  arrays (rings, level scratch) through views and update integer counters;
-* no locks, no logging, no I/O, no exceptions escaping;
-* exactly one hand-off to asyncio: ``_wake``, which calls
-  ``loop.call_soon_threadsafe(self._on_wake)`` at most once until the loop has run it
-  (a ``_wake_pending`` flag). The input callback wakes after writing the capture
-  :class:`~voicelive_tui.audio.ring.SampleRing`; the output callback wakes only when an
-  item played its first sample. On the loop, ``_on_wake`` drains the capture ring into
-  24 kHz blocks for ``capture()``, feeds the recorder and reports first samples.
+The real-time callbacks are :class:`~voicelive_tui.audio.callbacks.RealtimeCallbacks` (its
+rules are in that module); on the loop, ``_on_wake`` drains the capture ring into 24 kHz
+blocks for ``capture()``, feeds the recorder and reports first samples.
 
 The output stream has a big buffer (``OUTPUT_LATENCY_S``, doubled between items after
 the device starved) so a late callback is not heard; barge-in aborts and restarts it,
@@ -32,30 +23,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from . import devices
-from .base import (
-    MIC_PEAK,
-    MIC_RMS,
-    SAMPLE_RATE,
-    SILENCE_DB,
-    SPEAKER_PEAK,
-    SPEAKER_RMS,
-    AudioBackend,
-    AudioError,
-    AudioListener,
-)
+from .base import SAMPLE_RATE, SILENCE_DB, AudioError, AudioListener
 from .callbacks import RealtimeCallbacks
-from .capture import CaptureQueue
-from .levels import LevelMeter
-from .recorder import SessionRecorder
+from .playback import RingBackend, pcm_to_samples
 from .resample import StreamResampler
 from .ring import PlaybackRing, SampleRing
+from .streams import DeviceStreams
 
 __all__ = ["SoundDeviceBackend"]
 
@@ -79,7 +58,7 @@ RELEASE_AFTER_S = 0.1
 jitter buffer's level."""
 
 
-class SoundDeviceBackend(RealtimeCallbacks, AudioBackend):
+class SoundDeviceBackend(RingBackend):
     """Microphone and speaker through PortAudio (sounddevice), 24 kHz mono PCM16."""
 
     kind = "sounddevice"
@@ -98,45 +77,33 @@ class SoundDeviceBackend(RealtimeCallbacks, AudioBackend):
         output_latency: float = OUTPUT_LATENCY_S,
         prebuffer_ms: int = PREBUFFER_MS,
     ) -> None:
-        super().__init__()
+        super().__init__(ring_seconds=ring_seconds, record=record)
         self.input_device = input_device
         self.output_device = output_device
         self.block_ms = block_ms
         self.full_duplex = full_duplex
         self.device_rate = device_rate
-        self.record_path = Path(record) if record else None
-        self.ring_seconds = ring_seconds
         self.latency = latency
         self.output_latency = output_latency
         self.prebuffer_ms = prebuffer_ms
         self.block = max(1, round(SAMPLE_RATE * block_ms / 1000))
-        self.ring = PlaybackRing(round(SAMPLE_RATE * ring_seconds))
         self.server = ""
-        self.faulted = False
-        self.input_overflows = 0
-        self.output_underflows = 0
         self._sd: Any = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._listener: AudioListener | None = None
-        self._streams: list[Any] = []
-        self._in_stream: Any = None
-        self._out_stream: Any = None
+        self._streams = DeviceStreams(None, self._finished_callback)
         self._in_name = self._out_name = ""
         self._in_rate = self._out_rate = SAMPLE_RATE
-        self._capture = CaptureQueue()
-        self._capture_ring = SampleRing(SAMPLE_RATE)
-        self._monitor: SampleRing | None = None
+        self.callbacks = RealtimeCallbacks(
+            self._on_wake,
+            ring=self.ring,
+            capture_ring=SampleRing(SAMPLE_RATE),
+            mic_meter=self._mic_meter,
+            speaker_meter=self._speaker_meter,
+        )
         self._in_resampler = StreamResampler(SAMPLE_RATE, SAMPLE_RATE)
         self._out_resampler = StreamResampler(SAMPLE_RATE, SAMPLE_RATE)
         self._mon_resampler = StreamResampler(SAMPLE_RATE, SAMPLE_RATE)
         self._mic_buf = bytearray()
-        self._mic_meter = LevelMeter(self.levels, MIC_RMS, MIC_PEAK, 1)
-        self._speaker_meter = LevelMeter(self.levels, SPEAKER_RMS, SPEAKER_PEAK, 1)
-        self._recorder: SessionRecorder | None = None
         self._housekeeping: asyncio.Task[None] | None = None
-        self._wake_pending = False
-        self._closing = False
-        self._calls = 0
         self._calls_seen = 0
         self._stall_since = 0.0
         self._tail_item: str | None = None
@@ -144,21 +111,20 @@ class SoundDeviceBackend(RealtimeCallbacks, AudioBackend):
         self._underruns_seen = 0
         self._underflows_seen = 0
         self._out_index = -1
-        self._out_delay = 0.0  # the output stream's reported latency, a fallback
 
     # ------------------------------------------------------------------ interface
 
     @property
     def has_input(self) -> bool:
-        return self._in_stream is not None and not self.faulted
+        return self._streams.input is not None and not self.faulted
 
     @property
     def has_output(self) -> bool:
-        return self._out_stream is not None and not self.faulted
+        return self._streams.output is not None and not self.faulted
 
     def describe(self) -> str:
         if self.faulted:
-            return f"audio lost ({self.notice}) - r to retry"
+            return f"audio lost ({self.notice})"
         parts = []
         for label, name, rate in (
             ("mic", self._in_name, self._in_rate),
@@ -171,15 +137,12 @@ class SoundDeviceBackend(RealtimeCallbacks, AudioBackend):
         return f"{server}: " + (", ".join(parts) or "no devices")
 
     async def start(self, loop: asyncio.AbstractEventLoop, listener: AudioListener) -> None:
-        self._loop = loop
+        self._loop = self.callbacks.loop = loop
         self._listener = listener
         self._sd = devices.load_sounddevice()
+        self._streams = DeviceStreams(self._sd, self._finished_callback)
         self.server = await asyncio.to_thread(devices.audio_server)
-        if self.record_path is not None and self._recorder is None:
-            try:
-                self._recorder = SessionRecorder(self.record_path)
-            except OSError as exc:
-                raise AudioError(f"cannot write recording: {exc}") from exc
+        self._open_recorder()
         self._open()
         self._capture.reopen()
         if self._housekeeping is None:
@@ -194,9 +157,7 @@ class SoundDeviceBackend(RealtimeCallbacks, AudioBackend):
         self._close_streams()
         self._drain()
         self._capture.close()
-        if self._recorder is not None:
-            self._recorder.close()
-            self._recorder = None
+        self._close_recorder()
 
     async def reopen(self) -> None:
         """Close what is left, rescan PortAudio and open the devices again."""
@@ -208,13 +169,10 @@ class SoundDeviceBackend(RealtimeCallbacks, AudioBackend):
         self.faulted = False
         self.notice = ""
 
-    def capture(self) -> AsyncIterator[bytes]:
-        return self._capture.blocks()
-
     def play(self, item_id: str, pcm: bytes) -> None:
         if not self.has_output:
             return  # text-only until reopen(); nothing would consume the ring
-        samples = np.frombuffer(pcm, dtype=np.int16, count=len(pcm) // 2)
+        samples = pcm_to_samples(pcm)
         self._last_play = self._loop.time() if self._loop is not None else 0.0
         if self._out_resampler.active:
             if self._tail_item not in (None, item_id):
@@ -231,7 +189,7 @@ class SoundDeviceBackend(RealtimeCallbacks, AudioBackend):
             self._tail_item = None
 
     def barge_in(self) -> None:
-        self.epoch = self.ring.bump_epoch()
+        super().barge_in()
         self._out_resampler.reset()
         self._tail_item = None
         if self.ring.device_queued() > 0 and self.has_output and not self.full_duplex:
@@ -239,17 +197,11 @@ class SoundDeviceBackend(RealtimeCallbacks, AudioBackend):
 
     def _drop_device_queue(self) -> None:
         """Abort the output stream (PortAudio drops what its buffer holds) and restart it."""
-        stream = self._out_stream
-        self._closing = True  # the finished callback of the abort is not a lost device
         try:
-            stream.abort()
-            self.ring.drop_device_queue()  # the callback is stopped: counters are still
-            stream.start()
+            # The callback is stopped meanwhile: the ring's counters are still.
+            self._streams.restart_output(self.ring.drop_device_queue)
         except Exception as exc:  # a device that vanished meanwhile
-            self._closing = False
             self._fault(f"audio output could not restart: {exc}")
-            return
-        self._closing = False
 
     def played_ms(self, item_id: str) -> int:
         """Milliseconds of the item heard: handed to the device minus what it still holds."""
@@ -264,26 +216,26 @@ class SoundDeviceBackend(RealtimeCallbacks, AudioBackend):
         """``underruns``: times the speaker starved (the device's callback late, or an
         item's audio late); ``overflows``: audio lost because a buffer was full (the
         microphone's or the playback ring's). The rest break these down."""
+        rt = self.callbacks
         return {
-            "underruns": self.ring.underruns + self.output_underflows,
-            "overflows": self.input_overflows + self._capture_ring.overruns + self.ring.overflows,
+            "underruns": self.ring.underruns + rt.output_underflows,
+            "overflows": rt.input_overflows + rt.capture_ring.overruns + self.ring.overflows,
             "ring_underruns": self.ring.underruns,
             "ring_overflows": self.ring.overflows,
             "prebuffer_ms": self.ring.prebuffer * 1000 // self.ring.rate,
             "output_latency_ms": round(self.output_latency * 1000),
             "discarded": self.ring.discarded,
-            "capture_overruns": self._capture_ring.overruns,
+            "capture_overruns": rt.capture_ring.overruns,
             "capture_dropped": self._capture.dropped,
-            "input_overflows": self.input_overflows,
-            "output_underflows": self.output_underflows,
+            "input_overflows": rt.input_overflows,
+            "output_underflows": rt.output_underflows,
         }
 
     # ------------------------------------------------------------------ opening
 
     def _open(self) -> None:
         """Open the streams; raise AudioError if neither direction works."""
-        sd = self._sd
-        self._closing = False
+        sd, streams = self._sd, self._streams
         errors: list[str] = []
         in_index = devices.resolve_device(sd, self.input_device, "input")
         out_index = self._out_index = devices.resolve_device(sd, self.output_device, "output")
@@ -292,67 +244,36 @@ class SoundDeviceBackend(RealtimeCallbacks, AudioBackend):
         if self.full_duplex:
             in_rate = out_rate
         self._setup_rates(in_rate, out_rate)
-        common = {"channels": 1, "dtype": "int16", "latency": self.latency}
         if self.full_duplex:
-            common["latency"] = self.output_latency
-            try:
-                stream = sd.Stream(
-                    device=(in_index, out_index),
-                    samplerate=out_rate,
-                    blocksize=self._blocksize(out_rate),
-                    callback=self._duplex_callback,
-                    finished_callback=self._finished_callback,
-                    **common,
-                )
-            except Exception as exc:  # PortAudioError, ValueError from an odd device
-                raise AudioError(f"cannot open full-duplex audio stream: {exc}") from exc
-            self._in_stream = self._out_stream = stream
-            self._streams = [stream]
+            self._open_stream("duplex", (in_index, out_index), self.output_latency)
         else:
-            for cls, index, rate, callback in (
-                (sd.InputStream, in_index, in_rate, self._input_callback),
-                (sd.OutputStream, out_index, out_rate, self._output_callback),
+            for kind, index, latency in (
+                ("input", in_index, self.latency),
+                ("output", out_index, self.output_latency),
             ):
                 try:
-                    self._open_one(cls, index, rate, callback, common)
+                    self._open_stream(kind, index, latency)
                 except AudioError as exc:
                     errors.append(str(exc))
-        if not self._streams:
+        if not streams.all:
             raise AudioError("; ".join(errors) or "no audio device could be opened")
         names = {d.index: d.name for d in devices.query(sd)}
-        self._in_name = names.get(in_index, str(in_index)) if self._in_stream else ""
-        self._out_name = names.get(out_index, str(out_index)) if self._out_stream else ""
+        self._in_name = names.get(in_index, str(in_index)) if streams.input else ""
+        self._out_name = names.get(out_index, str(out_index)) if streams.output else ""
         self.notice = errors[0] if errors else ""
-        self._calls_seen = self._calls
+        self._calls_seen = self.callbacks.calls
         self._stall_since = self._loop.time() if self._loop is not None else 0.0
-        try:
-            for stream in self._streams:
-                stream.start()
-        except Exception as exc:
-            self._close_streams()
-            raise AudioError(f"cannot start audio stream: {exc}") from exc
+        streams.start()
 
-    def _open_one(self, cls: Any, index: int, rate: int, callback: Any, common: dict) -> None:
-        if cls is self._sd.OutputStream:
-            common = {**common, "latency": self.output_latency}
-        try:
-            stream = cls(
-                device=index,
-                samplerate=rate,
-                blocksize=self._blocksize(rate),
-                callback=callback,
-                finished_callback=self._finished_callback,
-                **common,
-            )
-        except Exception as exc:
-            kind = "input" if cls is self._sd.InputStream else "output"
-            raise AudioError(f"cannot open audio {kind} device {index}: {exc}") from exc
-        if cls is self._sd.InputStream:
-            self._in_stream = stream
-        else:
-            self._out_stream = stream
-            self._out_delay = float(stream.latency)
-        self._streams.append(stream)
+    def _open_stream(self, kind: str, device: Any, latency: str | float) -> None:
+        rate = self._in_rate if kind == "input" else self._out_rate
+        callback = getattr(self.callbacks, kind)
+        size = self._blocksize(rate)
+        stream = self._streams.open(
+            kind, device, rate, size, callback, latency=latency, channels=1, dtype="int16"
+        )
+        if kind != "input":
+            self.callbacks.out_delay = float(stream.latency)
 
     def _blocksize(self, rate: int) -> int:
         return max(1, round(rate * self.block_ms / 1000))
@@ -360,33 +281,27 @@ class SoundDeviceBackend(RealtimeCallbacks, AudioBackend):
     def _setup_rates(self, in_rate: int, out_rate: int) -> None:
         """(Re)build rings, resamplers and meters for the device rates."""
         self._in_rate, self._out_rate = in_rate, out_rate
-        self._capture_ring = SampleRing(in_rate * CAPTURE_RING_S)
         self._in_resampler = StreamResampler(in_rate, SAMPLE_RATE)
         if self.ring.rate != out_rate:
             self.ring = PlaybackRing(round(out_rate * self.ring_seconds), rate=out_rate)
         self.ring.prebuffer = max(self.ring.prebuffer, out_rate * self.prebuffer_ms // 1000)
         self._out_resampler = StreamResampler(SAMPLE_RATE, out_rate)
         self._mon_resampler = StreamResampler(out_rate, SAMPLE_RATE)
-        self._monitor = (
-            SampleRing(out_rate * CAPTURE_RING_S) if self._recorder is not None else None
+        self._set_meters(4 * max(self._blocksize(in_rate), self._blocksize(out_rate)))
+        self.callbacks.bind(
+            ring=self.ring,
+            capture_ring=SampleRing(in_rate * CAPTURE_RING_S),
+            monitor=SampleRing(out_rate * CAPTURE_RING_S) if self._recorder else None,
+            mic_meter=self._mic_meter,
+            speaker_meter=self._speaker_meter,
         )
-        big = 4 * max(self._blocksize(in_rate), self._blocksize(out_rate))
-        self._mic_meter = LevelMeter(self.levels, MIC_RMS, MIC_PEAK, big)
-        self._speaker_meter = LevelMeter(self.levels, SPEAKER_RMS, SPEAKER_PEAK, big)
 
     def _close_streams(self) -> None:
-        self._closing = True
-        for stream in self._streams:
-            with contextlib.suppress(Exception):
-                stream.abort()
-            with contextlib.suppress(Exception):
-                stream.close()
-        self._streams = []
-        self._in_stream = self._out_stream = None
+        self._streams.close()
         self.levels[:] = SILENCE_DB
 
     def _finished_callback(self) -> None:
-        if self._closing:
+        if self._streams.closing:
             return
         with contextlib.suppress(RuntimeError):
             self._loop.call_soon_threadsafe(  # type: ignore[union-attr]
@@ -396,12 +311,12 @@ class SoundDeviceBackend(RealtimeCallbacks, AudioBackend):
     # ------------------------------------------------------------------ loop side
 
     def _on_wake(self) -> None:
-        self._wake_pending = False
+        self.callbacks.wake_pending = False
         self._drain()
 
     def _drain(self) -> None:
         """Move captured audio to capture(), played audio to the recorder, report starts."""
-        captured = self._capture_ring.read_all()
+        captured = self.callbacks.capture_ring.read_all()
         if captured.size:
             self._mic_buf += self._in_resampler.process(captured).tobytes()
             size = self.block * 2
@@ -412,16 +327,15 @@ class SoundDeviceBackend(RealtimeCallbacks, AudioBackend):
                     self._recorder.add_mic(bytes(size) if self.muted else block)
                 if not self.muted:
                     self._capture.push(block)
-        if self._monitor is not None and self._recorder is not None:
-            played = self._monitor.read_all()
+        monitor = self.callbacks.monitor
+        if monitor is not None and self._recorder is not None:
+            played = monitor.read_all()
             if played.size:
                 self._recorder.add_speaker(self._mon_resampler.process(played))
-        if self._listener is not None:
-            for item_id, when in self.ring.poll_started():
-                self._listener.on_playback_started(item_id, when)
+        self._report_started()
 
     def _fault(self, message: str) -> None:
-        if self.faulted or self._closing:
+        if self.faulted or self._streams.closing:
             return
         self.faulted = True
         self.notice = message
@@ -442,34 +356,25 @@ class SoundDeviceBackend(RealtimeCallbacks, AudioBackend):
     def _grow_output_latency(self) -> None:
         """After the device starved (callbacks came too late), reopen the output stream
         with twice the buffer -- between items, when nothing queued can be lost."""
-        if self.output_underflows == self._underflows_seen or self.faulted:
+        underflows = self.callbacks.output_underflows
+        if underflows == self._underflows_seen or self.faulted:
             return
         if self.full_duplex or self.output_latency >= MAX_OUTPUT_LATENCY_S:
-            self._underflows_seen = self.output_underflows
+            self._underflows_seen = underflows
             return
         if self.ring.pending_samples() or self.ring.device_queued() or not self.has_output:
             return
-        self._underflows_seen = self.output_underflows
+        self._underflows_seen = underflows
         self.output_latency = min(2 * self.output_latency, MAX_OUTPUT_LATENCY_S)
-        old = self._out_stream
-        self._closing = True
-        with contextlib.suppress(Exception):
-            old.abort()
-        with contextlib.suppress(Exception):
-            old.close()
-        self._streams.remove(old)
-        self._out_stream = None
+        self._streams.drop_output()
         try:
-            sd, common = self._sd, {"channels": 1, "dtype": "int16"}
-            self._open_one(
-                sd.OutputStream, self._out_index, self._out_rate, self._output_callback, common
-            )
-            self._out_stream.start()
+            self._open_stream("output", self._out_index, self.output_latency)
+            self._streams.output.start()
         except Exception as exc:  # AudioError, or a device that vanished meanwhile
-            self._closing = False
+            self._streams.closing = False
             self._fault(f"audio output could not reopen: {exc}")
             return
-        self._closing = False
+        self._streams.closing = False
 
     async def _housekeep(self) -> None:
         """Drain for the recorder, release ended items, watch the streams, 4 times a second."""
@@ -485,12 +390,12 @@ class SoundDeviceBackend(RealtimeCallbacks, AudioBackend):
             self._grow_output_latency()
             if self._recorder is not None:
                 self._recorder.flush()
-            if self.faulted or not self._streams:
+            if self.faulted or not self._streams.all:
                 continue
-            if any(not s.active for s in self._streams):
+            if any(not s.active for s in self._streams.all):
                 self._fault("audio stream stopped (device lost?)")
-            elif self._calls != self._calls_seen:
-                self._calls_seen = self._calls
+            elif self.callbacks.calls != self._calls_seen:
+                self._calls_seen = self.callbacks.calls
                 self._stall_since = loop.time()
             elif loop.time() - self._stall_since > STALL_S:
                 self._fault(f"no audio callback for {STALL_S:g} s (device lost?)")

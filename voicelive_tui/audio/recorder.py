@@ -64,7 +64,6 @@ class SessionRecorder:
         self._max_skew = int(max_skew_s * rate)
         self._flush_s = flush_s
         self._last_flush = time.monotonic()
-        self.frames_written = 0
         self.closed = False
 
     def add_mic(self, pcm: bytes | np.ndarray) -> None:
@@ -115,7 +114,6 @@ class SessionRecorder:
         self._left_n -= n
         self._right_n -= n
         self._wav.writeframes(frames.tobytes())
-        self.frames_written += n
 
     def flush(self) -> None:
         """Make what was written so far durable (header and data)."""

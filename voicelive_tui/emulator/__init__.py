@@ -5,12 +5,12 @@ Start it in-process with :func:`run_emulator` or from a shell with ``voicelive-e
 
 from .faults import FAULT_HELP, Faults, parse_faults
 from .server import Emulator, run_emulator
-from .state import ConnectionRecord, Conversation, StoredItem
+from .state import ConnectionRecord, StoredConversation, StoredItem
 
 __all__ = [
     "FAULT_HELP",
     "ConnectionRecord",
-    "Conversation",
+    "StoredConversation",
     "Emulator",
     "Faults",
     "StoredItem",

@@ -20,7 +20,7 @@ from azure.ai.voicelive import models as m
 
 from .faults import Faults
 from .speech import resample_pcm16, synthesize
-from .state import Conversation, StoredItem, new_id, output_rate
+from .state import StoredConversation, StoredItem, new_id, output_rate
 
 __all__ = ["AUDIO_CHUNK_MS", "ActiveResponse", "compose_reply", "speak"]
 
@@ -48,7 +48,7 @@ def _describe(item: StoredItem) -> str:
 
 
 def compose_reply(
-    conversation: Conversation, agent_name: str | None
+    conversation: StoredConversation, agent_name: str | None
 ) -> tuple[str, StoredItem | None]:
     """Choose what to say next: (sentence, user audio item to play back or None)."""
     turn: StoredItem | None = None
@@ -92,7 +92,7 @@ async def speak(text: str, rate: int, min_ms: int = 0) -> tuple[str, bytes]:
     return " ".join([text] * repeats), speech * repeats
 
 
-def _usage(conversation: Conversation, reply: StoredItem) -> m.TokenUsage:
+def _usage(conversation: StoredConversation, reply: StoredItem) -> m.TokenUsage:
     text_in = sum(len(i.text.split()) for i in conversation.items if i is not reply)
     audio_in = sum(i.audio_ms // 50 for i in conversation.items if i is not reply)
     text_out, audio_out = len(reply.text.split()), reply.audio_ms // 50
@@ -121,7 +121,7 @@ class ActiveResponse:
         *,
         send: SendFn,
         session: dict[str, Any],
-        conversation: Conversation,
+        conversation: StoredConversation,
         speed: float,
         faults: Faults,
         conversation_id: str | None,

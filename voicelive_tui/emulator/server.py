@@ -12,7 +12,6 @@ Auth rules (documented in ``--help`` and the README):
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
@@ -23,7 +22,7 @@ from azure.ai.voicelive import models as m
 
 from .connection import EmulatorSession
 from .faults import Faults, parse_faults
-from .state import ConnectionRecord, Conversation, default_session, new_id
+from .state import ConnectionRecord, StoredConversation, default_session, new_id
 
 __all__ = ["ROUTE", "Emulator", "run_emulator"]
 
@@ -65,13 +64,12 @@ class Emulator:
         self.max_append_bytes = max_append_bytes
         self.connections: list[ConnectionRecord] = []
         self.rejected: list[dict[str, Any]] = []
-        self.conversations: dict[str, Conversation] = {}
+        self.conversations: dict[str, StoredConversation] = {}
         self._api_key = api_key
         self._token = token
         self._log = log or (lambda _line: None)
         self._runner: web.AppRunner | None = None
         self._sockets: set[web.WebSocketResponse] = set()
-        self._new_connection = asyncio.Condition()
 
     @property
     def endpoint(self) -> str:
@@ -83,14 +81,6 @@ class Emulator:
     def latest(self) -> ConnectionRecord | None:
         """The newest connection's record."""
         return self.connections[-1] if self.connections else None
-
-    async def wait_for_connection(self, count: int = 1, timeout: float = 10.0) -> ConnectionRecord:
-        """Wait until ``count`` connections were accepted; return the ``count``-th record."""
-        async with self._new_connection:
-            await asyncio.wait_for(
-                self._new_connection.wait_for(lambda: len(self.connections) >= count), timeout
-            )
-        return self.connections[count - 1]
 
     async def start(self) -> None:
         """Bind and start serving; :attr:`port` becomes the real port."""
@@ -180,9 +170,7 @@ class Emulator:
         record.session.update(default_session(q.get("model"), agent))
         await ws.prepare(request)
         self._sockets.add(ws)
-        async with self._new_connection:
-            self.connections.append(record)
-            self._new_connection.notify_all()
+        self.connections.append(record)
         self._log(
             f"connection {record.index}: auth={kind} model={record.session['model']}"
             + (f" agent={agent['name']} conversation={conversation.id}" if agent else "")
@@ -206,12 +194,12 @@ class Emulator:
 
     def _conversation_for(
         self, mode: str | None, q: Any
-    ) -> tuple[Conversation, dict[str, Any] | None]:
+    ) -> tuple[StoredConversation, dict[str, Any] | None]:
         """The conversation (remembered in agent mode) and the session's AgentConfig."""
         if mode is None:
-            return Conversation(id=new_id("conv")), None
+            return StoredConversation(id=new_id("conv")), None
         conv_id = q.get("conversation-id") or new_id("conv")
-        conversation = self.conversations.setdefault(conv_id, Conversation(id=conv_id))
+        conversation = self.conversations.setdefault(conv_id, StoredConversation(id=conv_id))
         name = q.get("agent-name") or q.get("agent-id")
         version = q.get("agent-version") or "1"
         agent = m.AgentConfig(
@@ -224,26 +212,11 @@ class Emulator:
 
 
 @asynccontextmanager
-async def run_emulator(
-    *,
-    host: str = "127.0.0.1",
-    port: int = 0,
-    api_key: str | None = None,
-    token: str | None = None,
-    speed: float = 1.0,
-    faults: Faults | Iterable[str] | None = None,
-    max_append_bytes: int = DEFAULT_MAX_APPEND_BYTES,
-) -> AsyncIterator[Emulator]:
-    """Run an emulator in this event loop: ``async with run_emulator() as emu: emu.endpoint``."""
-    emulator = Emulator(
-        host=host,
-        port=port,
-        api_key=api_key,
-        token=token,
-        speed=speed,
-        faults=faults,
-        max_append_bytes=max_append_bytes,
-    )
+async def run_emulator(**options: Any) -> AsyncIterator[Emulator]:
+    """Run an emulator in this event loop: ``async with run_emulator() as emu: emu.endpoint``.
+
+    ``options`` are :class:`Emulator`'s keyword arguments."""
+    emulator = Emulator(**options)
     await emulator.start()
     try:
         yield emulator

@@ -9,8 +9,9 @@ greetings cost nothing and quoted messages cannot grow memory without limit.
 from __future__ import annotations
 
 import asyncio
+import io
 import shutil
-import struct
+import wave
 from collections import OrderedDict
 
 import numpy as np
@@ -34,28 +35,22 @@ def resample_pcm16(pcm: bytes | bytearray, src_rate: int, dst_rate: int) -> byte
     """Resample mono PCM16 little-endian audio from ``src_rate`` to ``dst_rate``."""
     if src_rate == dst_rate or not pcm:
         return bytes(pcm)
-    samples = np.frombuffer(pcm[: len(pcm) - len(pcm) % 2], dtype="<i2")
-    out = soxr.resample(samples.astype(np.float32) / 32768.0, src_rate, dst_rate)
-    return (np.clip(out, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+    samples = np.frombuffer(pcm, dtype="<i2", count=len(pcm) // 2)
+    return bytes(soxr.resample(samples.astype(np.int16), src_rate, dst_rate).tobytes())
 
 
 def _wav_payload(wav: bytes) -> tuple[bytes, int]:
-    """Return (PCM16 data, sample rate) of a WAV stream whose sizes may be bogus (streamed)."""
-    if wav[:4] != b"RIFF" or wav[8:12] != b"WAVE":
-        raise ValueError("not a WAV stream")
-    pos, rate = 12, 22050
-    while pos + 8 <= len(wav):
-        chunk_id, size = wav[pos : pos + 4], struct.unpack("<I", wav[pos + 4 : pos + 8])[0]
-        if chunk_id == b"fmt ":
-            channels, rate = struct.unpack("<HI", wav[pos + 10 : pos + 16])
-            if channels != 1:
-                raise ValueError("expected mono audio")
-        elif chunk_id == b"data":
-            # espeak-ng --stdout writes 0x7fffffff-ish sizes: take everything that follows.
-            data = wav[pos + 8 :]
-            return data[: len(data) - len(data) % 2], rate
-        pos += 8 + size + (size & 1)
-    raise ValueError("WAV stream has no data chunk")
+    """Return (PCM16 data, sample rate) of a mono WAV stream (espeak-ng's sizes are bogus:
+    it streams, so ``wave`` is asked for all it has)."""
+    try:
+        with wave.open(io.BytesIO(wav), "rb") as reader:
+            if reader.getnchannels() != 1 or reader.getsampwidth() != 2:
+                raise ValueError("expected mono PCM16 audio")
+            rate = reader.getframerate()
+            data = reader.readframes(reader.getnframes())
+    except (wave.Error, EOFError) as exc:
+        raise ValueError(f"not a WAV stream: {exc}") from exc
+    return data[: len(data) - len(data) % 2], rate
 
 
 def fallback_tones(text: str, rate: int) -> bytes:

@@ -17,7 +17,7 @@ from .vad import VadEvent
 
 __all__ = [
     "ConnectionRecord",
-    "Conversation",
+    "StoredConversation",
     "SessionConfigError",
     "StoredItem",
     "default_session",
@@ -231,7 +231,7 @@ class StoredItem:
 
 
 @dataclass
-class Conversation:
+class StoredConversation:
     """An ordered list of items; in agent mode it outlives the connection."""
 
     id: str
@@ -271,7 +271,7 @@ class ConnectionRecord:
     """``"api-key"``, ``"bearer"`` or ``"none"``."""
     agent_mode: str | None
     """``"foundry"`` (agent-name), ``"legacy"`` (agent-id) or None."""
-    conversation: Conversation
+    conversation: StoredConversation
     session: dict[str, Any] = field(default_factory=dict)
     client_events: deque[dict[str, Any]] = field(default_factory=_bounded)
     """One summary per client event: type, event_id, and small fields (never audio).

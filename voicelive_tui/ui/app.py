@@ -22,13 +22,13 @@ from textual.screen import Screen
 from textual.widgets import Input
 from textual.worker import Worker, WorkerState
 
-from voicelive_tui.auth import AuthError
-from voicelive_tui.config import EXIT_AUTH, EXIT_CONNECT, EXIT_OK, Settings
+from voicelive_tui.config import Settings
+from voicelive_tui.errors import EXIT_OK, VoiceLiveError
 from voicelive_tui.logs import RunLogs
 from voicelive_tui.protocol import APPEND
-from voicelive_tui.reconnect import ConnectFailed
 from voicelive_tui.runner import DEMO_NOTICE, open_logs
-from voicelive_tui.session import Update, VoiceLiveSession
+from voicelive_tui.session import VoiceLiveSession
+from voicelive_tui.session_config import SessionOverrides
 from voicelive_tui.ui.clock import WallClock
 from voicelive_tui.ui.commands import VoiceLiveCommands
 from voicelive_tui.ui.messages import (
@@ -36,6 +36,7 @@ from voicelive_tui.ui.messages import (
     EventsArrived,
     SessionNotice,
     SessionStarted,
+    SettingsChangeRequested,
 )
 from voicelive_tui.ui.screen import DashboardScreen
 from voicelive_tui.ui.signals import quit_on_signals
@@ -47,6 +48,7 @@ from voicelive_tui.ui.widgets.inputs import ClosingInput, FilterInput, MessageIn
 from voicelive_tui.ui.widgets.json_view import JsonScreen
 from voicelive_tui.ui.widgets.levels import LevelsPanel
 from voicelive_tui.ui.widgets.status import StatusBar
+from voicelive_tui.updates import AudioLost, EventReceived, EventSent, Notice, Severity, Update
 
 QUIT_TIMEOUT_S = 5.0
 
@@ -164,7 +166,7 @@ class VoiceLiveApp(App[int]):
                 self.post_message(SessionStarted())
                 if opened.scripted_user is not None:
                     self.run_worker(
-                        opened.scripted_user.run(session),  # type: ignore[attr-defined]
+                        opened.scripted_user.run(session),
                         group="demo",
                         exit_on_error=False,
                     )
@@ -181,15 +183,20 @@ class VoiceLiveApp(App[int]):
         microphone append, which changes nothing on screen but its event line, does not
         ask for the conversation to be redrawn.
         """
-        if update.kind in ("sent", "received") and update.event is not None:
+        if isinstance(update, (EventSent, EventReceived)):
             pending = self.dashboard.pending
             if not pending:
                 self.post_message(EventsArrived())
-            pending.append((update.kind, update.event, update.at))
+            direction = "sent" if isinstance(update, EventSent) else "received"
+            pending.append((direction, update.event, update.at))
             if update.event.get("type") != APPEND:
                 self.post_message(ConversationChanged())
-        elif update.kind == "notice":
+        elif isinstance(update, Notice):
             self.post_message(SessionNotice(update.text, update.severity))
+        elif isinstance(update, AudioLost):
+            text = f"Audio device lost: {update.message}. Continuing text-only (press r to retry)."
+            self.post_message(SessionNotice(text, Severity.ERROR))
+            self.post_message(ConversationChanged())
         else:
             self.post_message(ConversationChanged())
 
@@ -201,14 +208,11 @@ class VoiceLiveApp(App[int]):
             return
         if event.state == WorkerState.ERROR:
             self.failure = event.worker.error
-            code = 1
-            if isinstance(self.failure, AuthError):
-                code = EXIT_AUTH
-            elif isinstance(self.failure, ConnectFailed):
-                code = EXIT_CONNECT
+            failure = self.failure
+            code = failure.exit_code if isinstance(failure, VoiceLiveError) else 1
             self.exit(code, return_code=code)
         elif not self._quitting:
-            self.exit(EXIT_OK)  # the session ended by itself (e.g. --exit-after-turns)
+            self.exit(EXIT_OK)  # the session ended by itself
 
     # -- messages from the session -----------------------------------------------------
 
@@ -236,12 +240,7 @@ class VoiceLiveApp(App[int]):
         self.dashboard.state_changed()
 
     def on_session_notice(self, message: SessionNotice) -> None:
-        severity = (
-            message.severity
-            if message.severity in ("information", "warning", "error")
-            else "information"
-        )
-        self.notify(message.text, severity=severity, timeout=8)  # type: ignore[arg-type]
+        self.notify(message.text, severity=message.severity.value, timeout=8)
 
     # -- actions --------------------------------------------------------------------
 
@@ -299,12 +298,19 @@ class VoiceLiveApp(App[int]):
                 )
         self.exit(EXIT_OK)
 
-    async def change_settings(self, **changes: Any) -> None:
-        """Voice or VAD values, live (a new session.update); used by the command palette."""
+    def on_settings_change_requested(self, message: SettingsChangeRequested) -> None:
+        """Voice or VAD values, live (a new session.update), from the command palette."""
         if self.session is not None:
-            await self.session.update_voice_and_vad(**changes)
-            shown = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in changes.items())
-            self.notify(f"Sent session.update: {shown}", timeout=3)
+            self.run_worker(
+                self._change_settings(message.overrides), group="control", exit_on_error=False
+            )
+
+    async def _change_settings(self, overrides: SessionOverrides) -> None:
+        assert self.session is not None
+        await self.session.override(overrides)
+        changes = {k: v for k, v in vars(overrides).items() if v is not None}
+        shown = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in changes.items())
+        self.notify(f"Sent session.update: {shown}", timeout=3)
 
     # -- inputs and selections ------------------------------------------------------
 
@@ -338,7 +344,7 @@ class VoiceLiveApp(App[int]):
 
 
 def run_app(settings: Settings) -> int:
-    """Run the dashboard; re-raises AuthError/ConnectFailed once the terminal is restored."""
+    """Run the dashboard; re-raises the session's failure once the terminal is restored."""
     app = VoiceLiveApp(settings)
 
     async def run() -> None:

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-if TYPE_CHECKING:
-    from voicelive_tui.ui.app import VoiceLiveApp
+from voicelive_tui.session_config import SessionOverrides
+from voicelive_tui.ui.messages import SettingsChangeRequested
 
 VOICES = (
     "en-US-Ava:DragonHDLatestNeural",
@@ -67,14 +67,10 @@ def typed_setting(query: str) -> tuple[str, dict[str, Any]] | None:
 
 
 class VoiceLiveCommands(Provider):
-    """Actions and live session settings."""
-
-    @property
-    def _app(self) -> VoiceLiveApp:
-        return self.app  # type: ignore[return-value]
+    """Actions and live session settings; the app hears of a setting by a message."""
 
     def _actions(self) -> list[tuple[str, Callable[[], Any], str]]:
-        app = self._app
+        app = self.app
         return [
             (name, partial(app.run_action, action), help)
             for name, action, help in binding_actions(app.BINDINGS)
@@ -113,9 +109,7 @@ class VoiceLiveCommands(Provider):
         return out
 
     def _change(self, **changes: Any) -> None:
-        self._app.run_worker(
-            self._app.change_settings(**changes), group="control", exit_on_error=False
-        )
+        self.app.post_message(SettingsChangeRequested(SessionOverrides(**changes)))
 
     async def discover(self) -> Hits:
         for name, callback, help in self._actions():

@@ -147,6 +147,7 @@ class NonBlockingDriver(LinuxDriver):
         original = self._writer_thread
         assert original is not None
         original.stop()
+        assert self._file is not None  # application mode runs on a terminal file
         writer = FrameDroppingWriter(self._file, self._request_repaint)
         writer.start()
         self._writer_thread = writer  # type: ignore[assignment]

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from textual.message import Message
 
+from voicelive_tui.session_config import SessionOverrides
+from voicelive_tui.updates import Severity
+
 
 class EventsArrived(Message):
     """Events were queued for the event stream; only the newest of these waits."""
@@ -28,10 +31,18 @@ class ConversationChanged(Message):
 class SessionNotice(Message):
     """Something the user should read: shown as a toast."""
 
-    def __init__(self, text: str, severity: str = "information") -> None:
+    def __init__(self, text: str, severity: Severity = Severity.INFORMATION) -> None:
         super().__init__()
         self.text = text
         self.severity = severity
+
+
+class SettingsChangeRequested(Message):
+    """The command palette asks for new voice or VAD values (sent with session.update)."""
+
+    def __init__(self, overrides: SessionOverrides) -> None:
+        super().__init__()
+        self.overrides = overrides
 
 
 class SessionStarted(Message):

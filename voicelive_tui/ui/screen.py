@@ -23,12 +23,11 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.events import Resize
 from textual.screen import Screen
-from textual.timer import Timer
 from textual.widgets import Static
 
 from voicelive_tui.audio.base import AudioBackend
-from voicelive_tui.conversation import ConnectionState
 from voicelive_tui.session import VoiceLiveSession
+from voicelive_tui.turns import ConnectionState
 from voicelive_tui.ui.clock import WallClock
 from voicelive_tui.ui.throttle import Throttle
 from voicelive_tui.ui.view import AudioStatus, expires_in_label, status_view, vad_view
@@ -59,10 +58,15 @@ def audio_status(audio: AudioBackend) -> AudioStatus:
     return AudioStatus(
         has_input=audio.has_input,
         playing=audio.pending_ms() > 0,
-        devices=audio.describe() if devices else None,
+        devices=_devices_line(audio) if devices else None,
         underruns=stats.get("underruns", 0),
         overflows=stats.get("overflows", 0),
     )
+
+
+def _devices_line(audio: AudioBackend) -> str:
+    line = audio.describe()
+    return f"{line} - r to retry" if audio.faulted else line
 
 
 class DashboardScreen(Screen[None]):
@@ -93,7 +97,6 @@ class DashboardScreen(Screen[None]):
         self._mode = ""
         self._scripted = False
         self._audio = AudioStatus()
-        self._sampler: Timer | None = None
         self._events = Throttle(self, 1 / EVENTS_HZ, self._draw_events)
         self._state = Throttle(self, 1 / STATE_HZ, self._draw_state)
 
@@ -135,7 +138,7 @@ class DashboardScreen(Screen[None]):
         self._host, self._mode, self._scripted = host, mode, scripted
         levels = self._levels
         if live:
-            self._sampler = self.set_interval(1 / FPS, self._sample_audio)
+            self.set_interval(1 / FPS, self._sample_audio)
             self._events.ride()
             self._state.ride()
         else:  # a scripted session brings its own level history

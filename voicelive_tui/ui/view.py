@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from voicelive_tui.conversation import ConnectionState, Conversation, VadState
+from voicelive_tui.conversation import Conversation
+from voicelive_tui.turns import ConnectionState, VadState
 
 
 @dataclass(frozen=True)

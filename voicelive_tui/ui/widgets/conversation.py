@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from voicelive_tui.conversation import Turn
+from voicelive_tui.turns import Turn
 
 TimeLabel = Callable[[float], str]
 """Turns a monotonic time stamp into what the user reads (e.g. wall-clock HH:MM:SS)."""

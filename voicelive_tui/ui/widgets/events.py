@@ -26,11 +26,12 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from voicelive_tui.protocol import FAMILY_PREFIXES
 from voicelive_tui.ui.clock import WallClock
 from voicelive_tui.ui.events_model import MAX_ENTRIES, EventBuffer, EventEntry
 
 ARROWS = {"sent": "↑", "received": "↓"}
-FAMILIES = ("session", "input", "audio", "response", "conversation", "error", "other")
+FAMILIES = (*(family for family, _ in FAMILY_PREFIXES), "other")
 
 
 class EventLog(ScrollView, can_focus=True):

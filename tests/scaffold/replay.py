@@ -24,9 +24,12 @@ from voicelive_tui.audio.backends import NullBackend
 from voicelive_tui.audio.base import SILENCE_DB
 from voicelive_tui.config import Settings
 from voicelive_tui.logs import RunLogs
-from voicelive_tui.session import Update, VoiceLiveSession
+from voicelive_tui.runner import Opened
+from voicelive_tui.session import VoiceLiveSession
 from voicelive_tui.ui.clock import fixed_clock
-from voicelive_tui.ui.sources import Opened, SessionSource
+from voicelive_tui.ui.sources import SessionSource
+from voicelive_tui.ui.widgets.levels import FPS
+from voicelive_tui.updates import StateChanged
 
 if TYPE_CHECKING:
     from textual.pilot import Pilot
@@ -36,7 +39,6 @@ if TYPE_CHECKING:
 ENDPOINT = "https://contoso-voice.services.ai.azure.com/"
 CHUNK_MS = 150
 APPEND_MS = 100
-FPS = 20
 
 
 class ReplayAudio(NullBackend):
@@ -80,9 +82,9 @@ class ReplaySession(VoiceLiveSession):
 
     async def run(self) -> None:
         self.conversation.connecting()
-        self._emit(Update("state", at=self.now))
+        self._emit(StateChanged(self.now))
         self._script()
-        self._emit(Update("state", at=self.now))
+        self._emit(StateChanged(self.now))
         self.replayed.set()
         await self._stop.wait()
         self.conversation.closed()
@@ -92,7 +94,7 @@ class ReplaySession(VoiceLiveSession):
 
     def _at(self, t: float, direction: str, event: dict[str, Any]) -> None:
         self.now = t
-        self._record(direction, event)  # the session's own path: logs, state, observers
+        self.dialogue.record(direction, event)  # the session's own path: logs, state, observers
 
     def _appends(self, start: float, end: float) -> None:
         t = start

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from voicelive_tui.audio.backends import WavBackend
 from voicelive_tui.audio.base import SAMPLE_RATE
-from voicelive_tui.conversation import ConnectionState, Conversation
+from voicelive_tui.conversation import Conversation
 from voicelive_tui.session import VoiceLiveSession
+from voicelive_tui.turns import ConnectionState
 
 log = logging.getLogger(__name__)
 
@@ -64,15 +65,20 @@ async def wait_until(check: Callable[[], bool], timeout: float, step: float = 0.
 class ScriptedUser:
     """Waits for the greeting, asks something, then barges in on a long answer."""
 
-    def __init__(self, mic: ScriptedMic, *, reason: str = "") -> None:
+    def __init__(
+        self,
+        mic: ScriptedMic,
+        speech: Callable[[str, int], Awaitable[bytes]],
+        *,
+        reason: str = "",
+    ) -> None:
         self.mic = mic
+        self.speech = speech
         self.reason = reason
         """Why the sound devices are not used (a forwarded server not reachable), if known."""
 
     async def _speak(self, text: str) -> None:
-        from voicelive_tui.emulator.speech import synthesize
-
-        self.mic.feed(await synthesize(text, SAMPLE_RATE))
+        self.mic.feed(await self.speech(text, SAMPLE_RATE))
         await self.mic.input_done.wait()
 
     async def run(self, session: VoiceLiveSession) -> None:

@@ -1,0 +1,96 @@
+"""The PortAudio streams of the sound-device backend: open, start, restart, close.
+
+Stopping a stream on purpose makes PortAudio call its finished callback too; ``closing``
+is True meanwhile, so the backend does not take that for a lost device.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from typing import Any
+
+from .base import AudioError
+
+
+class DeviceStreams:
+    """The input, output (or one full-duplex) streams in use."""
+
+    def __init__(self, sd: Any, finished_callback: Callable[[], None]) -> None:
+        self.sd = sd
+        self.finished_callback = finished_callback
+        self.all: list[Any] = []
+        self.input: Any = None
+        self.output: Any = None
+        self.closing = False
+
+    def open(
+        self, kind: str, device: Any, rate: int, blocksize: int, callback: Any, **common: Any
+    ) -> Any:
+        """Open one stream of ``kind`` (input, output, duplex); AudioError when it fails."""
+        cls = {"input": self.sd.InputStream, "output": self.sd.OutputStream}.get(
+            kind, self.sd.Stream
+        )
+        try:
+            stream = cls(
+                device=device,
+                samplerate=rate,
+                blocksize=blocksize,
+                callback=callback,
+                finished_callback=self.finished_callback,
+                **common,
+            )
+        except Exception as exc:  # PortAudioError, ValueError from an odd device
+            what = (
+                "full-duplex audio stream" if kind == "duplex" else f"audio {kind} device {device}"
+            )
+            raise AudioError(f"cannot open {what}: {exc}") from exc
+        if kind != "output":
+            self.input = stream
+        if kind != "input":
+            self.output = stream
+        self.all.append(stream)
+        return stream
+
+    def start(self) -> None:
+        """Start every stream opened; on failure close them all and raise AudioError."""
+        self.closing = False
+        try:
+            for stream in self.all:
+                stream.start()
+        except Exception as exc:
+            self.close()
+            raise AudioError(f"cannot start audio stream: {exc}") from exc
+
+    def close(self) -> None:
+        """Abort and close every stream (safe to call twice)."""
+        self.closing = True
+        for stream in self.all:
+            _abort(stream)
+        self.all = []
+        self.input = self.output = None
+
+    def restart_output(self, while_stopped: Callable[[], None]) -> None:
+        """Abort the output stream (PortAudio drops what its buffer holds), call
+        ``while_stopped``, start it again. Raises what PortAudio raises."""
+        self.closing = True
+        try:
+            self.output.abort()
+            while_stopped()
+            self.output.start()
+        finally:
+            self.closing = False
+
+    def drop_output(self) -> None:
+        """Abort and forget the output stream, to open it again (``closing`` stays set)."""
+        self.closing = True
+        _abort(self.output)
+        self.all.remove(self.output)
+        self.output = None
+
+
+def _abort(stream: Any) -> None:
+    with contextlib.suppress(Exception):
+        stream.abort()
+    with contextlib.suppress(Exception):
+        stream.close()

@@ -1,0 +1,297 @@
+"""What is said over a session: sending, the server-event handlers, barge-in, capture.
+
+A :class:`Dialogue` belongs to one :class:`~voicelive_tui.session.VoiceLiveSession`, which
+hands it the socket while connected (``conn``) and every server event it receives. It
+feeds the :class:`~voicelive_tui.conversation.Conversation`, the events log and the
+observers, in that order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from azure.ai.voicelive.aio import VoiceLiveConnection
+from azure.ai.voicelive.models import (
+    ClientEvent,
+    ClientEventConversationItemCreate,
+    ClientEventConversationItemTruncate,
+    ClientEventInputAudioBufferAppend,
+    ClientEventResponseCancel,
+    ClientEventResponseCreate,
+    ClientEventSessionUpdate,
+    InputTextContentPart,
+    ServerEvent,
+    ServerEventResponseAudioDelta,
+    UserMessageItem,
+)
+
+from voicelive_tui.audio.base import AudioBackend, AudioError
+from voicelive_tui.audio.factory import start_backend
+from voicelive_tui.bargein import plan_barge_in
+from voicelive_tui.config import Settings
+from voicelive_tui.conversation import Conversation
+from voicelive_tui.frames import MALFORMED
+from voicelive_tui.logs import RunLogs
+from voicelive_tui.protocol import is_benign_cancel_error
+from voicelive_tui.reconnect import short_error
+from voicelive_tui.session_config import SessionOverrides, build_session_config
+from voicelive_tui.turns import VadState
+from voicelive_tui.updates import (
+    AudioLost,
+    EventReceived,
+    EventSent,
+    Notice,
+    Severity,
+    StateChanged,
+    Update,
+)
+
+log = logging.getLogger(__name__)
+
+_LOG_LEVELS = {
+    Severity.INFORMATION: logging.INFO,
+    Severity.WARNING: logging.WARNING,
+    Severity.ERROR: logging.ERROR,
+}
+Handler = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class Dialogue:
+    """The conversation over whichever socket is current (see module docstring)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        audio: AudioBackend,
+        logs: RunLogs,
+        emit: Callable[[Update], None],
+        quitting: asyncio.Event,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self.audio = audio
+        self.logs = logs
+        self.clock = clock
+        self.conversation = Conversation()
+        self.conn: VoiceLiveConnection | None = None
+        self.overrides = SessionOverrides()
+        self.audio_item: str | None = None  # newest agent item whose audio we queued
+        self.capture_task: asyncio.Task[None] | None = None
+        self._emit = emit
+        self._quitting = quitting
+        self._greeted = False
+        self._cancelled_responses: set[str] = set()
+        self._handlers: dict[str, Handler] = {
+            "session.updated": self._on_session_updated,
+            "input_audio_buffer.speech_started": self._on_speech_started,
+            "response.done": self._on_response_done,
+            "error": self._on_error,
+        }
+
+    def notice(self, text: str, severity: Severity = Severity.INFORMATION) -> None:
+        """Tell the user something (UI toast / console line) and the technical log."""
+        text = self.logs.redactor(text)  # a key or token must never reach the screen
+        log.log(_LOG_LEVELS[severity], "%s", text)
+        self._emit(Notice(text, severity, at=self.clock()))
+
+    def still_playing(self, item_id: str) -> bool:
+        """True while audio of ``item_id`` is queued for the speaker."""
+        return item_id == self.audio_item and self.audio.pending_ms() > 0
+
+    def between_turns(self) -> bool:
+        """Nobody speaks and nothing plays: a socket can be swapped unnoticed."""
+        conv = self.conversation
+        return (
+            not conv.response_active
+            and conv.vad not in (VadState.USER_SPEAKING, VadState.PROCESSING)
+            and self.audio.pending_ms() <= 0
+        )
+
+    # -- controls --------------------------------------------------------------
+
+    def set_muted(self, muted: bool) -> None:
+        """Stop (or resume) appending microphone audio; levels keep being measured."""
+        self.conversation.muted = muted
+        self.audio.muted = muted
+        log.info("Microphone %s", "muted" if muted else "live")
+        self._emit(StateChanged(self.clock()))
+
+    async def send_text(self, text: str) -> None:
+        """Send a typed user message and ask for a response."""
+        text = text.strip()
+        if not text:
+            return
+        if self.conn is None:
+            self.notice("Not connected: the message was not sent", Severity.WARNING)
+            return
+        if self.conversation.response_active or self.audio.pending_ms() > 0:
+            # Typing over the agent interrupts it, as speaking would.
+            await self.barge_in(reason="text message")
+        item = UserMessageItem(content=[InputTextContentPart(text=text)])
+        await self.send(ClientEventConversationItemCreate(item=item))
+        await self.send(ClientEventResponseCreate())
+
+    async def override(self, overrides: SessionOverrides) -> None:
+        """Change the voice or VAD values live with a new session.update."""
+        self.overrides = self.overrides.merged(overrides)
+        if self.conn is not None:
+            await self.send_session_update()
+
+    async def barge_in(self, reason: str) -> None:
+        """Drop queued audio now, cancel an active response, truncate what was unheard."""
+        self.audio.barge_in()
+        item_id = self.audio_item
+        plan = plan_barge_in(
+            self.conversation, item_id, self.audio.played_ms(item_id) if item_id else 0
+        )
+        if plan.response_id is not None:
+            self._cancelled_responses.add(plan.response_id)
+            await self.send(ClientEventResponseCancel())
+        if plan.truncate_item is not None:
+            heard = plan.audio_end_ms
+            self.conversation.interrupt(plan.truncate_item, heard)
+            await self.send(
+                ClientEventConversationItemTruncate(
+                    item_id=plan.truncate_item, content_index=0, audio_end_ms=heard
+                )
+            )
+            log.info("Barge-in (%s): truncated %s at %d ms", reason, plan.truncate_item, heard)
+            self._emit(StateChanged(self.clock()))
+        self.audio_item = None
+
+    # -- sending ---------------------------------------------------------------
+
+    async def send(self, event: ClientEvent) -> bool:
+        """Send ``event`` on the current socket and record it; False when it did not go."""
+        conn = self.conn
+        if conn is None:
+            return False
+        payload = event.as_dict()
+        try:
+            await conn.send(payload)
+        except Exception as exc:
+            log.warning("Send of %s failed: %s", payload.get("type"), short_error(exc))
+            return False
+        self.record("sent", payload)
+        return True
+
+    async def send_session_update(self) -> None:
+        config = build_session_config(self.settings, self.overrides)
+        await self.send(ClientEventSessionUpdate(session=config))
+        log.info("Session configuration sent")
+
+    def record(self, direction: str, payload: dict[str, Any]) -> None:
+        """An event sent or received: events log, conversation state, then observers."""
+        now = self.clock()
+        self.logs.events.record(direction, payload)
+        if direction == "sent":
+            self.conversation.apply_sent(payload, now)
+            self._emit(EventSent(payload, now))
+        else:
+            self.conversation.apply_received(payload, now)
+            self._emit(EventReceived(payload, now))
+
+    async def pump_capture(self) -> None:
+        """Append microphone blocks while connected and not muted."""
+        async for block in self.audio.capture():
+            if self._quitting.is_set():
+                return
+            if self.conversation.muted or self.conn is None:
+                continue
+            audio = base64.b64encode(block).decode("ascii")
+            await self.send(ClientEventInputAudioBufferAppend(audio=audio))
+
+    # -- receiving -------------------------------------------------------------
+
+    async def received(self, event: ServerEvent, payload: dict[str, Any]) -> None:
+        """A server event: play its audio, record it, then run its handler."""
+        kind = payload.get("type", "")
+        if isinstance(event, ServerEventResponseAudioDelta):
+            # Audio of a response we cancelled may still be in flight: never play it.
+            if event.response_id not in self._cancelled_responses:
+                self.audio_item = event.item_id
+                self.audio.play(event.item_id or "", event.delta)
+        self.record("received", payload)
+        handler = self._handlers.get(kind)
+        if handler is not None:
+            await handler(payload)
+
+    async def _on_session_updated(self, payload: dict[str, Any]) -> None:
+        session = payload.get("session") or {}
+        log.info("Session ready: %s", session.get("id"))
+        if not self._greeted:
+            self._greeted = True
+            if self.settings.greeting:
+                log.info("Sending proactive greeting request")
+                await self.send(ClientEventResponseCreate())
+        if self.capture_task is None:
+            self.capture_task = asyncio.ensure_future(self.pump_capture())
+            log.info("Started audio capture")
+        self._emit(StateChanged(self.clock()))
+
+    async def _on_speech_started(self, payload: dict[str, Any]) -> None:
+        log.info("User started speaking - stopping playback")
+        await self.barge_in(reason="user speech")
+
+    async def _on_response_done(self, payload: dict[str, Any]) -> None:
+        log.info("Response complete")
+
+    async def _on_error(self, payload: dict[str, Any]) -> None:
+        message = (payload.get("error") or {}).get("message", "")
+        if is_benign_cancel_error(message):
+            log.debug("Benign cancellation error: %s", message)
+        else:
+            log.error("VoiceLive error: %s", message)
+
+    async def start_audio(self) -> None:
+        """Start the audio backend, text-only with a notice when it cannot start."""
+        loop = asyncio.get_running_loop()
+        self.audio = await start_backend(self.audio, loop, self)
+        if self.audio.notice:
+            self.notice(self.audio.notice, Severity.WARNING)
+        log.info("Audio: %s", self.audio.describe())
+
+    async def stop_audio(self) -> None:
+        """Stop the audio backend and log its counters."""
+        try:
+            await self.audio.stop()
+        except Exception:
+            log.exception("Stopping audio failed")
+        stats = self.audio.stats()
+        if stats:
+            log.info("Audio stats: %s", " ".join(f"{k}={v}" for k, v in stats.items()))
+
+    async def reopen_audio(self) -> None:
+        """Try the sound devices again after a fault (the dashboard's r key)."""
+        try:
+            await self.audio.reopen()
+        except AudioError as exc:
+            self.notice(f"Audio still unavailable: {exc}", Severity.WARNING)
+            return
+        self.notice(f"Audio back: {self.audio.describe()}")
+
+    def skip_frame(self, raw: bytes, problem: str) -> None:
+        """A frame that is not a server event: counted, logged, and the session goes on."""
+        self.conversation.received[MALFORMED] += 1
+        self.logs.events.record_skipped(raw, problem)
+        count = self.conversation.received[MALFORMED]
+        if count in (1, 10, 100, 1000, 10000):
+            self.notice(
+                f"Skipped {count} frame(s) that are not server events: {problem}", Severity.WARNING
+            )
+
+    # -- audio feedback (AudioListener) ----------------------------------------
+
+    def on_playback_started(self, item_id: str, monotonic_time: float) -> None:
+        self.conversation.playback_started(item_id, monotonic_time)
+        self._emit(StateChanged(self.clock()))
+
+    def on_audio_fault(self, message: str) -> None:
+        log.error("Audio device lost: %s", message)
+        self._emit(AudioLost(message, self.clock()))

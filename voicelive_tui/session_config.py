@@ -1,0 +1,122 @@
+"""What the client asks of the service: the session configuration and connect arguments.
+
+Pure functions of :class:`~voicelive_tui.config.Settings` (and the live overrides); the
+wire helpers that need no settings are :mod:`voicelive_tui.protocol`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from azure.ai.voicelive.models import (
+    AudioEchoCancellation,
+    AudioInputTranscriptionOptions,
+    AudioNoiseReduction,
+    AzureStandardVoice,
+    InputAudioFormat,
+    Modality,
+    OutputAudioFormat,
+    RequestSession,
+    ServerVad,
+)
+
+from voicelive_tui.config import DEFAULT_INSTRUCTIONS, Settings
+
+
+def voice_config(voice: str) -> AzureStandardVoice | str:
+    """Azure voice for names with a '-', else an OpenAI voice name, as the seed does."""
+    if "-" in voice:
+        return AzureStandardVoice(name=voice)
+    return voice
+
+
+@dataclass(frozen=True)
+class SessionOverrides:
+    """Voice and server VAD values changed live (the command palette); None: as configured."""
+
+    voice: str | None = None
+    threshold: float | None = None
+    prefix_ms: int | None = None
+    silence_ms: int | None = None
+
+    def merged(self, newer: SessionOverrides) -> SessionOverrides:
+        """These overrides with the values ``newer`` sets replacing them."""
+        changes = {k: v for k, v in vars(newer).items() if v is not None and v != ""}
+        return replace(self, **changes)
+
+
+def build_session_config(
+    settings: Settings, overrides: SessionOverrides | None = None
+) -> RequestSession:
+    """The seed's session: text+audio, PCM16 both ways, server VAD, echo and noise control.
+
+    With ``--no-audio`` the agent is asked for text only, so no speech is downloaded to be
+    thrown away. ``overrides`` replace the configured voice and VAD values.
+    """
+    o = overrides or SessionOverrides()
+    config = RequestSession(
+        modalities=[Modality.TEXT] if settings.no_audio else [Modality.TEXT, Modality.AUDIO],
+        voice=voice_config(o.voice or settings.voice),
+        input_audio_format=InputAudioFormat.PCM16,
+        output_audio_format=OutputAudioFormat.PCM16,
+        turn_detection=ServerVad(
+            threshold=_first(o.threshold, settings.vad_threshold),
+            prefix_padding_ms=_first(o.prefix_ms, settings.vad_prefix_ms),
+            silence_duration_ms=_first(o.silence_ms, settings.vad_silence_ms),
+        ),
+        input_audio_transcription=AudioInputTranscriptionOptions(model="azure-speech"),
+    )
+    if settings.echo_cancellation:
+        config.input_audio_echo_cancellation = AudioEchoCancellation()
+    if settings.noise_suppression:
+        config.input_audio_noise_reduction = AudioNoiseReduction(
+            type="azure_deep_noise_suppression"
+        )
+    if settings.mode == "model":
+        config.instructions = settings.instructions or DEFAULT_INSTRUCTIONS
+    return config
+
+
+def _first(override: Any, configured: Any) -> Any:
+    return configured if override is None else override
+
+
+def connect_kwargs(
+    settings: Settings,
+    *,
+    endpoint: str,
+    credential: Any,
+    conversation_id: str | None = None,
+    agent_access_token: str | None = None,
+) -> dict[str, Any]:
+    """Keyword arguments for the SDK's ``connect()`` in the configured mode.
+
+    ``conversation_id`` (the one the service gave, on reconnect) wins over the
+    configured ``--conversation-id``.
+    """
+    kwargs: dict[str, Any] = {"endpoint": endpoint, "credential": credential}
+    if settings.api_version:
+        kwargs["api_version"] = settings.api_version
+    if settings.mode == "agent":
+        kwargs["agent_name"] = settings.agent_name
+        kwargs["project_name"] = settings.project_name
+        optional = {
+            "agent_version": settings.agent_version,
+            "conversation_id": conversation_id or settings.conversation_id,
+            "authentication_identity_client_id": settings.auth_identity_client_id,
+            "foundry_resource_override": settings.foundry_resource_override,
+        }
+        kwargs.update({k: v for k, v in optional.items() if v})
+    elif settings.mode == "legacy-agent":
+        query = {"agent-id": settings.agent_id}
+        if settings.agent_connection_string:
+            query["agent-connection-string"] = settings.agent_connection_string
+        else:
+            query["agent-project-name"] = settings.project_name
+        if agent_access_token:
+            query["agent-access-token"] = agent_access_token
+        kwargs["query"] = query
+    else:
+        kwargs["model"] = settings.effective_model
+    return kwargs

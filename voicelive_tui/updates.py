@@ -1,0 +1,99 @@
+"""What a session tells its observers: one frozen dataclass per kind of update.
+
+Observers (the conversation log writer, the console printer, the dashboard) match on
+these types. Nothing here speaks of keys or screens: a front end adds its own hint
+(for example the dashboard's "press r to retry" after an :class:`AudioLost`).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+
+class Severity(str, enum.Enum):
+    """How much a notice matters; the values are Textual's toast severities."""
+
+    INFORMATION = "information"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class EventSent:
+    """A client event went out on the socket."""
+
+    event: dict[str, Any]
+    at: float = 0.0
+
+
+@dataclass(frozen=True)
+class EventReceived:
+    """A server event arrived (after the conversation state took it in)."""
+
+    event: dict[str, Any]
+    at: float = 0.0
+
+
+@dataclass(frozen=True)
+class StateChanged:
+    """The conversation or connection state changed in a way not carried by an event."""
+
+    at: float = 0.0
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something to tell the user, already redacted."""
+
+    text: str
+    severity: Severity = Severity.INFORMATION
+    at: float = 0.0
+
+
+@dataclass(frozen=True)
+class Outage:
+    """A connection was lost (``connected``) or an attempt failed; retry in ``retry_in_s``."""
+
+    reason: str
+    retry_in_s: float
+    connected: bool = True
+    at: float = 0.0
+
+
+@dataclass(frozen=True)
+class PlannedReconnect:
+    """The socket was closed on purpose (reconnect asked for, session renewal)."""
+
+    cause: str
+    at: float = 0.0
+
+
+@dataclass(frozen=True)
+class AudioLost:
+    """The audio device failed or vanished; the session runs text-only until reopened."""
+
+    message: str
+    at: float = 0.0
+
+
+@dataclass(frozen=True)
+class Closed:
+    """The session ended; nothing follows."""
+
+    at: float = 0.0
+
+
+Update = (
+    EventSent
+    | EventReceived
+    | StateChanged
+    | Notice
+    | Outage
+    | PlannedReconnect
+    | AudioLost
+    | Closed
+)
+Observer = Callable[[Update], None]

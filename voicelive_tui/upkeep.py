@@ -1,0 +1,68 @@
+"""What runs beside a live connection: fresh tokens, heard replies, session renewal."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+
+from voicelive_tui.auth import CachedTokenCredential
+from voicelive_tui.conversation import Conversation
+from voicelive_tui.reconnect import short_error
+from voicelive_tui.transcript import ConversationLogWriter
+
+log = logging.getLogger(__name__)
+
+RENEW_MARGIN_S = 60.0
+"""Renew a session this long before it expires (a quarter of a shorter lifetime)."""
+TOKEN_RETRY_S = 10.0
+PLAYBACK_CHECK_S = 0.1
+
+
+async def keep_tokens_fresh(tokens: CachedTokenCredential) -> None:
+    """Refresh tokens before they expire, so the next handshake has a valid one."""
+    while True:
+        wait = tokens.next_refresh_in()
+        await asyncio.sleep(max(TOKEN_RETRY_S / 10, wait if wait is not None else 60.0))
+        try:
+            await tokens.refresh_due()
+        except Exception as exc:  # noqa: BLE001 - try again; the handshake will tell
+            log.warning("Token refresh failed: %s", short_error(exc))
+            await asyncio.sleep(TOKEN_RETRY_S)
+
+
+async def log_heard_replies(transcript: ConversationLogWriter) -> None:
+    """A reply's line is written once its audio finished playing (see transcript)."""
+    while True:
+        await asyncio.sleep(PLAYBACK_CHECK_S)
+        if transcript.holding:
+            transcript.flush_heard()
+
+
+async def renew_before_expiry(
+    conversation: Conversation,
+    connected_wall: float,
+    between_turns: Callable[[], bool],
+) -> None:
+    """Return between turns shortly before ``session.expires_at`` (the caller then
+    reconnects; agent conversations continue through the conversation id), so a long
+    talk never ends by surprise. Runs forever when the session never expires."""
+    while True:
+        expires_at = conversation.session.expires_at
+        if expires_at is None:
+            await asyncio.sleep(1.0)
+            continue
+        lifetime = expires_at - connected_wall
+        if lifetime <= 0:  # a clock far off ours: renewing would only loop
+            log.warning("session.expires_at is already past; not renewing early")
+            await asyncio.Event().wait()
+        margin = min(RENEW_MARGIN_S, lifetime / 4)
+        wait = expires_at - margin - time.time()
+        if wait > 0:
+            await asyncio.sleep(min(wait, 1.0))  # expires_at may change: look again
+            continue
+        if between_turns():
+            log.info("Session expires in %.0f s: renewing it now", expires_at - time.time())
+            return
+        await asyncio.sleep(0.1)
