@@ -60,7 +60,7 @@ def conversation_markdown(
         lines.append("")
         body = text + interruption(turn)
         if turn.role == "agent":
-            body += latency_note(by_item.get(turn.item_id))
+            body += latency_note(by_item.get(turn.item_id or ""))
         lines.append(body)
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
