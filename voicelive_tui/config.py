@@ -77,6 +77,7 @@ class Settings:
     input_wav: Path | None = None
     output_wav: Path | None = None
     record: Path | None = None
+    summary_json: Path | None = None
     no_audio: bool = False
     input_device: str | None = None
     output_device: str | None = None

@@ -6,8 +6,10 @@ import asyncio
 import contextlib
 import logging
 import sys
+from collections import deque
 from typing import TextIO
 
+from voicelive_tui.latency import TurnTiming
 from voicelive_tui.protocol import is_benign_cancel_error
 from voicelive_tui.session import VoiceLiveSession
 from voicelive_tui.turns import ConnectionState
@@ -48,6 +50,7 @@ class ConsolePrinter:
         self.out = out or sys.stdout
         self._ready_shown = False
         self._last_state: ConnectionState | None = None
+        self._timed: deque[TurnTiming] = deque(maxlen=8)  # the newest printed
 
     def print(self, text: str) -> None:
         print(text, file=self.out, flush=True)
@@ -64,6 +67,18 @@ class ConsolePrinter:
             )
         elif isinstance(update, StateChanged):
             self._state()
+        self._latency()
+
+    def _latency(self) -> None:
+        """One line per turn once its latency is complete: the whole and its stages."""
+        for timing in self.session.conversation.latencies[-3:]:
+            if timing.total_ms is None or any(t is timing for t in self._timed):
+                continue
+            self._timed.append(timing)
+            stages = ", ".join(f"{name} {ms:.0f} ms" for name, ms in timing.stages())
+            what = "Voice-to-voice" if timing.kind == "voice" else "Typed to first output"
+            approx = "~" if timing.estimated else ""
+            self.print(f"⏱️  {what} {approx}{timing.total_ms:.0f} ms ({stages})")
 
     def _received(self, event: dict) -> None:
         kind = event.get("type", "")

@@ -11,6 +11,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from voicelive_tui.latency import CaptureClock, TurnTiming
 from voicelive_tui.protocol import (
     AUDIO_DELTA,
     audio_bytes,
@@ -23,13 +24,15 @@ from voicelive_tui.turns import (
     ConnectionState,
     SessionInfo,
     Turn,
-    TurnLatency,
     VadState,
     cut_transcript,
     ident,
     obj,
     unix_time,
 )
+
+MAX_TIMED_TURNS = 1000
+"""Turn timings kept (the oldest are dropped): a long session's memory stays bounded."""
 
 
 @dataclass
@@ -42,7 +45,9 @@ class Conversation:
     turns: list[Turn] = field(default_factory=list)
     vad: VadState = VadState.IDLE
     active_response_id: str | None = None
-    latencies: list[TurnLatency] = field(default_factory=list)
+    latencies: list[TurnTiming] = field(default_factory=list)
+    """Every timed turn (spoken and typed), in order: see :mod:`voicelive_tui.latency`."""
+    capture_clock: CaptureClock = field(default_factory=CaptureClock)
     received: Counter[str] = field(default_factory=Counter)
     sent: Counter[str] = field(default_factory=Counter)
     errors: list[str] = field(default_factory=list)
@@ -52,7 +57,7 @@ class Conversation:
     audio_in_bytes: int = 0
     audio_out_bytes: int = 0
     _user_turn_waiting: bool = False
-    _pending_latency: TurnLatency | None = None
+    _pending_latency: TurnTiming | None = None
 
     # -- queries ---------------------------------------------------------------
 
@@ -60,8 +65,8 @@ class Conversation:
     def last_voice_to_voice_ms(self) -> float | None:
         """The newest voice-to-voice latency, for the status bar."""
         for lat in reversed(self.latencies):
-            if lat.voice_to_voice_ms is not None:
-                return lat.voice_to_voice_ms
+            if lat.kind == "voice" and lat.total_ms is not None:
+                return lat.total_ms
         return None
 
     @property
@@ -161,7 +166,9 @@ class Conversation:
         kind = str(event.get("type", ""))
         self.sent[kind] += 1
         if kind == "input_audio_buffer.append":
-            self.audio_in_bytes += audio_bytes(event)
+            n = audio_bytes(event)
+            self.audio_in_bytes += n
+            self.capture_clock.appended(pcm_ms(n), now)
         elif kind == "conversation.item.create":
             item = obj(event.get("item"))
             if item.get("role") == "user":
@@ -177,6 +184,7 @@ class Conversation:
                     )
                 )
                 self._user_turn_waiting = True
+                self._start_timing(TurnTiming(kind="typed", sent=now))
 
     # -- received events -------------------------------------------------------
 
@@ -211,9 +219,17 @@ class Conversation:
 
     def _speech_stopped(self, event: dict[str, Any], now: float) -> None:
         self.vad = VadState.PROCESSING
-        lat = TurnLatency(speech_stopped_at=now)
-        self.latencies.append(lat)
-        self._pending_latency = lat
+        end_ms = event.get("audio_end_ms")
+        speech_end = (
+            self.capture_clock.time_of(float(end_ms)) if isinstance(end_ms, (int, float)) else None
+        )
+        self._start_timing(
+            TurnTiming(
+                speech_end=speech_end if speech_end is not None else now,
+                speech_stopped=now,
+                estimated=speech_end is None,
+            )
+        )
         self._user_turn_waiting = True
 
     def _user_transcript(self, event: dict[str, Any], now: float) -> None:
@@ -233,10 +249,9 @@ class Conversation:
         conv = ident(response.get("conversation_id"))
         if conv:
             self.session.conversation_id = conv
-        if self._pending_latency is not None and self._pending_latency.response_ms is None:
-            self._pending_latency.response_ms = (
-                now - self._pending_latency.speech_stopped_at
-            ) * 1000
+        lat = self._pending_latency
+        if lat is not None and lat.kind == "voice" and lat.response_created is None:
+            lat.response_created = now
 
     def _output_item(self, event: dict[str, Any], now: float) -> None:
         item = obj(event.get("item"))
@@ -277,6 +292,7 @@ class Conversation:
 
     def _text_delta(self, event: dict[str, Any], now: float) -> None:
         turn = self._agent_turn_for(event, now, "text")
+        self._first_output(event, now)
         if not turn.final:
             turn.text += str(event.get("delta", ""))
 
@@ -292,11 +308,7 @@ class Conversation:
         turn.audio_ms += pcm_ms(n)
         if self.vad != VadState.USER_SPEAKING:
             self.vad = VadState.AGENT_SPEAKING
-        lat = self._pending_latency
-        if lat is not None and lat.voice_to_voice_ms is None:
-            lat.voice_to_voice_ms = (now - lat.speech_stopped_at) * 1000
-            lat.first_delta_at = now
-            lat.item_id = ident(event.get("item_id"))
+        self._first_output(event, now)
 
     def _response_done(self, event: dict[str, Any], now: float) -> None:
         response = obj(event.get("response"))
@@ -332,12 +344,41 @@ class Conversation:
     # -- feedback from the client side -------------------------------------------
 
     def playback_started(self, item_id: str, now: float) -> None:
-        """The audio side played the first sample of ``item_id``."""
+        """The audio side played the first sample of ``item_id`` (``now``: when it leaves
+        the device, its output latency included)."""
         for lat in reversed(self.latencies):
-            if lat.item_id == item_id and lat.first_delta_at is not None:
-                if lat.playback_ms is None:
-                    lat.playback_ms = max(0.0, (now - lat.first_delta_at) * 1000)
+            if lat.kind == "voice" and lat.item_id == item_id and lat.first_delta is not None:
+                if lat.first_sound is None:
+                    lat.first_sound = max(now, lat.first_delta)
+                    self._show_latency(lat)
                 return
+
+    def _show_latency(self, timing: TurnTiming) -> None:
+        turn = self.agent_turn(timing.item_id)
+        if turn is not None:
+            turn.latency_ms = timing.total_ms
+
+    def _start_timing(self, timing: TurnTiming) -> None:
+        self.latencies.append(timing)
+        del self.latencies[:-MAX_TIMED_TURNS]
+        self._pending_latency = timing
+
+    def _first_output(self, event: dict[str, Any], now: float) -> None:
+        """The first text or audio of the answer to the pending turn."""
+        lat = self._pending_latency
+        if lat is None:
+            return
+        if lat.kind == "typed" and lat.first_output is None:
+            lat.first_output = now
+            lat.item_id = ident(event.get("item_id"))
+            self._show_latency(lat)
+        elif (
+            lat.kind == "voice"
+            and lat.first_delta is None
+            and event.get("type") == ("response.audio.delta")
+        ):
+            lat.first_delta = now
+            lat.item_id = ident(event.get("item_id"))
 
     def interrupt(self, item_id: str | None, heard_ms: int) -> None:
         """The user barged in: cut ``item_id`` where they stopped hearing it."""

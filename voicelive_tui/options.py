@@ -184,6 +184,13 @@ OPTIONS: tuple[Option, ...] = (
         metavar="FILE",
     ),
     Option(
+        "summary_json",
+        ("--summary-json",),
+        "at exit, write every turn's latency by stage and the p50/p90 as JSON",
+        kind=Path,
+        metavar="FILE",
+    ),
+    Option(
         "record",
         ("--record",),
         "record the session to a stereo WAV (left mic, right agent)",

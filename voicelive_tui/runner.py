@@ -7,9 +7,11 @@ Both front ends open their session with :func:`open_session`; the logs come from
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from azure.core.credentials import AzureKeyCredential
 from azure.core.credentials_async import AsyncTokenCredential
@@ -24,6 +26,7 @@ from voicelive_tui.auth import (
 )
 from voicelive_tui.config import Settings
 from voicelive_tui.demo import ScriptedMic, ScriptedUser
+from voicelive_tui.latency import LatencyLog
 from voicelive_tui.logs import RunLogs
 from voicelive_tui.session import VoiceLiveSession
 
@@ -164,4 +167,19 @@ async def open_session(
             mic = ScriptedMic(block_ms=settings.block_ms)
             user = ScriptedUser(mic, speech, reason=settings.audio_problem)
             backend = mic
-        yield Opened(make_session(settings, target, logs, backend), target.demo, user)
+        session = make_session(settings, target, logs, backend)
+        try:
+            yield Opened(session, target.demo, user)
+        finally:
+            if settings.summary_json is not None:
+                write_summary(settings.summary_json, session)
+
+
+def write_summary(path: Path, session: VoiceLiveSession) -> None:
+    """``--summary-json``: the turns' latency by stage and the percentiles, at exit."""
+    summary = LatencyLog(session.conversation.latencies).summary()
+    summary["session_id"] = session.conversation.session.id
+    try:
+        path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    except OSError as exc:
+        log.error("Could not write the summary to %s: %s", path, exc.strerror)

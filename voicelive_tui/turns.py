@@ -42,18 +42,7 @@ class Turn:
     interrupted_by: str | None = None  # "quit", "connection lost", ...; None: the user
     audio_ms: float = 0.0  # agent audio received for this item
     status: str | None = None  # response status: completed, cancelled, ...
-
-
-@dataclass
-class TurnLatency:
-    """Latencies of one user turn, in milliseconds (None until known)."""
-
-    speech_stopped_at: float
-    response_ms: float | None = None  # speech_stopped -> response.created
-    voice_to_voice_ms: float | None = None  # speech_stopped -> first audio delta
-    playback_ms: float | None = None  # first audio delta -> first sample played
-    first_delta_at: float | None = None
-    item_id: str | None = None
+    latency_ms: float | None = None  # agent turn: voice-to-voice (typed: sent to first output)
 
 
 @dataclass

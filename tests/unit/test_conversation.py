@@ -445,12 +445,23 @@ def test_unknown_and_malformed_events_are_counted_and_change_nothing() -> None:
 # -- latencies ---------------------------------------------------------------------------
 
 
+def append(ms: int) -> dict:
+    """An input_audio_buffer.append of ``ms`` of 24 kHz PCM16 (its base64 length is
+    what counts)."""
+    import base64
+
+    return {"type": "input_audio_buffer.append", "audio": base64.b64encode(bytes(48 * ms)).decode()}
+
+
 def test_latencies_of_a_user_turn() -> None:
     conv = Conversation()
     feed(conv, session_updated())
+    for i in range(100):  # 2 s of microphone audio appended, block by block, from t=9
+        conv.apply_sent(append(20), 9.0 + 0.02 * (i + 1))
     started, stopped = user_speech("u1", "Hi")[:2]
     conv.apply_received(started, 10.0)
-    conv.apply_received(stopped, 11.0)
+    # The server says speech ended 1.45 s into the appended audio; it says so at 11.0.
+    conv.apply_received({**stopped, "audio_end_ms": 1450}, 11.0)
     conv.apply_received({"type": "response.created", "response": {"id": "r1"}}, 11.3)
     feed(conv, response_start("r1", "a1")[1:], 11.35, step=0.0)
     conv.apply_received(audio_chunk("r1", "a1", "Hello")[1], 11.5)
@@ -458,10 +469,35 @@ def test_latencies_of_a_user_turn() -> None:
     conv.playback_started("a1", 11.58)
     conv.playback_started("a1", 12.0)  # only the first sample counts
     (lat,) = conv.latencies
-    assert lat.response_ms == pytest.approx(300.0)
-    assert lat.voice_to_voice_ms == pytest.approx(500.0)
-    assert lat.playback_ms == pytest.approx(80.0)
-    assert conv.last_voice_to_voice_ms == pytest.approx(500.0)
+    assert not lat.estimated
+    stages = dict(lat.stages())
+    assert stages["end-of-speech wait"] == pytest.approx(550.0)  # 10.45 -> 11.0
+    assert stages["response start"] == pytest.approx(300.0)
+    assert stages["first audio"] == pytest.approx(200.0)
+    assert stages["playback"] == pytest.approx(80.0)
+    assert lat.total_ms == pytest.approx(1130.0)
+    assert conv.last_voice_to_voice_ms == pytest.approx(1130.0)
+
+
+def test_without_audio_end_ms_the_end_of_speech_is_estimated() -> None:
+    conv = Conversation()
+    started, stopped = user_speech("u1", "Hi")[:2]
+    conv.apply_received(started, 10.0)
+    conv.apply_received(stopped, 11.0)
+    (lat,) = conv.latencies
+    assert lat.estimated and lat.speech_end == 11.0
+
+
+def test_a_typed_turn_is_timed_from_sent_to_first_output() -> None:
+    conv = Conversation()
+    text = [{"type": "input_text", "text": "hi"}]
+    item = {"type": "message", "role": "user", "content": text}
+    conv.apply_sent({"type": "conversation.item.create", "item": item}, 5.0)
+    conv.apply_received({"type": "response.created", "response": {"id": "r1"}}, 5.1)
+    conv.apply_received(audio_chunk("r1", "a1", "Hello")[1], 5.4)
+    (lat,) = conv.latencies
+    assert lat.kind == "typed" and lat.total_ms == pytest.approx(400.0)
+    assert conv.last_voice_to_voice_ms is None  # the status bar shows spoken turns
 
 
 def test_greeting_has_no_latency_and_each_turn_its_own() -> None:
@@ -474,9 +510,10 @@ def test_greeting_has_no_latency_and_each_turn_its_own() -> None:
         conv.apply_received(stopped, t + 1)
         conv.apply_received({"type": "response.created", "response": {"id": f"r{n}"}}, t + 1.1)
         conv.apply_received(audio_chunk(f"r{n}", f"a{n}", "y")[1], t + 1 + gap)
+        conv.playback_started(f"a{n}", t + 1 + gap + 0.1)
         t = feed(conv, response_end(f"r{n}", f"a{n}", "y"), t + 2)
-    assert [round(x.voice_to_voice_ms or 0) for x in conv.latencies] == [400, 700]
-    assert conv.last_voice_to_voice_ms == pytest.approx(700.0)
+    assert [round(x.total_ms or 0) for x in conv.latencies] == [500, 800]
+    assert conv.last_voice_to_voice_ms == pytest.approx(800.0)
 
 
 def test_playback_of_an_unknown_item_is_ignored() -> None:

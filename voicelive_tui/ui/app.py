@@ -24,6 +24,7 @@ from textual.worker import Worker, WorkerState
 
 from voicelive_tui.config import Settings
 from voicelive_tui.errors import EXIT_OK, VoiceLiveError
+from voicelive_tui.export import conversation_markdown
 from voicelive_tui.logs import RunLogs
 from voicelive_tui.protocol import APPEND
 from voicelive_tui.runner import DEMO_NOTICE, open_logs
@@ -46,6 +47,7 @@ from voicelive_tui.ui.widgets.events import ARROWS, EventLog
 from voicelive_tui.ui.widgets.help import HelpScreen
 from voicelive_tui.ui.widgets.inputs import ClosingInput, FilterInput, MessageInput
 from voicelive_tui.ui.widgets.json_view import JsonScreen
+from voicelive_tui.ui.widgets.latency_view import LatencyScreen
 from voicelive_tui.ui.widgets.levels import LevelsPanel
 from voicelive_tui.ui.widgets.status import StatusBar
 from voicelive_tui.updates import AudioLost, EventReceived, EventSent, Notice, Severity, Update
@@ -68,6 +70,8 @@ class VoiceLiveApp(App[int]):
         Binding("p", "pause_events", "Pause", tooltip="Pause or resume following events"),
         Binding("c", "clear_events", "Clear", tooltip="Clear the event stream"),
         Binding("r", "reconnect", "Reconnect", tooltip="Drop the socket and connect again"),
+        Binding("l", "latency", "Latency", tooltip="Each turn's latency by stage, p50 / p90"),
+        Binding("e", "export", "Export", tooltip="Save the conversation as Markdown (log folder)"),
         Binding("q", "quit", "Quit", tooltip="Close the socket, stop audio, flush logs, quit"),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
         Binding("question_mark,f1", "help", "Help", tooltip="This help"),
@@ -281,6 +285,29 @@ class VoiceLiveApp(App[int]):
                 bindings = (b for b in self.BINDINGS if isinstance(b, Binding))
                 self.install_screen(HelpScreen(bindings), "help")
             self.push_screen("help")
+
+    def action_latency(self) -> None:
+        if isinstance(self.screen, LatencyScreen):
+            return
+        session = self.session
+        self.push_screen(LatencyScreen(lambda: session.conversation.latencies if session else []))
+
+    def action_export(self) -> None:
+        """The conversation so far as Markdown, next to the run's logs."""
+        session, logs = self.session, self.logs
+        if session is None or logs is None:
+            self.notify("Nothing to export yet", timeout=3)
+            return
+        path = logs.log_dir / f"{logs.stamp}_conversation.md"
+        text = conversation_markdown(
+            session.conversation, session.conversation.latencies, self.clock.label
+        )
+        try:
+            path.write_text(logs.redactor(text), encoding="utf-8")
+        except OSError as exc:
+            self.notify(f"Export failed: {exc.strerror}", severity="error", timeout=8)
+            return
+        self.notify(f"Conversation saved: {path}", timeout=6)
 
     async def action_quit(self) -> None:
         """Close the socket, stop audio, flush and close the logs, then leave."""

@@ -20,7 +20,15 @@ MAX_TURN_VIEWS = 60
 
 def turn_signature(turn: Turn) -> tuple[object, ...]:
     """What, if changed, needs the turn re-rendered."""
-    return (turn.text, turn.final, turn.interrupted, turn.heard_ms, turn.kind, turn.status)
+    return (
+        turn.text,
+        turn.final,
+        turn.interrupted,
+        turn.heard_ms,
+        turn.kind,
+        turn.status,
+        turn.latency_ms,
+    )
 
 
 def turn_header(turn: Turn, time_label: TimeLabel) -> str:
@@ -34,6 +42,8 @@ def turn_header(turn: Turn, time_label: TimeLabel) -> str:
         parts.append(f"(interrupted at {(turn.heard_ms or 0) / 1000:.1f} s)")
     elif turn.role == "agent" and turn.status not in (None, "completed"):
         parts.append(f"({turn.status})")
+    if turn.latency_ms is not None:
+        parts.append(f"· {turn.latency_ms / 1000:.2f} s")
     return "  ".join(parts)
 
 
