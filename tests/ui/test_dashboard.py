@@ -341,3 +341,30 @@ async def test_a_terminal_too_small_shows_a_notice_and_the_session_goes_on(emula
         await pilot.resize_terminal(100, 30)
         await wait_for(pilot, lambda: panels.display and not notice.display, what="the panels")
         assert any("Hello!" in t for t in turn_texts(app))
+
+
+async def test_l_shows_latency_by_stage_and_e_saves_the_conversation(emulator, dashboard):
+    dash = dashboard(emulator, greeting=False)
+    async with dash.app.run_test(size=SIZE) as pilot:
+        app = dash.app
+        await wait_for(pilot, lambda: app.status_bar.view.connection == "ready")
+        await pilot.press("t", *"what time is it", "enter")
+        conv = app.session.conversation
+        await wait_for(
+            pilot,
+            lambda: any(t.latency_ms is not None for t in conv.turns),
+            what="the typed turn's latency",
+        )
+        header = next(t for t in turn_texts(app) if "You said" in t)
+        assert f"· {conv.latencies[0].total_ms / 1000:.2f} s" in header
+        await pilot.press("l")
+        assert app.screen.__class__.__name__ == "LatencyScreen"
+        shown = str(app.screen.query_one("#latency-bars").render())
+        assert "typed p50" in shown and "#1  typed" in shown
+        await pilot.press("escape")
+        await pilot.press("e")
+        await wait_for(pilot, lambda: list(dash.settings.log_dir.glob("*_conversation.md")))
+        (saved,) = dash.settings.log_dir.glob("*_conversation.md")
+        text = saved.read_text()
+        assert "what time is it" in text and "> latency " in text
+        assert "test-key" not in text
