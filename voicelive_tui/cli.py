@@ -9,6 +9,7 @@ import signal
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from pathlib import Path
 
 from voicelive_tui.config import ConfigError, Settings, build_parser, settings_from_args
 from voicelive_tui.errors import EXIT_AUDIO, EXIT_CONFIG, EXIT_OK, VoiceLiveError
@@ -103,6 +104,19 @@ def forwarded_audio(settings: Settings) -> Settings:
     return replace(settings, pulse_forwarded=True, audio_problem=problem)
 
 
+def replay(settings: Settings) -> int:
+    """``--replay``: load the log (ConfigError with one line if it is not one), show it."""
+    from voicelive_tui.replay import load_replay
+
+    loaded = load_replay(settings.replay or Path(), settings.record)
+    why = no_dashboard_reason(os.environ)
+    if why:
+        return fail(f"--replay needs the dashboard: {why}", EXIT_CONFIG)
+    from voicelive_tui.ui.app import run_replay
+
+    return run_replay(settings, loaded)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the voicelive-tui console script."""
     try:
@@ -121,6 +135,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return fail(f"cannot save the PulseAudio cookie: {exc.strerror}", EXIT_CONFIG)
             print(f"Saved the PulseAudio cookie in {path} (mode 600).")
             return EXIT_OK
+        if settings.replay is not None:
+            return replay(settings)
         settings = forwarded_audio(settings)
         if settings.list_devices:
             from voicelive_tui.audio.devices import list_devices_text

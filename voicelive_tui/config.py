@@ -78,6 +78,8 @@ class Settings:
     output_wav: Path | None = None
     record: Path | None = None
     summary_json: Path | None = None
+    replay: Path | None = None
+    speed: float = 1.0
     no_audio: bool = False
     input_device: str | None = None
     output_device: str | None = None
@@ -331,6 +333,8 @@ def validate(settings: Settings) -> None:
     ):
         if not low <= value <= high:
             raise ConfigError(f"{name} must be between {low:g} and {high:g} s, got {value:g}")
+    if not 0.1 <= settings.speed <= 100:
+        raise ConfigError(f"--speed must be between 0.1 and 100, got {settings.speed:g}")
     if not 1 <= settings.retry_cap <= 1000:
         raise ConfigError(f"--retry-cap must be between 1 and 1000, got {settings.retry_cap}")
     if settings.exit_after_turns is not None and settings.exit_after_turns < 1:

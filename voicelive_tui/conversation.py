@@ -185,6 +185,12 @@ class Conversation:
                 )
                 self._user_turn_waiting = True
                 self._start_timing(TurnTiming(kind="typed", sent=now))
+        elif kind == "conversation.item.truncate":
+            # A barge-in: the live session marked the turn already; a replay learns it here.
+            turn = self.agent_turn(ident(event.get("item_id")))
+            end_ms = event.get("audio_end_ms")
+            if turn is not None and not turn.interrupted and isinstance(end_ms, int):
+                self.interrupt(turn.item_id, end_ms)
 
     # -- received events -------------------------------------------------------
 

@@ -36,7 +36,7 @@ from voicelive_tui.bargein import plan_barge_in
 from voicelive_tui.config import Settings
 from voicelive_tui.conversation import Conversation
 from voicelive_tui.frames import MALFORMED
-from voicelive_tui.logs import RunLogs
+from voicelive_tui.logs import PLAYBACK_STARTED, RunLogs
 from voicelive_tui.protocol import is_benign_cancel_error
 from voicelive_tui.reconnect import short_error
 from voicelive_tui.session_config import SessionOverrides, build_session_config
@@ -188,8 +188,12 @@ class Dialogue:
 
     def record(self, direction: str, payload: dict[str, Any]) -> None:
         """An event sent or received: events log, conversation state, then observers."""
-        now = self.clock()
         self.logs.events.record(direction, payload)
+        self.replay(direction, payload)
+
+    def replay(self, direction: str, payload: dict[str, Any]) -> None:
+        """An event into the conversation state and the observers (no events log)."""
+        now = self.clock()
         if direction == "sent":
             self.conversation.apply_sent(payload, now)
             self._emit(EventSent(payload, now))
@@ -290,6 +294,9 @@ class Dialogue:
 
     def on_playback_started(self, item_id: str, monotonic_time: float) -> None:
         self.conversation.playback_started(item_id, monotonic_time)
+        # Not a wire event, but what --replay needs to time the turn: a "local" line.
+        wall = time.time() + (monotonic_time - time.monotonic())
+        self.logs.events.record("local", {"type": PLAYBACK_STARTED, "item_id": item_id}, wall)
         self._emit(StateChanged(self.clock()))
 
     def on_audio_fault(self, message: str) -> None:

@@ -6,7 +6,8 @@
   ``User Input:\\t...`` / ``Agent Audio Response:\\t...`` / ``Agent Text Response:\\t...``
   lines, each flushed as it is written.
 * ``<stamp>_events.jsonl``: every event sent or received, base64 audio replaced by its
-  decoded byte length.
+  decoded byte length; and ``"local"`` lines for what ``--replay`` needs that is not on
+  the wire (:data:`PLAYBACK_STARTED`: the first sample of a reply left the speaker).
 
 Every file is created new (``O_EXCL``, never through a symlink) with mode 0600 in a
 folder created with mode 0700, and every line passes through :class:`Redactor`. Two runs
@@ -28,6 +29,9 @@ from pathlib import Path
 from typing import IO, Any
 
 from voicelive_tui.protocol import elide_audio
+
+PLAYBACK_STARTED = "playback.started"
+"""A ``"local"`` events-log line: ``item_id``'s first sample left the speaker, at its time."""
 
 TECH_FORMAT = "%(asctime)s:%(name)s:%(levelname)s:%(message)s"
 STAMP_FORMAT = "%Y-%m-%d_%H-%M-%S"

@@ -184,6 +184,22 @@ OPTIONS: tuple[Option, ...] = (
         metavar="FILE",
     ),
     Option(
+        "replay",
+        ("--replay",),
+        "replay a past session on the dashboard: a log folder (its newest run) or an "
+        "events.jsonl file; no network",
+        kind=Path,
+        metavar="LOGDIR_OR_EVENTS",
+    ),
+    Option(
+        "speed",
+        ("--speed",),
+        "--replay: this many times real speed",
+        kind=float,
+        default=1.0,
+        metavar="X",
+    ),
+    Option(
         "summary_json",
         ("--summary-json",),
         "at exit, write every turn's latency by stage and the p50/p90 as JSON",

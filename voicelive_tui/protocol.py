@@ -8,6 +8,7 @@ dashboard alike. The session configuration, which needs ``Settings``, is
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -55,9 +56,15 @@ def _clip(text: Any, width: int = 60) -> str:
     return value if len(value) <= width else value[: width - 1] + "…"
 
 
+ELIDED_BYTES = re.compile(r"<(\d+) bytes>")
+"""Audio as :func:`elide_audio` writes it into the events log."""
+
+
 def audio_bytes(event: Mapping[str, Any]) -> int:
     """Bytes of PCM in an audio event, whether it carries bytes or base64 text."""
     data = event.get("delta") if event.get("type") == AUDIO_DELTA else event.get("audio")
+    if isinstance(data, str) and (elided := ELIDED_BYTES.fullmatch(data)):
+        return int(elided.group(1))  # an events-log line (see elide_audio), as --replay reads
     if isinstance(data, (str, bytes, bytearray)):
         return _pcm_len(data)
     if isinstance(data, int):

@@ -9,6 +9,7 @@ clock (a loop task for WAV files, PortAudio's callbacks for devices).
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -28,6 +29,8 @@ from .capture import CaptureQueue
 from .levels import LevelMeter
 from .recorder import SessionRecorder
 from .ring import PlaybackRing
+
+log = logging.getLogger(__name__)
 
 
 def pcm_to_samples(pcm: bytes) -> np.ndarray:
@@ -91,6 +94,8 @@ class RingBackend(AudioBackend):
             self._recorder = SessionRecorder(self.record_path)
         except OSError as exc:
             raise AudioError(f"cannot write recording: {exc}") from exc
+        # --replay finds the recording, and when it started, by this line.
+        log.info("Recording the session to %s", self.record_path.resolve())
 
     def _close_recorder(self) -> None:
         if self._recorder is not None:

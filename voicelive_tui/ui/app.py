@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import tempfile
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -27,6 +29,7 @@ from voicelive_tui.errors import EXIT_OK, VoiceLiveError
 from voicelive_tui.export import conversation_markdown
 from voicelive_tui.logs import RunLogs
 from voicelive_tui.protocol import APPEND
+from voicelive_tui.replay import Replay, ReplaySession
 from voicelive_tui.runner import DEMO_NOTICE, open_logs
 from voicelive_tui.session import VoiceLiveSession
 from voicelive_tui.session_config import SessionOverrides
@@ -41,7 +44,7 @@ from voicelive_tui.ui.messages import (
 )
 from voicelive_tui.ui.screen import DashboardScreen
 from voicelive_tui.ui.signals import quit_on_signals
-from voicelive_tui.ui.sources import SessionSource, endpoint_source
+from voicelive_tui.ui.sources import SessionSource, endpoint_source, replay_source
 from voicelive_tui.ui.widgets.conversation import ConversationPanel
 from voicelive_tui.ui.widgets.events import ARROWS, EventLog
 from voicelive_tui.ui.widgets.help import HelpScreen
@@ -70,6 +73,7 @@ class VoiceLiveApp(App[int]):
         Binding("p", "pause_events", "Pause", tooltip="Pause or resume following events"),
         Binding("c", "clear_events", "Clear", tooltip="Clear the event stream"),
         Binding("r", "reconnect", "Reconnect", tooltip="Drop the socket and connect again"),
+        Binding("n", "step", "Step", show=False, tooltip="--replay, paused: the next event"),
         Binding("l", "latency", "Latency", tooltip="Each turn's latency by stage, p50 / p90"),
         Binding("e", "export", "Export", tooltip="Save the conversation as Markdown (log folder)"),
         Binding("q", "quit", "Quit", tooltip="Close the socket, stop audio, flush logs, quit"),
@@ -260,6 +264,10 @@ class VoiceLiveApp(App[int]):
         if self.session is not None:
             self.run_worker(self.session.interrupt(), group="control", exit_on_error=False)
 
+    def action_step(self) -> None:
+        if isinstance(self.session, ReplaySession):
+            self.session.step()
+
     def action_type(self) -> None:
         self.message_input.open()
 
@@ -370,9 +378,26 @@ class VoiceLiveApp(App[int]):
         self.push_screen(JsonScreen(title, entry.event))
 
 
-def run_app(settings: Settings) -> int:
+def run_replay(settings: Settings, replay: Replay) -> int:
+    """``--replay``: the dashboard on a past session. Its own logs go to a folder that is
+    removed at exit (a replay writes nothing); times read as recorded."""
+    with tempfile.TemporaryDirectory(prefix="voicelive-tui-replay-") as scratch:
+        logs = RunLogs(Path(scratch))
+        try:
+            app = VoiceLiveApp(
+                settings,
+                source=replay_source(replay, settings.speed),
+                logs=logs,
+                clock=WallClock(offset=0.0),  # the replay's clock is Unix time
+            )
+            return run_app(settings, app)
+        finally:
+            logs.close()
+
+
+def run_app(settings: Settings, app: VoiceLiveApp | None = None) -> int:
     """Run the dashboard; re-raises the session's failure once the terminal is restored."""
-    app = VoiceLiveApp(settings)
+    app = app or VoiceLiveApp(settings)
 
     async def run() -> None:
         with quit_on_signals(app, app.hurry_terminal):  # TERM/HUP/INT quit like q

@@ -6,13 +6,17 @@ The app only needs an async context manager that yields an
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from functools import partial
+
+from azure.core.credentials import AzureKeyCredential
 
 from voicelive_tui.audio.base import AudioBackend
 from voicelive_tui.config import Settings
 from voicelive_tui.logs import RunLogs
+from voicelive_tui.replay import Replay, ReplaySession
 from voicelive_tui.runner import Opened, open_session
 
 SessionSource = Callable[[Settings, RunLogs], AbstractAsyncContextManager[Opened]]
@@ -22,3 +26,21 @@ def endpoint_source(audio: AudioBackend | None = None) -> SessionSource:
     """The normal source: :func:`~voicelive_tui.runner.open_session`, the wiring console
     mode uses too, with the demo's scripted user when there is no microphone."""
     return partial(open_session, audio=audio, scripted_user=True)
+
+
+def replay_source(replay: Replay, speed: float) -> SessionSource:
+    """``--replay``: a past session, fed from its events log; no network, no credentials."""
+
+    @contextlib.asynccontextmanager
+    async def open_replay(settings: Settings, logs: RunLogs) -> AsyncIterator[Opened]:
+        session = ReplaySession(
+            replay,
+            speed,
+            settings=settings,
+            endpoint="replay://" + replay.events_path.name,
+            credential=AzureKeyCredential("replay"),  # never sent: nothing connects
+            logs=logs,
+        )
+        yield Opened(session)
+
+    return open_replay

@@ -1,0 +1,267 @@
+"""``--replay``: a past session on the dashboard, from its events log (and its recording).
+
+:func:`load_replay` reads ``<stamp>_events.jsonl`` (a log folder: its newest run) and finds
+the ``--record`` WAV the run's technical log names, if it still exists.
+:class:`ReplaySession` feeds the events, at their recorded pace divided by ``speed``,
+through the same conversation reducer and observers a live session uses, and moves the
+level meters from the recording. No network, no credentials, no new log files; the clock
+is the recorded one, so times and latencies read as they were. Space pauses and resumes,
+``n`` steps to the next event while paused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+import wave
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from voicelive_tui.audio.backends import NullBackend
+from voicelive_tui.audio.base import MIC_PEAK, MIC_RMS, SILENCE_DB, SPEAKER_PEAK, SPEAKER_RMS
+from voicelive_tui.audio.levels import to_dbfs
+from voicelive_tui.config import ConfigError
+from voicelive_tui.logs import PLAYBACK_STARTED
+from voicelive_tui.session import VoiceLiveSession
+from voicelive_tui.updates import StateChanged
+
+TICK_S = 0.05
+"""How often the replay moves its clock (and the meters) forward."""
+RECORDING_LINE = re.compile(r"^(\S+ \S+):[^:]*:INFO:Recording the session to (.+)$", re.M)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """One line of the events log."""
+
+    at: float  # Unix time
+    direction: str  # "sent" or "received"
+    event: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Recording:
+    """The ``--record`` WAV: left the microphone, right the agent; ``start`` in Unix time."""
+
+    start: float
+    rate: int
+    mic: np.ndarray
+    agent: np.ndarray
+
+    def levels(self, at: float, window_s: float = TICK_S) -> tuple[float, ...]:
+        """(mic RMS, mic peak, speaker RMS, speaker peak) in dBFS around Unix time ``at``."""
+        lo = int((at - self.start - window_s) * self.rate)
+        hi = int((at - self.start) * self.rate)
+        if hi <= 0 or lo >= self.mic.size:
+            return (SILENCE_DB,) * 4
+        out = []
+        for channel in (self.mic, self.agent):
+            x = channel[max(0, lo) : hi].astype(np.float64) / 32768.0
+            if x.size == 0:
+                out += [SILENCE_DB, SILENCE_DB]
+                continue
+            out += [to_dbfs(float(np.sqrt(np.mean(x * x)))), to_dbfs(float(np.abs(x).max()))]
+        return tuple(out)
+
+
+@dataclass(frozen=True)
+class Replay:
+    """What ``--replay`` plays: the events, and the recording when there is one."""
+
+    events_path: Path
+    events: list[Recorded]
+    recording: Recording | None
+
+
+def events_file(path: Path) -> Path:
+    """``path`` itself, or the newest ``*_events.jsonl`` in the folder ``path``."""
+    if path.is_dir():
+        found = sorted(path.glob("*_events.jsonl"))
+        if not found:
+            raise ConfigError(f"--replay: no *_events.jsonl in {path}")
+        return found[-1]
+    if not path.is_file():
+        raise ConfigError(f"--replay: {path} does not exist")
+    return path
+
+
+def read_events(path: Path) -> list[Recorded]:
+    """The events log's lines, in order; ConfigError (one line) when it is not one."""
+    out = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"--replay: cannot read {path}: {exc}") from exc
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+            at = datetime.fromisoformat(entry["time"]).timestamp()
+            direction = entry["direction"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(
+                f"--replay: {path.name} line {number} is not an events-log line ({exc})"
+            ) from exc
+        event = entry.get("event")  # a skipped frame has none
+        if isinstance(event, dict) and direction in ("sent", "received", "local"):
+            out.append(Recorded(at, direction, event))
+    if not out:
+        raise ConfigError(f"--replay: {path} holds no events")
+    return out
+
+
+def find_recording(events_path: Path, given: Path | None) -> Recording | None:
+    """The recording of the run: ``given``, or the one its technical log names."""
+    start: float | None = None
+    path = given
+    technical = events_path.with_name(events_path.name.replace("_events.jsonl", "_voicelive.log"))
+    if technical.is_file():
+        found = RECORDING_LINE.search(technical.read_text(encoding="utf-8", errors="replace"))
+        if found:
+            start = datetime.strptime(found.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp()
+            path = path or Path(found.group(2).strip())
+    if path is None or not path.is_file():
+        return None
+    try:
+        with wave.open(str(path)) as w:
+            rate, channels = w.getframerate(), w.getnchannels()
+            frames = np.frombuffer(w.readframes(w.getnframes()), np.int16)
+    except (OSError, wave.Error, EOFError):
+        return None
+    if channels != 2:
+        return None
+    both = frames.reshape(-1, 2)
+    if start is None:  # no log line: assume it started with the first event
+        start = path.stat().st_mtime - both.shape[0] / rate
+    return Recording(start, rate, both[:, 0].copy(), both[:, 1].copy())
+
+
+def load_replay(path: Path, recording: Path | None = None) -> Replay:
+    events_path = events_file(path)
+    events = read_events(events_path)
+    return Replay(events_path, events, find_recording(events_path, recording))
+
+
+class ReplayAudio(NullBackend):
+    """No devices: the meters move from the recording."""
+
+    def __init__(self, recording: Recording | None) -> None:
+        super().__init__()
+        self.recording = recording
+
+    @property
+    def has_input(self) -> bool:
+        return self.recording is not None
+
+    def describe(self) -> str:
+        return "replay: levels from the recording" if self.recording else "replay: no recording"
+
+    def show(self, at: float) -> None:
+        if self.recording is not None:
+            indices = (MIC_RMS, MIC_PEAK, SPEAKER_RMS, SPEAKER_PEAK)
+            for index, value in zip(indices, self.recording.levels(at), strict=True):
+                self.levels[index] = value
+
+
+class ReplaySession(VoiceLiveSession):
+    """Feeds a :class:`Replay` to the observers at ``speed``; the clock is the recorded one."""
+
+    def __init__(self, replay: Replay, speed: float, **kwargs: Any) -> None:
+        self.replay = replay
+        self.speed = speed
+        self.position = replay.events[0].at
+        self._audio = ReplayAudio(replay.recording)
+        super().__init__(audio=self._audio, clock=lambda: self.position, **kwargs)
+        self.paused = asyncio.Event()
+        self._step = asyncio.Event()
+        self._stop = asyncio.Event()
+        self.finished = asyncio.Event()
+
+    # -- controls -----------------------------------------------------------------
+
+    def quit(self) -> None:
+        self._stop.set()
+
+    def toggle_pause(self) -> bool:
+        if self.paused.is_set():
+            self.paused.clear()
+        else:
+            self.paused.set()
+        return self.paused.is_set()
+
+    def step(self) -> None:
+        self._step.set()
+
+    def reconnect(self) -> None:
+        self.notice("A replay: there is nothing to reconnect to.")
+
+    async def interrupt(self) -> None:
+        paused = self.toggle_pause()
+        self.notice("Replay paused: space resumes, n steps" if paused else "Replay resumed")
+
+    async def send_text(self, text: str) -> None:
+        self.notice("A replay is read-only: nothing is sent.")
+
+    # -- the replay ---------------------------------------------------------------
+
+    async def run(self) -> None:
+        conv = self.conversation
+        conv.connecting()
+        self.notice(
+            f"Replay of {self.replay.events_path.name} at x{self.speed:g}: space pauses, "
+            "n steps while paused, q quits."
+        )
+        started = time.monotonic()
+        origin = self.position
+        for recorded in self.replay.events:
+            while not self._stop.is_set():
+                if self.paused.is_set():
+                    if self._step.is_set():
+                        self._step.clear()
+                        origin, started = recorded.at, time.monotonic()
+                        break
+                    await self._pause_tick()
+                    origin, started = self.position, time.monotonic()
+                    continue
+                target = origin + (time.monotonic() - started) * self.speed
+                if target >= recorded.at:
+                    break
+                self.position = target
+                self._audio.show(target)
+                await asyncio.sleep(min(TICK_S, (recorded.at - target) / self.speed))
+            if self._stop.is_set():
+                break
+            self.position = recorded.at
+            self._audio.show(recorded.at)
+            self._apply(recorded)
+        self.finished.set()
+        if not self._stop.is_set():
+            self.notice("End of the replay: q quits.")
+            await self._stop.wait()
+        conv.closed()
+        self._emit(StateChanged(self.position))
+
+    async def _pause_tick(self) -> None:
+        pause = asyncio.ensure_future(self._step.wait())
+        try:
+            await asyncio.wait({pause}, timeout=TICK_S)
+        finally:
+            pause.cancel()
+
+    def _apply(self, recorded: Recorded) -> None:
+        """One event through the reducer and the observers, as a live session does, but
+        with no log written."""
+        event = recorded.event
+        if recorded.direction == "local":
+            if event.get("type") == PLAYBACK_STARTED:
+                self.conversation.playback_started(str(event.get("item_id")), recorded.at)
+                self._emit(StateChanged(recorded.at))
+            return
+        self.dialogue.replay(recorded.direction, event)
