@@ -21,7 +21,7 @@ from textual.pilot import Pilot
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the scripted session is test scaffolding, under tests/
 
-from tests.scaffold.replay import scripted_app, settle  # noqa: E402
+from tests.scaffold.replay import scripted_app, settle, show_latency  # noqa: E402
 
 OUT = ROOT / "screenshots"
 
@@ -47,6 +47,7 @@ SHOTS: dict[str, tuple[tuple[int, int], Callable[[Pilot[int]], Awaitable[None]]]
     "event-json": ((140, 40), open_json),
     "help": ((140, 40), open_help),
     "narrow-80x24": ((80, 24), settle),
+    "latency": ((100, 30), show_latency),
 }
 
 

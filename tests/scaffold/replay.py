@@ -14,6 +14,7 @@ import base64
 import contextlib
 import math
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +24,7 @@ from azure.core.credentials import AzureKeyCredential
 from voicelive_tui.audio.backends import NullBackend
 from voicelive_tui.audio.base import SILENCE_DB
 from voicelive_tui.config import Settings
+from voicelive_tui.latency import TurnTiming
 from voicelive_tui.logs import RunLogs
 from voicelive_tui.runner import Opened
 from voicelive_tui.session import VoiceLiveSession
@@ -338,3 +340,23 @@ def replay_source(settings: Settings) -> SessionSource:
         yield Opened(ReplaySession(settings, logs))
 
     return open_session
+
+
+SCRIPTED_TIMINGS = (
+    TurnTiming(speech_end=0, speech_stopped=0.52, response_created=0.57,
+               first_delta=0.78, first_sound=0.80, item_id="a1"),
+    TurnTiming(speech_end=10, speech_stopped=10.55, response_created=10.75,
+               first_delta=11.4, first_sound=11.62, item_id="a2"),
+    TurnTiming(kind="typed", sent=20.0, first_output=20.35),
+    TurnTiming(speech_end=30, speech_stopped=30.5, estimated=True),
+)  # fmt: skip
+"""Fixed turn timings for the latency view's snapshot and screenshot."""
+
+
+async def show_latency(pilot: Pilot[int]) -> None:
+    """The scripted session with :data:`SCRIPTED_TIMINGS`, and the latency view open."""
+    await settle(pilot)
+    session = pilot.app.session  # type: ignore[attr-defined]
+    session.conversation.latencies[:] = [replace(t) for t in SCRIPTED_TIMINGS]
+    await pilot.press("l")
+    await pilot.pause()
