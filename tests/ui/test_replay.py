@@ -59,7 +59,10 @@ async def test_a_replay_shows_what_the_live_run_showed(emulator, dashboard, tmp_
         seen_replayed = shown(app)
         await pilot.press("q")
     logs.close()
-    assert seen_replayed == seen_live
+    # The events log keeps times to the millisecond: a latency may differ by one or two.
+    assert seen_replayed[:2] == seen_live[:2]
+    assert len(seen_replayed[2]) == len(seen_live[2])
+    assert all(abs(a - b) <= 2 for a, b in zip(seen_replayed[2], seen_live[2], strict=True))
     assert "hello replay" in str(seen_replayed[0])
     # A tenth of the time (plus the start-up of the replay and the frame it takes to see it).
     assert took < span / 10 + 1.0, (took, span)
