@@ -48,6 +48,8 @@ class Conversation:
     latencies: list[TurnTiming] = field(default_factory=list)
     """Every timed turn (spoken and typed), in order: see :mod:`voicelive_tui.latency`."""
     capture_clock: CaptureClock = field(default_factory=CaptureClock)
+    rtt_ms: float | None = None
+    """The socket's round-trip time (the kernel's smoothed TCP RTT), when known."""
     received: Counter[str] = field(default_factory=Counter)
     sent: Counter[str] = field(default_factory=Counter)
     errors: list[str] = field(default_factory=list)

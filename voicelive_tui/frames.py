@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import socket
+import struct
 from typing import Any
 
 from azure.ai.voicelive.aio import ConnectionClosed
@@ -43,3 +45,25 @@ def close_code(conn: Any, exc: ConnectionClosed) -> tuple[int, BaseException | N
     if ws is None:
         return exc.code, None
     return ws.close_code or (1006 if exc.code == 1000 else exc.code), ws.exception()
+
+
+TCP_INFO_RTT_OFFSET = 68
+"""Where Linux's ``struct tcp_info`` keeps ``tcpi_rtt`` (smoothed round trip, microseconds)."""
+
+
+def tcp_rtt_ms(conn: Any) -> float | None:
+    """The kernel's smoothed round-trip time of the connection's TCP socket, in ms; None
+    where it cannot be read (not Linux, no socket)."""
+    ws = getattr(conn, "_connection", None)
+    transport = getattr(getattr(ws, "_conn", None), "transport", None)
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    if sock is None or not hasattr(socket, "TCP_INFO"):
+        return None
+    try:
+        info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
+    except OSError:
+        return None
+    if len(info) < TCP_INFO_RTT_OFFSET + 4:
+        return None
+    (rtt_us,) = struct.unpack_from("I", info, TCP_INFO_RTT_OFFSET)
+    return rtt_us / 1000

@@ -179,6 +179,7 @@ def write_summary(path: Path, session: VoiceLiveSession) -> None:
     """``--summary-json``: the turns' latency by stage and the percentiles, at exit."""
     summary = LatencyLog(session.conversation.latencies).summary()
     summary["session_id"] = session.conversation.session.id
+    summary["rtt_ms"] = session.conversation.rtt_ms
     try:
         path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     except OSError as exc:

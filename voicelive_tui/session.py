@@ -52,7 +52,12 @@ from voicelive_tui.updates import (
     StateChanged,
     Update,
 )
-from voicelive_tui.upkeep import keep_tokens_fresh, log_heard_replies, renew_before_expiry
+from voicelive_tui.upkeep import (
+    keep_tokens_fresh,
+    log_heard_replies,
+    renew_before_expiry,
+    sample_rtt,
+)
 
 log = logging.getLogger(__name__)
 
@@ -336,6 +341,8 @@ class VoiceLiveSession:
 
     def _start_connection_tasks(self) -> None:
         tasks = [log_heard_replies(self._transcript), self._renew_before_expiry()]
+        if self._conn is not None:
+            tasks.append(sample_rtt(self._conn, self.conversation))
         if self.tokens is not None:
             tasks.append(keep_tokens_fresh(self.tokens))
         self._connection_tasks = [asyncio.ensure_future(t) for t in tasks]

@@ -6,9 +6,11 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
 from voicelive_tui.auth import CachedTokenCredential
 from voicelive_tui.conversation import Conversation
+from voicelive_tui.frames import tcp_rtt_ms
 from voicelive_tui.reconnect import short_error
 from voicelive_tui.transcript import ConversationLogWriter
 
@@ -66,3 +68,13 @@ async def renew_before_expiry(
             log.info("Session expires in %.0f s: renewing it now", expires_at - time.time())
             return
         await asyncio.sleep(0.1)
+
+
+RTT_EVERY_S = 2.0
+
+
+async def sample_rtt(conn: Any, conversation: Conversation) -> None:
+    """Keep the connection's round-trip time in the conversation, for the status bar."""
+    while True:
+        conversation.rtt_ms = tcp_rtt_ms(conn)
+        await asyncio.sleep(RTT_EVERY_S)

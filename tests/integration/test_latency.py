@@ -53,6 +53,7 @@ async def test_voice_to_voice_by_stage_matches_the_recording(
     assert list(turn["stages"]) == list(STAGES)
     assert abs(sum(turn["stages"].values()) - turn["total_ms"]) < 0.5  # rounding
     assert summary["voice"]["count"] == 1 and summary["voice"]["p50_ms"] == turn["total_ms"]
+    assert summary["rtt_ms"] is not None and summary["rtt_ms"] >= 0
     # The end-of-speech wait holds the VAD's silence window (500 ms by default), give or
     # take a block: the capture clock knows when each block was sent, to a block.
     assert turn["stages"]["end-of-speech wait"] >= 500 - BLOCK_MS

@@ -77,6 +77,9 @@ async def test_greeting_appears_with_its_events(emulator, dashboard):
         assert len(deltas) == 1 and deltas[0].count > 1 and "s" in deltas[0].text
         assert app.status_bar.view.connection == "ready"
         assert app.status_bar.view.host == "127.0.0.1"
+        # The socket's round trip, from the kernel's TCP_INFO (loopback: well under 50 ms).
+        await wait_for(pilot, lambda: app.status_bar.view.rtt_ms is not None, what="the rtt")
+        assert 0 <= (app.status_bar.view.rtt_ms or 0) < 50
         assert "test-key" not in app.export_screenshot()
 
 

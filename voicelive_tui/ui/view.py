@@ -38,6 +38,7 @@ class StatusView:
     voice: str | None = None
     mic: str = "no audio"  # live, MUTED, no audio, scripted
     latency_ms: float | None = None
+    rtt_ms: float | None = None
     conversation_id: str | None = None  # agent mode: resume later with --conversation-id
     audio: str | None = None  # audio server and devices, when real devices are in use
     glitches: str | None = None  # "2 underruns" and the like, only when non-zero
@@ -133,6 +134,7 @@ def status_view(
         voice=conv.session.voice,
         mic=mic_label(conv, audio, scripted=scripted),
         latency_ms=conv.last_voice_to_voice_ms,
+        rtt_ms=conv.rtt_ms,
         conversation_id=conv.session.conversation_id,
         audio=audio.devices,
         glitches=glitch_label(audio),
