@@ -78,6 +78,7 @@ class Settings:
     input_wav: Path | None = None
     output_wav: Path | None = None
     record: Path | None = None
+    wav_speed: float = 1.0
     no_audio: bool = False
     input_device: str | None = None
     output_device: str | None = None
@@ -321,6 +322,8 @@ def validate(settings: Settings) -> None:
         raise ConfigError(
             f"--vad-silence-ms must be between 50 and 10000, got {settings.vad_silence_ms}"
         )
+    if not 0.1 <= settings.wav_speed <= 100:
+        raise ConfigError(f"--wav-speed must be between 0.1 and 100, got {settings.wav_speed:g}")
     if not 5 <= settings.block_ms <= 200:
         raise ConfigError(f"--block-ms must be between 5 and 200, got {settings.block_ms}")
     for name, value, low, high in (
