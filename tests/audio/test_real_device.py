@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests import helpers
+from tests.helpers import RecordingListener
 from voicelive_tui.audio import devices
 from voicelive_tui.audio.base import SAMPLE_RATE
 from voicelive_tui.audio.engine import OUTPUT_LATENCY_S, SoundDeviceBackend
@@ -25,30 +27,14 @@ from voicelive_tui.audio.engine import OUTPUT_LATENCY_S, SoundDeviceBackend
 pytestmark = pytest.mark.realaudio
 
 
-class Listener:
-    def __init__(self) -> None:
-        self.started: list[str] = []
-        self.faults: list[str] = []
-
-    def on_playback_started(self, item_id: str, monotonic_time: float) -> None:
-        self.started.append(item_id)
-
-    def on_audio_fault(self, message: str) -> None:
-        self.faults.append(message)
+async def wait_until(predicate: Callable[[], object], timeout: float = 20.0) -> None:
+    """Generous time-outs: callbacks are late and bursty here."""
+    await helpers.wait_until(predicate, timeout)
 
 
-async def wait_until(predicate: Callable[[], bool], timeout: float = 20.0) -> None:
-    async def poll() -> None:
-        while not predicate():
-            await asyncio.sleep(0.02)
-
-    await asyncio.wait_for(poll(), timeout)
-
-
-def tone(freq: float, seconds: float, amplitude: float = 12000) -> np.ndarray:
+def tone(freq: float, seconds: float) -> np.ndarray:
     """A tone whose samples are never exactly zero (phase offset), to count them."""
-    t = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
-    return np.round(amplitude * np.sin(2 * np.pi * freq * t + 0.3)).astype(np.int16)
+    return helpers.tone(freq, seconds, phase=0.3)
 
 
 def dominant_hz(x: np.ndarray, rate: int = SAMPLE_RATE) -> float:
@@ -93,9 +79,9 @@ class MonitorTap:
 async def backend_factory():
     made: list[SoundDeviceBackend] = []
 
-    async def make(**kwargs) -> tuple[SoundDeviceBackend, Listener]:
+    async def make(**kwargs) -> tuple[SoundDeviceBackend, RecordingListener]:
         backend = SoundDeviceBackend("pulse", "pulse", **kwargs)
-        listener = Listener()
+        listener = RecordingListener()
         await backend.start(asyncio.get_running_loop(), listener)
         made.append(backend)
         return backend, listener
@@ -198,7 +184,7 @@ async def test_barge_in_silences_the_speaker_within_one_block(pulse, backend_fac
         played_after_bump = backend.ring.played_samples("item_a") - at_bump
         # The monitor catches up with what was heard; on a starved device (an underflow)
         # or an overloaded machine it may never, and the lower bound below is then off.
-        with contextlib.suppress(asyncio.TimeoutError):
+        with contextlib.suppress(AssertionError):
             await wait_until(
                 lambda: tap.heard_ms() >= heard_ms - 100 or bool(backend.output_underflows),
                 timeout=10.0,
@@ -247,7 +233,7 @@ async def test_lost_server_is_reported_and_reopen_recovers(pulse_lab, tmp_path):
     first = pulse_lab.start()
     with pulse_lab.use(first):
         backend = SoundDeviceBackend("pulse", "pulse")
-        listener = Listener()
+        listener = RecordingListener()
         await backend.start(asyncio.get_running_loop(), listener)
         try:
             await wait_until(lambda: backend._calls > 10)

@@ -13,15 +13,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import CLI, child_env, wait_until
 from tests.reliability.harness import (
-    CLI,
     Console,
     Terminal,
-    child_env,
     client_args,
     read_logs,
     run_console,
-    wait_for,
 )
 from voicelive_tui.emulator import Emulator
 
@@ -168,7 +166,7 @@ async def test_zero_width_joiners_typed_into_the_message_box_are_kept(
         await term.wait_output("message to the agent")
         term.send(message)  # as a terminal delivers typed text: UTF-8 bytes
         term.send("\r")
-        await wait_for(
+        await wait_until(
             lambda: "User Input:" in read_logs(tmp_path).get("conversation.log", ""),
             10.0,
             "the typed message in the conversation log",

@@ -12,22 +12,17 @@ from voicelive_tui.audio.backends import WavBackend
 from voicelive_tui.config import (
     DEFAULT_VOICE,
     EXIT_CONFIG,
-    OPTIONS,
     Settings,
     build_parser,
     settings_from_args,
 )
 from voicelive_tui.runner import build_audio
 
-ENV_NAMES = sorted({name for opt in OPTIONS for name in opt.env})
 
-
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """No Voice Live variables from the developer's shell, and a cwd without a .env."""
-    for name in ENV_NAMES:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path)
+@pytest.fixture
+def clean_env(tmp_path: Path) -> Path:
+    """The test's working directory: no .env and no Voice Live variables from the
+    developer's shell (tests/conftest.py runs every test so)."""
     return tmp_path
 
 
