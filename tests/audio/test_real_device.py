@@ -1,7 +1,8 @@
 """SoundDeviceBackend on real PortAudio devices (PulseAudio null sinks, see conftest).
 
-Every test runs twice: server found through the runtime dir, and reached only by a
-``PULSE_SERVER=unix:/path`` socket (as an SSH-forwarded laptop socket would be).
+The tests that find and open the devices run twice: server found through the runtime
+dir, and reached only by a ``PULSE_SERVER=unix:/path`` socket (as an SSH-forwarded laptop
+socket would be); the others once, through the runtime dir.
 Callbacks are late and bursty here, so tests wait on content with generous time-outs.
 """
 
@@ -19,6 +20,7 @@ import numpy as np
 import pytest
 
 from tests import helpers
+from tests.audio.conftest import PULSE_MODES
 from tests.helpers import RecordingListener
 from voicelive_tui.audio import devices
 from voicelive_tui.audio.base import SAMPLE_RATE
@@ -91,6 +93,16 @@ async def backend_factory():
         await backend.stop()
 
 
+EACH_WAY = pytest.mark.parametrize("pulse", PULSE_MODES, indirect=True)
+EACH_WAY_AND_RATE = pytest.mark.parametrize(
+    ("pulse", "device_rate"),
+    [("runtime-dir", None), ("runtime-dir", 48_000), ("socket-path", None)],
+    indirect=["pulse"],
+)
+"""Both ways to the server at the device's own rate, and resampled once."""
+
+
+@EACH_WAY
 def test_list_devices_names_the_server_and_devices(pulse):
     text = devices.list_devices_text()
     assert "pulseaudio" in text.splitlines()[0]
@@ -99,7 +111,7 @@ def test_list_devices_names_the_server_and_devices(pulse):
     assert "pulse" in text and "Inputs:" in text and "Outputs:" in text
 
 
-@pytest.mark.parametrize("device_rate", [None, 48_000])
+@EACH_WAY_AND_RATE
 async def test_speech_into_the_mic_sink_is_captured(
     pulse, backend_factory, speech_wav, device_rate
 ):
@@ -142,7 +154,7 @@ def _loud(blocks: list[bytes]) -> bool:
     return np.abs(np.frombuffer(b"".join(blocks), np.int16)).max() > 2000
 
 
-@pytest.mark.parametrize("device_rate", [None, 48_000])
+@EACH_WAY_AND_RATE
 async def test_played_audio_is_heard_on_the_speaker_monitor(
     pulse, backend_factory, tmp_path, device_rate
 ):
@@ -298,6 +310,7 @@ async def test_spoken_turn_through_devices_reaches_the_emulator_and_the_reply_is
     assert backend.played_ms(done.item_id) >= reply_ms - 20
 
 
+@EACH_WAY
 async def test_demo_is_live_with_devices_and_scripted_without(pulse, tmp_path, monkeypatch):
     """With a microphone the demo listens to it; only without devices does a script talk."""
     from voicelive_tui.audio.backends import NullBackend
