@@ -48,11 +48,13 @@ async def test_runs_in_the_same_second_never_share_a_file(emulator, tmp_path: Pa
     for stamp in next_stamps():
         for name in RUN_FILES:
             (log_dir / f"{stamp}_{name}").write_text(f"other run {name}\n")
-    # Audio replies, each to its own WAV (--no-audio asks for text only).
+    # Audio replies, each to its own WAV (--no-audio asks for text only), played fast.
     first, second = await asyncio.gather(
         *(
             Console.start(
-                *client_args(emulator.endpoint, log_dir, "--output-wav", str(tmp_path / wav))
+                *client_args(emulator.endpoint, log_dir, "--output-wav", str(tmp_path / wav)),
+                "--wav-speed",
+                "10",
             )
             for wav in ("first.wav", "second.wav")
         )
