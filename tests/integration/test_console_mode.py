@@ -84,6 +84,8 @@ async def test_closed_port_exits_4_with_one_line(tmp_path) -> None:
         f"http://127.0.0.1:{port}",
         "--api-key",
         "k" * 8,
+        "--retry-max",
+        "0.2",  # the back-off between attempts (0.5 s, then 1 s by default)
         "--log-dir",
         str(tmp_path),
     )
