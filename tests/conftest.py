@@ -201,6 +201,12 @@ def speech_wav(espeak_wav: Callable[[str], Path]) -> Path:
     return espeak_wav(SPEECH_TEXT)
 
 
+@pytest.fixture(scope="session")
+def short_speech_wav(espeak_wav: Callable[[str], Path]) -> Path:
+    """espeak-ng saying "Hello there." (a short turn keeps real-time runs short)."""
+    return espeak_wav("Hello there.")
+
+
 @dataclass(frozen=True)
 class SpeechTurn:
     """Speech padded with silence, and where the speech is in it (measured by energy)."""

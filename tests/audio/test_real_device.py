@@ -12,6 +12,7 @@ import asyncio
 import base64
 import contextlib
 import os
+import time
 import wave
 from collections.abc import Callable
 from pathlib import Path
@@ -70,6 +71,18 @@ class MonitorTap:
         n = x.size // 240
         rms = np.sqrt(np.mean(x[: n * 240].reshape(n, 240) ** 2, axis=1))
         return int((rms > rms_threshold).sum()) * 10
+
+    def settled_after(self, quiet_s: float) -> Callable[[], bool]:
+        """A check that is true once ``heard_ms`` has not changed for ``quiet_s``."""
+        last = [self.heard_ms(), time.monotonic()]
+
+        def settled() -> bool:
+            heard = self.heard_ms()
+            if heard != last[0]:
+                last[:] = [heard, time.monotonic()]
+            return time.monotonic() - last[1] >= quiet_s
+
+        return settled
 
     def stop(self) -> None:
         self._proc.terminate()
@@ -196,9 +209,14 @@ async def test_barge_in_silences_the_speaker_within_one_block(pulse, backend_fac
         played_after_bump = backend.ring.played_samples("item_a") - at_bump
         # The monitor catches up with what was heard; on a starved device (an underflow)
         # or an overloaded machine it may never, and the lower bound below is then off.
+        # Once it heard nothing new for a second (the device plays silence now), it will
+        # not catch up any more: no use waiting the whole time-out.
+        settled = tap.settled_after(1.0)
         with contextlib.suppress(AssertionError):
             await wait_until(
-                lambda: tap.heard_ms() >= heard_ms - 100 or bool(backend.output_underflows),
+                lambda: (
+                    tap.heard_ms() >= heard_ms - 100 or bool(backend.output_underflows) or settled()
+                ),
                 timeout=10.0,
             )
         starved = backend.output_underflows > 0 or os.getloadavg()[0] >= (os.cpu_count() or 1)
@@ -268,7 +286,7 @@ async def test_lost_server_is_reported_and_reopen_recovers(pulse_lab, tmp_path):
 
 
 async def test_spoken_turn_through_devices_reaches_the_emulator_and_the_reply_is_heard(
-    pulse, backend_factory, speech_wav, emulator, voicelive_client, tmp_path
+    pulse, backend_factory, short_speech_wav, emulator, voicelive_client, tmp_path
 ):
     """Speech into the mic sink -> capture -> SDK -> emulator (speech_started); the
     emulator's echoed reply -> play -> heard on the speaker sink's monitor."""
@@ -285,7 +303,7 @@ async def test_spoken_turn_through_devices_reaches_the_emulator_and_the_reply_is
                     )
 
             sender = asyncio.create_task(send_mic())
-            player = pulse.popen("paplay", "--device=mic", str(speech_wav))
+            player = pulse.popen("paplay", "--device=mic", str(short_speech_wav))
             try:
                 await probe.wait_for("input_audio_buffer.speech_started", timeout=30)
                 first = await probe.wait_for("response.audio.delta", timeout=30)

@@ -10,7 +10,10 @@ from tests.helpers import rms_dbfs, run_cli
 from tests.integration.session_helpers import TEST_KEY
 
 
-async def test_spoken_turn_in_console_mode(emulator_factory, speech_wav: Path, tmp_path) -> None:
+async def test_spoken_turn_in_console_mode(
+    emulator_factory, short_speech_wav: Path, tmp_path
+) -> None:
+    # The one console run from a WAV file in real time (the others use --wav-speed).
     emu = await emulator_factory(speed=1.0)
     out_wav, logs = tmp_path / "agent.wav", tmp_path / "logs"
     code, out, err = await run_cli(
@@ -20,7 +23,7 @@ async def test_spoken_turn_in_console_mode(emulator_factory, speech_wav: Path, t
         "--api-key",
         TEST_KEY,
         "--input-wav",
-        str(speech_wav),
+        str(short_speech_wav),
         "--output-wav",
         str(out_wav),
         "--exit-after-turns",

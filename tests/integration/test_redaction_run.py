@@ -14,7 +14,6 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
 from azure.core.credentials import AccessToken
 
 from tests.helpers import run_cli
@@ -23,12 +22,6 @@ from voicelive_tui.emulator import Emulator
 from voicelive_tui.runner import build_audio, make_session, open_logs, open_target
 
 RUN_TIMEOUT_S = 60.0
-
-
-@pytest.fixture(scope="module")
-def short_speech_wav(espeak_wav) -> Path:
-    """A short utterance (a short turn keeps the run fast)."""
-    return espeak_wav("Hello there.")
 
 
 def log_files(log_dir: Path) -> dict[str, str]:
