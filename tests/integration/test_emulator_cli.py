@@ -13,6 +13,7 @@ import pytest
 from azure.ai.voicelive.aio import ConnectionError as VoiceLiveConnectionError
 from azure.core.credentials import AzureKeyCredential
 
+from tests.helpers import child_env
 from voicelive_tui.emulator import FAULT_HELP
 from voicelive_tui.emulator.cli import main
 
@@ -37,6 +38,7 @@ async def test_first_line_then_serves_then_stops_cleanly(voicelive_client, sig):
         "50",
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
+        env=child_env(),
     )
     try:
         line = (await asyncio.wait_for(proc.stdout.readline(), 15)).decode().rstrip("\n")
