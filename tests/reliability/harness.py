@@ -17,7 +17,7 @@ import sys
 import termios
 from pathlib import Path
 
-from tests.helpers import CLI, child_env, wait_until
+from tests.helpers import CLI, child_env, run_cli, wait_until
 from tests.integration.session_helpers import TEST_KEY
 
 FAST_NET = ("--handshake-timeout", "0.3", "--heartbeat", "0.5", "--retry-max", "0.2")
@@ -113,9 +113,7 @@ class Console:
 
 async def run_console(*argv: str, timeout: float = 30.0, env=None) -> tuple[int, str, str]:
     """Run console mode to its end: (exit status, stdout, stderr)."""
-    console = await Console.start(*argv, env=env)
-    code = await console.wait(timeout)
-    return code, console.out, console.err
+    return await run_cli("--no-tui", *argv, timeout=timeout, env=env)
 
 
 class Terminal:
