@@ -80,6 +80,7 @@ class Settings:
     summary_json: Path | None = None
     replay: Path | None = None
     speed: float = 1.0
+    wav_speed: float = 1.0
     no_audio: bool = False
     input_device: str | None = None
     output_device: str | None = None
@@ -324,6 +325,8 @@ def validate(settings: Settings) -> None:
         raise ConfigError(
             f"--vad-silence-ms must be between 50 and 10000, got {settings.vad_silence_ms}"
         )
+    if not 0.1 <= settings.wav_speed <= 100:
+        raise ConfigError(f"--wav-speed must be between 0.1 and 100, got {settings.wav_speed:g}")
     if not 5 <= settings.block_ms <= 200:
         raise ConfigError(f"--block-ms must be between 5 and 200, got {settings.block_ms}")
     for name, value, low, high in (

@@ -214,6 +214,14 @@ OPTIONS: tuple[Option, ...] = (
         metavar="FILE",
     ),
     Option(
+        "wav_speed",
+        ("--wav-speed",),
+        "run the WAV microphone and speaker X times faster than real time, 0.1..100",
+        kind=float,
+        default=1.0,
+        metavar="X",
+    ),
+    Option(
         "input_device",
         ("--input-device",),
         "input device: index or name substring",

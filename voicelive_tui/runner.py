@@ -113,6 +113,7 @@ def build_audio(settings: Settings) -> AudioBackend:
         full_duplex=settings.full_duplex,
         input_wav=settings.input_wav,
         output_wav=settings.output_wav,
+        wav_speed=settings.wav_speed,
         record=settings.record,
         forwarded=settings.pulse_forwarded,
     )

@@ -1,11 +1,15 @@
 """Private PulseAudio servers (``pulse.py``), so the real PortAudio path can be tested.
 
-The ``pulse`` fixture starts a server with two null sinks, ``speaker`` and ``mic``. It is
-parametrised two ways, the two ways a user reaches a server:
+The ``pulse`` fixture starts a server with two null sinks, ``speaker`` and ``mic``, reached
+one of the two ways a user reaches a server:
 
-* ``runtime-dir`` -- found through ``XDG_RUNTIME_DIR`` like a local desktop session;
+* ``runtime-dir`` (the default) -- found through ``XDG_RUNTIME_DIR`` like a local desktop
+  session;
 * ``socket-path`` -- reached only by ``PULSE_SERVER=unix:/path`` and no runtime dir, like a
   laptop's socket forwarded over ``ssh -R``.
+
+Tests where the way matters (finding and opening the devices) run both ways:
+``@pytest.mark.parametrize("pulse", PULSE_MODES, indirect=True)``.
 
 The test process's environment is switched to the server and PortAudio rescanned;
 everything is restored afterwards. Skips (with the reason) only when the server cannot
@@ -59,12 +63,16 @@ def use_server(server: PulseServer) -> Iterator[None]:
         devices.rescan(sd)
 
 
-@pytest.fixture(scope="module", params=["runtime-dir", "socket-path"])
+PULSE_MODES = ["runtime-dir", "socket-path"]
+
+
+@pytest.fixture(scope="module")
 def pulse(request: pytest.FixtureRequest) -> Iterator[PulseServer]:
-    """A private PulseAudio server; this process's PortAudio talks to it while in use."""
+    """A private PulseAudio server (``runtime-dir`` unless the test parametrises the mode);
+    this process's PortAudio talks to it while in use."""
     pytest.importorskip("sounddevice", exc_type=OSError)
     base = Path(tempfile.mkdtemp(prefix="vltui-pulse-"))
-    server = _start(request.param, base)
+    server = _start(getattr(request, "param", "runtime-dir"), base)
     try:
         with use_server(server):
             yield server

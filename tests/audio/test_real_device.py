@@ -1,7 +1,8 @@
 """SoundDeviceBackend on real PortAudio devices (PulseAudio null sinks, see conftest).
 
-Every test runs twice: server found through the runtime dir, and reached only by a
-``PULSE_SERVER=unix:/path`` socket (as an SSH-forwarded laptop socket would be).
+The tests that find and open the devices run twice: server found through the runtime
+dir, and reached only by a ``PULSE_SERVER=unix:/path`` socket (as an SSH-forwarded laptop
+socket would be); the others once, through the runtime dir.
 Callbacks are late and bursty here, so tests wait on content with generous time-outs.
 """
 
@@ -11,6 +12,7 @@ import asyncio
 import base64
 import contextlib
 import os
+import time
 import wave
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +20,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests import helpers
+from tests.audio.conftest import PULSE_MODES
+from tests.helpers import RecordingListener
 from voicelive_tui.audio import devices
 from voicelive_tui.audio.base import SAMPLE_RATE
 from voicelive_tui.audio.engine import OUTPUT_LATENCY_S, SoundDeviceBackend
@@ -25,30 +30,14 @@ from voicelive_tui.audio.engine import OUTPUT_LATENCY_S, SoundDeviceBackend
 pytestmark = pytest.mark.realaudio
 
 
-class Listener:
-    def __init__(self) -> None:
-        self.started: list[str] = []
-        self.faults: list[str] = []
-
-    def on_playback_started(self, item_id: str, monotonic_time: float) -> None:
-        self.started.append(item_id)
-
-    def on_audio_fault(self, message: str) -> None:
-        self.faults.append(message)
+async def wait_until(predicate: Callable[[], object], timeout: float = 20.0) -> None:
+    """Generous time-outs: callbacks are late and bursty here."""
+    await helpers.wait_until(predicate, timeout)
 
 
-async def wait_until(predicate: Callable[[], bool], timeout: float = 20.0) -> None:
-    async def poll() -> None:
-        while not predicate():
-            await asyncio.sleep(0.02)
-
-    await asyncio.wait_for(poll(), timeout)
-
-
-def tone(freq: float, seconds: float, amplitude: float = 12000) -> np.ndarray:
+def tone(freq: float, seconds: float) -> np.ndarray:
     """A tone whose samples are never exactly zero (phase offset), to count them."""
-    t = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
-    return np.round(amplitude * np.sin(2 * np.pi * freq * t + 0.3)).astype(np.int16)
+    return helpers.tone(freq, seconds, phase=0.3)
 
 
 def dominant_hz(x: np.ndarray, rate: int = SAMPLE_RATE) -> float:
@@ -83,6 +72,18 @@ class MonitorTap:
         rms = np.sqrt(np.mean(x[: n * 240].reshape(n, 240) ** 2, axis=1))
         return int((rms > rms_threshold).sum()) * 10
 
+    def settled_after(self, quiet_s: float) -> Callable[[], bool]:
+        """A check that is true once ``heard_ms`` has not changed for ``quiet_s``."""
+        last = [self.heard_ms(), time.monotonic()]
+
+        def settled() -> bool:
+            heard = self.heard_ms()
+            if heard != last[0]:
+                last[:] = [heard, time.monotonic()]
+            return time.monotonic() - last[1] >= quiet_s
+
+        return settled
+
     def stop(self) -> None:
         self._proc.terminate()
         self._proc.wait(timeout=10)
@@ -93,9 +94,9 @@ class MonitorTap:
 async def backend_factory():
     made: list[SoundDeviceBackend] = []
 
-    async def make(**kwargs) -> tuple[SoundDeviceBackend, Listener]:
+    async def make(**kwargs) -> tuple[SoundDeviceBackend, RecordingListener]:
         backend = SoundDeviceBackend("pulse", "pulse", **kwargs)
-        listener = Listener()
+        listener = RecordingListener()
         await backend.start(asyncio.get_running_loop(), listener)
         made.append(backend)
         return backend, listener
@@ -105,6 +106,16 @@ async def backend_factory():
         await backend.stop()
 
 
+EACH_WAY = pytest.mark.parametrize("pulse", PULSE_MODES, indirect=True)
+EACH_WAY_AND_RATE = pytest.mark.parametrize(
+    ("pulse", "device_rate"),
+    [("runtime-dir", None), ("runtime-dir", 48_000), ("socket-path", None)],
+    indirect=["pulse"],
+)
+"""Both ways to the server at the device's own rate, and resampled once."""
+
+
+@EACH_WAY
 def test_list_devices_names_the_server_and_devices(pulse):
     text = devices.list_devices_text()
     assert "pulseaudio" in text.splitlines()[0]
@@ -113,7 +124,7 @@ def test_list_devices_names_the_server_and_devices(pulse):
     assert "pulse" in text and "Inputs:" in text and "Outputs:" in text
 
 
-@pytest.mark.parametrize("device_rate", [None, 48_000])
+@EACH_WAY_AND_RATE
 async def test_speech_into_the_mic_sink_is_captured(
     pulse, backend_factory, speech_wav, device_rate
 ):
@@ -156,7 +167,7 @@ def _loud(blocks: list[bytes]) -> bool:
     return np.abs(np.frombuffer(b"".join(blocks), np.int16)).max() > 2000
 
 
-@pytest.mark.parametrize("device_rate", [None, 48_000])
+@EACH_WAY_AND_RATE
 async def test_played_audio_is_heard_on_the_speaker_monitor(
     pulse, backend_factory, tmp_path, device_rate
 ):
@@ -198,10 +209,15 @@ async def test_barge_in_silences_the_speaker_within_one_block(pulse, backend_fac
         played_after_bump = backend.ring.played_samples("item_a") - at_bump
         # The monitor catches up with what was heard; on a starved device (an underflow)
         # or an overloaded machine it may never, and the lower bound below is then off.
-        with contextlib.suppress(asyncio.TimeoutError):
+        # Once it heard nothing new for a second (the device plays silence now), it will
+        # not catch up any more: no use waiting the whole time-out.
+        settled = tap.settled_after(1.0)
+        with contextlib.suppress(AssertionError):
             await wait_until(
                 lambda: (
-                    tap.heard_ms() >= heard_ms - 100 or bool(backend.callbacks.output_underflows)
+                    tap.heard_ms() >= heard_ms - 100
+                    or bool(backend.callbacks.output_underflows)
+                    or settled()
                 ),
                 timeout=10.0,
             )
@@ -251,7 +267,7 @@ async def test_lost_server_is_reported_and_reopen_recovers(pulse_lab, tmp_path):
     first = pulse_lab.start()
     with pulse_lab.use(first):
         backend = SoundDeviceBackend("pulse", "pulse")
-        listener = Listener()
+        listener = RecordingListener()
         await backend.start(asyncio.get_running_loop(), listener)
         try:
             await wait_until(lambda: backend.callbacks.calls > 10)
@@ -274,7 +290,7 @@ async def test_lost_server_is_reported_and_reopen_recovers(pulse_lab, tmp_path):
 
 
 async def test_spoken_turn_through_devices_reaches_the_emulator_and_the_reply_is_heard(
-    pulse, backend_factory, speech_wav, emulator, voicelive_client, tmp_path
+    pulse, backend_factory, short_speech_wav, emulator, voicelive_client, tmp_path
 ):
     """Speech into the mic sink -> capture -> SDK -> emulator (speech_started); the
     emulator's echoed reply -> play -> heard on the speaker sink's monitor."""
@@ -291,7 +307,7 @@ async def test_spoken_turn_through_devices_reaches_the_emulator_and_the_reply_is
                     )
 
             sender = asyncio.create_task(send_mic())
-            player = pulse.popen("paplay", "--device=mic", str(speech_wav))
+            player = pulse.popen("paplay", "--device=mic", str(short_speech_wav))
             try:
                 await probe.wait_for("input_audio_buffer.speech_started", timeout=30)
                 first = await probe.wait_for("response.audio.delta", timeout=30)
@@ -316,6 +332,7 @@ async def test_spoken_turn_through_devices_reaches_the_emulator_and_the_reply_is
     assert backend.played_ms(done.item_id) >= reply_ms - 20
 
 
+@EACH_WAY
 async def test_demo_is_live_with_devices_and_scripted_without(pulse, tmp_path, monkeypatch):
     """With a microphone the demo listens to it; only without devices does a script talk."""
     from voicelive_tui import runner

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import child_env
+
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
 
@@ -21,7 +23,7 @@ def test_smoke_run_measures_startup_and_barge_in() -> None:
     done = subprocess.run(
         [sys.executable, str(BENCHMARKS / "run.py"), "--smoke", "--only", "startup",
          "--only", "barge_in"],
-        capture_output=True, text=True, timeout=60, check=False,
+        capture_output=True, text=True, timeout=60, check=False, env=child_env(),
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     # The dashboard came up on the pseudo-terminal and its ready state was seen.

@@ -3,39 +3,17 @@ log files, an output WAV, and exit statuses 0 / 3 / 4."""
 
 from __future__ import annotations
 
-import asyncio
 import socket
-import sys
-import wave
 from pathlib import Path
 
-import numpy as np
-
+from tests.helpers import rms_dbfs, run_cli
 from tests.integration.session_helpers import TEST_KEY
 
 
-async def run_cli(*argv: str, timeout: float = 60.0) -> tuple[int, str, str]:
-    """Run ``python -m voicelive_tui ARGV`` without blocking this loop (the emulator lives here)."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "voicelive_tui",
-        *argv,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), timeout)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
-
-
-def wav_rms_dbfs(path: Path) -> float:
-    with wave.open(str(path)) as w:
-        x = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float64) / 32768
-    return float(10 * np.log10(np.mean(x**2) + 1e-12))
-
-
-async def test_spoken_turn_in_console_mode(emulator_factory, speech_wav: Path, tmp_path) -> None:
+async def test_spoken_turn_in_console_mode(
+    emulator_factory, short_speech_wav: Path, tmp_path
+) -> None:
+    # The one console run from a WAV file in real time (the others use --wav-speed).
     emu = await emulator_factory(speed=1.0)
     out_wav, logs = tmp_path / "agent.wav", tmp_path / "logs"
     code, out, err = await run_cli(
@@ -45,7 +23,7 @@ async def test_spoken_turn_in_console_mode(emulator_factory, speech_wav: Path, t
         "--api-key",
         TEST_KEY,
         "--input-wav",
-        str(speech_wav),
+        str(short_speech_wav),
         "--output-wav",
         str(out_wav),
         "--exit-after-turns",
@@ -71,7 +49,7 @@ async def test_spoken_turn_in_console_mode(emulator_factory, speech_wav: Path, t
     assert "User Input:\t[speech, " in conversation
     assert "Agent Audio Response:\tI heard " in conversation
     assert conversation.index("User Input:") < conversation.index("Agent Audio Response:")
-    assert wav_rms_dbfs(out_wav) > -40.0  # the agent's voice, not silence
+    assert rms_dbfs(out_wav) > -40.0  # the agent's voice, not silence
     assert TEST_KEY not in "".join(p.read_text(encoding="utf-8") for p in logs.iterdir())
 
 
@@ -109,6 +87,8 @@ async def test_closed_port_exits_4_with_one_line(tmp_path) -> None:
         f"http://127.0.0.1:{port}",
         "--api-key",
         "k" * 8,
+        "--retry-max",
+        "0.2",  # the back-off between attempts (0.5 s, then 1 s by default)
         "--log-dir",
         str(tmp_path),
     )

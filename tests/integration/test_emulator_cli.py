@@ -1,4 +1,5 @@
-"""The ``voicelive-emulator`` command: first line, clean stop on signals, help, bad arguments."""
+"""The ``voicelive-emulator`` command: first line and clean stop on signals (a real
+process); help and bad arguments (in-process, through its ``main``)."""
 
 from __future__ import annotations
 
@@ -6,14 +7,15 @@ import asyncio
 import re
 import signal
 import socket
-import subprocess
 import sys
 
 import pytest
 from azure.ai.voicelive.aio import ConnectionError as VoiceLiveConnectionError
 from azure.core.credentials import AzureKeyCredential
 
+from tests.helpers import child_env
 from voicelive_tui.emulator import FAULT_HELP
+from voicelive_tui.emulator.cli import main
 
 COMMAND = [sys.executable, "-m", "voicelive_tui.emulator"]
 FIRST_LINE = re.compile(r"^Voice Live emulator listening on http://127\.0\.0\.1:(\d+)$")
@@ -36,6 +38,7 @@ async def test_first_line_then_serves_then_stops_cleanly(voicelive_client, sig):
         "50",
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
+        env=child_env(),
     )
     try:
         line = (await asyncio.wait_for(proc.stdout.readline(), 15)).decode().rstrip("\n")
@@ -61,15 +64,17 @@ async def test_first_line_then_serves_then_stops_cleanly(voicelive_client, sig):
     assert b"cli-key" not in stdout + stderr
 
 
-def test_help_documents_every_option_and_fault():
-    result = subprocess.run([*COMMAND, "--help"], capture_output=True, text=True, timeout=30)
-    assert result.returncode == 0
+def test_help_documents_every_option_and_fault(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--help"])
+    assert exited.value.code == 0
+    out = capsys.readouterr().out
     for option in ("--host", "--port", "--api-key", "--token", "--speed", "--fault"):
-        assert option in result.stdout
+        assert option in out
     for name in FAULT_HELP:
-        assert f"  {name}" in result.stdout
-    assert "Bearer" in result.stdout
-    assert "/voice-live/realtime" in result.stdout
+        assert f"  {name}" in out
+    assert "Bearer" in out
+    assert "/voice-live/realtime" in out
 
 
 @pytest.mark.parametrize(
@@ -84,22 +89,24 @@ def test_help_documents_every_option_and_fault():
     ],
     ids=["port-text", "port-range", "speed-zero", "fault-unknown", "fault-no-value", "unknown"],
 )
-def test_bad_arguments_give_one_line_and_exit_2(args):
-    result = subprocess.run([*COMMAND, *args], capture_output=True, text=True, timeout=30)
-    assert result.returncode == 2
-    assert len(result.stderr.strip().splitlines()) == 1
-    assert result.stderr.startswith("voicelive-emulator: error:")
-    assert result.stdout == ""
+def test_bad_arguments_give_one_line_and_exit_2(
+    args: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(args)
+    assert exited.value.code == 2
+    captured = capsys.readouterr()
+    assert len(captured.err.strip().splitlines()) == 1
+    assert captured.err.startswith("voicelive-emulator: error:")
+    assert captured.out == ""
 
 
-def test_port_in_use_is_one_line_and_exit_1():
+def test_port_in_use_is_one_line_and_exit_1(capsys: pytest.CaptureFixture[str]) -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        result = subprocess.run(
-            [*COMMAND, "--port", str(port)], capture_output=True, text=True, timeout=30
-        )
-    assert result.returncode == 1
-    assert len(result.stderr.strip().splitlines()) == 1
-    assert "Traceback" not in result.stderr
+        assert main(["--port", str(port)]) == 1
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in err

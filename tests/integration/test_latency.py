@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tests.helpers import run_cli
 from tests.integration.session_helpers import TEST_KEY
-from tests.integration.test_console_mode import run_cli
 from voicelive_tui.emulator.vad import VoiceActivityDetector
 from voicelive_tui.latency import STAGES
 

@@ -9,29 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import os
 import secrets
-import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
 from azure.core.credentials import AccessToken
 
+from tests.helpers import run_cli
 from voicelive_tui.config import build_parser, settings_from_args
 from voicelive_tui.console import TurnLimit
 from voicelive_tui.emulator import Emulator
 from voicelive_tui.runner import build_audio, make_session, open_logs, open_target
 
-REPO = Path(__file__).resolve().parents[2]
 RUN_TIMEOUT_S = 60.0
-
-
-@pytest.fixture(scope="module")
-def short_speech_wav(espeak_wav) -> Path:
-    """A short utterance (a short turn keeps the run fast)."""
-    return espeak_wav("Hello there.")
 
 
 def log_files(log_dir: Path) -> dict[str, str]:
@@ -53,13 +44,6 @@ def assert_no_secret(files: dict[str, str], secrets_: list[str]) -> None:
             assert secret not in text, f"{name} contains a secret ({secret[:6]}...)"
 
 
-def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "AGENT_"))}
-    env["PYTHONPATH"] = f"{REPO}{os.pathsep}{env.get('PYTHONPATH', '')}"
-    env.update(extra)
-    return env
-
-
 async def test_console_run_with_api_key_leaves_no_key_in_the_logs(
     emulator_factory: Callable[..., Awaitable[Emulator]],
     short_speech_wav: Path,
@@ -68,10 +52,7 @@ async def test_console_run_with_api_key_leaves_no_key_in_the_logs(
     api_key = "key-" + secrets.token_hex(16)
     emu = await emulator_factory(api_key=api_key)
     log_dir = tmp_path / "logs"
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "voicelive_tui",
+    code, stdout, stderr = await run_cli(
         "--no-tui",
         "--verbose",
         "--endpoint",
@@ -80,23 +61,15 @@ async def test_console_run_with_api_key_leaves_no_key_in_the_logs(
         api_key,
         "--input-wav",
         str(short_speech_wav),
+        "--wav-speed",
+        "10",
         "--exit-after-turns",
         "1",
         "--log-dir",
         str(log_dir),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=clean_env(),
-        cwd=tmp_path,
+        timeout=RUN_TIMEOUT_S,
     )
-    try:
-        out, err = await asyncio.wait_for(proc.communicate(), RUN_TIMEOUT_S)
-    except asyncio.TimeoutError:
-        proc.kill()
-        await proc.wait()
-        pytest.fail("console run did not end after one answered turn")
-    stdout, stderr = out.decode(), err.decode()
-    assert proc.returncode == 0, stderr[-2000:]
+    assert code == 0, stderr[-2000:]
     assert "You said:" in stdout
     assert emu.latest is not None and emu.latest.auth_kind == "api-key"
     assert api_key not in stdout + stderr
@@ -133,10 +106,8 @@ async def test_legacy_agent_run_leaves_no_token_in_the_logs(
     emulator_factory: Callable[..., Awaitable[Emulator]],
     short_speech_wav: Path,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     emu = await emulator_factory()
-    monkeypatch.chdir(tmp_path)  # no ./.env from the developer's checkout
     log_dir = tmp_path / "logs"
     args = build_parser().parse_args(
         [
@@ -150,6 +121,8 @@ async def test_legacy_agent_run_leaves_no_token_in_the_logs(
             "--no-tui",
             "--input-wav",
             str(short_speech_wav),
+            "--wav-speed",
+            "10",
             "--exit-after-turns",
             "1",
             "--log-dir",

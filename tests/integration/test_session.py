@@ -8,21 +8,13 @@ from pathlib import Path
 
 import numpy as np
 
+from tests.helpers import silence_wav, write_wav
 from tests.integration.session_helpers import running_session
 from voicelive_tui.audio.backends import WavBackend
 from voicelive_tui.conversation import ConnectionState
 from voicelive_tui.emulator.faults import Faults
 
 SPEED = 4.0
-
-
-def silence_wav(path: Path, seconds: float) -> Path:
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(24000)
-        w.writeframes(bytes(int(24000 * seconds) * 2))
-    return path
 
 
 def agent_turns(run) -> list:
@@ -99,11 +91,7 @@ async def test_speech_over_the_greeting_barges_in(emulator_factory, speech_turn,
     emu = await emulator_factory(speed=SPEED)
     turn = speech_turn(lead_ms=1200, tail_ms=1500)
     mic = tmp_path / "mic.wav"
-    with wave.open(str(mic), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(24000)
-        w.writeframes(turn.pcm)
+    write_wav(mic, turn.pcm)
     audio = WavBackend(mic, tmp_path / "out.wav", speed=SPEED)
     async with running_session(emu.endpoint, tmp_path, audio=audio) as run:
         await run.wait_until(lambda: emu.connections and emu.connections[0].last_truncate)

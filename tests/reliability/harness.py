@@ -15,23 +15,10 @@ import signal
 import struct
 import sys
 import termios
-import time
-from collections.abc import Callable
 from pathlib import Path
 
-import voicelive_tui
+from tests.helpers import CLI, child_env, run_cli, wait_until
 from tests.integration.session_helpers import TEST_KEY
-
-CLI = (sys.executable, "-m", "voicelive_tui")
-PACKAGE_ROOT = str(Path(voicelive_tui.__file__).resolve().parents[1])
-
-
-def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment of a child run: the same package as this test imports, whatever
-    the child's working directory."""
-    path = os.pathsep.join(p for p in (PACKAGE_ROOT, os.environ.get("PYTHONPATH")) if p)
-    return {**os.environ, "PYTHONPATH": path, **(extra or {})}
-
 
 FAST_NET = ("--handshake-timeout", "0.3", "--heartbeat", "0.5", "--retry-max", "0.2")
 """Connection flags that keep the tests short (the defaults are 10, 10 and 30 s)."""
@@ -39,17 +26,6 @@ FAST_NET = ("--handshake-timeout", "0.3", "--heartbeat", "0.5", "--retry-max", "
 
 def client_args(endpoint: str, log_dir: Path, *extra: str) -> list[str]:
     return ["--endpoint", endpoint, "--api-key", TEST_KEY, "--log-dir", str(log_dir), *extra]
-
-
-async def wait_for(
-    predicate: Callable[[], object], timeout: float, what: str, poll: float = 0.02
-) -> None:
-    """Poll ``predicate`` until it holds; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout} s: {what}")
-        await asyncio.sleep(poll)
 
 
 def read_logs(log_dir: Path) -> dict[str, str]:
@@ -112,7 +88,7 @@ class Console:
             setattr(self, name, getattr(self, name) + chunk.decode("utf-8", "replace"))
 
     async def wait_output(self, text: str, timeout: float = 15.0) -> None:
-        await wait_for(lambda: text in self.out, timeout, f"{text!r} on stdout; got {self.out!r}")
+        await wait_until(lambda: text in self.out, timeout, f"{text!r} on stdout; got {self.out!r}")
 
     def signal(self, sig: int) -> None:
         self.proc.send_signal(sig)
@@ -137,9 +113,7 @@ class Console:
 
 async def run_console(*argv: str, timeout: float = 30.0, env=None) -> tuple[int, str, str]:
     """Run console mode to its end: (exit status, stdout, stderr)."""
-    console = await Console.start(*argv, env=env)
-    code = await console.wait(timeout)
-    return code, console.out, console.err
+    return await run_cli("--no-tui", *argv, timeout=timeout, env=env)
 
 
 class Terminal:
@@ -205,7 +179,7 @@ class Terminal:
         return self.output.decode("utf-8", "replace")
 
     async def wait_output(self, text: str, timeout: float = 20.0) -> None:
-        await wait_for(lambda: text in self.text, timeout, f"{text!r} on the terminal")
+        await wait_until(lambda: text in self.text, timeout, f"{text!r} on the terminal")
 
     def send(self, keys: str) -> None:
         os.write(self.master, keys.encode())
@@ -229,12 +203,12 @@ class Terminal:
     async def wait(self, timeout: float) -> int:
         """Exit status (negative: killed by that signal); fails when still running."""
         try:
-            await wait_for(self._reap, timeout, "the dashboard to exit")
+            await wait_until(self._reap, timeout, "the dashboard to exit")
         except AssertionError:
             self.kill()
             raise
         if self.master >= 0:  # what it wrote last (terminal restore) is read by now
-            await wait_for(lambda: self._closed, 2.0, "the terminal to reach EOF")
+            await wait_until(lambda: self._closed, 2.0, "the terminal to reach EOF")
         assert self.status is not None
         if os.WIFSIGNALED(self.status):
             return -os.WTERMSIG(self.status)

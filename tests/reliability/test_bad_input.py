@@ -13,19 +13,26 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import CLI, child_env, wait_until
 from tests.reliability.harness import (
-    CLI,
     Console,
     Terminal,
-    child_env,
     client_args,
     read_logs,
     run_console,
-    wait_for,
 )
+from voicelive_tui import cli
 from voicelive_tui.emulator import Emulator
 
 EXIT_CONFIG = 2
+
+
+def run_in_process(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """``voicelive-tui --no-tui ARGV`` through its ``main``, for input it must refuse
+    before connecting: (exit status, stdout, stderr)."""
+    code = cli.main(["--no-tui", *argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
 
 
 def assert_one_line(code: int, out: str, err: str, *needles: str) -> None:
@@ -59,7 +66,9 @@ def wav_extensible(path: Path, bits: int) -> Path:
         ("missing", "file not found"),
     ],
 )
-async def test_unreadable_input_wav_is_a_usage_error(tmp_path: Path, kind: str, reason: str):
+def test_unreadable_input_wav_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str, reason: str
+) -> None:
     path = tmp_path / f"{kind}.wav"
     if kind == "text":
         path.write_text("this is not audio\n")
@@ -67,30 +76,39 @@ async def test_unreadable_input_wav_is_a_usage_error(tmp_path: Path, kind: str, 
         path.write_bytes(b"")
     elif kind.startswith("ext"):
         wav_extensible(path, int(kind[3:]))
-    code, out, err = await run_console(
-        "--input-wav", str(path), "--exit-after-turns", "1", "--log-dir", str(tmp_path / "l")
+    code, out, err = run_in_process(
+        capsys, "--input-wav", str(path), "--exit-after-turns", "1", "--log-dir", str(tmp_path)
     )
     assert_one_line(code, out, err, "--input-wav", reason)
 
 
+async def test_a_usage_error_of_the_command_is_one_line(tmp_path: Path) -> None:
+    code, out, err = await run_console("--input-wav", str(tmp_path / "missing.wav"))
+    assert_one_line(code, out, err, "--input-wav", "file not found")
+
+
 @pytest.mark.parametrize("variable", ["AZURE_VOICELIVE_ENDPOINT", "AZURE_VOICELIVE_API_KEY"])
-async def test_an_unclosed_quote_in_the_env_file_is_an_error(tmp_path: Path, variable: str):
+def test_an_unclosed_quote_in_the_env_file_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], variable: str
+) -> None:
     env_file = tmp_path / "settings.env"
     secret = "sup3r-secret-value-0123"
     env_file.write_text(
         f'AZURE_VOICELIVE_ENDPOINT=http://127.0.0.1:9\n{variable}="{secret}\nOTHER=1\n'
     )
-    code, out, err = await run_console("--env-file", str(env_file), "--log-dir", str(tmp_path))
+    code, out, err = run_in_process(capsys, "--env-file", str(env_file), "--log-dir", str(tmp_path))
     assert_one_line(code, out, err, "settings.env", f"line 2: cannot parse the value of {variable}")
     assert secret not in err
     assert "python-dotenv" not in err
 
 
-async def test_log_dir_that_is_a_file_or_under_a_file(tmp_path: Path) -> None:
+def test_log_dir_that_is_a_file_or_under_a_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     a_file = tmp_path / "file"
     a_file.write_text("x")
     for log_dir, reason in ((a_file, "File exists"), (a_file / "logs", "Not a directory")):
-        code, out, err = await run_console("--log-dir", str(log_dir))
+        code, out, err = run_in_process(capsys, "--log-dir", str(log_dir))
         assert_one_line(code, out, err, f"cannot write logs in {log_dir}: {reason}")
 
 
@@ -168,7 +186,7 @@ async def test_zero_width_joiners_typed_into_the_message_box_are_kept(
         await term.wait_output("message to the agent")
         term.send(message)  # as a terminal delivers typed text: UTF-8 bytes
         term.send("\r")
-        await wait_for(
+        await wait_until(
             lambda: "User Input:" in read_logs(tmp_path).get("conversation.log", ""),
             10.0,
             "the typed message in the conversation log",

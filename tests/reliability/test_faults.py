@@ -7,6 +7,7 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 
+from tests.helpers import wait_until
 from tests.integration.session_helpers import running_session
 from tests.reliability.badserver import bad_server
 from tests.reliability.harness import (
@@ -16,7 +17,6 @@ from tests.reliability.harness import (
     events,
     read_logs,
     received_types,
-    wait_for,
 )
 from voicelive_tui.audio.backends import WavBackend
 from voicelive_tui.conversation import ConnectionState
@@ -37,10 +37,10 @@ async def test_a_thousand_junk_frames_are_skipped_and_counted(
     wav = str(tmp_path / "agent.wav")  # an audio reply (--no-audio asks for text only)
     console = await Console.start(*client_args(emu.endpoint, tmp_path, "--output-wav", wav))
     try:
-        await wait_for(
+        await wait_until(
             lambda: "response.done" in received_types(tmp_path), 20.0, "the greeting to end"
         )
-        await wait_for(
+        await wait_until(
             lambda: emu.connections[0].counts["junk_sent"] == JUNK, 10.0, "all junk sent"
         )
         assert await quit_console(console) == 0, console.err
@@ -71,7 +71,7 @@ async def test_a_json_array_frame_is_skipped_not_fatal(tmp_path: Path) -> None:
     async with bad_server("list") as srv:
         console = await Console.start(*client_args(srv.endpoint, tmp_path, "--no-audio"))
         try:
-            await wait_for(
+            await wait_until(
                 lambda: any("skipped" in e for e in events(tmp_path)), 10.0, "a skipped frame"
             )
             assert await quit_console(console) == 0
@@ -94,10 +94,10 @@ async def test_twenty_drops_in_a_row_then_the_server_heals(
         "0.05",
     )
     try:
-        await wait_for(lambda: len(emu.connections) >= 20, 20.0, "20 dropped connections")
+        await wait_until(lambda: len(emu.connections) >= 20, 20.0, "20 dropped connections")
         emu.faults = Faults()
         await console.wait_output("Reconnected", timeout=10.0)
-        await wait_for(lambda: not emu.connections[-1].closed, 5.0, "a connection that stays")
+        await wait_until(lambda: not emu.connections[-1].closed, 5.0, "a connection that stays")
         assert "keeps closing the connection" in console.out
         assert await quit_console(console) == 0
     finally:
@@ -112,7 +112,7 @@ async def test_a_slow_server_is_not_taken_for_a_dead_one(emulator_factory, tmp_p
     console = await Console.start(*client_args(emu.endpoint, tmp_path, "--no-audio", *FAST_NET))
     try:
         # Five events at 300 ms each: three heartbeats of 0.5 s went by.
-        await wait_for(lambda: len(received_types(tmp_path)) >= 5, 15.0, "five slow events")
+        await wait_until(lambda: len(received_types(tmp_path)) >= 5, 15.0, "five slow events")
         assert len(emu.connections) == 1
         assert await quit_console(console) == 0
     finally:

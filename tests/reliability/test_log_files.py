@@ -8,7 +8,8 @@ import stat
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from tests.reliability.harness import Console, client_args, run_console, wait_for
+from tests.helpers import RecordingListener, wait_until
+from tests.reliability.harness import Console, client_args, run_console
 from voicelive_tui.audio.backends import WavBackend
 from voicelive_tui.logs import STAMP_FORMAT
 
@@ -35,7 +36,7 @@ async def until_logged_then_quit(
         logs = list(log_dir.glob("*_conversation.log"))
         return len([p for p in logs if line in p.read_text()]) >= runs
 
-    await wait_for(logged, 15.0, f"{runs} conversation logs with {line!r}")
+    await wait_until(logged, 15.0, f"{runs} conversation logs with {line!r}")
     console.signal(signal.SIGINT)
     return await console.wait(5.0)
 
@@ -47,11 +48,13 @@ async def test_runs_in_the_same_second_never_share_a_file(emulator, tmp_path: Pa
     for stamp in next_stamps():
         for name in RUN_FILES:
             (log_dir / f"{stamp}_{name}").write_text(f"other run {name}\n")
-    # Audio replies, each to its own WAV (--no-audio asks for text only).
+    # Audio replies, each to its own WAV (--no-audio asks for text only), played fast.
     first, second = await asyncio.gather(
         *(
             Console.start(
-                *client_args(emulator.endpoint, log_dir, "--output-wav", str(tmp_path / wav))
+                *client_args(emulator.endpoint, log_dir, "--output-wav", str(tmp_path / wav)),
+                "--wav-speed",
+                "10",
             )
             for wav in ("first.wav", "second.wav")
         )
@@ -126,12 +129,7 @@ async def test_folder_0700_wavs_0600_and_the_voice_header_is_a_name(
 
 async def test_output_wav_of_the_wav_backend_is_private(tmp_path: Path) -> None:
     backend = WavBackend(None, tmp_path / "out.wav")
-
-    class Listener:
-        def on_playback_started(self, item_id: str, monotonic_time: float) -> None: ...
-        def on_audio_fault(self, message: str) -> None: ...
-
-    await backend.start(asyncio.get_running_loop(), Listener())
+    await backend.start(asyncio.get_running_loop(), RecordingListener())
     await backend.stop()
     assert mode(tmp_path / "out.wav") == 0o600
 

@@ -9,6 +9,7 @@ import signal
 import time
 from pathlib import Path
 
+from tests.helpers import wait_until
 from tests.integration.session_helpers import running_session
 from tests.reliability.badserver import bad_server
 from tests.reliability.harness import (
@@ -18,7 +19,6 @@ from tests.reliability.harness import (
     client_args,
     read_logs,
     run_console,
-    wait_for,
 )
 from voicelive_tui.conversation import ConnectionState
 
@@ -65,7 +65,7 @@ async def test_ctrl_c_and_sigterm_cancel_a_hanging_connect_at_once(tmp_path: Pat
             for sig in (signal.SIGINT, signal.SIGTERM)
         }
         try:
-            await wait_for(lambda: srv.handshakes == 2, 10.0, "both clients to be connecting")
+            await wait_until(lambda: srv.handshakes == 2, 10.0, "both clients to be connecting")
             sent = time.monotonic()
             for sig, console in consoles.items():
                 console.signal(sig)
@@ -83,7 +83,7 @@ async def test_dashboard_quits_while_connecting_without_a_leak(tmp_path: Path) -
     async with bad_server("hang") as srv:
         term = await Terminal.start(*client_args(srv.endpoint, tmp_path, "--no-audio"))
         try:
-            await wait_for(lambda: srv.handshakes == 1, 10.0, "the dashboard to connect")
+            await wait_until(lambda: srv.handshakes == 1, 10.0, "the dashboard to connect")
             await term.wait_output("connecting")
             sent = time.monotonic()
             term.send("q")
@@ -131,7 +131,7 @@ async def test_close_causes_are_named(tmp_path: Path) -> None:
                 *client_args(srv.endpoint, log_dir, "--no-audio", *FAST_NET)
             )
             try:
-                await wait_for(
+                await wait_until(
                     lambda: "Connection lost:" in read_logs(log_dir).get("conversation.log", ""),
                     10.0,
                     f"{behaviour}: a lost connection",

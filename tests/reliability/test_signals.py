@@ -8,13 +8,13 @@ import signal
 import time
 from pathlib import Path
 
+from tests.helpers import wait_until
 from tests.reliability.harness import (
     Console,
     Terminal,
     client_args,
     read_logs,
     received_types,
-    wait_for,
 )
 from voicelive_tui.emulator import Emulator
 
@@ -24,7 +24,7 @@ EXIT_WITHIN_S = 2.0
 
 async def reply_in_progress(log_dir: Path) -> None:
     """The greeting is streaming: its transcript has started, the response is not done."""
-    await wait_for(
+    await wait_until(
         lambda: "response.audio_transcript.delta" in received_types(log_dir),
         20.0,
         "the greeting to start streaming",

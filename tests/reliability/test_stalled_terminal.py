@@ -10,7 +10,8 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from tests.reliability.harness import Terminal, client_args, wait_for
+from tests.helpers import wait_until as wait_for
+from tests.reliability.harness import Terminal, client_args
 from voicelive_tui.emulator import Emulator
 
 STALL_S = 6.0

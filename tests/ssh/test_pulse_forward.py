@@ -204,5 +204,7 @@ def check_real_time(glitch, emitted: np.ndarray, recorded: np.ndarray, what: str
     assert abs(ratio - 1) <= SPEED_TOLERANCE, (what, ratio)
 
 
-if sys.platform != "linux":  # pragma: no cover
-    pytestmark = pytest.mark.skip("PulseAudio and sshd tests run on Linux")
+pytestmark = [
+    pytest.mark.realaudio,  # real-time audio: in the audio tests' worker
+    pytest.mark.skipif(sys.platform != "linux", reason="PulseAudio and sshd tests run on Linux"),
+]

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 
+from tests.helpers import wait_until
 from voicelive_tui.audio.backends import WavBackend
 from voicelive_tui.config import Settings
 from voicelive_tui.emulator import Emulator
@@ -27,12 +28,7 @@ async def wait_for(
     pilot: Pilot[Any], condition: Callable[[], object], timeout: float = 15.0, what: str = ""
 ) -> None:
     """Let the app run until ``condition()`` is true; fail the test after ``timeout``."""
-    steps = int(timeout / 0.02)
-    for _ in range(steps):
-        if condition():
-            return
-        await pilot.pause(0.02)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what or condition}")
+    await wait_until(condition, timeout, what, pause=pilot.pause)
 
 
 @dataclass

@@ -8,24 +8,21 @@ from pathlib import Path
 import pytest
 
 from voicelive_tui import cli
+from voicelive_tui.audio.backends import WavBackend
 from voicelive_tui.config import (
     DEFAULT_VOICE,
-    OPTIONS,
     Settings,
     build_parser,
     settings_from_args,
 )
 from voicelive_tui.errors import EXIT_CONFIG
+from voicelive_tui.runner import build_audio
 
-ENV_NAMES = sorted({name for opt in OPTIONS for name in opt.env})
 
-
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """No Voice Live variables from the developer's shell, and a cwd without a .env."""
-    for name in ENV_NAMES:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path)
+@pytest.fixture
+def clean_env(tmp_path: Path) -> Path:
+    """The test's working directory: no .env and no Voice Live variables from the
+    developer's shell (tests/conftest.py runs every test so)."""
     return tmp_path
 
 
@@ -227,6 +224,8 @@ VALIDATION_CASES = [
     (["--env-file", "does-not-exist.env"], "env file not found: does-not-exist.env"),
     (["--voice", " "], "--voice must not be empty"),
     (["--exit-after-turns", "0"], "--exit-after-turns must be 1 or more, got 0"),
+    (["--wav-speed", "0"], "--wav-speed must be between 0.1 and 100, got 0"),
+    (["--wav-speed", "101"], "--wav-speed must be between 0.1 and 100, got 101"),
 ]
 
 
@@ -237,6 +236,13 @@ def test_validation_error_is_one_line_and_exit_2(
     code, err = run_cli(capsys, *argv)
     assert code == EXIT_CONFIG
     assert err == [f"voicelive-tui: error: {message}"]
+
+
+def test_wav_speed_paces_the_wav_backend(tmp_path: Path) -> None:
+    out = str(tmp_path / "out.wav")
+    assert build_audio(settings(["--output-wav", out])).speed == 1.0  # real time by default
+    fast = build_audio(settings(["--output-wav", out, "--wav-speed", "8"]))
+    assert isinstance(fast, WavBackend) and fast.speed == 8.0
 
 
 def test_agent_id_with_connection_string_instead_of_project_is_valid() -> None:

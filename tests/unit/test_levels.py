@@ -7,13 +7,9 @@ import tracemalloc
 import numpy as np
 import pytest
 
+from tests.helpers import tone
 from voicelive_tui.audio.base import MIC_PEAK, MIC_RMS, SILENCE_DB
 from voicelive_tui.audio.levels import LevelMeter, block_rms_dbfs, to_dbfs
-
-
-def sine(amplitude: float, n: int = 4800, freq: float = 1000.0, rate: int = 24_000):
-    t = np.arange(n) / rate
-    return np.round(amplitude * np.sin(2 * np.pi * freq * t)).astype(np.int16)
 
 
 def measure(block: np.ndarray) -> tuple[float, float]:
@@ -23,13 +19,13 @@ def measure(block: np.ndarray) -> tuple[float, float]:
 
 
 def test_full_scale_sine_reads_minus_3_dbfs_rms_and_0_peak():
-    rms, peak = measure(sine(32767))
+    rms, peak = measure(tone(1000, 0.2, amplitude=32767))
     assert rms == pytest.approx(-3.01, abs=0.05)
     assert peak == pytest.approx(0.0, abs=0.01)
 
 
 def test_half_scale_sine_is_6_db_lower():
-    rms, peak = measure(sine(16384))
+    rms, peak = measure(tone(1000, 0.2, amplitude=16384))
     assert rms == pytest.approx(-9.03, abs=0.05)
     assert peak == pytest.approx(-6.02, abs=0.05)
 
@@ -46,15 +42,15 @@ def test_silence_is_the_floor():
 
 def test_strided_view_like_a_callback_column():
     frames = np.zeros((480, 1), np.int16)
-    frames[:, 0] = sine(32767, 480)
+    frames[:, 0] = tone(1000, 0.02, amplitude=32767)
     rms, _ = measure(frames[:, 0])
-    assert rms == pytest.approx(block_rms_dbfs(sine(32767, 480)), abs=0.01)
+    assert rms == pytest.approx(block_rms_dbfs(tone(1000, 0.02, amplitude=32767)), abs=0.01)
 
 
 def test_measure_does_not_allocate_buffers_in_steady_state():
     levels = np.full(4, SILENCE_DB, np.float32)
     meter = LevelMeter(levels, MIC_RMS, MIC_PEAK, 480)
-    block = sine(20000, 480)
+    block = tone(1000, 0.02, amplitude=20000)
     meter.measure(block)
     tracemalloc.start()
     for _ in range(200):

@@ -95,11 +95,18 @@ def test_verbose_writes_debug_lines(tmp_path: Path) -> None:
 
 
 def test_technical_log_never_reaches_the_terminal(
-    run_logs: RunLogs, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    LOG.warning("Connection lost")
-    captured = capsys.readouterr()
+    # The logs are opened while the terminal is captured (file descriptors 1 and 2 and
+    # sys.stdout/err), so a handler that binds a stream when it is made is caught too.
+    with RunLogs(tmp_path / "logs", verbose=True) as logs:
+        LOG.warning("Connection lost")
+        LOG.debug("Received event: %s", "session.updated")
+        logs.flush()
+        assert "Connection lost" in logs.technical_path.read_text()
+    captured = capfd.readouterr()
     assert "Connection lost" not in captured.out + captured.err
+    assert "Received event" not in captured.out + captured.err
 
 
 def test_close_detaches_the_handler(tmp_path: Path) -> None:

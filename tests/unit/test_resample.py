@@ -4,20 +4,15 @@ from __future__ import annotations
 
 import importlib.abc
 import sys
-import wave
 
 import numpy as np
 import pytest
 
+from tests.helpers import tone, write_wav
 from voicelive_tui.audio import devices, factory
 from voicelive_tui.audio.backends import NullBackend, WavBackend
 from voicelive_tui.audio.base import AudioError
 from voicelive_tui.audio.resample import StreamResampler, load_wav_mono, resample
-
-
-def tone(freq: float, seconds: float, rate: int) -> np.ndarray:
-    t = np.arange(int(seconds * rate)) / rate
-    return (12000 * np.sin(2 * np.pi * freq * t)).astype(np.int16)
 
 
 def dominant_hz(x: np.ndarray, rate: int) -> float:
@@ -63,11 +58,7 @@ def test_reset_forgets_old_audio():
 def test_load_wav_mono_mixes_channels_and_resamples(tmp_path):
     path = tmp_path / "stereo44.wav"
     left = tone(500, 0.5, 44_100)
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(2)
-        w.setsampwidth(2)
-        w.setframerate(44_100)
-        w.writeframes(np.stack([left, left], axis=1).tobytes())
+    write_wav(path, np.stack([left, left], axis=1), 44_100, channels=2)
     mono = load_wav_mono(path)
     assert abs(mono.size - 12_000) <= 2
     assert dominant_hz(mono, 24_000) == pytest.approx(500, abs=3)

@@ -3,64 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import wave
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.helpers import RecordingListener, read_wav, tone, wait_until, write_wav
 from voicelive_tui.audio.backends import NullBackend, WavBackend
 from voicelive_tui.audio.base import MIC_RMS, SAMPLE_RATE, SPEAKER_PEAK, AudioError
 
 
-class Listener:
-    def __init__(self) -> None:
-        self.started: list[str] = []
-        self.faults: list[str] = []
-        self.changed = asyncio.Event()
-
-    def on_playback_started(self, item_id: str, monotonic_time: float) -> None:
-        self.started.append(item_id)
-        self.changed.set()
-
-    def on_audio_fault(self, message: str) -> None:
-        self.faults.append(message)
-
-
-def write_wav(path: Path, samples: np.ndarray, rate: int, channels: int = 1) -> None:
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(channels)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(samples.astype(np.int16).tobytes())
-
-
-def read_wav(path: Path) -> tuple[np.ndarray, int, int]:
-    with wave.open(str(path), "rb") as w:
-        data = np.frombuffer(w.readframes(w.getnframes()), np.int16)
-        return data, w.getframerate(), w.getnchannels()
-
-
-def tone(freq: float, seconds: float, rate: int, amplitude: float = 0.5) -> np.ndarray:
-    t = np.arange(int(seconds * rate)) / rate
-    return (amplitude * 32767 * np.sin(2 * np.pi * freq * t)).astype(np.int16)
-
-
-async def wait_for(predicate, timeout: float = 10.0) -> None:
-    """Poll ``predicate`` on the loop until true, failing after ``timeout`` seconds."""
-
-    async def poll() -> None:
-        while not predicate():
-            await asyncio.sleep(0.005)
-
-    await asyncio.wait_for(poll(), timeout)
-
-
 async def test_input_wav_is_resampled_delivered_in_blocks_then_silence(tmp_path):
     src = tmp_path / "in.wav"
-    write_wav(src, np.repeat(tone(440, 0.5, 48_000), 2), 48_000, channels=2)
+    write_wav(src, np.repeat(tone(440, 0.5, 48_000, amplitude=16000), 2), 48_000, channels=2)
     backend = WavBackend(src, block_ms=20, speed=50)
-    await backend.start(asyncio.get_running_loop(), Listener())
+    await backend.start(asyncio.get_running_loop(), RecordingListener())
     blocks = []
     async for block in backend.capture():
         blocks.append(block)
@@ -78,13 +34,13 @@ async def test_input_wav_is_resampled_delivered_in_blocks_then_silence(tmp_path)
 
 async def test_played_audio_lands_in_output_wav_and_is_accounted(tmp_path):
     out = tmp_path / "out.wav"
-    listener = Listener()
+    listener = RecordingListener()
     backend = WavBackend(output_wav=out, block_ms=20, speed=50)
     await backend.start(asyncio.get_running_loop(), listener)
     speech = tone(300, 0.3, SAMPLE_RATE)
     for chunk in np.array_split(speech, 5):
         backend.play("item_1", chunk.tobytes())
-    await wait_for(lambda: backend.pending_ms() == 0)
+    await wait_until(lambda: backend.pending_ms() == 0)
     assert listener.started == ["item_1"]
     assert backend.played_ms("item_1") == 300
     assert backend.levels[SPEAKER_PEAK] == -120  # silence again once the item ended
@@ -98,12 +54,12 @@ async def test_played_audio_lands_in_output_wav_and_is_accounted(tmp_path):
 async def test_barge_in_stops_playback_within_one_block(tmp_path):
     out = tmp_path / "out.wav"
     backend = WavBackend(output_wav=out, block_ms=20, speed=50)
-    await backend.start(asyncio.get_running_loop(), Listener())
+    await backend.start(asyncio.get_running_loop(), RecordingListener())
     backend.play("item_1", np.full(SAMPLE_RATE * 5, 1000, np.int16).tobytes())
-    await wait_for(lambda: backend.played_ms("item_1") >= 200)
+    await wait_until(lambda: backend.played_ms("item_1") >= 200)
     backend.barge_in()
     bumped_at = backend.blocks_ticked
-    await wait_for(lambda: backend.blocks_ticked >= bumped_at + 5)
+    await wait_until(lambda: backend.blocks_ticked >= bumped_at + 5)
     heard = backend.played_ms("item_1")
     await backend.stop()
     data, _, _ = read_wav(out)
@@ -119,8 +75,8 @@ async def test_muted_keeps_levels_but_sends_nothing(tmp_path):
     write_wav(src, tone(440, 2.0, SAMPLE_RATE), SAMPLE_RATE)
     backend = WavBackend(src, speed=50)
     backend.muted = True
-    await backend.start(asyncio.get_running_loop(), Listener())
-    await wait_for(lambda: backend.blocks_ticked >= 10)
+    await backend.start(asyncio.get_running_loop(), RecordingListener())
+    await wait_until(lambda: backend.blocks_ticked >= 10)
     assert backend.levels[MIC_RMS] > -20
     backend.muted = False
     first = await backend.capture().__anext__()
@@ -132,9 +88,9 @@ async def test_recorder_gets_mic_left_and_agent_right(tmp_path):
     src, rec = tmp_path / "in.wav", tmp_path / "rec.wav"
     write_wav(src, tone(440, 0.2, SAMPLE_RATE), SAMPLE_RATE)
     backend = WavBackend(src, record=rec, speed=50)
-    await backend.start(asyncio.get_running_loop(), Listener())
+    await backend.start(asyncio.get_running_loop(), RecordingListener())
     backend.play("item_1", tone(1000, 0.2, SAMPLE_RATE).tobytes())
-    await wait_for(lambda: backend.blocks_ticked >= 30)
+    await wait_until(lambda: backend.blocks_ticked >= 30)
     await backend.stop()
     data, rate, channels = read_wav(rec)
     assert (rate, channels) == (SAMPLE_RATE, 2)
@@ -147,12 +103,12 @@ async def test_recorder_gets_mic_left_and_agent_right(tmp_path):
 async def test_missing_input_wav_is_an_audio_error(tmp_path):
     backend = WavBackend(tmp_path / "nope.wav")
     with pytest.raises(AudioError, match="nope.wav"):
-        await backend.start(asyncio.get_running_loop(), Listener())
+        await backend.start(asyncio.get_running_loop(), RecordingListener())
 
 
 async def test_null_backend_is_text_only():
     backend = NullBackend(notice="no audio: because")
-    await backend.start(asyncio.get_running_loop(), Listener())
+    await backend.start(asyncio.get_running_loop(), RecordingListener())
     backend.play("x", b"\x00\x01" * 100)
     backend.barge_in()
     assert (backend.has_input, backend.has_output, backend.played_ms("x")) == (False, False, 0)
