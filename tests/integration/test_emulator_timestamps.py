@@ -96,3 +96,16 @@ async def test_input_transcription_streams_deltas_when_configured(
     ]
     assert deltas and all(d.item_id == completed.item_id for d in deltas)
     assert "".join(d.delta for d in deltas) == completed.transcript
+
+
+async def test_truncate_keeps_the_words_whose_speech_had_started(emulator, voicelive_client):
+    async with voicelive_client(emulator) as probe:
+        transcript = await greeting_with_timestamps(probe, output_audio_timestamp_types=["word"])
+        stamps = [e for e in probe.events if e.type == "response.audio_timestamp.delta"]
+        cut_ms = stamps[4].audio_offset_ms + 1  # inside the fifth word
+        await probe.conn.conversation.item.truncate(
+            item_id=stamps[0].item_id, content_index=0, audio_end_ms=cut_ms
+        )
+        await probe.wait_for("conversation.item.truncated")
+    stored = emulator.latest.conversation.find(stamps[0].item_id)
+    assert stored.text == " ".join(transcript.split(" ")[:5])

@@ -12,7 +12,6 @@ ends with ``response.output_item.done`` carrying the output; the client then sen
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote_plus
@@ -373,12 +372,3 @@ def list_tools_item(server: dict[str, Any], tools: list[dict[str, Any]] | None) 
     """The ``mcp_list_tools`` item of one MCP server (tools filled in when listed)."""
     data: dict[str, Any] = {"server_label": server["server_label"], "tools": tools or []}
     return StoredItem(id=new_id("mcpl"), role="tool", kind="mcp_list_tools", data=data)
-
-
-def json_object(text: str) -> dict[str, Any]:
-    """``text`` parsed as a JSON object, else {}."""
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}

@@ -457,7 +457,11 @@ class EmulatorSession:
             )
         item.audio = item.audio[: item.rate * audio_end_ms // 1000 * 2]
         words = item.text.split(" ") if item.text else []
-        if words and item.transcript_ms > 0:
+        if words and item.token_starts_ms:
+            # The words whose speech had started: the service keeps what was heard.
+            kept = sum(1 for at in item.token_starts_ms[: len(words)] if at < audio_end_ms)
+            item.text = " ".join(words[:kept])
+        elif words and item.transcript_ms > 0:
             kept = min(len(words), -(-audio_end_ms * len(words) // item.transcript_ms))
             item.text = " ".join(words[:kept])
         self.record.last_truncate = {

@@ -281,7 +281,6 @@ class ActiveResponse:
         item = self.item
         item.kind, item.rate = ("audio" if audio_mode else "text"), rate
         item.transcript_ms = len(speech) * 1000 // (2 * rate)
-        item.word_ends = tuple(w.start_ms + w.duration_ms for w in words)
 
         self._conversation.items.append(item)
         self._conversation.trim_audio()
@@ -374,6 +373,7 @@ class ActiveResponse:
         for i, piece in enumerate(pieces):
             at = starts.get(i, at if words else i * span / len(pieces))
             events.append((at, "text", piece))
+        self.item.token_starts_ms = tuple(e[0] for e in events)
         if self._faults.flood_deltas_per_s:
             chunk = max(1, rate // self._faults.flood_deltas_per_s) * 2
         else:

@@ -218,8 +218,8 @@ class StoredItem:
     data: dict[str, Any] = field(default_factory=dict)
     """For tool items (``kind`` is the item type, ``role`` is ``"tool"``): their wire
     fields, e.g. ``name``, ``call_id``, ``arguments``, ``output``."""
-    word_ends: tuple[int, ...] = ()
-    """For assistant audio: where each transcript word's audio ends (ms), for truncation."""
+    token_starts_ms: tuple[float, ...] = ()
+    """For assistant audio: where each word of ``text.split(" ")`` starts being spoken."""
 
     @property
     def audio_ms(self) -> int:
