@@ -13,6 +13,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
+from voicelive_tui.activity import ActivityState, ToolActivity
 from voicelive_tui.protocol import (
     AUDIO_DELTA,
     audio_bytes,
@@ -47,12 +48,14 @@ class Turn:
     response_id: str | None = None
     text: str = ""
     final: bool = False
-    kind: str = "audio"  # "audio", "text" or "notice"
+    kind: str = "audio"  # "audio", "text", "notice" or "activity" (tool calls only)
     interrupted: bool = False
     heard_ms: int | None = None
     interrupted_by: str | None = None  # "quit", "connection lost", ...; None: the user
     audio_ms: float = 0.0  # agent audio received for this item
     status: str | None = None  # response status: completed, cancelled, ...
+    activity: list[ToolActivity] = field(default_factory=list)  # calls, approvals, searches
+    citations: list[dict[str, Any]] = field(default_factory=list)  # transcript annotations
 
 
 @dataclass
@@ -121,6 +124,7 @@ class Conversation:
     muted: bool = False
     audio_in_bytes: int = 0
     audio_out_bytes: int = 0
+    activity: ActivityState = field(default_factory=ActivityState)
     _user_turn_waiting: bool = False
     _pending_latency: TurnLatency | None = None
 
@@ -230,6 +234,7 @@ class Conversation:
         """Account for an event the client sent."""
         kind = str(event.get("type", ""))
         self.sent[kind] += 1
+        self.activity.apply_sent(event, now)
         if kind == "input_audio_buffer.append":
             self.audio_in_bytes += audio_bytes(event)
         elif kind == "conversation.item.create":
@@ -257,6 +262,7 @@ class Conversation:
         handler = _HANDLERS.get(kind)
         if handler is not None:
             handler(self, event, now)
+        self.activity.apply(event, now, lambda entry: self._attach_activity(entry, now))
 
     def _session(self, event: dict[str, Any], now: float) -> None:
         session = obj(event.get("session"))
@@ -310,8 +316,17 @@ class Conversation:
 
     def _output_item(self, event: dict[str, Any], now: float) -> None:
         item = obj(event.get("item"))
+        if item.get("type") not in (None, "message"):
+            return  # tool calls and searches: see _attach_activity
         if item.get("role") not in (None, "assistant") or self.agent_turn(ident(item.get("id"))):
             return
+        response_id = ident(event.get("response_id"))
+        for turn in reversed(self.turns):
+            if turn.role == "agent" and turn.kind == "activity" and turn.item_id is None:
+                if response_id and turn.response_id == response_id:
+                    # The answer after a search joins the turn that holds the search.
+                    turn.item_id, turn.kind = ident(item.get("id")), "audio"
+                    return
         self.turns.append(
             Turn(
                 "agent",
@@ -387,6 +402,28 @@ class Conversation:
             self.vad = VadState.IDLE
         self._pending_latency = None if status == "completed" else self._pending_latency
 
+    def _attach_activity(self, entry: ToolActivity, now: float) -> None:
+        """A new call, approval or search joins the agent turn of its response (a turn of
+        its own when the response says nothing, as a function call's does)."""
+        for turn in reversed(self.turns):
+            if turn.role == "agent" and entry.response_id and turn.response_id == entry.response_id:
+                turn.activity.append(entry)
+                return
+        turn = Turn("agent", now, response_id=entry.response_id, kind="activity")
+        turn.activity.append(entry)
+        self.turns.append(turn)
+
+    def _annotation(self, event: dict[str, Any], now: float) -> None:
+        turn = self.agent_turn(ident(event.get("item_id")))
+        if turn is not None:
+            turn.citations.append(obj(event.get("annotation")))
+
+    def _warning(self, event: dict[str, Any], now: float) -> None:
+        message = str(obj(event.get("warning")).get("message", ""))
+        self.turns.append(
+            Turn("system", now, text=f"Warning: {message}", kind="notice", final=True)
+        )
+
     def _error(self, event: dict[str, Any], now: float) -> None:
         message = str(obj(event.get("error")).get("message", ""))
         if not is_benign_cancel_error(message):
@@ -448,4 +485,6 @@ _HANDLERS = {
     AUDIO_DELTA: Conversation._audio_delta,
     "response.done": Conversation._response_done,
     "error": Conversation._error,
+    "warning": Conversation._warning,
+    "response.audio_transcript.annotation.added": Conversation._annotation,
 }

@@ -3,7 +3,8 @@
 :class:`ConversationLogWriter` observes a session and writes, in order: the session
 header on every ``session.updated``, ``User Input:`` for transcribed speech and typed
 messages, ``Agent Audio Response:`` / ``Agent Text Response:`` once per agent item, and
-``Connection lost:`` for outages (``Reconnect:`` when asked for). An agent item cut off
+``Connection lost:`` for outages (``Reconnect:`` when asked for), and the agent's activity
+as ``Tool Call:`` / ``Tool Result:`` / ``Approval:`` lines as it happens. An agent item cut off
 before its transcript was done still gets its line, marked ``[interrupted at N s]`` (the
 user), ``[interrupted: quit]`` or ``[interrupted: connection lost]``, before anything said
 after it. An audio reply whose transcript is done while its audio still plays is held
@@ -15,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from voicelive_tui.activity import log_lines
 from voicelive_tui.conversation import Conversation, Turn, ident, obj
 from voicelive_tui.logs import ConversationLog
 from voicelive_tui.protocol import item_text, voice_name
@@ -56,10 +58,14 @@ class ConversationLogWriter:
             self.log.write(f"Reconnect:\t{update.text}")
         elif update.kind == "closed":
             self.flush_unlogged_turns()
-        elif update.event is not None and update.kind == "sent":
-            self._sent(update.event)
-        elif update.event is not None and update.kind == "received":
-            self._received(update.event)
+        elif update.event is not None and update.kind in ("sent", "received"):
+            for line in log_lines(self.conversation.activity, update.kind, update.event):
+                self.flush_unlogged_turns(only_final=True)
+                self.log.write(line)
+            if update.kind == "sent":
+                self._sent(update.event)
+            else:
+                self._received(update.event)
 
     def _sent(self, event: dict[str, Any]) -> None:
         if event.get("type") == "conversation.item.truncate":

@@ -16,6 +16,8 @@ from azure.ai.voicelive.models import (
     UserMessageItem,
 )
 
+from voicelive_tui.conversation import Conversation
+
 WEATHER = FunctionTool(
     name="get_weather",
     description="Current weather in a city.",
@@ -264,3 +266,49 @@ async def test_every_response_starts_with_rate_limits(emulator, voicelive_client
     names = [r["name"] for r in limits["rate_limits"]]
     assert names == ["requests", "tokens"]
     assert later["rate_limits"][0]["remaining"] < limits["rate_limits"][0]["remaining"]
+
+
+async def test_the_clients_reducer_follows_the_real_events(emulator, voicelive_client):
+    """What the SDK receives from the emulator reduces to the entries the dashboard shows."""
+    conv = Conversation()
+    server = MCPServer(server_label="deepwiki", server_url=DEEPWIKI, require_approval="always")
+    async with voicelive_client(emulator) as probe:
+        await configure(probe, tools=[WEATHER, server])
+        await ask(probe, "get_weather in Oslo")
+        call = await probe.wait_for(
+            "conversation.item.created", where=lambda e: e.item.type == "function_call"
+        )
+        await probe.wait_for("response.done")
+        sent = FunctionCallOutputItem(call_id=call.item.call_id, output='{"sky": "grey"}')
+        await probe.conn.conversation.item.create(item=sent)
+        await probe.conn.response.create()
+        await probe.wait_for("response.done")
+        await ask(probe, "ask_question about retries")
+        request = await probe.wait_for(
+            "conversation.item.created", where=lambda e: e.item.type == "mcp_approval_request"
+        )
+        await probe.wait_for("response.done")
+        answer = MCPApprovalResponseRequestItem(approval_request_id=request.item.id, approve=True)
+        await probe.conn.conversation.item.create(item=answer)
+        await probe.wait_for("response.output_item.done", where=lambda e: e.item.type == "mcp_call")
+    answered = False
+    for now, event in enumerate(probe.events):
+        conv.apply_received(event.as_dict(), float(now))
+        # The client's own items, where it sent them: the output after the call's response.
+        if event.type == "response.done" and not answered:
+            conv.apply_sent({"type": "conversation.item.create", "item": sent.as_dict()}, now)
+            answered = True
+        if event.type == "conversation.item.created" and event.item.type == "mcp_approval_request":
+            conv.apply_sent({"type": "conversation.item.create", "item": answer.as_dict()}, now)
+    weather = conv.activity.by_call_id(call.item.call_id)
+    assert weather is not None and json.loads(weather.arguments) == {"city": "Oslo"}
+    assert (weather.status, weather.output) == ("completed", '{"sky": "grey"}')
+    mcp = next(e for e in conv.activity.entries.values() if e.kind == "mcp")
+    assert mcp.title == "deepwiki.ask_question" and mcp.status == "completed"
+    assert "ask_question on deepwiki" in (mcp.output or "")
+    kinds = [(t.kind, [e.kind for e in t.activity]) for t in conv.turns if t.role == "agent"]
+    assert kinds == [
+        ("activity", ["function"]),
+        ("audio", []),
+        ("activity", ["mcp", "approval"]),
+    ]

@@ -366,22 +366,28 @@ class ActiveResponse:
         if not audio_mode:
             return [(i * TEXT_WORD_MS, "text", p) for i, p in enumerate(pieces)]
         span = self.item.transcript_ms
-        # Each transcript word goes out just before the audio it starts in (tokens that
-        # are not spoken, such as a lone dash, go with the word before them).
-        starts = {w.token: w.start_ms for w in words}
-        at = 0.0
-        for i, piece in enumerate(pieces):
-            at = starts.get(i, at if words else i * span / len(pieces))
-            events.append((at, "text", piece))
-        self.item.token_starts_ms = tuple(e[0] for e in events)
         if self._faults.flood_deltas_per_s:
             chunk = max(1, rate // self._faults.flood_deltas_per_s) * 2
         else:
             chunk = rate * AUDIO_CHUNK_MS // 1000 * 2
         chunk_ms = chunk * 1000 / (2 * rate)
+
+        def sent_at(ms: float) -> float:
+            """Start of the audio chunk ``ms`` falls in: what describes a word goes out
+            with the chunk the word starts in, just before its audio."""
+            return (ms // chunk_ms) * chunk_ms
+
+        # Tokens that are not spoken (a lone dash) go with the word before them.
+        starts = {w.token: w.start_ms for w in words}
+        at = 0.0
+        token_starts = []
+        for i, piece in enumerate(pieces):
+            at = starts.get(i, at if words else i * span / len(pieces))
+            token_starts.append(at)
+            events.append((sent_at(at), "text", piece))
+        self.item.token_starts_ms = tuple(token_starts)
         if timestamps:
-            # A word's timestamp goes out with the audio chunk its first sample is in.
-            events += [((w.start_ms // chunk_ms) * chunk_ms, "word", w) for w in words]
+            events += [(sent_at(w.start_ms), "word", w) for w in words]
         events += [
             (pos * 1000 / (2 * rate), "audio", audio[pos : pos + chunk])
             for pos in range(0, len(audio), chunk)
