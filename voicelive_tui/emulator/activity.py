@@ -48,7 +48,7 @@ SendFn = Callable[[m.ServerEvent], Awaitable[bool]]
 def wire_tool_item(item: StoredItem) -> Any:
     """The SDK model of a stored tool item, as ``conversation.item.*`` events show it."""
     d = {k: v for k, v in item.data.items() if not k.startswith("_")}
-    common = {"id": item.id, "object": "realtime.item"}
+    common: dict[str, Any] = {"id": item.id, "object": "realtime.item"}
     kind = item.kind
     if kind == "function_call":
         return m.ResponseFunctionCallItem(**common, **d)
@@ -123,7 +123,7 @@ async def _stream_function_call(resp: ActiveResponse, name: str, arguments: str)
     )
     if not await _add_output(resp, item, output_index):
         return False
-    ids = {"response_id": resp.id, "item_id": item.id, "output_index": output_index}
+    ids: dict[str, Any] = {"response_id": resp.id, "item_id": item.id, "output_index": output_index}
     call_id = item.data["call_id"]
     for piece in _pieces(arguments):
         if await resp.pause(ARGUMENT_DELTA_MS):
@@ -162,7 +162,7 @@ async def _stream_mcp_call(resp: ActiveResponse, call: McpCallPlan) -> None:
     item.data["_output"] = mcp_output(call)
     if not await _add_output(resp, item, output_index):
         return
-    ids = {"response_id": resp.id, "item_id": item.id, "output_index": output_index}
+    ids: dict[str, Any] = {"response_id": resp.id, "item_id": item.id, "output_index": output_index}
     for piece in _pieces(call.arguments):
         if await resp.pause(ARGUMENT_DELTA_MS):
             return
@@ -244,7 +244,7 @@ async def stream_search(
     )
     if not await _add_output(resp, item, output_index):
         return None
-    ids = {"response_id": resp.id, "item_id": item.id, "output_index": output_index}
+    ids: dict[str, Any] = {"response_id": resp.id, "item_id": item.id, "output_index": output_index}
     steps = (
         (
             m.ServerEventResponseWebSearchCallInProgress,

@@ -244,6 +244,7 @@ class EmulatorSession:
         update = data.get("session")
         try:
             merged = merge_session(self.session, update)
+            assert isinstance(update, dict)  # merge_session refuses anything else
             check_tool_settings(update)
         except SessionConfigError as exc:
             raise ClientInputError("invalid_session_config", str(exc), exc.param) from None

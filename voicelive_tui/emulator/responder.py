@@ -271,7 +271,7 @@ class ActiveResponse:
     ) -> None:
         audio_mode = "audio" in self._modalities()
         rate = output_rate(self._session)
-        speech, words = b"", []
+        speech, words = b"", list[WordTime]()
         if audio_mode:
             text, speech, words = await speak(text, rate, 1000 * (self._faults.long_reply_s or 0))
         tail = b""
@@ -327,7 +327,6 @@ class ActiveResponse:
                     audio_offset_ms=payload.start_ms,
                     audio_duration_ms=payload.duration_ms,
                     text=payload.text,
-                    timestamp_type="word",
                     **ids,
                 )
             elif audio_mode:
