@@ -393,6 +393,10 @@ class Conversation:
             if turn.role == "agent" and turn.response_id == ident(response.get("id")):
                 turn.status = status
                 turn.final = True
+        output = response.get("output")
+        outputs = [obj(o).get("type") for o in output] if isinstance(output, list) else []
+        if "function_call" in outputs and "message" not in outputs:
+            status = "awaiting tool output"  # the agent answers once the outputs are in
         if status == "completed" and self._user_turn_waiting:
             self.answered_user_turns += 1
             self._user_turn_waiting = False

@@ -243,6 +243,25 @@ OPTIONS: tuple[Option, ...] = (
         metavar="N",
     ),
     Option(
+        "tools_file",
+        ("--tools",),
+        "model mode: function tools to offer, a JSON file of FunctionTool objects",
+        kind=Path,
+        metavar="FILE",
+    ),
+    Option(
+        "tool_command",
+        ("--tool-command",),
+        "answer function calls with this command: call JSON on stdin, output JSON on stdout",
+        metavar="CMD",
+    ),
+    Option(
+        "tool_output",
+        ("--tool-output",),
+        "answer every function call with this fixed JSON output",
+        metavar="JSON",
+    ),
+    Option(
         "exit_after_turns",
         ("--exit-after-turns",),
         "console mode: exit 0 once the agent answered N user turns",

@@ -14,11 +14,13 @@ from azure.ai.voicelive.models import (
     AudioInputTranscriptionOptions,
     AudioNoiseReduction,
     AzureStandardVoice,
+    FunctionTool,
     InputAudioFormat,
     Modality,
     OutputAudioFormat,
     RequestSession,
     ServerVad,
+    ToolChoiceFunctionSelection,
 )
 
 from voicelive_tui.config import DEFAULT_INSTRUCTIONS, Settings
@@ -63,6 +65,16 @@ def build_session_config(settings: Settings, *, voice: str | None = None) -> Req
         )
     if settings.mode == "model":
         config.instructions = settings.instructions or DEFAULT_INSTRUCTIONS
+    if settings.tools:
+        config.tools = [
+            FunctionTool(name=t["name"], description=t["description"], parameters=t["parameters"])
+            for t in settings.tools
+        ]
+        choice = settings.tool_choice
+        if isinstance(choice, dict):
+            config.tool_choice = ToolChoiceFunctionSelection(name=str(choice["name"]))
+        elif choice is not None:
+            config.tool_choice = choice
     return config
 
 

@@ -59,6 +59,7 @@ from voicelive_tui.reconnect import (
     handshake_status,
     short_error,
 )
+from voicelive_tui.tools import answer_function_calls, function_calls
 from voicelive_tui.transcript import ConversationLogWriter
 
 log = logging.getLogger(__name__)
@@ -704,6 +705,15 @@ class VoiceLiveSession:
 
     async def _on_response_done(self, payload: dict[str, Any]) -> None:
         log.info("Response complete")
+        if self.settings.tools and (calls := function_calls(payload)):
+            answer = answer_function_calls(
+                calls,
+                command=self.settings.tool_command,
+                fixed_output=self.settings.tool_output,
+                send=self._send,
+                notice=self.notice,
+            )
+            self._connection_tasks.append(asyncio.ensure_future(answer))
         limit = self.settings.exit_after_turns
         if limit and self.conversation.answered_user_turns >= limit and self._exit_task is None:
             self._exit_task = asyncio.ensure_future(self._exit_after_playback())
