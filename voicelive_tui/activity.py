@@ -3,17 +3,27 @@
 :class:`ActivityState` reduces server events (and the client's own tool outputs and
 approvals) into :class:`ToolActivity` entries, each handed to the conversation so it joins
 the turn of the response it belongs to. No I/O and no clocks: times come in with the
-events. :func:`log_lines` gives the conversation log's ``Tool Call:`` / ``Tool Result:`` /
+events. :func:`describe` and :func:`footnotes` give the conversation panel's lines;
+:func:`log_lines` gives the conversation log's ``Tool Call:`` / ``Tool Result:`` /
 ``Approval:`` lines an event adds, in the order the events happen.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["ActivityState", "ToolActivity", "log_lines", "preview"]
+__all__ = [
+    "ActivityState",
+    "ToolActivity",
+    "describe",
+    "duration_text",
+    "footnotes",
+    "log_lines",
+    "preview",
+]
 
 PREVIEW_CHARS = 80
 SEARCH_KINDS = {"web_search_call": "web search", "file_search_call": "file search"}
@@ -323,3 +333,64 @@ def log_lines(state: ActivityState, direction: str, event: dict[str, Any]) -> li
             verdict = "failed: " if call.error is not None else ""
             return [f"Tool Result:\t{call.title} -> {verdict}{call.output_preview}"]
     return []
+
+
+def _args_text(arguments: str, limit: int = 60) -> str:
+    """``city=Paris, unit=c`` from JSON arguments (the text itself when it is not JSON)."""
+    try:
+        value = json.loads(arguments) if arguments else {}
+    except ValueError:
+        return preview(arguments, limit)
+    if isinstance(value, dict):
+        return preview(", ".join(f"{k}={v}" for k, v in value.items()), limit)
+    return preview(arguments, limit)
+
+
+def duration_text(ms: float | None) -> str:
+    """``340 ms`` or ``1.2 s`` (empty while running)."""
+    if ms is None:
+        return ""
+    return f"{ms:.0f} ms" if ms < 1000 else f"{ms / 1000:.1f} s"
+
+
+def describe(entry: ToolActivity) -> str:
+    """One line for the conversation panel: ``calling get_weather(city=Paris) … 340 ms``."""
+    took = duration_text(entry.duration_ms)
+    took = f" · {took}" if took else ""
+    if entry.kind == "function":
+        call = f"{entry.name}({_args_text(entry.arguments)})"
+        if entry.status in ("calling", "running"):
+            return f"calling {call} …"
+        result = f" → {entry.output_preview}" if entry.output_preview else ""
+        return (
+            f"called {call}{result}{took}"
+            if entry.status == "completed"
+            else (f"{call}: {entry.status}{took}")
+        )
+    if entry.kind == "mcp":
+        head = f"MCP {entry.server_label}: {entry.name}"
+        if entry.status in ("calling", "running"):
+            return f"{head}({_args_text(entry.arguments)}) …"
+        if entry.status == "awaiting approval":
+            return f"{head}({_args_text(entry.arguments)}) awaits approval"
+        if entry.status == "completed":
+            return f"{head} → done{took}"
+        return f"{head} → {entry.status}" + (f": {entry.output_preview}" if entry.error else "")
+    if entry.kind == "approval":
+        if entry.status == "pending":
+            return f"approval requested: {entry.title}({_args_text(entry.arguments)})"
+        return f"approval: {entry.status}{took}"
+    where = "the web" if entry.kind == "web search" else "files"
+    if entry.ended_at is None:
+        return f"searching {where} …"
+    return f"searched {where}{took}" if entry.status == "completed" else f"search {entry.status}"
+
+
+def footnotes(citations: list[dict[str, Any]]) -> list[str]:
+    """``[1] title — url`` per citation (a file citation names the file)."""
+    lines = []
+    for n, note in enumerate(citations, start=1):
+        title = note.get("title") or note.get("filename") or note.get("type") or "source"
+        where = note.get("url") or note.get("file_id") or ""
+        lines.append(f"[{n}] {preview(title, 60)}" + (f" — {where}" if where else ""))
+    return lines

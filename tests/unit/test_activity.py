@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from voicelive_tui.activity import ToolActivity, describe, footnotes
 from voicelive_tui.conversation import Conversation
 from voicelive_tui.transcript import ConversationLogWriter
 
@@ -375,3 +376,34 @@ def test_mcp_servers_listing_state() -> None:
         )
     assert run.conv.activity.servers == {"deepwiki": "ready", "broken": "failed"}
     assert run.conv.turns == []  # listing tools is not a turn
+
+
+def test_panel_lines_say_what_the_agent_is_doing() -> None:
+    run = Run()
+    run.received(
+        created("r1"), *function_call("r1", "fc1", "c1", "get_weather", '{"city": "Paris"}')
+    )
+    entry = run.conv.activity.entries["fc1"]
+    assert describe(entry) == "calling get_weather(city=Paris) …"
+    run.sent(output("c1", '{"sky": "clear"}'), at=entry.started_at + 0.34)
+    assert describe(entry) == 'called get_weather(city=Paris) → {"sky": "clear"} · 340 ms'
+
+    run = Run()
+    run.received(*mcp_call("r1", "mcp1", approval=True))
+    call, request = run.conv.turns[0].activity
+    assert describe(call) == "MCP deepwiki: ask_question(question=How?) awaits approval"
+    assert describe(request) == "approval requested: deepwiki.ask_question(question=How?)"
+    run.sent(approval(True), at=call.started_at + 0.5)
+    run.received(*mcp_result("r1", "mcp1"), at=call.started_at + 1.25)
+    assert describe(call) == "MCP deepwiki: ask_question → done · 1.2 s"
+
+    search = ToolActivity("web search", "web search", 10.0, status="searching")
+    assert describe(search) == "searching the web …"
+    search.end("completed", 10.8)
+    assert describe(search) == "searched the web · 800 ms"
+    assert footnotes(
+        [
+            {"type": "url_citation", "title": "Voice Live", "url": "https://example.com"},
+            {"type": "file_citation", "filename": "guide.md", "file_id": "file_1"},
+        ]
+    ) == ["[1] Voice Live — https://example.com", "[2] guide.md — file_1"]
