@@ -31,7 +31,7 @@ from voicelive_tui.options import (
     SWITCHES,
     Option,
 )
-from voicelive_tui.tools import load_tools
+from voicelive_tui.tools import has_functions, load_tools
 
 DEFAULT_INSTRUCTIONS = (
     "You are a helpful voice assistant. Answer briefly and naturally, as in a conversation."
@@ -100,6 +100,8 @@ class Settings:
     tools: tuple[dict[str, Any], ...] = ()
     """Loaded from ``tools_file``."""
     tool_choice: str | dict[str, Any] | None = None
+    auto_approve: tuple[str, ...] = ()
+    """MCP server labels whose calls are approved without asking."""
     # Console mode.
     exit_after_turns: int | None = None
 
@@ -166,6 +168,7 @@ def build_parser(prog: str = "voicelive-tui") -> argparse.ArgumentParser:
         parser.add_argument(
             *opt.flags,
             dest=opt.dest,
+            action="append" if opt.kind is tuple else "store",
             default=None,
             choices=opt.choices,
             metavar=opt.metavar,
@@ -217,6 +220,9 @@ def read_env_file(path: str | None) -> dict[str, str]:
 
 
 def _convert(opt: Option, raw: object, source: str) -> object:
+    if opt.kind is tuple and raw is not None:
+        items = raw if isinstance(raw, list) else str(raw).split(",")
+        return tuple(item.strip() for item in items if item.strip())
     if opt.kind is str or raw is None:
         return raw
     if isinstance(raw, opt.kind):
@@ -266,6 +272,7 @@ def settings_from_args(
         except ValueError as exc:
             raise ConfigError(f"cannot use --tools {settings.tools_file}: {exc}") from None
         settings = _replace(settings, tools=toolset.tools, tool_choice=toolset.tool_choice)
+        _validate_tool_answers(settings)
     if not settings.endpoint and not settings.demo:
         settings = _replace(settings, demo=True)
     return settings
@@ -371,8 +378,6 @@ def _validate_tools(settings: Settings) -> None:
         raise ConfigError("--tools is for model mode; an agent's tools are defined by the agent")
     if settings.tool_command is not None and settings.tool_output is not None:
         raise ConfigError("use --tool-command or --tool-output, not both")
-    if not answered:
-        raise ConfigError("--tools needs --tool-command CMD or --tool-output JSON")
     if settings.tool_command is not None:
         try:
             argv = shlex.split(settings.tool_command)
@@ -387,3 +392,10 @@ def _validate_tools(settings: Settings) -> None:
             json.loads(settings.tool_output)
         except ValueError:
             raise ConfigError("--tool-output must be JSON, e.g. '{\"ok\": true}'") from None
+
+
+def _validate_tool_answers(settings: Settings) -> None:
+    """Function tools (once the file is loaded) need something to answer their calls."""
+    answered = settings.tool_command is not None or settings.tool_output is not None
+    if not answered and has_functions(settings.tools):
+        raise ConfigError("--tools needs --tool-command CMD or --tool-output JSON")

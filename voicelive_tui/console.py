@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
+import threading
 from typing import TextIO
 
 from voicelive_tui.conversation import ConnectionState
@@ -34,9 +36,12 @@ _LINES = {
 class ConsolePrinter:
     """Prints the seed's lines for the updates of one session."""
 
-    def __init__(self, session: VoiceLiveSession, out: TextIO | None = None) -> None:
+    def __init__(
+        self, session: VoiceLiveSession, out: TextIO | None = None, stdin: TextIO | None = None
+    ) -> None:
         self.session = session
         self.out = out or sys.stdout
+        self.stdin = stdin or sys.stdin
         self._ready_shown = False
         self._last_state: ConnectionState | None = None
 
@@ -64,6 +69,41 @@ class ConsolePrinter:
         line = _LINES.get(kind)
         if line is not None:
             self.print(line(event))
+        item = event.get("item")
+        if kind == "conversation.item.created" and isinstance(item, dict):
+            if item.get("type") == "mcp_approval_request":
+                self._approval(item)
+
+    def _approval(self, item: dict) -> None:
+        """Ask on stdin (a terminal), else deny: nothing else can answer in console mode."""
+        if self.session.approvals.is_trusted(item) or not isinstance(item.get("id"), str):
+            return
+        call = f"{item.get('server_label')}.{item.get('name')}({item.get('arguments') or ''})"
+        try:
+            interactive = self.stdin is not None and self.stdin.isatty()
+        except (ValueError, OSError):  # a closed stdin
+            interactive = False
+        if not interactive:
+            self.session.notice(
+                f"Denied MCP call {call}: stdin is not a terminal (--auto-approve"
+                f" {item.get('server_label')} trusts the server)",
+                "warning",
+            )
+            asyncio.ensure_future(self.session.approvals.answer(item["id"], False))
+            return
+        loop = asyncio.get_running_loop()
+
+        def ask() -> None:  # a daemon thread: an unanswered prompt never holds up quitting
+            try:
+                reply = input(f"🔧 Approve MCP call {call}? [y/N] ")
+            except (EOFError, OSError):
+                reply = ""
+            approve = reply.strip().lower() in ("y", "yes")
+            loop.call_soon_threadsafe(
+                lambda: asyncio.ensure_future(self.session.approvals.answer(item["id"], approve))
+            )
+
+        threading.Thread(target=ask, name="approval-prompt", daemon=True).start()
 
     def _state(self) -> None:
         conv = self.session.conversation

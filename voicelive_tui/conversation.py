@@ -395,8 +395,8 @@ class Conversation:
                 turn.final = True
         output = response.get("output")
         outputs = [obj(o).get("type") for o in output] if isinstance(output, list) else []
-        if "function_call" in outputs and "message" not in outputs:
-            status = "awaiting tool output"  # the agent answers once the outputs are in
+        if outputs and "message" not in outputs:
+            status = "tool calls only"  # the agent answers once the results are in
         if status == "completed" and self._user_turn_waiting:
             self.answered_user_turns += 1
             self._user_turn_waiting = False

@@ -24,6 +24,7 @@ class Option:
     help: str
     env: tuple[str, ...] = ()
     kind: type = str
+    """``tuple``: a repeatable flag (a comma-separated list in the environment)."""
     default: object = None
     choices: tuple[str, ...] | None = None
     metavar: str | None = None
@@ -260,6 +261,13 @@ OPTIONS: tuple[Option, ...] = (
         ("--tool-output",),
         "answer every function call with this fixed JSON output",
         metavar="JSON",
+    ),
+    Option(
+        "auto_approve",
+        ("--auto-approve",),
+        "approve the MCP calls of this server label without asking (repeatable)",
+        kind=tuple,
+        metavar="LABEL",
     ),
     Option(
         "exit_after_turns",

@@ -16,6 +16,7 @@ from azure.ai.voicelive.models import (
     AzureStandardVoice,
     FunctionTool,
     InputAudioFormat,
+    MCPServer,
     Modality,
     OutputAudioFormat,
     RequestSession,
@@ -67,7 +68,11 @@ def build_session_config(settings: Settings, *, voice: str | None = None) -> Req
         config.instructions = settings.instructions or DEFAULT_INSTRUCTIONS
     if settings.tools:
         config.tools = [
-            FunctionTool(name=t["name"], description=t["description"], parameters=t["parameters"])
+            MCPServer(t)
+            if t["type"] == "mcp"
+            else FunctionTool(
+                name=t["name"], description=t["description"], parameters=t["parameters"]
+            )
             for t in settings.tools
         ]
         choice = settings.tool_choice

@@ -59,7 +59,7 @@ from voicelive_tui.reconnect import (
     handshake_status,
     short_error,
 )
-from voicelive_tui.tools import answer_function_calls, function_calls
+from voicelive_tui.tools import McpApprovals, answer_function_calls, function_calls
 from voicelive_tui.transcript import ConversationLogWriter
 
 log = logging.getLogger(__name__)
@@ -163,6 +163,9 @@ class VoiceLiveSession:
         # The conversation log is written first, before any screen hears of an event.
         self._transcript = ConversationLogWriter(
             logs.conversation, self.conversation, self._still_playing
+        )
+        self.approvals = McpApprovals(
+            settings.auto_approve, self._send, lambda: self.conversation.response_active
         )
         self._observers: list[Observer] = [self._transcript]
         self._conn: VoiceLiveConnection | None = None
@@ -680,6 +683,7 @@ class VoiceLiveSession:
                 self._audio_item = payload.get("item_id")
                 self.audio.play(payload.get("item_id") or "", event.delta)
         self._record("received", payload)
+        await self.approvals.on_event(payload)
         handler = getattr(self, "_on_" + kind.replace(".", "_"), None)
         if handler is not None:
             await handler(payload)

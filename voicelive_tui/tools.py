@@ -1,12 +1,15 @@
 """Function tools in model mode: ``--tools FILE``, answered by ``--tool-command`` or
-``--tool-output``, so a tool-using voice flow can be tried from the terminal.
+``--tool-output``, so a tool-using voice flow can be tried from the terminal; and MCP
+approvals (``--auto-approve LABEL``) with the follow-up the service needs.
 
 The file holds a JSON list of tools in the SDK's FunctionTool shape (``name``,
-``description``, ``parameters``; ``type`` defaults to ``"function"``), or an object
-``{"tools": [...], "tool_choice": ...}``. When a response ends with function calls, each is
-answered (a ``function_call_output`` item) and then a ``response.create`` asks the agent to
-go on, as the service requires. The command gets ``{"name", "arguments", "call_id"}`` as
-JSON on stdin and prints the output as JSON on stdout.
+``description``, ``parameters``; ``type`` defaults to ``"function"``) or MCPServer shape
+(``type: "mcp"``, ``server_label``, ``server_url``, ``allowed_tools``,
+``require_approval``), or an object ``{"tools": [...], "tool_choice": ...}``. When a
+response ends with function calls, each is answered (a ``function_call_output`` item) and
+then a ``response.create`` asks the agent to go on, as the service requires. The command
+gets ``{"name", "arguments", "call_id"}`` as JSON on stdin and prints the output as JSON
+on stdout.
 """
 
 from __future__ import annotations
@@ -25,9 +28,17 @@ from azure.ai.voicelive.models import (
     ClientEventConversationItemCreate,
     ClientEventResponseCreate,
     FunctionCallOutputItem,
+    MCPApprovalResponseRequestItem,
 )
 
-__all__ = ["TOOL_TIMEOUT_S", "ToolSet", "answer_function_calls", "function_calls", "load_tools"]
+__all__ = [
+    "TOOL_TIMEOUT_S",
+    "McpApprovals",
+    "ToolSet",
+    "answer_function_calls",
+    "function_calls",
+    "load_tools",
+]
 
 TOOL_TIMEOUT_S = 30.0
 MAX_TOOLS_FILE_BYTES = 1024 * 1024
@@ -40,12 +51,35 @@ class ToolSet:
     tool_choice: str | dict[str, Any] | None = None
 
 
+def _check_mcp_server(where: str, tool: dict[str, Any]) -> dict[str, Any]:
+    label, url = tool.get("server_label"), tool.get("server_url")
+    if not isinstance(label, str) or not label:
+        raise ValueError(f"{where} (mcp) has no server_label")
+    if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+        raise ValueError(f"{where} ({label}): server_url must be an http(s) URL")
+    allowed = tool.get("allowed_tools")
+    if allowed is not None and not (
+        isinstance(allowed, list) and all(isinstance(a, str) for a in allowed)
+    ):
+        raise ValueError(f"{where} ({label}): allowed_tools must be a list of names")
+    approval = tool.get("require_approval", "always")
+    if approval not in ("always", "never") and not isinstance(approval, dict):
+        raise ValueError(f"{where} ({label}): require_approval must be always, never or an object")
+    server = {"type": "mcp", "server_label": label, "server_url": url}
+    server["require_approval"] = approval
+    if allowed is not None:
+        server["allowed_tools"] = allowed
+    return server
+
+
 def _check_tool(i: int, tool: Any) -> dict[str, Any]:
     where = f"tool {i + 1}"
     if not isinstance(tool, dict):
         raise ValueError(f"{where} is not an object")
+    if tool.get("type") == "mcp":
+        return _check_mcp_server(where, tool)
     if tool.get("type", "function") != "function":
-        raise ValueError(f"{where} has type {tool.get('type')!r}; only 'function' tools are run")
+        raise ValueError(f"{where} has type {tool.get('type')!r}; expected 'function' or 'mcp'")
     name = tool.get("name")
     if not isinstance(name, str) or not name:
         raise ValueError(f"{where} has no name")
@@ -79,7 +113,7 @@ def load_tools(path: Path) -> ToolSet:
     if not isinstance(data, list) or not data:
         raise ValueError('expected a non-empty list of tools (or {"tools": [...]})')
     tools = tuple(_check_tool(i, tool) for i, tool in enumerate(data))
-    names = [t["name"] for t in tools]
+    names = [t["name"] for t in tools if t["type"] == "function"]
     if choice is not None and not (
         choice in TOOL_CHOICES
         or choice in names
@@ -103,6 +137,11 @@ def function_calls(response_done: dict[str, Any]) -> list[dict[str, Any]]:
         and item.get("type") == "function_call"
         and isinstance(item.get("call_id"), str)
     ]
+
+
+def has_functions(tools: tuple[dict[str, Any], ...]) -> bool:
+    """True when some of ``tools`` are function tools (calls to answer)."""
+    return any(t.get("type") == "function" for t in tools)
 
 
 def _error(message: str) -> str:
@@ -171,3 +210,50 @@ async def answer_function_calls(
         if not await send(ClientEventConversationItemCreate(item=item)):
             return
     await send(ClientEventResponseCreate())
+
+
+class McpApprovals:
+    """MCP calls from the client's side: approvals (automatic for trusted server labels)
+    and the ``response.create`` that makes the agent speak a call's result or a refusal,
+    sent at once or, while a response is active, once it is done."""
+
+    def __init__(
+        self,
+        auto_approve: tuple[str, ...],
+        send: Callable[[ClientEvent], Awaitable[bool]],
+        response_active: Callable[[], bool],
+    ) -> None:
+        self.auto_approve = auto_approve
+        self._send = send
+        self._response_active = response_active
+        self._go_on_when_done = False
+
+    def is_trusted(self, item: dict[str, Any]) -> bool:
+        """True when an approval request's server is approved without asking."""
+        return item.get("server_label") in self.auto_approve
+
+    async def on_event(self, payload: dict[str, Any]) -> None:
+        """Follow one received event (after the conversation reduced it)."""
+        kind, raw = payload.get("type"), payload.get("item")
+        item: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        if kind == "conversation.item.created" and item.get("type") == "mcp_approval_request":
+            if self.is_trusted(item) and isinstance(item.get("id"), str):
+                await self.answer(item["id"], True)
+        elif kind == "response.output_item.done" and item.get("type") == "mcp_call":
+            if item.get("output") is not None or item.get("error"):
+                await self._go_on()
+        elif kind == "response.done" and self._go_on_when_done:
+            self._go_on_when_done = False
+            await self._send(ClientEventResponseCreate())
+
+    async def answer(self, request_id: str, approve: bool) -> None:
+        """Answer an approval request; after a denial the agent is asked to go on at once."""
+        item = MCPApprovalResponseRequestItem(approval_request_id=request_id, approve=approve)
+        if await self._send(ClientEventConversationItemCreate(item=item)) and not approve:
+            await self._go_on()
+
+    async def _go_on(self) -> None:
+        if self._response_active():
+            self._go_on_when_done = True
+        else:
+            await self._send(ClientEventResponseCreate())

@@ -53,7 +53,12 @@ def test_tools_file_goes_into_the_session_config(in_tmp: Path) -> None:
         (
             [{"type": "mcp", "name": "x"}],
             ["--tool-output", "{}"],
-            "cannot use --tools T: tool 1 has type 'mcp'",
+            "cannot use --tools T: tool 1 (mcp) has no server_label",
+        ),
+        (
+            [{"type": "code_interpreter"}],
+            ["--tool-output", "{}"],
+            "cannot use --tools T: tool 1 has type 'code_interpreter'",
         ),
         ([WEATHER], [], "--tools needs --tool-command CMD or --tool-output JSON"),
         ([WEATHER], ["--tool-output", "sunny"], "--tool-output must be JSON"),
@@ -78,6 +83,16 @@ def test_bad_tool_settings_are_one_line_and_exit_2(
     err = capsys.readouterr().err.splitlines()
     assert code == EXIT_CONFIG
     assert len(err) == 1 and err[0].startswith(f"voicelive-tui: error: {message}"), err
+
+
+def test_mcp_servers_need_no_tool_command(in_tmp: Path) -> None:
+    server = {"type": "mcp", "server_label": "deepwiki", "server_url": "https://x.example/mcp"}
+    tools = write(in_tmp / "mcp.json", [server])
+    argv = ["--endpoint", "http://127.0.0.1:1", "--tools", tools, "--auto-approve", "deepwiki"]
+    s = settings_from_args(build_parser().parse_args([*argv, "--auto-approve", "docs"]), {})
+    assert s.auto_approve == ("deepwiki", "docs")
+    config = build_session_config(s).as_dict()
+    assert config["tools"] == [{**server, "require_approval": "always"}]
 
 
 def test_tool_command_without_tools_is_refused(capsys: pytest.CaptureFixture[str]) -> None:

@@ -14,7 +14,8 @@ README's emulator section):
   after its name (without a leading "for", "in", "about", "on" or "of" and a trailing
   "please"); other required parameters get a placeholder of their type;
 - a typed message that names a tool an MCP server lists (see :data:`MCP_CATALOGUE`)
-  calls it; ``require_approval`` decides whether an approval request comes first;
+  calls it (``tool_choice: "required"`` without function tools: the first listed tool, on
+  every turn); ``require_approval`` decides whether an approval request comes first;
 - in agent mode, a typed message with "search" in it searches the web ("file" in it too:
   the agent's files), then answers with a citation.
 """
@@ -393,9 +394,10 @@ def plan_tools(
                     for t in named
                 )
             )
-        for server in mcp_servers(tools) if text else []:
+        required = choice == "required" and not functions
+        for server in mcp_servers(tools) if text or required else []:
             for tool in mcp_tools_for(server) or []:
-                if _mentions(text, tool["name"]) >= 0:
+                if required or _mentions(text, tool["name"]) >= 0:
                     return Plan(
                         mcp=McpCallPlan(
                             str(server["server_label"]),
