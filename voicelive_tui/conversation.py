@@ -55,6 +55,8 @@ class Turn:
     audio_ms: float = 0.0  # agent audio received for this item
     status: str | None = None  # response status: completed, cancelled, ...
     activity: list[ToolActivity] = field(default_factory=list)  # calls, approvals, searches
+    words: list[tuple[int, int, str]] = field(default_factory=list)  # (start, end ms, word)
+    cut_estimated: bool = False  # cut from the played share of the audio, not word times
     citations: list[dict[str, Any]] = field(default_factory=list)  # transcript annotations
 
 
@@ -370,6 +372,15 @@ class Conversation:
         turn.text = str(event.get("text", turn.text))
         turn.final = True
 
+    def _word_timestamp(self, event: dict[str, Any], now: float) -> None:
+        start, length, word = (
+            event.get("audio_offset_ms"),
+            event.get("audio_duration_ms"),
+            event.get("text"),
+        )
+        if isinstance(start, int) and isinstance(length, int) and isinstance(word, str) and word:
+            self._agent_turn_for(event, now, "audio").words.append((start, start + length, word))
+
     def _audio_delta(self, event: dict[str, Any], now: float) -> None:
         n = audio_bytes(event)
         self.audio_out_bytes += n
@@ -457,10 +468,29 @@ class Conversation:
             return
         turn.interrupted = True
         turn.heard_ms = heard_ms
-        turn.text = cut_transcript(turn.text, heard_ms, turn.audio_ms)
+        cut = cut_at_words(turn.text, turn.words, heard_ms) if turn.words else None
+        turn.cut_estimated = cut is None
+        turn.text = cut_transcript(turn.text, heard_ms, turn.audio_ms) if cut is None else cut
         turn.final = True
         if self.vad == VadState.AGENT_SPEAKING:
             self.vad = VadState.IDLE
+
+
+def cut_at_words(text: str, words: list[tuple[int, int, str]], heard_ms: float) -> str | None:
+    """``text`` up to the last word whose audio had started playing by ``heard_ms`` (with
+    the punctuation that follows it); None when the words cannot be found in ``text``."""
+    pos = 0
+    lowered = text.lower()
+    for start, _end, word in words:
+        if start >= heard_ms:
+            break
+        found = lowered.find(word.lower(), pos)
+        if found < 0:
+            return None
+        pos = found + len(word)
+    while pos < len(text) and not text[pos].isspace() and not text[pos].isalnum():
+        pos += 1
+    return text[:pos]
 
 
 def cut_transcript(text: str, heard_ms: float, audio_ms: float) -> str:
@@ -491,4 +521,5 @@ _HANDLERS = {
     "error": Conversation._error,
     "warning": Conversation._warning,
     "response.audio_transcript.annotation.added": Conversation._annotation,
+    "response.audio_timestamp.delta": Conversation._word_timestamp,
 }

@@ -13,6 +13,7 @@ from azure.ai.voicelive.models import (
     AudioEchoCancellation,
     AudioInputTranscriptionOptions,
     AudioNoiseReduction,
+    AudioTimestampType,
     AzureStandardVoice,
     FunctionTool,
     InputAudioFormat,
@@ -58,6 +59,10 @@ def build_session_config(settings: Settings, *, voice: str | None = None) -> Req
         ),
         input_audio_transcription=AudioInputTranscriptionOptions(model="azure-speech"),
     )
+    if "-" in (voice or settings.voice):
+        # Azure voices time every word: a barge-in then cuts the transcript at the last
+        # word the user heard (other voices fall back to an estimate).
+        config.output_audio_timestamp_types = [AudioTimestampType.WORD]
     if settings.echo_cancellation:
         config.input_audio_echo_cancellation = AudioEchoCancellation()
     if settings.noise_suppression:

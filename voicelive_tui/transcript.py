@@ -2,13 +2,14 @@
 
 :class:`ConversationLogWriter` observes a session and writes, in order: the session
 header on every ``session.updated``, ``User Input:`` for transcribed speech and typed
-messages, ``Agent Audio Response:`` / ``Agent Text Response:`` once per agent item, and
+messages, ``Agent Audio Response:`` / ``Agent Text Response:`` once per agent item,
 ``Connection lost:`` for outages (``Reconnect:`` when asked for), and the agent's activity
-as ``Tool Call:`` / ``Tool Result:`` / ``Approval:`` lines as it happens. An agent item cut off
-before its transcript was done still gets its line, marked ``[interrupted at N s]`` (the
-user), ``[interrupted: quit]`` or ``[interrupted: connection lost]``, before anything said
-after it. An audio reply whose transcript is done while its audio still plays is held
-until the user heard it all or cut it off, so the log keeps what was really heard.
+as ``Tool Call:`` / ``Tool Result:`` / ``Approval:`` lines as it happens. An agent item cut
+off before its transcript was done still gets its line, marked ``[interrupted at N s]``
+(the user; ``[interrupted at N s, estimated]`` when no word timestamps placed the cut),
+``[interrupted: quit]`` or ``[interrupted: connection lost]``, before anything said after
+it. An audio reply whose transcript is done while its audio still plays is held until the
+user heard it all or cut it off, so the log keeps what was really heard.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ def agent_line(turn: Turn) -> str:
     if turn.interrupted_by:
         suffix = f" [interrupted: {turn.interrupted_by}]"
     elif turn.interrupted and turn.kind != "text":
-        suffix = f" [interrupted at {(turn.heard_ms or 0) / 1000:.1f} s]"
+        estimated = ", estimated" if turn.cut_estimated else ""
+        suffix = f" [interrupted at {(turn.heard_ms or 0) / 1000:.1f} s{estimated}]"
     if turn.kind == "text":
         return f"Agent Text Response:\t{turn.text}{suffix}"
     return f"Agent Audio Response:\t{turn.text}{suffix}"
