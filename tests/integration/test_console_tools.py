@@ -16,7 +16,7 @@ import json, sys
 call = json.load(sys.stdin)
 with open(sys.argv[1], "a", encoding="utf-8") as seen:
     seen.write(json.dumps(call) + "\\n")
-print(json.dumps({"city": call["arguments"]["city"], "temperature_c": 21}))
+print(json.dumps({"temp": 21}))
 """
 
 
@@ -63,7 +63,7 @@ async def test_function_call_answered_by_the_tool_command(
     assert call["name"] == "get_weather" and call["call_id"].startswith("call_")
     assert call["arguments"] == {"city": "example"}  # a spoken turn names no city
     answer = next(line for line in out.splitlines() if line.startswith("🤖 Agent responded"))
-    assert 'get_weather returned "{"city": "example", "temperature_c": 21}"' in answer, out
+    assert 'get_weather returned "{"temp": 21}"' in answer, out
     log = next(logs.glob("*_conversation.log")).read_text(encoding="utf-8").splitlines()
     body = [line.split("\t")[0] for line in log if "\t" in line]
     assert body == ["User Input:", "Tool Call:", "Tool Result:", "Agent Audio Response:"], log

@@ -24,6 +24,7 @@ from azure.ai.voicelive import models as m
 
 from .activity import rate_limits_event, stream_search, stream_tool_calls, tool_reply
 from .faults import Faults
+from .schedule import audio_schedule, text_schedule
 from .speech import WordTime, resample_pcm16, synthesize_words
 from .state import Conversation, StoredItem, new_id, output_rate
 from .tools import plan_tools, timestamps_wanted
@@ -32,7 +33,6 @@ __all__ = ["AUDIO_CHUNK_MS", "ActiveResponse", "compose_reply", "speak"]
 
 AUDIO_CHUNK_MS = 150
 FIRST_AUDIO_LATENCY_MS = 200
-TEXT_WORD_MS = 80
 ECHO_GAP_MS = 250
 QUOTE_LIMIT = 200
 
@@ -314,7 +314,17 @@ class ActiveResponse:
             )
 
         timestamps = audio_mode and timestamps_wanted(self._session)
-        schedule = self._schedule(text, speech + tail, rate, audio_mode, words, timestamps)
+        if self._faults.flood_deltas_per_s:
+            chunk = max(1, rate // self._faults.flood_deltas_per_s) * 2
+        else:
+            chunk = rate * AUDIO_CHUNK_MS // 1000 * 2
+        if audio_mode:
+            schedule, starts = audio_schedule(
+                text, speech + tail, rate, words, chunk, timestamps, item.transcript_ms
+            )
+            item.token_starts_ms = starts
+        else:
+            schedule = text_schedule(text)
         start = asyncio.get_running_loop().time() + FIRST_AUDIO_LATENCY_MS / 1000 / self._speed
         first_delta = True
         for at_ms, kind, payload in schedule:
@@ -349,50 +359,6 @@ class ActiveResponse:
             await self._finish_cancelled()
         else:
             await self._finish_completed(audio_mode, ids, timestamps)
-
-    def _schedule(
-        self,
-        text: str,
-        audio: bytes,
-        rate: int,
-        audio_mode: bool,
-        words: list[WordTime],
-        timestamps: bool,
-    ) -> list[tuple[float, str, Any]]:
-        tokens = text.split(" ")
-        pieces = [w if i == 0 else " " + w for i, w in enumerate(tokens)]
-        events: list[tuple[float, str, Any]] = []
-        if not audio_mode:
-            return [(i * TEXT_WORD_MS, "text", p) for i, p in enumerate(pieces)]
-        span = self.item.transcript_ms
-        if self._faults.flood_deltas_per_s:
-            chunk = max(1, rate // self._faults.flood_deltas_per_s) * 2
-        else:
-            chunk = rate * AUDIO_CHUNK_MS // 1000 * 2
-        chunk_ms = chunk * 1000 / (2 * rate)
-
-        def sent_at(ms: float) -> float:
-            """Start of the audio chunk ``ms`` falls in: what describes a word goes out
-            with the chunk the word starts in, just before its audio."""
-            return (ms // chunk_ms) * chunk_ms
-
-        # Tokens that are not spoken (a lone dash) go with the word before them.
-        starts = {w.token: w.start_ms for w in words}
-        at = 0.0
-        token_starts = []
-        for i, piece in enumerate(pieces):
-            at = starts.get(i, at if words else i * span / len(pieces))
-            token_starts.append(at)
-            events.append((sent_at(at), "text", piece))
-        self.item.token_starts_ms = tuple(token_starts)
-        if timestamps:
-            events += [(sent_at(w.start_ms), "word", w) for w in words]
-        events += [
-            (pos * 1000 / (2 * rate), "audio", audio[pos : pos + chunk])
-            for pos in range(0, len(audio), chunk)
-        ]
-        order = {"text": 0, "word": 1, "audio": 2}
-        return sorted(events, key=lambda e: (e[0], order[e[1]]))
 
     async def _finish_without_message(self) -> None:
         """``response.done`` of a response whose output is tool calls only."""

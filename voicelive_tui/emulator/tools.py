@@ -13,7 +13,7 @@ README's emulator section):
   parameters; a tool with one required string parameter gets the rest of the message
   after its name (without a leading "for", "in", "about", "on" or "of" and a trailing
   "please"); other required parameters get a placeholder of their type;
-- a typed message that names a tool an MCP server lists (see :data:`MCP_CATALOGUE`)
+- a typed message that names a tool an MCP server lists (see ``catalogue.py``)
   calls it (``tool_choice: "required"`` without function tools: the first listed tool, on
   every turn); ``require_approval`` decides whether an approval request comes first;
 - in agent mode, a typed message with "search" in it searches the web ("file" in it too:
@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
+from .catalogue import GENERIC_MCP_TOOLS, MCP_CATALOGUE
 from .state import Conversation, SessionConfigError, StoredItem
 
 __all__ = [
@@ -49,66 +50,6 @@ __all__ = [
 TOOL_CHOICE_LITERALS = ("auto", "none", "required")
 NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 QUOTE_LIMIT = 160
-
-_SCHEMA_TEXT = {"type": "object", "properties": {"query": {"type": "string"}}}
-MCP_CATALOGUE: dict[str, list[dict[str, Any]]] = {
-    "deepwiki": [
-        {
-            "name": "read_wiki_structure",
-            "description": "Get a list of documentation topics for a GitHub repository.",
-            "input_schema": {"type": "object", "properties": {"repoName": {"type": "string"}}},
-        },
-        {
-            "name": "read_wiki_contents",
-            "description": "View documentation about a GitHub repository.",
-            "input_schema": {"type": "object", "properties": {"repoName": {"type": "string"}}},
-        },
-        {
-            "name": "ask_question",
-            "description": "Ask any question about a GitHub repository.",
-            "input_schema": {
-                "type": "object",
-                "properties": {"repoName": {"type": "string"}, "question": {"type": "string"}},
-                "required": ["question"],
-            },
-        },
-    ],
-    "azure_doc": [
-        {
-            "name": "microsoft_docs_search",
-            "description": "Search official Microsoft documentation.",
-            "input_schema": {**_SCHEMA_TEXT, "required": ["query"]},
-        },
-        {
-            "name": "microsoft_docs_fetch",
-            "description": "Fetch a Microsoft documentation page as markdown.",
-            "input_schema": {
-                "type": "object",
-                "properties": {"url": {"type": "string"}},
-                "required": ["url"],
-            },
-        },
-    ],
-}
-"""Tools each MCP server label lists (no network). Any other label lists
-:data:`GENERIC_MCP_TOOLS`; a ``server_url`` whose host ends in ``.invalid`` fails to list."""
-MCP_CATALOGUE["microsoft_learn"] = MCP_CATALOGUE["azure_doc"]
-GENERIC_MCP_TOOLS: list[dict[str, Any]] = [
-    {
-        "name": "search",
-        "description": "Search the server's content.",
-        "input_schema": {**_SCHEMA_TEXT, "required": ["query"]},
-    },
-    {
-        "name": "fetch",
-        "description": "Fetch one document by id.",
-        "input_schema": {
-            "type": "object",
-            "properties": {"id": {"type": "string"}},
-            "required": ["id"],
-        },
-    },
-]
 
 
 @dataclass(frozen=True)
@@ -424,4 +365,4 @@ def mcp_output(call: McpCallPlan) -> str:
     """The emulated result of an MCP tool call (text, as MCP servers return it)."""
     args = json.loads(call.arguments or "{}")
     detail = ", ".join(f"{k}={v}" for k, v in args.items()) or "no arguments"
-    return f"{call.name} on {call.server_label} (emulated) answered for {detail}."
+    return f"Emulated answer, {detail}."
