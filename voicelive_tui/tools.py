@@ -65,7 +65,7 @@ def _check_mcp_server(where: str, tool: dict[str, Any]) -> dict[str, Any]:
     approval = tool.get("require_approval", "always")
     if approval not in ("always", "never") and not isinstance(approval, dict):
         raise ValueError(f"{where} ({label}): require_approval must be always, never or an object")
-    server = {"type": "mcp", "server_label": label, "server_url": url}
+    server: dict[str, Any] = {"type": "mcp", "server_label": label, "server_url": url}
     server["require_approval"] = approval
     if allowed is not None:
         server["allowed_tools"] = allowed
