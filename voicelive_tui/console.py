@@ -7,6 +7,7 @@ import sys
 import threading
 from typing import TextIO
 
+from voicelive_tui.activity import log_lines
 from voicelive_tui.conversation import ConnectionState
 from voicelive_tui.protocol import is_benign_cancel_error
 from voicelive_tui.session import Update, VoiceLiveSession
@@ -49,6 +50,11 @@ class ConsolePrinter:
         print(text, file=self.out, flush=True)
 
     def __call__(self, update: Update) -> None:
+        if update.kind in ("sent", "received") and update.event is not None:
+            # The agent's activity, as the conversation log has it (tab as a space).
+            activity = self.session.conversation.activity
+            for line in log_lines(activity, update.kind, update.event):
+                self.print("🔧 " + line.replace("\t", " ", 1))
         if update.kind == "received" and update.event is not None:
             self._received(update.event)
         elif update.kind == "notice":

@@ -62,7 +62,12 @@ async def test_function_call_answered_by_the_tool_command(
     (call,) = [json.loads(line) for line in seen.read_text().splitlines()]
     assert call["name"] == "get_weather" and call["call_id"].startswith("call_")
     assert call["arguments"] == {"city": "example"}  # a spoken turn names no city
-    answer = next(line for line in out.splitlines() if line.startswith("🤖 Agent responded"))
+    lines = out.splitlines()
+    answer = next(line for line in lines if line.startswith("🤖 Agent responded"))
+    call_line = lines.index('🔧 Tool Call: get_weather({"city": "example"})')
+    assert (
+        call_line < lines.index('🔧 Tool Result: get_weather -> {"temp": 21}') < lines.index(answer)
+    )
     assert 'get_weather returned "{"temp": 21}"' in answer, out
     log = next(logs.glob("*_conversation.log")).read_text(encoding="utf-8").splitlines()
     body = [line.split("\t")[0] for line in log if "\t" in line]
