@@ -3,8 +3,9 @@
     python scripts/screenshots.py            # writes screenshots/*.svg
     python scripts/screenshots.py --show     # run the scripted session in this terminal
 
-The screens come from :class:`tests.scaffold.replay.ReplaySession` on a frozen clock,
-so running this twice gives the same files.
+The screens come from :class:`tests.scaffold.replay.ReplaySession` on a frozen clock
+(the tool screens from the scripted tool session of ``tests/ui/tool_replay.py``), so
+running this twice gives the same files.
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ from pathlib import Path
 from textual.pilot import Pilot
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # the scripted session is test scaffolding, under tests/
+sys.path.insert(0, str(ROOT))  # the scripted sessions are test scaffolding, under tests/
 
 from tests.scaffold.replay import scripted_app, settle, show_latency  # noqa: E402
+from tests.ui.test_tool_snapshots import prompt_open  # noqa: E402
+from tests.ui.tool_replay import tool_replay_app  # noqa: E402
 
 OUT = ROOT / "screenshots"
 
@@ -48,14 +51,17 @@ SHOTS: dict[str, tuple[tuple[int, int], Callable[[Pilot[int]], Awaitable[None]]]
     "help": ((140, 40), open_help),
     "narrow-80x24": ((80, 24), settle),
     "latency": ((100, 30), show_latency),
+    "tools-approval": ((140, 40), prompt_open),
 }
+TOOL_SHOTS = {"tools-approval"}
+"""Shots of the scripted tool session (a function call, an MCP approval prompt)."""
 
 
 async def take(
     name: str, size: tuple[int, int], before: Callable[[Pilot[int]], Awaitable[None]]
 ) -> str:
     with tempfile.TemporaryDirectory() as logs:
-        app = scripted_app(Path(logs))
+        app = tool_replay_app(Path(logs)) if name in TOOL_SHOTS else scripted_app(Path(logs))
         async with app.run_test(size=size) as pilot:
             await before(pilot)
             svg = app.export_screenshot(title=f"voicelive-tui: {name}")

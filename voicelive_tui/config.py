@@ -8,7 +8,10 @@ Nothing else in the package reads ``os.environ``; the CLI builds the parser with
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import shlex
+import shutil
 import wave
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -29,6 +32,7 @@ from voicelive_tui.options import (
     SWITCHES,
     Option,
 )
+from voicelive_tui.tools import has_functions, load_tools
 
 DEFAULT_INSTRUCTIONS = (
     "You are a helpful voice assistant. Answer briefly and naturally, as in a conversation."
@@ -97,6 +101,15 @@ class Settings:
     heartbeat: float = 10.0
     retry_max: float = 30.0
     retry_cap: int = 8
+    # Function tools (model mode).
+    tools_file: Path | None = None
+    tool_command: str | None = None
+    tool_output: str | None = None
+    tools: tuple[dict[str, Any], ...] = ()
+    """Loaded from ``tools_file``."""
+    tool_choice: str | dict[str, Any] | None = None
+    auto_approve: tuple[str, ...] = ()
+    """MCP server labels whose calls are approved without asking."""
     # Console mode.
     exit_after_turns: int | None = None
 
@@ -158,6 +171,7 @@ def build_parser(prog: str = "voicelive-tui") -> argparse.ArgumentParser:
         parser.add_argument(
             *opt.flags,
             dest=opt.dest,
+            action="append" if opt.kind is tuple else "store",
             default=None,
             choices=opt.choices,
             metavar=opt.metavar,
@@ -209,6 +223,9 @@ def read_env_file(path: str | None) -> dict[str, str]:
 
 
 def _convert(opt: Option, raw: object, source: str) -> object:
+    if opt.kind is tuple and raw is not None:
+        items = raw if isinstance(raw, list) else str(raw).split(",")
+        return tuple(item.strip() for item in items if item.strip())
     if opt.kind is str or raw is None:
         return raw
     if isinstance(raw, opt.kind):
@@ -253,6 +270,13 @@ def settings_from_args(
     settings = Settings(**{k: v for k, v in values.items() if k in known})
     validate(settings)
     settings = _replace(settings, demo_requested=settings.demo)
+    if settings.tools_file is not None:
+        try:
+            toolset = load_tools(settings.tools_file)
+        except ValueError as exc:
+            raise ConfigError(f"cannot use --tools {settings.tools_file}: {exc}") from None
+        settings = _replace(settings, tools=toolset.tools, tool_choice=toolset.tool_choice)
+        _validate_tool_answers(settings)
     if not settings.endpoint and not settings.demo:
         settings = _replace(settings, demo=True)
     return settings
@@ -348,3 +372,38 @@ def validate(settings: Settings) -> None:
             raise ConfigError(f"cannot use --input-wav {settings.input_wav}: {problem}")
     if not settings.voice.strip():
         raise ConfigError("--voice must not be empty")
+    _validate_tools(settings)
+
+
+def _validate_tools(settings: Settings) -> None:
+    """--tools, --tool-command and --tool-output go together, in model mode."""
+    answered = settings.tool_command is not None or settings.tool_output is not None
+    if settings.tools_file is None:
+        if answered:
+            raise ConfigError("--tool-command and --tool-output need --tools FILE")
+        return
+    if settings.mode != "model":
+        raise ConfigError("--tools is for model mode; an agent's tools are defined by the agent")
+    if settings.tool_command is not None and settings.tool_output is not None:
+        raise ConfigError("use --tool-command or --tool-output, not both")
+    if settings.tool_command is not None:
+        try:
+            argv = shlex.split(settings.tool_command)
+        except ValueError as exc:
+            raise ConfigError(f"cannot parse --tool-command: {exc}") from None
+        if not argv:
+            raise ConfigError("--tool-command must not be empty")
+        if shutil.which(argv[0]) is None:
+            raise ConfigError(f"--tool-command: program not found: {argv[0]}")
+    if settings.tool_output is not None:
+        try:
+            json.loads(settings.tool_output)
+        except ValueError:
+            raise ConfigError("--tool-output must be JSON, e.g. '{\"ok\": true}'") from None
+
+
+def _validate_tool_answers(settings: Settings) -> None:
+    """Function tools (once the file is loaded) need something to answer their calls."""
+    answered = settings.tool_command is not None or settings.tool_output is not None
+    if not answered and has_functions(settings.tools):
+        raise ConfigError("--tools needs --tool-command CMD or --tool-output JSON")

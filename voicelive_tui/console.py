@@ -6,14 +6,24 @@ import asyncio
 import contextlib
 import logging
 import sys
+import threading
 from collections import deque
 from typing import TextIO
 
+from voicelive_tui.activity import log_lines
 from voicelive_tui.latency import TurnTiming
 from voicelive_tui.protocol import is_benign_cancel_error
 from voicelive_tui.session import VoiceLiveSession
 from voicelive_tui.turns import ConnectionState
-from voicelive_tui.updates import AudioLost, EventReceived, Notice, Severity, StateChanged, Update
+from voicelive_tui.updates import (
+    AudioLost,
+    EventReceived,
+    EventSent,
+    Notice,
+    Severity,
+    StateChanged,
+    Update,
+)
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +55,12 @@ _PREFIXES = {Severity.ERROR: "❌ ", Severity.WARNING: "⚠️  ", Severity.INFO
 class ConsolePrinter:
     """Prints the seed's lines for the updates of one session."""
 
-    def __init__(self, session: VoiceLiveSession, out: TextIO | None = None) -> None:
+    def __init__(
+        self, session: VoiceLiveSession, out: TextIO | None = None, stdin: TextIO | None = None
+    ) -> None:
         self.session = session
         self.out = out or sys.stdout
+        self.stdin = stdin or sys.stdin
         self._ready_shown = False
         self._last_state: ConnectionState | None = None
         self._timed: deque[TurnTiming] = deque(maxlen=8)  # the newest printed
@@ -56,6 +69,12 @@ class ConsolePrinter:
         print(text, file=self.out, flush=True)
 
     def __call__(self, update: Update) -> None:
+        if isinstance(update, (EventSent, EventReceived)):
+            # The agent's activity, as the conversation log has it (tab as a space).
+            direction = "sent" if isinstance(update, EventSent) else "received"
+            activity = self.session.conversation.activity
+            for line in log_lines(activity, direction, update.event):
+                self.print("🔧 " + line.replace("\t", " ", 1))
         if isinstance(update, EventReceived):
             self._received(update.event)
         elif isinstance(update, Notice):
@@ -92,6 +111,41 @@ class ConsolePrinter:
         line = _LINES.get(kind)
         if line is not None:
             self.print(line(event))
+        item = event.get("item")
+        if kind == "conversation.item.created" and isinstance(item, dict):
+            if item.get("type") == "mcp_approval_request":
+                self._approval(item)
+
+    def _approval(self, item: dict) -> None:
+        """Ask on stdin (a terminal), else deny: nothing else can answer in console mode."""
+        if self.session.approvals.is_trusted(item) or not isinstance(item.get("id"), str):
+            return
+        call = f"{item.get('server_label')}.{item.get('name')}({item.get('arguments') or ''})"
+        try:
+            interactive = self.stdin is not None and self.stdin.isatty()
+        except (ValueError, OSError):  # a closed stdin
+            interactive = False
+        if not interactive:
+            self.session.notice(
+                f"Denied MCP call {call}: stdin is not a terminal (--auto-approve"
+                f" {item.get('server_label')} trusts the server)",
+                Severity.WARNING,
+            )
+            asyncio.ensure_future(self.session.approvals.answer(item["id"], False))
+            return
+        loop = asyncio.get_running_loop()
+
+        def ask() -> None:  # a daemon thread: an unanswered prompt never holds up quitting
+            try:
+                reply = input(f"🔧 Approve MCP call {call}? [y/N] ")
+            except (EOFError, OSError):
+                reply = ""
+            approve = reply.strip().lower() in ("y", "yes")
+            loop.call_soon_threadsafe(
+                lambda: asyncio.ensure_future(self.session.approvals.answer(item["id"], approve))
+            )
+
+        threading.Thread(target=ask, name="approval-prompt", daemon=True).start()
 
     def _state(self) -> None:
         conv = self.session.conversation

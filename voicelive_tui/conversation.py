@@ -11,6 +11,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from voicelive_tui.activity import ActivityState, ToolActivity
 from voicelive_tui.latency import CaptureClock, TurnTiming
 from voicelive_tui.protocol import (
     AUDIO_DELTA,
@@ -25,6 +26,7 @@ from voicelive_tui.turns import (
     SessionInfo,
     Turn,
     VadState,
+    cut_at_words,
     cut_transcript,
     ident,
     obj,
@@ -48,6 +50,7 @@ class Conversation:
     latencies: list[TurnTiming] = field(default_factory=list)
     """Every timed turn (spoken and typed), in order: see :mod:`voicelive_tui.latency`."""
     capture_clock: CaptureClock = field(default_factory=CaptureClock)
+    activity: ActivityState = field(default_factory=ActivityState)
     rtt_ms: float | None = None
     """The socket's round-trip time (the kernel's smoothed TCP RTT), when known."""
     received: Counter[str] = field(default_factory=Counter)
@@ -167,6 +170,7 @@ class Conversation:
         """Account for an event the client sent."""
         kind = str(event.get("type", ""))
         self.sent[kind] += 1
+        self.activity.apply_sent(event, now)
         if kind == "input_audio_buffer.append":
             n = audio_bytes(event)
             self.audio_in_bytes += n
@@ -203,6 +207,7 @@ class Conversation:
         handler = _HANDLERS.get(kind)
         if handler is not None:
             handler(self, event, now)
+        self.activity.apply(event, now, lambda entry: self._attach_activity(entry, now))
 
     def _session(self, event: dict[str, Any], now: float) -> None:
         session = obj(event.get("session"))
@@ -265,6 +270,15 @@ class Conversation:
         item = obj(event.get("item"))
         if item.get("role") not in (None, "assistant") or self.agent_turn(ident(item.get("id"))):
             return
+        if item.get("type") not in (None, "message"):
+            return  # tool calls and searches: see _attach_activity
+        response_id = ident(event.get("response_id"))
+        for turn in reversed(self.turns):
+            if turn.role == "agent" and turn.kind == "activity" and turn.item_id is None:
+                if response_id and turn.response_id == response_id:
+                    # The answer after a search joins the turn that holds the search.
+                    turn.item_id, turn.kind = ident(item.get("id")), "audio"
+                    return
         self.turns.append(
             Turn(
                 "agent",
@@ -321,6 +335,10 @@ class Conversation:
     def _response_done(self, event: dict[str, Any], now: float) -> None:
         response = obj(event.get("response"))
         status = ident(response.get("status"))
+        output = response.get("output")
+        outputs = [obj(o).get("type") for o in output] if isinstance(output, list) else []
+        if outputs and "message" not in outputs:
+            status = "tool calls only"  # the agent answers once the results are in
         conv = ident(response.get("conversation_id"))
         if conv:
             self.session.conversation_id = conv
@@ -388,6 +406,37 @@ class Conversation:
             lat.first_delta = now
             lat.item_id = ident(event.get("item_id"))
 
+    def _word_timestamp(self, event: dict[str, Any], now: float) -> None:
+        start, length, word = (
+            event.get("audio_offset_ms"),
+            event.get("audio_duration_ms"),
+            event.get("text"),
+        )
+        if isinstance(start, int) and isinstance(length, int) and isinstance(word, str) and word:
+            self._agent_turn_for(event, now, "audio").words.append((start, start + length, word))
+
+    def _attach_activity(self, entry: ToolActivity, now: float) -> None:
+        """A new call, approval or search joins the agent turn of its response (a turn of
+        its own when the response says nothing, as a function call's does)."""
+        for turn in reversed(self.turns):
+            if turn.role == "agent" and entry.response_id and turn.response_id == entry.response_id:
+                turn.activity.append(entry)
+                return
+        turn = Turn("agent", now, response_id=entry.response_id, kind="activity")
+        turn.activity.append(entry)
+        self.turns.append(turn)
+
+    def _annotation(self, event: dict[str, Any], now: float) -> None:
+        turn = self.agent_turn(ident(event.get("item_id")))
+        if turn is not None:
+            turn.citations.append(obj(event.get("annotation")))
+
+    def _warning(self, event: dict[str, Any], now: float) -> None:
+        message = str(obj(event.get("warning")).get("message", ""))
+        self.turns.append(
+            Turn("system", now, text=f"Warning: {message}", kind="notice", final=True)
+        )
+
     def interrupt(self, item_id: str | None, heard_ms: int) -> None:
         """The user barged in: cut ``item_id`` where they stopped hearing it."""
         turn = self.agent_turn(item_id)
@@ -395,7 +444,9 @@ class Conversation:
             return
         turn.interrupted = True
         turn.heard_ms = heard_ms
-        turn.text = cut_transcript(turn.text, heard_ms, turn.audio_ms)
+        cut = cut_at_words(turn.text, turn.words, heard_ms) if turn.words else None
+        turn.cut_estimated = cut is None
+        turn.text = cut_transcript(turn.text, heard_ms, turn.audio_ms) if cut is None else cut
         turn.final = True
         if self.vad == VadState.AGENT_SPEAKING:
             self.vad = VadState.IDLE
@@ -416,4 +467,7 @@ _HANDLERS = {
     AUDIO_DELTA: Conversation._audio_delta,
     "response.done": Conversation._response_done,
     "error": Conversation._error,
+    "warning": Conversation._warning,
+    "response.audio_transcript.annotation.added": Conversation._annotation,
+    "response.audio_timestamp.delta": Conversation._word_timestamp,
 }

@@ -40,6 +40,7 @@ from voicelive_tui.logs import PLAYBACK_STARTED, RunLogs
 from voicelive_tui.protocol import is_benign_cancel_error
 from voicelive_tui.reconnect import short_error
 from voicelive_tui.session_config import SessionOverrides, build_session_config
+from voicelive_tui.tools import McpApprovals, answer_function_calls, function_calls
 from voicelive_tui.turns import VadState
 from voicelive_tui.updates import (
     AudioLost,
@@ -87,6 +88,12 @@ class Dialogue:
         self._quitting = quitting
         self._greeted = False
         self._cancelled_responses: set[str] = set()
+        # MCP approvals (automatic for --auto-approve labels) and the response.create
+        # after a tool's result; function calls answered by --tool-command/--tool-output.
+        self.approvals = McpApprovals(
+            settings.auto_approve, self.send, lambda: self.conversation.response_active
+        )
+        self.tool_tasks: set[asyncio.Task[None]] = set()
         self._handlers: dict[str, Handler] = {
             "session.updated": self._on_session_updated,
             "input_audio_buffer.speech_started": self._on_speech_started,
@@ -225,6 +232,7 @@ class Dialogue:
         handler = self._handlers.get(kind)
         if handler is not None:
             await handler(payload)
+        await self.approvals.on_event(payload)
 
     async def _on_session_updated(self, payload: dict[str, Any]) -> None:
         session = payload.get("session") or {}
@@ -245,6 +253,17 @@ class Dialogue:
 
     async def _on_response_done(self, payload: dict[str, Any]) -> None:
         log.info("Response complete")
+        if self.settings.tools and (calls := function_calls(payload)):
+            answer = answer_function_calls(
+                calls,
+                command=self.settings.tool_command,
+                fixed_output=self.settings.tool_output,
+                send=self.send,
+                notice=self.notice,
+            )
+            task = asyncio.ensure_future(answer)
+            self.tool_tasks.add(task)
+            task.add_done_callback(self.tool_tasks.discard)
 
     async def _on_error(self, payload: dict[str, Any]) -> None:
         message = (payload.get("error") or {}).get("message", "")

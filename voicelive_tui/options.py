@@ -24,6 +24,7 @@ class Option:
     help: str
     env: tuple[str, ...] = ()
     kind: type = str
+    """``tuple``: a repeatable flag (a comma-separated list in the environment)."""
     default: object = None
     choices: tuple[str, ...] | None = None
     metavar: str | None = None
@@ -272,6 +273,32 @@ OPTIONS: tuple[Option, ...] = (
         kind=int,
         default=8,
         metavar="N",
+    ),
+    Option(
+        "tools_file",
+        ("--tools",),
+        "model mode: function tools to offer, a JSON file of FunctionTool objects",
+        kind=Path,
+        metavar="FILE",
+    ),
+    Option(
+        "tool_command",
+        ("--tool-command",),
+        "answer function calls with this command: call JSON on stdin, output JSON on stdout",
+        metavar="CMD",
+    ),
+    Option(
+        "tool_output",
+        ("--tool-output",),
+        "answer every function call with this fixed JSON output",
+        metavar="JSON",
+    ),
+    Option(
+        "auto_approve",
+        ("--auto-approve",),
+        "approve the MCP calls of this server label without asking (repeatable)",
+        kind=tuple,
+        metavar="LABEL",
     ),
     Option(
         "exit_after_turns",

@@ -42,6 +42,7 @@ from voicelive_tui.reconnect import (
     short_error,
 )
 from voicelive_tui.session_config import SessionOverrides
+from voicelive_tui.tools import McpApprovals
 from voicelive_tui.transcript import ConversationLogWriter
 from voicelive_tui.updates import (
     Closed,
@@ -144,6 +145,11 @@ class VoiceLiveSession:
     def notice(self, text: str, severity: Severity = Severity.INFORMATION) -> None:
         """Tell the user something (UI toast / console line) and the technical log."""
         self.dialogue.notice(text, severity)
+
+    @property
+    def approvals(self) -> McpApprovals:
+        """MCP approvals: what answers them, and the labels approved without asking."""
+        return self.dialogue.approvals
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         """Run ``coro`` beside the session; cancelled and awaited at close."""
@@ -390,7 +396,7 @@ class VoiceLiveSession:
             log.debug("Close failed", exc_info=True)
 
     async def _shutdown(self) -> None:
-        background = [*self._background, self.dialogue.capture_task]
+        background = [*self._background, *self.dialogue.tool_tasks, self.dialogue.capture_task]
         tasks = [t for t in background if t is not None and t is not asyncio.current_task()]
         for task in tasks:
             task.cancel()

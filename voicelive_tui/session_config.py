@@ -13,12 +13,16 @@ from azure.ai.voicelive.models import (
     AudioEchoCancellation,
     AudioInputTranscriptionOptions,
     AudioNoiseReduction,
+    AudioTimestampType,
     AzureStandardVoice,
+    FunctionTool,
     InputAudioFormat,
+    MCPServer,
     Modality,
     OutputAudioFormat,
     RequestSession,
     ServerVad,
+    ToolChoiceFunctionSelection,
 )
 
 from voicelive_tui.config import DEFAULT_INSTRUCTIONS, Settings
@@ -75,6 +79,24 @@ def build_session_config(
         )
     if settings.mode == "model":
         config.instructions = settings.instructions or DEFAULT_INSTRUCTIONS
+    if "-" in (o.voice or settings.voice):
+        # Azure voices time every word: a barge-in then cuts the transcript at the last
+        # word the user heard (other voices fall back to an estimate).
+        config.output_audio_timestamp_types = [AudioTimestampType.WORD]
+    if settings.tools:
+        config.tools = [
+            MCPServer(t)
+            if t["type"] == "mcp"
+            else FunctionTool(
+                name=t["name"], description=t["description"], parameters=t["parameters"]
+            )
+            for t in settings.tools
+        ]
+        choice = settings.tool_choice
+        if isinstance(choice, dict):
+            config.tool_choice = ToolChoiceFunctionSelection(name=str(choice["name"]))
+        elif choice is not None:
+            config.tool_choice = choice
     return config
 
 

@@ -2,12 +2,14 @@
 
 :class:`ConversationLogWriter` observes a session and writes, in order: the session
 header on every ``session.updated``, ``User Input:`` for transcribed speech and typed
-messages, ``Agent Audio Response:`` / ``Agent Text Response:`` once per agent item, and
-``Connection lost:`` for outages (``Reconnect:`` when asked for). An agent item cut off
-before its transcript was done still gets its line, marked ``[interrupted at N s]`` (the
-user), ``[interrupted: quit]`` or ``[interrupted: connection lost]``, before anything said
-after it. An audio reply whose transcript is done while its audio still plays is held
-until the user heard it all or cut it off, so the log keeps what was really heard.
+messages, ``Agent Audio Response:`` / ``Agent Text Response:`` once per agent item,
+``Connection lost:`` for outages (``Reconnect:`` when asked for), and the agent's activity
+as ``Tool Call:`` / ``Tool Result:`` / ``Approval:`` lines as it happens. An agent item cut
+off before its transcript was done still gets its line, marked ``[interrupted at N s]``
+(the user; ``[interrupted at N s, estimated]`` when no word timestamps placed the cut),
+``[interrupted: quit]`` or ``[interrupted: connection lost]``, before anything said after
+it. An audio reply whose transcript is done while its audio still plays is held until the
+user heard it all or cut it off, so the log keeps what was really heard.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from voicelive_tui.activity import log_lines
 from voicelive_tui.conversation import Conversation
 from voicelive_tui.logs import ConversationLog
 from voicelive_tui.protocol import item_text, voice_name
@@ -28,7 +31,8 @@ def agent_line(turn: Turn) -> str:
     if turn.interrupted_by:
         suffix = f" [interrupted: {turn.interrupted_by}]"
     elif turn.interrupted and turn.kind != "text":
-        suffix = f" [interrupted at {(turn.heard_ms or 0) / 1000:.1f} s]"
+        estimated = ", estimated" if turn.cut_estimated else ""
+        suffix = f" [interrupted at {(turn.heard_ms or 0) / 1000:.1f} s{estimated}]"
     if turn.kind == "text":
         return f"Agent Text Response:\t{turn.text}{suffix}"
     return f"Agent Audio Response:\t{turn.text}{suffix}"
@@ -61,10 +65,15 @@ class ConversationLogWriter:
             self.log.write(f"Reconnect:\t{update.cause}")
         elif isinstance(update, Closed):
             self.flush_unlogged_turns()
-        elif isinstance(update, EventSent):
-            self._sent(update.event)
-        elif isinstance(update, EventReceived):
-            self._received(update.event)
+        elif isinstance(update, (EventSent, EventReceived)):
+            direction = "sent" if isinstance(update, EventSent) else "received"
+            for line in log_lines(self.conversation.activity, direction, update.event):
+                self.flush_unlogged_turns(only_final=True)
+                self.log.write(line)
+            if isinstance(update, EventSent):
+                self._sent(update.event)
+            else:
+                self._received(update.event)
 
     def _sent(self, event: dict[str, Any]) -> None:
         if event.get("type") == "conversation.item.truncate":

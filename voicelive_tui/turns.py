@@ -6,10 +6,12 @@ them from events) and the front ends (which show them).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 from typing import Any
+
+from voicelive_tui.activity import ToolActivity
 
 
 class ConnectionState(str, Enum):
@@ -36,13 +38,17 @@ class Turn:
     response_id: str | None = None
     text: str = ""
     final: bool = False
-    kind: str = "audio"  # "audio", "text" or "notice"
+    kind: str = "audio"  # "audio", "text", "notice" or "activity" (tool calls only)
     interrupted: bool = False
     heard_ms: int | None = None
     interrupted_by: str | None = None  # "quit", "connection lost", ...; None: the user
     audio_ms: float = 0.0  # agent audio received for this item
     status: str | None = None  # response status: completed, cancelled, ...
     latency_ms: float | None = None  # agent turn: voice-to-voice (typed: sent to first output)
+    activity: list[ToolActivity] = field(default_factory=list)  # calls, approvals, searches
+    words: list[tuple[int, int, str]] = field(default_factory=list)  # (start, end ms, word)
+    cut_estimated: bool = False  # cut from the played share of the audio, not word times
+    citations: list[dict[str, Any]] = field(default_factory=list)  # transcript annotations
 
 
 @dataclass
@@ -89,3 +95,20 @@ def cut_transcript(text: str, heard_ms: float, audio_ms: float) -> str:
     if keep < len(text) and " " in cut:
         cut = cut[: cut.rfind(" ")]
     return cut.rstrip(" ,.;:")
+
+
+def cut_at_words(text: str, words: list[tuple[int, int, str]], heard_ms: float) -> str | None:
+    """``text`` up to the last word whose audio had started playing by ``heard_ms`` (with
+    the punctuation that follows it); None when the words cannot be found in ``text``."""
+    pos = 0
+    lowered = text.lower()
+    for start, _end, word in words:
+        if start >= heard_ms:
+            break
+        found = lowered.find(word.lower(), pos)
+        if found < 0:
+            return None
+        pos = found + len(word)
+    while pos < len(text) and not text[pos].isspace() and not text[pos].isalnum():
+        pos += 1
+    return text[:pos]

@@ -17,7 +17,7 @@ async def test_drop_after_events_cuts_the_socket(emulator_factory, voicelive_cli
         await probe.wait_for("session.created")
         await probe.conn.response.create()
         await probe.wait_closed()
-    assert probe.types() == ["session.created", "response.created", "response.output_item.added"]
+    assert probe.types() == ["session.created", "response.created", "rate_limits.updated"]
     assert emu.latest.dropped_by_fault
 
 

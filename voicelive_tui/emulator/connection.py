@@ -14,6 +14,7 @@ import aiohttp
 from aiohttp import web
 from azure.ai.voicelive import models as m
 
+from .activity import list_tools_item, run_mcp_call
 from .audio_input import InputAudio
 from .faults import Faults
 from .items import ClientInputError, parse_item, require, wire_item
@@ -25,6 +26,7 @@ from .state import (
     merge_session,
     new_id,
 )
+from .tools import check_tool_settings, mcp_servers, mcp_tools_for, session_warnings
 
 __all__ = ["EmulatorSession"]
 
@@ -73,6 +75,7 @@ class EmulatorSession:
         self._expiry_task: asyncio.Task[None] | None = None
         self.active: ActiveResponse | None = None
         self._active_task: asyncio.Task[None] | None = None
+        self._tool_tasks: set[asyncio.Task[None]] = set()
         self.audio = InputAudio(self.session)
         self._handlers: dict[str, Handler] = {
             "session.update": self._on_session_update,
@@ -197,6 +200,9 @@ class EmulatorSession:
                 self.active.cancel("client_disconnected")
             if self._active_task is not None:
                 await asyncio.gather(self._active_task, return_exceptions=True)
+            for task in list(self._tool_tasks):
+                task.cancel()
+            await asyncio.gather(*self._tool_tasks, return_exceptions=True)
             self.record.closed = True
 
     async def _dispatch(self, text: str) -> None:
@@ -235,14 +241,42 @@ class EmulatorSession:
     # -- session and input audio ------------------------------------------------------------
 
     async def _on_session_update(self, data: dict[str, Any]) -> None:
+        update = data.get("session")
         try:
-            merged = merge_session(self.session, data.get("session"))
+            merged = merge_session(self.session, update)
+            assert isinstance(update, dict)  # merge_session refuses anything else
+            check_tool_settings(update)
         except SessionConfigError as exc:
             raise ClientInputError("invalid_session_config", str(exc), exc.param) from None
         self.session.clear()
         self.session.update(merged)
         self.audio.reconfigure(self.session)
         await self.send(m.ServerEventSessionUpdated(session=m.ResponseSession(self.session)))
+        for code, message in session_warnings(self.session, update):
+            await self.send(
+                m.ServerEventWarning(
+                    warning=m.ServerEventWarningDetails(message=message, code=code)
+                )
+            )
+        for server in mcp_servers(update.get("tools")):
+            await self._list_mcp_tools(server)
+
+    async def _list_mcp_tools(self, server: dict[str, Any]) -> None:
+        """Tool discovery of one MCP server: the item, then in_progress, completed or failed
+        (tools from the built-in catalogue; no network)."""
+        tools = mcp_tools_for(server)
+        item = list_tools_item(server, [])
+        previous = self.conversation.last_id()
+        self.conversation.items.append(item)
+        await self.send(
+            m.ServerEventConversationItemCreated(previous_item_id=previous, item=wire_item(item))
+        )
+        await self.send(m.ServerEventMcpListToolsInProgress(item_id=item.id))
+        if tools is None:
+            await self.send(m.ServerEventMcpListToolsFailed(item_id=item.id))
+            return
+        item.data["tools"] = tools
+        await self.send(m.ServerEventMcpListToolsCompleted(item_id=item.id))
 
     async def _on_append(self, data: dict[str, Any]) -> None:
         encoded = require(data, "audio", str)
@@ -305,6 +339,16 @@ class EmulatorSession:
         await self.send(
             m.ServerEventConversationItemCreated(previous_item_id=previous, item=wire_item(item))
         )
+        transcription = self.session.get("input_audio_transcription") or {}
+        if transcription and transcription.get("model") != "whisper-1":
+            # Streaming transcription models send the words as they come; whisper-1 does not.
+            words = item.text.split(" ")
+            for i, word in enumerate(words):
+                await self.send(
+                    m.ServerEventConversationItemInputAudioTranscriptionDelta(
+                        item_id=item_id, content_index=0, delta=word if i == 0 else " " + word
+                    )
+                )
         await self.send(
             m.ServerEventConversationItemInputAudioTranscriptionCompleted(
                 item_id=item_id, content_index=0, transcript=item.text
@@ -330,6 +374,9 @@ class EmulatorSession:
 
     async def _on_item_create(self, data: dict[str, Any]) -> None:
         item = parse_item(require(data, "item", dict), self.session)
+        call: StoredItem | None = None
+        if item.kind == "mcp_approval_response":
+            call = self._approved_call(item)
         previous = data.get("previous_item_id")
         items = self.conversation.items
         if previous is not None:
@@ -345,6 +392,34 @@ class EmulatorSession:
         await self.send(
             m.ServerEventConversationItemCreated(previous_item_id=previous, item=wire_item(item))
         )
+        if call is not None and item.data["approve"]:
+            self._run_mcp_call(call)
+
+    def _approved_call(self, response: StoredItem) -> StoredItem:
+        """The MCP call an ``mcp_approval_response`` answers (a ClientInputError if none
+        waits for it)."""
+        request_id = response.data["approval_request_id"]
+        request = self.conversation.find(request_id)
+        answered = any(
+            i.kind == "mcp_approval_response" and i.data["approval_request_id"] == request_id
+            for i in self.conversation.items
+        )
+        call = self.conversation.find(request.data["_call_item_id"]) if request else None
+        if request is None or request.kind != "mcp_approval_request" or call is None or answered:
+            raise ClientInputError(
+                "invalid_value",
+                f"approval_request_id '{request_id}' is not a pending MCP approval request.",
+                "item.approval_request_id",
+            )
+        return call
+
+    def _run_mcp_call(self, call: StoredItem) -> None:
+        async def pause(ms: float) -> None:
+            await asyncio.sleep(ms / 1000 / self.speed)
+
+        task = asyncio.create_task(run_mcp_call(self.send, call, pause))
+        self._tool_tasks.add(task)
+        task.add_done_callback(self._tool_tasks.discard)
 
     def _find(self, data: dict[str, Any]) -> StoredItem:
         item_id = require(data, "item_id", str)
@@ -383,7 +458,11 @@ class EmulatorSession:
             )
         item.audio = item.audio[: item.rate * audio_end_ms // 1000 * 2]
         words = item.text.split(" ") if item.text else []
-        if words and item.transcript_ms > 0:
+        if words and item.token_starts_ms:
+            # The words whose speech had started: the service keeps what was heard.
+            kept = sum(1 for at in item.token_starts_ms[: len(words)] if at < audio_end_ms)
+            item.text = " ".join(words[:kept])
+        elif words and item.transcript_ms > 0:
             kept = min(len(words), -(-audio_end_ms * len(words) // item.transcript_ms))
             item.text = " ".join(words[:kept])
         self.record.last_truncate = {
@@ -450,6 +529,9 @@ class EmulatorSession:
             entry.update(status=response.status, reason=response.cancel_reason)
             if self.active is response:
                 self.active, self._active_task = None, None
+            if response.status == "completed" and not self._dead:
+                for call in response.mcp_calls_to_run:
+                    self._run_mcp_call(call)
 
         self.active = response
         self._active_task = asyncio.create_task(response.run(), name=f"emulator-{response.id}")

@@ -8,6 +8,7 @@ from typing import Any
 
 from azure.ai.voicelive import models as m
 
+from .activity import parse_tool_item, wire_tool_item
 from .state import StoredItem, new_id
 
 __all__ = ["ClientInputError", "parse_item", "require", "wire_item"]
@@ -33,8 +34,10 @@ def require(data: dict[str, Any], key: str, kind: type | tuple[type, ...]) -> An
     return value
 
 
-def wire_item(item: StoredItem) -> m.ResponseMessageItem:
+def wire_item(item: StoredItem) -> Any:
     """The item as the service shows it in ``conversation.item.*`` events."""
+    if item.role == "tool":
+        return wire_tool_item(item)
     part: m.ContentPart
     if item.role == "assistant":
         part = (
@@ -52,10 +55,27 @@ def wire_item(item: StoredItem) -> m.ResponseMessageItem:
 
 
 def parse_item(raw: dict[str, Any], session: dict[str, Any]) -> StoredItem:
-    """Validate a client's ``conversation.item.create`` item (messages only)."""
-    if raw.get("type") != "message":
+    """Validate a client's ``conversation.item.create`` item: a message, a
+    ``function_call_output`` or an ``mcp_approval_response``."""
+    kind = raw.get("type")
+    if kind == "function_call_output":
+        require(raw, "call_id", str)
+        output = raw.get("output")
+        if output is not None and not isinstance(output, str):
+            raise ClientInputError(
+                "invalid_type", "item.output must be a string (JSON text).", "item.output"
+            )
+        return parse_tool_item(raw)
+    if kind == "mcp_approval_response":
+        require(raw, "approval_request_id", str)
+        require(raw, "approve", bool)
+        return parse_tool_item(raw)
+    if kind != "message":
         raise ClientInputError(
-            "invalid_value", "The emulator supports only items of type 'message'.", "item.type"
+            "invalid_value",
+            "The emulator supports items of type 'message', 'function_call_output' and"
+            " 'mcp_approval_response'.",
+            "item.type",
         )
     role = raw.get("role")
     if role not in ("user", "system", "assistant"):

@@ -4,10 +4,15 @@
   (in agent mode on a continued conversation: a welcome back that shows it remembers).
 - To a spoken turn: a short sentence, then the user's own audio played back (an echo test).
 - To a text message: a reply that quotes it.
+- To a turn that asks for a tool or a search (see ``tools.py``): the calls, streamed by
+  ``activity.py``; after the client's tool output (or MCP approval) and its
+  ``response.create``: a reply that quotes the output (or refuses).
 
 A response streams in real time divided by ``speed``: audio in deltas of
-:data:`AUDIO_CHUNK_MS`, up to :data:`AUDIO_LEAD_MS` ahead of real time, transcript words
-spread over the spoken sentence.
+:data:`AUDIO_CHUNK_MS` up to ``schedule.AUDIO_LEAD_MS`` ahead of real time, each
+transcript word just before the audio it is spoken in, and,
+when the session asks for word timestamps, one ``response.audio_timestamp.delta`` per
+word, sent no later than the audio chunk in which the word starts.
 """
 
 from __future__ import annotations
@@ -18,18 +23,17 @@ from typing import Any
 
 from azure.ai.voicelive import models as m
 
+from .activity import rate_limits_event, stream_search, stream_tool_calls, tool_reply
 from .faults import Faults
-from .speech import resample_pcm16, synthesize
+from .schedule import audio_schedule, text_schedule
+from .speech import WordTime, resample_pcm16, synthesize_words
 from .state import StoredConversation, StoredItem, new_id, output_rate
+from .tools import plan_tools, timestamps_wanted
 
 __all__ = ["AUDIO_CHUNK_MS", "ActiveResponse", "compose_reply", "speak"]
 
 AUDIO_CHUNK_MS = 150
 FIRST_AUDIO_LATENCY_MS = 200
-AUDIO_LEAD_MS = 300
-"""Audio is sent up to this far ahead of real time, as the service's speech synthesis runs
-faster than real time: a client's jitter buffer is not starved by one late loop turn."""
-TEXT_WORD_MS = 80
 ECHO_GAP_MS = 250
 QUOTE_LIMIT = 200
 
@@ -84,12 +88,18 @@ def compose_reply(
     return f'You said: "{_quote(turn.text)}".{memory}', None
 
 
-async def speak(text: str, rate: int, min_ms: int = 0) -> tuple[str, bytes]:
-    """The sentence and its PCM16 speech, repeated until it lasts ``min_ms`` or more."""
-    speech = await synthesize(text, rate)
-    span = max(1, len(speech) * 1000 // (2 * rate))
+async def speak(text: str, rate: int, min_ms: int = 0) -> tuple[str, bytes, list[WordTime]]:
+    """The sentence, its PCM16 speech and word times, repeated until it lasts ``min_ms``."""
+    speech = await synthesize_words(text, rate)
+    span = max(1, len(speech.pcm) * 1000 // (2 * rate))
     repeats = max(1, -(-min_ms // span))
-    return " ".join([text] * repeats), speech * repeats
+    tokens = len(text.split(" "))
+    words = [
+        WordTime(w.token + n * tokens, w.text, w.start_ms + n * span, w.duration_ms)
+        for n in range(repeats)
+        for w in speech.words
+    ]
+    return " ".join([text] * repeats), speech.pcm * repeats, words
 
 
 def _usage(conversation: StoredConversation, reply: StoredItem) -> m.TokenUsage:
@@ -135,6 +145,10 @@ class ActiveResponse:
         self._send = send
         self._session = session
         self._conversation = conversation
+        self.session = session
+        self.conversation = conversation
+        self.mcp_calls_to_run: list[StoredItem] = []
+        """MCP calls that need no approval: they run once this response is done."""
         self._speed = speed
         self._faults = faults
         self._conversation_id = conversation_id
@@ -142,6 +156,9 @@ class ActiveResponse:
         self._overrides = overrides or {}
         self._on_fault_drop = on_fault_drop
         self._cancelled = asyncio.Event()
+        self.outputs: list[Any] = []
+        """Output items finished before the message (tool calls, searches)."""
+        self.output_index = 0
         self.item = StoredItem(
             id=new_id("item"), role="assistant", kind="audio", status="in_progress"
         )
@@ -202,12 +219,62 @@ class ActiveResponse:
                 self.status = "failed"
 
     async def _run(self) -> None:
-        text, echo = compose_reply(self._conversation, self._agent_name)
+        agent_mode = self._conversation_id is not None
+        plan = plan_tools(self._conversation, self._session, self._overrides, agent_mode)
+        if plan.functions or plan.mcp:
+            if not await self._start():
+                return
+            await stream_tool_calls(self, plan)
+            await self._finish_without_message()
+            return
+        text, echo = tool_reply(self._conversation) or compose_reply(
+            self._conversation, self._agent_name
+        )
+        if plan.search is not None:
+            if not await self._start():
+                return
+            found = await stream_search(self, plan.search)
+            if found is None:
+                await self._finish_without_message()
+                return
+            text, echo = found[0], None
+            await self._stream_message(text, echo, found[1])
+            return
+        if not await self._start():
+            return
+        await self._stream_message(text, echo, None)
+
+    async def _start(self) -> bool:
+        """``response.created`` and ``rate_limits.updated``; False once the socket is gone."""
+        if self._faults.unknown_events:
+            await self._send(m.ServerEvent({"type": "emulator.unannounced_event", "note": "fault"}))
+        if not await self._send(
+            m.ServerEventResponseCreated(response=self._response("in_progress", []))
+        ):
+            return False
+        return await self._send(rate_limits_event(self._conversation))
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled.is_set()
+
+    async def send(self, event: m.ServerEvent) -> bool:
+        """Send one event of this response (for ``activity.py``)."""
+        return await self._send(event)
+
+    async def pause(self, ms: float) -> bool:
+        """Wait ``ms`` of emulated time; True if cancelled meanwhile."""
+        loop = asyncio.get_running_loop()
+        return await self._pause_until(loop.time() + ms / 1000 / self._speed)
+
+    async def _stream_message(
+        self, text: str, echo: StoredItem | None, annotation: dict[str, Any] | None
+    ) -> None:
         audio_mode = "audio" in self._modalities()
         rate = output_rate(self._session)
-        speech = b""
+        speech, words = b"", list[WordTime]()
         if audio_mode:
-            text, speech = await speak(text, rate, 1000 * (self._faults.long_reply_s or 0))
+            text, speech, words = await speak(text, rate, 1000 * (self._faults.long_reply_s or 0))
         tail = b""
         if echo is not None and audio_mode:
             gap = bytes(2 * (rate * ECHO_GAP_MS // 1000))
@@ -216,25 +283,22 @@ class ActiveResponse:
         item.kind, item.rate = ("audio" if audio_mode else "text"), rate
         item.transcript_ms = len(speech) * 1000 // (2 * rate)
 
-        if self._faults.unknown_events:
-            await self._send(m.ServerEvent({"type": "emulator.unannounced_event", "note": "fault"}))
         self._conversation.items.append(item)
         self._conversation.trim_audio()
         if audio_mode:
             item.audio = bytearray()  # deltas append in place, not by copying it all
+        self.output_index = len(self.outputs)
         ids: dict[str, Any] = {
             "response_id": self.id,
             "item_id": item.id,
-            "output_index": 0,
+            "output_index": self.output_index,
             "content_index": 0,
         }
-        if not await self._send(
-            m.ServerEventResponseCreated(response=self._response("in_progress", []))
-        ):
-            return
         await self._send(
             m.ServerEventResponseOutputItemAdded(
-                response_id=self.id, output_index=0, item=self._message("in_progress", None)
+                response_id=self.id,
+                output_index=self.output_index,
+                item=self._message("in_progress", None),
             )
         )
         empty = (
@@ -243,8 +307,25 @@ class ActiveResponse:
             else m.ResponseTextContentPart(text="")
         )
         await self._send(m.ServerEventResponseContentPartAdded(part=empty, **ids))
+        if annotation is not None:
+            await self._send(
+                m.ServerEventResponseAudioTranscriptAnnotationAdded(
+                    annotation_index=0, annotation=annotation, **ids
+                )
+            )
 
-        schedule = self._schedule(text, speech + tail, rate, audio_mode)
+        timestamps = audio_mode and timestamps_wanted(self._session)
+        if self._faults.flood_deltas_per_s:
+            chunk = max(1, rate // self._faults.flood_deltas_per_s) * 2
+        else:
+            chunk = rate * AUDIO_CHUNK_MS // 1000 * 2
+        if audio_mode:
+            schedule, starts = audio_schedule(
+                text, speech + tail, rate, words, chunk, timestamps, item.transcript_ms
+            )
+            item.token_starts_ms = starts
+        else:
+            schedule = text_schedule(text)
         start = asyncio.get_running_loop().time() + FIRST_AUDIO_LATENCY_MS / 1000 / self._speed
         first_delta = True
         for at_ms, kind, payload in schedule:
@@ -252,6 +333,13 @@ class ActiveResponse:
                 break
             if kind == "audio":
                 event: m.ServerEvent = m.ServerEventResponseAudioDelta(delta=payload, **ids)
+            elif kind == "word":
+                event = m.ServerEventResponseAudioTimestampDelta(
+                    audio_offset_ms=payload.start_ms,
+                    audio_duration_ms=payload.duration_ms,
+                    text=payload.text,
+                    **ids,
+                )
             elif audio_mode:
                 event = m.ServerEventResponseAudioTranscriptDelta(delta=payload, **ids)
             else:
@@ -260,39 +348,29 @@ class ActiveResponse:
                 return
             if kind == "audio":
                 item.audio += payload
-            else:
+            elif kind == "text":
                 item.text += payload
-            if first_delta and self._faults.drop_mid_response:
+            if kind != "word" and first_delta and self._faults.drop_mid_response:
                 self._on_fault_drop()
                 return
-            first_delta = False
+            first_delta = first_delta and kind == "word"
 
         item.audio = bytes(item.audio)
         if self._cancelled.is_set():
             await self._finish_cancelled()
         else:
-            await self._finish_completed(audio_mode, ids)
+            await self._finish_completed(audio_mode, ids, timestamps)
 
-    def _schedule(
-        self, text: str, audio: bytes, rate: int, audio_mode: bool
-    ) -> list[tuple[float, str, Any]]:
-        words = text.split(" ")
-        pieces = [w if i == 0 else " " + w for i, w in enumerate(words)]
-        events: list[tuple[float, str, Any]] = []
-        if not audio_mode:
-            return [(i * TEXT_WORD_MS, "text", p) for i, p in enumerate(pieces)]
-        span = self.item.transcript_ms
-        events += [(i * span / len(pieces), "text", p) for i, p in enumerate(pieces)]
-        if self._faults.flood_deltas_per_s:
-            chunk = max(1, rate // self._faults.flood_deltas_per_s) * 2
-        else:
-            chunk = rate * AUDIO_CHUNK_MS // 1000 * 2
-        events += [
-            (max(0.0, pos * 1000 / (2 * rate) - AUDIO_LEAD_MS), "audio", audio[pos : pos + chunk])
-            for pos in range(0, len(audio), chunk)
-        ]
-        # Transcript words go out just before the audio they describe.
-        return sorted(events, key=lambda e: (e[0], e[1] != "text"))
+    async def _finish_without_message(self) -> None:
+        """``response.done`` of a response whose output is tool calls only."""
+        if self._cancelled.is_set():
+            self.status = "cancelled"
+            await self._send(m.ServerEventResponseDone(response=self._response("cancelled", [])))
+            return
+        self.status = "completed"
+        await self._send(
+            m.ServerEventResponseDone(response=self._response("completed", list(self.outputs)))
+        )
 
     async def _finish_cancelled(self) -> None:
         self.status = "cancelled"
@@ -300,10 +378,12 @@ class ActiveResponse:
         part = self._part()
         await self._send(
             m.ServerEventResponseOutputItemDone(
-                response_id=self.id, output_index=0, item=self._message("incomplete", part)
+                response_id=self.id,
+                output_index=self.output_index,
+                item=self._message("incomplete", part),
             )
         )
-        output = [self._message("incomplete", part)]
+        output = [*self.outputs, self._message("incomplete", part)]
         await self._send(m.ServerEventResponseDone(response=self._response("cancelled", output)))
 
     def _part(self) -> Any:
@@ -311,10 +391,14 @@ class ActiveResponse:
             return m.ResponseAudioContentPart(transcript=self.item.text)
         return m.ResponseTextContentPart(text=self.item.text)
 
-    async def _finish_completed(self, audio_mode: bool, ids: dict[str, Any]) -> None:
+    async def _finish_completed(
+        self, audio_mode: bool, ids: dict[str, Any], timestamps: bool
+    ) -> None:
         item = self.item
         self.status = "completed"  # from here on a cancel finds no active response
         if audio_mode:
+            if timestamps:
+                await self._send(m.ServerEventResponseAudioTimestampDone(**ids))
             await self._send(m.ServerEventResponseAudioDone(**ids))
             await self._send(m.ServerEventResponseAudioTranscriptDone(transcript=item.text, **ids))
         else:
@@ -323,11 +407,13 @@ class ActiveResponse:
         item.status = "completed"
         await self._send(
             m.ServerEventResponseOutputItemDone(
-                response_id=self.id, output_index=0, item=self._message("completed", self._part())
+                response_id=self.id,
+                output_index=self.output_index,
+                item=self._message("completed", self._part()),
             )
         )
         usage = _usage(self._conversation, item)
-        output = [self._message("completed", self._part())]
+        output = [*self.outputs, self._message("completed", self._part())]
         await self._send(
             m.ServerEventResponseDone(response=self._response("completed", output, usage))
         )

@@ -1,7 +1,11 @@
-"""Text to PCM16 speech for the emulated agent.
+"""Text to PCM16 speech for the emulated agent, with the time of every spoken word.
 
-Uses Debian's ``espeak-ng`` when it is on PATH, resampled to the session's output rate with
-``soxr``; otherwise a clearly audible tone pattern (one beep per word). Never silence.
+Uses Debian's espeak-ng: its library (``libespeak-ng.so.1``, through ctypes) when it loads,
+which reports where each word starts in the audio; else the ``espeak-ng`` program; the
+audio is resampled to the session's output rate with ``soxr``. Without either, a clearly
+audible tone pattern (one beep per word). Never silence. Word times come from espeak-ng's
+word events, trimmed to the voiced frames measured on the audio (the program gives no
+events: its words are spread over the voiced span by length; each beep is one word).
 Synthesised phrases are cached per (text, rate) in a bounded LRU cache, so repeated
 greetings cost nothing and quoted messages cannot grow memory without limit.
 """
@@ -9,17 +13,49 @@ greetings cost nothing and quoted messages cannot grow memory without limit.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import io
 import shutil
+import threading
 import wave
 from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import soxr
 
-__all__ = ["cache_size", "espeak_available", "fallback_tones", "resample_pcm16", "synthesize"]
+__all__ = [
+    "Speech",
+    "WordTime",
+    "cache_size",
+    "espeak_available",
+    "fallback_tones",
+    "resample_pcm16",
+    "synthesize",
+    "synthesize_words",
+]
 
-_CACHE: OrderedDict[tuple[str, int, bool], bytes] = OrderedDict()
+
+@dataclass(frozen=True)
+class WordTime:
+    """Where one word of the text is spoken: ``token`` indexes ``text.split(" ")``."""
+
+    token: int
+    text: str
+    start_ms: int
+    duration_ms: int
+
+
+@dataclass(frozen=True)
+class Speech:
+    """PCM16 mono speech and the time of each spoken word in it."""
+
+    pcm: bytes
+    words: tuple[WordTime, ...]
+
+
+_CACHE: OrderedDict[tuple[str, int, bool], Speech] = OrderedDict()
 _CACHE_LIMIT = 256
 """Most phrases kept."""
 _CACHE_BYTES = 4 * 1024 * 1024
@@ -53,11 +89,18 @@ def _wav_payload(wav: bytes) -> tuple[bytes, int]:
     return data[: len(data) - len(data) % 2], rate
 
 
+TONE_MS = 140
+TONE_GAP_MS = 60
+VOICED_RMS = 0.01
+"""A 10 ms frame louder than this (about -40 dBFS) is voiced."""
+_PUNCTUATION = "\"'.,;:!?()[]{}…—-"
+
+
 def fallback_tones(text: str, rate: int) -> bytes:
     """A clearly audible stand-in for speech: one short two-tone beep per word."""
     words = max(1, len(text.split()))
-    beep = int(rate * 0.14)
-    gap = np.zeros(int(rate * 0.06), dtype=np.float32)
+    beep = rate * TONE_MS // 1000
+    gap = np.zeros(rate * TONE_GAP_MS // 1000, dtype=np.float32)
     t = np.arange(beep, dtype=np.float32) / rate
     envelope = np.minimum(1.0, np.minimum(t, t[::-1]) / 0.01)
     pieces: list[np.ndarray] = []
@@ -67,6 +110,182 @@ def fallback_tones(text: str, rate: int) -> bytes:
         pieces.append(gap)
     audio = np.concatenate(pieces)
     return (audio * 32767.0).astype("<i2").tobytes()
+
+
+def _spoken_tokens(text: str) -> list[tuple[int, str]]:
+    """(index in ``text.split(" ")``, word without its punctuation) of each token with one."""
+    tokens = [(i, tok.strip(_PUNCTUATION)) for i, tok in enumerate(text.split(" "))]
+    return [(i, word) for i, word in tokens if word]
+
+
+def _tone_words(text: str) -> tuple[WordTime, ...]:
+    step = TONE_MS + TONE_GAP_MS
+    return tuple(
+        WordTime(token, word, n * step, TONE_MS)
+        for n, (token, word) in enumerate(_spoken_tokens(text))
+    )
+
+
+def _voiced_frames(pcm: bytes, rate: int) -> np.ndarray:
+    """One bool per 10 ms frame of ``pcm``: louder than VOICED_RMS."""
+    frame = rate // 100
+    x = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
+    n = len(x) // frame
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    rms = np.sqrt(np.mean(x[: n * frame].reshape(n, frame) ** 2, axis=1))
+    return np.asarray(rms > VOICED_RMS)
+
+
+def _trim(voiced: np.ndarray, start_ms: int, end_ms: int) -> tuple[int, int]:
+    """[start, end) narrowed to its voiced frames (unchanged when none is voiced)."""
+    a, b = start_ms // 10, max(start_ms // 10 + 1, -(-end_ms // 10))
+    loud = np.nonzero(voiced[a:b])[0]
+    if loud.size == 0:
+        return start_ms, max(10, end_ms - start_ms)
+    first, last = a + int(loud[0]), a + int(loud[-1]) + 1
+    return first * 10, (last - first) * 10
+
+
+def _measured_words(
+    text: str, pcm: bytes, rate: int, starts: dict[int, int] | None
+) -> tuple[WordTime, ...]:
+    """Word times from ``starts`` (token -> start ms, espeak-ng's word events) trimmed to
+    the voiced audio; without events, the voiced span shared out by word length."""
+    tokens = _spoken_tokens(text)
+    voiced = _voiced_frames(pcm, rate)
+    total_ms = len(voiced) * 10
+    if not tokens or total_ms == 0:
+        return ()
+    if not starts:
+        loud = np.nonzero(voiced)[0]
+        first, last = (int(loud[0]) * 10, int(loud[-1]) * 10 + 10) if loud.size else (0, total_ms)
+        weights = [len(word) + 1 for _i, word in tokens]
+        scale, pos, starts = (last - first) / sum(weights), float(first), {}
+        for (token, _word), weight in zip(tokens, weights, strict=True):
+            starts[token] = int(pos)
+            pos += weight * scale
+    timed = [(token, word, starts[token]) for token, word in tokens if token in starts]
+    words: list[WordTime] = []
+    previous_end = 0
+    for n, (token, word, start) in enumerate(timed):
+        end = timed[n + 1][2] if n + 1 < len(timed) else total_ms
+        begin, length = _trim(voiced, start, max(start + 10, end))
+        if begin < previous_end:  # frames are 10 ms: never overlap the word before
+            begin, length = previous_end, max(10, begin + length - previous_end)
+        words.append(WordTime(token, word, begin, length))
+        previous_end = begin + length
+    return tuple(words)
+
+
+class _Espeak:
+    """espeak-ng's library in synchronous mode: audio and word events in one call."""
+
+    AUDIO_OUTPUT_SYNCHRONOUS = 2
+    POS_CHARACTER = 1
+    CHARS_UTF8 = 1
+    EVENT_WORD = 1
+
+    class _Id(ctypes.Union):
+        _fields_ = [("number", ctypes.c_int), ("name", ctypes.c_char_p), ("s", ctypes.c_char * 8)]
+
+    class _Event(ctypes.Structure):
+        pass
+
+    _Event._fields_ = [
+        ("type", ctypes.c_int),
+        ("unique_identifier", ctypes.c_uint),
+        ("text_position", ctypes.c_int),
+        ("length", ctypes.c_int),
+        ("audio_position", ctypes.c_int),
+        ("sample", ctypes.c_int),
+        ("user_data", ctypes.c_void_p),
+        ("id", _Id),
+    ]
+    _Callback = ctypes.CFUNCTYPE(
+        ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.POINTER(_Event)
+    )
+
+    def __init__(self) -> None:
+        lib = ctypes.CDLL("libespeak-ng.so.1")
+        lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
+        lib.espeak_Synth.argtypes = [
+            ctypes.c_char_p,
+            ctypes.c_size_t,
+            ctypes.c_uint,
+            ctypes.c_int,
+            ctypes.c_uint,
+            ctypes.c_uint,
+            ctypes.c_void_p,
+            ctypes.c_void_p,
+        ]
+        self.rate = lib.espeak_Initialize(self.AUDIO_OUTPUT_SYNCHRONOUS, 0, None, 0)
+        if self.rate <= 0 or lib.espeak_SetVoiceByName(b"en-us") != 0:
+            raise OSError("espeak-ng could not be initialised")
+        self._lib = lib
+        self._lock = threading.Lock()
+        self._chunks: list[bytes] = []
+        self._events: list[tuple[int, int]] = []
+        self._callback = self._Callback(self._on_synth)  # kept alive while the library is
+        lib.espeak_SetSynthCallback(self._callback)
+
+    def _on_synth(self, wav: Any, samples: int, events: Any) -> int:
+        if wav and samples > 0:
+            self._chunks.append(ctypes.string_at(wav, samples * 2))
+        i = 0
+        while events[i].type != 0:
+            if events[i].type == self.EVENT_WORD:
+                self._events.append((events[i].text_position, events[i].sample))
+            i += 1
+        return 0
+
+    def speak(self, text: str) -> tuple[bytes, list[tuple[int, int]]]:
+        """(PCM16 at :attr:`rate`, [(1-based character position, start sample)] per word)."""
+        data = text.encode("utf-8")
+        with self._lock:
+            self._chunks, self._events = [], []
+            status = self._lib.espeak_Synth(
+                data, len(data) + 1, 0, self.POS_CHARACTER, 0, self.CHARS_UTF8, None, None
+            )
+            self._lib.espeak_Synchronize()
+            pcm, events = b"".join(self._chunks), self._events
+            self._chunks, self._events = [], []
+        if status != 0:
+            raise RuntimeError(f"espeak_Synth failed ({status})")
+        return pcm, events
+
+
+_ESPEAK: _Espeak | None = None
+_ESPEAK_FAILED = False
+_ESPEAK_INIT = threading.Lock()
+
+
+def _espeak_library() -> _Espeak | None:
+    global _ESPEAK, _ESPEAK_FAILED
+    with _ESPEAK_INIT:
+        if _ESPEAK is None and not _ESPEAK_FAILED:
+            try:
+                _ESPEAK = _Espeak()
+            except (OSError, AttributeError):
+                _ESPEAK_FAILED = True
+        return _ESPEAK
+
+
+def _library_speech(text: str, rate: int) -> Speech | None:
+    """Speech through the library, word starts from its events (None: no library)."""
+    engine = _espeak_library()
+    if engine is None:
+        return None
+    raw, events = engine.speak(text)
+    pcm = resample_pcm16(raw, engine.rate, rate)
+    owner: list[int] = []  # character -> token index
+    for i, tok in enumerate(text.split(" ")):
+        owner += [i] * (len(tok) + 1)
+    starts: dict[int, int] = {}
+    for position, sample in events:
+        token = owner[min(max(position - 1, 0), len(owner) - 1)]
+        starts.setdefault(token, sample * 1000 // engine.rate)
+    return Speech(pcm, _measured_words(text, pcm, rate, starts))
 
 
 async def _espeak(text: str) -> tuple[bytes, int]:
@@ -85,36 +304,51 @@ async def _espeak(text: str) -> tuple[bytes, int]:
     return _wav_payload(out)
 
 
-async def synthesize(text: str, rate: int, *, use_espeak: bool = True) -> bytes:
-    """Speak ``text`` as mono PCM16 at ``rate`` Hz (cached). Never returns silence."""
+def _audible(pcm: bytes) -> bool:
+    samples = np.frombuffer(pcm, dtype="<i2")
+    return samples.size > 0 and int(np.abs(samples).max()) >= 64
+
+
+async def synthesize_words(text: str, rate: int, *, use_espeak: bool = True) -> Speech:
+    """Speak ``text`` as mono PCM16 at ``rate`` Hz with its word times (cached)."""
     key = (text, rate, use_espeak)
     cached = _CACHE.get(key)
     if cached is not None:
         _CACHE.move_to_end(key)
         return cached
-    pcm = b""
-    if use_espeak and espeak_available():
+    speech: Speech | None = None
+    if use_espeak and text.strip():
         try:
-            raw, src_rate = await _espeak(text)
-            pcm = resample_pcm16(raw, src_rate, rate)
+            speech = await asyncio.to_thread(_library_speech, text, rate)
         except (OSError, RuntimeError, ValueError):
-            pcm = b""
-    samples = np.frombuffer(pcm, dtype="<i2")
-    if samples.size == 0 or int(np.abs(samples).max()) < 64:
-        pcm = fallback_tones(text, rate)
-    _remember(key, pcm)
-    return pcm
+            speech = None
+        if speech is None and espeak_available():
+            try:
+                raw, src_rate = await _espeak(text)
+                pcm = resample_pcm16(raw, src_rate, rate)
+                speech = Speech(pcm, _measured_words(text, pcm, rate, None))
+            except (OSError, RuntimeError, ValueError):
+                speech = None
+    if speech is None or not _audible(speech.pcm):
+        speech = Speech(fallback_tones(text, rate), _tone_words(text))
+    _remember(key, speech)
+    return speech
 
 
-def _remember(key: tuple[str, int, bool], pcm: bytes) -> None:
-    """Cache ``pcm``, dropping the least recently used phrases beyond the limits."""
-    _CACHE[key] = pcm
-    total = sum(len(v) for v in _CACHE.values())
+async def synthesize(text: str, rate: int, *, use_espeak: bool = True) -> bytes:
+    """Speak ``text`` as mono PCM16 at ``rate`` Hz (cached). Never returns silence."""
+    return (await synthesize_words(text, rate, use_espeak=use_espeak)).pcm
+
+
+def _remember(key: tuple[str, int, bool], speech: Speech) -> None:
+    """Cache ``speech``, dropping the least recently used phrases beyond the limits."""
+    _CACHE[key] = speech
+    total = sum(len(v.pcm) for v in _CACHE.values())
     while len(_CACHE) > 1 and (len(_CACHE) > _CACHE_LIMIT or total > _CACHE_BYTES):
         _, dropped = _CACHE.popitem(last=False)
-        total -= len(dropped)
+        total -= len(dropped.pcm)
 
 
 def cache_size() -> tuple[int, int]:
     """(phrases, PCM bytes) held by the speech cache."""
-    return len(_CACHE), sum(len(v) for v in _CACHE.values())
+    return len(_CACHE), sum(len(v.pcm) for v in _CACHE.values())

@@ -215,6 +215,11 @@ class StoredItem:
     """For assistant audio: the span of audio the transcript's words are spoken over."""
     released_ms: int | None = None
     """Duration of the audio once it was released to bound memory (the bytes are gone)."""
+    data: dict[str, Any] = field(default_factory=dict)
+    """For tool items (``kind`` is the item type, ``role`` is ``"tool"``): their wire
+    fields, e.g. ``name``, ``call_id``, ``arguments``, ``output``."""
+    token_starts_ms: tuple[float, ...] = ()
+    """For assistant audio: where each word of ``text.split(" ")`` starts being spoken."""
 
     @property
     def audio_ms(self) -> int:

@@ -45,6 +45,7 @@ from voicelive_tui.ui.messages import (
 from voicelive_tui.ui.screen import DashboardScreen
 from voicelive_tui.ui.signals import quit_on_signals
 from voicelive_tui.ui.sources import SessionSource, endpoint_source, replay_source
+from voicelive_tui.ui.widgets.approval import ApprovalScreen
 from voicelive_tui.ui.widgets.conversation import ConversationPanel
 from voicelive_tui.ui.widgets.events import ARROWS, EventLog
 from voicelive_tui.ui.widgets.help import HelpScreen
@@ -103,6 +104,7 @@ class VoiceLiveApp(App[int]):
         self._source = source or endpoint_source()
         self._owns_logs = logs is None
         self._quitting = False
+        self._answering: set[str] = set()  # approval requests answered from the prompt
 
     def get_driver_class(self) -> type[Driver]:
         # On a POSIX terminal: the driver whose writes never block the session's loop.
@@ -246,6 +248,30 @@ class VoiceLiveApp(App[int]):
 
     def on_conversation_changed(self, message: ConversationChanged) -> None:
         self.dashboard.state_changed()
+        self._prompt_approval()
+
+    def _prompt_approval(self) -> None:
+        """Ask about the oldest MCP approval request nobody answered yet (never blocks:
+        the session goes on while the prompt is open)."""
+        session = self.session
+        if session is None or not self.screen_stack or isinstance(self.screen, ApprovalScreen):
+            return
+        pending = [
+            e
+            for e in session.conversation.activity.pending_approvals()
+            if e.approval_request_id not in self._answering
+            and e.server_label not in session.approvals.auto_approve
+        ]
+        if not pending:
+            return
+        entry, request_id = pending[0], pending[0].approval_request_id or ""
+
+        def answered(approve: bool | None) -> None:
+            if approve is not None:
+                self._answering.add(request_id)
+                self.run_worker(session.approvals.answer(request_id, approve), group="approval")
+
+        self.push_screen(ApprovalScreen(entry, len(pending)), answered)
 
     def on_session_notice(self, message: SessionNotice) -> None:
         self.notify(message.text, severity=message.severity.value, timeout=8)

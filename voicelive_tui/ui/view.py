@@ -43,6 +43,8 @@ class StatusView:
     audio: str | None = None  # audio server and devices, when real devices are in use
     glitches: str | None = None  # "2 underruns" and the like, only when non-zero
     expires_in_s: int | None = None  # the service ends the session then (shown under 5 min)
+    approvals: str | None = None  # "1 approval pending" while MCP calls wait for an answer
+    limits: str | None = None  # "requests 3/100 left" when a rate limit runs low
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,28 @@ def reconnect_countdown(conv: Conversation, now: float) -> float | None:
     return round(max(0.0, conv.reconnect_in_s - elapsed))
 
 
+LOW_LIMIT = 0.1
+"""A rate limit shows in the status bar once less than this share of it is left."""
+
+
+def approvals_label(conv: Conversation) -> str | None:
+    """How many MCP approval requests wait for an answer (None: none)."""
+    waiting = len(conv.activity.pending_approvals())
+    if not waiting:
+        return None
+    return f"{waiting} approval{'s' if waiting > 1 else ''} pending"
+
+
+def limits_label(conv: Conversation) -> str | None:
+    """The rate limits running low, e.g. ``requests 3/100 left`` (None: none is)."""
+    low = [
+        f"{name} {remaining}/{limit} left"
+        for name, (remaining, limit) in conv.activity.rate_limits.items()
+        if limit > 0 and remaining < limit * LOW_LIMIT
+    ]
+    return ", ".join(low) or None
+
+
 def status_view(
     conv: Conversation,
     audio: AudioStatus,
@@ -139,4 +163,6 @@ def status_view(
         audio=audio.devices,
         glitches=glitch_label(audio),
         expires_in_s=None if wall_now is None else expires_in_label(conv.expires_in(wall_now)),
+        approvals=approvals_label(conv),
+        limits=limits_label(conv),
     )

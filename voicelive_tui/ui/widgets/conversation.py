@@ -8,6 +8,7 @@ from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from voicelive_tui.activity import describe, footnotes
 from voicelive_tui.turns import Turn
 
 TimeLabel = Callable[[float], str]
@@ -20,6 +21,9 @@ MAX_TURN_VIEWS = 60
 
 def turn_signature(turn: Turn) -> tuple[object, ...]:
     """What, if changed, needs the turn re-rendered."""
+    activity = tuple(
+        (e.status, len(e.arguments), e.ended_at, e.output is not None) for e in turn.activity
+    )
     return (
         turn.text,
         turn.final,
@@ -28,6 +32,8 @@ def turn_signature(turn: Turn) -> tuple[object, ...]:
         turn.kind,
         turn.status,
         turn.latency_ms,
+        activity,
+        len(turn.citations),
     )
 
 
@@ -48,6 +54,17 @@ def turn_header(turn: Turn, time_label: TimeLabel) -> str:
 
 
 def turn_body(turn: Turn) -> str:
+    """The agent's activity, then the transcript (with a marker while it is still growing or
+    where it was cut) and its citations as footnotes."""
+    lines = [f"⚙ {describe(entry)}" for entry in turn.activity]
+    if turn.kind == "activity" and not turn.text:
+        return "\n".join(lines)
+    lines.append(transcript_body(turn))
+    lines += footnotes(turn.citations)
+    return "\n".join(lines)
+
+
+def transcript_body(turn: Turn) -> str:
     """The transcript, with a marker while it is still growing or where it was cut."""
     text = turn.text
     if not text:

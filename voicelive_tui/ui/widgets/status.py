@@ -61,6 +61,8 @@ class StatusBar(Widget):
             ("conversation ", view.conversation_id or "", None),
             ("audio ", view.audio or "", None),
             ("", view.glitches or "", "glitches"),
+            ("", view.approvals or "", "glitches"),
+            ("", view.limits or "", "glitches"),
         ]
         for caption, value, style in parts:
             if value:

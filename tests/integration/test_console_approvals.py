@@ -1,0 +1,78 @@
+"""MCP approvals in console mode: a trusted server (--auto-approve) runs without asking; with
+stdin not a terminal, any other call is denied with a notice, and the agent says so."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.integration.session_helpers import TEST_KEY
+from tests.integration.test_console_mode import run_cli
+
+
+@pytest.mark.parametrize("trusted", [True, False])
+async def test_mcp_approval_in_console_mode(
+    emulator, speech_wav: Path, tmp_path: Path, trusted: bool
+) -> None:
+    server = {
+        "type": "mcp",
+        "server_label": "deepwiki",
+        "server_url": "https://mcp.deepwiki.com/mcp",
+        "allowed_tools": ["ask_question"],
+        "require_approval": "always",
+    }
+    tools = tmp_path / "tools.json"
+    # "required" without function tools: every turn calls the first MCP tool (emulator).
+    tools.write_text(json.dumps({"tools": [server], "tool_choice": "required"}))
+    logs = tmp_path / "logs"
+    trust = ["--auto-approve", "deepwiki"] if trusted else []
+    code, out, err = await run_cli(
+        "--no-tui",
+        "--endpoint",
+        emulator.endpoint,
+        "--api-key",
+        TEST_KEY,
+        "--input-wav",
+        str(speech_wav),
+        "--output-wav",
+        str(tmp_path / "agent.wav"),
+        "--exit-after-turns",
+        "1",
+        "--no-greeting",
+        "--log-dir",
+        str(logs),
+        "--tools",
+        str(tools),
+        *trust,
+    )
+    assert code == 0, err
+    answer = next(line for line in out.splitlines() if line.startswith("🤖 Agent responded"))
+    log = next(logs.glob("*_conversation.log")).read_text(encoding="utf-8")
+    kinds = [line.split("\t")[0] for line in log.splitlines() if "\t" in line]
+    if trusted:
+        assert "ask_question on deepwiki says:" in answer, out
+        assert "Denied" not in out
+        assert kinds == [
+            "User Input:",
+            "Tool Call:",
+            "Approval:",
+            "Approval:",
+            "Tool Result:",
+            "Agent Audio Response:",
+        ], log
+        assert "Approval:\tapproved deepwiki.ask_question(" in log
+    else:
+        assert "did not approve" in answer, out
+        assert "Denied MCP call deepwiki.ask_question(" in out
+        assert "--auto-approve deepwiki" in out
+        assert kinds == [
+            "User Input:",
+            "Tool Call:",
+            "Approval:",
+            "Approval:",
+            "Agent Audio Response:",
+        ], log
+        assert "Approval:\tdenied deepwiki.ask_question(" in log
+        assert "response.mcp_call.in_progress" not in emulator.latest.sent

@@ -1,0 +1,78 @@
+"""--tools with --tool-command in console mode: a spoken turn makes the emulated agent call
+the tool, the command answers it, and the agent speaks the result."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from pathlib import Path
+
+from tests.integration.session_helpers import TEST_KEY
+from tests.integration.test_console_mode import run_cli
+
+TOOL = """\
+import json, sys
+call = json.load(sys.stdin)
+with open(sys.argv[1], "a", encoding="utf-8") as seen:
+    seen.write(json.dumps(call) + "\\n")
+print(json.dumps({"temp": 21}))
+"""
+
+
+async def test_function_call_answered_by_the_tool_command(
+    emulator, speech_wav: Path, tmp_path: Path
+) -> None:
+    tools = tmp_path / "tools.json"
+    weather = {
+        "name": "get_weather",
+        "description": "Current weather in a city.",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}},
+            "required": ["city"],
+        },
+    }
+    # "required": every turn calls the tool, spoken ones too (the emulator's trigger).
+    tools.write_text(json.dumps({"tools": [weather], "tool_choice": "required"}))
+    script, seen, logs = tmp_path / "tool.py", tmp_path / "seen.jsonl", tmp_path / "logs"
+    script.write_text(TOOL)
+    command = f"{shlex.quote(sys.executable)} {script} {seen}"
+    code, out, err = await run_cli(
+        "--no-tui",
+        "--endpoint",
+        emulator.endpoint,
+        "--api-key",
+        TEST_KEY,
+        "--input-wav",
+        str(speech_wav),
+        "--output-wav",
+        str(tmp_path / "agent.wav"),
+        "--exit-after-turns",
+        "1",
+        "--no-greeting",
+        "--log-dir",
+        str(logs),
+        "--tools",
+        str(tools),
+        "--tool-command",
+        command,
+    )
+    assert code == 0, err
+    (call,) = [json.loads(line) for line in seen.read_text().splitlines()]
+    assert call["name"] == "get_weather" and call["call_id"].startswith("call_")
+    assert call["arguments"] == {"city": "example"}  # a spoken turn names no city
+    lines = out.splitlines()
+    answer = next(line for line in lines if line.startswith("🤖 Agent responded"))
+    call_line = lines.index('🔧 Tool Call: get_weather({"city": "example"})')
+    assert (
+        call_line < lines.index('🔧 Tool Result: get_weather -> {"temp": 21}') < lines.index(answer)
+    )
+    assert 'get_weather returned "{"temp": 21}"' in answer, out
+    log = next(logs.glob("*_conversation.log")).read_text(encoding="utf-8").splitlines()
+    body = [line.split("\t")[0] for line in log if "\t" in line]
+    assert body == ["User Input:", "Tool Call:", "Tool Result:", "Agent Audio Response:"], log
+    assert 'Tool Call:\tget_weather({"city": "example"})' in log
+    session = emulator.latest.session
+    assert [t["name"] for t in session["tools"]] == ["get_weather"]
+    assert session["tool_choice"] == "required"
