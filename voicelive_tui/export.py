@@ -1,4 +1,5 @@
-"""The conversation as Markdown (``e`` in the dashboard): turns, interruptions, latency.
+"""The conversation as Markdown (``e`` in the dashboard): turns, interruptions, the agent's
+tool activity and citations, latency.
 
 Pure: a conversation, the turns' timings and a clock label function in, text out.
 """
@@ -7,8 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from voicelive_tui.conversation import Conversation, Turn
+from voicelive_tui.activity import describe, footnotes
+from voicelive_tui.conversation import Conversation
 from voicelive_tui.latency import TurnTiming
+from voicelive_tui.turns import Turn
 
 WHO = {"user": "You", "agent": "Agent", "system": "Notice"}
 
@@ -55,12 +58,20 @@ def conversation_markdown(
     lines.append("")
     by_item = {t.item_id: t for t in timings if t.item_id}
     for turn in conversation.turns:
-        text = turn.text.strip() or "_(no words)_"
         lines.append(turn_heading(turn, label))
         lines.append("")
-        body = text + interruption(turn)
-        if turn.role == "agent":
-            body += latency_note(by_item.get(turn.item_id or ""))
-        lines.append(body)
-        lines.append("")
+        lines += [f"- ⚙ {describe(entry)}" for entry in turn.activity]
+        if turn.activity:
+            lines.append("")
+        if turn.text.strip() or not turn.activity:
+            body = (turn.text.strip() or "_(no words)_") + interruption(turn)
+            if turn.cut_estimated and turn.interrupted:
+                body += " _(cut estimated)_"
+            if turn.role == "agent":
+                body += latency_note(by_item.get(turn.item_id or ""))
+            lines.append(body)
+            lines.append("")
+        lines += [f"{note}  " for note in footnotes(turn.citations)]
+        if turn.citations:
+            lines.append("")
     return "\n".join(lines).rstrip() + "\n"

@@ -403,3 +403,19 @@ def test_panel_lines_say_what_the_agent_is_doing() -> None:
             {"type": "file_citation", "filename": "guide.md", "file_id": "file_1"},
         ]
     ) == ["[1] Voice Live — https://example.com", "[2] guide.md — file_1"]
+
+
+def test_the_markdown_export_lists_the_tool_activity_of_a_turn() -> None:
+    from voicelive_tui.export import conversation_markdown
+
+    run = Run()
+    run.sent(user_text("weather in Paris?"))
+    run.received(
+        created("r1"), *function_call("r1", "fc1", "c1", "get_weather", '{"city": "Paris"}')
+    )
+    run.received(done("r1"))
+    run.sent(output("c1", json.dumps({"sky": "clear"})))
+    run.received(*spoken_reply("r2", "a2", "It is clear in Paris."))
+    text = conversation_markdown(run.conv, run.conv.latencies, lambda t: f"{t:.0f}")
+    assert '- ⚙ called get_weather(city=Paris) → {"sky": "clear"}' in text
+    assert text.index("get_weather") < text.index("It is clear in Paris.")
