@@ -33,9 +33,9 @@ def test_the_dashboard_works_over_ssh_and_gives_the_terminal_back(
     term.keys("m")
     term.wait_gone("mic MUTED")
     term.keys("?")
-    term.wait_for("Esc to close")
+    term.wait_for("╭─ Help ─")  # the box's title: toasts never cover it
     term.keys("Escape")
-    term.wait_gone("Esc to close")
+    term.wait_gone("╭─ Help ─")
     term.keys("q")
     screen = term.wait_for("EXIT=0", 15)
     assert not term.alternate_screen(), screen
