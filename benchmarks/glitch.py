@@ -192,7 +192,7 @@ async def emitted_speech(seconds: float) -> np.ndarray:
     from voicelive_tui.emulator.state import Conversation
 
     text, _ = compose_reply(Conversation(id="glitch"), None)
-    _, pcm = await speak(text, RATE, int(seconds * 1000))
+    _, pcm, _words = await speak(text, RATE, int(seconds * 1000))
     return np.frombuffer(pcm, np.int16)
 
 

@@ -123,7 +123,10 @@ def test_the_readme_recipe_forwards_the_laptops_audio(
         try:
             term = pane(connect, env=env)
             logs = sshd.remote_home / "logs"
-            wait_until(lambda: agent_lines(logs), 60, "the greeting")
+            try:
+                wait_until(lambda: agent_lines(logs), 60, "the greeting")
+            except AssertionError as exc:  # say what the user would have seen
+                raise AssertionError(f"{exc}; the laptop's terminal:\n{term.screen()}") from None
             greeting = agent_lines(logs)[0]
             # The greeting's audio has reached the laptop's speaker and ended.
             wait_until(lambda: heard_silence_after_speech(glitch, heard), 30, "greeting heard")
@@ -172,7 +175,7 @@ async def emitted(text: str) -> np.ndarray:
     """What the emulator sends for ``text`` (its speech is deterministic)."""
     from voicelive_tui.emulator.responder import speak
 
-    _, pcm = await speak(text, RATE)
+    _, pcm, _words = await speak(text, RATE)
     return np.frombuffer(pcm, np.int16)
 
 
