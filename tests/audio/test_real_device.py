@@ -12,7 +12,6 @@ import asyncio
 import base64
 import contextlib
 import os
-import time
 import wave
 from collections.abc import Callable
 from pathlib import Path
@@ -73,14 +72,15 @@ class MonitorTap:
         return int((rms > rms_threshold).sum()) * 10
 
     def settled_after(self, quiet_s: float) -> Callable[[], bool]:
-        """A check that is true once ``heard_ms`` has not changed for ``quiet_s``."""
-        last = [self.heard_ms(), time.monotonic()]
+        """A check that is true once the monitor delivered ``quiet_s`` of audio in which
+        ``heard_ms`` did not grow (silence heard, not parec starved on a busy machine)."""
+        last = [self.heard_ms(), self.samples().size]
 
         def settled() -> bool:
-            heard = self.heard_ms()
+            heard, delivered = self.heard_ms(), self.samples().size
             if heard != last[0]:
-                last[:] = [heard, time.monotonic()]
-            return time.monotonic() - last[1] >= quiet_s
+                last[:] = [heard, delivered]
+            return delivered - last[1] >= quiet_s * SAMPLE_RATE
 
         return settled
 

@@ -18,6 +18,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -56,15 +57,19 @@ def recipe() -> list[str]:
 
 
 @pytest.fixture
-def laptop(tmp_path: Path) -> Iterator[PulseServer]:
-    base = tmp_path / "laptop"
-    base.mkdir()
+def laptop() -> Iterator[PulseServer]:
+    # A short path: the server's socket path must fit a Unix socket address (108 bytes)
+    # and ssh's -R specification, which a deep pytest temp folder may not.
+    base = Path(tempfile.mkdtemp(prefix="vl-laptop-"))
     try:
-        server = start_pulse("laptop", base)
-    except PulseUnavailable as exc:
-        pytest.skip(str(exc))
-    yield server
-    server.stop()
+        try:
+            server = start_pulse("laptop", base)
+        except PulseUnavailable as exc:
+            pytest.skip(str(exc))
+        yield server
+        server.stop()
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def speech_wav(text: str, path: Path) -> Path:
