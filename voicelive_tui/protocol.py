@@ -77,6 +77,25 @@ def pcm_ms(num_bytes: int, rate: int = 24_000) -> float:
     return num_bytes / 2 / rate * 1000
 
 
+def _item_parts(item: Mapping[str, Any]) -> list[str]:
+    """What a conversation item is: a message's role and text, or a tool call, its result,
+    an approval request or answer."""
+    kind = str(item.get("type") or "message")
+    ident = str(item.get("id", "") or "")
+    if kind == "message":
+        text = item_text(item)
+        return [ident, str(item.get("role", "")), repr(_clip(text, 40)) if text else ""]
+    name = item.get("name") or ""
+    label = item.get("server_label")
+    call = f"{label}.{name}" if label else str(name)
+    if kind == "function_call_output":
+        return [kind, str(item.get("call_id", "")), _clip(str(item.get("output", "")), 40)]
+    if kind == "mcp_approval_response":
+        answer = "approved" if item.get("approve") else "denied"
+        return [kind, str(item.get("approval_request_id", "")), answer]
+    return [kind, ident, call, _clip(str(item.get("arguments") or ""), 40)]
+
+
 def summarize(event: Mapping[str, Any]) -> str:
     """One short line describing an event: ids, durations, snippets, error messages."""
     kind = str(event.get("type", "?"))
@@ -123,9 +142,30 @@ def summarize(event: Mapping[str, Any]) -> str:
         parts += [str(event.get("item_id", "")), f"audio_end_ms={event.get('audio_end_ms')}"]
     elif kind in ("conversation.item.created", "conversation.item.create"):
         item = event.get("item") or {}
-        role = item.get("role", "")
-        text = item_text(item)
-        parts += [str(item.get("id", "") or ""), str(role), repr(_clip(text, 40)) if text else ""]
+        parts += _item_parts(item)
+    elif kind in ("response.output_item.added", "response.output_item.done"):
+        item = event.get("item") or {}
+        if item.get("type") not in (None, "message"):
+            parts += _item_parts(item)
+    elif kind.endswith("arguments.done"):
+        parts.append(_clip(str(event.get("arguments", "")), 60))
+    elif kind == "response.audio_timestamp.delta":
+        parts.append(
+            f"{event.get('text', '')!r} at {event.get('audio_offset_ms')} ms"
+            f" for {event.get('audio_duration_ms')} ms"
+        )
+    elif kind == "response.audio_transcript.annotation.added":
+        note = event.get("annotation") or {}
+        parts.append(_clip(str(note.get("title") or note.get("url") or note.get("type")), 60))
+    elif kind == "warning":
+        parts.append(_clip(str((event.get("warning") or {}).get("message", "")), 90))
+    elif kind == "rate_limits.updated":
+        limits = event.get("rate_limits") or []
+        parts += [
+            f"{limit.get('name')} {limit.get('remaining')}/{limit.get('limit')}"
+            for limit in limits
+            if isinstance(limit, Mapping)
+        ]
     if not parts:
         for key in ("item_id", "response_id", "event_id"):
             if event.get(key):

@@ -368,3 +368,30 @@ def test_display_copy_elides_audio_but_not_text() -> None:
     }
     text = {"type": "response.audio_transcript.delta", "delta": "Hello"}
     assert elide_for_display(text) == text
+
+
+def test_agent_activity_events_are_summarised() -> None:
+    request = {
+        "type": "mcp_approval_request",
+        "id": "mcpr_1",
+        "server_label": "deepwiki",
+        "name": "ask_question",
+        "arguments": '{"q": 1}',
+    }
+    assert (
+        summarize({"type": "conversation.item.created", "item": request})
+        == 'mcp_approval_request mcpr_1 deepwiki.ask_question {"q": 1}'
+    )
+    answer = {"type": "mcp_approval_response", "approval_request_id": "mcpr_1", "approve": False}
+    assert summarize({"type": "conversation.item.create", "item": answer}).endswith("denied")
+    call = {"type": "function_call", "id": "fc1", "name": "get_weather", "arguments": ""}
+    assert "get_weather" in summarize({"type": "response.output_item.added", "item": call})
+    args = {"type": "response.function_call_arguments.done", "arguments": '{"city": "Paris"}'}
+    assert summarize(args) == '{"city": "Paris"}'
+    word = {"type": "response.audio_timestamp.delta", "text": "Hi", "audio_offset_ms": 120,
+            "audio_duration_ms": 300}  # fmt: skip
+    assert summarize(word) == "'Hi' at 120 ms for 300 ms"
+    limits = [{"name": "tokens", "remaining": 900, "limit": 1000}]
+    assert summarize({"type": "rate_limits.updated", "rate_limits": limits}) == "tokens 900/1000"
+    warning = {"type": "warning", "warning": {"message": "no word timestamps"}}
+    assert summarize(warning) == "no word timestamps"
