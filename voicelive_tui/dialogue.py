@@ -99,6 +99,7 @@ class Dialogue:
             "input_audio_buffer.speech_started": self._on_speech_started,
             "response.done": self._on_response_done,
             "error": self._on_error,
+            "warning": self._on_warning,
         }
 
     def notice(self, text: str, severity: Severity = Severity.INFORMATION) -> None:
@@ -264,6 +265,11 @@ class Dialogue:
             task = asyncio.ensure_future(answer)
             self.tool_tasks.add(task)
             task.add_done_callback(self.tool_tasks.discard)
+
+    async def _on_warning(self, payload: dict[str, Any]) -> None:
+        """The service's warnings (e.g. a setting it ignores): shown, not only logged."""
+        message = str((payload.get("warning") or {}).get("message", "")) or "(no message)"
+        self.notice(f"Voice Live warning: {message}", Severity.WARNING)
 
     async def _on_error(self, payload: dict[str, Any]) -> None:
         message = (payload.get("error") or {}).get("message", "")

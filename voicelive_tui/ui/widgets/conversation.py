@@ -32,6 +32,7 @@ def turn_signature(turn: Turn) -> tuple[object, ...]:
         turn.kind,
         turn.status,
         turn.latency_ms,
+        turn.cut_estimated,
         activity,
         len(turn.citations),
     )
@@ -45,7 +46,8 @@ def turn_header(turn: Turn, time_label: TimeLabel) -> str:
     if turn.role == "agent" and turn.kind == "text":
         parts.append("(text)")
     if turn.interrupted:
-        parts.append(f"(interrupted at {(turn.heard_ms or 0) / 1000:.1f} s)")
+        approx = ", cut estimated" if turn.cut_estimated else ""
+        parts.append(f"(interrupted at {(turn.heard_ms or 0) / 1000:.1f} s{approx})")
     elif turn.role == "agent" and turn.status not in (None, "completed"):
         parts.append(f"({turn.status})")
     if turn.latency_ms is not None:
