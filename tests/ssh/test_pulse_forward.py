@@ -109,7 +109,9 @@ def test_the_readme_recipe_forwards_the_laptops_audio(
 ) -> None:
     glitch = glitch_module()
     save_cookie, connect = recipe()
-    user = pwd.getpwuid(os.getuid()).pw_name
+    # $USER only names the forwarded socket: a name of this run's own, so two test runs
+    # (or the developer's real forward) never share /tmp/pulse-$USER.sock.
+    user = f"{pwd.getpwuid(os.getuid()).pw_name}-{os.getpid()}"
     env = {**laptop.env, **laptop_env, "USER": user}
     socket = Path(f"/tmp/pulse-{user}.sock")
     saved = subprocess.run(
