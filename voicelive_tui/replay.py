@@ -4,8 +4,10 @@
 the ``--record`` WAV the run's technical log names, if it still exists.
 :class:`ReplaySession` feeds the events, at their recorded pace divided by ``speed``,
 through the same conversation reducer and observers a live session uses, and moves the
-level meters from the recording. No network, no credentials, no new log files; the clock
-is the recorded one, so times and latencies read as they were. Space pauses and resumes,
+level meters from the recording, and at real speed plays the recording's agent channel on
+the speaker (``speaker``: the sound devices, when there are any). No network, no
+credentials, no new log files; the clock is the recorded one, so times and latencies read
+as they were. Space pauses and resumes,
 ``n`` steps to the next event while paused.
 """
 
@@ -24,7 +26,16 @@ from typing import Any
 import numpy as np
 
 from voicelive_tui.audio.backends import NullBackend
-from voicelive_tui.audio.base import MIC_PEAK, MIC_RMS, SILENCE_DB, SPEAKER_PEAK, SPEAKER_RMS
+from voicelive_tui.audio.base import (
+    MIC_PEAK,
+    MIC_RMS,
+    SAMPLE_RATE,
+    SILENCE_DB,
+    SPEAKER_PEAK,
+    SPEAKER_RMS,
+    AudioBackend,
+)
+from voicelive_tui.audio.factory import start_backend
 from voicelive_tui.audio.levels import to_dbfs
 from voicelive_tui.config import ConfigError
 from voicelive_tui.logs import PLAYBACK_STARTED
@@ -33,6 +44,9 @@ from voicelive_tui.updates import StateChanged
 
 TICK_S = 0.05
 """How often the replay moves its clock (and the meters) forward."""
+FEED_AHEAD_S = 0.3
+"""How far ahead of the replay clock the speaker is given the recording's sound."""
+SOUND_ITEM = "replay"
 RECORDING_LINE = re.compile(r"^(\S+ \S+):[^:]*:INFO:Recording the session to (.+)$", re.M)
 
 
@@ -173,9 +187,15 @@ class ReplayAudio(NullBackend):
 class ReplaySession(VoiceLiveSession):
     """Feeds a :class:`Replay` to the observers at ``speed``; the clock is the recorded one."""
 
-    def __init__(self, replay: Replay, speed: float, **kwargs: Any) -> None:
+    def __init__(
+        self, replay: Replay, speed: float, *, speaker: AudioBackend | None = None, **kwargs: Any
+    ) -> None:
         self.replay = replay
         self.speed = speed
+        recording = replay.recording
+        playable = recording is not None and recording.rate == SAMPLE_RATE and speed == 1.0
+        self.speaker = speaker if playable else None
+        self._fed_until: float | None = None
         self.position = replay.events[0].at
         self._audio = ReplayAudio(replay.recording)
         super().__init__(audio=self._audio, clock=lambda: self.position, **kwargs)
@@ -194,6 +214,9 @@ class ReplaySession(VoiceLiveSession):
             self.paused.clear()
         else:
             self.paused.set()
+            if self.speaker is not None:  # silent at once, as a barge-in is
+                self.speaker.barge_in()
+                self._fed_until = None
         return self.paused.is_set()
 
     def step(self) -> None:
@@ -218,6 +241,10 @@ class ReplaySession(VoiceLiveSession):
             f"Replay of {self.replay.events_path.name} at x{self.speed:g}: space pauses, "
             "n steps while paused, q quits."
         )
+        if self.speaker is not None:
+            self.speaker = await start_backend(
+                self.speaker, asyncio.get_running_loop(), self.dialogue
+            )
         started = time.monotonic()
         origin = self.position
         for recorded in self.replay.events:
@@ -235,6 +262,7 @@ class ReplaySession(VoiceLiveSession):
                     break
                 self.position = target
                 self._audio.show(target)
+                self._feed_speaker(target)
                 await asyncio.sleep(min(TICK_S, (recorded.at - target) / self.speed))
             if self._stop.is_set():
                 break
@@ -245,8 +273,23 @@ class ReplaySession(VoiceLiveSession):
         if not self._stop.is_set():
             self.notice("End of the replay: q quits.")
             await self._stop.wait()
+        if self.speaker is not None:
+            await self.speaker.stop()
         conv.closed()
         self._emit(StateChanged(self.position))
+
+    def _feed_speaker(self, at: float) -> None:
+        """Give the speaker the recording's agent channel up to ``at`` + FEED_AHEAD_S."""
+        recording = self.replay.recording
+        if self.speaker is None or recording is None or not self.speaker.has_output:
+            return
+        start = self._fed_until if self._fed_until is not None else at
+        end = at + FEED_AHEAD_S
+        lo = max(0, int((start - recording.start) * recording.rate))
+        hi = min(recording.agent.size, int((end - recording.start) * recording.rate))
+        if hi > lo:
+            self.speaker.play(SOUND_ITEM, recording.agent[lo:hi].tobytes())
+        self._fed_until = end
 
     async def _pause_tick(self) -> None:
         pause = asyncio.ensure_future(self._step.wait())

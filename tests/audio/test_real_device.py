@@ -12,6 +12,7 @@ import asyncio
 import base64
 import contextlib
 import os
+import time
 import wave
 from collections.abc import Callable
 from pathlib import Path
@@ -365,3 +366,44 @@ async def test_a_reply_shorter_than_the_jitter_buffer_still_plays(pulse, backend
         tap.stop()
     assert listener.started == ["short"]
     assert backend.ring.underruns == 0
+
+
+async def test_a_replay_plays_its_recording_on_the_speaker(pulse, tmp_path):
+    """``--replay`` at real speed: the recording's agent channel is heard, at its time."""
+    from azure.core.credentials import AzureKeyCredential
+
+    from voicelive_tui.config import Settings
+    from voicelive_tui.logs import RunLogs
+    from voicelive_tui.replay import Recorded, Recording, Replay, ReplaySession
+
+    start = time.time()
+    agent = np.zeros(3 * SAMPLE_RATE, np.int16)
+    agent[SAMPLE_RATE // 2 : SAMPLE_RATE // 2 + SAMPLE_RATE] = tone(1000, 1.0)  # 0.5-1.5 s
+    recording = Recording(start, SAMPLE_RATE, np.zeros_like(agent), agent)
+    events = [
+        Recorded(start, "received", {"type": "session.created", "session": {"id": "s1"}}),
+        Recorded(start + 2.5, "received", {"type": "session.updated", "session": {"id": "s1"}}),
+    ]
+    replay = Replay(tmp_path / "x_events.jsonl", events, recording)
+    tap = MonitorTap(pulse, tmp_path / "monitor.raw")
+    logs = RunLogs(tmp_path / "logs")
+    session = ReplaySession(
+        replay,
+        1.0,
+        speaker=SoundDeviceBackend("pulse", "pulse"),
+        settings=Settings(log_dir=tmp_path / "logs"),
+        endpoint="replay://x",
+        credential=AzureKeyCredential("replay"),
+        logs=logs,
+    )
+    runner = asyncio.ensure_future(session.run())
+    try:
+        await wait_until(session.finished.is_set, timeout=15)
+        await wait_until(lambda: tap.heard_ms() >= 900, timeout=5)
+    finally:
+        session.quit()
+        await runner
+        tap.stop()
+        logs.close()
+    assert 900 <= tap.heard_ms() <= 1100  # the tone, once
+    assert dominant_hz(tap.samples()) == pytest.approx(1000, abs=20)

@@ -24,13 +24,14 @@ from textual.screen import Screen
 from textual.widgets import Input
 from textual.worker import Worker, WorkerState
 
+from voicelive_tui.audio.base import AudioBackend
 from voicelive_tui.config import Settings
 from voicelive_tui.errors import EXIT_OK, VoiceLiveError
 from voicelive_tui.export import conversation_markdown
 from voicelive_tui.logs import RunLogs
 from voicelive_tui.protocol import APPEND
 from voicelive_tui.replay import Replay, ReplaySession
-from voicelive_tui.runner import DEMO_NOTICE, open_logs
+from voicelive_tui.runner import DEMO_NOTICE, build_audio, open_logs
 from voicelive_tui.session import VoiceLiveSession
 from voicelive_tui.session_config import SessionOverrides
 from voicelive_tui.ui.clock import WallClock
@@ -404,6 +405,14 @@ class VoiceLiveApp(App[int]):
         self.push_screen(JsonScreen(title, entry.event))
 
 
+def replay_speaker(settings: Settings, replay: Replay) -> AudioBackend | None:
+    """The sound devices to play a replay's recording on, if it has one and there are."""
+    if replay.recording is None or settings.no_audio or settings.speed != 1.0:
+        return None
+    backend = build_audio(settings)
+    return backend if backend.kind == "sounddevice" else None
+
+
 def run_replay(settings: Settings, replay: Replay) -> int:
     """``--replay``: the dashboard on a past session. Its own logs go to a folder that is
     removed at exit (a replay writes nothing); times read as recorded."""
@@ -412,7 +421,7 @@ def run_replay(settings: Settings, replay: Replay) -> int:
         try:
             app = VoiceLiveApp(
                 settings,
-                source=replay_source(replay, settings.speed),
+                source=replay_source(replay, settings.speed, replay_speaker(settings, replay)),
                 logs=logs,
                 clock=WallClock(offset=0.0),  # the replay's clock is Unix time
             )

@@ -28,14 +28,18 @@ def endpoint_source(audio: AudioBackend | None = None) -> SessionSource:
     return partial(open_session, audio=audio, scripted_user=True)
 
 
-def replay_source(replay: Replay, speed: float) -> SessionSource:
-    """``--replay``: a past session, fed from its events log; no network, no credentials."""
+def replay_source(
+    replay: Replay, speed: float, speaker: AudioBackend | None = None
+) -> SessionSource:
+    """``--replay``: a past session, fed from its events log; no network, no credentials.
+    ``speaker`` plays the recording's sound (the sound devices, when there are any)."""
 
     @contextlib.asynccontextmanager
     async def open_replay(settings: Settings, logs: RunLogs) -> AsyncIterator[Opened]:
         session = ReplaySession(
             replay,
             speed,
+            speaker=speaker,
             settings=settings,
             endpoint="replay://" + replay.events_path.name,
             credential=AzureKeyCredential("replay"),  # never sent: nothing connects
