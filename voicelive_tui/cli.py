@@ -99,7 +99,8 @@ def forwarded_audio(settings: Settings) -> Settings:
     server = pulse.prepare(os.environ)
     if server is None:
         return settings
-    devices_needed = not settings.no_audio and not (settings.input_wav and settings.output_wav)
+    # A WAV file on either side means no sound devices at all (see runner.build_audio).
+    devices_needed = not settings.no_audio and not (settings.input_wav or settings.output_wav)
     problem = (pulse.problem(os.environ, server) or "") if devices_needed else ""
     return replace(settings, pulse_forwarded=True, audio_problem=problem)
 

@@ -73,3 +73,17 @@ def test_the_hint_is_the_readme_recipe() -> None:
     command = pulse.FORWARD_HINT.removeprefix("on your laptop run: ")
     assert command in recipe
     assert pulse.COOKIE_HINT.removeprefix("send your laptop's PulseAudio cookie once: ") in recipe
+
+
+def test_a_wav_microphone_needs_no_sound_server(tmp_path: Path, monkeypatch) -> None:
+    """--input-wav (or --output-wav) uses no device: an unreachable PULSE_SERVER does not
+    stop the run, and the WAV is still the microphone."""
+    from voicelive_tui import cli
+    from voicelive_tui.config import Settings
+
+    monkeypatch.setenv("PULSE_SERVER", f"unix:{tmp_path / 'none.sock'}")
+    monkeypatch.delenv("PULSE_CLIENTCONFIG", raising=False)
+    wav_run = cli.forwarded_audio(Settings(input_wav=tmp_path / "in.wav"))
+    assert wav_run.pulse_forwarded and wav_run.audio_problem == ""
+    devices_run = cli.forwarded_audio(Settings())
+    assert "not reachable" in devices_run.audio_problem
