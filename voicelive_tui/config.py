@@ -1,4 +1,4 @@
-"""Settings: one frozen dataclass from flags > environment > .env file.
+"""Settings from flags > environment > .env file, validated (the dataclass: settings.py).
 
 Nothing else in the package reads ``os.environ``; the CLI builds the parser with
 :func:`build_parser` and turns its namespace into :class:`Settings` with
@@ -14,7 +14,7 @@ import shlex
 import shutil
 import wave
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -25,14 +25,25 @@ from dotenv.parser import parse_stream
 from voicelive_tui.errors import EXIT_CONFIG, VoiceLiveError
 from voicelive_tui.options import (
     DEFAULT_ENV_FILE,
-    DEFAULT_LOG_DIR,
-    DEFAULT_MODEL,
     DEFAULT_VOICE,
     OPTIONS,
     SWITCHES,
     Option,
 )
+from voicelive_tui.settings import Settings
 from voicelive_tui.tools import has_functions, load_tools
+
+__all__ = [
+    "DEFAULT_INSTRUCTIONS",
+    "DEFAULT_VOICE",
+    "ConfigError",
+    "Settings",
+    "build_parser",
+    "input_wav_problem",
+    "read_env_file",
+    "settings_from_args",
+    "validate",
+]
 
 DEFAULT_INSTRUCTIONS = (
     "You are a helpful voice assistant. Answer briefly and naturally, as in a conversation."
@@ -43,105 +54,6 @@ class ConfigError(VoiceLiveError):
     """Bad configuration or usage; the message is one line for the user (exit 2)."""
 
     exit_code = EXIT_CONFIG
-
-
-@dataclass(frozen=True)
-class Settings:
-    """Everything the app needs to know, resolved once at start-up."""
-
-    endpoint: str | None = None
-    api_key: str | None = field(default=None, repr=False)
-    credential: str = "default"
-    use_token_credential: bool = False
-    model: str | None = None
-    instructions: str | None = None
-    agent_name: str | None = None
-    agent_version: str | None = None
-    project_name: str | None = None
-    conversation_id: str | None = None
-    foundry_resource_override: str | None = None
-    auth_identity_client_id: str | None = None
-    api_version: str | None = None
-    agent_id: str | None = None
-    agent_connection_string: str | None = field(default=None, repr=False)
-    voice: str = DEFAULT_VOICE
-    vad_threshold: float = 0.5
-    vad_prefix_ms: int = 300
-    vad_silence_ms: int = 500
-    echo_cancellation: bool = True
-    noise_suppression: bool = True
-    greeting: bool = True
-    log_dir: Path = Path(DEFAULT_LOG_DIR)
-    verbose: bool = False
-    demo: bool = False
-    demo_requested: bool = False
-    """--demo was given (``demo`` is also on when no endpoint is configured)."""
-    no_tui: bool = False
-    # Audio.
-    input_wav: Path | None = None
-    output_wav: Path | None = None
-    record: Path | None = None
-    summary_json: Path | None = None
-    replay: Path | None = None
-    speed: float = 1.0
-    wav_speed: float = 1.0
-    no_audio: bool = False
-    input_device: str | None = None
-    output_device: str | None = None
-    block_ms: int = 20
-    full_duplex: bool = False
-    list_devices: bool = False
-    save_pulse_cookie: bool = False
-    pulse_forwarded: bool = False
-    """PULSE_SERVER names a server other than this machine's own (set up by audio.pulse)."""
-    audio_problem: str = ""
-    """Why the configured sound server cannot be used (with --demo: the scripted user)."""
-    # Connection.
-    handshake_timeout: float = 10.0
-    heartbeat: float = 10.0
-    retry_max: float = 30.0
-    retry_cap: int = 8
-    # Function tools (model mode).
-    tools_file: Path | None = None
-    tool_command: str | None = None
-    tool_output: str | None = None
-    tools: tuple[dict[str, Any], ...] = ()
-    """Loaded from ``tools_file``."""
-    tool_choice: str | dict[str, Any] | None = None
-    auto_approve: tuple[str, ...] = ()
-    """MCP server labels whose calls are approved without asking."""
-    # Console mode.
-    exit_after_turns: int | None = None
-
-    @property
-    def mode(self) -> str:
-        """ "agent" (Foundry agent by name), "legacy-agent" (agent id) or "model"."""
-        if self.agent_name:
-            return "agent"
-        if self.agent_id:
-            return "legacy-agent"
-        return "model"
-
-    @property
-    def effective_model(self) -> str | None:
-        """The model in model mode (default gpt-realtime); None in agent modes."""
-        if self.mode != "model":
-            return None
-        return self.model or DEFAULT_MODEL
-
-    @property
-    def uses_api_key(self) -> bool:
-        """True when the connection authenticates with the API key."""
-        return bool(self.api_key) and not self.use_token_credential
-
-    def mode_label(self) -> str:
-        """Short text for the status bar: agent name or model."""
-        if self.mode == "agent":
-            version = f" v{self.agent_version}" if self.agent_version else ""
-            return f"agent {self.agent_name}{version}"
-        if self.mode == "legacy-agent":
-            return f"agent {self.agent_id}"
-        return f"model {self.effective_model}"
 
 
 class _Parser(argparse.ArgumentParser):

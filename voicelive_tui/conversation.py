@@ -11,8 +11,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from voicelive_tui.activity import ActivityState, ToolActivity
-from voicelive_tui.latency import CaptureClock, TurnTiming
+from voicelive_tui.activity import ActivityState
+from voicelive_tui.latency import TurnTiming
 from voicelive_tui.protocol import (
     AUDIO_DELTA,
     audio_bytes,
@@ -21,6 +21,8 @@ from voicelive_tui.protocol import (
     pcm_ms,
     voice_name,
 )
+from voicelive_tui.replies import AgentReplies
+from voicelive_tui.turn_timer import TurnTimer
 from voicelive_tui.turns import (
     ConnectionState,
     SessionInfo,
@@ -33,12 +35,9 @@ from voicelive_tui.turns import (
     unix_time,
 )
 
-MAX_TIMED_TURNS = 1000
-"""Turn timings kept (the oldest are dropped): a long session's memory stays bounded."""
-
 
 @dataclass
-class Conversation:
+class Conversation(AgentReplies):
     """Everything the UI shows, derived only from events and feedback fed in."""
 
     connection: ConnectionState = ConnectionState.CONNECTING
@@ -47,9 +46,7 @@ class Conversation:
     turns: list[Turn] = field(default_factory=list)
     vad: VadState = VadState.IDLE
     active_response_id: str | None = None
-    latencies: list[TurnTiming] = field(default_factory=list)
-    """Every timed turn (spoken and typed), in order: see :mod:`voicelive_tui.latency`."""
-    capture_clock: CaptureClock = field(default_factory=CaptureClock)
+    timer: TurnTimer = field(default_factory=TurnTimer)
     activity: ActivityState = field(default_factory=ActivityState)
     rtt_ms: float | None = None
     """The socket's round-trip time (the kernel's smoothed TCP RTT), when known."""
@@ -62,17 +59,18 @@ class Conversation:
     audio_in_bytes: int = 0
     audio_out_bytes: int = 0
     _user_turn_waiting: bool = False
-    _pending_latency: TurnTiming | None = None
 
     # -- queries ---------------------------------------------------------------
 
     @property
+    def latencies(self) -> list[TurnTiming]:
+        """Every timed turn (spoken and typed), in order: see :mod:`voicelive_tui.latency`."""
+        return self.timer.latencies
+
+    @property
     def last_voice_to_voice_ms(self) -> float | None:
         """The newest voice-to-voice latency, for the status bar."""
-        for lat in reversed(self.latencies):
-            if lat.kind == "voice" and lat.total_ms is not None:
-                return lat.total_ms
-        return None
+        return self.timer.last_voice_to_voice_ms
 
     @property
     def response_active(self) -> bool:
@@ -174,7 +172,7 @@ class Conversation:
         if kind == "input_audio_buffer.append":
             n = audio_bytes(event)
             self.audio_in_bytes += n
-            self.capture_clock.appended(pcm_ms(n), now)
+            self.timer.capture_clock.appended(pcm_ms(n), now)
         elif kind == "conversation.item.create":
             item = obj(event.get("item"))
             if item.get("role") == "user":
@@ -190,7 +188,7 @@ class Conversation:
                     )
                 )
                 self._user_turn_waiting = True
-                self._start_timing(TurnTiming(kind="typed", sent=now))
+                self.timer.start(TurnTiming(kind="typed", sent=now))
         elif kind == "conversation.item.truncate":
             # A barge-in: the live session marked the turn already; a replay learns it here.
             turn = self.agent_turn(ident(event.get("item_id")))
@@ -232,17 +230,7 @@ class Conversation:
 
     def _speech_stopped(self, event: dict[str, Any], now: float) -> None:
         self.vad = VadState.PROCESSING
-        end_ms = event.get("audio_end_ms")
-        speech_end = (
-            self.capture_clock.time_of(float(end_ms)) if isinstance(end_ms, (int, float)) else None
-        )
-        self._start_timing(
-            TurnTiming(
-                speech_end=speech_end if speech_end is not None else now,
-                speech_stopped=now,
-                estimated=speech_end is None,
-            )
-        )
+        self.timer.speech_stopped(event.get("audio_end_ms"), now)
         self._user_turn_waiting = True
 
     def _user_transcript(self, event: dict[str, Any], now: float) -> None:
@@ -262,75 +250,7 @@ class Conversation:
         conv = ident(response.get("conversation_id"))
         if conv:
             self.session.conversation_id = conv
-        lat = self._pending_latency
-        if lat is not None and lat.kind == "voice" and lat.response_created is None:
-            lat.response_created = now
-
-    def _output_item(self, event: dict[str, Any], now: float) -> None:
-        item = obj(event.get("item"))
-        if item.get("role") not in (None, "assistant") or self.agent_turn(ident(item.get("id"))):
-            return
-        if item.get("type") not in (None, "message"):
-            return  # tool calls and searches: see _attach_activity
-        response_id = ident(event.get("response_id"))
-        for turn in reversed(self.turns):
-            if turn.role == "agent" and turn.kind == "activity" and turn.item_id is None:
-                if response_id and turn.response_id == response_id:
-                    # The answer after a search joins the turn that holds the search.
-                    turn.item_id, turn.kind = ident(item.get("id")), "audio"
-                    return
-        self.turns.append(
-            Turn(
-                "agent",
-                now,
-                item_id=ident(item.get("id")),
-                response_id=ident(event.get("response_id")),
-            )
-        )
-
-    def _agent_turn_for(self, event: dict[str, Any], now: float, kind: str) -> Turn:
-        turn = self.agent_turn(ident(event.get("item_id")))
-        if turn is None:
-            turn = Turn(
-                "agent",
-                now,
-                item_id=ident(event.get("item_id")),
-                response_id=ident(event.get("response_id")),
-            )
-            self.turns.append(turn)
-        turn.kind = kind
-        return turn
-
-    def _transcript_delta(self, event: dict[str, Any], now: float) -> None:
-        turn = self._agent_turn_for(event, now, "audio")
-        if not turn.final:
-            turn.text += str(event.get("delta", ""))
-
-    def _transcript_done(self, event: dict[str, Any], now: float) -> None:
-        turn = self._agent_turn_for(event, now, "audio")
-        if not turn.interrupted:
-            turn.text = str(event.get("transcript", turn.text))
-        turn.final = True
-
-    def _text_delta(self, event: dict[str, Any], now: float) -> None:
-        turn = self._agent_turn_for(event, now, "text")
-        self._first_output(event, now)
-        if not turn.final:
-            turn.text += str(event.get("delta", ""))
-
-    def _text_done(self, event: dict[str, Any], now: float) -> None:
-        turn = self._agent_turn_for(event, now, "text")
-        turn.text = str(event.get("text", turn.text))
-        turn.final = True
-
-    def _audio_delta(self, event: dict[str, Any], now: float) -> None:
-        n = audio_bytes(event)
-        self.audio_out_bytes += n
-        turn = self._agent_turn_for(event, now, "audio")
-        turn.audio_ms += pcm_ms(n)
-        if self.vad != VadState.USER_SPEAKING:
-            self.vad = VadState.AGENT_SPEAKING
-        self._first_output(event, now)
+        self.timer.response_created(now)
 
     def _response_done(self, event: dict[str, Any], now: float) -> None:
         response = obj(event.get("response"))
@@ -353,7 +273,7 @@ class Conversation:
             self._end_response(status=None)
         if self.vad in (VadState.AGENT_SPEAKING, VadState.PROCESSING):
             self.vad = VadState.IDLE
-        self._pending_latency = None if status == "completed" else self._pending_latency
+        self.timer.response_done(status)
 
     def _error(self, event: dict[str, Any], now: float) -> None:
         message = str(obj(event.get("error")).get("message", ""))
@@ -372,64 +292,16 @@ class Conversation:
     def playback_started(self, item_id: str, now: float) -> None:
         """The audio side played the first sample of ``item_id`` (``now``: when it leaves
         the device, its output latency included)."""
-        for lat in reversed(self.latencies):
-            if lat.kind == "voice" and lat.item_id == item_id and lat.first_delta is not None:
-                if lat.first_sound is None:
-                    lat.first_sound = max(now, lat.first_delta)
-                    self._show_latency(lat)
-                return
+        self._show_latency(self.timer.playback_started(item_id, now))
 
-    def _show_latency(self, timing: TurnTiming) -> None:
-        turn = self.agent_turn(timing.item_id)
-        if turn is not None:
+    def _show_latency(self, timing: TurnTiming | None) -> None:
+        turn = self.agent_turn(timing.item_id) if timing is not None else None
+        if turn is not None and timing is not None:
             turn.latency_ms = timing.total_ms
-
-    def _start_timing(self, timing: TurnTiming) -> None:
-        self.latencies.append(timing)
-        del self.latencies[:-MAX_TIMED_TURNS]
-        self._pending_latency = timing
 
     def _first_output(self, event: dict[str, Any], now: float) -> None:
         """The first text or audio of the answer to the pending turn."""
-        lat = self._pending_latency
-        if lat is None:
-            return
-        if lat.kind == "typed" and lat.first_output is None:
-            lat.first_output = now
-            lat.item_id = ident(event.get("item_id"))
-            self._show_latency(lat)
-        elif (
-            lat.kind == "voice"
-            and lat.first_delta is None
-            and event.get("type") == ("response.audio.delta")
-        ):
-            lat.first_delta = now
-            lat.item_id = ident(event.get("item_id"))
-
-    def _word_timestamp(self, event: dict[str, Any], now: float) -> None:
-        start, length, word = (
-            event.get("audio_offset_ms"),
-            event.get("audio_duration_ms"),
-            event.get("text"),
-        )
-        if isinstance(start, int) and isinstance(length, int) and isinstance(word, str) and word:
-            self._agent_turn_for(event, now, "audio").words.append((start, start + length, word))
-
-    def _attach_activity(self, entry: ToolActivity, now: float) -> None:
-        """A new call, approval or search joins the agent turn of its response (a turn of
-        its own when the response says nothing, as a function call's does)."""
-        for turn in reversed(self.turns):
-            if turn.role == "agent" and entry.response_id and turn.response_id == entry.response_id:
-                turn.activity.append(entry)
-                return
-        turn = Turn("agent", now, response_id=entry.response_id, kind="activity")
-        turn.activity.append(entry)
-        self.turns.append(turn)
-
-    def _annotation(self, event: dict[str, Any], now: float) -> None:
-        turn = self.agent_turn(ident(event.get("item_id")))
-        if turn is not None:
-            turn.citations.append(obj(event.get("annotation")))
+        self._show_latency(self.timer.first_output(event, now))
 
     def _warning(self, event: dict[str, Any], now: float) -> None:
         message = str(obj(event.get("warning")).get("message", ""))

@@ -27,7 +27,6 @@ from voicelive_tui.auth import (
     Credential,
 )
 from voicelive_tui.config import Settings
-from voicelive_tui.conversation import Conversation
 from voicelive_tui.dialogue import Dialogue
 from voicelive_tui.frames import close_code, parse_server_event
 from voicelive_tui.handshake import Quit, open_connection
@@ -41,8 +40,7 @@ from voicelive_tui.reconnect import (
     handshake_status,
     short_error,
 )
-from voicelive_tui.session_config import SessionOverrides
-from voicelive_tui.tools import McpApprovals
+from voicelive_tui.session_controls import SessionControls
 from voicelive_tui.transcript import ConversationLogWriter
 from voicelive_tui.updates import (
     Closed,
@@ -62,11 +60,10 @@ from voicelive_tui.upkeep import (
 
 log = logging.getLogger(__name__)
 
-RECONNECT_REQUESTED = "reconnect requested"
 SESSION_RENEWAL = "session renewal"
 
 
-class VoiceLiveSession:
+class VoiceLiveSession(SessionControls):
     """The client side of one Voice Live conversation, across reconnects."""
 
     def __init__(
@@ -113,22 +110,6 @@ class VoiceLiveSession:
         logs.add_secret(settings.api_key)
         logs.add_secret(settings.agent_connection_string)
 
-    @property
-    def conversation(self) -> Conversation:
-        return self.dialogue.conversation
-
-    @property
-    def audio(self) -> AudioBackend:
-        return self.dialogue.audio
-
-    @property
-    def _conn(self) -> VoiceLiveConnection | None:
-        return self.dialogue.conn
-
-    @_conn.setter
-    def _conn(self, conn: VoiceLiveConnection | None) -> None:
-        self.dialogue.conn = conn
-
     # -- observers -------------------------------------------------------------
 
     def subscribe(self, observer: Observer) -> None:
@@ -142,75 +123,11 @@ class VoiceLiveSession:
             except Exception:  # an observer's bug must not end the session
                 log.exception("Observer failed on %s", type(update).__name__)
 
-    def notice(self, text: str, severity: Severity = Severity.INFORMATION) -> None:
-        """Tell the user something (UI toast / console line) and the technical log."""
-        self.dialogue.notice(text, severity)
-
-    @property
-    def approvals(self) -> McpApprovals:
-        """MCP approvals: what answers them, and the labels approved without asking."""
-        return self.dialogue.approvals
-
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         """Run ``coro`` beside the session; cancelled and awaited at close."""
         task = asyncio.ensure_future(coro)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
-
-    # -- controls --------------------------------------------------------------
-
-    @property
-    def muted(self) -> bool:
-        return self.conversation.muted
-
-    def set_muted(self, muted: bool) -> None:
-        """Stop (or resume) appending microphone audio; levels keep being measured."""
-        self.dialogue.set_muted(muted)
-
-    def toggle_mute(self) -> bool:
-        self.set_muted(not self.muted)
-        return self.muted
-
-    def quit(self) -> None:
-        """End run() cleanly: close the socket, stop audio, flush logs."""
-        self._close_cause = "quit"
-        self._quit.set()
-        self._reconnect_now.set()
-        conn = self._conn
-        if conn is not None:
-            self._spawn(self._close_quietly(conn))
-
-    def reconnect(self) -> None:
-        """Drop the current socket (if any) and connect again at once; a faulted audio
-        device is retried too."""
-        if self.audio.faulted:
-            self._spawn(self.reopen_audio())
-        conn = self._begin_planned_close(RECONNECT_REQUESTED)
-        if conn is not None:
-            self._spawn(self._close_quietly(conn))
-
-    def _begin_planned_close(self, cause: str) -> VoiceLiveConnection | None:
-        conn = self._conn
-        if conn is not None:
-            self._close_cause = cause
-        self._reconnect_now.set()
-        return conn
-
-    async def reopen_audio(self) -> None:
-        """Try the sound devices again after a fault (the dashboard's r key)."""
-        await self.dialogue.reopen_audio()
-
-    async def interrupt(self) -> None:
-        """The interrupt key: silence the agent now, as a spoken barge-in would."""
-        await self.dialogue.barge_in(reason="interrupt key")
-
-    async def send_text(self, text: str) -> None:
-        """Send a typed user message and ask for a response."""
-        await self.dialogue.send_text(text)
-
-    async def override(self, overrides: SessionOverrides) -> None:
-        """Change the voice or VAD values live with a new session.update."""
-        await self.dialogue.override(overrides)
 
     # -- run -------------------------------------------------------------------
 

@@ -31,34 +31,27 @@ import numpy as np
 from . import devices
 from .base import SAMPLE_RATE, SILENCE_DB, AudioError, AudioListener
 from .callbacks import RealtimeCallbacks
-from .playback import RingBackend, pcm_to_samples
+from .housekeeping import Housekeeping
+from .playback import pcm_to_samples
 from .resample import StreamResampler
 from .ring import PlaybackRing, SampleRing
 from .streams import DeviceStreams
 
 __all__ = ["SoundDeviceBackend"]
 
-STALL_S = 3.0
-"""A running stream without a callback for this long counts as a lost device."""
 OUTPUT_LATENCY_S = 0.2
-FORWARDED_OUTPUT_LATENCY_S = 0.4
-"""The starting buffer for a sound server reached over the network or ``ssh -R``."""
 """Output device buffer asked of PortAudio: callbacks may be this late without a gap.
 Barge-in aborts the output stream, which drops what the buffer holds, so a bigger buffer
 does not slow it; see the README's architecture notes for the measurements."""
+FORWARDED_OUTPUT_LATENCY_S = 0.4
+"""The starting buffer for a sound server reached over the network or ``ssh -R``."""
 CAPTURE_RING_S = 10
 """Microphone audio the capture ring holds while the loop is busy (then it is dropped)."""
-MAX_OUTPUT_LATENCY_S = 0.8
-"""The output buffer doubles after the device starved (between items), up to this."""
 PREBUFFER_MS = 60
 """Jitter buffer at the start of playback; it doubles after each starved item."""
-MAX_PREBUFFER_MS = 640
-RELEASE_AFTER_S = 0.1
-"""Deltas stop for this long: the item's audio has all arrived and may start below the
-jitter buffer's level."""
 
 
-class SoundDeviceBackend(RingBackend):
+class SoundDeviceBackend(Housekeeping):
     """Microphone and speaker through PortAudio (sounddevice), 24 kHz mono PCM16."""
 
     kind = "sounddevice"
@@ -343,59 +336,3 @@ class SoundDeviceBackend(RingBackend):
         self.epoch = self.ring.bump_epoch()  # queued audio must not play after a reopen
         if self._listener is not None:
             self._listener.on_audio_fault(message)
-
-    def _grow_prebuffer(self) -> None:
-        """After an item starved (its audio came late), keep more in hand before playing."""
-        if self.ring.underruns == self._underruns_seen:
-            return
-        self._underruns_seen = self.ring.underruns
-        rate = self.ring.rate
-        grown = max(2 * self.ring.prebuffer, rate * 40 // 1000)
-        self.ring.prebuffer = min(grown, rate * MAX_PREBUFFER_MS // 1000)
-
-    def _grow_output_latency(self) -> None:
-        """After the device starved (callbacks came too late), reopen the output stream
-        with twice the buffer -- between items, when nothing queued can be lost."""
-        underflows = self.callbacks.output_underflows
-        if underflows == self._underflows_seen or self.faulted:
-            return
-        if self.full_duplex or self.output_latency >= MAX_OUTPUT_LATENCY_S:
-            self._underflows_seen = underflows
-            return
-        if self.ring.pending_samples() or self.ring.device_queued() or not self.has_output:
-            return
-        self._underflows_seen = underflows
-        self.output_latency = min(2 * self.output_latency, MAX_OUTPUT_LATENCY_S)
-        self._streams.drop_output()
-        try:
-            self._open_stream("output", self._out_index, self.output_latency)
-            self._streams.output.start()
-        except Exception as exc:  # AudioError, or a device that vanished meanwhile
-            self._streams.closing = False
-            self._fault(f"audio output could not reopen: {exc}")
-            return
-        self._streams.closing = False
-
-    async def _housekeep(self) -> None:
-        """Drain for the recorder, release ended items, watch the streams, 4 times a second."""
-        loop = asyncio.get_running_loop()
-        while True:
-            await asyncio.sleep(0.25)
-            self._drain()
-            if loop.time() - self._last_play > RELEASE_AFTER_S:
-                if self._tail_item is not None:
-                    self._flush_resampler_tail()  # the item's deltas seem to have ended
-                self.ring.release()
-            self._grow_prebuffer()
-            self._grow_output_latency()
-            if self._recorder is not None:
-                self._recorder.flush()
-            if self.faulted or not self._streams.all:
-                continue
-            if any(not s.active for s in self._streams.all):
-                self._fault("audio stream stopped (device lost?)")
-            elif self.callbacks.calls != self._calls_seen:
-                self._calls_seen = self.callbacks.calls
-                self._stall_since = loop.time()
-            elif loop.time() - self._stall_since > STALL_S:
-                self._fault(f"no audio callback for {STALL_S:g} s (device lost?)")

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -15,9 +13,11 @@ from aiohttp import web
 from azure.ai.voicelive import models as m
 
 from .activity import list_tools_item, run_mcp_call
+from .audio_events import AudioEvents
 from .audio_input import InputAudio
 from .faults import Faults
-from .items import ClientInputError, parse_item, require, wire_item
+from .item_events import ItemEvents
+from .items import ClientInputError, wire_item
 from .responder import ActiveResponse
 from .state import (
     ConnectionRecord,
@@ -45,7 +45,7 @@ JUNK_FRAMES = (
 """The junk-frames fault's frames: not events, except the last (an unknown event)."""
 
 
-class EmulatorSession:
+class EmulatorSession(AudioEvents, ItemEvents):
     """Runs the protocol for one connection; :meth:`run` returns when the socket closes."""
 
     def __init__(
@@ -278,141 +278,6 @@ class EmulatorSession:
         item.data["tools"] = tools
         await self.send(m.ServerEventMcpListToolsCompleted(item_id=item.id))
 
-    async def _on_append(self, data: dict[str, Any]) -> None:
-        encoded = require(data, "audio", str)
-        if len(encoded) > self.max_append_bytes * 4 // 3 + 4:
-            raise ClientInputError(
-                "audio_too_large",
-                f"Audio chunk too large: at most {self.max_append_bytes} bytes per append.",
-                "audio",
-            )
-        try:
-            pcm = base64.b64decode(encoded, validate=True)
-        except (binascii.Error, ValueError):
-            raise ClientInputError("invalid_audio", "audio is not valid base64.", "audio") from None
-        if len(pcm) > self.max_append_bytes:
-            raise ClientInputError(
-                "audio_too_large",
-                f"Audio chunk too large: at most {self.max_append_bytes} bytes per append.",
-                "audio",
-            )
-        if len(pcm) % 2:
-            raise ClientInputError(
-                "invalid_audio", "PCM16 audio must have an even number of bytes.", "audio"
-            )
-        self.record.appended_audio_bytes += len(pcm)
-        for vad_event, item_id in self.audio.append(pcm):
-            self.record.vad_events.append(vad_event)
-            ms = vad_event.ms
-            if vad_event.kind == "started":
-                await self.send(
-                    m.ServerEventInputAudioBufferSpeechStarted(audio_start_ms=ms, item_id=item_id)
-                )
-                td = self.session.get("turn_detection") or {}
-                if self.active is not None and td.get("interrupt_response", True):
-                    await self._cancel_active("turn_detected")
-            else:
-                await self.send(
-                    m.ServerEventInputAudioBufferSpeechStopped(audio_end_ms=ms, item_id=item_id)
-                )
-                segment, rate = self.audio.take_turn(ms)
-                await self._commit(segment, rate, item_id)
-                td = self.session.get("turn_detection") or {}
-                if td.get("create_response", True) and self.active is None:
-                    await self._start_response({})
-
-    async def _commit(self, pcm: bytes, rate: int, item_id: str) -> None:
-        previous = self.conversation.last_id()
-        seconds = len(pcm) / (2 * rate)
-        item = StoredItem(
-            id=item_id,
-            role="user",
-            kind="audio",
-            audio=pcm,
-            rate=rate,
-            text=f"[speech, {seconds:.1f} s]",
-        )
-        self.conversation.items.append(item)
-        await self.send(
-            m.ServerEventInputAudioBufferCommitted(previous_item_id=previous, item_id=item_id)
-        )
-        await self.send(
-            m.ServerEventConversationItemCreated(previous_item_id=previous, item=wire_item(item))
-        )
-        transcription = self.session.get("input_audio_transcription") or {}
-        if transcription and transcription.get("model") != "whisper-1":
-            # Streaming transcription models send the words as they come; whisper-1 does not.
-            words = item.text.split(" ")
-            for i, word in enumerate(words):
-                await self.send(
-                    m.ServerEventConversationItemInputAudioTranscriptionDelta(
-                        item_id=item_id, content_index=0, delta=word if i == 0 else " " + word
-                    )
-                )
-        await self.send(
-            m.ServerEventConversationItemInputAudioTranscriptionCompleted(
-                item_id=item_id, content_index=0, transcript=item.text
-            )
-        )
-
-    async def _on_commit(self, data: dict[str, Any]) -> None:
-        pcm, rate = self.audio.take_all()
-        ms = len(pcm) * 1000 // (2 * rate)
-        if ms < 100:
-            raise ClientInputError(
-                "input_audio_buffer_commit_empty",
-                "Error committing input audio buffer: buffer too small. Expected at least 100ms"
-                f" of audio, but buffer only has {ms}ms of audio.",
-            )
-        await self._commit(pcm, rate, new_id("item"))
-
-    async def _on_clear(self, data: dict[str, Any]) -> None:
-        self.audio.take_all()
-        await self.send(m.ServerEventInputAudioBufferCleared())
-
-    # -- conversation items -------------------------------------------------------------
-
-    async def _on_item_create(self, data: dict[str, Any]) -> None:
-        item = parse_item(require(data, "item", dict), self.session)
-        call: StoredItem | None = None
-        if item.kind == "mcp_approval_response":
-            call = self._approved_call(item)
-        previous = data.get("previous_item_id")
-        items = self.conversation.items
-        if previous is not None:
-            prev = self.conversation.find(previous) if isinstance(previous, str) else None
-            if prev is None:
-                raise ClientInputError(
-                    "invalid_value", f"previous_item_id '{previous}' not found.", "previous_item_id"
-                )
-            items.insert(items.index(prev) + 1, item)
-        else:
-            previous = self.conversation.last_id()
-            items.append(item)
-        await self.send(
-            m.ServerEventConversationItemCreated(previous_item_id=previous, item=wire_item(item))
-        )
-        if call is not None and item.data["approve"]:
-            self._run_mcp_call(call)
-
-    def _approved_call(self, response: StoredItem) -> StoredItem:
-        """The MCP call an ``mcp_approval_response`` answers (a ClientInputError if none
-        waits for it)."""
-        request_id = response.data["approval_request_id"]
-        request = self.conversation.find(request_id)
-        answered = any(
-            i.kind == "mcp_approval_response" and i.data["approval_request_id"] == request_id
-            for i in self.conversation.items
-        )
-        call = self.conversation.find(request.data["_call_item_id"]) if request else None
-        if request is None or request.kind != "mcp_approval_request" or call is None or answered:
-            raise ClientInputError(
-                "invalid_value",
-                f"approval_request_id '{request_id}' is not a pending MCP approval request.",
-                "item.approval_request_id",
-            )
-        return call
-
     def _run_mcp_call(self, call: StoredItem) -> None:
         async def pause(ms: float) -> None:
             await asyncio.sleep(ms / 1000 / self.speed)
@@ -420,64 +285,6 @@ class EmulatorSession:
         task = asyncio.create_task(run_mcp_call(self.send, call, pause))
         self._tool_tasks.add(task)
         task.add_done_callback(self._tool_tasks.discard)
-
-    def _find(self, data: dict[str, Any]) -> StoredItem:
-        item_id = require(data, "item_id", str)
-        item = self.conversation.find(item_id)
-        if item is None:
-            raise ClientInputError(
-                "item_not_found", f"Item with id '{item_id}' not found.", "item_id"
-            )
-        return item
-
-    async def _on_item_delete(self, data: dict[str, Any]) -> None:
-        item = self._find(data)
-        self.conversation.items.remove(item)
-        await self.send(m.ServerEventConversationItemDeleted(item_id=item.id))
-
-    async def _on_item_retrieve(self, data: dict[str, Any]) -> None:
-        item = self._find(data)
-        await self.send(m.ServerEventConversationItemRetrieved(item=wire_item(item)))
-
-    async def _on_truncate(self, data: dict[str, Any]) -> None:
-        content_index = require(data, "content_index", int)
-        audio_end_ms = require(data, "audio_end_ms", int)
-        item = self._find(data)
-        if item.role != "assistant" or item.kind != "audio":
-            raise ClientInputError(
-                "invalid_value", "Only assistant audio items can be truncated.", "item_id"
-            )
-        if content_index != 0:
-            raise ClientInputError("invalid_value", "content_index must be 0.", "content_index")
-        if not 0 <= audio_end_ms <= item.audio_ms:
-            raise ClientInputError(
-                "invalid_value",
-                f"audio_end_ms ({audio_end_ms}) is outside the item's audio"
-                f" (0 to {item.audio_ms} ms).",
-                "audio_end_ms",
-            )
-        item.audio = item.audio[: item.rate * audio_end_ms // 1000 * 2]
-        words = item.text.split(" ") if item.text else []
-        if words and item.token_starts_ms:
-            # The words whose speech had started: the service keeps what was heard.
-            kept = sum(1 for at in item.token_starts_ms[: len(words)] if at < audio_end_ms)
-            item.text = " ".join(words[:kept])
-        elif words and item.transcript_ms > 0:
-            kept = min(len(words), -(-audio_end_ms * len(words) // item.transcript_ms))
-            item.text = " ".join(words[:kept])
-        self.record.last_truncate = {
-            "item_id": item.id,
-            "content_index": content_index,
-            "audio_end_ms": audio_end_ms,
-        }
-        await self.send(
-            m.ServerEventConversationItemTruncated(
-                item_id=item.id, content_index=content_index, audio_end_ms=audio_end_ms
-            )
-        )
-
-    async def _on_output_clear(self, data: dict[str, Any]) -> None:
-        await self.send(m.ServerEventOutputAudioBufferCleared())
 
     # -- responses -------------------------------------------------------------------------
 

@@ -1,9 +1,6 @@
-"""What the emulated agent says, and how a response streams.
+"""How a response streams (the words the emulated agent says are in ``wording.py``).
 
-- To ``response.create`` with no new user turn: a greeting saying it is the local emulator
-  (in agent mode on a continued conversation: a welcome back that shows it remembers).
-- To a spoken turn: a short sentence, then the user's own audio played back (an echo test).
-- To a text message: a reply that quotes it.
+- To a greeting, a spoken turn or a text message: see ``wording.py``.
 - To a turn that asks for a tool or a search (see ``tools.py``): the calls, streamed by
   ``activity.py``; after the client's tool output (or MCP approval) and its
   ``response.create``: a reply that quotes the output (or refuses).
@@ -26,101 +23,18 @@ from azure.ai.voicelive import models as m
 from .activity import rate_limits_event, stream_search, stream_tool_calls, tool_reply
 from .faults import Faults
 from .schedule import audio_schedule, text_schedule
-from .speech import WordTime, resample_pcm16, synthesize_words
+from .speech import WordTime, resample_pcm16
 from .state import StoredConversation, StoredItem, new_id, output_rate
 from .tools import plan_tools, timestamps_wanted
+from .wording import compose_reply, speak, token_usage
 
 __all__ = ["AUDIO_CHUNK_MS", "ActiveResponse", "compose_reply", "speak"]
 
 AUDIO_CHUNK_MS = 150
 FIRST_AUDIO_LATENCY_MS = 200
 ECHO_GAP_MS = 250
-QUOTE_LIMIT = 200
 
 SendFn = Callable[[m.ServerEvent], Awaitable[bool]]
-
-
-def _quote(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= QUOTE_LIMIT else text[: QUOTE_LIMIT - 3] + "..."
-
-
-def _describe(item: StoredItem) -> str:
-    if item.kind == "audio":
-        return f"{item.audio_ms / 1000:.1f} seconds of speech"
-    return f'"{_quote(item.text)}"'
-
-
-def compose_reply(
-    conversation: StoredConversation, agent_name: str | None
-) -> tuple[str, StoredItem | None]:
-    """Choose what to say next: (sentence, user audio item to play back or None)."""
-    turn: StoredItem | None = None
-    for item in reversed(conversation.items):
-        if item.role == "assistant":
-            break
-        if item.role == "user":
-            turn = item
-            break
-    earlier = [i for i in conversation.items if i.role == "user" and i is not turn]
-    if turn is None:
-        if agent_name and earlier:
-            return (
-                f"Welcome back. I remember {len(earlier)} earlier messages in this conversation;"
-                f" the last one was {_describe(earlier[-1])}.",
-                None,
-            )
-        who = f"I am {agent_name}, an agent on" if agent_name else "This is"
-        return (
-            f"Hello! {who} the local Voice Live emulator. Speak, and I will play your words"
-            " back to you, or type a message.",
-            None,
-        )
-    memory = ""
-    if agent_name and earlier:
-        memory = f" Earlier in this conversation you sent {_describe(earlier[-1])}."
-    if turn.kind == "audio":
-        return (
-            f"I heard {turn.audio_ms / 1000:.1f} seconds of speech."
-            f" Here it is played back.{memory}",
-            turn,
-        )
-    return f'You said: "{_quote(turn.text)}".{memory}', None
-
-
-async def speak(text: str, rate: int, min_ms: int = 0) -> tuple[str, bytes, list[WordTime]]:
-    """The sentence, its PCM16 speech and word times, repeated until it lasts ``min_ms``."""
-    speech = await synthesize_words(text, rate)
-    span = max(1, len(speech.pcm) * 1000 // (2 * rate))
-    repeats = max(1, -(-min_ms // span))
-    tokens = len(text.split(" "))
-    words = [
-        WordTime(w.token + n * tokens, w.text, w.start_ms + n * span, w.duration_ms)
-        for n in range(repeats)
-        for w in speech.words
-    ]
-    return " ".join([text] * repeats), speech.pcm * repeats, words
-
-
-def _usage(conversation: StoredConversation, reply: StoredItem) -> m.TokenUsage:
-    text_in = sum(len(i.text.split()) for i in conversation.items if i is not reply)
-    audio_in = sum(i.audio_ms // 50 for i in conversation.items if i is not reply)
-    text_out, audio_out = len(reply.text.split()), reply.audio_ms // 50
-    return m.TokenUsage(
-        total_tokens=text_in + audio_in + text_out + audio_out,
-        input_tokens=text_in + audio_in,
-        output_tokens=text_out + audio_out,
-        input_token_details=m.InputTokenDetails(
-            cached_tokens=0,
-            text_tokens=text_in,
-            audio_tokens=audio_in,
-            image_tokens=0,
-            cached_tokens_details=m.CachedTokenDetails(
-                text_tokens=0, audio_tokens=0, image_tokens=0
-            ),
-        ),
-        output_token_details=m.OutputTokenDetails(text_tokens=text_out, audio_tokens=audio_out),
-    )
 
 
 class ActiveResponse:
@@ -412,7 +326,7 @@ class ActiveResponse:
                 item=self._message("completed", self._part()),
             )
         )
-        usage = _usage(self._conversation, item)
+        usage = token_usage(self._conversation, item)
         output = [*self.outputs, self._message("completed", self._part())]
         await self._send(
             m.ServerEventResponseDone(response=self._response("completed", output, usage))

@@ -1,0 +1,127 @@
+"""The emulated session's input audio events: append (with server VAD), commit, clear."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from azure.ai.voicelive import models as m
+
+from .audio_input import InputAudio
+from .items import ClientInputError, require, wire_item
+from .responder import ActiveResponse
+from .state import ConnectionRecord, StoredConversation, StoredItem, new_id
+
+__all__ = ["AudioEvents"]
+
+
+class AudioEvents:
+    """``input_audio_buffer.*`` and ``output_audio_buffer.clear`` handlers of
+    :class:`~.connection.EmulatorSession`."""
+
+    session: dict[str, Any]
+    conversation: StoredConversation
+    record: ConnectionRecord
+    audio: InputAudio
+    max_append_bytes: int
+    active: ActiveResponse | None
+    send: Callable[[m.ServerEvent], Awaitable[bool]]
+    _cancel_active: Callable[[str], Awaitable[None]]
+    _start_response: Callable[[dict[str, Any]], Awaitable[None]]
+
+    async def _on_append(self, data: dict[str, Any]) -> None:
+        encoded = require(data, "audio", str)
+        if len(encoded) > self.max_append_bytes * 4 // 3 + 4:
+            raise ClientInputError(
+                "audio_too_large",
+                f"Audio chunk too large: at most {self.max_append_bytes} bytes per append.",
+                "audio",
+            )
+        try:
+            pcm = base64.b64decode(encoded, validate=True)
+        except (binascii.Error, ValueError):
+            raise ClientInputError("invalid_audio", "audio is not valid base64.", "audio") from None
+        if len(pcm) > self.max_append_bytes:
+            raise ClientInputError(
+                "audio_too_large",
+                f"Audio chunk too large: at most {self.max_append_bytes} bytes per append.",
+                "audio",
+            )
+        if len(pcm) % 2:
+            raise ClientInputError(
+                "invalid_audio", "PCM16 audio must have an even number of bytes.", "audio"
+            )
+        self.record.appended_audio_bytes += len(pcm)
+        for vad_event, item_id in self.audio.append(pcm):
+            self.record.vad_events.append(vad_event)
+            ms = vad_event.ms
+            if vad_event.kind == "started":
+                await self.send(
+                    m.ServerEventInputAudioBufferSpeechStarted(audio_start_ms=ms, item_id=item_id)
+                )
+                td = self.session.get("turn_detection") or {}
+                if self.active is not None and td.get("interrupt_response", True):
+                    await self._cancel_active("turn_detected")
+            else:
+                await self.send(
+                    m.ServerEventInputAudioBufferSpeechStopped(audio_end_ms=ms, item_id=item_id)
+                )
+                segment, rate = self.audio.take_turn(ms)
+                await self._commit(segment, rate, item_id)
+                td = self.session.get("turn_detection") or {}
+                if td.get("create_response", True) and self.active is None:
+                    await self._start_response({})
+
+    async def _commit(self, pcm: bytes, rate: int, item_id: str) -> None:
+        previous = self.conversation.last_id()
+        seconds = len(pcm) / (2 * rate)
+        item = StoredItem(
+            id=item_id,
+            role="user",
+            kind="audio",
+            audio=pcm,
+            rate=rate,
+            text=f"[speech, {seconds:.1f} s]",
+        )
+        self.conversation.items.append(item)
+        await self.send(
+            m.ServerEventInputAudioBufferCommitted(previous_item_id=previous, item_id=item_id)
+        )
+        await self.send(
+            m.ServerEventConversationItemCreated(previous_item_id=previous, item=wire_item(item))
+        )
+        transcription = self.session.get("input_audio_transcription") or {}
+        if transcription and transcription.get("model") != "whisper-1":
+            # Streaming transcription models send the words as they come; whisper-1 does not.
+            words = item.text.split(" ")
+            for i, word in enumerate(words):
+                await self.send(
+                    m.ServerEventConversationItemInputAudioTranscriptionDelta(
+                        item_id=item_id, content_index=0, delta=word if i == 0 else " " + word
+                    )
+                )
+        await self.send(
+            m.ServerEventConversationItemInputAudioTranscriptionCompleted(
+                item_id=item_id, content_index=0, transcript=item.text
+            )
+        )
+
+    async def _on_commit(self, data: dict[str, Any]) -> None:
+        pcm, rate = self.audio.take_all()
+        ms = len(pcm) * 1000 // (2 * rate)
+        if ms < 100:
+            raise ClientInputError(
+                "input_audio_buffer_commit_empty",
+                "Error committing input audio buffer: buffer too small. Expected at least 100ms"
+                f" of audio, but buffer only has {ms}ms of audio.",
+            )
+        await self._commit(pcm, rate, new_id("item"))
+
+    async def _on_clear(self, data: dict[str, Any]) -> None:
+        self.audio.take_all()
+        await self.send(m.ServerEventInputAudioBufferCleared())
+
+    async def _on_output_clear(self, data: dict[str, Any]) -> None:
+        await self.send(m.ServerEventOutputAudioBufferCleared())

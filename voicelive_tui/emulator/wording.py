@@ -1,0 +1,103 @@
+"""What the emulated agent says: the reply's words, its speech and the token usage.
+
+- To ``response.create`` with no new user turn: a greeting saying it is the local emulator
+  (in agent mode on a continued conversation: a welcome back that shows it remembers).
+- To a spoken turn: a short sentence, then the user's own audio played back (an echo test).
+- To a text message: a reply that quotes it.
+
+How the reply streams is :mod:`.responder`'s part.
+"""
+
+from __future__ import annotations
+
+from azure.ai.voicelive import models as m
+
+from .speech import WordTime, synthesize_words
+from .state import StoredConversation, StoredItem
+
+__all__ = ["compose_reply", "speak", "token_usage"]
+
+QUOTE_LIMIT = 200
+
+
+def _quote(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= QUOTE_LIMIT else text[: QUOTE_LIMIT - 3] + "..."
+
+
+def _describe(item: StoredItem) -> str:
+    if item.kind == "audio":
+        return f"{item.audio_ms / 1000:.1f} seconds of speech"
+    return f'"{_quote(item.text)}"'
+
+
+def compose_reply(
+    conversation: StoredConversation, agent_name: str | None
+) -> tuple[str, StoredItem | None]:
+    """Choose what to say next: (sentence, user audio item to play back or None)."""
+    turn: StoredItem | None = None
+    for item in reversed(conversation.items):
+        if item.role == "assistant":
+            break
+        if item.role == "user":
+            turn = item
+            break
+    earlier = [i for i in conversation.items if i.role == "user" and i is not turn]
+    if turn is None:
+        if agent_name and earlier:
+            return (
+                f"Welcome back. I remember {len(earlier)} earlier messages in this conversation;"
+                f" the last one was {_describe(earlier[-1])}.",
+                None,
+            )
+        who = f"I am {agent_name}, an agent on" if agent_name else "This is"
+        return (
+            f"Hello! {who} the local Voice Live emulator. Speak, and I will play your words"
+            " back to you, or type a message.",
+            None,
+        )
+    memory = ""
+    if agent_name and earlier:
+        memory = f" Earlier in this conversation you sent {_describe(earlier[-1])}."
+    if turn.kind == "audio":
+        return (
+            f"I heard {turn.audio_ms / 1000:.1f} seconds of speech."
+            f" Here it is played back.{memory}",
+            turn,
+        )
+    return f'You said: "{_quote(turn.text)}".{memory}', None
+
+
+async def speak(text: str, rate: int, min_ms: int = 0) -> tuple[str, bytes, list[WordTime]]:
+    """The sentence, its PCM16 speech and word times, repeated until it lasts ``min_ms``."""
+    speech = await synthesize_words(text, rate)
+    span = max(1, len(speech.pcm) * 1000 // (2 * rate))
+    repeats = max(1, -(-min_ms // span))
+    tokens = len(text.split(" "))
+    words = [
+        WordTime(w.token + n * tokens, w.text, w.start_ms + n * span, w.duration_ms)
+        for n in range(repeats)
+        for w in speech.words
+    ]
+    return " ".join([text] * repeats), speech.pcm * repeats, words
+
+
+def token_usage(conversation: StoredConversation, reply: StoredItem) -> m.TokenUsage:
+    text_in = sum(len(i.text.split()) for i in conversation.items if i is not reply)
+    audio_in = sum(i.audio_ms // 50 for i in conversation.items if i is not reply)
+    text_out, audio_out = len(reply.text.split()), reply.audio_ms // 50
+    return m.TokenUsage(
+        total_tokens=text_in + audio_in + text_out + audio_out,
+        input_tokens=text_in + audio_in,
+        output_tokens=text_out + audio_out,
+        input_token_details=m.InputTokenDetails(
+            cached_tokens=0,
+            text_tokens=text_in,
+            audio_tokens=audio_in,
+            image_tokens=0,
+            cached_tokens_details=m.CachedTokenDetails(
+                text_tokens=0, audio_tokens=0, image_tokens=0
+            ),
+        ),
+        output_token_details=m.OutputTokenDetails(text_tokens=text_out, audio_tokens=audio_out),
+    )

@@ -1,0 +1,114 @@
+"""Settings: the one frozen dataclass of everything the app needs, resolved at start-up.
+
+:mod:`voicelive_tui.config` builds it (flags > environment > .env file) and validates it;
+import it from there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from voicelive_tui.options import DEFAULT_LOG_DIR, DEFAULT_MODEL, DEFAULT_VOICE
+
+__all__ = ["Settings"]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the app needs to know, resolved once at start-up."""
+
+    endpoint: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+    credential: str = "default"
+    use_token_credential: bool = False
+    model: str | None = None
+    instructions: str | None = None
+    agent_name: str | None = None
+    agent_version: str | None = None
+    project_name: str | None = None
+    conversation_id: str | None = None
+    foundry_resource_override: str | None = None
+    auth_identity_client_id: str | None = None
+    api_version: str | None = None
+    agent_id: str | None = None
+    agent_connection_string: str | None = field(default=None, repr=False)
+    voice: str = DEFAULT_VOICE
+    vad_threshold: float = 0.5
+    vad_prefix_ms: int = 300
+    vad_silence_ms: int = 500
+    echo_cancellation: bool = True
+    noise_suppression: bool = True
+    greeting: bool = True
+    log_dir: Path = Path(DEFAULT_LOG_DIR)
+    verbose: bool = False
+    demo: bool = False
+    demo_requested: bool = False
+    """--demo was given (``demo`` is also on when no endpoint is configured)."""
+    no_tui: bool = False
+    # Audio.
+    input_wav: Path | None = None
+    output_wav: Path | None = None
+    record: Path | None = None
+    summary_json: Path | None = None
+    replay: Path | None = None
+    speed: float = 1.0
+    wav_speed: float = 1.0
+    no_audio: bool = False
+    input_device: str | None = None
+    output_device: str | None = None
+    block_ms: int = 20
+    full_duplex: bool = False
+    list_devices: bool = False
+    save_pulse_cookie: bool = False
+    pulse_forwarded: bool = False
+    """PULSE_SERVER names a server other than this machine's own (set up by audio.pulse)."""
+    audio_problem: str = ""
+    """Why the configured sound server cannot be used (with --demo: the scripted user)."""
+    # Connection.
+    handshake_timeout: float = 10.0
+    heartbeat: float = 10.0
+    retry_max: float = 30.0
+    retry_cap: int = 8
+    # Function tools (model mode).
+    tools_file: Path | None = None
+    tool_command: str | None = None
+    tool_output: str | None = None
+    tools: tuple[dict[str, Any], ...] = ()
+    """Loaded from ``tools_file``."""
+    tool_choice: str | dict[str, Any] | None = None
+    auto_approve: tuple[str, ...] = ()
+    """MCP server labels whose calls are approved without asking."""
+    # Console mode.
+    exit_after_turns: int | None = None
+
+    @property
+    def mode(self) -> str:
+        """ "agent" (Foundry agent by name), "legacy-agent" (agent id) or "model"."""
+        if self.agent_name:
+            return "agent"
+        if self.agent_id:
+            return "legacy-agent"
+        return "model"
+
+    @property
+    def effective_model(self) -> str | None:
+        """The model in model mode (default gpt-realtime); None in agent modes."""
+        if self.mode != "model":
+            return None
+        return self.model or DEFAULT_MODEL
+
+    @property
+    def uses_api_key(self) -> bool:
+        """True when the connection authenticates with the API key."""
+        return bool(self.api_key) and not self.use_token_credential
+
+    def mode_label(self) -> str:
+        """Short text for the status bar: agent name or model."""
+        if self.mode == "agent":
+            version = f" v{self.agent_version}" if self.agent_version else ""
+            return f"agent {self.agent_name}{version}"
+        if self.mode == "legacy-agent":
+            return f"agent {self.agent_id}"
+        return f"model {self.effective_model}"

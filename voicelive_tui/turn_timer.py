@@ -1,0 +1,90 @@
+"""The reducer's turn timing: marks each spoken or typed turn's latency as events arrive.
+
+Pure, like :mod:`voicelive_tui.conversation`, which owns one :class:`TurnTimer`; the marks
+and stages are described in :mod:`voicelive_tui.latency`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from voicelive_tui.latency import CaptureClock, TurnTiming
+from voicelive_tui.turns import ident
+
+MAX_TIMED_TURNS = 1000
+"""Turn timings kept (the oldest are dropped): a long session's memory stays bounded."""
+
+
+@dataclass
+class TurnTimer:
+    """Every timed turn, in order, and the one still waiting for its answer."""
+
+    latencies: list[TurnTiming] = field(default_factory=list)
+    capture_clock: CaptureClock = field(default_factory=CaptureClock)
+    pending: TurnTiming | None = None
+
+    @property
+    def last_voice_to_voice_ms(self) -> float | None:
+        """The newest voice-to-voice latency, for the status bar."""
+        for lat in reversed(self.latencies):
+            if lat.kind == "voice" and lat.total_ms is not None:
+                return lat.total_ms
+        return None
+
+    def start(self, timing: TurnTiming) -> None:
+        """A new turn to time (the user stopped speaking, or a message was sent)."""
+        self.latencies.append(timing)
+        del self.latencies[:-MAX_TIMED_TURNS]
+        self.pending = timing
+
+    def speech_stopped(self, end_ms: Any, now: float) -> None:
+        """``input_audio_buffer.speech_stopped``: a spoken turn starts at ``end_ms`` in the
+        captured audio (at ``now`` when that position is not known)."""
+        speech_end = (
+            self.capture_clock.time_of(float(end_ms)) if isinstance(end_ms, (int, float)) else None
+        )
+        self.start(
+            TurnTiming(
+                speech_end=speech_end if speech_end is not None else now,
+                speech_stopped=now,
+                estimated=speech_end is None,
+            )
+        )
+
+    def response_created(self, now: float) -> None:
+        lat = self.pending
+        if lat is not None and lat.kind == "voice" and lat.response_created is None:
+            lat.response_created = now
+
+    def response_done(self, status: str | None) -> None:
+        self.pending = None if status == "completed" else self.pending
+
+    def first_output(self, event: dict[str, Any], now: float) -> TurnTiming | None:
+        """The first text or audio of the answer to the pending turn; the timing when that
+        completes it (a typed turn)."""
+        lat = self.pending
+        if lat is None:
+            return None
+        if lat.kind == "typed" and lat.first_output is None:
+            lat.first_output = now
+            lat.item_id = ident(event.get("item_id"))
+            return lat
+        elif (
+            lat.kind == "voice"
+            and lat.first_delta is None
+            and event.get("type") == ("response.audio.delta")
+        ):
+            lat.first_delta = now
+            lat.item_id = ident(event.get("item_id"))
+        return None
+
+    def playback_started(self, item_id: str, now: float) -> TurnTiming | None:
+        """The first sample of ``item_id`` left the device; the timing it completes."""
+        for lat in reversed(self.latencies):
+            if lat.kind == "voice" and lat.item_id == item_id and lat.first_delta is not None:
+                if lat.first_sound is None:
+                    lat.first_sound = max(now, lat.first_delta)
+                    return lat
+                return None
+        return None
