@@ -22,7 +22,18 @@ import sys
 import time
 from pathlib import Path
 
-from common import Mode, Section, goal, launch, median, ratio, speech_wav, spread, workdir
+from common import (
+    Mode,
+    Section,
+    child_env,
+    goal,
+    launch,
+    median,
+    ratio,
+    speech_wav,
+    spread,
+    workdir,
+)
 from footprint import AFTER_REPLY_S, ANSWER_LEAD_S, READY, TALK_MARGIN_S
 from term import PtyProcess
 
@@ -109,7 +120,11 @@ def run(mode: Mode) -> Section:
                 logs = server.remote_home / f"bench-logs-{run_no}"
                 remote_cmd = " ".join(["voicelive-tui", *args, "--log-dir", str(logs)])
                 argv = [*server.ssh("-t", HOST_ALIAS, remote_cmd)]
-                with PtyProcess(argv, cols=SIZE[0], rows=SIZE[1], cwd=where) as proc:
+                # The laptop's terminal as the local run's; sshd passes TERM on, not COLORTERM,
+                # so the far side draws in 256 colours as it does for most SSH users.
+                with PtyProcess(
+                    argv, cols=SIZE[0], rows=SIZE[1], env=child_env(), cwd=where
+                ) as proc:
                     conversation(proc, mode, remote, server)
         finally:
             server.stop()
@@ -131,6 +146,8 @@ def run(mode: Mode) -> Section:
         f"compression), {mode.footprint_runs} run(s), each phase {mode.phase_s:g} s in "
         f"{WINDOWS} windows (min / median / max). "
         "Wire bytes include SSH framing and keep-alives; the local baseline is the same "
-        "conversation on a local pseudo-terminal in the same run."
+        "conversation on a local pseudo-terminal in the same run, in truecolour "
+        "(COLORTERM=truecolor); sshd passes TERM on but not COLORTERM, so over SSH the app "
+        "draws in 256 colours, with shorter escape sequences."
     )
     return section
