@@ -38,6 +38,8 @@ async def test_mcp_approval_in_console_mode(
         str(speech_wav),
         "--output-wav",
         str(tmp_path / "agent.wav"),
+        "--wav-speed",
+        "10",
         "--exit-after-turns",
         "1",
         "--no-greeting",
@@ -76,3 +78,36 @@ async def test_mcp_approval_in_console_mode(
         ], log
         assert "Approval:\tdenied deepwiki.ask_question(" in log
         assert "response.mcp_call.in_progress" not in emulator.latest.sent
+
+
+async def test_console_mode_asks_on_a_terminal_and_a_yes_runs_the_call(
+    emulator, speech_wav: Path, tmp_path: Path
+) -> None:
+    """stdin a terminal: the console asks, the user types y, the call runs and is answered."""
+    from tests.reliability.harness import Terminal
+
+    server = {
+        "type": "mcp",
+        "server_label": "deepwiki",
+        "server_url": "https://mcp.deepwiki.com/mcp",
+        "allowed_tools": ["ask_question"],
+        "require_approval": "always",
+    }
+    tools = tmp_path / "tools.json"
+    tools.write_text(json.dumps({"tools": [server], "tool_choice": "required"}))
+    logs = tmp_path / "logs"
+    term = await Terminal.start(
+        "--no-tui", "--endpoint", emulator.endpoint, "--api-key", TEST_KEY,
+        "--input-wav", str(speech_wav), "--output-wav", str(tmp_path / "agent.wav"),
+        "--wav-speed", "10", "--exit-after-turns", "1", "--no-greeting",
+        "--log-dir", str(logs), "--tools", str(tools),
+    )  # fmt: skip
+    try:
+        await term.wait_output("Approve MCP call deepwiki.ask_question", 30)
+        term.send("y\r")
+        assert await term.wait(30) == 0
+    finally:
+        term.kill()
+    assert "ask_question on deepwiki says:" in term.text, term.text
+    log = next(logs.glob("*_conversation.log")).read_text(encoding="utf-8")
+    assert "Approval:" in log and "approved" in log.lower()

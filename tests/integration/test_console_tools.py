@@ -48,6 +48,8 @@ async def test_function_call_answered_by_the_tool_command(
         str(speech_wav),
         "--output-wav",
         str(tmp_path / "agent.wav"),
+        "--wav-speed",
+        "10",
         "--exit-after-turns",
         "1",
         "--no-greeting",
