@@ -8,6 +8,7 @@ dashboard alike. The session configuration, which needs ``Settings``, is
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -157,6 +158,12 @@ def summarize(event: Mapping[str, Any]) -> str:
     elif kind == "response.audio_transcript.annotation.added":
         note = event.get("annotation") or {}
         parts.append(_clip(str(note.get("title") or note.get("url") or note.get("type")), 60))
+    elif kind == "response.invocation.delta":
+        # A hosted agent's own (non-speech) event, passed through as it came.
+        raw = event.get("delta")
+        if isinstance(raw, Mapping):
+            parts.append(str(raw.get("type") or raw.get("event") or "invocation"))
+        parts.append(_clip(json.dumps(raw, default=str, ensure_ascii=False), 60))
     elif kind == "warning":
         parts.append(_clip(str((event.get("warning") or {}).get("message", "")), 90))
     elif kind == "rate_limits.updated":

@@ -395,3 +395,5 @@ def test_agent_activity_events_are_summarised() -> None:
     assert summarize({"type": "rate_limits.updated", "rate_limits": limits}) == "tokens 900/1000"
     warning = {"type": "warning", "warning": {"message": "no word timestamps"}}
     assert summarize(warning) == "no word timestamps"
+    step = {"type": "response.invocation.delta", "delta": {"type": "agent.step", "n": 1}}
+    assert summarize(step).startswith('agent.step {"type": "agent.step", "n": 1}')
