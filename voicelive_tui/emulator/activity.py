@@ -13,7 +13,7 @@ ends with ``response.output_item.done`` carrying the output; the client then sen
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import quote_plus
 
 from azure.ai.voicelive import models as m
@@ -21,8 +21,21 @@ from azure.ai.voicelive import models as m
 from .state import StoredConversation, StoredItem, new_id
 from .tools import McpCallPlan, Plan, SearchPlan, mcp_output, quote
 
-if TYPE_CHECKING:
-    from .responder import ActiveResponse
+
+class ActiveResponse(Protocol):
+    """What the streaming helpers here need of the response they stream into
+    (:class:`~voicelive_tui.emulator.responder.ActiveResponse`), without importing it."""
+
+    id: str
+    session: dict[str, Any]
+    conversation: StoredConversation
+    outputs: list[Any]
+    mcp_calls_to_run: list[StoredItem]
+
+    async def send(self, event: m.ServerEvent) -> bool: ...
+
+    async def pause(self, ms: float) -> bool: ...
+
 
 __all__ = [
     "ARGUMENT_CHUNK",
