@@ -9,12 +9,16 @@ in a temporary directory, so a ``.env`` in the repository root is never read).
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import os
+import subprocess
 import sys
 import time
 import wave
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import numpy as np
 
@@ -150,3 +154,53 @@ async def run_cli(
         ) from None
     assert proc.returncode is not None
     return proc.returncode, out.decode(), err.decode()
+
+
+def stop_process(process: subprocess.Popen[Any], timeout: float = 10.0) -> None:
+    """Stop our own child (TERM, then KILL if it lingers) and wait for it."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=timeout)
+
+
+class LogLines:
+    """A stand-in for the conversation log file: the lines written, in order."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def write(self, line: str) -> None:
+        self.lines.append(line)
+
+    def header(self, *fields: Any) -> None:
+        self.lines.append("header")
+
+
+GLITCH_MODULE = "glitch_benchmark"
+
+
+def glitch_benchmark() -> ModuleType:
+    """``benchmarks/glitch.py`` (not a package) loaded once: its gap analysis."""
+    if GLITCH_MODULE in sys.modules:
+        return sys.modules[GLITCH_MODULE]
+    spec = importlib.util.spec_from_file_location(GLITCH_MODULE, REPO / "benchmarks" / "glitch.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[GLITCH_MODULE] = module  # its dataclasses look themselves up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def wav_turn_args(endpoint: str, key: str, speech: Path, where: Path) -> list[str]:
+    """Console mode against ``endpoint``: one spoken turn from ``speech`` at ten times real
+    speed, the reply into a WAV file, logs under ``where``; the run ends after the answer."""
+    return [
+        "--no-tui", "--endpoint", endpoint, "--api-key", key,
+        "--input-wav", str(speech), "--output-wav", str(where / "agent.wav"),
+        "--wav-speed", "10", "--exit-after-turns", "1", "--no-greeting",
+        "--log-dir", str(where / "logs"),
+    ]  # fmt: skip

@@ -24,6 +24,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.helpers import stop_process
+
 __all__ = ["PulseServer", "PulseUnavailable", "missing_tool", "start_pulse"]
 
 READY_TIMEOUT_S = 15.0
@@ -51,13 +53,7 @@ class PulseServer:
 
     def stop(self) -> None:
         """Stop the server (by our own pid) and wait for it."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        stop_process(self.process)
 
 
 class PulseUnavailable(Exception):

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import wav_turn_args
 from tests.integration.session_helpers import TEST_KEY
 from tests.integration.test_console_mode import run_cli
 
 
-@pytest.mark.parametrize("trusted", [True, False])
-async def test_mcp_approval_in_console_mode(
-    emulator, speech_wav: Path, tmp_path: Path, trusted: bool
-) -> None:
+def mcp_tools_file(where: Path) -> Path:
+    """An MCP server that always asks for approval; "required" without function tools
+    makes every turn call its first tool (the emulator's rule)."""
     server = {
         "type": "mcp",
         "server_label": "deepwiki",
@@ -23,30 +23,21 @@ async def test_mcp_approval_in_console_mode(
         "allowed_tools": ["ask_question"],
         "require_approval": "always",
     }
-    tools = tmp_path / "tools.json"
-    # "required" without function tools: every turn calls the first MCP tool (emulator).
+    tools = where / "tools.json"
     tools.write_text(json.dumps({"tools": [server], "tool_choice": "required"}))
+    return tools
+
+
+@pytest.mark.parametrize("trusted", [True, False])
+async def test_mcp_approval_in_console_mode(
+    emulator, speech_wav: Path, tmp_path: Path, trusted: bool
+) -> None:
     logs = tmp_path / "logs"
     trust = ["--auto-approve", "deepwiki"] if trusted else []
     code, out, err = await run_cli(
-        "--no-tui",
-        "--endpoint",
-        emulator.endpoint,
-        "--api-key",
-        TEST_KEY,
-        "--input-wav",
-        str(speech_wav),
-        "--output-wav",
-        str(tmp_path / "agent.wav"),
-        "--wav-speed",
-        "10",
-        "--exit-after-turns",
-        "1",
-        "--no-greeting",
-        "--log-dir",
-        str(logs),
+        *wav_turn_args(emulator.endpoint, TEST_KEY, speech_wav, tmp_path),
         "--tools",
-        str(tools),
+        str(mcp_tools_file(tmp_path)),
         *trust,
     )
     assert code == 0, err
@@ -86,22 +77,12 @@ async def test_console_mode_asks_on_a_terminal_and_a_yes_runs_the_call(
     """stdin a terminal: the console asks, the user types y, the call runs and is answered."""
     from tests.reliability.harness import Terminal
 
-    server = {
-        "type": "mcp",
-        "server_label": "deepwiki",
-        "server_url": "https://mcp.deepwiki.com/mcp",
-        "allowed_tools": ["ask_question"],
-        "require_approval": "always",
-    }
-    tools = tmp_path / "tools.json"
-    tools.write_text(json.dumps({"tools": [server], "tool_choice": "required"}))
     logs = tmp_path / "logs"
     term = await Terminal.start(
-        "--no-tui", "--endpoint", emulator.endpoint, "--api-key", TEST_KEY,
-        "--input-wav", str(speech_wav), "--output-wav", str(tmp_path / "agent.wav"),
-        "--wav-speed", "10", "--exit-after-turns", "1", "--no-greeting",
-        "--log-dir", str(logs), "--tools", str(tools),
-    )  # fmt: skip
+        *wav_turn_args(emulator.endpoint, TEST_KEY, speech_wav, tmp_path),
+        "--tools",
+        str(mcp_tools_file(tmp_path)),
+    )
     try:
         await term.wait_output("Approve MCP call deepwiki.ask_question", 30)
         term.send("y\r")

@@ -8,6 +8,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from tests.helpers import wav_turn_args
 from tests.integration.session_helpers import TEST_KEY
 from tests.integration.test_console_mode import run_cli
 
@@ -39,22 +40,7 @@ async def test_function_call_answered_by_the_tool_command(
     script.write_text(TOOL)
     command = f"{shlex.quote(sys.executable)} {script} {seen}"
     code, out, err = await run_cli(
-        "--no-tui",
-        "--endpoint",
-        emulator.endpoint,
-        "--api-key",
-        TEST_KEY,
-        "--input-wav",
-        str(speech_wav),
-        "--output-wav",
-        str(tmp_path / "agent.wav"),
-        "--wav-speed",
-        "10",
-        "--exit-after-turns",
-        "1",
-        "--no-greeting",
-        "--log-dir",
-        str(logs),
+        *wav_turn_args(emulator.endpoint, TEST_KEY, speech_wav, tmp_path),
         "--tools",
         str(tools),
         "--tool-command",

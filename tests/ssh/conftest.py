@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import stop_process
+
 from .sshd import SshServer, SshUnavailable, start_sshd
 from .tmux import Pane, missing_tmux
 
@@ -81,9 +83,4 @@ def emulator_endpoint() -> Iterator[Callable[..., str]]:
 
     yield start
     for proc in procs:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        stop_process(proc)

@@ -22,6 +22,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.helpers import stop_process
+
 __all__ = ["HOST_ALIAS", "SshServer", "SshUnavailable", "start_sshd"]
 
 HOST_ALIAS = "remote-host"
@@ -53,13 +55,7 @@ class SshServer:
 
     def stop(self) -> None:
         """Stop sshd (by our own pid) and wait for it."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        stop_process(self.process)
 
 
 def missing_tool() -> str | None:

@@ -3,13 +3,13 @@ from a tmux pane, against a throwaway sshd on 127.0.0.1."""
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+from tests.reliability.harness import received_types
 
 from .conftest import EMULATOR_KEY
 from .sshd import SshServer
@@ -82,17 +82,6 @@ def wait_until(check: Callable[[], bool], timeout: float, what: str) -> float:
     return time.monotonic() - start
 
 
-def received(log_dir: Path) -> list[str]:
-    types = []
-    for path in log_dir.glob("*_events.jsonl"):
-        for line in path.read_text(errors="replace").splitlines():
-            with contextlib.suppress(ValueError):
-                event = json.loads(line)
-                if event.get("direction") == "received":
-                    types.append(str(event["event"].get("type")))
-    return types
-
-
 def remote_command(endpoint: str, name: str) -> str:
     """``ssh -t`` to the dashboard against ``endpoint``, its reply audio into a WAV file."""
     return (
@@ -107,8 +96,10 @@ def test_a_killed_ssh_client_ends_the_remote_app_with_the_reply_logged(
     endpoint = emulator_endpoint("long-reply=30")
     term = pane(remote_command(endpoint, "kill"))
     log_dir = sshd.remote_home / "kill-logs"
-    wait_until(lambda: "response.audio_transcript.delta" in received(log_dir), 40, "the reply")
-    assert "response.done" not in received(log_dir)
+    wait_until(
+        lambda: "response.audio_transcript.delta" in received_types(log_dir), 40, "the reply"
+    )
+    assert "response.done" not in received_types(log_dir)
     app = remote_app_pid("kill-logs")
     [client] = term.children("ssh")
     os.kill(client, signal.SIGKILL)  # the laptop's lid closes: the link is gone

@@ -11,7 +11,6 @@ must play in real time: no gap the emulator did not send, length within 2 %.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import os
 import pwd
 import re
@@ -27,6 +26,7 @@ import numpy as np
 import pytest
 
 from tests.audio.pulse import PulseServer, PulseUnavailable, start_pulse
+from tests.helpers import glitch_benchmark
 
 from .sshd import SshServer
 from .tmux import Pane
@@ -34,18 +34,6 @@ from .tmux import Pane
 README = Path(__file__).resolve().parents[2] / "README.md"
 RATE = 24_000
 SPEED_TOLERANCE = 0.02
-
-
-def glitch_module():  # benchmarks/ is not a package: load its analysis by path
-    path = README.parent / "benchmarks" / "glitch.py"
-    spec = importlib.util.spec_from_file_location("glitch_benchmark", path)
-    assert spec and spec.loader
-    if spec.name in sys.modules:
-        return sys.modules[spec.name]
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look themselves up there
-    spec.loader.exec_module(module)
-    return module
 
 
 def recipe() -> list[str]:
@@ -107,7 +95,7 @@ def test_the_readme_recipe_forwards_the_laptops_audio(
     laptop_env: dict[str, str],
     tmp_path: Path,
 ) -> None:
-    glitch = glitch_module()
+    glitch = glitch_benchmark()
     save_cookie, connect = recipe()
     # $USER only names the forwarded socket: a name of this run's own, so two test runs
     # (or the developer's real forward) never share /tmp/pulse-$USER.sock.

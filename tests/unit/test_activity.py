@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from tests.helpers import LogLines
 from voicelive_tui.activity import ToolActivity, describe, footnotes
 from voicelive_tui.conversation import Conversation
 from voicelive_tui.transcript import ConversationLogWriter
@@ -15,23 +16,12 @@ from voicelive_tui.updates import EventReceived, EventSent
 Event = dict[str, Any]
 
 
-class Lines:
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def write(self, line: str) -> None:
-        self.lines.append(line)
-
-    def header(self, *fields: Any) -> None:
-        self.lines.append("header")
-
-
 class Run:
     """A conversation and its log, fed events one second apart (or at given times)."""
 
     def __init__(self) -> None:
         self.conv = Conversation()
-        self.log = Lines()
+        self.log = LogLines()
         self.writer = ConversationLogWriter(self.log, self.conv)  # type: ignore[arg-type]
         self.now = 0.0
 

@@ -2,28 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
+from tests.helpers import glitch_benchmark
 from voicelive_tui.emulator.speech import fallback_tones
 
 RATE = 24_000
-_PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "glitch.py"
 
 
 @pytest.fixture(scope="module")
 def glitch():
-    spec = importlib.util.spec_from_file_location("glitch_benchmark", _PATH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look themselves up there
-    spec.loader.exec_module(module)
-    yield module
-    del sys.modules[spec.name]
+    return glitch_benchmark()
 
 
 @pytest.fixture(scope="module")

@@ -4,24 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.helpers import LogLines
 from voicelive_tui.conversation import Conversation
 from voicelive_tui.transcript import ConversationLogWriter
 from voicelive_tui.updates import EventReceived, EventSent
 
 
-class Lines:
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def write(self, line: str) -> None:
-        self.lines.append(line)
-
-    def header(self, *fields: Any) -> None:
-        self.lines.append("header")
-
-
-def feed(events: list[dict[str, Any]], playing: set[str] | None = None) -> tuple[Lines, Any]:
-    conv, log = Conversation(), Lines()
+def feed(events: list[dict[str, Any]], playing: set[str] | None = None) -> tuple[LogLines, Any]:
+    conv, log = Conversation(), LogLines()
     writer = ConversationLogWriter(log, conv, lambda item: item in (playing or set()))  # type: ignore[arg-type]
     for now, event in enumerate(events):
         conv.apply_received(event, float(now))
