@@ -30,13 +30,12 @@ from voicelive_tui.audio.base import (
     MIC_PEAK,
     MIC_RMS,
     SAMPLE_RATE,
-    SILENCE_DB,
     SPEAKER_PEAK,
     SPEAKER_RMS,
     AudioBackend,
 )
 from voicelive_tui.audio.factory import start_backend
-from voicelive_tui.audio.levels import to_dbfs
+from voicelive_tui.audio.levels import LevelMeter
 from voicelive_tui.config import ConfigError
 from voicelive_tui.logs import PLAYBACK_STARTED
 from voicelive_tui.session import VoiceLiveSession
@@ -68,20 +67,11 @@ class Recording:
     mic: np.ndarray
     agent: np.ndarray
 
-    def levels(self, at: float, window_s: float = TICK_S) -> tuple[float, ...]:
-        """(mic RMS, mic peak, speaker RMS, speaker peak) in dBFS around Unix time ``at``."""
-        lo = int((at - self.start - window_s) * self.rate)
-        hi = int((at - self.start) * self.rate)
-        if hi <= 0 or lo >= self.mic.size:
-            return (SILENCE_DB,) * 4
-        out = []
-        for channel in (self.mic, self.agent):
-            x = channel[max(0, lo) : hi].astype(np.float64) / 32768.0
-            if x.size == 0:
-                out += [SILENCE_DB, SILENCE_DB]
-                continue
-            out += [to_dbfs(float(np.sqrt(np.mean(x * x)))), to_dbfs(float(np.abs(x).max()))]
-        return tuple(out)
+    def window(self, channel: np.ndarray, at: float, window_s: float = TICK_S) -> np.ndarray:
+        """The samples of ``channel`` in the ``window_s`` before Unix time ``at``."""
+        lo = max(0, int((at - self.start - window_s) * self.rate))
+        hi = max(0, int((at - self.start) * self.rate))
+        return channel[lo:hi]
 
 
 @dataclass(frozen=True)
@@ -169,6 +159,14 @@ class ReplayAudio(NullBackend):
     def __init__(self, recording: Recording | None) -> None:
         super().__init__()
         self.recording = recording
+        # The devices' own meters, fed from the recording instead of a callback.
+        self._meters: list[tuple[LevelMeter, np.ndarray]] = []
+        if recording is not None:
+            block = int(TICK_S * recording.rate) + 1
+            self._meters = [
+                (LevelMeter(self.levels, MIC_RMS, MIC_PEAK, block), recording.mic),
+                (LevelMeter(self.levels, SPEAKER_RMS, SPEAKER_PEAK, block), recording.agent),
+            ]
 
     @property
     def has_input(self) -> bool:
@@ -178,10 +176,13 @@ class ReplayAudio(NullBackend):
         return "replay: levels from the recording" if self.recording else "replay: no recording"
 
     def show(self, at: float) -> None:
-        if self.recording is not None:
-            indices = (MIC_RMS, MIC_PEAK, SPEAKER_RMS, SPEAKER_PEAK)
-            for index, value in zip(indices, self.recording.levels(at), strict=True):
-                self.levels[index] = value
+        for meter, channel in self._meters:
+            assert self.recording is not None  # meters exist only with a recording
+            samples = self.recording.window(channel, at)
+            if samples.size:
+                meter.measure(samples)
+            else:
+                meter.reset()
 
 
 class ReplaySession(VoiceLiveSession):
