@@ -24,7 +24,7 @@ from pathlib import Path
 from textual import events
 
 from voicelive_tui.cli import load_settings
-from voicelive_tui.conversation import ConnectionState
+from voicelive_tui.conversation.reducer import ConnectionState
 from voicelive_tui.ui.app import VoiceLiveApp
 
 TYPE_EVERY_S = 4.0

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-import signal
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -16,7 +14,6 @@ from voicelive_tui.errors import EXIT_AUDIO, EXIT_CONFIG, EXIT_OK, VoiceLiveErro
 from voicelive_tui.logs import make_log_dir
 
 PROG = "voicelive-tui"
-QUIT_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def fail(message: str, code: int) -> int:
@@ -29,56 +26,6 @@ def load_settings(argv: Sequence[str] | None) -> Settings:
     """Settings from the command line, the environment and the .env file."""
     args = build_parser(PROG).parse_args(argv)
     return settings_from_args(args, os.environ)
-
-
-async def run_console(settings: Settings) -> int:
-    """Console mode: the seed's lines on stdout until Ctrl+C or --exit-after-turns."""
-    from voicelive_tui.console import BANNER, GOODBYE, ConsolePrinter, TurnLimit
-    from voicelive_tui.frames import MALFORMED
-    from voicelive_tui.runner import DEMO_NOTICE, open_logs, open_session
-
-    if "utf" not in (sys.stdout.encoding or "").lower():
-        # An ASCII or Latin-1 terminal gets '?' for the seed's emoji, not a traceback.
-        sys.stdout.reconfigure(errors="replace")  # type: ignore[union-attr]
-    print(BANNER)
-    print("=" * 50, flush=True)
-    if settings.demo:
-        print(DEMO_NOTICE, flush=True)
-    logs = open_logs(settings)
-    try:
-        async with open_session(settings, logs) as opened:
-            session = opened.session
-            session.subscribe(ConsolePrinter(session))
-            limit = TurnLimit(session, settings.exit_after_turns or 0)
-            if settings.exit_after_turns:
-                session.subscribe(limit)
-            loop = asyncio.get_running_loop()
-            # An SSH disconnect sends SIGHUP: quit as Ctrl+C does, the reply in progress
-            # written to the conversation log as [interrupted: quit].
-            for sig in QUIT_SIGNALS:
-                loop.add_signal_handler(sig, session.quit)
-            try:
-                await session.run()
-            finally:
-                await limit.close()
-                for sig in QUIT_SIGNALS:
-                    loop.remove_signal_handler(sig)
-        conv = session.conversation
-        lines = []
-        skipped = conv.received[MALFORMED]
-        if skipped:
-            lines.append(f"Skipped {skipped} frame(s) that were not server events")
-        if conv.session.conversation_id and settings.mode == "agent":
-            lines.append(
-                f"Conversation id: {conv.session.conversation_id} "
-                "(continue it with --conversation-id)"
-            )
-        lines.append(GOODBYE)
-        with contextlib.suppress(OSError):  # after a SIGHUP the terminal may be gone
-            print("\n".join(lines), flush=True)
-        return EXIT_OK
-    finally:
-        logs.close()
 
 
 def no_dashboard_reason(env: Mapping[str, str]) -> str:
@@ -160,6 +107,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"{PROG}: {why}: console mode (as --no-tui)", file=sys.stderr, flush=True)
                 settings = replace(settings, no_tui=True)
         if settings.no_tui:
+            from voicelive_tui.console import run_console
+
             return asyncio.run(run_console(settings))
         from voicelive_tui.ui.app import run_app
 

@@ -5,16 +5,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 import sys
 import threading
 from collections import deque
 from typing import TextIO
 
-from voicelive_tui.activity import log_lines
-from voicelive_tui.latency import TurnTiming
+from voicelive_tui.config import Settings
+from voicelive_tui.conversation.activity import log_lines
+from voicelive_tui.conversation.latency import TurnTiming
+from voicelive_tui.conversation.turns import ConnectionState
+from voicelive_tui.errors import EXIT_OK
 from voicelive_tui.protocol import is_benign_cancel_error
-from voicelive_tui.session import VoiceLiveSession
-from voicelive_tui.turns import ConnectionState
+from voicelive_tui.runner import DEMO_NOTICE, open_logs, open_session
+from voicelive_tui.session.frames import MALFORMED
+from voicelive_tui.session.session import VoiceLiveSession
 from voicelive_tui.updates import (
     AudioLost,
     EventReceived,
@@ -26,6 +31,8 @@ from voicelive_tui.updates import (
 )
 
 log = logging.getLogger(__name__)
+
+QUIT_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 PLAYBACK_WAIT_S = 30.0
 BANNER = "🎙️  Basic Voice Assistant with Azure VoiceLive SDK"
@@ -190,3 +197,49 @@ class TurnLimit:
             self.task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self.task
+
+
+async def run_console(settings: Settings) -> int:
+    """Console mode: the seed's lines on stdout until Ctrl+C or --exit-after-turns."""
+    if "utf" not in (sys.stdout.encoding or "").lower():
+        # An ASCII or Latin-1 terminal gets '?' for the seed's emoji, not a traceback.
+        sys.stdout.reconfigure(errors="replace")  # type: ignore[union-attr]
+    print(BANNER)
+    print("=" * 50, flush=True)
+    if settings.demo:
+        print(DEMO_NOTICE, flush=True)
+    logs = open_logs(settings)
+    try:
+        async with open_session(settings, logs) as opened:
+            session = opened.session
+            session.subscribe(ConsolePrinter(session))
+            limit = TurnLimit(session, settings.exit_after_turns or 0)
+            if settings.exit_after_turns:
+                session.subscribe(limit)
+            loop = asyncio.get_running_loop()
+            # An SSH disconnect sends SIGHUP: quit as Ctrl+C does, the reply in progress
+            # written to the conversation log as [interrupted: quit].
+            for sig in QUIT_SIGNALS:
+                loop.add_signal_handler(sig, session.quit)
+            try:
+                await session.run()
+            finally:
+                await limit.close()
+                for sig in QUIT_SIGNALS:
+                    loop.remove_signal_handler(sig)
+        conv = session.conversation
+        lines = []
+        skipped = conv.received[MALFORMED]
+        if skipped:
+            lines.append(f"Skipped {skipped} frame(s) that were not server events")
+        if conv.session.conversation_id and settings.mode == "agent":
+            lines.append(
+                f"Conversation id: {conv.session.conversation_id} "
+                "(continue it with --conversation-id)"
+            )
+        lines.append(GOODBYE)
+        with contextlib.suppress(OSError):  # after a SIGHUP the terminal may be gone
+            print("\n".join(lines), flush=True)
+        return EXIT_OK
+    finally:
+        logs.close()

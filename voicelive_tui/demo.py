@@ -13,9 +13,9 @@ from collections.abc import Awaitable, Callable
 
 from voicelive_tui.audio.backends import WavBackend
 from voicelive_tui.audio.base import SAMPLE_RATE
-from voicelive_tui.conversation import Conversation
-from voicelive_tui.session import VoiceLiveSession
-from voicelive_tui.turns import ConnectionState
+from voicelive_tui.conversation.reducer import Conversation
+from voicelive_tui.conversation.turns import ConnectionState
+from voicelive_tui.session.session import VoiceLiveSession
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 No I/O and no configuration here: everything takes plain values and returns plain
 values, so it is tested with lists of dicts and used by the session, console mode and the
 dashboard alike. The session configuration, which needs ``Settings``, is
-:mod:`voicelive_tui.session_config`.
+:mod:`voicelive_tui.session.service_config`.
 """
 
 from __future__ import annotations

@@ -17,18 +17,18 @@ from azure.core.credentials import AzureKeyCredential
 from azure.core.credentials_async import AsyncTokenCredential
 
 from voicelive_tui.audio.base import AudioBackend
-from voicelive_tui.auth import (
+from voicelive_tui.config import Settings
+from voicelive_tui.conversation.latency import LatencyLog
+from voicelive_tui.demo import ScriptedMic, ScriptedUser
+from voicelive_tui.logs import RunLogs
+from voicelive_tui.session.auth import (
     DEMO_KEY,
     CachedTokenCredential,
     Credential,
     make_token_credential,
     needs_token_credential,
 )
-from voicelive_tui.config import Settings
-from voicelive_tui.demo import ScriptedMic, ScriptedUser
-from voicelive_tui.latency import LatencyLog
-from voicelive_tui.logs import RunLogs
-from voicelive_tui.session import VoiceLiveSession
+from voicelive_tui.session.session import VoiceLiveSession
 
 log = logging.getLogger(__name__)
 

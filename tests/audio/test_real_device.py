@@ -340,7 +340,7 @@ async def test_demo_is_live_with_devices_and_scripted_without(pulse, tmp_path, m
     from voicelive_tui.audio.backends import NullBackend
     from voicelive_tui.config import Settings
     from voicelive_tui.logs import RunLogs
-    from voicelive_tui.ui import sources
+    from voicelive_tui import sources
 
     settings = Settings(demo=True, log_dir=tmp_path / "logs")
     with RunLogs(settings.log_dir) as logs:

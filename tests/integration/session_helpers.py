@@ -15,7 +15,7 @@ from voicelive_tui.audio.backends import NullBackend
 from voicelive_tui.audio.base import AudioBackend
 from voicelive_tui.config import Settings, build_parser, settings_from_args
 from voicelive_tui.logs import RunLogs
-from voicelive_tui.session import VoiceLiveSession
+from voicelive_tui.session.session import VoiceLiveSession
 from voicelive_tui.updates import Notice, Update
 
 TEST_KEY = "test-key-0123456789"

@@ -44,7 +44,7 @@ EOF
 SNIPPET = textwrap.dedent(
     """
     import asyncio, json, sys
-    from voicelive_tui.auth import fetch_agent_access_token, make_token_credential
+    from voicelive_tui.session.auth import fetch_agent_access_token, make_token_credential
     from voicelive_tui.config import Settings
 
     CASES = {

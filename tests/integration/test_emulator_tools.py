@@ -16,7 +16,7 @@ from azure.ai.voicelive.models import (
     UserMessageItem,
 )
 
-from voicelive_tui.conversation import Conversation
+from voicelive_tui.conversation.reducer import Conversation
 
 WEATHER = FunctionTool(
     name="get_weather",

@@ -12,8 +12,8 @@ import numpy as np
 
 from tests.helpers import run_cli
 from tests.integration.session_helpers import TEST_KEY
+from voicelive_tui.conversation.latency import STAGES
 from voicelive_tui.emulator.vad import VoiceActivityDetector
-from voicelive_tui.latency import STAGES
 
 BLOCK_MS = 20
 HAND_OFF_MS = 10

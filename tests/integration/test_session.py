@@ -11,7 +11,7 @@ import numpy as np
 from tests.helpers import silence_wav, write_wav
 from tests.integration.session_helpers import running_session
 from voicelive_tui.audio.backends import WavBackend
-from voicelive_tui.conversation import ConnectionState
+from voicelive_tui.conversation.reducer import ConnectionState
 from voicelive_tui.emulator.faults import Faults
 
 SPEED = 4.0

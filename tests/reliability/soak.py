@@ -116,7 +116,7 @@ async def emulator_process() -> AsyncIterator[str]:
 async def soak(seconds: float, log_dir: Path) -> SoakReport:
     from tests.integration.session_helpers import TEST_KEY, make_settings
     from voicelive_tui.audio.base import SAMPLE_RATE
-    from voicelive_tui.conversation import ConnectionState
+    from voicelive_tui.conversation.reducer import ConnectionState
     from voicelive_tui.demo import ScriptedMic
     from voicelive_tui.emulator.speech import synthesize
     from voicelive_tui.runner import make_session, open_logs, open_target

@@ -19,7 +19,7 @@ from tests.reliability.harness import (
     received_types,
 )
 from voicelive_tui.audio.backends import WavBackend
-from voicelive_tui.conversation import ConnectionState
+from voicelive_tui.conversation.reducer import ConnectionState
 from voicelive_tui.emulator import Faults
 
 JUNK = 1000

@@ -20,7 +20,7 @@ from tests.reliability.harness import (
     read_logs,
     run_console,
 )
-from voicelive_tui.conversation import ConnectionState
+from voicelive_tui.conversation.reducer import ConnectionState
 
 
 async def test_failed_starts_exit_4_with_one_line_and_never_hang(tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.app import App, ComposeResult
 
-from voicelive_tui.conversation import Turn
+from voicelive_tui.conversation.reducer import Turn
 from voicelive_tui.ui.widgets.conversation import MAX_TURN_VIEWS, ConversationPanel, TurnView
 
 

@@ -9,8 +9,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from voicelive_tui.conversation import Conversation
-from voicelive_tui.transcript import ConversationLogWriter
+from voicelive_tui.conversation.reducer import Conversation
+from voicelive_tui.session.conversation_log import ConversationLogWriter
 from voicelive_tui.updates import Closed, EventReceived, EventSent, Outage, PlannedReconnect
 
 IDS = st.sampled_from(["a", "b", "c", None])

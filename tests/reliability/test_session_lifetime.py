@@ -17,11 +17,11 @@ from azure.core.credentials import AccessToken
 from azure.core.credentials_async import AsyncTokenCredential
 
 from tests.integration.session_helpers import RunningSession, make_settings
-from voicelive_tui.auth import AuthError
-from voicelive_tui.conversation import ConnectionState
+from voicelive_tui.conversation.reducer import ConnectionState
 from voicelive_tui.emulator import Emulator
 from voicelive_tui.logs import RunLogs
 from voicelive_tui.runner import build_audio, make_session, open_target
+from voicelive_tui.session.auth import AuthError
 
 
 class ShortLivedTokens(AsyncTokenCredential):

@@ -1,6 +1,6 @@
 """A deterministic scripted session for snapshot tests and screenshots.
 
-:class:`ReplaySession` is a real :class:`~voicelive_tui.session.VoiceLiveSession` that,
+:class:`ReplaySession` is a real :class:`~voicelive_tui.session.session.VoiceLiveSession` that,
 instead of connecting, feeds a fixed script of Voice Live events (a greeting, a spoken
 question, a barge-in, a reply still streaming) through the session's own recording path
 on a frozen clock. Every id, time and level is fixed, so the screen is the same on any
@@ -24,12 +24,12 @@ from azure.core.credentials import AzureKeyCredential
 from voicelive_tui.audio.backends import NullBackend
 from voicelive_tui.audio.base import SILENCE_DB
 from voicelive_tui.config import Settings
-from voicelive_tui.latency import TurnTiming
+from voicelive_tui.conversation.latency import TurnTiming
 from voicelive_tui.logs import RunLogs
 from voicelive_tui.runner import Opened
-from voicelive_tui.session import VoiceLiveSession
+from voicelive_tui.session.session import VoiceLiveSession
+from voicelive_tui.sources import SessionSource
 from voicelive_tui.ui.clock import fixed_clock
-from voicelive_tui.ui.sources import SessionSource
 from voicelive_tui.ui.widgets.levels import FPS
 from voicelive_tui.updates import StateChanged
 

@@ -18,8 +18,8 @@ from tests.helpers import wait_until
 from voicelive_tui.audio.backends import WavBackend
 from voicelive_tui.config import Settings
 from voicelive_tui.emulator import Emulator
+from voicelive_tui.sources import endpoint_source
 from voicelive_tui.ui.app import VoiceLiveApp
-from voicelive_tui.ui.sources import endpoint_source
 
 SIZE = (140, 40)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from textual.command import CommandList
 
-from voicelive_tui.auth import AuthError
-from voicelive_tui.conversation import ConnectionState
+from voicelive_tui.conversation.reducer import ConnectionState
+from voicelive_tui.session.auth import AuthError
 from voicelive_tui.ui.view import StatusView, VadView
 from voicelive_tui.ui.widgets.conversation import TurnView
 from voicelive_tui.ui.widgets.levels import VadIndicator

@@ -12,9 +12,9 @@ import pytest
 from voicelive_tui.config import ConfigError
 from voicelive_tui.logs import RunLogs
 from voicelive_tui.replay import load_replay
+from voicelive_tui.sources import replay_source
 from voicelive_tui.ui.app import VoiceLiveApp
 from voicelive_tui.ui.clock import WallClock
-from voicelive_tui.ui.sources import replay_source
 
 from .conftest import SIZE, wait_for
 

@@ -8,9 +8,9 @@ import json
 from typing import Any
 
 from tests.helpers import LogLines
-from voicelive_tui.activity import ToolActivity, describe, footnotes
-from voicelive_tui.conversation import Conversation
-from voicelive_tui.transcript import ConversationLogWriter
+from voicelive_tui.conversation.activity import ToolActivity, describe, footnotes
+from voicelive_tui.conversation.reducer import Conversation
+from voicelive_tui.session.conversation_log import ConversationLogWriter
 from voicelive_tui.updates import EventReceived, EventSent
 
 Event = dict[str, Any]
@@ -396,7 +396,7 @@ def test_panel_lines_say_what_the_agent_is_doing() -> None:
 
 
 def test_the_markdown_export_lists_the_tool_activity_of_a_turn() -> None:
-    from voicelive_tui.export import conversation_markdown
+    from voicelive_tui.conversation.export import conversation_markdown
 
     run = Run()
     run.sent(user_text("weather in Paris?"))

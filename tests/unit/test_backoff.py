@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from voicelive_tui.reconnect import BACKOFF_MAX_S, BACKOFF_START_S, backoff_delay
+from voicelive_tui.session.reconnect import BACKOFF_MAX_S, BACKOFF_START_S, backoff_delay
 
 EXPECTED_BASE = [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0, 30.0]
 

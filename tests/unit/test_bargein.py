@@ -5,8 +5,8 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from voicelive_tui.bargein import plan_barge_in
-from voicelive_tui.conversation import Conversation
+from voicelive_tui.conversation.reducer import Conversation
+from voicelive_tui.session.bargein import plan_barge_in
 
 
 def _audio(ms: int) -> str:

@@ -9,7 +9,7 @@ import pytest
 
 from voicelive_tui import cli
 from voicelive_tui.audio.backends import WavBackend
-from voicelive_tui.config import (
+from voicelive_tui.config.resolve import (
     DEFAULT_VOICE,
     Settings,
     build_parser,

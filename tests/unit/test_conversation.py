@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from voicelive_tui.conversation import (
+from voicelive_tui.conversation.reducer import (
     ConnectionState,
     Conversation,
     VadState,

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from voicelive_tui.latency import STAGES, CaptureClock, LatencyLog, TurnTiming, percentile
+from voicelive_tui.conversation.latency import (
+    STAGES,
+    CaptureClock,
+    LatencyLog,
+    TurnTiming,
+    percentile,
+)
 
 
 def test_the_capture_clock_places_an_audio_position_in_the_chunk_that_held_it() -> None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from voicelive_tui.conversation import Conversation, SessionInfo, Turn
-from voicelive_tui.export import conversation_markdown
-from voicelive_tui.latency import TurnTiming
+from voicelive_tui.conversation.export import conversation_markdown
+from voicelive_tui.conversation.latency import TurnTiming
+from voicelive_tui.conversation.reducer import Conversation, SessionInfo, Turn
 from voicelive_tui.ui.widgets.latency_view import EMPTY, latency_lines
 
 FAST = TurnTiming(speech_end=0, speech_stopped=0.5, response_created=0.55,

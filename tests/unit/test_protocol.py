@@ -10,7 +10,14 @@ import pytest
 from azure.ai.voicelive.aio import connect
 from azure.core.credentials import AccessToken, AzureKeyCredential
 
-from voicelive_tui.auth import (
+from voicelive_tui.config.resolve import DEFAULT_INSTRUCTIONS, Settings
+from voicelive_tui.protocol import (
+    elide_for_display,
+    event_family,
+    is_benign_cancel_error,
+    summarize,
+)
+from voicelive_tui.session.auth import (
     AI_SCOPE,
     ML_SCOPE,
     AuthError,
@@ -18,14 +25,11 @@ from voicelive_tui.auth import (
     fetch_agent_access_token,
     needs_token_credential,
 )
-from voicelive_tui.config import DEFAULT_INSTRUCTIONS, Settings
-from voicelive_tui.protocol import (
-    elide_for_display,
-    event_family,
-    is_benign_cancel_error,
-    summarize,
+from voicelive_tui.session.service_config import (
+    SessionOverrides,
+    build_session_config,
+    connect_kwargs,
 )
-from voicelive_tui.session_config import SessionOverrides, build_session_config, connect_kwargs
 
 ENDPOINT = "https://res.services.ai.azure.com/"
 KEY = AzureKeyCredential("k")

@@ -9,9 +9,9 @@ from azure.core.exceptions import ClientAuthenticationError
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
-from voicelive_tui.auth import AuthError
 from voicelive_tui.config import Settings
-from voicelive_tui.reconnect import ConnectFailed, failure_reason, handshake_status
+from voicelive_tui.session.auth import AuthError
+from voicelive_tui.session.reconnect import ConnectFailed, failure_reason, handshake_status
 
 ENDPOINT = "https://example.services.ai.azure.com/"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from voicelive_tui.reconnect import RetryPolicy, close_reason
+from voicelive_tui.session.reconnect import RetryPolicy, close_reason
 
 
 def test_backoff_grows_over_short_lived_connections_and_resets_after_a_stable_one() -> None:

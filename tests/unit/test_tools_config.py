@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from voicelive_tui import cli
-from voicelive_tui.config import EXIT_CONFIG, build_parser, settings_from_args
-from voicelive_tui.session_config import build_session_config
-from voicelive_tui.tools import function_calls, run_tool_command
+from voicelive_tui.config.resolve import EXIT_CONFIG, build_parser, settings_from_args
+from voicelive_tui.session.service_config import build_session_config
+from voicelive_tui.session.tool_calls import function_calls, run_tool_command
 
 WEATHER = {
     "type": "function",

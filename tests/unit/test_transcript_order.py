@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from tests.helpers import LogLines
-from voicelive_tui.conversation import Conversation
-from voicelive_tui.transcript import ConversationLogWriter
+from voicelive_tui.conversation.reducer import Conversation
+from voicelive_tui.session.conversation_log import ConversationLogWriter
 from voicelive_tui.updates import EventReceived, EventSent
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from voicelive_tui.conversation import Conversation
+from voicelive_tui.conversation.reducer import Conversation
 from voicelive_tui.ui.view import (
     AudioStatus,
     StatusView,

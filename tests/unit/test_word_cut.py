@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from voicelive_tui.conversation import Conversation, cut_at_words
+from voicelive_tui.conversation.reducer import Conversation, cut_at_words
 
 WORDS = [(0, 400, "Hello"), (700, 900, "this"), (900, 1100, "is"), (1100, 1600, "Ava")]
 TEXT = "Hello! This is Ava."

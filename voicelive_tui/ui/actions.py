@@ -12,12 +12,12 @@ import contextlib
 from textual.app import App
 from textual.binding import Binding
 
+from voicelive_tui.conversation.export import conversation_markdown
 from voicelive_tui.errors import EXIT_OK
-from voicelive_tui.export import conversation_markdown
 from voicelive_tui.logs import RunLogs
 from voicelive_tui.replay import ReplaySession
-from voicelive_tui.session import VoiceLiveSession
-from voicelive_tui.session_config import SessionOverrides
+from voicelive_tui.session.service_config import SessionOverrides
+from voicelive_tui.session.session import VoiceLiveSession
 from voicelive_tui.ui.clock import WallClock
 from voicelive_tui.ui.messages import SettingsChangeRequested
 from voicelive_tui.ui.screen import DashboardScreen

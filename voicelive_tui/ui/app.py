@@ -3,7 +3,7 @@
 The session runs as a Textual worker on the app's own event loop. Its observer only
 queues events and posts coalescing messages (see :mod:`voicelive_tui.ui.messages`); the
 :class:`~voicelive_tui.ui.screen.DashboardScreen` draws from the session's
-:class:`~voicelive_tui.conversation.Conversation` at a bounded frame rate.
+:class:`~voicelive_tui.conversation.reducer.Conversation` at a bounded frame rate.
 """
 
 from __future__ import annotations
@@ -23,14 +23,14 @@ from textual.screen import Screen
 from textual.widgets import Input
 from textual.worker import Worker, WorkerState
 
-from voicelive_tui.audio.base import AudioBackend
 from voicelive_tui.config import Settings
 from voicelive_tui.errors import EXIT_OK, VoiceLiveError
 from voicelive_tui.logs import RunLogs
 from voicelive_tui.protocol import APPEND
 from voicelive_tui.replay import Replay
-from voicelive_tui.runner import DEMO_NOTICE, build_audio, open_logs
-from voicelive_tui.session import VoiceLiveSession
+from voicelive_tui.runner import DEMO_NOTICE, open_logs
+from voicelive_tui.session.session import VoiceLiveSession
+from voicelive_tui.sources import SessionSource, endpoint_source, replay_source, replay_speaker
 from voicelive_tui.ui.actions import DashboardActions
 from voicelive_tui.ui.clock import WallClock
 from voicelive_tui.ui.commands import VoiceLiveCommands
@@ -42,7 +42,6 @@ from voicelive_tui.ui.messages import (
 )
 from voicelive_tui.ui.screen import DashboardScreen
 from voicelive_tui.ui.signals import quit_on_signals
-from voicelive_tui.ui.sources import SessionSource, endpoint_source, replay_source
 from voicelive_tui.ui.widgets.events import ARROWS, EventLog
 from voicelive_tui.ui.widgets.inputs import ClosingInput
 from voicelive_tui.ui.widgets.json_view import JsonScreen
@@ -246,14 +245,6 @@ class VoiceLiveApp(DashboardActions):
         stamp = self.clock.label(entry.at, precise=True)
         title = f"{ARROWS.get(entry.direction, '')} {entry.type}  {stamp}"
         self.push_screen(JsonScreen(title, entry.event))
-
-
-def replay_speaker(settings: Settings, replay: Replay) -> AudioBackend | None:
-    """The sound devices to play a replay's recording on, if it has one and there are."""
-    if replay.recording is None or settings.no_audio or settings.speed != 1.0:
-        return None
-    backend = build_audio(settings)
-    return backend if backend.kind == "sounddevice" else None
 
 
 def run_replay(settings: Settings, replay: Replay) -> int:

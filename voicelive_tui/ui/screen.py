@@ -2,7 +2,7 @@
 
 The screen composes the status bar, the conversation, the event stream, the levels panel,
 the two inputs and the key bar. It renders from the session's pure
-:class:`~voicelive_tui.conversation.Conversation` through :mod:`voicelive_tui.ui.view`:
+:class:`~voicelive_tui.conversation.reducer.Conversation` through :mod:`voicelive_tui.ui.view`:
 every widget receives a frozen view and repaints only when it differs from the last.
 
 Repaint budget: the event stream takes batches at most ``EVENTS_HZ`` times a second, the
@@ -26,8 +26,8 @@ from textual.screen import Screen
 from textual.widgets import Static
 
 from voicelive_tui.audio.base import AudioBackend
-from voicelive_tui.session import VoiceLiveSession
-from voicelive_tui.turns import ConnectionState
+from voicelive_tui.conversation.turns import ConnectionState
+from voicelive_tui.session.session import VoiceLiveSession
 from voicelive_tui.ui.clock import WallClock
 from voicelive_tui.ui.throttle import Throttle
 from voicelive_tui.ui.view import AudioStatus, expires_in_label, status_view, vad_view

@@ -21,9 +21,10 @@ from collections.abc import Callable, Iterator
 
 from textual.app import App
 
+from voicelive_tui.console import QUIT_SIGNALS
+
 log = logging.getLogger(__name__)
 
-QUIT_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 HANGUP_EXIT_S = 1.8
 """After a hang-up, the longest wait for the session to close before exiting anyway."""
 

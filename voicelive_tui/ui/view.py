@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from voicelive_tui.conversation import Conversation
-from voicelive_tui.turns import ConnectionState, VadState
+from voicelive_tui.conversation.reducer import Conversation
+from voicelive_tui.conversation.turns import ConnectionState, VadState
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,8 @@ from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from voicelive_tui.activity import describe, footnotes
-from voicelive_tui.turns import Turn
+from voicelive_tui.conversation.activity import describe, footnotes
+from voicelive_tui.conversation.turns import Turn
 
 TimeLabel = Callable[[float], str]
 """Turns a monotonic time stamp into what the user reads (e.g. wall-clock HH:MM:SS)."""

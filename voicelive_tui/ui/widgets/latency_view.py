@@ -15,7 +15,13 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from voicelive_tui.latency import STAGES, TYPED_STAGE, LatencyLog, TurnTiming, percentile
+from voicelive_tui.conversation.latency import (
+    STAGES,
+    TYPED_STAGE,
+    LatencyLog,
+    TurnTiming,
+    percentile,
+)
 
 STAGE_STYLES = {
     STAGES[0]: "yellow",

@@ -11,19 +11,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from voicelive_tui.activity import ActivityState
-from voicelive_tui.latency import TurnTiming
-from voicelive_tui.protocol import (
-    AUDIO_DELTA,
-    audio_bytes,
-    is_benign_cancel_error,
-    item_text,
-    pcm_ms,
-    voice_name,
-)
-from voicelive_tui.replies import AgentReplies
-from voicelive_tui.turn_timer import TurnTimer
-from voicelive_tui.turns import (
+from voicelive_tui.conversation.activity import ActivityState
+from voicelive_tui.conversation.latency import TurnTiming
+from voicelive_tui.conversation.replies import AgentReplies
+from voicelive_tui.conversation.turn_timer import TurnTimer
+from voicelive_tui.conversation.turns import (
     ConnectionState,
     SessionInfo,
     Turn,
@@ -33,6 +25,14 @@ from voicelive_tui.turns import (
     ident,
     obj,
     unix_time,
+)
+from voicelive_tui.protocol import (
+    AUDIO_DELTA,
+    audio_bytes,
+    is_benign_cancel_error,
+    item_text,
+    pcm_ms,
+    voice_name,
 )
 
 
@@ -64,7 +64,7 @@ class Conversation(AgentReplies):
 
     @property
     def latencies(self) -> list[TurnTiming]:
-        """Every timed turn (spoken and typed), in order: see :mod:`voicelive_tui.latency`."""
+        """Every timed turn (spoken and typed), in order: see :mod:`.latency`."""
         return self.timer.latencies
 
     @property

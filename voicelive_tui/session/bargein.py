@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from voicelive_tui.conversation import Conversation
+from voicelive_tui.conversation.reducer import Conversation
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Settings: the one frozen dataclass of everything the app needs, resolved at start-up.
 
-:mod:`voicelive_tui.config` builds it (flags > environment > .env file) and validates it;
+:mod:`voicelive_tui.config.resolve` builds it (flags > environment > .env file) and validates it;
 import it from there.
 """
 
@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from voicelive_tui.options import DEFAULT_LOG_DIR, DEFAULT_MODEL, DEFAULT_VOICE
+from voicelive_tui.config.options import DEFAULT_LOG_DIR, DEFAULT_MODEL, DEFAULT_VOICE
 
 __all__ = ["Settings"]
 

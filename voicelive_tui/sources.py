@@ -17,7 +17,7 @@ from voicelive_tui.audio.base import AudioBackend
 from voicelive_tui.config import Settings
 from voicelive_tui.logs import RunLogs
 from voicelive_tui.replay import Replay, ReplaySession
-from voicelive_tui.runner import Opened, open_session
+from voicelive_tui.runner import Opened, build_audio, open_session
 
 SessionSource = Callable[[Settings, RunLogs], AbstractAsyncContextManager[Opened]]
 
@@ -48,3 +48,11 @@ def replay_source(
         yield Opened(session)
 
     return open_replay
+
+
+def replay_speaker(settings: Settings, replay: Replay) -> AudioBackend | None:
+    """The sound devices to play a replay's recording on, if it has one and there are."""
+    if replay.recording is None or settings.no_audio or settings.speed != 1.0:
+        return None
+    backend = build_audio(settings)
+    return backend if backend.kind == "sounddevice" else None

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from voicelive_tui.activity import describe, footnotes
-from voicelive_tui.conversation import Conversation
-from voicelive_tui.latency import TurnTiming
-from voicelive_tui.turns import Turn
+from voicelive_tui.conversation.activity import describe, footnotes
+from voicelive_tui.conversation.latency import TurnTiming
+from voicelive_tui.conversation.reducer import Conversation
+from voicelive_tui.conversation.turns import Turn
 
 WHO = {"user": "You", "agent": "Agent", "system": "Notice"}
 

@@ -1,6 +1,6 @@
 """The agent's reply turns, built from the streamed deltas the reducer receives.
 
-Pure, like :mod:`voicelive_tui.conversation`, whose :class:`~.conversation.Conversation`
+Pure, like :mod:`voicelive_tui.conversation.reducer`, whose :class:`~.conversation.Conversation`
 mixes in :class:`AgentReplies`: its text, transcript, audio, word, citation and tool
 activity handlers.
 """
@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from voicelive_tui.activity import ToolActivity
+from voicelive_tui.conversation.activity import ToolActivity
+from voicelive_tui.conversation.turns import Turn, VadState, ident, obj
 from voicelive_tui.protocol import audio_bytes, pcm_ms
-from voicelive_tui.turns import Turn, VadState, ident, obj
 
 __all__ = ["AgentReplies"]
 

@@ -1,7 +1,7 @@
 """What the front ends ask of a session: mute, interrupt, type, reconnect, quit, settings.
 
-:class:`SessionControls` is the base of :class:`~voicelive_tui.session.VoiceLiveSession`;
-most controls hand over to its :class:`~voicelive_tui.dialogue.Dialogue`, and quit and
+:class:`SessionControls` is the base of :class:`~voicelive_tui.session.session.VoiceLiveSession`;
+most controls hand over to its :class:`~voicelive_tui.session.dialogue.Dialogue`, and quit and
 reconnect wake the connection worker.
 """
 
@@ -14,10 +14,10 @@ from typing import Any
 from azure.ai.voicelive.aio import VoiceLiveConnection
 
 from voicelive_tui.audio.base import AudioBackend
-from voicelive_tui.conversation import Conversation
-from voicelive_tui.dialogue import Dialogue
-from voicelive_tui.session_config import SessionOverrides
-from voicelive_tui.tools import McpApprovals
+from voicelive_tui.conversation.reducer import Conversation
+from voicelive_tui.session.dialogue import Dialogue
+from voicelive_tui.session.service_config import SessionOverrides
+from voicelive_tui.session.tool_calls import McpApprovals
 from voicelive_tui.updates import Severity
 
 __all__ = ["RECONNECT_REQUESTED", "SessionControls"]

@@ -1,6 +1,6 @@
 """What the client asks of the service: the session configuration and connect arguments.
 
-Pure functions of :class:`~voicelive_tui.config.Settings` (and the live overrides); the
+Pure functions of :class:`~voicelive_tui.config.resolve.Settings` (and the live overrides); the
 wire helpers that need no settings are :mod:`voicelive_tui.protocol`.
 """
 
@@ -25,7 +25,7 @@ from azure.ai.voicelive.models import (
     ToolChoiceFunctionSelection,
 )
 
-from voicelive_tui.config import DEFAULT_INSTRUCTIONS, Settings
+from voicelive_tui.config.resolve import DEFAULT_INSTRUCTIONS, Settings
 
 
 def voice_config(voice: str) -> AzureStandardVoice | str:

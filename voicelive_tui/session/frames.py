@@ -11,7 +11,7 @@ from azure.ai.voicelive.aio import ConnectionClosed
 from azure.ai.voicelive.models import ServerEvent
 from azure.core.exceptions import DeserializationError
 
-from voicelive_tui.reconnect import short_error
+from voicelive_tui.session.reconnect import short_error
 
 MALFORMED = "<malformed>"
 """The key under which frames that are not server events are counted."""

@@ -12,17 +12,17 @@ import aiohttp
 from azure.ai.voicelive.aio import VoiceLiveConnection, connect
 from azure.core.credentials_async import AsyncTokenCredential
 
-from voicelive_tui.auth import (
+from voicelive_tui.config import Settings
+from voicelive_tui.logs import RunLogs
+from voicelive_tui.session.auth import (
     AI_SCOPE,
     AuthError,
     CachedTokenCredential,
     Credential,
     fetch_agent_access_token,
 )
-from voicelive_tui.config import Settings
-from voicelive_tui.logs import RunLogs
-from voicelive_tui.reconnect import CLIENT_MAX_MSG_BYTES, HandshakeTimeout
-from voicelive_tui.session_config import connect_kwargs
+from voicelive_tui.session.reconnect import CLIENT_MAX_MSG_BYTES, HandshakeTimeout
+from voicelive_tui.session.service_config import connect_kwargs
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

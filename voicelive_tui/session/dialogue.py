@@ -1,8 +1,8 @@
 """What is said over a session: sending, the server-event handlers, barge-in, capture.
 
-A :class:`Dialogue` belongs to one :class:`~voicelive_tui.session.VoiceLiveSession`, which
+A :class:`Dialogue` belongs to one :class:`~voicelive_tui.session.session.VoiceLiveSession`, which
 hands it the socket while connected (``conn``) and every server event it receives. It
-feeds the :class:`~voicelive_tui.conversation.Conversation`, the events log and the
+feeds the :class:`~voicelive_tui.conversation.reducer.Conversation`, the events log and the
 observers, in that order.
 """
 
@@ -32,16 +32,16 @@ from azure.ai.voicelive.models import (
 
 from voicelive_tui.audio.base import AudioBackend, AudioError
 from voicelive_tui.audio.factory import start_backend
-from voicelive_tui.bargein import plan_barge_in
 from voicelive_tui.config import Settings
-from voicelive_tui.conversation import Conversation
-from voicelive_tui.frames import MALFORMED
+from voicelive_tui.conversation.reducer import Conversation
+from voicelive_tui.conversation.turns import VadState
 from voicelive_tui.logs import PLAYBACK_STARTED, RunLogs
 from voicelive_tui.protocol import is_benign_cancel_error
-from voicelive_tui.reconnect import short_error
-from voicelive_tui.session_config import SessionOverrides, build_session_config
-from voicelive_tui.tools import McpApprovals, answer_function_calls, function_calls
-from voicelive_tui.turns import VadState
+from voicelive_tui.session.bargein import plan_barge_in
+from voicelive_tui.session.frames import MALFORMED
+from voicelive_tui.session.reconnect import short_error
+from voicelive_tui.session.service_config import SessionOverrides, build_session_config
+from voicelive_tui.session.tool_calls import McpApprovals, answer_function_calls, function_calls
 from voicelive_tui.updates import (
     AudioLost,
     EventReceived,

@@ -22,16 +22,16 @@ from urllib.parse import urlparse
 from dotenv import dotenv_values
 from dotenv.parser import parse_stream
 
-from voicelive_tui.errors import EXIT_CONFIG, VoiceLiveError
-from voicelive_tui.options import (
+from voicelive_tui.config.options import (
     DEFAULT_ENV_FILE,
     DEFAULT_VOICE,
     OPTIONS,
     SWITCHES,
     Option,
 )
-from voicelive_tui.settings import Settings
-from voicelive_tui.tools import has_functions, load_tools
+from voicelive_tui.config.settings import Settings
+from voicelive_tui.config.tools_file import has_functions, load_tools
+from voicelive_tui.errors import EXIT_CONFIG, VoiceLiveError
 
 __all__ = [
     "DEFAULT_INSTRUCTIONS",

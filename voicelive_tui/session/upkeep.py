@@ -8,11 +8,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from voicelive_tui.auth import CachedTokenCredential
-from voicelive_tui.conversation import Conversation
-from voicelive_tui.frames import tcp_rtt_ms
-from voicelive_tui.reconnect import short_error
-from voicelive_tui.transcript import ConversationLogWriter
+from voicelive_tui.conversation.reducer import Conversation
+from voicelive_tui.session.auth import CachedTokenCredential
+from voicelive_tui.session.conversation_log import ConversationLogWriter
+from voicelive_tui.session.frames import tcp_rtt_ms
+from voicelive_tui.session.reconnect import short_error
 
 log = logging.getLogger(__name__)
 

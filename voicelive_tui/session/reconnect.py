@@ -2,7 +2,7 @@
 
 Pure functions, so the policy is tested without a network: :func:`failure_reason` turns
 an exception from one connection attempt into the outage reason to show, or raises
-:class:`~voicelive_tui.auth.AuthError` (exit 3) / :class:`ConnectFailed` (exit 4) when
+:class:`~voicelive_tui.session.auth.AuthError` (exit 3) / :class:`ConnectFailed` (exit 4) when
 retrying cannot help.
 """
 
@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from azure.ai.voicelive.aio import ConnectionError as VoiceLiveConnectionError
 from azure.core.exceptions import ClientAuthenticationError
 
-from voicelive_tui.auth import AuthError, auth_hint
 from voicelive_tui.config import Settings
 from voicelive_tui.errors import EXIT_CONNECT, VoiceLiveError
 from voicelive_tui.logs import redact_secrets
+from voicelive_tui.session.auth import AuthError, auth_hint
 
 BACKOFF_START_S = 0.5
 BACKOFF_MAX_S = 30.0

@@ -1,6 +1,6 @@
 """The values the conversation state is made of: turns, latencies, session facts, states.
 
-Plain data and pure helpers, shared by :mod:`voicelive_tui.conversation` (which fills
+Plain data and pure helpers, shared by :mod:`voicelive_tui.conversation.reducer` (which fills
 them from events) and the front ends (which show them).
 """
 
@@ -11,7 +11,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
-from voicelive_tui.activity import ToolActivity
+from voicelive_tui.conversation.activity import ToolActivity
 
 
 class ConnectionState(str, Enum):

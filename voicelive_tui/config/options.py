@@ -1,6 +1,6 @@
 """The table of configurable values: flags, environment variables, defaults, help.
 
-:mod:`voicelive_tui.config` builds the parser and the Settings from it; the README's
+:mod:`voicelive_tui.config.resolve` builds the parser and the Settings from it; the README's
 configuration table and ``--help`` both follow this order.
 """
 

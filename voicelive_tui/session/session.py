@@ -2,7 +2,7 @@
 
 One :class:`VoiceLiveSession` runs for the life of the app on the asyncio loop. It owns
 the connection and its retries; what is said over it (sending, the event handlers,
-barge-in, capture) is its :class:`~voicelive_tui.dialogue.Dialogue`. Observers (the
+barge-in, capture) is its :class:`~voicelive_tui.session.dialogue.Dialogue`. Observers (the
 conversation log first, then the dashboard or the console) hear every
 :mod:`~voicelive_tui.updates` update on the loop thread.
 """
@@ -21,17 +21,19 @@ from azure.core.credentials import AzureKeyCredential
 from azure.core.credentials_async import AsyncTokenCredential
 
 from voicelive_tui.audio.base import AudioBackend
-from voicelive_tui.auth import (
+from voicelive_tui.config import Settings
+from voicelive_tui.logs import RunLogs
+from voicelive_tui.session.auth import (
     AuthError,
     CachedTokenCredential,
     Credential,
 )
-from voicelive_tui.config import Settings
-from voicelive_tui.dialogue import Dialogue
-from voicelive_tui.frames import close_code, parse_server_event
-from voicelive_tui.handshake import Quit, open_connection
-from voicelive_tui.logs import RunLogs
-from voicelive_tui.reconnect import (
+from voicelive_tui.session.controls import SessionControls
+from voicelive_tui.session.conversation_log import ConversationLogWriter
+from voicelive_tui.session.dialogue import Dialogue
+from voicelive_tui.session.frames import close_code, parse_server_event
+from voicelive_tui.session.handshake import Quit, open_connection
+from voicelive_tui.session.reconnect import (
     START_ATTEMPTS,
     ConnectFailed,
     RetryPolicy,
@@ -40,8 +42,12 @@ from voicelive_tui.reconnect import (
     handshake_status,
     short_error,
 )
-from voicelive_tui.session_controls import SessionControls
-from voicelive_tui.transcript import ConversationLogWriter
+from voicelive_tui.session.upkeep import (
+    keep_tokens_fresh,
+    log_heard_replies,
+    renew_before_expiry,
+    sample_rtt,
+)
 from voicelive_tui.updates import (
     Closed,
     Observer,
@@ -50,12 +56,6 @@ from voicelive_tui.updates import (
     Severity,
     StateChanged,
     Update,
-)
-from voicelive_tui.upkeep import (
-    keep_tokens_fresh,
-    log_heard_replies,
-    renew_before_expiry,
-    sample_rtt,
 )
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """The reducer's turn timing: marks each spoken or typed turn's latency as events arrive.
 
-Pure, like :mod:`voicelive_tui.conversation`, which owns one :class:`TurnTimer`; the marks
-and stages are described in :mod:`voicelive_tui.latency`.
+Pure, like :mod:`voicelive_tui.conversation.reducer`, which owns one :class:`TurnTimer`; the marks
+and stages are described in :mod:`voicelive_tui.conversation.latency`.
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from voicelive_tui.latency import CaptureClock, TurnTiming
-from voicelive_tui.turns import ident
+from voicelive_tui.conversation.latency import CaptureClock, TurnTiming
+from voicelive_tui.conversation.turns import ident
 
 MAX_TIMED_TURNS = 1000
 """Turn timings kept (the oldest are dropped): a long session's memory stays bounded."""
