@@ -2,7 +2,8 @@
 
 One :class:`VoiceLiveSession` runs for the life of the app on the asyncio loop. It owns
 the connection and its retries; what is said over it (sending, the event handlers,
-barge-in, capture) is its :class:`~voicelive_tui.session.dialogue.Dialogue`. Observers (the
+barge-in, capture) is its :class:`~voicelive_tui.session.dialogue.Dialogue`, to which most of
+the front ends' controls (mute, interrupt, type, settings) hand over. Observers (the
 conversation log first, then the dashboard or the console) hear every
 :mod:`~voicelive_tui.updates` update on the loop thread.
 """
@@ -22,13 +23,13 @@ from azure.core.credentials_async import AsyncTokenCredential
 
 from voicelive_tui.audio.base import AudioBackend
 from voicelive_tui.config import Settings
+from voicelive_tui.conversation.reducer import Conversation
 from voicelive_tui.logs import RunLogs
 from voicelive_tui.session.auth import (
     AuthError,
     CachedTokenCredential,
     Credential,
 )
-from voicelive_tui.session.controls import SessionControls
 from voicelive_tui.session.conversation_log import ConversationLogWriter
 from voicelive_tui.session.dialogue import Dialogue
 from voicelive_tui.session.frames import close_code, parse_server_event
@@ -42,6 +43,8 @@ from voicelive_tui.session.reconnect import (
     handshake_status,
     short_error,
 )
+from voicelive_tui.session.service_config import SessionOverrides
+from voicelive_tui.session.tool_calls import McpApprovals
 from voicelive_tui.session.upkeep import (
     keep_tokens_fresh,
     log_heard_replies,
@@ -61,9 +64,10 @@ from voicelive_tui.updates import (
 log = logging.getLogger(__name__)
 
 SESSION_RENEWAL = "session renewal"
+RECONNECT_REQUESTED = "reconnect requested"
 
 
-class VoiceLiveSession(SessionControls):
+class VoiceLiveSession:
     """The client side of one Voice Live conversation, across reconnects."""
 
     def __init__(
@@ -128,6 +132,86 @@ class VoiceLiveSession(SessionControls):
         task = asyncio.ensure_future(coro)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+    @property
+    def conversation(self) -> Conversation:
+        return self.dialogue.conversation
+
+    @property
+    def audio(self) -> AudioBackend:
+        return self.dialogue.audio
+
+    @property
+    def _conn(self) -> VoiceLiveConnection | None:
+        return self.dialogue.conn
+
+    @_conn.setter
+    def _conn(self, conn: VoiceLiveConnection | None) -> None:
+        self.dialogue.conn = conn
+
+    def notice(self, text: str, severity: Severity = Severity.INFORMATION) -> None:
+        """Tell the user something (UI toast / console line) and the technical log."""
+        self.dialogue.notice(text, severity)
+
+    @property
+    def approvals(self) -> McpApprovals:
+        """MCP approvals: what answers them, and the labels approved without asking."""
+        return self.dialogue.approvals
+
+    # -- controls: what the front ends ask (mute, interrupt, type, reconnect, quit) -
+
+    @property
+    def muted(self) -> bool:
+        return self.conversation.muted
+
+    def set_muted(self, muted: bool) -> None:
+        """Stop (or resume) appending microphone audio; levels keep being measured."""
+        self.dialogue.set_muted(muted)
+
+    def toggle_mute(self) -> bool:
+        self.set_muted(not self.muted)
+        return self.muted
+
+    def quit(self) -> None:
+        """End run() cleanly: close the socket, stop audio, flush logs."""
+        self._close_cause = "quit"
+        self._quit.set()
+        self._reconnect_now.set()
+        conn = self._conn
+        if conn is not None:
+            self._spawn(self._close_quietly(conn))
+
+    def reconnect(self) -> None:
+        """Drop the current socket (if any) and connect again at once; a faulted audio
+        device is retried too."""
+        if self.audio.faulted:
+            self._spawn(self.reopen_audio())
+        conn = self._begin_planned_close(RECONNECT_REQUESTED)
+        if conn is not None:
+            self._spawn(self._close_quietly(conn))
+
+    def _begin_planned_close(self, cause: str) -> VoiceLiveConnection | None:
+        conn = self._conn
+        if conn is not None:
+            self._close_cause = cause
+        self._reconnect_now.set()
+        return conn
+
+    async def reopen_audio(self) -> None:
+        """Try the sound devices again after a fault (the dashboard's r key)."""
+        await self.dialogue.reopen_audio()
+
+    async def interrupt(self) -> None:
+        """The interrupt key: silence the agent now, as a spoken barge-in would."""
+        await self.dialogue.barge_in(reason="interrupt key")
+
+    async def send_text(self, text: str) -> None:
+        """Send a typed user message and ask for a response."""
+        await self.dialogue.send_text(text)
+
+    async def override(self, overrides: SessionOverrides) -> None:
+        """Change the voice or VAD values live with a new session.update."""
+        await self.dialogue.override(overrides)
 
     # -- run -------------------------------------------------------------------
 
