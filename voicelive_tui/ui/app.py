@@ -1,4 +1,4 @@
-"""VoiceLiveApp: bindings, messages, and the session as one worker (actions: actions.py).
+"""VoiceLiveApp: bindings and their actions, messages, and the session as one worker.
 
 The session runs as a Textual worker on the app's own event loop. Its observer only
 queues events and posts coalescing messages (see :mod:`voicelive_tui.ui.messages`); the
@@ -9,6 +9,7 @@ queues events and posts coalescing messages (see :mod:`voicelive_tui.ui.messages
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -24,14 +25,15 @@ from textual.widgets import Input
 from textual.worker import Worker, WorkerState
 
 from voicelive_tui.config import Settings
+from voicelive_tui.conversation.export import conversation_markdown
 from voicelive_tui.errors import EXIT_OK, VoiceLiveError
 from voicelive_tui.logs import RunLogs
 from voicelive_tui.protocol import APPEND
-from voicelive_tui.replay import Replay
+from voicelive_tui.replay import Replay, ReplaySession
 from voicelive_tui.runner import DEMO_NOTICE, open_logs
+from voicelive_tui.session.service_config import SessionOverrides
 from voicelive_tui.session.session import VoiceLiveSession
 from voicelive_tui.sources import SessionSource, endpoint_source, replay_source, replay_speaker
-from voicelive_tui.ui.actions import DashboardActions
 from voicelive_tui.ui.clock import WallClock
 from voicelive_tui.ui.commands import VoiceLiveCommands
 from voicelive_tui.ui.messages import (
@@ -39,16 +41,25 @@ from voicelive_tui.ui.messages import (
     EventsArrived,
     SessionNotice,
     SessionStarted,
+    SettingsChangeRequested,
 )
 from voicelive_tui.ui.screen import DashboardScreen
 from voicelive_tui.ui.signals import quit_on_signals
+from voicelive_tui.ui.widgets.approval import ApprovalScreen
+from voicelive_tui.ui.widgets.conversation import ConversationPanel
 from voicelive_tui.ui.widgets.events import ARROWS, EventLog
-from voicelive_tui.ui.widgets.inputs import ClosingInput
+from voicelive_tui.ui.widgets.help import HelpScreen
+from voicelive_tui.ui.widgets.inputs import ClosingInput, FilterInput, MessageInput
 from voicelive_tui.ui.widgets.json_view import JsonScreen
+from voicelive_tui.ui.widgets.latency_view import LatencyScreen
+from voicelive_tui.ui.widgets.levels import LevelsPanel
+from voicelive_tui.ui.widgets.status import StatusBar
 from voicelive_tui.updates import AudioLost, EventReceived, EventSent, Notice, Severity, Update
 
+QUIT_TIMEOUT_S = 5.0
 
-class VoiceLiveApp(DashboardActions):
+
+class VoiceLiveApp(App[int]):
     """Conversation, live events and audio levels of one Voice Live session."""
 
     CSS_PATH = "app.tcss"
@@ -94,6 +105,32 @@ class VoiceLiveApp(DashboardActions):
         self._owns_logs = logs is None
         self._quitting = False
         self._answering: set[str] = set()  # approval requests answered from the prompt
+
+    # Typed handles on the dashboard's widgets (the active screen may be help or JSON).
+
+    @property
+    def status_bar(self) -> StatusBar:
+        return self.dashboard.status_bar
+
+    @property
+    def conversation_panel(self) -> ConversationPanel:
+        return self.dashboard.conversation_panel
+
+    @property
+    def event_log(self) -> EventLog:
+        return self.dashboard.event_log
+
+    @property
+    def levels_panel(self) -> LevelsPanel:
+        return self.dashboard.levels_panel
+
+    @property
+    def filter_input(self) -> FilterInput:
+        return self.dashboard.filter_input
+
+    @property
+    def message_input(self) -> MessageInput:
+        return self.dashboard.message_input
 
     def get_driver_class(self) -> type[Driver]:
         # On a POSIX terminal: the driver whose writes never block the session's loop.
@@ -245,6 +282,126 @@ class VoiceLiveApp(DashboardActions):
         stamp = self.clock.label(entry.at, precise=True)
         title = f"{ARROWS.get(entry.direction, '')} {entry.type}  {stamp}"
         self.push_screen(JsonScreen(title, entry.event))
+
+    # -- approvals, keys and live settings ---------------------------------------------
+
+    def _prompt_approval(self) -> None:
+        """Ask about the oldest MCP approval request nobody answered yet (never blocks:
+        the session goes on while the prompt is open)."""
+        session = self.session
+        if session is None or not self.screen_stack or isinstance(self.screen, ApprovalScreen):
+            return
+        pending = [
+            e
+            for e in session.conversation.activity.pending_approvals()
+            if e.approval_request_id not in self._answering
+            and e.server_label not in session.approvals.auto_approve
+        ]
+        if not pending:
+            return
+        entry, request_id = pending[0], pending[0].approval_request_id or ""
+
+        def answered(approve: bool | None) -> None:
+            if approve is not None:
+                self._answering.add(request_id)
+                self.run_worker(session.approvals.answer(request_id, approve), group="approval")
+
+        self.push_screen(ApprovalScreen(entry, len(pending)), answered)
+
+    def action_mute(self) -> None:
+        """Mute or unmute the microphone (stops input_audio_buffer.append)."""
+        if self.session is not None:
+            muted = self.session.toggle_mute()
+            self.notify("Microphone muted" if muted else "Microphone live", timeout=2)
+            self.dashboard.state_changed(now=True)
+
+    def action_interrupt(self) -> None:
+        """Stop the agent now: cancel the response and truncate what was not heard."""
+        if self.session is not None:
+            self.run_worker(self.session.interrupt(), group="control", exit_on_error=False)
+
+    def action_step(self) -> None:
+        if isinstance(self.session, ReplaySession):
+            self.session.step()
+
+    def action_type(self) -> None:
+        self.message_input.open()
+
+    def action_filter(self) -> None:
+        self.filter_input.open(self.event_log.buffer.needle)
+
+    def action_pause_events(self) -> None:
+        paused = self.event_log.toggle_pause()
+        self.notify("Event stream paused" if paused else "Following events", timeout=2)
+
+    def action_clear_events(self) -> None:
+        self.event_log.clear()
+
+    def action_reconnect(self) -> None:
+        if self.session is not None:
+            self.notify("Reconnecting…", timeout=2)
+            self.session.reconnect()
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            # Built once and kept installed: ? shows it without composing it again.
+            if not self.is_screen_installed("help"):
+                bindings = (b for b in self.BINDINGS if isinstance(b, Binding))
+                self.install_screen(HelpScreen(bindings), "help")
+            self.push_screen("help")
+
+    def action_latency(self) -> None:
+        if isinstance(self.screen, LatencyScreen):
+            return
+        session = self.session
+        self.push_screen(LatencyScreen(lambda: session.conversation.latencies if session else []))
+
+    def action_export(self) -> None:
+        """The conversation so far as Markdown, next to the run's logs."""
+        session, logs = self.session, self.logs
+        if session is None or logs is None:
+            self.notify("Nothing to export yet", timeout=3)
+            return
+        path = logs.log_dir / f"{logs.stamp}_conversation.md"
+        text = conversation_markdown(
+            session.conversation, session.conversation.latencies, self.clock.label
+        )
+        try:
+            path.write_text(logs.redactor(text), encoding="utf-8")
+        except OSError as exc:
+            self.notify(f"Export failed: {exc.strerror}", severity="error", timeout=8)
+            return
+        self.notify(f"Conversation saved: {path}", timeout=6)
+
+    async def action_quit(self) -> None:
+        """Close the socket, stop audio, flush and close the logs, then leave."""
+        if self._quitting:
+            return
+        self._quitting = True
+        session = self.session
+        if session is not None:
+            session.quit()
+            workers = [w for w in self.workers if w.group == "session"]
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(
+                    asyncio.gather(*(w.wait() for w in workers), return_exceptions=True),
+                    QUIT_TIMEOUT_S,
+                )
+        self.exit(EXIT_OK)
+
+    def on_settings_change_requested(self, message: SettingsChangeRequested) -> None:
+        """Voice or VAD values, live (a new session.update), from the command palette."""
+        if self.session is not None:
+            self.run_worker(
+                self._change_settings(message.overrides), group="control", exit_on_error=False
+            )
+
+    async def _change_settings(self, overrides: SessionOverrides) -> None:
+        assert self.session is not None
+        await self.session.override(overrides)
+        changes = {k: v for k, v in vars(overrides).items() if v is not None}
+        shown = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in changes.items())
+        self.notify(f"Sent session.update: {shown}", timeout=3)
 
 
 def run_replay(settings: Settings, replay: Replay) -> int:
