@@ -45,7 +45,7 @@ JUNK_FRAMES = (
 """The junk-frames fault's frames: not events, except the last (an unknown event)."""
 
 
-class EmulatorSession(AudioEvents, ItemEvents):
+class EmulatorSession(AudioEvents):
     """Runs the protocol for one connection; :meth:`run` returns when the socket closes."""
 
     def __init__(
@@ -77,18 +77,16 @@ class EmulatorSession(AudioEvents, ItemEvents):
         self._active_task: asyncio.Task[None] | None = None
         self._tool_tasks: set[asyncio.Task[None]] = set()
         self.audio = InputAudio(self.session)
+        self.items = ItemEvents(record, send=self.send, run_mcp_call=self._run_mcp_call)
         self._handlers: dict[str, Handler] = {
             "session.update": self._on_session_update,
             "input_audio_buffer.append": self._on_append,
             "input_audio_buffer.commit": self._on_commit,
             "input_audio_buffer.clear": self._on_clear,
-            "conversation.item.create": self._on_item_create,
-            "conversation.item.truncate": self._on_truncate,
-            "conversation.item.delete": self._on_item_delete,
-            "conversation.item.retrieve": self._on_item_retrieve,
             "response.create": self._on_response_create,
             "response.cancel": self._on_response_cancel,
             "output_audio_buffer.clear": self._on_output_clear,
+            **self.items.handlers(),
         }
 
     # -- sending --------------------------------------------------------------------------

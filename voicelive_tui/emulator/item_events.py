@@ -8,19 +8,36 @@ from typing import Any
 from azure.ai.voicelive import models as m
 
 from .items import ClientInputError, parse_item, require, wire_item
-from .state import ConnectionRecord, StoredConversation, StoredItem
+from .state import ConnectionRecord, StoredItem
 
 __all__ = ["ItemEvents"]
 
 
 class ItemEvents:
-    """``conversation.item.*`` handlers of :class:`~.connection.EmulatorSession`."""
+    """``conversation.item.*``: the handlers an :class:`~.connection.EmulatorSession` owns
+    for the items of its conversation."""
 
-    session: dict[str, Any]
-    conversation: StoredConversation
-    record: ConnectionRecord
-    send: Callable[[m.ServerEvent], Awaitable[bool]]
-    _run_mcp_call: Callable[[StoredItem], None]
+    def __init__(
+        self,
+        record: ConnectionRecord,
+        *,
+        send: Callable[[m.ServerEvent], Awaitable[bool]],
+        run_mcp_call: Callable[[StoredItem], None],
+    ) -> None:
+        self.record = record
+        self.session = record.session  # updated in place by session.update
+        self.conversation = record.conversation
+        self.send = send
+        self._run_mcp_call = run_mcp_call
+
+    def handlers(self) -> dict[str, Callable[[dict[str, Any]], Awaitable[None]]]:
+        """The client event types these handlers answer."""
+        return {
+            "conversation.item.create": self._on_item_create,
+            "conversation.item.truncate": self._on_truncate,
+            "conversation.item.delete": self._on_item_delete,
+            "conversation.item.retrieve": self._on_item_retrieve,
+        }
 
     async def _on_item_create(self, data: dict[str, Any]) -> None:
         item = parse_item(require(data, "item", dict), self.session)
