@@ -12,24 +12,51 @@ from azure.ai.voicelive import models as m
 from .audio_input import InputAudio
 from .items import ClientInputError, require, wire_item
 from .responder import ActiveResponse
-from .state import ConnectionRecord, StoredConversation, StoredItem, new_id
+from .state import ConnectionRecord, StoredItem, new_id
 
 __all__ = ["AudioEvents"]
 
 
 class AudioEvents:
-    """``input_audio_buffer.*`` and ``output_audio_buffer.clear`` handlers of
-    :class:`~.connection.EmulatorSession`."""
+    """``input_audio_buffer.*`` and ``output_audio_buffer.clear``: the handlers an
+    :class:`~.connection.EmulatorSession` owns, with the input audio buffer they fill.
 
-    session: dict[str, Any]
-    conversation: StoredConversation
-    record: ConnectionRecord
-    audio: InputAudio
-    max_append_bytes: int
-    active: ActiveResponse | None
-    send: Callable[[m.ServerEvent], Awaitable[bool]]
-    _cancel_active: Callable[[str], Awaitable[None]]
-    _start_response: Callable[[dict[str, Any]], Awaitable[None]]
+    Server VAD may cancel the session's active response and start the next one: what
+    the response is, and how to start or cancel one, the session passes in."""
+
+    def __init__(
+        self,
+        record: ConnectionRecord,
+        *,
+        max_append_bytes: int,
+        send: Callable[[m.ServerEvent], Awaitable[bool]],
+        active_response: Callable[[], ActiveResponse | None],
+        cancel_active: Callable[[str], Awaitable[None]],
+        start_response: Callable[[dict[str, Any]], Awaitable[None]],
+    ) -> None:
+        self.record = record
+        self.session = record.session  # updated in place by session.update
+        self.conversation = record.conversation
+        self.max_append_bytes = max_append_bytes
+        self.audio = InputAudio(self.session)
+        self.send = send
+        self._active_response = active_response
+        self._cancel_active = cancel_active
+        self._start_response = start_response
+
+    @property
+    def active(self) -> ActiveResponse | None:
+        """The session's response in progress, if any."""
+        return self._active_response()
+
+    def handlers(self) -> dict[str, Callable[[dict[str, Any]], Awaitable[None]]]:
+        """The client event types these handlers answer."""
+        return {
+            "input_audio_buffer.append": self._on_append,
+            "input_audio_buffer.commit": self._on_commit,
+            "input_audio_buffer.clear": self._on_clear,
+            "output_audio_buffer.clear": self._on_output_clear,
+        }
 
     async def _on_append(self, data: dict[str, Any]) -> None:
         encoded = require(data, "audio", str)

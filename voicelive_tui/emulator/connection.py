@@ -14,7 +14,6 @@ from azure.ai.voicelive import models as m
 
 from .activity import list_tools_item, run_mcp_call
 from .audio_events import AudioEvents
-from .audio_input import InputAudio
 from .faults import Faults
 from .item_events import ItemEvents
 from .items import ClientInputError, wire_item
@@ -45,7 +44,7 @@ JUNK_FRAMES = (
 """The junk-frames fault's frames: not events, except the last (an unknown event)."""
 
 
-class EmulatorSession(AudioEvents):
+class EmulatorSession:
     """Runs the protocol for one connection; :meth:`run` returns when the socket closes."""
 
     def __init__(
@@ -65,7 +64,6 @@ class EmulatorSession(AudioEvents):
         self.conversation = record.conversation
         self.speed = speed
         self.faults = faults
-        self.max_append_bytes = max_append_bytes
         self.agent_name = agent_name
         self._abort_transport = abort
         self._send_lock = asyncio.Lock()
@@ -76,16 +74,20 @@ class EmulatorSession(AudioEvents):
         self.active: ActiveResponse | None = None
         self._active_task: asyncio.Task[None] | None = None
         self._tool_tasks: set[asyncio.Task[None]] = set()
-        self.audio = InputAudio(self.session)
+        self.input = AudioEvents(
+            record,
+            max_append_bytes=max_append_bytes,
+            send=self.send,
+            active_response=lambda: self.active,
+            cancel_active=self._cancel_active,
+            start_response=self._start_response,
+        )
         self.items = ItemEvents(record, send=self.send, run_mcp_call=self._run_mcp_call)
         self._handlers: dict[str, Handler] = {
             "session.update": self._on_session_update,
-            "input_audio_buffer.append": self._on_append,
-            "input_audio_buffer.commit": self._on_commit,
-            "input_audio_buffer.clear": self._on_clear,
             "response.create": self._on_response_create,
             "response.cancel": self._on_response_cancel,
-            "output_audio_buffer.clear": self._on_output_clear,
+            **self.input.handlers(),
             **self.items.handlers(),
         }
 
@@ -248,7 +250,7 @@ class EmulatorSession(AudioEvents):
             raise ClientInputError("invalid_session_config", str(exc), exc.param) from None
         self.session.clear()
         self.session.update(merged)
-        self.audio.reconfigure(self.session)
+        self.input.audio.reconfigure(self.session)
         await self.send(m.ServerEventSessionUpdated(session=m.ResponseSession(self.session)))
         for code, message in session_warnings(self.session, update):
             await self.send(
