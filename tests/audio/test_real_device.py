@@ -336,11 +336,10 @@ async def test_spoken_turn_through_devices_reaches_the_emulator_and_the_reply_is
 @EACH_WAY
 async def test_demo_is_live_with_devices_and_scripted_without(pulse, tmp_path, monkeypatch):
     """With a microphone the demo listens to it; only without devices does a script talk."""
-    from voicelive_tui import runner
+    from voicelive_tui import runner, sources
     from voicelive_tui.audio.backends import NullBackend
     from voicelive_tui.config import Settings
     from voicelive_tui.logs import RunLogs
-    from voicelive_tui import sources
 
     settings = Settings(demo=True, log_dir=tmp_path / "logs")
     with RunLogs(settings.log_dir) as logs:
