@@ -1,4 +1,4 @@
-"""The table of configurable values: flags, environment variables, defaults, help.
+"""The table of configurable values: flags, environment variables, help (defaults: Settings).
 
 :mod:`voicelive_tui.config.resolve` builds the parser and the Settings from it; the README's
 configuration table and ``--help`` both follow this order.
@@ -6,13 +6,13 @@ configuration table and ``--help`` both follow this order.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
-DEFAULT_VOICE = "en-US-Ava:DragonHDLatestNeural"
-DEFAULT_MODEL = "gpt-realtime"
+from voicelive_tui.config.settings import DEFAULT_MODEL, Settings
+
 DEFAULT_ENV_FILE = ".env"
-DEFAULT_LOG_DIR = "logs"
+_SETTINGS_DEFAULTS = {f.name: f.default for f in fields(Settings)}
 
 
 @dataclass(frozen=True)
@@ -25,9 +25,15 @@ class Option:
     env: tuple[str, ...] = ()
     kind: type = str
     """``tuple``: a repeatable flag (a comma-separated list in the environment)."""
-    default: object = None
+    shows_default: bool = False
+    """``--help`` names the default (the one written in :class:`Settings`)."""
     choices: tuple[str, ...] | None = None
     metavar: str | None = None
+
+    @property
+    def default(self) -> object:
+        """The value when neither a flag nor the environment gives one (for ``--help``)."""
+        return _SETTINGS_DEFAULTS[self.dest] if self.shows_default else None
 
 
 # The table of the README; order is the --help order.
@@ -51,7 +57,7 @@ OPTIONS: tuple[Option, ...] = (
         ("--credential",),
         "Entra ID credential: DefaultAzureCredential or AzureCliCredential",
         ("AZURE_VOICELIVE_CREDENTIAL",),
-        default="default",
+        shows_default=True,
         choices=("default", "cli"),
     ),
     Option(
@@ -135,14 +141,14 @@ OPTIONS: tuple[Option, ...] = (
         ("--voice",),
         "voice; names with '-' are Azure voices, others (alloy, echo, ...) OpenAI voices",
         ("AZURE_VOICELIVE_VOICE",),
-        default=DEFAULT_VOICE,
+        shows_default=True,
     ),
     Option(
         "vad_threshold",
         ("--vad-threshold",),
         "server VAD threshold, 0..1",
         kind=float,
-        default=0.5,
+        shows_default=True,
         metavar="X",
     ),
     Option(
@@ -150,7 +156,7 @@ OPTIONS: tuple[Option, ...] = (
         ("--vad-prefix-ms",),
         "server VAD prefix padding, 0..5000 ms",
         kind=int,
-        default=300,
+        shows_default=True,
         metavar="MS",
     ),
     Option(
@@ -158,7 +164,7 @@ OPTIONS: tuple[Option, ...] = (
         ("--vad-silence-ms",),
         "server VAD silence duration, 50..10000 ms",
         kind=int,
-        default=500,
+        shows_default=True,
         metavar="MS",
     ),
     Option(
@@ -167,7 +173,7 @@ OPTIONS: tuple[Option, ...] = (
         "folder for the technical, conversation and events logs",
         ("AZURE_VOICELIVE_LOG_DIR",),
         kind=Path,
-        default=Path(DEFAULT_LOG_DIR),
+        shows_default=True,
         metavar="DIR",
     ),
     Option(
@@ -197,7 +203,7 @@ OPTIONS: tuple[Option, ...] = (
         ("--speed",),
         "--replay: this many times real speed",
         kind=float,
-        default=1.0,
+        shows_default=True,
         metavar="X",
     ),
     Option(
@@ -219,7 +225,7 @@ OPTIONS: tuple[Option, ...] = (
         ("--wav-speed",),
         "run the WAV microphone and speaker X times faster than real time, 0.1..100",
         kind=float,
-        default=1.0,
+        shows_default=True,
         metavar="X",
     ),
     Option(
@@ -239,7 +245,7 @@ OPTIONS: tuple[Option, ...] = (
         ("--block-ms",),
         "audio block length, 5..200 ms",
         kind=int,
-        default=20,
+        shows_default=True,
         metavar="MS",
     ),
     Option(
@@ -247,7 +253,7 @@ OPTIONS: tuple[Option, ...] = (
         ("--handshake-timeout",),
         "seconds to wait for the WebSocket handshake before retrying, 0.1..300",
         kind=float,
-        default=10.0,
+        shows_default=True,
         metavar="S",
     ),
     Option(
@@ -255,7 +261,7 @@ OPTIONS: tuple[Option, ...] = (
         ("--heartbeat",),
         "seconds between keep-alive pings; a silent server is dropped after 1.5x, 0.1..300",
         kind=float,
-        default=10.0,
+        shows_default=True,
         metavar="S",
     ),
     Option(
@@ -263,7 +269,7 @@ OPTIONS: tuple[Option, ...] = (
         ("--retry-max",),
         "longest wait between reconnect attempts, 0.05..600 s",
         kind=float,
-        default=30.0,
+        shows_default=True,
         metavar="S",
     ),
     Option(
@@ -271,7 +277,7 @@ OPTIONS: tuple[Option, ...] = (
         ("--retry-cap",),
         "failed or short-lived connections in a row before saying the server keeps closing",
         kind=int,
-        default=8,
+        shows_default=True,
         metavar="N",
     ),
     Option(

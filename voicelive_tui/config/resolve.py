@@ -24,12 +24,11 @@ from dotenv.parser import parse_stream
 
 from voicelive_tui.config.options import (
     DEFAULT_ENV_FILE,
-    DEFAULT_VOICE,
     OPTIONS,
     SWITCHES,
     Option,
 )
-from voicelive_tui.config.settings import Settings
+from voicelive_tui.config.settings import DEFAULT_VOICE, Settings
 from voicelive_tui.config.tools_file import has_functions, load_tools
 from voicelive_tui.errors import EXIT_CONFIG, VoiceLiveError
 
@@ -170,8 +169,6 @@ def settings_from_args(
         if hit:
             source, name = hit
             values[opt.dest] = _convert(opt, source[name], name)
-        elif opt.default is not None:
-            values[opt.dest] = opt.default
     for dest, _flags, _text, _value in SWITCHES:
         given = getattr(args, dest, None)
         if given is not None:

@@ -1,5 +1,7 @@
 """Settings: the one frozen dataclass of everything the app needs, resolved at start-up.
 
+Each default is written here once; the options table shows them in ``--help``.
+
 :mod:`voicelive_tui.config.resolve` builds it (flags > environment > .env file) and validates it;
 import it from there.
 """
@@ -10,9 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from voicelive_tui.config.options import DEFAULT_LOG_DIR, DEFAULT_MODEL, DEFAULT_VOICE
+__all__ = ["DEFAULT_MODEL", "DEFAULT_VOICE", "Settings"]
 
-__all__ = ["Settings"]
+DEFAULT_VOICE = "en-US-Ava:DragonHDLatestNeural"
+DEFAULT_MODEL = "gpt-realtime"
 
 
 @dataclass(frozen=True)
@@ -41,7 +44,7 @@ class Settings:
     echo_cancellation: bool = True
     noise_suppression: bool = True
     greeting: bool = True
-    log_dir: Path = Path(DEFAULT_LOG_DIR)
+    log_dir: Path = Path("logs")
     verbose: bool = False
     demo: bool = False
     demo_requested: bool = False
