@@ -117,7 +117,7 @@ def test_any_event_sequence_keeps_the_invariants(steps: list[tuple[Any, ...]]) -
             writer(Outage(step[1], 0.5))
             assert conv.active_response_id is None
         elif kind == "reconnect":
-            conv.end_connection(step[1], float(now))
+            conv.end_connection(step[1])
             writer(PlannedReconnect(step[1]))
             assert conv.active_response_id is None
         else:

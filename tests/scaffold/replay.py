@@ -15,6 +15,7 @@ import contextlib
 import math
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from datetime import timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +30,7 @@ from voicelive_tui.logs import RunLogs
 from voicelive_tui.runner import Opened
 from voicelive_tui.session.session import VoiceLiveSession
 from voicelive_tui.sources import SessionSource
-from voicelive_tui.ui.clock import fixed_clock
+from voicelive_tui.ui.clock import WallClock
 from voicelive_tui.ui.widgets.levels import FPS
 from voicelive_tui.updates import StateChanged
 
@@ -37,6 +38,12 @@ if TYPE_CHECKING:
     from textual.pilot import Pilot
 
     from voicelive_tui.ui.app import VoiceLiveApp
+
+
+def fixed_clock(start_unix: float = 1_767_261_600.0) -> WallClock:
+    """A clock where monotonic 0.0 is 2026-01-01 10:00:00 UTC, for reproducible screens."""
+    return WallClock(offset=start_unix, tz=timezone.utc)
+
 
 ENDPOINT = "https://contoso-voice.services.ai.azure.com/"
 CHUNK_MS = 150

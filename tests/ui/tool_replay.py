@@ -9,12 +9,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from tests.scaffold.replay import ReplaySession
+from tests.scaffold.replay import ReplaySession, fixed_clock
 from voicelive_tui.config import Settings
 from voicelive_tui.logs import RunLogs
 from voicelive_tui.runner import Opened
 from voicelive_tui.ui.app import VoiceLiveApp
-from voicelive_tui.ui.clock import fixed_clock
 
 
 def typed(text: str) -> dict[str, Any]:

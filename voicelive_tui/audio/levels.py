@@ -54,11 +54,3 @@ class LevelMeter:
         """Show silence (e.g. when the device is gone)."""
         self._levels[self._rms_index] = SILENCE_DB
         self._levels[self._peak_index] = SILENCE_DB
-
-
-def block_rms_dbfs(block: np.ndarray) -> float:
-    """RMS of an int16 block in dBFS (allocating helper for tests and tools)."""
-    if block.size == 0:
-        return SILENCE_DB
-    x = block.astype(np.float64)
-    return to_dbfs(math.sqrt(float(np.mean(x * x))) / FULL_SCALE)

@@ -162,15 +162,10 @@ class PlaybackRing:
         self._started_at = [0.0] * slots
         self.started_pending = False
         """Set by the consumer when an item played its first sample; see poll_started()."""
-        self.consumer_epoch = 0
-        self.played_in_epoch = 0
-        self.total_played = 0
         self.discarded = 0
         """Stale samples skipped because of an epoch bump."""
         self.underruns = 0
         """Times the ring ran dry in the middle of an item (silence played, then more of it)."""
-        self.silence_samples = 0
-        """Samples of silence played because nothing was queued."""
         self.output_delay = 0.0
         """Seconds from the consumer's read until the block sounds (set by the device side)."""
         self.out_count = 0
@@ -322,13 +317,10 @@ class PlaybackRing:
         Real-time safe: no buffer allocation, no lock. Honours the epoch barrier first.
         """
         n = out.shape[0]
-        epoch, start = self._barrier
+        start = self._barrier[1]  # the tuple is replaced whole: one read
         r = self._read
         base = self.out_count
         self.heard_mark = base - int(self.output_delay * self.rate)
-        if epoch != self.consumer_epoch:
-            self.consumer_epoch = epoch
-            self.played_in_epoch = 0
         seg_end = self._seg_end
         seg_cap = len(seg_end)
         if r < start:
@@ -353,12 +345,9 @@ class PlaybackRing:
             _copy_out(self._buf, r, out, k)
             self._account(r, r + k, base - r)
             self._read = r + k
-            self.played_in_epoch += k
-            self.total_played += k
             self.last_real_out = base + k
         if k < n:
             out[k:] = 0
-            self.silence_samples += n - k
             if (k > 0 or self._was_playing) and self._cur_slot >= 0:
                 self._dry_slot = self._cur_slot
                 self._dry_gen = self._gen[self._cur_slot]

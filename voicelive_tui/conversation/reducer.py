@@ -123,7 +123,7 @@ class Conversation:
             turn.interrupted_by = cause
             turn.final = True
 
-    def end_connection(self, cause: str, now: float) -> None:
+    def end_connection(self, cause: str) -> None:
         """The client closed the socket on purpose (reconnect key, session renewal)."""
         self.cut_reply(cause)
         self.connection = ConnectionState.CONNECTING

@@ -312,7 +312,7 @@ class VoiceLiveSession:
     def _record_planned_reconnect(self, cause: str) -> None:
         """The r key or a session renewal closed the socket: connect again at once."""
         now = self.clock()
-        self.conversation.end_connection(cause, now)
+        self.conversation.end_connection(cause)
         log.info("Reconnecting: %s", cause)
         self._emit(PlannedReconnect(cause, now))
         self._emit(StateChanged(now))

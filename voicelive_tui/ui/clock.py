@@ -1,9 +1,9 @@
-"""How the dashboard labels monotonic time stamps: wall-clock time, or a fixed clock for tests."""
+"""How the dashboard labels monotonic time stamps: wall-clock time (tests pass a fixed one)."""
 
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone, tzinfo
+from datetime import datetime, tzinfo
 
 
 class WallClock:
@@ -23,8 +23,3 @@ class WallClock:
         if precise:
             return moment.strftime("%H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
         return moment.strftime("%H:%M:%S")
-
-
-def fixed_clock(start_unix: float = 1_767_261_600.0) -> WallClock:
-    """A clock where monotonic 0.0 is 2026-01-01 10:00:00 UTC, for reproducible screens."""
-    return WallClock(offset=start_unix, tz=timezone.utc)

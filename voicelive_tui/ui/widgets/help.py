@@ -76,6 +76,3 @@ class HelpScreen(ModalScreen[None]):
             yield Static(Text(INTRO), classes="help-text")
             yield Static(bindings_table(self._help_bindings), id="help-keys")
             yield Static(Text(MORE), classes="help-text")
-
-    def action_dismiss(self) -> None:  # type: ignore[override]
-        self.dismiss(None)

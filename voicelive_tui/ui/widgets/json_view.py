@@ -35,6 +35,3 @@ class JsonScreen(ModalScreen[None]):
             body.border_title = self._title
             body.border_subtitle = "Esc to close"
             yield Static(event_json(self._event), id="json-text")
-
-    def action_dismiss(self) -> None:  # type: ignore[override]
-        self.dismiss(None)

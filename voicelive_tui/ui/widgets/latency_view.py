@@ -115,6 +115,3 @@ class LatencyScreen(ModalScreen[None]):
         width = max(40, self.query_one("#latency-body").size.width - 4)
         text = Text("\n").join(latency_lines(self._turns(), width))
         self.query_one("#latency-bars", Static).update(text)
-
-    def action_dismiss(self) -> None:  # type: ignore[override]
-        self.dismiss(None)
