@@ -1,4 +1,5 @@
-"""Pure Voice Live wire helpers: event families, summaries, audio sizes and elision.
+"""Pure Voice Live wire helpers: event families, summaries, audio sizes and elision,
+and reading fields of the wrong shape (``obj``, ``ident``).
 
 No I/O and no configuration here: everything takes plain values and returns plain
 values, so it is tested with lists of dicts and used by the session, console mode and the
@@ -18,6 +19,8 @@ BENIGN_CANCEL_ERROR = "no active response"
 
 AUDIO_DELTA = "response.audio.delta"
 APPEND = "input_audio_buffer.append"
+PREVIEW_CHARS = 80
+"""How much of a text one summary line shows, unless it says otherwise."""
 
 
 def is_benign_cancel_error(message: str | None) -> bool:
@@ -52,9 +55,20 @@ def family_of(event: Mapping[str, Any]) -> str:
     return event_family(kind)
 
 
-def _clip(text: Any, width: int = 60) -> str:
-    value = " ".join(str(text).split())
-    return value if len(value) <= width else value[: width - 1] + "…"
+def preview(text: Any, limit: int = PREVIEW_CHARS) -> str:
+    """``text`` on one line, cut to ``limit`` characters with an ellipsis."""
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def obj(value: Any) -> dict[str, Any]:
+    """``value`` when it is a JSON object, else an empty one (a field of the wrong shape)."""
+    return value if isinstance(value, dict) else {}
+
+
+def ident(value: Any) -> str | None:
+    """``value`` when it is a non-empty string id, else None."""
+    return value if isinstance(value, str) and value else None
 
 
 ELIDED_BYTES = re.compile(r"<(\d+) bytes>")
@@ -85,16 +99,16 @@ def _item_parts(item: Mapping[str, Any]) -> list[str]:
     ident = str(item.get("id", "") or "")
     if kind == "message":
         text = item_text(item)
-        return [ident, str(item.get("role", "")), repr(_clip(text, 40)) if text else ""]
+        return [ident, str(item.get("role", "")), repr(preview(text, 40)) if text else ""]
     name = item.get("name") or ""
     label = item.get("server_label")
     call = f"{label}.{name}" if label else str(name)
     if kind == "function_call_output":
-        return [kind, str(item.get("call_id", "")), _clip(str(item.get("output", "")), 40)]
+        return [kind, str(item.get("call_id", "")), preview(str(item.get("output", "")), 40)]
     if kind == "mcp_approval_response":
         answer = "approved" if item.get("approve") else "denied"
         return [kind, str(item.get("approval_request_id", "")), answer]
-    return [kind, ident, call, _clip(str(item.get("arguments") or ""), 40)]
+    return [kind, ident, call, preview(str(item.get("arguments") or ""), 40)]
 
 
 def summarize(event: Mapping[str, Any]) -> str:
@@ -104,7 +118,7 @@ def summarize(event: Mapping[str, Any]) -> str:
     if kind == "error":
         err = event.get("error") or {}
         code = err.get("code") or err.get("type") or ""
-        text = _clip(f"{code}: {err.get('message', '')}".strip(": "), 90)
+        text = preview(f"{code}: {err.get('message', '')}".strip(": "), 90)
         return f"(benign after barge-in) {text}" if is_benign_cancel_error(text) else text
     if kind in ("session.created", "session.updated"):
         session = event.get("session") or {}
@@ -128,14 +142,14 @@ def summarize(event: Mapping[str, Any]) -> str:
     elif kind == "input_audio_buffer.speech_stopped":
         parts.append(f"at {event.get('audio_end_ms')} ms")
     elif kind.endswith("transcript.delta") or kind == "response.text.delta":
-        parts.append(repr(_clip(event.get("delta", ""), 40)))
+        parts.append(repr(preview(event.get("delta", ""), 40)))
     elif kind in (
         "response.audio_transcript.done",
         "conversation.item.input_audio_transcription.completed",
     ):
-        parts.append(repr(_clip(event.get("transcript", ""), 60)))
+        parts.append(repr(preview(event.get("transcript", ""), 60)))
     elif kind == "response.text.done":
-        parts.append(repr(_clip(event.get("text", ""), 60)))
+        parts.append(repr(preview(event.get("text", ""), 60)))
     elif kind in ("response.created", "response.done"):
         response = event.get("response") or {}
         parts += [str(response.get("id", "")), str(response.get("status", ""))]
@@ -149,7 +163,7 @@ def summarize(event: Mapping[str, Any]) -> str:
         if item.get("type") not in (None, "message"):
             parts += _item_parts(item)
     elif kind.endswith("arguments.done"):
-        parts.append(_clip(str(event.get("arguments", "")), 60))
+        parts.append(preview(str(event.get("arguments", "")), 60))
     elif kind == "response.audio_timestamp.delta":
         parts.append(
             f"{event.get('text', '')!r} at {event.get('audio_offset_ms')} ms"
@@ -157,15 +171,15 @@ def summarize(event: Mapping[str, Any]) -> str:
         )
     elif kind == "response.audio_transcript.annotation.added":
         note = event.get("annotation") or {}
-        parts.append(_clip(str(note.get("title") or note.get("url") or note.get("type")), 60))
+        parts.append(preview(str(note.get("title") or note.get("url") or note.get("type")), 60))
     elif kind == "response.invocation.delta":
         # A hosted agent's own (non-speech) event, passed through as it came.
         raw = event.get("delta")
         if isinstance(raw, Mapping):
             parts.append(str(raw.get("type") or raw.get("event") or "invocation"))
-        parts.append(_clip(json.dumps(raw, default=str, ensure_ascii=False), 60))
+        parts.append(preview(json.dumps(raw, default=str, ensure_ascii=False), 60))
     elif kind == "warning":
-        parts.append(_clip(str((event.get("warning") or {}).get("message", "")), 90))
+        parts.append(preview(str((event.get("warning") or {}).get("message", "")), 90))
     elif kind == "rate_limits.updated":
         limits = event.get("rate_limits") or []
         parts += [

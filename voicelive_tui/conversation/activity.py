@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from voicelive_tui.protocol import ident, obj, preview
+
 __all__ = [
     "ActivityState",
     "ToolActivity",
@@ -22,26 +24,10 @@ __all__ = [
     "duration_text",
     "footnotes",
     "log_lines",
-    "preview",
 ]
 
-PREVIEW_CHARS = 80
 SEARCH_KINDS = {"web_search_call": "web search", "file_search_call": "file search"}
 TOOL_ITEMS = ("function_call", "mcp_call", *SEARCH_KINDS)
-
-
-def _obj(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _str(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def preview(text: Any, limit: int = PREVIEW_CHARS) -> str:
-    """``text`` on one line, cut to ``limit`` characters with an ellipsis."""
-    flat = " ".join(str(text).split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 @dataclass
@@ -122,9 +108,9 @@ class ActivityState:
         """Reduce one server event (others are ignored)."""
         kind = str(event.get("type", ""))
         if kind in ("response.output_item.added", "conversation.item.created"):
-            self._item(_obj(event.get("item")), _str(event.get("response_id")), now, attach)
+            self._item(obj(event.get("item")), ident(event.get("response_id")), now, attach)
         elif kind == "response.output_item.done":
-            self._item_done(_obj(event.get("item")), now)
+            self._item_done(obj(event.get("item")), now)
         elif kind.endswith(("function_call_arguments.delta", "mcp_call_arguments.delta")):
             entry = self.entries.get(str(event.get("item_id")))
             if entry is not None and entry.status == "calling":
@@ -154,21 +140,21 @@ class ActivityState:
                 )
         elif kind == "rate_limits.updated":
             for limit in event.get("rate_limits") or []:
-                limit = _obj(limit)
+                limit = obj(limit)
                 if isinstance(limit.get("remaining"), int) and isinstance(limit.get("limit"), int):
                     self.rate_limits[str(limit.get("name"))] = (limit["remaining"], limit["limit"])
         elif kind == "response.done":
-            response = _obj(event.get("response"))
+            response = obj(event.get("response"))
             if response.get("status") in ("cancelled", "failed", "incomplete"):
                 for entry in self.entries.values():
-                    rid = _str(response.get("id"))
+                    rid = ident(response.get("id"))
                     if entry.response_id == rid and entry.status in ("calling", "searching"):
                         entry.end("cancelled", now)
 
     def _item(
         self, item: dict[str, Any], response_id: str | None, now: float, attach: Attach
     ) -> None:
-        item_type, item_id = item.get("type"), _str(item.get("id"))
+        item_type, item_id = item.get("type"), ident(item.get("id"))
         if item_id is None:
             return
         if item_type == "mcp_list_tools":
@@ -180,7 +166,7 @@ class ActivityState:
             self._approval_request(item, item_id, now, attach)
             return
         if item_type == "mcp_approval_response":
-            self.answer_approval(_str(item.get("approval_request_id")), item.get("approve"), now)
+            self.answer_approval(ident(item.get("approval_request_id")), item.get("approve"), now)
             return
         if item_type not in TOOL_ITEMS or item_id in self.entries:
             return
@@ -194,8 +180,8 @@ class ActivityState:
                 "function" if item_type == "function_call" else "mcp",
                 str(item.get("name", "?")),
                 now,
-                call_id=_str(item.get("call_id")),
-                server_label=_str(item.get("server_label")),
+                call_id=ident(item.get("call_id")),
+                server_label=ident(item.get("server_label")),
                 arguments=str(item.get("arguments") or ""),
             )
         entry.item_id, entry.response_id = item_id, response_id
@@ -207,7 +193,7 @@ class ActivityState:
     ) -> None:
         if item_id in self.entries:
             return
-        label, name = _str(item.get("server_label")), str(item.get("name", "?"))
+        label, name = ident(item.get("server_label")), str(item.get("name", "?"))
         call = next(
             (
                 e
@@ -258,7 +244,7 @@ class ActivityState:
         elif entry.kind == "mcp":
             error = item.get("error")
             if error:
-                entry.error = str(_obj(error).get("message") or error)
+                entry.error = str(obj(error).get("message") or error)
                 entry.end("failed", now)
             elif item.get("output") is not None:
                 entry.output = str(item.get("output"))
@@ -283,14 +269,14 @@ class ActivityState:
         """The client's own ``function_call_output`` and ``mcp_approval_response`` items."""
         if event.get("type") != "conversation.item.create":
             return
-        item = _obj(event.get("item"))
+        item = obj(event.get("item"))
         if item.get("type") == "function_call_output":
-            entry = self.by_call_id(_str(item.get("call_id")))
+            entry = self.by_call_id(ident(item.get("call_id")))
             if entry is not None:
                 entry.output = str(item.get("output") or "")
                 entry.end("completed", now)
         elif item.get("type") == "mcp_approval_response":
-            self.answer_approval(_str(item.get("approval_request_id")), item.get("approve"), now)
+            self.answer_approval(ident(item.get("approval_request_id")), item.get("approve"), now)
 
 
 def _call_text(entry: ToolActivity) -> str:
@@ -303,15 +289,15 @@ def log_lines(state: ActivityState, direction: str, event: dict[str, Any]) -> li
     """The conversation log lines ``event`` adds, once ``state`` has reduced it."""
     kind = str(event.get("type", ""))
     if direction == "sent":
-        item = _obj(event.get("item"))
+        item = obj(event.get("item"))
         if kind != "conversation.item.create":
             return []
         if item.get("type") == "function_call_output":
-            entry = state.by_call_id(_str(item.get("call_id")))
+            entry = state.by_call_id(ident(item.get("call_id")))
             name = entry.title if entry else str(item.get("call_id"))
             return [f"Tool Result:\t{name} -> {preview(item.get('output') or '')}"]
         if item.get("type") == "mcp_approval_response":
-            entry = state.approval(_str(item.get("approval_request_id")))
+            entry = state.approval(ident(item.get("approval_request_id")))
             name = _call_text(entry) if entry else str(item.get("approval_request_id"))
             verdict = "approved" if item.get("approve") is True else "denied"
             return [f"Approval:\t{verdict} {name}"]
@@ -323,9 +309,9 @@ def log_lines(state: ActivityState, direction: str, event: dict[str, Any]) -> li
         return [f"Tool Call:\t{_call_text(entry)}"] if entry else []
     if kind in ("response.web_search_call.completed", "response.file_search_call.completed"):
         return [f"Tool Result:\t{entry.title} -> completed"] if entry else []
-    item = _obj(event.get("item"))
+    item = obj(event.get("item"))
     if kind == "conversation.item.created" and item.get("type") == "mcp_approval_request":
-        request = state.approval(_str(item.get("id")))
+        request = state.approval(ident(item.get("id")))
         return [f"Approval:\trequested {_call_text(request)}"] if request else []
     if kind == "response.output_item.done" and item.get("type") == "mcp_call":
         call = state.entries.get(str(item.get("id")))

@@ -22,15 +22,15 @@ from voicelive_tui.conversation.turns import (
     VadState,
     cut_at_words,
     cut_transcript,
-    ident,
-    obj,
     unix_time,
 )
 from voicelive_tui.protocol import (
     AUDIO_DELTA,
     audio_bytes,
+    ident,
     is_benign_cancel_error,
     item_text,
+    obj,
     pcm_ms,
     voice_name,
 )

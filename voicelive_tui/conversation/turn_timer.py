@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from voicelive_tui.conversation.latency import CaptureClock, TurnTiming
-from voicelive_tui.conversation.turns import ident
+from voicelive_tui.protocol import ident
 
 MAX_TIMED_TURNS = 1000
 """Turn timings kept (the oldest are dropped): a long session's memory stays bounded."""

@@ -62,16 +62,6 @@ class SessionInfo:
     expires_at: float | None = None  # Unix time the service ends this session
 
 
-def obj(value: Any) -> dict[str, Any]:
-    """``value`` when it is a JSON object, else an empty one (a field of the wrong shape)."""
-    return value if isinstance(value, dict) else {}
-
-
-def ident(value: Any) -> str | None:
-    """``value`` when it is a non-empty string id, else None."""
-    return value if isinstance(value, str) and value else None
-
-
 def unix_time(value: Any) -> float | None:
     """``expires_at`` as Unix seconds: an int/float on the wire, maybe an ISO string."""
     if isinstance(value, bool):

@@ -19,9 +19,9 @@ from typing import Any
 
 from voicelive_tui.conversation.activity import log_lines
 from voicelive_tui.conversation.reducer import Conversation
-from voicelive_tui.conversation.turns import Turn, ident, obj
+from voicelive_tui.conversation.turns import Turn
 from voicelive_tui.logs import ConversationLog
-from voicelive_tui.protocol import item_text, voice_name
+from voicelive_tui.protocol import ident, item_text, obj, voice_name
 from voicelive_tui.updates import Closed, EventReceived, EventSent, Outage, PlannedReconnect, Update
 
 

@@ -9,7 +9,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from voicelive_tui.conversation.activity import ToolActivity, preview
+from voicelive_tui.conversation.activity import ToolActivity
+from voicelive_tui.protocol import preview
 
 ARGUMENTS_CHARS = 400
 
