@@ -8,6 +8,7 @@ draw the frozen views these return, and repaint only when a view is not equal to
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 from voicelive_tui.conversation.reducer import Conversation
 from voicelive_tui.conversation.turns import ConnectionState, VadState
@@ -47,12 +48,17 @@ class StatusView:
     limits: str | None = None  # "requests 3/100 left" when a rate limit runs low
 
 
+VadLook = Literal["listening", "speaking", "thinking", "agent", "muted", "offline"]
+"""How the voice activity line looks: its CSS class (``-listening``, ...)."""
+VAD_LOOKS: tuple[VadLook, ...] = get_args(VadLook)
+
+
 @dataclass(frozen=True)
 class VadView:
     """The voice activity line: what it says and its state (the CSS class)."""
 
     label: str = "connecting"
-    state: str = "offline"  # listening, speaking, thinking, agent, muted, offline
+    state: VadLook = "offline"
 
 
 VAD_VIEWS = {

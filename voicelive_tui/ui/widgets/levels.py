@@ -20,7 +20,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from voicelive_tui.audio.base import MIC_PEAK, MIC_RMS, SILENCE_DB, SPEAKER_PEAK, SPEAKER_RMS
-from voicelive_tui.ui.view import VadView
+from voicelive_tui.ui.view import VAD_LOOKS, VadView
 
 FLOOR_DB = -60.0
 """Meters show -60..0 dBFS; anything quieter is an empty bar."""
@@ -56,10 +56,15 @@ class PeakHold:
         return self.value
 
 
+def bar_cells(width: int, reading: str) -> int:
+    """The cells of a meter's bar, after its label and reading (at least 4)."""
+    return max(4, width - LABEL_CELLS - len(reading) - 1)
+
+
 def meter_cells(rms_db: float, held_db: float, width: int) -> tuple[str, int, int]:
     """What a meter draws at ``width`` cells: the reading, the filled cells, the peak cell."""
     reading = "   –   " if rms_db <= FLOOR_DB else f"{rms_db:5.0f} dB"
-    bar = max(4, width - LABEL_CELLS - len(reading) - 1)
+    bar = bar_cells(width, reading)
     filled = int(round(level_fraction(rms_db) * bar))
     peak = int(round(level_fraction(held_db) * bar)) - 1 if held_db > FLOOR_DB else -1
     return reading, filled, peak
@@ -116,7 +121,7 @@ class LevelBar(Widget):
         width = self.content_size.width
         self._drawn = reading, filled, peak = meter_cells(self.rms_db, self.held_db, width)
         head = f"{self.label:<{LABEL_CELLS}}{reading} "
-        bar = max(4, width - len(head))
+        bar = bar_cells(width, reading)
         text = Text(head, no_wrap=True)
         style = self.get_component_rich_style
         hot_from = int(bar * level_fraction(-6.0))
@@ -208,7 +213,7 @@ class VadIndicator(Widget):
     vad: reactive[VadView] = reactive(VadView)
 
     def watch_vad(self, vad: VadView) -> None:
-        for name in ("listening", "speaking", "thinking", "agent", "muted", "offline"):
+        for name in VAD_LOOKS:
             self.set_class(name == vad.state, f"-{name}")
 
     def render(self) -> RenderResult:
