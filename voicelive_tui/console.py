@@ -78,9 +78,8 @@ class ConsolePrinter:
     def __call__(self, update: Update) -> None:
         if isinstance(update, (EventSent, EventReceived)):
             # The agent's activity, as the conversation log has it (tab as a space).
-            direction = "sent" if isinstance(update, EventSent) else "received"
             activity = self.session.conversation.activity
-            for line in log_lines(activity, direction, update.event):
+            for line in log_lines(activity, update.direction, update.event):
                 self.print("🔧 " + line.replace("\t", " ", 1))
         if isinstance(update, EventReceived):
             self._received(update.event)

@@ -26,12 +26,15 @@ import time
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Literal
 
 from voicelive_tui.protocol import elide_audio
+from voicelive_tui.updates import Direction
 
 PLAYBACK_STARTED = "playback.started"
 """A ``"local"`` events-log line: ``item_id``'s first sample left the speaker, at its time."""
+LineDirection = Direction | Literal["local"]
+"""An events-log line: an event sent or received, or a ``"local"`` fact of the client."""
 
 TECH_FORMAT = "%(asctime)s:%(name)s:%(levelname)s:%(message)s"
 STAMP_FORMAT = "%Y-%m-%d_%H-%M-%S"
@@ -165,8 +168,10 @@ class EventsJsonl:
         self._file = file
         self._lock = threading.Lock()
 
-    def record(self, direction: str, event: Mapping[str, Any], at: float | None = None) -> None:
-        """Write ``event`` ("sent" or "received") with its wall-clock time."""
+    def record(
+        self, direction: LineDirection, event: Mapping[str, Any], at: float | None = None
+    ) -> None:
+        """Write ``event`` with the way it went and its wall-clock time."""
         entry = {
             "time": datetime.fromtimestamp(at if at is not None else time.time()).isoformat(
                 timespec="milliseconds"

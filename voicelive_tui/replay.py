@@ -37,7 +37,7 @@ from voicelive_tui.audio.base import (
 from voicelive_tui.audio.factory import start_backend
 from voicelive_tui.audio.levels import LevelMeter
 from voicelive_tui.config import ConfigError
-from voicelive_tui.logs import PLAYBACK_STARTED
+from voicelive_tui.logs import PLAYBACK_STARTED, LineDirection
 from voicelive_tui.session.session import VoiceLiveSession
 from voicelive_tui.updates import StateChanged
 
@@ -54,7 +54,7 @@ class Recorded:
     """One line of the events log."""
 
     at: float  # Unix time
-    direction: str  # "sent" or "received"
+    direction: LineDirection
     event: dict[str, Any]
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 
 class Severity(str, enum.Enum):
@@ -21,12 +21,17 @@ class Severity(str, enum.Enum):
     ERROR = "error"
 
 
+Direction = Literal["sent", "received"]
+"""Which way an event crossed the socket."""
+
+
 @dataclass(frozen=True)
 class EventSent:
     """A client event went out on the socket."""
 
     event: dict[str, Any]
     at: float = 0.0
+    direction: ClassVar[Direction] = "sent"
 
 
 @dataclass(frozen=True)
@@ -35,6 +40,7 @@ class EventReceived:
 
     event: dict[str, Any]
     at: float = 0.0
+    direction: ClassVar[Direction] = "received"
 
 
 @dataclass(frozen=True)

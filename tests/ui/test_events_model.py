@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 
 from voicelive_tui.ui.events_model import EventBuffer
+from voicelive_tui.updates import EventReceived, EventSent
 
 
 def delta(ms: int = 100) -> dict:
@@ -77,26 +78,26 @@ def test_text_deltas_fold_into_one_line_showing_the_newest_text():
 
 def test_a_batch_reports_folded_lines_and_appended_lines_only():
     buf = EventBuffer()
-    first = buf.add_batch([("sent", append(), 0.0), ("received", delta(), 0.1)])
+    first = buf.add_batch([EventSent(append(), 0.0), EventReceived(delta(), 0.1)])
     assert (first.appended, first.removed, first.folded) == (2, 0, [])
-    more = buf.add_batch([("sent", append(), 0.2), ("received", delta(), 0.3)] * 3)
+    more = buf.add_batch([EventSent(append(), 0.2), EventReceived(delta(), 0.3)] * 3)
     assert more.appended == 0 and more.removed == 0
     assert {e.type for e in more.folded} == {"input_audio_buffer.append", "response.audio.delta"}
-    done = buf.add_batch([("received", {"type": "response.done"}, 0.4)])
+    done = buf.add_batch([EventReceived({"type": "response.done"}, 0.4)])
     assert (done.appended, done.folded) == (1, [])
 
 
 def test_a_batch_under_a_filter_reports_nothing_for_hidden_lines():
     buf = EventBuffer()
     buf.set_filter("response.done")
-    change = buf.add_batch([("sent", append(), 0.0)] * 5 + [("received", delta(), 0.1)])
+    change = buf.add_batch([EventSent(append(), 0.0)] * 5 + [EventReceived(delta(), 0.1)])
     assert not change.changed
 
 
 def test_a_batch_past_the_bound_reports_the_lines_dropped_from_the_front():
     buf = EventBuffer(max_entries=4)
-    buf.add_batch([("received", {"type": "session.updated"}, float(i)) for i in range(4)])
-    change = buf.add_batch([("received", {"type": "response.done"}, 9.0)] * 3)
+    buf.add_batch([EventReceived({"type": "session.updated"}, float(i)) for i in range(4)])
+    change = buf.add_batch([EventReceived({"type": "response.done"}, 9.0)] * 3)
     assert (change.appended, change.removed) == (3, 3)
 
 

@@ -13,20 +13,41 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from voicelive_tui.protocol import ident, obj, preview
+from voicelive_tui.updates import Direction
 
 __all__ = [
     "ActivityState",
     "ToolActivity",
+    "ToolKind",
+    "ToolStatus",
     "describe",
     "duration_text",
     "footnotes",
     "log_lines",
 ]
 
-SEARCH_KINDS = {"web_search_call": "web search", "file_search_call": "file search"}
+ToolKind = Literal["function", "mcp", "approval", "web search", "file search"]
+ToolStatus = Literal[
+    "calling",
+    "running",
+    "awaiting approval",
+    "searching",
+    "completed",
+    "failed",
+    "cancelled",
+    "pending",
+    "approved",
+    "denied",
+]
+"""calling (arguments streaming), running, awaiting approval, searching, completed,
+failed, cancelled; for an approval: pending, approved, denied."""
+SEARCH_KINDS: dict[str, ToolKind] = {
+    "web_search_call": "web search",
+    "file_search_call": "file search",
+}
 TOOL_ITEMS = ("function_call", "mcp_call", *SEARCH_KINDS)
 
 
@@ -34,8 +55,7 @@ TOOL_ITEMS = ("function_call", "mcp_call", *SEARCH_KINDS)
 class ToolActivity:
     """One call, approval or search of the agent, as the user should see it."""
 
-    kind: str
-    """``"function"``, ``"mcp"``, ``"approval"``, ``"web search"`` or ``"file search"``."""
+    kind: ToolKind
     name: str
     started_at: float
     item_id: str | None = None
@@ -43,9 +63,7 @@ class ToolActivity:
     call_id: str | None = None
     server_label: str | None = None
     arguments: str = ""
-    status: str = "calling"
-    """calling (arguments streaming), running, awaiting approval, searching, completed,
-    failed, cancelled; for an approval: pending, approved, denied."""
+    status: ToolStatus = "calling"
     ended_at: float | None = None
     output: str | None = None
     error: str | None = None
@@ -68,7 +86,7 @@ class ToolActivity:
             return preview(self.error)
         return None if self.output is None else preview(self.output)
 
-    def end(self, status: str, now: float) -> None:
+    def end(self, status: ToolStatus, now: float) -> None:
         self.status = status
         if self.ended_at is None:
             self.ended_at = now
@@ -250,7 +268,7 @@ class ActivityState:
                 entry.output = str(item.get("output"))
                 entry.end("completed", now)
         elif entry.ended_at is None and item.get("status") in ("completed", "failed"):
-            entry.end(str(item.get("status")), now)
+            entry.end("completed" if item.get("status") == "completed" else "failed", now)
 
     def _mcp_progress(self, step: str, item_id: str, now: float) -> None:
         entry = self.entries.get(item_id)
@@ -285,7 +303,7 @@ def _call_text(entry: ToolActivity) -> str:
     return f"{entry.title}({entry.arguments})"
 
 
-def log_lines(state: ActivityState, direction: str, event: dict[str, Any]) -> list[str]:
+def log_lines(state: ActivityState, direction: Direction, event: dict[str, Any]) -> list[str]:
     """The conversation log lines ``event`` adds, once ``state`` has reduced it."""
     kind = str(event.get("type", ""))
     if direction == "sent":

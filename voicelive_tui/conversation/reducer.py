@@ -19,6 +19,7 @@ from voicelive_tui.conversation.turns import (
     ConnectionState,
     SessionInfo,
     Turn,
+    TurnKind,
     VadState,
     cut_at_words,
     cut_transcript,
@@ -299,7 +300,7 @@ class Conversation:
             )
         )
 
-    def _agent_turn_for(self, event: dict[str, Any], now: float, kind: str) -> Turn:
+    def _agent_turn_for(self, event: dict[str, Any], now: float, kind: TurnKind) -> Turn:
         turn = self.agent_turn(ident(event.get("item_id")))
         if turn is None:
             turn = Turn(

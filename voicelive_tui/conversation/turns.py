@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
-from typing import Any
+from typing import Any, Literal
 
 from voicelive_tui.conversation.activity import ToolActivity
 
@@ -28,17 +28,23 @@ class VadState(str, Enum):
     AGENT_SPEAKING = "agent speaking"
 
 
+Role = Literal["user", "agent", "system"]
+"""Whose turn: the user's, the agent's, or the app's own notice (an outage, a warning)."""
+TurnKind = Literal["audio", "text", "notice", "activity"]
+"""Spoken, typed or written, a notice, or tool activity only."""
+
+
 @dataclass
 class Turn:
     """One utterance: the user's (audio or typed) or the agent's (audio or text)."""
 
-    role: str  # "user", "agent" or "system" (outages, notices)
+    role: Role
     started_at: float
     item_id: str | None = None
     response_id: str | None = None
     text: str = ""
     final: bool = False
-    kind: str = "audio"  # "audio", "text", "notice" or "activity" (tool calls only)
+    kind: TurnKind = "audio"
     interrupted: bool = False
     heard_ms: int | None = None
     interrupted_by: str | None = None  # "quit", "connection lost", ...; None: the user

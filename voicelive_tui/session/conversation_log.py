@@ -66,8 +66,7 @@ class ConversationLogWriter:
         elif isinstance(update, Closed):
             self.flush_unlogged_turns()
         elif isinstance(update, (EventSent, EventReceived)):
-            direction = "sent" if isinstance(update, EventSent) else "received"
-            for line in log_lines(self.conversation.activity, direction, update.event):
+            for line in log_lines(self.conversation.activity, update.direction, update.event):
                 self.flush_unlogged_turns(only_final=True)
                 self.log.write(line)
             if isinstance(update, EventSent):

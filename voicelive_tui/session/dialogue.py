@@ -44,6 +44,7 @@ from voicelive_tui.session.service_config import SessionOverrides, build_session
 from voicelive_tui.session.tool_calls import McpApprovals, answer_function_calls, function_calls
 from voicelive_tui.updates import (
     AudioLost,
+    Direction,
     EventReceived,
     EventSent,
     Notice,
@@ -194,12 +195,12 @@ class Dialogue:
         await self.send(ClientEventSessionUpdate(session=config))
         log.info("Session configuration sent")
 
-    def record(self, direction: str, payload: dict[str, Any]) -> None:
+    def record(self, direction: Direction, payload: dict[str, Any]) -> None:
         """An event sent or received: events log, conversation state, then observers."""
         self.logs.events.record(direction, payload)
         self.replay(direction, payload)
 
-    def replay(self, direction: str, payload: dict[str, Any]) -> None:
+    def replay(self, direction: Direction, payload: dict[str, Any]) -> None:
         """An event into the conversation state and the observers (no events log)."""
         now = self.clock()
         if direction == "sent":

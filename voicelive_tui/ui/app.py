@@ -197,8 +197,7 @@ class VoiceLiveApp(App[int]):
             pending = self.dashboard.pending
             if not pending:
                 self.post_message(EventsArrived())
-            direction = "sent" if isinstance(update, EventSent) else "received"
-            pending.append((direction, update.event, update.at))
+            pending.append(update)
             if update.event.get("type") != APPEND:
                 self.post_message(ConversationChanged())
         elif isinstance(update, Notice):

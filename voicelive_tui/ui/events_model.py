@@ -20,6 +20,7 @@ from voicelive_tui.protocol import (
     pcm_ms,
     summarize,
 )
+from voicelive_tui.updates import Direction, EventReceived, EventSent
 
 MAX_ENTRIES = 5_000
 AUDIO_FOLDS = frozenset({APPEND, AUDIO_DELTA})
@@ -39,7 +40,7 @@ class EventEntry:
     """One line of the event stream (possibly several folded audio events)."""
 
     seq: int
-    direction: str  # "sent" or "received"
+    direction: Direction
     at: float
     type: str
     summary: str
@@ -113,7 +114,7 @@ class EventBuffer:
     _open: dict[str, EventEntry] = field(default_factory=dict)
     _seq: itertools.count[int] = field(default_factory=itertools.count)
 
-    def add(self, direction: str, event: Mapping[str, Any], at: float) -> EventEntry:
+    def add(self, direction: Direction, event: Mapping[str, Any], at: float) -> EventEntry:
         """Record one event; returns the new line or the folded line it joined."""
         kind = str(event.get("type", "?"))
         foldable = is_foldable(kind)
@@ -151,14 +152,14 @@ class EventBuffer:
                 del self._open[gone.type]
         return entry
 
-    def add_batch(self, updates: Iterable[tuple[str, Mapping[str, Any], float]]) -> BatchChange:
-        """Record (direction, event, at) triples; says which visible lines changed."""
+    def add_batch(self, updates: Iterable[EventSent | EventReceived]) -> BatchChange:
+        """Record sent and received events; says which visible lines changed."""
         last = self.view[-1].seq if self.view else -1
         shown = len(self.view)
         folded: dict[int, EventEntry] = {}
-        for direction, event, at in updates:
-            before = self._open.get(str(event.get("type", "?")))
-            entry = self.add(direction, event, at)
+        for update in updates:
+            before = self._open.get(str(update.event.get("type", "?")))
+            entry = self.add(update.direction, update.event, update.at)
             if entry is before and entry.seq <= last:
                 folded[entry.seq] = entry
         appended = 0

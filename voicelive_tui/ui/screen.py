@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Mapping
-from typing import Any
 
 from textual import getters
 from textual.app import ComposeResult
@@ -37,6 +35,7 @@ from voicelive_tui.ui.widgets.inputs import FilterInput, MessageInput
 from voicelive_tui.ui.widgets.keys import KeyBar
 from voicelive_tui.ui.widgets.levels import FPS, LevelsPanel
 from voicelive_tui.ui.widgets.status import StatusBar
+from voicelive_tui.updates import EventReceived, EventSent
 
 WIDE_MIN_COLUMNS = 120
 """At this width and more the three panels sit side by side; below, they stack."""
@@ -44,8 +43,6 @@ MIN_SIZE = (60, 18)
 """Below this many columns or rows the panels would be empty: a notice shows instead."""
 EVENTS_HZ = 4
 STATE_HZ = 10
-
-PendingEvent = tuple[str, Mapping[str, Any], float]
 
 
 def audio_status(audio: AudioBackend) -> AudioStatus:
@@ -90,7 +87,7 @@ class DashboardScreen(Screen[None]):
     def __init__(self, clock: WallClock) -> None:
         super().__init__()
         self.clock = clock
-        self.pending: deque[PendingEvent] = deque()
+        self.pending: deque[EventSent | EventReceived] = deque()
         """Events queued by the session's observer, drawn at the next events frame."""
         self._session: VoiceLiveSession | None = None
         self._host = ""

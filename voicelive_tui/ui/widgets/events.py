@@ -13,9 +13,6 @@ subtitle's count, and that only when its text changed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
@@ -29,6 +26,7 @@ from textual.strip import Strip
 from voicelive_tui.protocol import FAMILY_PREFIXES
 from voicelive_tui.ui.clock import WallClock
 from voicelive_tui.ui.events_model import MAX_ENTRIES, EventBuffer, EventEntry
+from voicelive_tui.updates import EventReceived, EventSent
 
 ARROWS = {"sent": "↑", "received": "↓"}
 FAMILIES = (*(family for family, _ in FAMILY_PREFIXES), "other")
@@ -94,8 +92,8 @@ class EventLog(ScrollView, can_focus=True):
 
     # -- feeding ----------------------------------------------------------------
 
-    def add_events(self, updates: list[tuple[str, Mapping[str, Any], float]]) -> None:
-        """Append a batch of (direction, event, at), repainting only what it changed."""
+    def add_events(self, updates: list[EventSent | EventReceived]) -> None:
+        """Append a batch of sent and received events, repainting only what it changed."""
         change = self.buffer.add_batch(updates)
         if change.appended or change.removed:
             self._resize()
