@@ -28,8 +28,9 @@ def parse_server_event(raw: bytes) -> tuple[ServerEvent | None, str]:
     if not isinstance(payload.get("type"), str):
         return None, "an object with no 'type'"
     try:
-        # What the SDK's recv() does, minus its failure on non-objects.
-        event = ServerEvent._deserialize(payload, [])  # noqa: SLF001
+        # What the SDK's recv() does, minus its failure on non-objects (the SDK leaves
+        # _deserialize untyped).
+        event = ServerEvent._deserialize(payload, [])  # type: ignore[no-untyped-call]  # noqa: SLF001
     except (DeserializationError, TypeError, ValueError, KeyError, AttributeError) as exc:
         return None, f"not a valid {payload['type']} event ({short_error(exc)})"
     return event, ""
@@ -66,4 +67,4 @@ def tcp_rtt_ms(conn: Any) -> float | None:
     if len(info) < TCP_INFO_RTT_OFFSET + 4:
         return None
     (rtt_us,) = struct.unpack_from("I", info, TCP_INFO_RTT_OFFSET)
-    return rtt_us / 1000
+    return int(rtt_us) / 1000
