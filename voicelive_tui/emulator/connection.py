@@ -74,7 +74,7 @@ class EmulatorSession:
         self.active: ActiveResponse | None = None
         self._active_task: asyncio.Task[None] | None = None
         self._tool_tasks: set[asyncio.Task[None]] = set()
-        self.input = AudioEvents(
+        self.audio_events = AudioEvents(
             record,
             max_append_bytes=max_append_bytes,
             send=self.send,
@@ -82,13 +82,13 @@ class EmulatorSession:
             cancel_active=self._cancel_active,
             start_response=self._start_response,
         )
-        self.items = ItemEvents(record, send=self.send, run_mcp_call=self._run_mcp_call)
+        self.item_events = ItemEvents(record, send=self.send, run_mcp_call=self._run_mcp_call)
         self._handlers: dict[str, Handler] = {
             "session.update": self._on_session_update,
             "response.create": self._on_response_create,
             "response.cancel": self._on_response_cancel,
-            **self.input.handlers(),
-            **self.items.handlers(),
+            **self.audio_events.handlers(),
+            **self.item_events.handlers(),
         }
 
     # -- sending --------------------------------------------------------------------------
@@ -250,7 +250,7 @@ class EmulatorSession:
             raise ClientInputError("invalid_session_config", str(exc), exc.param) from None
         self.session.clear()
         self.session.update(merged)
-        self.input.audio.reconfigure(self.session)
+        self.audio_events.audio.reconfigure(self.session)
         await self.send(m.ServerEventSessionUpdated(session=m.ResponseSession(self.session)))
         for code, message in session_warnings(self.session, update):
             await self.send(
