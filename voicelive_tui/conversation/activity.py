@@ -44,6 +44,9 @@ ToolStatus = Literal[
 ]
 """calling (arguments streaming), running, awaiting approval, searching, completed,
 failed, cancelled; for an approval: pending, approved, denied."""
+ServerState = Literal["listing", "ready", "failed"]
+"""An MCP server's tool discovery: under way, done, or failed."""
+_LISTED: dict[str, ServerState] = {"completed": "ready", "failed": "failed"}
 SEARCH_KINDS: dict[str, ToolKind] = {
     "web_search_call": "web search",
     "file_search_call": "file search",
@@ -101,8 +104,8 @@ class ActivityState:
     """Every entry by item id, and what the session's MCP servers and limits look like."""
 
     entries: dict[str, ToolActivity] = field(default_factory=dict)
-    servers: dict[str, str] = field(default_factory=dict)
-    """MCP server label -> listing, ready or failed."""
+    servers: dict[str, ServerState] = field(default_factory=dict)
+    """MCP server label -> its tool discovery."""
     rate_limits: dict[str, tuple[int, int]] = field(default_factory=dict)
     """Limit name -> (remaining, limit), from the newest ``rate_limits.updated``."""
     _list_items: dict[str, str] = field(default_factory=dict)
@@ -153,9 +156,7 @@ class ActivityState:
             label = self._list_items.get(str(event.get("item_id")))
             if label is not None:
                 step = kind.rsplit(".", 1)[1]
-                self.servers[label] = {"completed": "ready", "failed": "failed"}.get(
-                    step, "listing"
-                )
+                self.servers[label] = _LISTED.get(step, "listing")
         elif kind == "rate_limits.updated":
             for limit in event.get("rate_limits") or []:
                 limit = obj(limit)
