@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 __all__ = ["DEFAULT_MODEL", "DEFAULT_VOICE", "Settings"]
 
 DEFAULT_VOICE = "en-US-Ava:DragonHDLatestNeural"
 DEFAULT_MODEL = "gpt-realtime"
+Mode = Literal["agent", "legacy-agent", "model"]
+"""A Foundry agent by name, a legacy agent by id, or a model with its own instructions."""
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,7 @@ class Settings:
     exit_after_turns: int | None = None
 
     @property
-    def mode(self) -> str:
+    def mode(self) -> Mode:
         """ "agent" (Foundry agent by name), "legacy-agent" (agent id) or "model"."""
         if self.agent_name:
             return "agent"
