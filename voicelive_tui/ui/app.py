@@ -104,6 +104,7 @@ class VoiceLiveApp(App[int]):
         self._source = source or endpoint_source()
         self._owns_logs = logs is None
         self._quitting = False
+        self._conversation_posted = False  # a ConversationChanged waits in the queue
         self._answering: set[str] = set()  # approval requests answered from the prompt
 
     # Typed handles on the dashboard's widgets (the active screen may be help or JSON).
@@ -199,15 +200,21 @@ class VoiceLiveApp(App[int]):
                 self.post_message(EventsArrived())
             pending.append(update)
             if update.event.get("type") != APPEND:
-                self.post_message(ConversationChanged())
+                self._conversation_changed()
         elif isinstance(update, Notice):
             self.post_message(SessionNotice(update.text, update.severity))
         elif isinstance(update, AudioLost):
             text = f"Audio device lost: {update.message}. Continuing text-only (press r to retry)."
             self.post_message(SessionNotice(text, Severity.ERROR))
-            self.post_message(ConversationChanged())
+            self._conversation_changed()
         else:
-            self.post_message(ConversationChanged())
+            self._conversation_changed()
+
+    def _conversation_changed(self) -> None:
+        """Post ConversationChanged unless one is already waiting: a flood of events must
+        not fill the app's queue, where a key press would wait behind them."""
+        if not self._conversation_posted:
+            self._conversation_posted = self.post_message(ConversationChanged())
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group != "session" or event.state not in (
@@ -246,6 +253,7 @@ class VoiceLiveApp(App[int]):
         self.dashboard.events_arrived()
 
     def on_conversation_changed(self, message: ConversationChanged) -> None:
+        self._conversation_posted = False
         self.dashboard.state_changed()
         self._prompt_approval()
 
