@@ -115,3 +115,17 @@ async def test_a_whole_flood_keeps_the_transcript_exact_and_the_events_log_small
     assert whole <= 2_000, whole  # the flood's first second, at most
     size = events_log(tmp_path).stat().st_size
     assert size < 512 * 1024, size  # about 6 MB when every delta is written whole
+
+
+async def test_a_30_mb_frame_drops_the_connection_and_says_so_on_screen(tmp_path: Path) -> None:
+    async with bad_server("huge") as srv:
+        term = await Terminal.start(*client_args(srv.endpoint, tmp_path, "--no-audio"))
+        try:
+            await term.wait_output("a message over the client's 4 MB limit (code 1009)")
+            assert srv.handshakes >= 1
+            term.send("q")
+            assert await term.wait(QUIT_WITHIN_S + 3) == 0
+        finally:
+            term.kill()
+    log = read_logs(tmp_path)["conversation.log"]
+    assert "Connection lost:\tthe server sent a message over the client's 4 MB limit" in log
