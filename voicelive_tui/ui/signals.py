@@ -68,7 +68,11 @@ def wait_for_foreground(fd: int) -> bool:
         while not quit_by and not in_foreground(fd):
             os.killpg(os.getpgrp(), signal.SIGTTOU)  # stopped here until SIGCONT
             if not quit_by and not in_foreground(fd):
-                time.sleep(FOREGROUND_POLL_S)  # an orphaned group is not stopped
+                # Not stopped: SIGTTOU ignored (inherited) or an orphaned group. Look again
+                # in a while; a terminal gone meanwhile (hung up) ends the wait.
+                time.sleep(FOREGROUND_POLL_S)
+                if not os.isatty(fd):
+                    quit_by.append(signal.SIGHUP)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
