@@ -163,9 +163,11 @@ class ConversationLog:
             self._file.close()
 
 
-DELTAS_PER_S = 1_000
-"""Received deltas a second written whole. A real reply streams tens a second (the
-emulator's ``flood=500`` fault stays under it); beyond it the deltas are counted."""
+DELTAS_PER_S = 500
+"""Received deltas a second written whole: a real reply streams tens a second (the
+emulator's ``flood=500`` fault is at the limit); beyond it they are counted. At worst
+(a flood at just this rate) the log grows by about 100 kB/s; a faster flood costs one
+line per type and second."""
 
 
 def log_time(at: float) -> str:
