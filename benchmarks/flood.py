@@ -16,7 +16,8 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -90,9 +91,10 @@ def streaming(where: Path) -> bool:
     return False
 
 
-def under_flood(deltas: int, presses: int) -> Figures:
-    """CPU, log growth and key latency while the flood runs, then q."""
-    figures = Figures()
+@contextmanager
+def flooded(deltas: int) -> Iterator[tuple[subprocess.Popen[str], Path, PtyProcess]]:
+    """The flood server and the dashboard on it, once the flood (or, with no deltas,
+    the session) has started: (server, work folder, dashboard)."""
     server, endpoint = start_server(deltas)
     try:
         with workdir() as where:
@@ -103,49 +105,47 @@ def under_flood(deltas: int, presses: int) -> Figures:
                         raise RuntimeError("the flood did not start in 30 s")
                 elif proc.wait_for("ready", 30) is None:
                     raise RuntimeError("the dashboard did not get ready in 30 s")
-                time.sleep(1.0)
-                cpu0, log0, t0 = proc.cpu_seconds(), events_bytes(where), time.monotonic()
-                time.sleep(WINDOW_S)
-                cpu1, log1, t1 = proc.cpu_seconds(), events_bytes(where), time.monotonic()
-                figures.cpu_pct = (cpu1 - cpu0) / (t1 - t0) * 100
-                figures.log_kb_s = (log1 - log0) / 1024 / (t1 - t0)
-                for _ in range(presses):
-                    key, marker = HELP
-                    took = proc.key_to_marker(key, marker, KEY_TIMEOUT_S)
-                    if took is None:
-                        figures.key_timeouts += 1
-                        break
-                    figures.key_ms.append(took * 1000)
-                    time.sleep(0.3)
-                    proc.write(b"\x1b" if figures.key_timeouts else key)  # close the help
-                    time.sleep(0.5)
-                figures.quit_s = quit_time(proc)
+                yield server, where, proc
     finally:
         server.kill()
         server.wait()
+
+
+def under_flood(deltas: int, presses: int) -> Figures:
+    """CPU, log growth and key latency while the flood runs, then q."""
+    figures = Figures()
+    with flooded(deltas) as (_server, where, proc):
+        time.sleep(1.0)
+        cpu0, log0, t0 = proc.cpu_seconds(), events_bytes(where), time.monotonic()
+        time.sleep(WINDOW_S)
+        cpu1, log1, t1 = proc.cpu_seconds(), events_bytes(where), time.monotonic()
+        figures.cpu_pct = (cpu1 - cpu0) / (t1 - t0) * 100
+        figures.log_kb_s = (log1 - log0) / 1024 / (t1 - t0)
+        key, marker = HELP
+        for _ in range(presses):
+            took = proc.key_to_marker(key, marker, KEY_TIMEOUT_S)
+            if took is None:
+                figures.key_timeouts += 1
+                break
+            figures.key_ms.append(took * 1000)
+            time.sleep(0.3)
+            proc.write(key)  # closes the help
+            time.sleep(0.5)
+        figures.quit_s = quit_time(proc)
     return figures
 
 
 def to_the_end(deltas: int) -> Figures:
     """The whole flood read: how long it took, the events log at the end, then q."""
     figures = Figures()
-    server, endpoint = start_server(deltas)
-    try:
-        with workdir() as where:
-            args = ["--endpoint", endpoint, "--api-key", KEY, "--no-audio"]
-            with launch(args, where, 160, 48) as proc:
-                if not wait_for(lambda: streaming(where), 30):
-                    raise RuntimeError("the flood did not start in 30 s")
-                started, cpu0 = time.monotonic(), proc.cpu_seconds()
-                assert server.stdout is not None
-                if server.stdout.readline().strip() == "flood done":
-                    figures.read_all_s = time.monotonic() - started
-                    figures.cpu_pct = (proc.cpu_seconds() - cpu0) / figures.read_all_s * 100
-                figures.quit_s = quit_time(proc)
-                figures.events_kb = events_bytes(where) / 1024
-    finally:
-        server.kill()
-        server.wait()
+    with flooded(deltas) as (server, where, proc):
+        started, cpu0 = time.monotonic(), proc.cpu_seconds()
+        assert server.stdout is not None
+        if server.stdout.readline().strip() == "flood done":
+            figures.read_all_s = time.monotonic() - started
+            figures.cpu_pct = (proc.cpu_seconds() - cpu0) / figures.read_all_s * 100
+        figures.quit_s = quit_time(proc)
+        figures.events_kb = events_bytes(where) / 1024
     return figures
 
 
