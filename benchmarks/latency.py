@@ -57,11 +57,12 @@ def delivered_rate(log_dir: Path) -> float | None:
     for path in log_dir.glob("*_events.jsonl"):
         for line in path.read_text(encoding="utf-8").splitlines():
             entry = json.loads(line)
-            if (
-                entry["direction"] == "received"
-                and entry["event"].get("type") == "response.audio.delta"
-            ):
-                per_second[int(datetime.fromisoformat(entry["time"]).timestamp())] += 1
+            second = int(datetime.fromisoformat(entry["time"]).timestamp())
+            run = entry.get("coalesced") or {}  # a flood's deltas of one second, counted
+            if run.get("type") == "response.audio.delta":
+                per_second[second] += run["count"]
+            elif (entry.get("event") or {}).get("type") == "response.audio.delta":
+                per_second[second] += 1
     return sum(per_second.values()) / len(per_second) if per_second else None
 
 

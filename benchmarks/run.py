@@ -1,5 +1,6 @@
 """The benchmark suite of the dashboard: footprint, audio glitches, memory, UI latency,
-barge-in and start-up, each figure beside a baseline measured in the same run and its goal.
+barge-in, start-up and a flood from the server, each figure beside a baseline measured in
+the same run and its goal.
 
 Usage: ``python benchmarks/run.py [--quick | --long] [--only SECTION ...] [--write]
 [--label NAME]``. The default is the full run (memory over 4 minutes); ``--quick`` is a
@@ -33,7 +34,16 @@ sys.path.insert(0, str(HERE))
 from common import MODES, Mode, Section  # noqa: E402
 
 RESULTS = HERE / "RESULTS.md"
-SECTIONS = ("footprint", "glitch", "memory", "latency", "barge_in", "startup", "ssh_link")
+SECTIONS = (
+    "footprint",
+    "glitch",
+    "memory",
+    "latency",
+    "barge_in",
+    "startup",
+    "ssh_link",
+    "flood",
+)
 GLITCH_SECONDS = {"smoke": 5.0, "quick": 15.0, "full": 60.0, "long": 60.0}
 GAP_GOAL = 0
 RATIO_GOAL = (0.99, 1.01)

@@ -8,6 +8,9 @@
 * ``<stamp>_events.jsonl``: every event sent or received, base64 audio replaced by its
   decoded byte length; and ``"local"`` lines for what ``--replay`` needs that is not on
   the wire (:data:`PLAYBACK_STARTED`: the first sample of a reply left the speaker).
+  Under a flood of streamed deltas (more than :data:`DELTAS_PER_S` in a second) the
+  deltas are summed up instead, one ``"coalesced"`` line per type and second
+  (:class:`DeltaRuns`), so that a server cannot fill the disk.
 
 Every file is created new (``O_EXCL``, never through a symlink) with mode 0600 in a
 folder created with mode 0700, and every line passes through :class:`Redactor`. Two runs
@@ -24,11 +27,12 @@ import re
 import threading
 import time
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, Literal
 
-from voicelive_tui.protocol import elide_audio
+from voicelive_tui.protocol import AUDIO_DELTA, audio_bytes, elide_audio
 from voicelive_tui.updates import Direction
 
 PLAYBACK_STARTED = "playback.started"
@@ -159,6 +163,101 @@ class ConversationLog:
             self._file.close()
 
 
+DELTAS_PER_S = 500
+"""Received deltas a second written whole: a real reply streams tens a second (the
+emulator's ``flood=500`` fault is at the limit); beyond it they are counted. At worst
+(a flood at just this rate) the log grows by about 100 kB/s; a faster flood costs one
+line per type and second."""
+
+
+def log_time(at: float) -> str:
+    """An events-log time stamp (local wall-clock time, milliseconds)."""
+    return datetime.fromtimestamp(at).isoformat(timespec="milliseconds")
+
+
+@dataclass
+class DeltaRun:
+    """Deltas of one type counted instead of written: how many, their size, when."""
+
+    type: str
+    first: float
+    last: float
+    count: int = 0
+    bytes: int = 0
+
+    def entry(self) -> dict[str, Any]:
+        """The run's events-log line."""
+        return {
+            "time": log_time(self.first),
+            "direction": "received",
+            "coalesced": {
+                "type": self.type,
+                "count": self.count,
+                "bytes": self.bytes,
+                "first": log_time(self.first),
+                "last": log_time(self.last),
+            },
+        }
+
+
+class DeltaRuns:
+    """Which received deltas the events log writes whole, and the runs of the others.
+
+    A second with more than ``per_second`` deltas starts a flood; while it lasts (until
+    a second with fewer, or a quiet second) every delta joins its type's run. A run
+    covers at most one second: it is written once its second is over, or before any
+    other line. ``bytes`` is the PCM of audio deltas and the UTF-8 text of the others.
+    """
+
+    def __init__(self, per_second: int = DELTAS_PER_S) -> None:
+        self.per_second = per_second
+        self._second = -1
+        self._seen = 0  # deltas in the current second
+        self._flooding = False
+        self._runs: dict[str, DeltaRun] = {}
+        self._done: list[DeltaRun] = []  # runs of seconds that are over
+
+    def take(self, event: Mapping[str, Any], at: float) -> bool:
+        """True when ``event`` joined a run (it is not to be written)."""
+        kind = event.get("type")
+        if not isinstance(kind, str) or not kind.endswith(".delta"):
+            return False
+        second = int(at)
+        if second != self._second:
+            if second > self._second + 1 or self._seen <= self.per_second:
+                self._flooding = False
+            self._second, self._seen = second, 0
+            self._done += self._runs.values()
+            self._runs = {}
+        self._seen += 1
+        if self._seen > self.per_second:
+            self._flooding = True
+        if not self._flooding:
+            return False
+        run = self._runs.get(kind)
+        if run is None:
+            run = self._runs[kind] = DeltaRun(kind, at, at)
+        run.last = at
+        run.count += 1
+        if kind == AUDIO_DELTA:
+            run.bytes += audio_bytes(event)
+        else:
+            delta = event.get("delta")
+            run.bytes += len(delta.encode("utf-8", "replace")) if isinstance(delta, str) else 0
+        return True
+
+    def done(self) -> list[DeltaRun]:
+        """The runs whose second is over (taken: write them now)."""
+        runs, self._done = self._done, []
+        return runs
+
+    def all(self) -> list[DeltaRun]:
+        """Every run not written yet, in order (taken: write them before another line)."""
+        runs = [*self._done, *self._runs.values()]
+        self._done, self._runs = [], {}
+        return runs
+
+
 class EventsJsonl:
     """One JSON object per event sent or received, audio elided, secrets redacted."""
 
@@ -167,29 +266,34 @@ class EventsJsonl:
         self._redactor = redactor
         self._file = file
         self._lock = threading.Lock()
+        self._runs = DeltaRuns()
 
     def record(
         self, direction: LineDirection, event: Mapping[str, Any], at: float | None = None
     ) -> None:
         """Write ``event`` with the way it went and its wall-clock time."""
-        entry = {
-            "time": datetime.fromtimestamp(at if at is not None else time.time()).isoformat(
-                timespec="milliseconds"
-            ),
-            "direction": direction,
-            "event": elide_audio(event),
-        }
+        at = at if at is not None else time.time()
+        with self._lock:
+            if direction == "received" and self._runs.take(event, at):
+                self._write_runs(self._runs.done())
+                return
+            runs = self._runs.all()
+        entry = {"time": log_time(at), "direction": direction, "event": elide_audio(event)}
         text = self._redactor(json.dumps(entry, default=str, ensure_ascii=False))
         with self._lock:
+            self._write_runs(runs)
             if not self._file.closed:
                 self._file.write(text + "\n")
+
+    def _write_runs(self, runs: list[DeltaRun]) -> None:
+        """Under the lock: the runs' lines (counts and times only: nothing to redact)."""
+        if runs and not self._file.closed:
+            self._file.write("".join(json.dumps(r.entry()) + "\n" for r in runs))
 
     def record_skipped(self, raw: bytes, problem: str, at: float | None = None) -> None:
         """A received frame that is not an event: why, its size and its first 200 bytes."""
         entry = {
-            "time": datetime.fromtimestamp(at if at is not None else time.time()).isoformat(
-                timespec="milliseconds"
-            ),
+            "time": log_time(at if at is not None else time.time()),
             "direction": "received",
             "skipped": problem,
             "bytes": len(raw),
@@ -197,16 +301,20 @@ class EventsJsonl:
         }
         text = self._redactor(json.dumps(entry, ensure_ascii=False))
         with self._lock:
+            self._write_runs(self._runs.all())
             if not self._file.closed:
                 self._file.write(text + "\n")
 
     def flush(self) -> None:
+        """Write the runs of a flood so far, and push everything to the OS."""
         with self._lock:
+            self._write_runs(self._runs.all())
             if not self._file.closed:
                 self._file.flush()
 
     def close(self) -> None:
         with self._lock:
+            self._write_runs(self._runs.all())
             self._file.close()
 
 

@@ -2,22 +2,42 @@
 
 A raw asyncio TCP server that speaks just enough WebSocket (RFC 6455) to misbehave
 precisely: never answer the handshake, close at once, abort mid-stream, send a frame over
-the client's 4 MB limit, or go silent and never answer pings.
+the client's 4 MB limit, go silent and never answer pings, or flood the client with
+transcript deltas as fast as it reads them (:func:`flood_frames`).
+
+``python -m tests.reliability.badserver flood [DELTAS]`` serves one behaviour on a
+port of its own and prints its endpoint, for trying the real client against it by hand.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import json
 import struct
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-BEHAVIOURS = ("hang", "drop-handshake", "close", "abort", "big", "silent", "reject", "list")
+BEHAVIOURS = (
+    "hang",
+    "drop-handshake",
+    "close",
+    "abort",
+    "big",
+    "huge",
+    "silent",
+    "reject",
+    "list",
+    "flood",
+)
+FLOOD_DELTAS = 100_000
+"""How many transcript deltas the "flood" server sends (the issue's probe: about 7,000 a
+second for a client that keeps up, as fast as it reads them otherwise)."""
+FLOOD_ITEM = "item_flood"
 
 
 def frame(payload: bytes, opcode: int = 0x1) -> bytes:
@@ -41,12 +61,80 @@ def session_created() -> bytes:
     return frame(json.dumps(event).encode())
 
 
+def event_frame(event: dict[str, object]) -> bytes:
+    return frame(json.dumps(event).encode())
+
+
+def flood_delta(n: int) -> str:
+    """The ``n``-th delta's text: distinct, so a lost or reordered delta shows."""
+    return f"w{n} "
+
+
+def flood_transcript(deltas: int = FLOOD_DELTAS) -> str:
+    """The whole transcript the "flood" server streams (and sends again in its ``done``)."""
+    return "".join(flood_delta(n) for n in range(deltas))
+
+
+def flood_frames(deltas: int = FLOOD_DELTAS) -> Iterator[bytes]:
+    """One agent reply streamed as ``deltas`` transcript deltas, then completed."""
+    ids = {"response_id": "resp_flood", "item_id": FLOOD_ITEM, "output_index": 0}
+    session = {"id": "sess_bad", "model": "gpt-realtime", "voice": {"name": "flood"}}
+    yield event_frame({"type": "session.updated", "event_id": "ev_u", "session": session})
+    response = {"id": "resp_flood", "object": "realtime.response", "status": "in_progress"}
+    yield event_frame({"type": "response.created", "event_id": "ev_c", "response": response})
+    item = {"id": FLOOD_ITEM, "type": "message", "role": "assistant", "status": "in_progress"}
+    yield event_frame(
+        {
+            "type": "response.output_item.added",
+            "event_id": "ev_a",
+            "response_id": "resp_flood",
+            "output_index": 0,
+            "item": item,
+        }
+    )
+    for n in range(deltas):
+        yield event_frame(
+            {
+                "type": "response.audio_transcript.delta",
+                "event_id": f"ev_{n}",
+                **ids,
+                "content_index": 0,
+                "delta": flood_delta(n),
+            }
+        )
+    transcript = flood_transcript(deltas)
+    yield event_frame(
+        {
+            "type": "response.audio_transcript.done",
+            "event_id": "ev_d",
+            **ids,
+            "content_index": 0,
+            "transcript": transcript,
+        }
+    )
+    done_item = {**item, "status": "completed"}
+    yield event_frame(
+        {
+            "type": "response.output_item.done",
+            "event_id": "ev_o",
+            "response_id": "resp_flood",
+            "output_index": 0,
+            "item": done_item,
+        }
+    )
+    response = {**response, "status": "completed", "output": [done_item]}
+    yield event_frame({"type": "response.done", "event_id": "ev_r", "response": response})
+
+
 @dataclass
 class BadServer:
     """``behaviour`` picks the misbehaviour; ``handshakes`` counts upgrade requests."""
 
     behaviour: str
     port: int = 0
+    deltas: int = FLOOD_DELTAS
+    flood_done: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set once the "flood" server has written its last frame (the client read it all)."""
     handshakes: int = 0
     connections: int = 0
     _writers: list[asyncio.StreamWriter] = field(default_factory=list)
@@ -103,9 +191,23 @@ class BadServer:
             if self.behaviour == "list":  # valid JSON, but not an event object
                 writer.write(frame(b"[1, 2, 3]"))
                 await writer.drain()
-            if self.behaviour == "big":
-                writer.write(frame(b'{"type": "x", "pad": "' + b"a" * (10 << 20) + b'"}'))
+            if self.behaviour in ("big", "huge"):
+                size = (10 if self.behaviour == "big" else 30) << 20
+                writer.write(frame(b'{"type": "x", "pad": "' + b"a" * size + b'"}'))
                 await writer.drain()
+            if self.behaviour == "flood":
+                # Read (and drop) what the client sends, so its writes never block.
+                self._tasks.add(asyncio.ensure_future(reader.read(-1)))  # type: ignore[arg-type]
+                batch: list[bytes] = []
+                for data in flood_frames(self.deltas):
+                    batch.append(data)
+                    if len(batch) == 64:  # as fast as the client reads
+                        writer.write(b"".join(batch))
+                        batch.clear()
+                        await writer.drain()
+                writer.write(b"".join(batch))
+                await writer.drain()
+                self.flood_done.set()
             # "silent" (and "big", "list" afterwards): never read, never answer a ping.
             await asyncio.Event().wait()
         except (
@@ -120,10 +222,10 @@ class BadServer:
 
 
 @asynccontextmanager
-async def bad_server(behaviour: str) -> AsyncIterator[BadServer]:
+async def bad_server(behaviour: str, deltas: int = FLOOD_DELTAS) -> AsyncIterator[BadServer]:
     """``async with bad_server("hang") as srv: srv.endpoint``."""
     assert behaviour in BEHAVIOURS, behaviour
-    srv = BadServer(behaviour)
+    srv = BadServer(behaviour, deltas=deltas)
     server = await asyncio.start_server(srv.handle, "127.0.0.1", 0)
     srv.port = server.sockets[0].getsockname()[1]
     try:
@@ -136,3 +238,22 @@ async def bad_server(behaviour: str) -> AsyncIterator[BadServer]:
             task.cancel()
         await asyncio.gather(*srv._tasks, return_exceptions=True)
         await server.wait_closed()
+
+
+async def serve(behaviour: str, deltas: int) -> None:
+    """Serve ``behaviour`` until interrupted, a new connection each time."""
+    async with bad_server(behaviour, deltas) as srv:
+        print(srv.endpoint, flush=True)
+        while True:
+            await srv.flood_done.wait()  # (only "flood" sets it) the client read it all
+            srv.flood_done.clear()
+            print("flood done", flush=True)
+
+
+if __name__ == "__main__":
+    import sys
+
+    name = sys.argv[1] if len(sys.argv) > 1 else "flood"
+    count = int(sys.argv[2]) if len(sys.argv) > 2 else FLOOD_DELTAS
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(name, count))

@@ -11,6 +11,7 @@ import fcntl
 import json
 import os
 import pty
+import re
 import signal
 import struct
 import sys
@@ -20,6 +21,8 @@ from pathlib import Path
 from tests.helpers import CLI, child_env, run_cli, wait_until
 from tests.integration.session_helpers import TEST_KEY
 
+ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
+"""CSI, OSC and two-byte escape sequences."""
 FAST_NET = ("--handshake-timeout", "0.3", "--heartbeat", "0.5", "--retry-max", "0.2")
 """Connection flags that keep the tests short (the defaults are 10, 10 and 30 s)."""
 
@@ -180,6 +183,15 @@ class Terminal:
 
     async def wait_output(self, text: str, timeout: float = 20.0) -> None:
         await wait_until(lambda: text in self.text, timeout, f"{text!r} on the terminal")
+
+    @property
+    def plain(self) -> str:
+        """What was written, escape sequences (colours, cursor moves) removed: a line the
+        app drew in pieces reads whole."""
+        return ESCAPES.sub("", self.text)
+
+    async def wait_plain(self, text: str, timeout: float = 20.0) -> None:
+        await wait_until(lambda: text in self.plain, timeout, f"{text!r} on the terminal")
 
     def send(self, keys: str) -> None:
         os.write(self.master, keys.encode())

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual.command import CommandList
 
+from voicelive_tui.audio.backends import NullBackend
+from voicelive_tui.config import Settings
 from voicelive_tui.conversation.reducer import ConnectionState
 from voicelive_tui.session.auth import AuthError
+from voicelive_tui.sources import endpoint_source
+from voicelive_tui.ui.app import VoiceLiveApp
 from voicelive_tui.ui.view import StatusView, VadView
 from voicelive_tui.ui.widgets.conversation import TurnView
 from voicelive_tui.ui.widgets.levels import VadIndicator
@@ -371,3 +377,24 @@ async def test_l_shows_latency_by_stage_and_e_saves_the_conversation(emulator, d
         text = saved.read_text()
         assert "what time is it" in text and "> latency " in text
         assert "test-key" not in text
+
+
+async def test_a_text_only_backend_says_why_once(emulator, tmp_path):
+    """A null backend that carries its reason: one toast, not one from the session's
+    start and another from the audio start."""
+    reason = "text only: no sound server answers here"
+    settings = Settings(endpoint=emulator.endpoint, api_key="test-key", log_dir=tmp_path)
+    app = VoiceLiveApp(settings, source=endpoint_source(audio=NullBackend(notice=reason)))
+    shown: list[str] = []
+    notify = app.notify
+
+    def counting(message: str, **kwargs: Any) -> None:
+        shown.append(message)
+        notify(message, **kwargs)
+
+    app.notify = counting  # type: ignore[method-assign]
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: "response.done" in event_types(app), what="the greeting")
+        await pilot.press("q")
+        await wait_for(pilot, lambda: not app.is_running, what="the app to exit")
+    assert shown.count(reason) == 1, shown

@@ -226,6 +226,14 @@ VALIDATION_CASES = [
     (["--exit-after-turns", "0"], "--exit-after-turns must be 1 or more, got 0"),
     (["--wav-speed", "0"], "--wav-speed must be between 0.1 and 100, got 0"),
     (["--wav-speed", "101"], "--wav-speed must be between 0.1 and 100, got 101"),
+    (
+        ["--no-audio", "--input-wav", "in.wav"],
+        "--no-audio is text only and would ignore --input-wav in.wav: use one or the other",
+    ),
+    (
+        ["--no-audio", "--output-wav", "out.wav"],
+        "--no-audio is text only and would ignore --output-wav out.wav: use one or the other",
+    ),
 ]
 
 

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from voicelive_tui.logs import Redactor, RunLogs, elide_audio
+from voicelive_tui.logs import DELTAS_PER_S, Redactor, RunLogs, elide_audio
+
+TRANSCRIPT_DELTA = "response.audio_transcript.delta"
 
 API_KEY = "0123456789abcdef0123456789abcdef"
 BEARER = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.eyJhdWQiOiJodHRwczovL2FpLmF6dXJlLmNvbSJ9.c2ln"
@@ -176,6 +178,44 @@ def test_transcript_deltas_are_kept_as_text(run_logs: RunLogs) -> None:
     first, second = read_events(run_logs.events_path)
     assert first["event"]["delta"] == "Hello the"
     assert second["event"]["delta"] == "re!"
+
+
+def test_a_flood_of_deltas_is_counted_in_one_line_per_type_and_second(run_logs: RunLogs) -> None:
+    """Up to DELTAS_PER_S a second every delta is written whole; past it, the rest of the
+    flood is summed up (count, bytes, first and last time), in order with other lines."""
+    events = run_logs.events
+    t0 = 1_700_000_000.0
+    for n in range(DELTAS_PER_S + 500):  # one second
+        events.record("received", {"type": TRANSCRIPT_DELTA, "delta": "ab"}, t0 + n * 1e-4)
+    for n in range(3 * DELTAS_PER_S):  # the next second, still flooding
+        events.record("received", {"type": TRANSCRIPT_DELTA, "delta": "é"}, t0 + 1 + n * 1e-4)
+        events.record("received", {"type": "response.audio.delta", "delta": b64(96)}, t0 + 1.5)
+    events.record("received", {"type": "response.done"}, t0 + 1.9)
+    events.record("received", {"type": TRANSCRIPT_DELTA, "delta": "x"}, t0 + 5)  # quiet again
+    events.flush()
+    entries = read_events(run_logs.events_path)
+    whole = [e for e in entries if "event" in e]
+    runs = [e["coalesced"] for e in entries if "coalesced" in e]
+    assert len(whole) == DELTAS_PER_S + 2  # the first second's budget, done, the last
+    assert [(r["type"], r["count"], r["bytes"]) for r in runs] == [
+        (TRANSCRIPT_DELTA, 500, 1000),
+        (TRANSCRIPT_DELTA, 3 * DELTAS_PER_S, 2 * 3 * DELTAS_PER_S),
+        ("response.audio.delta", 3 * DELTAS_PER_S, 96 * 3 * DELTAS_PER_S),
+    ]
+    assert runs[0]["first"] < runs[0]["last"] < runs[1]["first"]
+    assert [e.get("event", {}).get("type") for e in entries[-2:]] == [
+        "response.done",
+        TRANSCRIPT_DELTA,
+    ]
+
+
+def test_runs_of_a_flood_are_written_at_close(tmp_path: Path) -> None:
+    logs = RunLogs(tmp_path)
+    for _ in range(DELTAS_PER_S + 10):
+        logs.events.record("received", {"type": TRANSCRIPT_DELTA, "delta": "a"}, 100.0)
+    logs.close()
+    (run,) = [e["coalesced"] for e in read_events(logs.events_path) if "coalesced" in e]
+    assert run["count"] == 10
 
 
 def test_audio_inside_item_content_is_elided() -> None:

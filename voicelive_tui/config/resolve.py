@@ -275,6 +275,11 @@ def validate(settings: Settings) -> None:
         raise ConfigError(f"--retry-cap must be between 1 and 1000, got {settings.retry_cap}")
     if settings.exit_after_turns is not None and settings.exit_after_turns < 1:
         raise ConfigError(f"--exit-after-turns must be 1 or more, got {settings.exit_after_turns}")
+    for name, wav in (("--input-wav", settings.input_wav), ("--output-wav", settings.output_wav)):
+        if settings.no_audio and wav is not None:
+            raise ConfigError(
+                f"--no-audio is text only and would ignore {name} {wav}: use one or the other"
+            )
     if settings.input_wav is not None:
         problem = input_wav_problem(settings.input_wav)
         if problem:

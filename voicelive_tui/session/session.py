@@ -65,6 +65,9 @@ log = logging.getLogger(__name__)
 
 SESSION_RENEWAL = "session renewal"
 RECONNECT_REQUESTED = "reconnect requested"
+RECEIVE_SLICE_S = 0.01
+"""The longest the receive loop handles buffered events in a row; then the rest of the
+app has the loop as long (a flood gets half the loop, keys and frames the other half)."""
 
 
 class VoiceLiveSession:
@@ -368,8 +371,21 @@ class VoiceLiveSession:
             await self._close_quietly(conn)
 
     async def _receive_loop(self, conn: VoiceLiveConnection) -> str:
-        """Receive until the socket closes; a frame that is not an event is skipped."""
+        """Receive until the socket closes; a frame that is not an event is skipped.
+
+        A read of a frame already buffered returns without giving the loop a turn, so a
+        server that sends as fast as we read would hold the loop (keys, frames, quit):
+        after :data:`RECEIVE_SLICE_S` of events in a row the receive loop pauses as long,
+        and a quit asked for meanwhile ends it before the next frame.
+        """
+        slice_started = time.monotonic()
         while True:
+            if self._quit.is_set():
+                return "quit"
+            if time.monotonic() - slice_started > RECEIVE_SLICE_S:
+                await asyncio.sleep(RECEIVE_SLICE_S)
+                slice_started = time.monotonic()
+                continue
             try:
                 raw = await conn.recv_bytes()
             except ConnectionClosed as exc:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -44,7 +45,7 @@ from voicelive_tui.ui.messages import (
     SettingsChangeRequested,
 )
 from voicelive_tui.ui.screen import DashboardScreen
-from voicelive_tui.ui.signals import quit_on_signals
+from voicelive_tui.ui.signals import quit_on_signals, wait_for_foreground
 from voicelive_tui.ui.widgets.approval import ApprovalScreen
 from voicelive_tui.ui.widgets.conversation import ConversationPanel
 from voicelive_tui.ui.widgets.events import ARROWS, EventLog
@@ -104,6 +105,7 @@ class VoiceLiveApp(App[int]):
         self._source = source or endpoint_source()
         self._owns_logs = logs is None
         self._quitting = False
+        self._conversation_posted = False  # a ConversationChanged waits in the queue
         self._answering: set[str] = set()  # approval requests answered from the prompt
 
     # Typed handles on the dashboard's widgets (the active screen may be help or JSON).
@@ -199,15 +201,21 @@ class VoiceLiveApp(App[int]):
                 self.post_message(EventsArrived())
             pending.append(update)
             if update.event.get("type") != APPEND:
-                self.post_message(ConversationChanged())
+                self._conversation_changed()
         elif isinstance(update, Notice):
             self.post_message(SessionNotice(update.text, update.severity))
         elif isinstance(update, AudioLost):
             text = f"Audio device lost: {update.message}. Continuing text-only (press r to retry)."
             self.post_message(SessionNotice(text, Severity.ERROR))
-            self.post_message(ConversationChanged())
+            self._conversation_changed()
         else:
-            self.post_message(ConversationChanged())
+            self._conversation_changed()
+
+    def _conversation_changed(self) -> None:
+        """Post ConversationChanged unless one is already waiting: a flood of events must
+        not fill the app's queue, where a key press would wait behind them."""
+        if not self._conversation_posted:
+            self._conversation_posted = self.post_message(ConversationChanged())
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group != "session" or event.state not in (
@@ -230,9 +238,8 @@ class VoiceLiveApp(App[int]):
             self.notify(DEMO_NOTICE, title="Demo", timeout=10)
         session = self.session
         assert session is not None
-        notice = getattr(session.audio, "notice", "")
-        if notice:
-            self.notify(notice, severity="warning", timeout=8)
+        # An audio backend's notice (text only, and why) comes from Dialogue.start_audio,
+        # which the console shares: not from here too.
         host = "DEMO: local emulator" if self.demo else urlparse(session.endpoint).hostname or ""
         self.dashboard.show_session(
             session,
@@ -246,6 +253,7 @@ class VoiceLiveApp(App[int]):
         self.dashboard.events_arrived()
 
     def on_conversation_changed(self, message: ConversationChanged) -> None:
+        self._conversation_posted = False
         self.dashboard.state_changed()
         self._prompt_approval()
 
@@ -422,6 +430,13 @@ def run_replay(settings: Settings, replay: Replay) -> int:
 
 def run_app(settings: Settings, app: VoiceLiveApp | None = None) -> int:
     """Run the dashboard; re-raises the session's failure once the terminal is restored."""
+    if not wait_for_foreground(sys.__stdin__.fileno() if sys.__stdin__ else 0):
+        return EXIT_OK  # a quit signal while waiting to be the foreground job
+    from voicelive_tui.ui.driver import diagnostics_note  # POSIX only, as the driver
+
+    note = diagnostics_note()
+    if note:  # printed before the alternate screen: on the terminal after the dashboard
+        print(note, flush=True)
     app = app or VoiceLiveApp(settings)
 
     async def run() -> None:

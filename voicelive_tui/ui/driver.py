@@ -17,13 +17,18 @@ driver restores the terminal on exit are kept (bounded by :data:`STOP_TIMEOUT_S`
 from __future__ import annotations
 
 import asyncio
+import io
+import os
+import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import IO
+from typing import IO, Any
 
 from textual.app import App
 from textual.drivers.linux_driver import LinuxDriver
+
+from voicelive_tui.ui.signals import in_foreground
 
 STALL_AFTER_S = 1.0
 """A write to the terminal blocked this long means the terminal is not reading."""
@@ -127,6 +132,15 @@ class FrameDroppingWriter(threading.Thread):
             self._stopping = True
             self._stale = False
 
+    def discard(self) -> None:
+        """Write nothing more (the terminal is not ours any longer) and end the thread."""
+        with self._ready:
+            self._pending.clear()
+            self._pending_chars = 0
+            self._stale = True
+            self._finished = True
+            self._ready.notify()
+
     def stop(self) -> None:
         """Write what is queued (the terminal restore sequences), then end the thread."""
         self.closing()
@@ -136,8 +150,36 @@ class FrameDroppingWriter(threading.Thread):
         self.join(self.stop_timeout)
 
 
+def dashboard_output() -> io.TextIOWrapper | None:
+    """Where the dashboard draws when standard error is not a terminal (``2>errors.txt``):
+    standard output if it is one; None to keep Textual's choice (standard error)."""
+    stderr, stdout = sys.__stderr__, sys.__stdout__
+    if stderr is not None and stderr.isatty():
+        return None
+    return stdout if isinstance(stdout, io.TextIOWrapper) and stdout.isatty() else None
+
+
+def diagnostics_note() -> str:
+    """One line for the terminal when the dashboard does not draw on standard error:
+    where the diagnostics (errors, warnings) go instead ('' when it does)."""
+    if dashboard_output() is None:
+        return ""
+    try:
+        target = os.readlink("/proc/self/fd/2")
+    except OSError:
+        target = ""
+    where = f"standard error ({target})" if target.startswith("/") else "standard error"
+    return f"voicelive-tui: the dashboard draws on standard output; diagnostics go to {where}"
+
+
 class NonBlockingDriver(LinuxDriver):
-    """Textual's Linux driver with :class:`FrameDroppingWriter` as its writer thread."""
+    """Textual's Linux driver with :class:`FrameDroppingWriter` as its writer thread,
+    drawing on standard output when standard error is not a terminal, and leaving the
+    terminal alone at exit when it is not the foreground job's."""
+
+    def __init__(self, app: App[object], **kwargs: Any) -> None:
+        super().__init__(app, **kwargs)
+        self._file = dashboard_output() or self._file
 
     def start_application_mode(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -154,6 +196,13 @@ class NonBlockingDriver(LinuxDriver):
 
     def stop_application_mode(self) -> None:
         writer = self._writer_thread
+        if not in_foreground(self.fileno):
+            # Sent to the background (or stopped there and sent SIGTERM): the terminal is
+            # another job's now, and touching it would stop this process again for good.
+            if isinstance(writer, FrameDroppingWriter):
+                writer.discard()
+            self.exit_event.set()  # the input thread ends within its 0.1 s poll
+            return
         if isinstance(writer, FrameDroppingWriter):
             writer.closing()
         super().stop_application_mode()

@@ -5,6 +5,11 @@ conversation log) and leave the terminal in the alternate screen with mouse repo
 on. Here the first signal starts the normal quit (socket closed, reply in progress
 written as ``[interrupted: quit]``, logs flushed, terminal restored); a second one exits
 at once.
+
+Started as a background job (``voicelive-tui &``, or ``timeout 6 voicelive-tui`` from a
+script, which runs it in a process group of its own), the dashboard waits stopped, as
+job control expects, until it is the terminal's foreground job
+(:func:`wait_for_foreground`); a quit signal meanwhile ends it at once.
 """
 
 from __future__ import annotations
@@ -27,6 +32,53 @@ log = logging.getLogger(__name__)
 
 HANGUP_EXIT_S = 1.8
 """After a hang-up, the longest wait for the session to close before exiting anyway."""
+
+
+FOREGROUND_POLL_S = 0.2
+"""How often a background job that could not be stopped (an orphaned process group)
+looks again whether it has become the foreground job."""
+
+
+def in_foreground(fd: int) -> bool:
+    """True when this process's group is the foreground job of the terminal on ``fd``
+    (or ``fd`` is no terminal): the terminal is ours to set up and to restore."""
+    try:
+        return os.tcgetpgrp(fd) == os.getpgrp()
+    except (OSError, AttributeError):  # no terminal (or no job control): nothing to wait for
+        return True
+
+
+def wait_for_foreground(fd: int) -> bool:
+    """Wait, stopped, until this process is the foreground job of the terminal on ``fd``.
+
+    A background job that sets up the terminal is stopped by the kernel (SIGTTOU); set
+    up in the middle of Textual's start, that stop comes back after every SIGCONT and a
+    SIGTERM never gets handled. So the job stops itself first, as the kernel would, and
+    looks again at each SIGCONT. Returns False when SIGINT, SIGTERM or SIGHUP came first
+    (``timeout`` sends SIGTERM, then SIGCONT): the run ends before it started.
+    """
+    if in_foreground(fd):
+        return True
+    quit_by: list[int] = []
+    previous = {
+        sig: signal.signal(sig, lambda signum, _frame: quit_by.append(signum))
+        for sig in QUIT_SIGNALS
+    }
+    try:
+        while not quit_by and not in_foreground(fd):
+            os.killpg(os.getpgrp(), signal.SIGTTOU)  # stopped here until SIGCONT
+            if not quit_by and not in_foreground(fd):
+                # Not stopped: SIGTTOU ignored (inherited) or an orphaned group. Look again
+                # in a while; a terminal gone meanwhile (hung up) ends the wait.
+                time.sleep(FOREGROUND_POLL_S)
+                if not os.isatty(fd):
+                    quit_by.append(signal.SIGHUP)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if quit_by:
+        log.info("Received %s while a background job: quitting", signal.Signals(quit_by[0]).name)
+    return not quit_by
 
 
 def terminal_gone(fd: int = 1) -> bool:

@@ -17,6 +17,10 @@ TimeLabel = Callable[[float], str]
 ROLE_NAMES = {"user": "You", "agent": "Agent", "system": "·"}
 MAX_TURN_VIEWS = 60
 """Turns kept on screen; older ones leave the panel (the conversation log keeps them all)."""
+MAX_SHOWN_CHARS = 8_000
+"""The most of one turn's transcript on screen: its newest part. A reply is a few
+thousand characters; a server that streams megabytes into one would have every frame
+wrap all of it (the conversation log keeps the whole text)."""
 
 
 def turn_signature(turn: Turn) -> tuple[object, ...]:
@@ -69,6 +73,9 @@ def turn_body(turn: Turn) -> str:
 def transcript_body(turn: Turn) -> str:
     """The transcript, with a marker while it is still growing or where it was cut."""
     text = turn.text
+    if len(text) > MAX_SHOWN_CHARS:
+        earlier = len(text) - MAX_SHOWN_CHARS
+        text = f"[{earlier:,} earlier characters: see the conversation log] …" + text[earlier:]
     if not text:
         if turn.role == "user" and not turn.final:
             return "… (speaking)"
