@@ -13,6 +13,7 @@ import base64
 import os
 import shutil
 import subprocess
+import time
 import wave
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
@@ -84,6 +85,9 @@ class VoiceLiveProbe:
     def __init__(self, conn: VoiceLiveConnection) -> None:
         self.conn = conn
         self.events: list[Any] = []
+        self.arrived: list[float] = []
+        """``time.monotonic()`` when each event was read, as the reader saw it (a test
+        that waits on an event may run later than that on a busy machine)."""
         self.error: BaseException | None = None
         self.closed = asyncio.Event()
         self._cursor = 0
@@ -93,8 +97,10 @@ class VoiceLiveProbe:
     async def _read(self) -> None:
         try:
             async for event in self.conn:
+                arrived = time.monotonic()
                 async with self._changed:
                     self.events.append(event)
+                    self.arrived.append(arrived)
                     self._changed.notify_all()
         except Exception as exc:  # noqa: BLE001 - recorded for the test to assert on
             self.error = exc
