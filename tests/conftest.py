@@ -261,6 +261,13 @@ def speech_turn(
 # -- every test, again ----------------------------------------------------------------------
 
 
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto``: two workers per core. Most tests wait (on the emulator streaming in real
+    time, a WAV paced in real time, a child process, a terminal) more than they compute,
+    so two per core overlap the waits; the real-time audio tests still share one worker."""
+    return 2 * (os.cpu_count() or 1)
+
+
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Real-time audio tests share one pytest-xdist worker (one after the other, as they
