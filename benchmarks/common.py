@@ -29,22 +29,25 @@ class Mode:
     memory_s: float
     latency_presses: int  # per key, per load
     startup_runs: int
+    speech_s: float  # footprint, ssh_link: the user's sentence (the agent answers, then echoes it)
 
     @property
     def quick(self) -> bool:
-        """Quick or smoke (one pass to check that the harness works)."""
+        """Quick or smoke: one short pass of every measurement (under a minute in all, so
+        that CI runs every section): one size, the talking phase only, the quiet load and
+        the heaviest flood."""
         return self.name in ("quick", "smoke")
 
 
 MODES = {
-    "quick": Mode("quick", phase_s=3.0, footprint_runs=1, memory_s=120, latency_presses=6,
-                  startup_runs=3),
+    "quick": Mode("quick", phase_s=1.0, footprint_runs=1, memory_s=8, latency_presses=1,
+                  startup_runs=1, speech_s=2.5),
     "full": Mode("full", phase_s=9.0, footprint_runs=2, memory_s=240, latency_presses=20,
-                 startup_runs=5),
-    "smoke": Mode("smoke", phase_s=1.5, footprint_runs=1, memory_s=10, latency_presses=1,
-                  startup_runs=1),
+                 startup_runs=5, speech_s=12.0),
+    "smoke": Mode("smoke", phase_s=1.0, footprint_runs=1, memory_s=8, latency_presses=1,
+                  startup_runs=1, speech_s=2.5),
     "long": Mode("long", phase_s=9.0, footprint_runs=2, memory_s=600, latency_presses=20,
-                 startup_runs=5),
+                 startup_runs=5, speech_s=12.0),
 }  # fmt: skip
 
 

@@ -74,7 +74,7 @@ def talking_confirmed(log_dir: Path, span: tuple[float, float]) -> bool:
 
 def run_once(mode: Mode, kind: str, cols: int, rows: int, phases: Phases) -> None:
     """One conversation in ``kind`` (dashboard or console) at cols x rows."""
-    wav_s = mode.phase_s + 3
+    wav_s = mode.speech_s
     with workdir() as where:
         wav = speech_wav(where / "speech.wav", wav_s)
         args = ["--demo", "--no-greeting", "--input-wav", str(wav)]
@@ -88,6 +88,10 @@ def run_once(mode: Mode, kind: str, cols: int, rows: int, phases: Phases) -> Non
             talk_from = ready_at + wav_s + ANSWER_LEAD_S + TALK_MARGIN_S
             time.sleep(max(0.0, talk_from - time.monotonic()))
             span = measure(proc, phases, "talking", mode.phase_s)
+            if mode.quick:  # the talking phase only
+                proc.write(b"\x03" if kind == "console" else b"q")
+                finish(proc, phases, where, span)
+                return
             # The reply: about 3.5 s of sentence, 0.25 s gap, then the user's words.
             reply_end = ready_at + wav_s + ANSWER_LEAD_S + 3.75 + wav_s
             time.sleep(max(0.0, reply_end + AFTER_REPLY_S - time.monotonic()))
@@ -97,10 +101,15 @@ def run_once(mode: Mode, kind: str, cols: int, rows: int, phases: Phases) -> Non
                 time.sleep(1.0)
                 measure(proc, phases, "muted", mode.phase_s)
             proc.write(b"\x03" if kind == "console" else b"q")
-            deadline = time.monotonic() + 5
-            while proc.alive() and time.monotonic() < deadline:
-                time.sleep(0.05)
-        phases.confirmed.append(talking_confirmed(where / "logs", span))
+            finish(proc, phases, where, span)
+
+
+def finish(proc: PtyProcess, phases: Phases, where: Path, span: tuple[float, float]) -> None:
+    """Wait (5 s at most) for the program to quit; confirm the talking window."""
+    deadline = time.monotonic() + 5
+    while proc.alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    phases.confirmed.append(talking_confirmed(where / "logs", span))
 
 
 def run(mode: Mode) -> Section:
@@ -120,7 +129,7 @@ def run(mode: Mode) -> Section:
         ],
     )
     console = Phases()
-    dashboards = {size: Phases() for size in SIZES}
+    dashboards = {size: Phases() for size in (SIZES[:1] if mode.quick else SIZES)}
     for _ in range(mode.footprint_runs):
         run_once(mode, "console", *SIZES[0], console)
         for size, phases in dashboards.items():
@@ -144,7 +153,7 @@ def run(mode: Mode) -> Section:
             )
     confirmed = console.confirmed + [c for p in dashboards.values() for c in p.confirmed]
     section.notes.append(
-        f"`voicelive-tui --demo --no-greeting --input-wav <{mode.phase_s + 3:g} s sentence>` "
+        f"`voicelive-tui --demo --no-greeting --input-wav <{mode.speech_s:g} s sentence>` "
         f"(console: `--no-tui` added); {mode.footprint_runs} run(s) per size, each phase "
         f"{mode.phase_s:g} s in {SUB_WINDOWS} windows (figures: min / median / max of the "
         "windows; ratio and goals on the median). Console baseline at 160x48; its quiet "

@@ -188,10 +188,10 @@ def analyse(emitted: np.ndarray, recorded: np.ndarray) -> dict[str, float | int]
 
 async def emitted_speech(seconds: float) -> np.ndarray:
     """What the emulator sends as its greeting with ``long-reply=seconds``."""
-    from voicelive_tui.emulator.responder import compose_reply, speak
-    from voicelive_tui.emulator.state import Conversation
+    from voicelive_tui.emulator.state import StoredConversation
+    from voicelive_tui.emulator.wording import compose_reply, speak
 
-    text, _ = compose_reply(Conversation(id="glitch"), None)
+    text, _ = compose_reply(StoredConversation(id="glitch"), None)
     _, pcm, _words = await speak(text, RATE, int(seconds * 1000))
     return np.frombuffer(pcm, np.int16)
 

@@ -31,11 +31,16 @@ def slope(points: list[tuple[float, float]]) -> float:
     return sum((t - mx) * (v - my) for t, v in points) / var * 60 if var else 0.0
 
 
+def interval(mode: Mode) -> float:
+    """Every 30 s; a quick run samples every 2 s, to have samples at all."""
+    return 2.0 if mode.quick else INTERVAL_S
+
+
 def run(mode: Mode) -> Section:
     probe = Path(__file__).with_name("memory_probe.py")
     with workdir() as where:
         argv = [sys.executable, str(probe), "--seconds", f"{mode.memory_s:g}",
-                "--interval", f"{INTERVAL_S:g}", "--log-dir", str(where / "logs")]  # fmt: skip
+                "--interval", f"{interval(mode):g}", "--log-dir", str(where / "logs")]  # fmt: skip
         done = subprocess.run(
             argv, capture_output=True, text=True, env=child_env(), cwd=where, check=False
         )
@@ -46,7 +51,7 @@ def run(mode: Mode) -> Section:
     base, last = after[0], after[-1]
     section = Section(
         "memory",
-        f"Memory: RSS and objects every {INTERVAL_S:g} s, a message typed every 4 s",
+        f"Memory: RSS and objects every {interval(mode):g} s, a message typed every 4 s",
         ["seconds", "typed turns", "RSS MiB", "vs baseline (first after warm-up)", "objects"],
     )
     for s in samples:
@@ -81,7 +86,7 @@ def run(mode: Mode) -> Section:
         f"({last['rss'] / base['rss']:.2f}x).",
         f"Object types that grew most from the baseline to the end: {growth or 'none'}.",
         f"`python benchmarks/memory_probe.py --seconds {mode.memory_s:g} --interval "
-        f"{INTERVAL_S:g}`: `voicelive-tui --demo` in Textual's headless driver at 160x48 (the "
+        f"{interval(mode):g}`: `voicelive-tui --demo` in Textual's headless driver at 160x48 (the "
         "compositor renders as on a terminal; output is discarded), typing `t`, "
         "`message number N, please answer`, Enter every 4 s; objects counted with "
         "`gc.get_objects()` (no collection forced).",

@@ -77,23 +77,36 @@ class Windows:
 
 
 def conversation(proc: PtyProcess, mode: Mode, windows: Windows, server: SshServer | None) -> None:
-    wav_s = mode.phase_s + 3
+    wav_s = mode.speech_s
     ready = proc.wait_for(READY["dashboard"], 40)
     if ready is None:
         raise RuntimeError("the dashboard did not get ready in 40 s")
     ready_at = proc.started + ready
     time.sleep(max(0.0, ready_at + wav_s + ANSWER_LEAD_S + TALK_MARGIN_S - time.monotonic()))
     windows.measure(proc, server, "talking", mode.phase_s)
+    if not mode.quick:  # quick: the talking phase only
+        rest_of_the_conversation(proc, mode, windows, server, ready_at, wav_s)
+    proc.write(b"q")
+    deadline = time.monotonic() + 10
+    while proc.alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def rest_of_the_conversation(
+    proc: PtyProcess,
+    mode: Mode,
+    windows: Windows,
+    server: SshServer | None,
+    ready_at: float,
+    wav_s: float,
+) -> None:
+    """After the talking phase: quiet with the microphone live, then muted."""
     reply_end = ready_at + wav_s + ANSWER_LEAD_S + 3.75 + wav_s
     time.sleep(max(0.0, reply_end + AFTER_REPLY_S - time.monotonic()))
     windows.measure(proc, server, "quiet, mic live", mode.phase_s)
     proc.write(b"m")
     time.sleep(1.0)
     windows.measure(proc, server, "muted", mode.phase_s)
-    proc.write(b"q")
-    deadline = time.monotonic() + 10
-    while proc.alive() and time.monotonic() < deadline:
-        time.sleep(0.05)
 
 
 def run(mode: Mode) -> Section:
@@ -111,7 +124,7 @@ def run(mode: Mode) -> Section:
             section.notes.append(f"Skipped: {exc}")
             return section
         try:
-            wav_s = mode.phase_s + 3
+            wav_s = mode.speech_s
             for run_no in range(mode.footprint_runs):
                 wav = speech_wav(where / "speech.wav", wav_s)
                 args = ["--demo", "--no-greeting", "--input-wav", str(wav)]

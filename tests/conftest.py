@@ -13,11 +13,9 @@ import base64
 import os
 import shutil
 import subprocess
-import sys
-import tempfile
-import threading
+import time
 import wave
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +27,7 @@ import pytest_asyncio
 from azure.ai.voicelive.aio import VoiceLiveConnection, connect
 from azure.core.credentials import AzureKeyCredential
 
-from tests.helpers import HOST_PREFIXES, child_env
+from tests.helpers import HOST_PREFIXES
 from voicelive_tui.emulator import Emulator, run_emulator
 
 FAST = 20.0
@@ -87,6 +85,9 @@ class VoiceLiveProbe:
     def __init__(self, conn: VoiceLiveConnection) -> None:
         self.conn = conn
         self.events: list[Any] = []
+        self.arrived: list[float] = []
+        """``time.monotonic()`` when each event was read, as the reader saw it (a test
+        that waits on an event may run later than that on a busy machine)."""
         self.error: BaseException | None = None
         self.closed = asyncio.Event()
         self._cursor = 0
@@ -96,8 +97,10 @@ class VoiceLiveProbe:
     async def _read(self) -> None:
         try:
             async for event in self.conn:
+                arrived = time.monotonic()
                 async with self._changed:
                     self.events.append(event)
+                    self.arrived.append(arrived)
                     self._changed.notify_all()
         except Exception as exc:  # noqa: BLE001 - recorded for the test to assert on
             self.error = exc
@@ -255,127 +258,22 @@ def speech_turn(
     return make
 
 
-# -- the soak, in the background ----------------------------------------------------------
-
-SOAK_TEST = "test_soak_stays_flat"
+# -- every test, again ----------------------------------------------------------------------
 
 
-def soak_seconds() -> float:
-    """40 s by default; ``VOICELIVE_SOAK_MINUTES=30`` for the long form."""
-    minutes = os.environ.get("VOICELIVE_SOAK_MINUTES")
-    return float(minutes) * 60 if minutes else 40.0
-
-
-@dataclass
-class SoakRun:
-    """The soak (tests/reliability/soak.py) in its own process, writing into ``folder``:
-    its report, its logs, its stderr, and its exit status once it ended (``exit``)."""
-
-    folder: Path
-    seconds: float
-    proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def report(self) -> Path:
-        return self.folder / "report.json"
-
-    @property
-    def exit_status(self) -> Path:
-        return self.folder / "exit"
-
-    @property
-    def stderr(self) -> Path:
-        return self.folder / "stderr.txt"
-
-    def start(self) -> None:
-        argv = ["--seconds", str(self.seconds), "--report", str(self.report)]
-        argv += ["--log-dir", str(self.folder / "logs")]
-        with open(self.stderr, "wb") as stderr:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "tests.reliability.soak", *argv],
-                cwd=self.folder,
-                env=child_env(),
-                stdout=subprocess.DEVNULL,
-                stderr=stderr,
-            )
-        threading.Thread(target=self._reap, args=(self.proc,), daemon=True).start()
-
-    def _reap(self, proc: subprocess.Popen[bytes]) -> None:
-        code = proc.wait()
-        part = self.exit_status.with_suffix(".part")
-        part.write_text(str(code))
-        part.replace(self.exit_status)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-
-
-def _soak_selected(nodeids: Sequence[str]) -> bool:
-    return any(nodeid.endswith(f"::{SOAK_TEST}") for nodeid in nodeids)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto``: two workers per core. Most tests wait (on the emulator streaming in real
+    time, a WAV paced in real time, a child process, a terminal) more than they compute,
+    so two per core overlap the waits; the real-time audio tests still share one worker."""
+    return 2 * (os.cpu_count() or 1)
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Real-time audio tests share one pytest-xdist worker (one after the other, as they
-    share PulseAudio servers and need the CPU on time); the soak's test runs last, as it
-    waits for the soak, which overlaps the other tests."""
+    share PulseAudio servers and need the CPU on time), and come first: the longest unit of
+    work starts at once while the other workers share the rest, instead of ending the run."""
     for item in items:
         if item.get_closest_marker("realaudio"):
             item.add_marker(pytest.mark.xdist_group("audio"))
-    items.sort(key=lambda item: item.name == SOAK_TEST)
-
-
-# With pytest-xdist the controller starts the soak as soon as a worker has collected
-# it, and the worker that runs its test finds it through ``workerinput``.
-
-
-@pytest.hookimpl(optionalhook=True)
-def pytest_configure_node(node: Any) -> None:
-    config = node.config
-    if not hasattr(config, "soak_run"):
-        config.soak_run = SoakRun(Path(tempfile.mkdtemp(prefix="vltui-soak-")), soak_seconds())
-    node.workerinput["soak_dir"] = str(config.soak_run.folder)
-
-
-@pytest.hookimpl(optionalhook=True)
-def pytest_xdist_node_collection_finished(node: Any, ids: Sequence[str]) -> None:
-    run: SoakRun = node.config.soak_run
-    if run.proc is None and _soak_selected(ids):
-        run.start()
-
-
-def pytest_unconfigure(config: pytest.Config) -> None:
-    run: SoakRun | None = getattr(config, "soak_run", None)
-    if run is not None:
-        run.stop()
-        shutil.rmtree(run.folder, ignore_errors=True)
-
-
-@pytest.fixture(autouse=True)
-def _soak_alongside(request: pytest.FixtureRequest) -> None:
-    """The soak runs alongside the integration, UI and unit tests (which wait on events,
-    not on the clock), never alongside the real-time audio or the reliability tests."""
-    if request.node.nodeid.startswith(("tests/integration/", "tests/ui/", "tests/unit/")):
-        request.getfixturevalue("background_soak")
-
-
-@pytest.fixture(scope="session")
-def background_soak(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[SoakRun | None]:
-    """The soak when its test is selected: under pytest-xdist the one the controller
-    started; in a single process, started here early (see ``_soak_alongside``) so its
-    run overlaps other tests, and its test collects the report at the end."""
-    workerinput = getattr(request.config, "workerinput", None)
-    if workerinput is not None:
-        yield SoakRun(Path(workerinput["soak_dir"]), soak_seconds())
-        return
-    if not _soak_selected([item.nodeid for item in request.session.items]):
-        yield None
-        return
-    run = SoakRun(tmp_path_factory.mktemp("soak"), soak_seconds())
-    run.start()
-    yield run
-    run.stop()
+    items.sort(key=lambda item: item.get_closest_marker("realaudio") is None)

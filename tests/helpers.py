@@ -9,7 +9,9 @@ in a temporary directory, so a ``.env`` in the repository root is never read).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
+import io
 import os
 import subprocess
 import sys
@@ -154,6 +156,33 @@ async def run_cli(
         ) from None
     assert proc.returncode is not None
     return proc.returncode, out.decode(), err.decode()
+
+
+async def run_console_here(
+    *argv: str, timeout: float = 60.0, env: Mapping[str, str] | None = None
+) -> tuple[int, str, str]:
+    """``voicelive-tui --no-tui ARGV`` in this process, on this loop (beside the test's
+    emulator), for tests where the process boundary is not what is tested: the same start
+    and exit statuses (``cli.console_main``), and (exit status, stdout, stderr) as
+    :func:`run_cli` returns them, without a second Python's start-up."""
+    from voicelive_tui.cli import console_main
+
+    out, err = io.BytesIO(), io.BytesIO()
+    stdout = io.TextIOWrapper(out, encoding="utf-8", write_through=True)
+    stderr = io.TextIOWrapper(err, encoding="utf-8", write_through=True)
+    saved = dict(os.environ)
+    os.environ.update(env or {})
+    try:
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            code = await asyncio.wait_for(console_main(["--no-tui", *argv]), timeout)
+    except asyncio.TimeoutError:
+        raise AssertionError(
+            f"voicelive-tui --no-tui {' '.join(argv)} still running after {timeout} s"
+        ) from None
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    return code, out.getvalue().decode(), err.getvalue().decode()
 
 
 def stop_process(process: subprocess.Popen[Any], timeout: float = 10.0) -> None:

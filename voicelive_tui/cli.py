@@ -65,58 +65,83 @@ def replay(settings: Settings) -> int:
     return run_replay(settings, loaded)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the voicelive-tui console script."""
+def start(argv: Sequence[str] | None) -> Settings | int:
+    """Everything before a session: the settings, or the exit status of a run that needs
+    none (a bad flag, ``--save-pulse-cookie``, ``--list-devices``, ``--replay``)."""
     try:
         settings = load_settings(argv)
     except ConfigError as exc:
         return fail(str(exc), EXIT_CONFIG)
-    try:
-        if settings.save_pulse_cookie:
-            from voicelive_tui.audio.pulse import PulseSetupError, save_cookie
+    if settings.save_pulse_cookie:
+        from voicelive_tui.audio.pulse import PulseSetupError, save_cookie
 
-            try:
-                path = save_cookie(sys.stdin.buffer, os.environ)
-            except PulseSetupError as exc:
-                return fail(str(exc), EXIT_CONFIG)
-            except OSError as exc:
-                return fail(f"cannot save the PulseAudio cookie: {exc.strerror}", EXIT_CONFIG)
-            print(f"Saved the PulseAudio cookie in {path} (mode 600).")
-            return EXIT_OK
-        if settings.replay is not None:
-            return replay(settings)
-        settings = forwarded_audio(settings)
-        if settings.list_devices:
-            from voicelive_tui.audio.devices import list_devices_text
-
-            if settings.audio_problem:
-                print(f"Audio server: {settings.audio_problem}")
-                return EXIT_AUDIO
-            print(list_devices_text())
-            return EXIT_OK
-        if settings.audio_problem and not settings.demo_requested:
-            return fail(settings.audio_problem + " (or run with --demo)", EXIT_AUDIO)
         try:
-            make_log_dir(settings.log_dir)
+            path = save_cookie(sys.stdin.buffer, os.environ)
+        except PulseSetupError as exc:
+            return fail(str(exc), EXIT_CONFIG)
         except OSError as exc:
-            reason = exc.strerror or exc.__class__.__name__
-            return fail(f"cannot write logs in {settings.log_dir}: {reason}", EXIT_CONFIG)
-        if not settings.no_tui:
-            why = no_dashboard_reason(os.environ)
-            if why:
-                print(f"{PROG}: {why}: console mode (as --no-tui)", file=sys.stderr, flush=True)
-                settings = replace(settings, no_tui=True)
-        if settings.no_tui:
+            return fail(f"cannot save the PulseAudio cookie: {exc.strerror}", EXIT_CONFIG)
+        print(f"Saved the PulseAudio cookie in {path} (mode 600).")
+        return EXIT_OK
+    if settings.replay is not None:
+        return replay(settings)
+    settings = forwarded_audio(settings)
+    if settings.list_devices:
+        from voicelive_tui.audio.devices import list_devices_text
+
+        if settings.audio_problem:
+            print(f"Audio server: {settings.audio_problem}")
+            return EXIT_AUDIO
+        print(list_devices_text())
+        return EXIT_OK
+    if settings.audio_problem and not settings.demo_requested:
+        return fail(settings.audio_problem + " (or run with --demo)", EXIT_AUDIO)
+    try:
+        make_log_dir(settings.log_dir)
+    except OSError as exc:
+        reason = exc.strerror or exc.__class__.__name__
+        return fail(f"cannot write logs in {settings.log_dir}: {reason}", EXIT_CONFIG)
+    if not settings.no_tui:
+        why = no_dashboard_reason(os.environ)
+        if why:
+            print(f"{PROG}: {why}: console mode (as --no-tui)", file=sys.stderr, flush=True)
+            settings = replace(settings, no_tui=True)
+    return settings
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the voicelive-tui console script."""
+    try:
+        started = start(argv)
+        if isinstance(started, int):
+            return started
+        if started.no_tui:
             from voicelive_tui.console import run_console
 
-            return asyncio.run(run_console(settings))
+            return asyncio.run(run_console(started))
         from voicelive_tui.ui.app import run_app
 
-        return run_app(settings)
+        return run_app(started)
     except VoiceLiveError as exc:  # config, auth, connection: each knows its exit status
         return fail(str(exc), exc.exit_code)
     except KeyboardInterrupt:
         return EXIT_OK
+
+
+async def console_main(argv: Sequence[str]) -> int:
+    """:func:`main` for console mode on a running event loop (another program's, or a
+    test's beside its emulator): the same start, lines and exit statuses."""
+    try:
+        started = start(argv)
+        if isinstance(started, int):
+            return started
+        if not started.no_tui:
+            return fail("console_main runs console mode only (add --no-tui)", EXIT_CONFIG)
+        from voicelive_tui.console import run_console
+
+        return await run_console(started)
+    except VoiceLiveError as exc:
+        return fail(str(exc), exc.exit_code)
 
 
 def entry() -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 import sys
 import threading
 from collections import deque
@@ -17,9 +16,8 @@ from voicelive_tui.conversation.latency import TurnTiming
 from voicelive_tui.conversation.turns import ConnectionState
 from voicelive_tui.errors import EXIT_OK
 from voicelive_tui.protocol import is_benign_cancel_error
-from voicelive_tui.runner import DEMO_NOTICE, open_logs, open_session
-from voicelive_tui.session.frames import MALFORMED
-from voicelive_tui.session.session import VoiceLiveSession
+from voicelive_tui.runner import DEMO_NOTICE, QUIT_SIGNALS, open_logs, open_session
+from voicelive_tui.session import MALFORMED, VoiceLiveSession
 from voicelive_tui.updates import (
     AudioLost,
     EventReceived,
@@ -31,8 +29,6 @@ from voicelive_tui.updates import (
 )
 
 log = logging.getLogger(__name__)
-
-QUIT_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 PLAYBACK_WAIT_S = 30.0
 BANNER = "🎙️  Basic Voice Assistant with Azure VoiceLive SDK"

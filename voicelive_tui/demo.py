@@ -15,7 +15,7 @@ from voicelive_tui.audio.backends import WavBackend
 from voicelive_tui.audio.base import SAMPLE_RATE
 from voicelive_tui.conversation.reducer import Conversation
 from voicelive_tui.conversation.turns import ConnectionState
-from voicelive_tui.session.session import VoiceLiveSession
+from voicelive_tui.session import VoiceLiveSession
 
 log = logging.getLogger(__name__)
 

@@ -38,7 +38,7 @@ from voicelive_tui.audio.factory import start_backend
 from voicelive_tui.audio.levels import LevelMeter
 from voicelive_tui.config import ConfigError
 from voicelive_tui.logs import PLAYBACK_STARTED, LineDirection
-from voicelive_tui.session.session import VoiceLiveSession
+from voicelive_tui.session import VoiceLiveSession
 from voicelive_tui.updates import StateChanged
 
 TICK_S = 0.05

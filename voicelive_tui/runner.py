@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from voicelive_tui.config import Settings
 from voicelive_tui.conversation.latency import LatencyLog
 from voicelive_tui.demo import ScriptedMic, ScriptedUser
 from voicelive_tui.logs import RunLogs
+from voicelive_tui.session import VoiceLiveSession
 from voicelive_tui.session.auth import (
     DEMO_KEY,
     CachedTokenCredential,
@@ -28,9 +30,11 @@ from voicelive_tui.session.auth import (
     make_token_credential,
     needs_token_credential,
 )
-from voicelive_tui.session.session import VoiceLiveSession
 
 log = logging.getLogger(__name__)
+
+QUIT_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+"""The signals that end a run cleanly, in both front ends."""
 
 DEMO_NOTICE = (
     "DEMO: talking to the embedded local Voice Live emulator "

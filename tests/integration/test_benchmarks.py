@@ -19,6 +19,7 @@ from tests.helpers import child_env
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
 
+@pytest.mark.slow
 def test_smoke_run_measures_startup_and_barge_in() -> None:
     done = subprocess.run(
         [sys.executable, str(BENCHMARKS / "run.py"), "--smoke", "--only", "startup",

@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import wav_turn_args
+from tests.helpers import run_console_here, wav_turn_args
 from tests.integration.session_helpers import TEST_KEY
-from tests.integration.test_console_mode import run_cli
 
 
 def mcp_tools_file(where: Path) -> Path:
@@ -34,7 +33,7 @@ async def test_mcp_approval_in_console_mode(
 ) -> None:
     logs = tmp_path / "logs"
     trust = ["--auto-approve", "deepwiki"] if trusted else []
-    code, out, err = await run_cli(
+    code, out, err = await run_console_here(
         *wav_turn_args(emulator.endpoint, TEST_KEY, speech_wav, tmp_path),
         "--tools",
         str(mcp_tools_file(tmp_path)),

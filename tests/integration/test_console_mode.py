@@ -1,12 +1,13 @@
-"""voicelive-tui --no-tui as a user runs it: a real process, the seed's console lines,
-log files, an output WAV, and exit statuses 0 / 3 / 4."""
+"""voicelive-tui --no-tui as a user runs it: the seed's console lines, log files, an output
+WAV (a real process, in real time), and exit statuses 0 / 3 / 4 (in this process: the same
+start and exit paths, without a second Python's start-up)."""
 
 from __future__ import annotations
 
 import socket
 from pathlib import Path
 
-from tests.helpers import rms_dbfs, run_cli
+from tests.helpers import rms_dbfs, run_cli, run_console_here
 from tests.integration.session_helpers import TEST_KEY
 
 
@@ -55,8 +56,7 @@ async def test_spoken_turn_in_console_mode(
 
 async def test_wrong_key_exits_3_with_one_line(emulator_factory, tmp_path) -> None:
     emu = await emulator_factory(api_key="the-right-key")
-    code, out, err = await run_cli(
-        "--no-tui",
+    code, out, err = await run_console_here(
         "--no-audio",
         "--endpoint",
         emu.endpoint,
@@ -80,8 +80,7 @@ def closed_port() -> int:
 
 async def test_closed_port_exits_4_with_one_line(tmp_path) -> None:
     port = closed_port()
-    code, out, err = await run_cli(
-        "--no-tui",
+    code, out, err = await run_console_here(
         "--no-audio",
         "--endpoint",
         f"http://127.0.0.1:{port}",

@@ -8,9 +8,8 @@ import shlex
 import sys
 from pathlib import Path
 
-from tests.helpers import wav_turn_args
+from tests.helpers import run_console_here, wav_turn_args
 from tests.integration.session_helpers import TEST_KEY
-from tests.integration.test_console_mode import run_cli
 
 TOOL = """\
 import json, sys
@@ -39,7 +38,7 @@ async def test_function_call_answered_by_the_tool_command(
     script, seen, logs = tmp_path / "tool.py", tmp_path / "seen.jsonl", tmp_path / "logs"
     script.write_text(TOOL)
     command = f"{shlex.quote(sys.executable)} {script} {seen}"
-    code, out, err = await run_cli(
+    code, out, err = await run_console_here(
         *wav_turn_args(emulator.endpoint, TEST_KEY, speech_wav, tmp_path),
         "--tools",
         str(tools),

@@ -16,7 +16,7 @@ from typing import Any
 
 from azure.core.credentials import AccessToken
 
-from tests.helpers import run_cli
+from tests.helpers import run_console_here
 from voicelive_tui.config import build_parser, settings_from_args
 from voicelive_tui.console import TurnLimit
 from voicelive_tui.emulator import Emulator
@@ -52,8 +52,7 @@ async def test_console_run_with_api_key_leaves_no_key_in_the_logs(
     api_key = "key-" + secrets.token_hex(16)
     emu = await emulator_factory(api_key=api_key)
     log_dir = tmp_path / "logs"
-    code, stdout, stderr = await run_cli(
-        "--no-tui",
+    code, stdout, stderr = await run_console_here(
         "--verbose",
         "--endpoint",
         emu.endpoint,

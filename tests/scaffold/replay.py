@@ -31,6 +31,7 @@ from voicelive_tui.runner import Opened
 from voicelive_tui.session.session import VoiceLiveSession
 from voicelive_tui.sources import SessionSource
 from voicelive_tui.ui.clock import WallClock
+from voicelive_tui.ui.widgets.latency_view import LatencyScreen
 from voicelive_tui.ui.widgets.levels import FPS
 from voicelive_tui.updates import StateChanged
 
@@ -366,4 +367,12 @@ async def show_latency(pilot: Pilot[int]) -> None:
     session = pilot.app.session  # type: ignore[attr-defined]
     session.conversation.latencies[:] = [replace(t) for t in SCRIPTED_TIMINGS]
     await pilot.press("l")
+    # On a busy machine one pause can catch the view before its bars are laid out at the
+    # screen's width: wait for the screen, then let it lay out.
+    for _ in range(200):
+        if isinstance(pilot.app.screen, LatencyScreen):
+            break
+        await pilot.pause(0.01)
+    await pilot.wait_for_scheduled_animations()
+    await pilot.pause()
     await pilot.pause()

@@ -9,6 +9,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from tests.reliability.harness import received_types
 
 from .conftest import EMULATOR_KEY
@@ -120,6 +122,7 @@ link's buffers (sshd's 2 MB channel window, loopback TCP's send buffer) take all
 without the frame-dropping writer."""
 
 
+@pytest.mark.slow
 def test_a_stalled_link_does_not_stall_the_session(
     sshd: SshServer, pane: Callable[..., Pane], emulator_endpoint: Callable[..., str]
 ) -> None:

@@ -88,6 +88,7 @@ def samples(path: Path) -> np.ndarray:
     return np.frombuffer(data[: len(data) // 2 * 2], np.int16)
 
 
+@pytest.mark.slow
 def test_the_readme_recipe_forwards_the_laptops_audio(
     sshd: SshServer,
     pane: Callable[..., Pane],

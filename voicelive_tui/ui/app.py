@@ -32,8 +32,7 @@ from voicelive_tui.logs import RunLogs
 from voicelive_tui.protocol import APPEND
 from voicelive_tui.replay import Replay, ReplaySession
 from voicelive_tui.runner import DEMO_NOTICE, open_logs
-from voicelive_tui.session.service_config import SessionOverrides
-from voicelive_tui.session.session import VoiceLiveSession
+from voicelive_tui.session import SessionOverrides, VoiceLiveSession
 from voicelive_tui.sources import SessionSource, endpoint_source, replay_source, replay_speaker
 from voicelive_tui.ui.clock import WallClock
 from voicelive_tui.ui.commands import VoiceLiveCommands

@@ -13,7 +13,7 @@ from typing import Any
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from voicelive_tui.session.service_config import SessionOverrides
+from voicelive_tui.session import SessionOverrides
 from voicelive_tui.ui.messages import SettingsChangeRequested
 
 VOICES = (

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from voicelive_tui.session.service_config import SessionOverrides
+from voicelive_tui.session import SessionOverrides
 from voicelive_tui.updates import Severity
 
 

@@ -25,7 +25,7 @@ from textual.widgets import Static
 
 from voicelive_tui.audio.base import AudioBackend
 from voicelive_tui.conversation.turns import ConnectionState
-from voicelive_tui.session.session import VoiceLiveSession
+from voicelive_tui.session import VoiceLiveSession
 from voicelive_tui.ui.clock import WallClock
 from voicelive_tui.ui.throttle import Throttle
 from voicelive_tui.ui.view import AudioStatus, expires_in_label, status_view, vad_view

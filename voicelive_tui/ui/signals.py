@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 
 from textual.app import App
 
-from voicelive_tui.console import QUIT_SIGNALS
+from voicelive_tui.runner import QUIT_SIGNALS
 
 log = logging.getLogger(__name__)
 
