@@ -9,10 +9,14 @@ dashboard alike. The session configuration, which needs ``Settings``, is
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
 from collections.abc import Mapping
 from typing import Any
+
+import numpy as np
 
 BENIGN_CANCEL_ERROR = "no active response"
 """Substring of the error the service sends for a cancel with nothing to cancel."""
@@ -85,6 +89,28 @@ def audio_bytes(event: Mapping[str, Any]) -> int:
     if isinstance(data, int):
         return data
     return 0
+
+
+SILENCE_PEAK = 32
+"""A PCM16 sample at or below this magnitude (about -60 dBFS) is silence."""
+
+
+def is_silent_delta(event: Mapping[str, Any]) -> bool:
+    """True when an audio delta carries samples and all of them are silence (a leading
+    delta of silence is not the agent's first sound). An elided or undecodable delta
+    (an events-log line) is taken as sound: its samples are not known."""
+    data = event.get("delta")
+    if isinstance(data, str):
+        if ELIDED_BYTES.fullmatch(data):
+            return False
+        try:
+            data = base64.b64decode(data, validate=True)
+        except (ValueError, binascii.Error):
+            return False
+    if not isinstance(data, (bytes, bytearray)) or len(data) < 2:
+        return False
+    samples = np.frombuffer(data, dtype="<i2", count=len(data) // 2)
+    return int(np.abs(samples.astype(np.int32)).max()) <= SILENCE_PEAK
 
 
 def pcm_ms(num_bytes: int, rate: int = 24_000) -> float:
