@@ -1,7 +1,8 @@
 """Price tables for the cost estimate: prices per token kind and tier, and the model's tier.
 
-A table is a JSON file (the shipped one is ``prices.json`` beside this module, replaced
-with ``--prices FILE``): its currency, the number of tokens a price is for, its date and
+Pure: :func:`parse_prices` checks a table's JSON; :mod:`voicelive_tui.config.prices_file`
+reads the file. A table (the shipped one is ``prices.json`` beside this module, replaced
+with ``--prices FILE``) gives its currency, the number of tokens a price is for, its date and
 source, the prices of each tier (``pro``, ``standard``, ``lite``) per token kind (see
 :data:`voicelive_tui.conversation.usage.KINDS`), and the model-to-tier mapping as
 ``[pattern, tier]`` pairs, first match wins. Voice Live bills by tier: Pro for
@@ -11,15 +12,12 @@ models and gpt-5.6-luna; Lite for gpt-4.1-nano, gpt-5-nano and phi4-mm-realtime.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
-__all__ = ["TIERS", "PriceTable", "load_prices", "parse_prices", "shipped_prices"]
+__all__ = ["PRICED_KINDS", "TIERS", "PriceTable", "parse_prices"]
 
 TIERS = ("pro", "standard", "lite")
 PRICED_KINDS = (
@@ -119,23 +117,3 @@ def parse_prices(raw: Any, default_models: tuple[tuple[str, str], ...] = ()) -> 
         tiers=parsed,
         models=models,
     )
-
-
-def shipped_prices() -> PriceTable:
-    """The table shipped with the package (``prices.json``)."""
-    text = resources.files("voicelive_tui").joinpath("prices.json").read_text(encoding="utf-8")
-    return parse_prices(json.loads(text))
-
-
-def load_prices(path: Path) -> PriceTable:
-    """``--prices FILE``; ValueError with one line when it cannot be read or is not a table."""
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path} is not JSON: {exc}") from None
-    try:
-        return parse_prices(raw, shipped_prices().models)
-    except ValueError as exc:
-        raise ValueError(f"{path}: {exc}") from None

@@ -13,10 +13,10 @@ import base64
 import binascii
 import json
 import re
+import sys
+from array import array
 from collections.abc import Mapping
 from typing import Any
-
-import numpy as np
 
 BENIGN_CANCEL_ERROR = "no active response"
 """Substring of the error the service sends for a cancel with nothing to cancel."""
@@ -109,8 +109,10 @@ def is_silent_delta(event: Mapping[str, Any]) -> bool:
             return False
     if not isinstance(data, (bytes, bytearray)) or len(data) < 2:
         return False
-    samples = np.frombuffer(data, dtype="<i2", count=len(data) // 2)
-    return int(np.abs(samples.astype(np.int32)).max()) <= SILENCE_PEAK
+    samples = array("h", bytes(data[: len(data) // 2 * 2]))  # PCM16 little-endian
+    if sys.byteorder == "big":
+        samples.byteswap()
+    return max(samples) <= SILENCE_PEAK and min(samples) >= -SILENCE_PEAK
 
 
 def pcm_ms(num_bytes: int, rate: int = 24_000) -> float:

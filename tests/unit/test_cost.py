@@ -13,12 +13,13 @@ from tests.scaffold.replay import scripted_usage
 from tests.unit.test_config import run_cli, settings
 from tests.unit.test_conversation import agent_answer, feed, session_updated
 from tests.unit.test_usage import with_usage
+from voicelive_tui.config.prices_file import load_prices, shipped_prices
 from voicelive_tui.conversation.alarms import LedgerAlarms
 from voicelive_tui.conversation.reducer import Conversation
 from voicelive_tui.conversation.summary import session_summary
 from voicelive_tui.conversation.usage import TokenUsage
 from voicelive_tui.errors import EXIT_CONFIG
-from voicelive_tui.prices import PRICED_KINDS, load_prices, parse_prices, shipped_prices
+from voicelive_tui.prices import PRICED_KINDS, parse_prices
 
 TABLE: dict[str, Any] = {
     "currency": "EUR",

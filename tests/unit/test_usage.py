@@ -11,9 +11,6 @@ from voicelive_tui.conversation.export import conversation_markdown
 from voicelive_tui.conversation.reducer import Conversation
 from voicelive_tui.conversation.summary import SUMMARY_VERSION, session_summary
 from voicelive_tui.conversation.usage import TokenUsage, UsageLedger, compact
-from voicelive_tui.ui.view import AudioStatus, status_view, token_count
-from voicelive_tui.ui.widgets.conversation import turn_header
-from voicelive_tui.ui.widgets.usage_view import usage_lines
 
 
 def with_usage(events: list[dict[str, Any]], usage: dict[str, Any]) -> list[dict[str, Any]]:
@@ -70,7 +67,6 @@ def test_each_turn_carries_its_response_tokens_and_the_session_sums_them() -> No
     assert second.usage == TokenUsage.from_wire(scripted_usage(2, 3))
     assert conv.usage.total == first.usage + second.usage
     assert [r.item_id for r in conv.usage.responses] == ["item_a1", "item_a2"]
-    assert "· 180 in (96 cached) / 21 out tok" in turn_header(second, lambda t: "10:00:00")
     assert "(96 cached)" in compact(second.usage)
 
 
@@ -81,18 +77,6 @@ def test_a_response_without_usage_adds_nothing() -> None:
     assert conv.usage.responses == [] and conv.usage.total == TokenUsage()
     assert all(t.usage is None for t in conv.turns)
     assert UsageLedger().add({"id": "r", "usage": "lots"}, 0.0) is None
-
-
-def test_status_bar_shows_the_session_total_once_there_is_one() -> None:
-    conv = Conversation()
-    feed(conv, session_updated())
-    view = status_view(conv, AudioStatus(), host="h", mode="m", now=0.0)
-    assert view.usage is None
-    talk(conv)
-    total = conv.usage.total
-    view = status_view(conv, AudioStatus(), host="h", mode="m", now=0.0)
-    assert view.usage == f"{total.input_tokens} in / {total.output_tokens} out"
-    assert [token_count(n) for n in (950, 12_345, 2_500_000)] == ["950", "12.3k", "2.5M"]
 
 
 def test_summary_is_versioned_and_holds_usage_per_response_turn_and_session() -> None:
@@ -109,19 +93,6 @@ def test_summary_is_versioned_and_holds_usage_per_response_turn_and_session() ->
     assert usage["audio_out_s"] == 0.2  # two 100 ms deltas
     assert usage["audio_tokens_per_s"]["output"] == round(conv.usage.total.output_audio / 0.2, 2)
     assert usage["audio_tokens_per_s"]["input"] is None  # nothing was appended
-
-
-def test_usage_view_has_a_row_per_turn_and_drops_columns_when_narrow() -> None:
-    conv = Conversation()
-    assert "No usage yet" in usage_lines(conv, 100)[0].plain
-    talk(conv)
-    wide = [line.plain for line in usage_lines(conv, 100)]
-    narrow = [line.plain for line in usage_lines(conv, 40)]
-    assert wide[0].startswith(f"session {conv.usage.total.total_tokens} tokens")
-    assert any(line.startswith("#2") and "96" in line for line in wide)
-    assert "reasoning" in wide[3] and "reasoning" not in narrow[3]
-    assert any("wider for:" in line for line in narrow)
-    assert all(len(line) <= 40 for line in narrow[3:-1])
 
 
 def test_markdown_export_carries_each_turns_tokens_and_the_total() -> None:

@@ -28,10 +28,10 @@ from voicelive_tui.config.options import (
     SWITCHES,
     Option,
 )
+from voicelive_tui.config.prices_file import load_prices
 from voicelive_tui.config.settings import DEFAULT_VOICE, Settings
 from voicelive_tui.config.tools_file import has_functions, load_tools
 from voicelive_tui.errors import EXIT_CONFIG, VoiceLiveError
-from voicelive_tui.prices import load_prices
 
 __all__ = [
     "DEFAULT_INSTRUCTIONS",

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from voicelive_tui.prices import PriceTable, shipped_prices
+from voicelive_tui.config.prices_file import shipped_prices
+from voicelive_tui.prices import PriceTable
 
 __all__ = ["DEFAULT_MODEL", "DEFAULT_VOICE", "Settings"]
 
