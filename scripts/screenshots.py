@@ -22,7 +22,7 @@ from textual.pilot import Pilot
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the scripted sessions are test scaffolding, under tests/
 
-from tests.scaffold.replay import scripted_app, settle, show_latency  # noqa: E402
+from tests.scaffold.replay import scripted_app, settle, show_latency, show_usage  # noqa: E402
 from tests.ui.test_tool_snapshots import prompt_open  # noqa: E402
 from tests.ui.tool_replay import tool_replay_app  # noqa: E402
 
@@ -51,6 +51,7 @@ SHOTS: dict[str, tuple[tuple[int, int], Callable[[Pilot[int]], Awaitable[None]]]
     "help": ((140, 40), open_help),
     "narrow-80x24": ((80, 24), settle),
     "latency": ((100, 30), show_latency),
+    "usage": ((100, 30), show_usage),
     "tools-approval": ((140, 40), prompt_open),
 }
 TOOL_SHOTS = {"tools-approval"}

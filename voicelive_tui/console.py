@@ -14,6 +14,7 @@ from voicelive_tui.config import Settings
 from voicelive_tui.conversation.activity import log_lines
 from voicelive_tui.conversation.latency import TurnTiming
 from voicelive_tui.conversation.turns import ConnectionState
+from voicelive_tui.conversation.usage import compact
 from voicelive_tui.errors import EXIT_OK
 from voicelive_tui.protocol import is_benign_cancel_error
 from voicelive_tui.runner import DEMO_NOTICE, QUIT_SIGNALS, open_logs, open_session
@@ -67,6 +68,7 @@ class ConsolePrinter:
         self._ready_shown = False
         self._last_state: ConnectionState | None = None
         self._timed: deque[TurnTiming] = deque(maxlen=8)  # the newest printed
+        self._usage_shown = 0  # responses whose tokens were printed
 
     def print(self, text: str) -> None:
         print(text, file=self.out, flush=True)
@@ -99,7 +101,30 @@ class ConsolePrinter:
             stages = ", ".join(f"{name} {ms:.0f} ms" for name, ms in timing.stages())
             what = "Voice-to-voice" if timing.kind == "voice" else "Typed to first output"
             approx = "~" if timing.estimated else ""
-            self.print(f"⏱️  {what} {approx}{timing.total_ms:.0f} ms ({stages})")
+            waited = (
+                f"; {timing.approval_wait_ms:.0f} ms waiting for your approval, not counted"
+                if timing.waits
+                else ""
+            )
+            self.print(f"⏱️  {what} {approx}{timing.total_ms:.0f} ms ({stages}{waited})")
+
+    def _usage(self) -> None:
+        """One line per response that reported usage: its tokens and the session's."""
+        ledger = self.session.conversation.usage
+        if len(ledger.responses) == self._usage_shown:
+            return  # this response.done carried no usage
+        self._usage_shown = len(ledger.responses)
+        conv = self.session.conversation
+        spent = ledger.responses[-1].usage
+        line = f"🪙 Tokens {compact(spent)} (session {ledger.total.total_tokens})"
+        cost, total = conv.cost(spent), conv.cost()
+        if cost is not None and total is not None:
+            line += (
+                f"; {cost.label()}, session {total.figure()}"
+                if cost.amount is not None
+                else f"; {cost.label()}"
+            )
+        self.print(line)
 
     def _received(self, event: dict) -> None:
         kind = event.get("type", "")
@@ -113,6 +138,8 @@ class ConsolePrinter:
         line = _LINES.get(kind)
         if line is not None:
             self.print(line(event))
+        if kind == "response.done":
+            self._usage()
         item = event.get("item")
         if kind == "conversation.item.created" and isinstance(item, dict):
             if item.get("type") == "mcp_approval_request":

@@ -9,8 +9,12 @@ dashboard alike. The session configuration, which needs ``Settings``, is
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
+import sys
+from array import array
 from collections.abc import Mapping
 from typing import Any
 
@@ -85,6 +89,30 @@ def audio_bytes(event: Mapping[str, Any]) -> int:
     if isinstance(data, int):
         return data
     return 0
+
+
+SILENCE_PEAK = 32
+"""A PCM16 sample at or below this magnitude (about -60 dBFS) is silence."""
+
+
+def is_silent_delta(event: Mapping[str, Any]) -> bool:
+    """True when an audio delta carries samples and all of them are silence (a leading
+    delta of silence is not the agent's first sound). An elided or undecodable delta
+    (an events-log line) is taken as sound: its samples are not known."""
+    data = event.get("delta")
+    if isinstance(data, str):
+        if ELIDED_BYTES.fullmatch(data):
+            return False
+        try:
+            data = base64.b64decode(data, validate=True)
+        except (ValueError, binascii.Error):
+            return False
+    if not isinstance(data, (bytes, bytearray)) or len(data) < 2:
+        return False
+    samples = array("h", bytes(data[: len(data) // 2 * 2]))  # PCM16 little-endian
+    if sys.byteorder == "big":
+        samples.byteswap()
+    return max(samples) <= SILENCE_PEAK and min(samples) >= -SILENCE_PEAK
 
 
 def pcm_ms(num_bytes: int, rate: int = 24_000) -> float:

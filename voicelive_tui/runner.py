@@ -19,7 +19,7 @@ from azure.core.credentials_async import AsyncTokenCredential
 
 from voicelive_tui.audio.base import AudioBackend
 from voicelive_tui.config import Settings
-from voicelive_tui.conversation.latency import LatencyLog
+from voicelive_tui.conversation.summary import session_summary
 from voicelive_tui.demo import ScriptedMic, ScriptedUser
 from voicelive_tui.logs import RunLogs
 from voicelive_tui.session import VoiceLiveSession
@@ -177,14 +177,12 @@ async def open_session(
             yield Opened(session, target.demo, user)
         finally:
             if settings.summary_json is not None:
-                write_summary(settings.summary_json, session)
+                write_summary(settings.summary_json, session, settings.budget)
 
 
-def write_summary(path: Path, session: VoiceLiveSession) -> None:
-    """``--summary-json``: the turns' latency by stage and the percentiles, at exit."""
-    summary = LatencyLog(session.conversation.latencies).summary()
-    summary["session_id"] = session.conversation.session.id
-    summary["rtt_ms"] = session.conversation.rtt_ms
+def write_summary(path: Path, session: VoiceLiveSession, budget: float | None = None) -> None:
+    """``--summary-json``: latency by stage, usage and cost, at exit (see the README)."""
+    summary = session_summary(session.conversation, budget)
     try:
         path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     except OSError as exc:

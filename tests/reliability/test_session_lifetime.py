@@ -16,8 +16,9 @@ import pytest
 from azure.core.credentials import AccessToken
 from azure.core.credentials_async import AsyncTokenCredential
 
-from tests.integration.session_helpers import RunningSession, make_settings
+from tests.integration.session_helpers import RunningSession, make_settings, running_session
 from voicelive_tui.conversation.reducer import ConnectionState
+from voicelive_tui.conversation.summary import session_summary
 from voicelive_tui.emulator import Emulator
 from voicelive_tui.logs import RunLogs
 from voicelive_tui.runner import build_audio, make_session, open_target
@@ -130,10 +131,47 @@ async def test_a_session_is_renewed_before_it_expires(emulator_factory, tmp_path
         assert conv.outages == 0
         assert emu.connections[1].query.get("conversation-id") == first_conversation
         assert emu.connections[0].counts["expired"] == 0  # renewed before the server closed
+        await run.wait_until(lambda: conv.renewals)
+        (renewal,) = conv.renewals
+        assert (
+            0 < renewal.gap_ms < 4000
+            and renewal.kept == f"conversation {first_conversation} continued"
+        )
+    assert any(n.startswith("Session ends in 0:0") for n in run.notices())
+    assert f"Session renewed in {renewal.gap_ms / 1000:.2f} s: conversation" in "\n".join(
+        run.notices()
+    )
     log = run.conversation_log()
     assert "Reconnect:\tsession renewal" in log
     assert "Connection lost" not in log
     assert expires_in_label(1800.0) is None
+
+
+async def test_a_model_session_is_renewed_with_its_conversation_replayed(
+    emulator_factory, tmp_path: Path
+) -> None:
+    """Model mode has no conversation id: the text of the turns so far goes into the new
+    session, the transcript shows no replayed turn twice, and the gap is recorded."""
+    emu = await emulator_factory(faults=["session-ttl=5"])
+    async with running_session(emu.endpoint, tmp_path, "--no-greeting", "--no-audio") as run:
+        conv = run.session.conversation
+        await run.wait_until(lambda: conv.connection == ConnectionState.READY)
+        await run.session.send_text("remember the word marmalade")
+        await run.wait_until(lambda: conv.answered_user_turns == 1)
+        said = [(t.role, t.text) for t in conv.turns if t.role != "system"]
+        await run.wait_until(lambda: conv.renewals, timeout=10)
+        assert conv.outages == 0 and len(emu.connections) == 2
+        items = emu.connections[1].conversation.items
+        assert [(i.role, i.text) for i in items] == [
+            ("user" if role == "user" else "assistant", text) for role, text in said
+        ]
+        assert [(t.role, t.text) for t in conv.turns if t.role != "system"] == said
+        (renewal,) = conv.renewals
+        assert renewal.kept == "2 earlier turns replayed as text (model mode: no conversation id)"
+        assert 0 < renewal.gap_ms < 5000
+        summary = session_summary(conv)
+    assert summary["renewals"] == [{"gap_ms": round(renewal.gap_ms, 1), "kept": renewal.kept}]
+    assert any("earlier turns replayed as text" in n for n in run.notices())
 
 
 async def test_the_status_bar_shows_the_time_left() -> None:

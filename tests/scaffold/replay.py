@@ -62,6 +62,42 @@ class ReplayAudio(NullBackend):
         return "scripted replay"
 
 
+def scripted_usage(n: int, words: int) -> dict[str, Any]:
+    """A deterministic ``response.usage`` for reply ``n`` of ``words`` words (the
+    emulator's rates: 20 audio tokens per second out, instructions cached after the first)."""
+    audio_in, text_in, cached = 40 + 10 * n, 120, 0 if n == 1 else 96
+    text_out, audio_out = words, words * CHUNK_MS * 2 * 20 // 1000
+    return {
+        "total_tokens": audio_in + text_in + text_out + audio_out,
+        "input_tokens": audio_in + text_in,
+        "output_tokens": text_out + audio_out,
+        "input_token_details": {
+            "cached_tokens": cached,
+            "text_tokens": text_in,
+            "audio_tokens": audio_in,
+            "image_tokens": 0,
+            "cached_tokens_details": {"text_tokens": cached, "audio_tokens": 0},
+        },
+        "output_token_details": {"text_tokens": text_out, "audio_tokens": audio_out},
+    }
+
+
+def scripted_limits(n: int) -> dict[str, Any]:
+    """``rate_limits.updated`` before reply ``n``: tokens running low by the third."""
+    return {
+        "type": "rate_limits.updated",
+        "rate_limits": [
+            {"name": "requests", "limit": 1000, "remaining": 1000 - n, "reset_seconds": 60.0},
+            {
+                "name": "tokens",
+                "limit": 2000,
+                "remaining": max(0, 1900 - 600 * n),
+                "reset_seconds": 42.0,
+            },
+        ],
+    }
+
+
 def _pcm_b64(ms: int) -> str:
     return base64.b64encode(bytes(ms * 48)).decode("ascii")  # 24 kHz PCM16: 48 bytes per ms
 
@@ -120,6 +156,7 @@ class ReplaySession(VoiceLiveSession):
             "received",
             {"type": "response.created", "response": {"id": rid, "status": "in_progress"}},
         )
+        self._at(t, "received", scripted_limits(n))
         self._at(
             t,
             "received",
@@ -173,7 +210,15 @@ class ReplaySession(VoiceLiveSession):
             self._at(
                 t,
                 "received",
-                {"type": "response.done", "response": {"id": rid, "status": "completed"}},
+                {
+                    "type": "response.done",
+                    "response": {
+                        "id": rid,
+                        "status": "completed",
+                        "output": [{"id": iid, "type": "message"}],
+                        "usage": scripted_usage(n, len(parts)),
+                    },
+                },
             )
         return t
 
@@ -359,6 +404,13 @@ SCRIPTED_TIMINGS = (
     TurnTiming(speech_end=30, speech_stopped=30.5, estimated=True),
 )  # fmt: skip
 """Fixed turn timings for the latency view's snapshot and screenshot."""
+
+
+async def show_usage(pilot: Pilot[int]) -> None:
+    """The scripted session, and the usage view open."""
+    await settle(pilot)
+    await pilot.press("u")
+    await pilot.pause()
 
 
 async def show_latency(pilot: Pilot[int]) -> None:

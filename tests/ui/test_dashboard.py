@@ -368,14 +368,28 @@ async def test_l_shows_latency_by_stage_and_e_saves_the_conversation(emulator, d
         assert f"· {conv.latencies[0].total_ms / 1000:.2f} s" in header
         await pilot.press("l")
         assert app.screen.__class__.__name__ == "LatencyScreen"
-        shown = str(app.screen.query_one("#latency-bars").render())
-        assert "typed p50" in shown and "#1  typed" in shown
+        shown = str(app.screen.query_one("#latency-lines").render())
+        assert "#1  typed" in shown and "worst #1: first output:" in shown
+        assert next(line for line in shown.splitlines() if line.startswith("typed ")).split()[
+            1:3
+        ] == [
+            "p50",
+            f"{conv.latencies[0].total_ms / 1000:.2f}s",
+        ]
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: conv.usage.responses, what="the answer's usage")
+        await pilot.press("u")
+        assert app.screen.__class__.__name__ == "UsageScreen"
+        shown = str(app.screen.query_one("#usage-lines").render())
+        assert f"session {conv.usage.total.total_tokens} tokens" in shown
+        assert "(estimate, pro tier, placeholder prices)" in shown
+        assert app.status_bar.view.usage is not None
         await pilot.press("escape")
         await pilot.press("e")
         await wait_for(pilot, lambda: list(dash.settings.log_dir.glob("*_conversation.md")))
         (saved,) = dash.settings.log_dir.glob("*_conversation.md")
         text = saved.read_text()
-        assert "what time is it" in text and "> latency " in text
+        assert "what time is it" in text and "> latency " in text and "> usage " in text
         assert "test-key" not in text
 
 

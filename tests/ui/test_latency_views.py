@@ -17,8 +17,15 @@ TYPED = TurnTiming(kind="typed", sent=20.0, first_output=20.4)
 def test_bars_scale_to_the_slowest_turn_and_fit_80_columns() -> None:
     lines = latency_lines([FAST, SLOW, TYPED], 76)
     plain = [line.plain for line in lines]
-    assert plain[0].startswith("voice") and "p50  0.95s" in plain[0] and "p90  1.90s" in plain[0]
-    assert plain[1].startswith("typed") and "0.40s" in plain[1]
+    assert plain[0].startswith("voice") and "p50 0.95s" in plain[0] and "p90 1.90s" in plain[0]
+    assert "p99" not in plain[0] and "max 1.90s" in plain[0]  # under 80 columns
+    assert [p.split()[0] for p in plain[1:5]] == ["end-of-speech", "response", "first", "playback"]
+    assert "first audio" in plain[3] and "max 0.90s" in plain[3]
+    assert plain[5] == " worst #2: first audio: 0.90 s of 1.90 s"
+    typed = next(p for p in plain if p.startswith("typed"))
+    assert "0.40s" in typed and "worst #3: first output: 0.40 s of 0.40 s" in plain[7]
+    wide = [line.plain for line in latency_lines([FAST, SLOW, TYPED], 100)]
+    assert "p95 1.90s p99 1.90s max 1.90s" in wide[0]
     bars = [p for p in plain if p.startswith("#")]
     assert len(bars) == 3
     assert all(len(p) <= 76 for p in plain)

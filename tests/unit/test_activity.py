@@ -7,9 +7,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from tests.helpers import LogLines
 from voicelive_tui.conversation.activity import ToolActivity, describe, footnotes
 from voicelive_tui.conversation.reducer import Conversation
+from voicelive_tui.conversation.summary import session_summary
 from voicelive_tui.session.conversation_log import ConversationLogWriter
 from voicelive_tui.updates import EventReceived, EventSent
 
@@ -409,3 +412,47 @@ def test_the_markdown_export_lists_the_tool_activity_of_a_turn() -> None:
     text = conversation_markdown(run.conv, run.conv.latencies, lambda t: f"{t:.0f}")
     assert '- ⚙ called get_weather(city=Paris) → {"sky": "clear"}' in text
     assert text.index("get_weather") < text.index("It is clear in Paris.")
+
+
+def test_the_users_approval_wait_is_not_the_agents_latency() -> None:
+    """A typed turn whose MCP call the user approved after 10.5 s: 0.65 s of latency, and
+    the 10.5 s shown apart (before, the turn showed as 11.15 s)."""
+    run = Run()
+    run.sent(user_text("how do retries work?"), at=100.0)
+    *calls, _done = mcp_call("r1", "mcp1", approval=True)
+    outputs = [{"type": "mcp_call", "id": "mcp1"}, {"type": "mcp_approval_request", "id": "mcpr_1"}]
+    tools_only = {
+        "type": "response.done",
+        "response": {"id": "r1", "status": "completed", "output": outputs},
+    }
+    for i, event in enumerate([*calls, tools_only]):
+        run.received(event, at=100.2 + i * 0.01)
+    requested = run.conv.activity.entries["mcpr_1"].started_at
+    run.sent(approval(True), at=requested + 10.5)
+    run.received(*mcp_result("r1", "mcp1"), at=requested + 10.6)
+    audio = {"type": "response.audio.delta", "response_id": "r2", "item_id": "a2", "delta": ""}
+    run.received(created("r2"), at=requested + 10.9)
+    run.received(audio, at=100.0 + 11.15)
+    (timing,) = run.conv.latencies
+    assert timing.approval_wait_ms == pytest.approx(10_500)
+    assert timing.total_ms == pytest.approx(650)
+    assert "10.50 s waiting for your approval" in timing.explain()
+
+
+def test_tool_spans_run_from_the_call_to_its_output_and_the_next_audio() -> None:
+    run = Run()
+    run.sent(user_text("how do retries work?"), at=100.0)
+    *calls, _done = mcp_call("r1", "mcp1", approval=True)
+    for i, event in enumerate(calls):
+        run.received(event, at=100.2 + i * 0.01)
+    call = run.conv.activity.entries["mcp1"]
+    requested = run.conv.activity.entries["mcpr_1"].started_at
+    run.sent(approval(True), at=requested + 10.5)
+    run.received(*mcp_result("r1", "mcp1"), at=requested + 10.8)
+    audio = {"type": "response.audio.delta", "response_id": "r2", "item_id": "a2", "delta": ""}
+    run.received(audio, at=requested + 11.2)
+    (span,) = session_summary(run.conv)["tools"]
+    assert span["title"] == "deepwiki.ask_question" and span["approval_wait_ms"] == 10_500.0
+    own = (requested - call.started_at) * 1000
+    assert span["call_to_output_ms"] == pytest.approx(own + 300, abs=0.1)
+    assert span["call_to_next_audio_ms"] == pytest.approx(own + 700, abs=0.1)

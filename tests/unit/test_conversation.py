@@ -16,7 +16,7 @@ from voicelive_tui.conversation.reducer import (
 
 Event = dict[str, Any]
 
-AUDIO_100MS = base64.b64encode(bytes(4800)).decode()  # 100 ms of 24 kHz PCM16 mono
+AUDIO_100MS = base64.b64encode(b"\x00\x10" * 2400).decode()  # 100 ms of 24 kHz PCM16, not silent
 
 
 # -- recorded event builders ---------------------------------------------------------------

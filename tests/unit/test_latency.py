@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+
+import numpy as np
 import pytest
 
 from voicelive_tui.conversation.latency import (
@@ -11,6 +14,8 @@ from voicelive_tui.conversation.latency import (
     TurnTiming,
     percentile,
 )
+from voicelive_tui.conversation.reducer import Conversation
+from voicelive_tui.protocol import is_silent_delta
 
 
 def test_the_capture_clock_places_an_audio_position_in_the_chunk_that_held_it() -> None:
@@ -64,9 +69,97 @@ def test_percentiles_and_summary() -> None:
         ]
     )  # fmt: skip
     summary = log.summary()
-    assert summary["voice"] == {"count": 1, "p50_ms": 1000.0, "p90_ms": 1000.0}
-    assert summary["typed"] == {"count": 1, "p50_ms": 300.0, "p90_ms": 300.0}
+    voice, typed = summary["voice"], summary["typed"]
+    assert isinstance(voice, dict) and isinstance(typed, dict)
+    assert {k: voice[k] for k in ("count", "p50_ms", "p90_ms")} == {
+        "count": 1,
+        "p50_ms": 1000.0,
+        "p90_ms": 1000.0,
+    }
+    assert {k: typed[k] for k in ("count", "p50_ms", "p90_ms")} == {
+        "count": 1,
+        "p50_ms": 300.0,
+        "p90_ms": 300.0,
+    }
     turns = summary["turns"]
     assert isinstance(turns, list) and len(turns) == 3
     assert turns[0]["stages"]["playback"] == 200.0
     assert turns[2]["total_ms"] is None
+
+
+def voice_turn(start: float, stages: tuple[float, float, float, float]) -> TurnTiming:
+    marks = [start]
+    for ms in stages:
+        marks.append(marks[-1] + ms / 1000)
+    return TurnTiming(*(["voice"] + marks))  # type: ignore[arg-type]
+
+
+def test_spread_per_stage_and_the_worst_turn_explained() -> None:
+    turns = [voice_turn(10.0 * n, (500, 100, 200, 20)) for n in range(99)]
+    turns.append(voice_turn(2000.0, (1400, 150, 300, 50)))
+    turns.append(TurnTiming(kind="typed", sent=3000.0, first_output=3000.4))
+    summary = LatencyLog(turns).summary()
+    voice = summary["voice"]
+    assert isinstance(voice, dict)
+    assert voice["count"] == 100
+    assert voice["p50_ms"] == voice["p95_ms"] == 820.0
+    assert voice["p99_ms"] == 820.0 and voice["max_ms"] == 1900.0
+    stages = voice["stages"]
+    assert stages["end-of-speech wait"]["max_ms"] == 1400.0
+    assert stages["first audio"]["p90_ms"] == 200.0
+    worst = voice["worst"]
+    assert worst["turn"] == 100 and worst["dominant_stage"] == "end-of-speech wait"
+    assert worst["explained"] == "end-of-speech wait: 1.40 s of 1.90 s"
+    typed = summary["typed"]
+    assert isinstance(typed, dict) and typed["worst"]["turn"] == 101
+    assert typed["stages"] == {
+        "first output": {
+            "p50_ms": 400.0,
+            "p90_ms": 400.0,
+            "p95_ms": 400.0,
+            "p99_ms": 400.0,
+            "max_ms": 400.0,
+        }
+    }
+
+
+def test_an_approval_wait_is_shown_apart_and_not_counted() -> None:
+    """An MCP turn approved after 10.5 s: the agent's latency is what it took itself."""
+    turn = voice_turn(0.0, (500, 100, 11_000, 50))
+    turn.waits.append((0.7, 11.2))
+    assert [round(ms) for _n, ms in turn.stages()] == [500, 100, 500, 50]
+    assert turn.total_ms == pytest.approx(1150.0)
+    assert turn.approval_wait_ms == pytest.approx(10_500.0)
+    assert turn.explain() == (
+        "end-of-speech wait: 0.50 s of 1.15 s (and 10.50 s waiting for your approval)"
+    )
+    (entry,) = LatencyLog([turn]).summary()["turns"]  # type: ignore[misc]
+    assert entry["approval_wait_ms"] == 10_500.0 and entry["total_ms"] == 1150.0
+
+
+def test_a_first_delta_of_silence_is_not_the_first_sound() -> None:
+    """TTFA is the first non-silent sample: a leading 100 ms of silence is played first,
+    so the answer is heard 100 ms after playback started."""
+    silence = base64.b64encode(bytes(4800)).decode()  # 100 ms of zeros
+    tone = base64.b64encode(np.full(2400, 3000, dtype="<i2").tobytes()).decode()
+    for playback_first in (True, False):
+        conv = Conversation()
+        conv.apply_received({"type": "input_audio_buffer.speech_stopped", "item_id": "u"}, 1.0)
+        conv.apply_received({"type": "response.created", "response": {"id": "r"}}, 1.2)
+        delta = {"type": "response.audio.delta", "response_id": "r", "item_id": "a"}
+        conv.apply_received({**delta, "delta": silence}, 1.4)
+        (timing,) = conv.latencies
+        assert timing.first_delta is None and timing.silent_lead_ms == 100.0
+        if playback_first:
+            conv.playback_started("a", 1.45)
+            conv.apply_received({**delta, "delta": tone}, 1.5)
+            assert timing.first_sound == pytest.approx(1.55)  # 1.45 + the silence
+        else:
+            conv.apply_received({**delta, "delta": tone}, 1.5)
+            conv.playback_started("a", 1.6)
+            assert timing.first_sound == pytest.approx(1.7)
+        assert timing.first_delta == 1.5
+        assert [name for name, _ms in timing.stages()][-1] == "playback"
+    assert is_silent_delta({"delta": silence}) and not is_silent_delta({"delta": tone})
+    assert not is_silent_delta({"delta": "<4800 bytes>"})  # an events-log line: unknown
+    assert not is_silent_delta({"delta": "not base64!"})

@@ -209,9 +209,23 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "summary_json",
         ("--summary-json",),
-        "at exit, write every turn's latency by stage and the p50/p90 as JSON",
+        "at exit, write latency by stage, token usage and the cost estimate as JSON",
         kind=Path,
         metavar="FILE",
+    ),
+    Option(
+        "prices_file",
+        ("--prices",),
+        "price table (JSON) for the cost estimate, instead of the shipped placeholder one",
+        kind=Path,
+        metavar="FILE",
+    ),
+    Option(
+        "budget",
+        ("--budget",),
+        "warn once when the estimated cost reaches 80 %% and once at 100 %% of AMOUNT",
+        kind=float,
+        metavar="AMOUNT",
     ),
     Option(
         "record",

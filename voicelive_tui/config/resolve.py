@@ -28,6 +28,7 @@ from voicelive_tui.config.options import (
     SWITCHES,
     Option,
 )
+from voicelive_tui.config.prices_file import load_prices
 from voicelive_tui.config.settings import DEFAULT_VOICE, Settings
 from voicelive_tui.config.tools_file import has_functions, load_tools
 from voicelive_tui.errors import EXIT_CONFIG, VoiceLiveError
@@ -186,6 +187,11 @@ def settings_from_args(
             raise ConfigError(f"cannot use --tools {settings.tools_file}: {exc}") from None
         settings = _replace(settings, tools=toolset.tools, tool_choice=toolset.tool_choice)
         _validate_tool_answers(settings)
+    if settings.prices_file is not None:
+        try:
+            settings = _replace(settings, prices=load_prices(settings.prices_file))
+        except ValueError as exc:
+            raise ConfigError(f"cannot use --prices: {exc}") from None
     if not settings.endpoint and not settings.demo:
         settings = _replace(settings, demo=True)
     return settings
@@ -273,6 +279,8 @@ def validate(settings: Settings) -> None:
         raise ConfigError(f"--speed must be between 0.1 and 100, got {settings.speed:g}")
     if not 1 <= settings.retry_cap <= 1000:
         raise ConfigError(f"--retry-cap must be between 1 and 1000, got {settings.retry_cap}")
+    if settings.budget is not None and not settings.budget > 0:
+        raise ConfigError(f"--budget must be more than 0, got {settings.budget:g}")
     if settings.exit_after_turns is not None and settings.exit_after_turns < 1:
         raise ConfigError(f"--exit-after-turns must be 1 or more, got {settings.exit_after_turns}")
     for name, wav in (("--input-wav", settings.input_wav), ("--output-wav", settings.output_wav)):

@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from voicelive_tui.config.prices_file import shipped_prices
+from voicelive_tui.prices import PriceTable
+
 __all__ = ["DEFAULT_MODEL", "DEFAULT_VOICE", "Settings"]
 
 DEFAULT_VOICE = "en-US-Ava:DragonHDLatestNeural"
@@ -57,6 +60,10 @@ class Settings:
     output_wav: Path | None = None
     record: Path | None = None
     summary_json: Path | None = None
+    prices_file: Path | None = None
+    budget: float | None = None
+    prices: PriceTable = field(default_factory=shipped_prices)
+    """The cost estimate's table: ``prices_file``, else the one shipped in the package."""
     replay: Path | None = None
     speed: float = 1.0
     wav_speed: float = 1.0

@@ -71,6 +71,8 @@ class ToolActivity:
     output: str | None = None
     error: str | None = None
     approval_request_id: str | None = None
+    next_audio_at: float | None = None
+    """The agent's first audio after this call's result (the span the user waited)."""
 
     @property
     def duration_ms(self) -> float | None:
@@ -108,6 +110,8 @@ class ActivityState:
     """MCP server label -> its tool discovery."""
     rate_limits: dict[str, tuple[int, int]] = field(default_factory=dict)
     """Limit name -> (remaining, limit), from the newest ``rate_limits.updated``."""
+    rate_limit_resets: dict[str, float] = field(default_factory=dict)
+    """Limit name -> seconds until it resets, as the newest ``rate_limits.updated`` said."""
     _list_items: dict[str, str] = field(default_factory=dict)
 
     # -- lookups -----------------------------------------------------------------
@@ -162,6 +166,9 @@ class ActivityState:
                 limit = obj(limit)
                 if isinstance(limit.get("remaining"), int) and isinstance(limit.get("limit"), int):
                     self.rate_limits[str(limit.get("name"))] = (limit["remaining"], limit["limit"])
+                    reset = limit.get("reset_seconds")
+                    if isinstance(reset, (int, float)) and not isinstance(reset, bool):
+                        self.rate_limit_resets[str(limit.get("name"))] = float(reset)
         elif kind == "response.done":
             response = obj(event.get("response"))
             if response.get("status") in ("cancelled", "failed", "incomplete"):

@@ -12,6 +12,7 @@ from voicelive_tui.conversation.activity import describe, footnotes
 from voicelive_tui.conversation.latency import TurnTiming
 from voicelive_tui.conversation.reducer import Conversation
 from voicelive_tui.conversation.turns import Turn
+from voicelive_tui.conversation.usage import compact
 
 WHO = {"user": "You", "agent": "Agent", "system": "Notice"}
 
@@ -34,7 +35,12 @@ def latency_note(timing: TurnTiming | None) -> str:
         return ""
     stages = ", ".join(f"{name} {ms:.0f} ms" for name, ms in timing.stages())
     approx = "~" if timing.estimated else ""
-    return f"\n\n> latency {approx}{timing.total_ms:.0f} ms: {stages}"
+    waited = (
+        f" (and {timing.approval_wait_ms:.0f} ms waiting for approval, not counted)"
+        if timing.waits
+        else ""
+    )
+    return f"\n\n> latency {approx}{timing.total_ms:.0f} ms: {stages}{waited}"
 
 
 def conversation_markdown(
@@ -55,6 +61,15 @@ def conversation_markdown(
         ("Conversation", session.conversation_id),
     ]
     lines += [f"- {name}: `{value}`" for name, value in facts if value]
+    if conversation.usage.responses:
+        total = conversation.usage.total
+        lines.append(
+            f"- Tokens: {total.total_tokens} ({compact(total)}, "
+            f"{len(conversation.usage.responses)} responses)"
+        )
+        cost = conversation.cost()
+        if cost is not None:
+            lines.append(f"- Cost: {cost.label()}")
     lines.append("")
     by_item = {t.item_id: t for t in timings if t.item_id}
     for turn in conversation.turns:
@@ -69,6 +84,10 @@ def conversation_markdown(
                 body += " _(cut estimated)_"
             if turn.role == "agent":
                 body += latency_note(by_item.get(turn.item_id or ""))
+                if turn.usage is not None:
+                    body += f"\n\n> usage {compact(turn.usage)}"
+                    if turn.cost is not None and turn.cost.amount is not None:
+                        body += f", {turn.cost.figure()}"
             lines.append(body)
             lines.append("")
         lines += [f"{note}  " for note in footnotes(turn.citations)]

@@ -14,6 +14,7 @@ from typing import Any
 
 from voicelive_tui.conversation.activity import ActivityState, ToolActivity
 from voicelive_tui.conversation.latency import TurnTiming
+from voicelive_tui.conversation.renewal import RESTORED_PREFIX, Renewal
 from voicelive_tui.conversation.turn_timer import TurnTimer
 from voicelive_tui.conversation.turns import (
     ConnectionState,
@@ -25,6 +26,7 @@ from voicelive_tui.conversation.turns import (
     cut_transcript,
     unix_time,
 )
+from voicelive_tui.conversation.usage import CostEstimate, TokenUsage, UsageLedger
 from voicelive_tui.protocol import (
     AUDIO_DELTA,
     audio_bytes,
@@ -49,6 +51,8 @@ class Conversation:
     active_response_id: str | None = None
     timer: TurnTimer = field(default_factory=TurnTimer)
     activity: ActivityState = field(default_factory=ActivityState)
+    usage: UsageLedger = field(default_factory=UsageLedger)
+    renewals: list[Renewal] = field(default_factory=list)
     rtt_ms: float | None = None
     """The socket's round-trip time (the kernel's smoothed TCP RTT), when known."""
     received: Counter[str] = field(default_factory=Counter)
@@ -67,6 +71,10 @@ class Conversation:
     def latencies(self) -> list[TurnTiming]:
         """Every timed turn (spoken and typed), in order: see :mod:`.latency`."""
         return self.timer.latencies
+
+    def cost(self, usage: TokenUsage | None = None) -> CostEstimate | None:
+        """The cost estimate of ``usage`` (default: the session's), None without prices."""
+        return self.usage.estimate(usage or self.usage.total, self.session.model)
 
     @property
     def last_voice_to_voice_ms(self) -> float | None:
@@ -157,6 +165,21 @@ class Conversation:
         self._end_response(status="interrupted by outage")
         self.vad = VadState.IDLE
 
+    def renewed(self, gap_ms: float, kept: str, now: float) -> Renewal:
+        """The session was renewed before it expired; the user could not talk for ``gap_ms``."""
+        renewal = Renewal(now, gap_ms, kept)
+        self.renewals.append(renewal)
+        self.turns.append(
+            Turn(
+                "system",
+                now,
+                text=f"Session renewed in {gap_ms / 1000:.2f} s: {kept}",
+                kind="notice",
+                final=True,
+            )
+        )
+        return renewal
+
     def closed(self) -> None:
         self.connection = ConnectionState.CLOSED
         self.reconnect_in_s = None
@@ -176,6 +199,12 @@ class Conversation:
             self.timer.capture_clock.appended(pcm_ms(n), now)
         elif kind == "conversation.item.create":
             item = obj(event.get("item"))
+            if str(item.get("id") or "").startswith(RESTORED_PREFIX):
+                return  # a turn shown already, replayed into a renewed session
+            if item.get("type") == "mcp_approval_response":
+                approval = self.activity.approval(ident(item.get("approval_request_id")))
+                if approval is not None and approval.ended_at is not None:
+                    self.timer.waited(approval.started_at, approval.ended_at)
             if item.get("role") == "user":
                 text = item_text(item)
                 self.turns.append(
@@ -206,7 +235,16 @@ class Conversation:
         handler = _HANDLERS.get(kind)
         if handler is not None:
             handler(self, event, now)
+        if kind == AUDIO_DELTA:
+            self._tool_results_heard(now)
         self.activity.apply(event, now, lambda entry: self._attach_activity(entry, now))
+
+    def _tool_results_heard(self, now: float) -> None:
+        """Agent audio: the calls of the newest turns whose results it follows are done."""
+        for turn in self.turns[-3:]:
+            for entry in turn.activity:
+                if entry.ended_at is not None and entry.next_audio_at is None:
+                    entry.next_audio_at = now
 
     def _session(self, event: dict[str, Any], now: float) -> None:
         session = obj(event.get("session"))
@@ -263,10 +301,15 @@ class Conversation:
         conv = ident(response.get("conversation_id"))
         if conv:
             self.session.conversation_id = conv
+        spent = self.usage.add(response, now)
         for turn in self.turns:
             if turn.role == "agent" and turn.response_id == ident(response.get("id")):
                 turn.status = status
                 turn.final = True
+                if spent is not None:
+                    turn.usage = spent.usage if turn.usage is None else turn.usage + spent.usage
+                    turn.cost = self.cost(turn.usage)
+                    spent = None  # one turn carries a response's tokens
         if status == "completed" and self._user_turn_waiting:
             self.answered_user_turns += 1
             self._user_turn_waiting = False

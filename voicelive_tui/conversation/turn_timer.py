@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from voicelive_tui.conversation.latency import CaptureClock, TurnTiming
-from voicelive_tui.protocol import ident
+from voicelive_tui.protocol import AUDIO_DELTA, audio_bytes, ident, is_silent_delta, pcm_ms
 
 MAX_TIMED_TURNS = 1000
 """Turn timings kept (the oldest are dropped): a long session's memory stays bounded."""
@@ -57,6 +57,11 @@ class TurnTimer:
         if lat is not None and lat.kind == "voice" and lat.response_created is None:
             lat.response_created = now
 
+    def waited(self, start: float, end: float) -> None:
+        """The user took from ``start`` to ``end`` to approve a call of the pending turn."""
+        if self.pending is not None:
+            self.pending.waits.append((start, end))
+
     def response_done(self, status: str | None) -> None:
         self.pending = None if status == "completed" else self.pending
 
@@ -70,21 +75,27 @@ class TurnTimer:
             lat.first_output = now
             lat.item_id = ident(event.get("item_id"))
             return lat
-        elif (
-            lat.kind == "voice"
-            and lat.first_delta is None
-            and event.get("type") == ("response.audio.delta")
-        ):
-            lat.first_delta = now
+        elif lat.kind == "voice" and lat.first_delta is None and event.get("type") == AUDIO_DELTA:
             lat.item_id = ident(event.get("item_id"))
+            if is_silent_delta(event):
+                lat.silent_lead_ms += pcm_ms(audio_bytes(event))
+                return None
+            lat.first_delta = now
+            if lat.playback_at is not None:  # the silence before it is already playing
+                lat.first_sound = max(now, lat.playback_at + lat.silent_lead_ms / 1000)
+                return lat
         return None
 
     def playback_started(self, item_id: str, now: float) -> TurnTiming | None:
         """The first sample of ``item_id`` left the device; the timing it completes."""
         for lat in reversed(self.latencies):
-            if lat.kind == "voice" and lat.item_id == item_id and lat.first_delta is not None:
-                if lat.first_sound is None:
-                    lat.first_sound = max(now, lat.first_delta)
-                    return lat
+            if lat.kind != "voice" or lat.item_id != item_id:
+                continue
+            if lat.first_delta is None:  # only silence so far: its first sound comes later
+                lat.playback_at = now if lat.playback_at is None else lat.playback_at
                 return None
+            if lat.first_sound is None:
+                lat.first_sound = max(now + lat.silent_lead_ms / 1000, lat.first_delta)
+                return lat
+            return None
         return None

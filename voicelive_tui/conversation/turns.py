@@ -12,6 +12,7 @@ from enum import Enum
 from typing import Any, Literal
 
 from voicelive_tui.conversation.activity import ToolActivity
+from voicelive_tui.conversation.usage import CostEstimate, TokenUsage
 
 
 class ConnectionState(str, Enum):
@@ -55,6 +56,8 @@ class Turn:
     words: list[tuple[int, int, str]] = field(default_factory=list)  # (start, end ms, word)
     cut_estimated: bool = False  # cut from the played share of the audio, not word times
     citations: list[dict[str, Any]] = field(default_factory=list)  # transcript annotations
+    usage: TokenUsage | None = None  # agent turn: its responses' tokens (response.done)
+    cost: CostEstimate | None = None  # what ``usage`` costs by the price table
 
 
 @dataclass

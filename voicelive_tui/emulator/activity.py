@@ -39,6 +39,7 @@ class ActiveResponse(Protocol):
 
 __all__ = [
     "ARGUMENT_CHUNK",
+    "TOKEN_LIMIT",
     "rate_limits_event",
     "run_mcp_call",
     "stream_search",
@@ -80,11 +81,10 @@ def wire_tool_item(item: StoredItem) -> Any:
     return m.ResponseFileSearchCallItem(**common, **d)
 
 
-def rate_limits_event(conversation: StoredConversation) -> m.ServerEvent:
-    """``rate_limits.updated`` (not in the SDK's enum: it arrives as a plain ServerEvent),
-    with what this conversation used so far counted against made-up limits."""
-    responses = sum(1 for i in conversation.items if i.role != "user")
-    tokens = sum(len(i.text.split()) + i.audio_ms // 50 for i in conversation.items)
+def rate_limits_event(conversation: StoredConversation, token_limit: int) -> m.ServerEvent:
+    """``rate_limits.updated`` (not in the SDK's enum: it arrives as a plain ServerEvent):
+    the responses and the tokens this conversation's ``response.done`` reported so far,
+    counted against made-up limits (``token_limit``: the ``rate-limit-tokens`` fault)."""
     return m.ServerEvent(
         {
             "type": "rate_limits.updated",
@@ -92,13 +92,13 @@ def rate_limits_event(conversation: StoredConversation) -> m.ServerEvent:
                 {
                     "name": "requests",
                     "limit": REQUEST_LIMIT,
-                    "remaining": max(0, REQUEST_LIMIT - responses - 1),
+                    "remaining": max(0, REQUEST_LIMIT - conversation.responses - 1),
                     "reset_seconds": 60.0,
                 },
                 {
                     "name": "tokens",
-                    "limit": TOKEN_LIMIT,
-                    "remaining": max(0, TOKEN_LIMIT - tokens),
+                    "limit": token_limit,
+                    "remaining": max(0, token_limit - conversation.spent_tokens),
                     "reset_seconds": 60.0,
                 },
             ],

@@ -39,6 +39,9 @@ class Faults:
     session_ttl_s: int | None = None
     """Say in ``session.created`` that the session expires after this many seconds (as
     ``expires_at``), and close the socket (1001) when it does."""
+    token_limit: int | None = None
+    """The token limit ``rate_limits.updated`` counts the conversation's spend against
+    (default 50,000), so a low limit is reached in a few turns."""
 
     @property
     def active(self) -> list[str]:
@@ -102,6 +105,11 @@ _SPEC: dict[str, tuple[str, str, str]] = {
         "session_ttl_s",
         "int",
         "=S: session.created says expires_at = now + S s; the socket closes (1001) then",
+    ),
+    "rate-limit-tokens": (
+        "token_limit",
+        "int",
+        "=N: rate_limits.updated counts the tokens spent against a limit of N (default 50000)",
     ),
 }
 

@@ -20,7 +20,13 @@ from typing import Any
 
 from azure.ai.voicelive import models as m
 
-from .activity import rate_limits_event, stream_search, stream_tool_calls, tool_reply
+from .activity import (
+    TOKEN_LIMIT,
+    rate_limits_event,
+    stream_search,
+    stream_tool_calls,
+    tool_reply,
+)
 from .faults import Faults
 from .schedule import audio_schedule, text_schedule
 from .speech import WordTime, resample_pcm16
@@ -166,7 +172,8 @@ class ActiveResponse:
             m.ServerEventResponseCreated(response=self._response("in_progress", []))
         ):
             return False
-        return await self._send(rate_limits_event(self._conversation))
+        token_limit = self._faults.token_limit or TOKEN_LIMIT
+        return await self._send(rate_limits_event(self._conversation, token_limit))
 
     @property
     def cancelled(self) -> bool:
@@ -279,11 +286,15 @@ class ActiveResponse:
         """``response.done`` of a response whose output is tool calls only."""
         if self._cancelled.is_set():
             self.status = "cancelled"
-            await self._send(m.ServerEventResponseDone(response=self._response("cancelled", [])))
+            await self._send(
+                m.ServerEventResponseDone(response=self._response("cancelled", [], self._usage()))
+            )
             return
         self.status = "completed"
         await self._send(
-            m.ServerEventResponseDone(response=self._response("completed", list(self.outputs)))
+            m.ServerEventResponseDone(
+                response=self._response("completed", list(self.outputs), self._usage())
+            )
         )
 
     async def _finish_cancelled(self) -> None:
@@ -298,7 +309,18 @@ class ActiveResponse:
             )
         )
         output = [*self.outputs, self._message("incomplete", part)]
-        await self._send(m.ServerEventResponseDone(response=self._response("cancelled", output)))
+        await self._send(
+            m.ServerEventResponseDone(response=self._response("cancelled", output, self._usage()))
+        )
+
+    def _usage(self, reply: StoredItem | None = None) -> m.TokenUsage:
+        """This response's tokens (the message so far when cut), and the spend they add."""
+        if reply is None and (self.item.text or self.item.audio):
+            reply = self.item
+        calls = (o for o in self.outputs if hasattr(o, "get"))
+        arguments = " ".join(str(o.get("arguments") or "") for o in calls)
+        instructions = str(self._session.get("instructions") or "")
+        return token_usage(self._conversation, reply, instructions, arguments)
 
     def _part(self) -> Any:
         if self.item.kind == "audio":
@@ -326,7 +348,7 @@ class ActiveResponse:
                 item=self._message("completed", self._part()),
             )
         )
-        usage = token_usage(self._conversation, item)
+        usage = self._usage(item)
         output = [*self.outputs, self._message("completed", self._part())]
         await self._send(
             m.ServerEventResponseDone(response=self._response("completed", output, usage))

@@ -241,6 +241,12 @@ class StoredConversation:
 
     id: str
     items: list[StoredItem] = field(default_factory=list)
+    billed_items: int = 0
+    """Items already counted as some response's input (see ``wording.token_usage``)."""
+    responses: int = 0
+    """Responses that reported usage: the instructions are cached after the first."""
+    spent_tokens: int = 0
+    """Tokens reported so far; ``rate_limits.updated`` counts them against the limit."""
 
     def find(self, item_id: str) -> StoredItem | None:
         """The item with this id, if any."""

@@ -82,21 +82,72 @@ async def speak(text: str, rate: int, min_ms: int = 0) -> tuple[str, bytes, list
     return " ".join([text] * repeats), speech.pcm * repeats, words
 
 
-def token_usage(conversation: StoredConversation, reply: StoredItem) -> m.TokenUsage:
-    text_in = sum(len(i.text.split()) for i in conversation.items if i is not reply)
-    audio_in = sum(i.audio_ms // 50 for i in conversation.items if i is not reply)
-    text_out, audio_out = len(reply.text.split()), reply.audio_ms // 50
+AUDIO_IN_TOKENS_PER_S = 10
+AUDIO_OUT_TOKENS_PER_S = 20
+"""About what Azure OpenAI realtime models bill per second of audio (Voice Live docs)."""
+INPUT_KINDS = ("function_call_output", "mcp_approval_response")
+"""Tool items the client adds: they are the model's input, like the user's turns."""
+
+
+def _words(text: str) -> int:
+    return len(text.split())
+
+
+def _input_tokens(item: StoredItem) -> tuple[int, int]:
+    """(text, audio) tokens an input item costs: audio at 10 a second, text by word."""
+    if item.role == "user":
+        if item.kind == "audio":
+            return 0, item.audio_ms * AUDIO_IN_TOKENS_PER_S // 1000
+        return _words(item.text), 0
+    if item.kind in INPUT_KINDS:
+        return _words(str(item.data.get("output") or item.data.get("approve") or "")), 0
+    return 0, 0
+
+
+def token_usage(
+    conversation: StoredConversation,
+    reply: StoredItem | None,
+    instructions: str,
+    tool_text: str = "",
+) -> m.TokenUsage:
+    """The ``response.usage`` of a response ending now, and the spend it adds.
+
+    Input: the instructions (cached once a response of this conversation processed them)
+    and the input items added since the last response; unlike the real service the earlier
+    context is not counted again, so input audio tokens stay near 10 per second sent.
+    Output: ``reply``'s words and 20 tokens per second of its audio, and ``tool_text``
+    (the arguments of the calls it made).
+    """
+    fresh = conversation.items[conversation.billed_items :]
+    text_in = audio_in = 0
+    for item in fresh:
+        if item is not reply:
+            text, audio = _input_tokens(item)
+            text_in, audio_in = text_in + text, audio_in + audio
+    instruction_tokens = _words(instructions)
+    cached = instruction_tokens if conversation.responses else 0
+    text_in += instruction_tokens
+    text_out = _words(tool_text) + (_words(reply.text) if reply is not None else 0)
+    audio_out = (
+        reply.audio_ms * AUDIO_OUT_TOKENS_PER_S // 1000
+        if reply is not None and reply.kind == "audio"
+        else 0
+    )
+    total = text_in + audio_in + text_out + audio_out
+    conversation.billed_items = len(conversation.items)
+    conversation.responses += 1
+    conversation.spent_tokens += total
     return m.TokenUsage(
-        total_tokens=text_in + audio_in + text_out + audio_out,
+        total_tokens=total,
         input_tokens=text_in + audio_in,
         output_tokens=text_out + audio_out,
         input_token_details=m.InputTokenDetails(
-            cached_tokens=0,
+            cached_tokens=cached,
             text_tokens=text_in,
             audio_tokens=audio_in,
             image_tokens=0,
             cached_tokens_details=m.CachedTokenDetails(
-                text_tokens=0, audio_tokens=0, image_tokens=0
+                text_tokens=cached, audio_tokens=0, image_tokens=0
             ),
         ),
         output_token_details=m.OutputTokenDetails(text_tokens=text_out, audio_tokens=audio_out),

@@ -17,6 +17,7 @@ from typing import Any
 
 from azure.ai.voicelive.aio import VoiceLiveConnection
 from azure.ai.voicelive.models import (
+    AssistantMessageItem,
     ClientEvent,
     ClientEventConversationItemCreate,
     ClientEventConversationItemTruncate,
@@ -25,6 +26,7 @@ from azure.ai.voicelive.models import (
     ClientEventResponseCreate,
     ClientEventSessionUpdate,
     InputTextContentPart,
+    OutputTextContentPart,
     ServerEvent,
     ServerEventResponseAudioDelta,
     UserMessageItem,
@@ -33,7 +35,9 @@ from azure.ai.voicelive.models import (
 from voicelive_tui.audio.base import AudioBackend, AudioError
 from voicelive_tui.audio.factory import start_backend
 from voicelive_tui.config import Settings
+from voicelive_tui.conversation.alarms import LedgerAlarms
 from voicelive_tui.conversation.reducer import Conversation
+from voicelive_tui.conversation.renewal import kept_by, restorable, restored_item_id
 from voicelive_tui.conversation.turns import VadState
 from voicelive_tui.logs import PLAYBACK_STARTED, RunLogs
 from voicelive_tui.protocol import is_benign_cancel_error
@@ -63,6 +67,13 @@ _LOG_LEVELS = {
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
 
 
+def restored_item(n: int, role: str, text: str) -> UserMessageItem | AssistantMessageItem:
+    """Turn ``n`` of a conversation replayed into a renewed session, as a text item."""
+    if role == "user":
+        return UserMessageItem(id=restored_item_id(n), content=[InputTextContentPart(text=text)])
+    return AssistantMessageItem(id=restored_item_id(n), content=[OutputTextContentPart(text=text)])
+
+
 class Dialogue:
     """The conversation over whichever socket is current (see module docstring)."""
 
@@ -81,6 +92,8 @@ class Dialogue:
         self.logs = logs
         self.clock = clock
         self.conversation = Conversation()
+        self.conversation.usage.prices = settings.prices
+        self.conversation.usage.model = settings.effective_model
         self.conn: VoiceLiveConnection | None = None
         self.overrides = SessionOverrides()
         self.audio_item: str | None = None  # newest agent item whose audio we queued
@@ -101,7 +114,12 @@ class Dialogue:
             "response.done": self._on_response_done,
             "error": self._on_error,
             "warning": self._on_warning,
+            "rate_limits.updated": self._on_ledger,
         }
+        self.alarms = LedgerAlarms(budget=settings.budget)
+        self._renewal_started: float | None = None
+        self._restore: list[tuple[str, str]] = []
+        self._agent_renewal = False
 
     def notice(self, text: str, severity: Severity = Severity.INFORMATION) -> None:
         """Tell the user something (UI toast / console line) and the technical log."""
@@ -236,9 +254,38 @@ class Dialogue:
             await handler(payload)
         await self.approvals.on_event(payload)
 
+    def expiry_ahead(self, seconds_left: float) -> None:
+        """The service ends the session soon: say it will be renewed."""
+        left = max(0, int(seconds_left))
+        self.notice(
+            f"Session ends in {left // 60}:{left % 60:02d}; it will be renewed between turns"
+        )
+
+    def renewing(self, *, agent: bool) -> None:
+        """The session is about to be renewed: start the gap's clock and note what the
+        new session must be given (model mode: the conversation's text)."""
+        self._renewal_started = self.clock()
+        self._agent_renewal = agent
+        self._restore = [] if agent else restorable(self.conversation.turns)
+
+    async def _finish_renewal(self) -> None:
+        """The renewed session is ready: give it the conversation, measure the gap."""
+        started, self._renewal_started = self._renewal_started, None
+        if started is None:
+            return
+        restore, self._restore = self._restore, []
+        for n, (role, text) in enumerate(restore, start=1):
+            await self.send(ClientEventConversationItemCreate(item=restored_item(n, role, text)))
+        conv_id = self.conversation.session.conversation_id
+        kept = kept_by(agent=self._agent_renewal, conversation_id=conv_id, replayed=len(restore))
+        now = self.clock()
+        renewal = self.conversation.renewed((now - started) * 1000, kept, now)
+        self.notice(f"Session renewed in {renewal.gap_ms / 1000:.2f} s: {kept}")
+
     async def _on_session_updated(self, payload: dict[str, Any]) -> None:
         session = payload.get("session") or {}
         log.info("Session ready: %s", session.get("id"))
+        await self._finish_renewal()
         if not self._greeted:
             self._greeted = True
             if self.settings.greeting:
@@ -253,8 +300,14 @@ class Dialogue:
         log.info("User started speaking - stopping playback")
         await self.barge_in(reason="user speech")
 
+    async def _on_ledger(self, payload: dict[str, Any]) -> None:
+        """Spending or limits moved: warn once of a budget share or a limit running low."""
+        for text in self.alarms.check(self.conversation):
+            self.notice(text, Severity.WARNING)
+
     async def _on_response_done(self, payload: dict[str, Any]) -> None:
         log.info("Response complete")
+        await self._on_ledger(payload)
         if self.settings.tools and (calls := function_calls(payload)):
             answer = answer_function_calls(
                 calls,

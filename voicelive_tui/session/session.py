@@ -364,8 +364,12 @@ class VoiceLiveSession:
 
     async def _renew_before_expiry(self) -> None:
         await renew_before_expiry(
-            self.conversation, self._connected_wall, self.dialogue.between_turns
+            self.conversation,
+            self._connected_wall,
+            self.dialogue.between_turns,
+            warn=self.dialogue.expiry_ahead,
         )
+        self.dialogue.renewing(agent=self.settings.mode != "model")
         conn = self._begin_planned_close(SESSION_RENEWAL)
         if conn is not None:
             await self._close_quietly(conn)

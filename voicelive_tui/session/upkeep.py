@@ -42,19 +42,29 @@ async def log_heard_replies(transcript: ConversationLogWriter) -> None:
             transcript.flush_heard()
 
 
+EXPIRY_WARNING_S = 300.0
+"""The session's end is announced (and counted down in the status bar) from 5 min out."""
+
+
 async def renew_before_expiry(
     conversation: Conversation,
     connected_wall: float,
     between_turns: Callable[[], bool],
+    warn: Callable[[float], None] = lambda left: None,
 ) -> None:
     """Return between turns shortly before ``session.expires_at`` (the caller then
     reconnects; agent conversations continue through the conversation id), so a long
-    talk never ends by surprise. Runs forever when the session never expires."""
+    talk never ends by surprise. ``warn`` is told the seconds left once, when they fall
+    under :data:`EXPIRY_WARNING_S`. Runs forever when the session never expires."""
+    warned = False
     while True:
         expires_at = conversation.session.expires_at
         if expires_at is None:
             await asyncio.sleep(1.0)
             continue
+        if not warned and expires_at - time.time() <= EXPIRY_WARNING_S:
+            warned = True
+            warn(expires_at - time.time())
         lifetime = expires_at - connected_wall
         if lifetime <= 0:  # a clock far off ours: renewing would only loop
             log.warning("session.expires_at is already past; not renewing early")

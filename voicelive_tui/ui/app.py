@@ -54,6 +54,7 @@ from voicelive_tui.ui.widgets.json_view import JsonScreen
 from voicelive_tui.ui.widgets.latency_view import LatencyScreen
 from voicelive_tui.ui.widgets.levels import LevelsPanel
 from voicelive_tui.ui.widgets.status import StatusBar
+from voicelive_tui.ui.widgets.usage_view import UsageScreen
 from voicelive_tui.updates import AudioLost, EventReceived, EventSent, Notice, Severity, Update
 
 QUIT_TIMEOUT_S = 5.0
@@ -75,7 +76,8 @@ class VoiceLiveApp(App[int]):
         Binding("c", "clear_events", "Clear", tooltip="Clear the event stream"),
         Binding("r", "reconnect", "Reconnect", tooltip="Drop the socket and connect again"),
         Binding("n", "step", "Step", show=False, tooltip="--replay, paused: the next event"),
-        Binding("l", "latency", "Latency", tooltip="Each turn's latency by stage, p50 / p90"),
+        Binding("l", "latency", "Latency", tooltip="Latency by stage, p50 to p99, the worst turn"),
+        Binding("u", "usage", "Usage", tooltip="Tokens per turn and for the session"),
         Binding("e", "export", "Export", tooltip="Save the conversation as Markdown (log folder)"),
         Binding("q", "quit", "Quit", tooltip="Close the socket, stop audio, flush logs, quit"),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
@@ -361,6 +363,11 @@ class VoiceLiveApp(App[int]):
             return
         session = self.session
         self.push_screen(LatencyScreen(lambda: session.conversation.latencies if session else []))
+
+    def action_usage(self) -> None:
+        if isinstance(self.screen, UsageScreen):
+            return
+        self.push_screen(UsageScreen(lambda: self.session.conversation if self.session else None))
 
     def action_export(self) -> None:
         """The conversation so far as Markdown, next to the run's logs."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, get_args
 
+from voicelive_tui.conversation.alarms import is_low
 from voicelive_tui.conversation.reducer import Conversation
 from voicelive_tui.conversation.turns import ConnectionState, VadState
 
@@ -46,6 +47,7 @@ class StatusView:
     expires_in_s: int | None = None  # the service ends the session then (shown under 5 min)
     approvals: str | None = None  # "1 approval pending" while MCP calls wait for an answer
     limits: str | None = None  # "requests 3/100 left" when a rate limit runs low
+    usage: str | None = None  # the session's tokens so far, "1.2k in / 340 out"
 
 
 VadLook = Literal["listening", "speaking", "thinking", "agent", "muted", "offline"]
@@ -119,10 +121,6 @@ def reconnect_countdown(conv: Conversation, now: float) -> float | None:
     return round(max(0.0, conv.reconnect_in_s - elapsed))
 
 
-LOW_LIMIT = 0.1
-"""A rate limit shows in the status bar once less than this share of it is left."""
-
-
 def approvals_label(conv: Conversation) -> str | None:
     """How many MCP approval requests wait for an answer (None: none)."""
     waiting = len(conv.activity.pending_approvals())
@@ -136,9 +134,30 @@ def limits_label(conv: Conversation) -> str | None:
     low = [
         f"{name} {remaining}/{limit} left"
         for name, (remaining, limit) in conv.activity.rate_limits.items()
-        if limit > 0 and remaining < limit * LOW_LIMIT
+        if is_low(remaining, limit)
     ]
     return ", ".join(low) or None
+
+
+def token_count(n: int) -> str:
+    """``950``, ``12.3k``, ``1.2M``: a token count in a few cells."""
+    if n < 1000:
+        return str(n)
+    if n < 1_000_000:
+        return f"{n / 1000:.1f}k"
+    return f"{n / 1_000_000:.1f}M"
+
+
+def usage_label(conv: Conversation) -> str | None:
+    """The session's tokens so far (None before the first ``response.done``)."""
+    if not conv.usage.responses:
+        return None
+    total = conv.usage.total
+    label = f"{token_count(total.input_tokens)} in / {token_count(total.output_tokens)} out"
+    cost = conv.cost()
+    if cost is not None and cost.amount is not None:
+        label += f" {cost.figure()} est."
+    return label
 
 
 def status_view(
@@ -171,4 +190,5 @@ def status_view(
         expires_in_s=None if wall_now is None else expires_in_label(conv.expires_in(wall_now)),
         approvals=approvals_label(conv),
         limits=limits_label(conv),
+        usage=usage_label(conv),
     )

@@ -10,6 +10,7 @@ from textual.widgets import Static
 
 from voicelive_tui.conversation.activity import describe, footnotes
 from voicelive_tui.conversation.turns import Turn
+from voicelive_tui.conversation.usage import compact
 
 TimeLabel = Callable[[float], str]
 """Turns a monotonic time stamp into what the user reads (e.g. wall-clock HH:MM:SS)."""
@@ -36,6 +37,7 @@ def turn_signature(turn: Turn) -> tuple[object, ...]:
         turn.kind,
         turn.status,
         turn.latency_ms,
+        turn.usage,
         turn.cut_estimated,
         activity,
         len(turn.citations),
@@ -56,6 +58,10 @@ def turn_header(turn: Turn, time_label: TimeLabel) -> str:
         parts.append(f"({turn.status})")
     if turn.latency_ms is not None:
         parts.append(f"· {turn.latency_ms / 1000:.2f} s")
+    if turn.usage is not None:
+        parts.append(f"· {compact(turn.usage)}")
+    if turn.cost is not None and turn.cost.amount is not None:
+        parts.append(turn.cost.figure())
     return "  ".join(parts)
 
 

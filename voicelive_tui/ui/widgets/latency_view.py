@@ -1,7 +1,8 @@
-"""The latency view (``l``): every turn as a stacked bar by stage, with p50 / p90.
+"""The latency view (``l``): p50 / p90 / p95 / p99 / max of each kind and stage, the worst
+turn explained, and every turn as a stacked bar by stage.
 
 :func:`latency_lines` is pure (turns and a width in, Rich text out), so it is tested and
-snapshotted without a terminal; :class:`LatencyScreen` shows it and redraws when asked.
+snapshotted without a terminal; :class:`LatencyScreen` shows it as a report.
 """
 
 from __future__ import annotations
@@ -9,19 +10,16 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from rich.text import Text
-from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
-from textual.screen import ModalScreen
-from textual.widgets import Static
 
 from voicelive_tui.conversation.latency import (
     STAGES,
     TYPED_STAGE,
     LatencyLog,
     TurnTiming,
-    percentile,
+    spread,
 )
+from voicelive_tui.ui.widgets.report import ReportScreen
 
 STAGE_STYLES = {
     STAGES[0]: "yellow",
@@ -50,23 +48,41 @@ def bar(turn: TurnTiming, width: int, scale_ms: float) -> Text:
     return out
 
 
+NARROW = ("p50_ms", "p90_ms", "max_ms")
+"""The figures a view under 80 columns keeps (p95 and p99 need the width)."""
+
+
+def spread_text(label: str, values: list[float], width: int) -> Text:
+    """``label  p50 0.95s  p90 1.90s  p95 …  p99 …  max …`` (fewer when narrow)."""
+    out = Text(label.ljust(LABEL_WIDTH + 4), style="bold")
+    for key, value in spread(values).items():
+        if width >= 80 or key in NARROW:
+            out.append(f"{key.removesuffix('_ms')}{seconds(value)} ")
+    return out
+
+
 def latency_lines(turns: Sequence[TurnTiming], width: int) -> list[Text]:
-    """The view's lines at ``width`` columns: a header, one bar per turn, a legend."""
+    """The view's lines at ``width`` columns: the spread of each kind and stage, the
+    worst turn explained, one bar per turn, a legend."""
     if not turns:
         return [Text(EMPTY, style="dim")]
     log = LatencyLog(list(turns))
     lines = []
     for kind in ("voice", "typed"):
         totals = log.totals(kind)
-        if totals:
-            lines.append(
-                Text.assemble(
-                    (f"{kind:<6}", "bold"),
-                    f"p50 {seconds(percentile(totals, 50))}  ",
-                    f"p90 {seconds(percentile(totals, 90))}  ",
-                    (f"{len(totals)} turn{'s' if len(totals) != 1 else ''}", "dim"),
-                )
-            )
+        if not totals:
+            continue
+        count = Text(f"{len(totals)} turn{'s' if len(totals) != 1 else ''}", style="dim")
+        lines.append(Text.assemble(spread_text(kind, totals, width), count))
+        if kind == "voice":
+            for name, values in log.stage_values(kind).items():
+                line = spread_text(f" {name}", values, width)
+                line.stylize(STAGE_STYLES.get(name, ""), 0, LABEL_WIDTH + 4)
+                lines.append(line)
+        worst = log.worst(kind)
+        if worst is not None:
+            number, turn = worst
+            lines.append(Text.assemble((f" worst #{number}: ", "bold"), turn.explain()))
     lines.append(Text(""))
     spans = [sum(ms for _n, ms in t.stages()) for t in turns]
     scale = max(spans + [1.0])
@@ -78,7 +94,10 @@ def latency_lines(turns: Sequence[TurnTiming], width: int) -> list[Text]:
         if turn.estimated:
             label.append("~", style="dim")
         label.pad_right(LABEL_WIDTH - label.cell_len)
-        lines.append(Text.assemble(label, "  ", bar(turn, bar_width, scale)))
+        row = Text.assemble(label, "  ", bar(turn, bar_width, scale))
+        if turn.waits:
+            row.append(f" +{turn.approval_wait_ms / 1000:.1f}s approval", style="dim")
+        lines.append(row)
     lines.append(Text(""))
     legend = Text()
     for name, style in STAGE_STYLES.items():
@@ -89,29 +108,16 @@ def latency_lines(turns: Sequence[TurnTiming], width: int) -> list[Text]:
         legend.append(f"{name}   ")
     lines.append(legend)
     lines.append(Text("~ the end of speech was estimated from speech_stopped", style="dim"))
+    lines.append(
+        Text("a wait for your approval is shown apart, not counted in the turn", style="dim")
+    )
     return lines
 
 
-class LatencyScreen(ModalScreen[None]):
+class LatencyScreen(ReportScreen):
     """Every turn's latency by stage; Esc, q or l closes it."""
 
     BINDINGS = [Binding("escape,q,l", "dismiss", "Close")]
 
     def __init__(self, turns: Callable[[], Sequence[TurnTiming]]) -> None:
-        super().__init__()
-        self._turns = turns
-
-    def compose(self) -> ComposeResult:
-        with VerticalScroll(id="latency-body") as body:
-            body.border_title = "Latency by stage"
-            body.border_subtitle = "Esc to close"
-            yield Static(id="latency-bars")
-
-    def on_mount(self) -> None:
-        self.redraw()
-        self.set_interval(1.0, self.redraw)
-
-    def redraw(self) -> None:
-        width = max(40, self.query_one("#latency-body").size.width - 4)
-        text = Text("\n").join(latency_lines(self._turns(), width))
-        self.query_one("#latency-bars", Static).update(text)
+        super().__init__("latency", "Latency by stage", lambda width: latency_lines(turns(), width))

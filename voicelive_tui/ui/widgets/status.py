@@ -58,11 +58,12 @@ class StatusBar(Widget):
             ("voice ", view.voice or "–", None),
             ("mic ", view.mic, MIC_STYLES.get(view.mic)),
             ("v2v ", latency, None),
+            ("tokens ", view.usage or "", None),
             ("conversation ", view.conversation_id or "", None),
             ("audio ", view.audio or "", None),
             ("", view.glitches or "", "glitches"),
             ("", view.approvals or "", "glitches"),
-            ("", view.limits or "", "glitches"),
+            ("limit ", view.limits or "", "glitches"),
         ]
         for caption, value, style in parts:
             if value:
