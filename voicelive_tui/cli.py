@@ -12,6 +12,7 @@ from pathlib import Path
 from voicelive_tui.config import ConfigError, Settings, build_parser, settings_from_args
 from voicelive_tui.errors import EXIT_AUDIO, EXIT_CONFIG, EXIT_OK, VoiceLiveError
 from voicelive_tui.logs import make_log_dir
+from voicelive_tui.platform_support import linux_only
 
 PROG = "voicelive-tui"
 
@@ -43,6 +44,11 @@ def forwarded_audio(settings: Settings) -> Settings:
     the settings say so, and why it cannot be used when the run needs sound devices."""
     from voicelive_tui.audio import pulse
 
+    elsewhere = linux_only("PulseAudio forwarding over SSH")
+    if elsewhere:
+        if os.environ.get("PULSE_SERVER"):
+            print(f"{PROG}: {elsewhere}; PULSE_SERVER is ignored", file=sys.stderr, flush=True)
+        return settings
     server = pulse.prepare(os.environ)
     if server is None:
         return settings
