@@ -35,9 +35,11 @@ How the simulation is applied, and why this way:
   process at once afterwards, as Windows does (exit status :data:`CLOSED_STATUS`).
   Ctrl+C is a real SIGINT: on Windows it reaches Python's ``signal`` module the same
   way, through the C runtime.
-* **macOS**: the Linux-only names are removed (``TCP_INFO`` among them) and
-  ``socket.TCP_CONNECTION_INFO`` is added with xnu's value, which Linux's kernel refuses,
-  so the RTT must come out as "n/a", never as a number read from the wrong structure.
+* **macOS**: the Linux-only names are removed (``TCP_INFO`` among them),
+  ``socket.TCP_CONNECTION_INFO`` is added with xnu's value, and ``getsockopt`` answers
+  it as xnu would, from this kernel's measurement (see
+  :func:`_darwin_kernel_answers_connection_info`). The loop's signal handlers are
+  macOS's own (the selector loop has them there too).
 """
 
 from __future__ import annotations
@@ -48,10 +50,12 @@ import enum
 import importlib
 import importlib.abc
 import importlib.machinery
+import math
 import os
 import runpy
 import signal
 import socket
+import struct
 import sys
 import threading
 import types
@@ -263,7 +267,31 @@ def _simulate_windows() -> None:
     ctypes.windll = types.SimpleNamespace(kernel32=kernel32)  # type: ignore[attr-defined]
 
 
+def _darwin_kernel_answers_connection_info() -> None:
+    """``getsockopt(IPPROTO_TCP, TCP_CONNECTION_INFO)`` answered as xnu does: a
+    ``struct tcp_connection_info`` whose ``tcpi_srtt`` is this kernel's smoothed round
+    trip (Linux's ``tcpi_rtt``, in whole ms, at least 1) and whose other fields, the
+    most recent RTT (``tcpi_rttcur``) among them, hold values no loopback RTT has, so a
+    reader at the wrong offset reports a wrong number."""
+    host_getsockopt = socket.socket.getsockopt
+    linux_tcp_info = socket.TCP_INFO
+
+    def getsockopt(self: socket.socket, level: int, option: int, *buflen: int) -> Any:
+        if level != socket.IPPROTO_TCP or option != DARWIN_TCP_CONNECTION_INFO or not buflen:
+            return host_getsockopt(self, level, option, *buflen)
+        (rtt_us,) = struct.unpack_from("=I", host_getsockopt(self, level, linux_tcp_info, 104), 68)
+        srtt_ms = max(1, math.ceil(rtt_us / 1000))
+        state, other, rttcur, counters = 4, 0xDEAD, 9999, [0xDEAD] * 7
+        info = struct.pack(
+            "=4B13I7Q", state, 0, 0, 0, *[other] * 9, rttcur, srtt_ms, other, 0, *counters
+        )
+        return info[: buflen[0]]
+
+    socket.socket.getsockopt = getsockopt  # type: ignore[assignment,method-assign]
+
+
 def _simulate_darwin() -> None:
+    _darwin_kernel_answers_connection_info()
     _remove(signal, LINUX_ONLY_SIGNAL)
     _remove(os, LINUX_ONLY_OS)
     _remove(socket, LINUX_ONLY_SOCKET)
