@@ -19,10 +19,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import child_env, wait_until, wav_turn_args
-from tests.integration.session_helpers import TEST_KEY
-from tests.platforms.simulate import CLOSED_STATUS
-from tests.reliability.harness import Console, client_args, read_logs, received_types
+if sys.platform != "linux":
+    pytest.skip("simulates Windows and macOS on a Linux host", allow_module_level=True)
+
+from tests.helpers import child_env, wait_until, wav_turn_args  # noqa: E402
+from tests.integration.session_helpers import TEST_KEY  # noqa: E402
+from tests.platforms.simulate import CLOSED_STATUS  # noqa: E402
+from tests.reliability.harness import Console, client_args, read_logs, received_types  # noqa: E402
 
 SIMULATE = Path(__file__).with_name("simulate.py")
 TARGETS = ("win32", "darwin")

@@ -29,6 +29,9 @@ from voicelive_tui.platform_support import (
 )
 
 CTRL_C_EVENT, CTRL_BREAK_EVENT = 0, 1
+ON_LINUX = pytest.mark.skipif(
+    sys.platform != "linux", reason="POSIX signals, Linux's TCP_INFO and file modes"
+)
 
 
 async def test_console_close_quits_as_sighup_and_holds_windows_until_the_quit_is_done() -> None:
@@ -81,6 +84,7 @@ async def test_a_closed_loop_does_not_hold_windows() -> None:
     assert await asyncio.to_thread(control, CTRL_CLOSE_EVENT) is True
 
 
+@ON_LINUX
 async def test_without_loop_signal_handlers_ctrl_c_quits_through_the_signal_module(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -105,6 +109,7 @@ async def test_without_loop_signal_handlers_ctrl_c_quits_through_the_signal_modu
     assert signal.getsignal(signal.SIGINT) is before  # given back
 
 
+@ON_LINUX
 async def test_loop_signal_handlers_where_the_loop_has_them() -> None:
     quits: list[str] = []
     before = signal.getsignal(signal.SIGHUP)
@@ -136,6 +141,7 @@ def test_rtt_from_linux_tcp_info() -> None:
     assert rtt_from_linux_tcp_info(bytes(info[:60])) is None
 
 
+@ON_LINUX
 def test_rtt_is_read_from_linux_and_unknown_elsewhere(monkeypatch: pytest.MonkeyPatch) -> None:
     with socket.create_server(("127.0.0.1", 0)) as server:
         with socket.create_connection(server.getsockname()) as client:
@@ -147,6 +153,7 @@ def test_rtt_is_read_from_linux_and_unknown_elsewhere(monkeypatch: pytest.Monkey
                 assert tcp_rtt_ms(client) is None
 
 
+@ON_LINUX
 def test_log_privacy(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     profile = tmp_path / "Users" / "me"
     profile.mkdir(parents=True)
@@ -160,6 +167,7 @@ def test_log_privacy(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     assert "outside your profile folder" in note and "--log-dir" in note
 
 
+@ON_LINUX
 def test_linux_only_says_so_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
     assert platform_support.linux_only("PulseAudio forwarding over SSH") == ""
     monkeypatch.setattr(sys, "platform", "darwin")
