@@ -22,10 +22,16 @@ import pytest
 if sys.platform != "linux":
     pytest.skip("simulates Windows and macOS on a Linux host", allow_module_level=True)
 
-from tests.helpers import child_env, wait_until, wav_turn_args  # noqa: E402
+from tests.helpers import child_env, wav_turn_args  # noqa: E402
 from tests.integration.session_helpers import TEST_KEY  # noqa: E402
 from tests.platforms.simulate import CLOSED_STATUS  # noqa: E402
-from tests.reliability.harness import Console, client_args, read_logs, received_types  # noqa: E402
+from tests.reliability.harness import (  # noqa: E402
+    Console,
+    client_args,
+    read_logs,
+    received_types,
+    reply_in_progress,
+)
 
 SIMULATE = Path(__file__).with_name("simulate.py")
 TARGETS = ("win32", "darwin")
@@ -105,15 +111,6 @@ async def test_console_conversation_and_logs(
         assert console.err == ""
 
 
-async def reply_in_progress(log_dir: Path) -> None:
-    await wait_until(
-        lambda: "response.audio_transcript.delta" in received_types(log_dir),
-        30.0,
-        "the greeting to start streaming",
-    )
-    assert "response.done" not in received_types(log_dir)
-
-
 @pytest.mark.parametrize("how", ["ctrl-c", "close-console"])
 async def test_windows_quit_keeps_the_reply_in_progress(how: str, tmp_path: Path) -> None:
     log_dir = tmp_path / "logs"
@@ -122,7 +119,7 @@ async def test_windows_quit_keeps_the_reply_in_progress(how: str, tmp_path: Path
         args = client_args(endpoint, log_dir, "--no-tui", "--output-wav", str(tmp_path / "a.wav"))
         console = await simulated("win32", "voicelive_tui", *args)
         try:
-            await reply_in_progress(log_dir)
+            await reply_in_progress(log_dir, timeout=30)
             console.signal(signal.SIGINT if how == "ctrl-c" else signal.SIGUSR2)
             code = await console.wait(EXIT_WITHIN_S)
         finally:
