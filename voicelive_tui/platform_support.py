@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import shlex
 import signal
 import socket
 import struct
@@ -97,6 +98,21 @@ def log_privacy(folder: Path) -> tuple[bool, str]:
         f"your profile folder ({profile}): other users of this computer may be able to read "
         "them; use --log-dir with a folder inside your profile"
     )
+
+
+# -- commands ---------------------------------------------------------------------------------
+
+
+def command_argv(command: str) -> list[str]:
+    """A command line as program and arguments, by this platform's rules: POSIX shell
+    words, or on Windows words split at spaces outside double quotes, with backslashes
+    kept (``python "C:\\My tools\\weather.py"``). ValueError when quotes do not close."""
+    if sys.platform != "win32":
+        return shlex.split(command)
+    words = shlex.split(command, posix=False)
+    if any(word.count('"') % 2 for word in words):
+        raise ValueError("No closing quotation")
+    return [word.replace('"', "") for word in words]
 
 
 # -- PulseAudio (Linux only) ------------------------------------------------------------------

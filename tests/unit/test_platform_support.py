@@ -174,3 +174,35 @@ def test_linux_only_says_so_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None
     assert platform_support.linux_only("PulseAudio forwarding over SSH") == (
         "PulseAudio forwarding over SSH: Linux only (not available on macOS)"
     )
+
+
+@pytest.mark.parametrize(
+    ("command", "posix", "windows"),
+    [
+        ("python my_tools.py", ["python", "my_tools.py"], ["python", "my_tools.py"]),
+        (
+            r'python "C:\My tools\weather.py" --x',
+            ["python", r"C:\My tools\weather.py", "--x"],  # kept inside double quotes
+            ["python", r"C:\My tools\weather.py", "--x"],
+        ),
+        (
+            r"C:\Python312\python.exe t.py",
+            [r"C:Python312python.exe", "t.py"],
+            [r"C:\Python312\python.exe", "t.py"],
+        ),
+    ],
+)
+def test_tool_command_words_by_the_platforms_rules(
+    command: str, posix: list[str], windows: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "platform", "linux")
+    assert platform_support.command_argv(command) == posix
+    monkeypatch.setattr(sys, "platform", "win32")
+    assert platform_support.command_argv(command) == windows
+
+
+@pytest.mark.parametrize("target", ["linux", "win32"])
+def test_an_unclosed_quote_is_a_value_error(target: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "platform", target)
+    with pytest.raises(ValueError):
+        platform_support.command_argv('python "unclosed.py')
