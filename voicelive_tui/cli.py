@@ -12,6 +12,7 @@ from pathlib import Path
 from voicelive_tui.config import ConfigError, Settings, build_parser, settings_from_args
 from voicelive_tui.errors import EXIT_AUDIO, EXIT_CONFIG, EXIT_OK, VoiceLiveError
 from voicelive_tui.logs import make_log_dir
+from voicelive_tui.platform_support import linux_only, log_privacy
 
 PROG = "voicelive-tui"
 
@@ -43,6 +44,11 @@ def forwarded_audio(settings: Settings) -> Settings:
     the settings say so, and why it cannot be used when the run needs sound devices."""
     from voicelive_tui.audio import pulse
 
+    elsewhere = linux_only("PulseAudio forwarding over SSH")
+    if elsewhere:
+        if os.environ.get("PULSE_SERVER"):
+            print(f"{PROG}: {elsewhere}; PULSE_SERVER is ignored", file=sys.stderr, flush=True)
+        return settings
     server = pulse.prepare(os.environ)
     if server is None:
         return settings
@@ -73,6 +79,9 @@ def start(argv: Sequence[str] | None) -> Settings | int:
     except ConfigError as exc:
         return fail(str(exc), EXIT_CONFIG)
     if settings.save_pulse_cookie:
+        elsewhere = linux_only("--save-pulse-cookie (PulseAudio forwarding over SSH)")
+        if elsewhere:
+            return fail(elsewhere, EXIT_CONFIG)
         from voicelive_tui.audio.pulse import PulseSetupError, save_cookie
 
         try:
@@ -101,6 +110,9 @@ def start(argv: Sequence[str] | None) -> Settings | int:
     except OSError as exc:
         reason = exc.strerror or exc.__class__.__name__
         return fail(f"cannot write logs in {settings.log_dir}: {reason}", EXIT_CONFIG)
+    private, note = log_privacy(settings.log_dir)
+    if not private:
+        print(f"{PROG}: note: {note}", file=sys.stderr, flush=True)
     if not settings.no_tui:
         why = no_dashboard_reason(os.environ)
         if why:

@@ -16,8 +16,9 @@ from voicelive_tui.conversation.latency import TurnTiming
 from voicelive_tui.conversation.turns import ConnectionState
 from voicelive_tui.conversation.usage import compact
 from voicelive_tui.errors import EXIT_OK
+from voicelive_tui.platform_support import quit_signals
 from voicelive_tui.protocol import is_benign_cancel_error
-from voicelive_tui.runner import DEMO_NOTICE, QUIT_SIGNALS, open_logs, open_session
+from voicelive_tui.runner import DEMO_NOTICE, open_logs, open_session
 from voicelive_tui.session import MALFORMED, VoiceLiveSession
 from voicelive_tui.updates import (
     AudioLost,
@@ -238,17 +239,14 @@ async def run_console(settings: Settings) -> int:
             limit = TurnLimit(session, settings.exit_after_turns or 0)
             if settings.exit_after_turns:
                 session.subscribe(limit)
-            loop = asyncio.get_running_loop()
-            # An SSH disconnect sends SIGHUP: quit as Ctrl+C does, the reply in progress
-            # written to the conversation log as [interrupted: quit].
-            for sig in QUIT_SIGNALS:
-                loop.add_signal_handler(sig, session.quit)
+            # An SSH disconnect sends SIGHUP (closing the console on Windows does the
+            # same): quit as Ctrl+C does, the reply in progress written to the
+            # conversation log as [interrupted: quit].
             try:
-                await session.run()
+                with quit_signals(lambda _name: session.quit()):
+                    await session.run()
             finally:
                 await limit.close()
-                for sig in QUIT_SIGNALS:
-                    loop.remove_signal_handler(sig)
         conv = session.conversation
         lines = []
         skipped = conv.received[MALFORMED]

@@ -13,7 +13,9 @@
   (:class:`DeltaRuns`), so that a server cannot fill the disk.
 
 Every file is created new (``O_EXCL``, never through a symlink) with mode 0600 in a
-folder created with mode 0700, and every line passes through :class:`Redactor`. Two runs
+folder created with mode 0700 (on Windows, which has no file modes, private through the
+user's profile folder: see :func:`voicelive_tui.platform_support.log_privacy`), and every
+line passes through :class:`Redactor`. Two runs
 that start in the same second get different names (a ``-2``, ``-3``... suffix).
 """
 
@@ -32,6 +34,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, Literal
 
+from voicelive_tui.platform_support import (
+    O_BINARY,
+    O_NOFOLLOW,
+    log_privacy,
+    make_private_dir,
+    restrict_to_owner,
+)
 from voicelive_tui.protocol import AUDIO_DELTA, audio_bytes, elide_audio
 from voicelive_tui.updates import Direction
 
@@ -99,7 +108,6 @@ class RedactingFormatter(logging.Formatter):
         return self._redactor(super().format(record))
 
 
-_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 MAX_NAME_TRIES = 100
 
 
@@ -110,10 +118,10 @@ def open_private(path: Path, *, create: bool = True) -> IO[str]:
     included, is already there; without it an existing regular file is reopened. A
     symlink is never followed.
     """
-    flags = os.O_WRONLY | os.O_APPEND | _NOFOLLOW | (os.O_CREAT | os.O_EXCL if create else 0)
-    fd = os.open(path, flags, 0o600)
+    flags = os.O_WRONLY | os.O_APPEND | O_NOFOLLOW | O_BINARY
+    fd = os.open(path, flags | (os.O_CREAT | os.O_EXCL if create else 0), 0o600)
     try:
-        os.fchmod(fd, 0o600)  # the umask may have taken bits away, never added them
+        restrict_to_owner(fd)
     except OSError:
         os.close(fd)
         raise
@@ -123,8 +131,7 @@ def open_private(path: Path, *, create: bool = True) -> IO[str]:
 def make_log_dir(log_dir: Path) -> None:
     """Create the log folder (mode 0700) if needed; OSError when it cannot be written."""
     if not log_dir.is_dir():
-        log_dir.mkdir(parents=True, mode=0o700)
-        os.chmod(log_dir, 0o700)
+        make_private_dir(log_dir)
     if not os.access(log_dir, os.W_OK | os.X_OK):
         raise PermissionError(13, "Permission denied", str(log_dir))
 
@@ -370,6 +377,9 @@ class RunLogs:
         root.setLevel(self._level)
         # aiohttp's access log of the embedded emulator is noise in the client's log.
         logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+        note = log_privacy(self.log_dir)[1]
+        if note:
+            logging.getLogger(__name__).info("Log files: %s", note)
 
     @property
     def conversation_path(self) -> Path:

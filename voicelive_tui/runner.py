@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,8 +32,6 @@ from voicelive_tui.session.auth import (
 
 log = logging.getLogger(__name__)
 
-QUIT_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-"""The signals that end a run cleanly, in both front ends."""
 
 DEMO_NOTICE = (
     "DEMO: talking to the embedded local Voice Live emulator "

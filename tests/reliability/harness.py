@@ -60,6 +60,16 @@ def received_types(log_dir: Path) -> list[str]:
     ]
 
 
+async def reply_in_progress(log_dir: Path, timeout: float = 20.0) -> None:
+    """The greeting is streaming: its transcript has started, the response is not done."""
+    await wait_until(
+        lambda: "response.audio_transcript.delta" in received_types(log_dir),
+        timeout,
+        "the greeting to start streaming",
+    )
+    assert "response.done" not in received_types(log_dir)
+
+
 class Console:
     """``voicelive-tui --no-tui`` with stdout and stderr collected as they come."""
 

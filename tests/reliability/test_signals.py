@@ -8,28 +8,17 @@ import signal
 import time
 from pathlib import Path
 
-from tests.helpers import wait_until
 from tests.reliability.harness import (
     Console,
     Terminal,
     client_args,
     read_logs,
-    received_types,
+    reply_in_progress,
 )
 from voicelive_tui.emulator import Emulator
 
 SIGNALS = {"INT": signal.SIGINT, "TERM": signal.SIGTERM, "HUP": signal.SIGHUP}
 EXIT_WITHIN_S = 2.0
-
-
-async def reply_in_progress(log_dir: Path) -> None:
-    """The greeting is streaming: its transcript has started, the response is not done."""
-    await wait_until(
-        lambda: "response.audio_transcript.delta" in received_types(log_dir),
-        20.0,
-        "the greeting to start streaming",
-    )
-    assert "response.done" not in received_types(log_dir)
 
 
 def assert_reply_marked_once(log_dir: Path) -> None:

@@ -11,18 +11,28 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
+from voicelive_tui.platform_support import linux_only, platform_name
+
 from .base import SAMPLE_RATE, AudioError
 from .pulse import FORWARD_HINT, RECIPE
 
 NO_AUDIO_HINT = (
-    "for audio install PortAudio (apt install libportaudio2) and run where a sound card "
-    f"is, or over SSH forward your laptop's PulseAudio socket: {FORWARD_HINT} "
-    f"(see the {RECIPE})"
+    (
+        "for audio install PortAudio (apt install libportaudio2) and run where a sound card "
+        f"is, or over SSH forward your laptop's PulseAudio socket: {FORWARD_HINT} "
+        f"(see the {RECIPE})"
+    )
+    if sys.platform == "linux"
+    # sounddevice's wheels bundle PortAudio on Windows and macOS: no package to install
+    else "for audio connect a microphone and a speaker (or headset), allow this terminal "
+    "to use the microphone, and reinstall sounddevice if it still fails (pip install "
+    "--force-reinstall sounddevice)"
 )
 
 
@@ -134,6 +144,8 @@ def _pactl_info(env: Mapping[str, str]) -> dict[str, str]:
 
 def audio_server(env: Mapping[str, str] | None = None) -> str:
     """Name the sound server PortAudio reaches, e.g. 'pulseaudio 16.1 at unix:/x/sock'."""
+    if linux_only("PulseAudio"):
+        return f"{platform_name()}'s own sound system, through PortAudio (PulseAudio: Linux only)"
     env = os.environ if env is None else env
     info = _pactl_info(env)
     if info:

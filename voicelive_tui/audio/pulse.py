@@ -22,12 +22,13 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Mapping, MutableMapping
 from pathlib import Path
 from typing import BinaryIO
+
+from voicelive_tui.platform_support import connect_unix_socket, user_id
 
 RECIPE = "README, 'Audio over SSH'"
 FORWARD_HINT = (
@@ -60,7 +61,9 @@ def _local_sockets(env: Mapping[str, str]) -> set[str]:
         places.add(os.path.join(env["PULSE_RUNTIME_PATH"], "native"))
     if env.get("XDG_RUNTIME_DIR"):
         places.add(os.path.join(env["XDG_RUNTIME_DIR"], "pulse", "native"))
-    places.add(f"/run/user/{os.getuid()}/pulse/native")
+    uid = user_id()
+    if uid is not None:
+        places.add(f"/run/user/{uid}/pulse/native")
     return {os.path.realpath(p) for p in places}
 
 
@@ -147,13 +150,11 @@ def problem(env: Mapping[str, str], server: str) -> str | None:
 def _socket_problem(path: str) -> str | None:
     if not os.path.exists(path):
         return f"no socket at {path} (is the ssh -R forward running?)"
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-        sock.settimeout(3)
-        try:
-            sock.connect(path)
-        except OSError as exc:
-            reason = exc.strerror or exc.__class__.__name__
-            return f"{path}: {reason.lower()} (a stale socket from an earlier session?)"
+    try:
+        connect_unix_socket(path, timeout=3)
+    except OSError as exc:
+        reason = exc.strerror or exc.__class__.__name__
+        return f"{path}: {reason.lower()} (a stale socket from an earlier session?)"
     return None
 
 

@@ -19,14 +19,16 @@ from typing import BinaryIO
 
 import numpy as np
 
+from voicelive_tui.platform_support import O_BINARY, restrict_to_owner
+
 from .base import SAMPLE_RATE
 
 
 def open_private_wav(path: Path) -> BinaryIO:
     """``path`` opened for writing with mode 0600: a recording is as private as the logs."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | O_BINARY, 0o600)
     try:
-        os.fchmod(fd, 0o600)
+        restrict_to_owner(fd)
     except OSError:
         os.close(fd)
         raise

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shlex
 import shutil
 import wave
 from collections.abc import Mapping
@@ -32,6 +31,7 @@ from voicelive_tui.config.prices_file import load_prices
 from voicelive_tui.config.settings import DEFAULT_VOICE, Settings
 from voicelive_tui.config.tools_file import has_functions, load_tools
 from voicelive_tui.errors import EXIT_CONFIG, VoiceLiveError
+from voicelive_tui.platform_support import command_argv
 
 __all__ = [
     "DEFAULT_INSTRUCTIONS",
@@ -310,7 +310,7 @@ def _validate_tools(settings: Settings) -> None:
         raise ConfigError("use --tool-command or --tool-output, not both")
     if settings.tool_command is not None:
         try:
-            argv = shlex.split(settings.tool_command)
+            argv = command_argv(settings.tool_command)
         except ValueError as exc:
             raise ConfigError(f"cannot parse --tool-command: {exc}") from None
         if not argv:

@@ -55,6 +55,8 @@ class Conversation:
     renewals: list[Renewal] = field(default_factory=list)
     rtt_ms: float | None = None
     """The socket's round-trip time (the kernel's smoothed TCP RTT), when known."""
+    rtt_unavailable: bool = False
+    """The kernel was asked for the round-trip time and does not offer it here ("n/a")."""
     received: Counter[str] = field(default_factory=Counter)
     sent: Counter[str] = field(default_factory=Counter)
     errors: list[str] = field(default_factory=list)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
+
+from voicelive_tui.platform_support import quit_signals
 
 from .faults import FAULT_HELP, parse_faults
 from .server import ROUTE, Emulator
@@ -96,17 +97,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 async def _serve(emulator: Emulator) -> None:
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    await emulator.start()
-    print(f"Voice Live emulator listening on {emulator.endpoint}", flush=True)
-    if emulator.faults.active:
-        print(f"faults: {', '.join(emulator.faults.active)}", flush=True)
-    try:
-        await stop.wait()
-    finally:
-        await emulator.stop()
+    with quit_signals(lambda _name: stop.set(), ("SIGINT", "SIGTERM")):
+        await emulator.start()
+        print(f"Voice Live emulator listening on {emulator.endpoint}", flush=True)
+        if emulator.faults.active:
+            print(f"faults: {', '.join(emulator.faults.active)}", flush=True)
+        try:
+            await stop.wait()
+        finally:
+            await emulator.stop()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import socket
-import struct
 from typing import Any
 
 from azure.ai.voicelive.aio import ConnectionClosed
 from azure.ai.voicelive.models import ServerEvent
 from azure.core.exceptions import DeserializationError
 
+from voicelive_tui.platform_support import tcp_rtt_ms
 from voicelive_tui.session.reconnect import short_error
 
 MALFORMED = "<malformed>"
@@ -48,23 +47,10 @@ def close_code(conn: Any, exc: ConnectionClosed) -> tuple[int, BaseException | N
     return ws.close_code or (1006 if exc.code == 1000 else exc.code), ws.exception()
 
 
-TCP_INFO_RTT_OFFSET = 68
-"""Where Linux's ``struct tcp_info`` keeps ``tcpi_rtt`` (smoothed round trip, microseconds)."""
-
-
-def tcp_rtt_ms(conn: Any) -> float | None:
+def connection_rtt_ms(conn: Any) -> float | None:
     """The kernel's smoothed round-trip time of the connection's TCP socket, in ms; None
-    where it cannot be read (not Linux, no socket)."""
+    where it cannot be read (no socket, or a platform whose kernel does not offer it)."""
     ws = getattr(conn, "_connection", None)
     transport = getattr(getattr(ws, "_conn", None), "transport", None)
     sock = transport.get_extra_info("socket") if transport is not None else None
-    if sock is None or not hasattr(socket, "TCP_INFO"):
-        return None
-    try:
-        info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
-    except OSError:
-        return None
-    if len(info) < TCP_INFO_RTT_OFFSET + 4:
-        return None
-    (rtt_us,) = struct.unpack_from("I", info, TCP_INFO_RTT_OFFSET)
-    return int(rtt_us) / 1000
+    return tcp_rtt_ms(sock) if sock is not None else None

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import shlex
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -23,6 +22,7 @@ from azure.ai.voicelive.models import (
     MCPApprovalResponseRequestItem,
 )
 
+from voicelive_tui.platform_support import command_argv
 from voicelive_tui.updates import Severity
 
 __all__ = [
@@ -63,7 +63,7 @@ async def run_tool_command(command: str, call: dict[str, Any], timeout: float) -
     request = {"name": call.get("name"), "arguments": arguments, "call_id": call.get("call_id")}
     try:
         proc = await asyncio.create_subprocess_exec(
-            *shlex.split(command),
+            *command_argv(command),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,

@@ -11,7 +11,7 @@ from typing import Any
 from voicelive_tui.conversation.reducer import Conversation
 from voicelive_tui.session.auth import CachedTokenCredential
 from voicelive_tui.session.conversation_log import ConversationLogWriter
-from voicelive_tui.session.frames import tcp_rtt_ms
+from voicelive_tui.session.frames import connection_rtt_ms
 from voicelive_tui.session.reconnect import short_error
 
 log = logging.getLogger(__name__)
@@ -86,5 +86,6 @@ RTT_EVERY_S = 2.0
 async def sample_rtt(conn: Any, conversation: Conversation) -> None:
     """Keep the connection's round-trip time in the conversation, for the status bar."""
     while True:
-        conversation.rtt_ms = tcp_rtt_ms(conn)
+        conversation.rtt_ms = connection_rtt_ms(conn)
+        conversation.rtt_unavailable = conversation.rtt_ms is None
         await asyncio.sleep(RTT_EVERY_S)

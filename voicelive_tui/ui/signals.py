@@ -1,4 +1,5 @@
-"""SIGINT, SIGTERM and SIGHUP quit the dashboard the way ``q`` does.
+"""SIGINT, SIGTERM and SIGHUP quit the dashboard the way ``q`` does (on Windows: Ctrl+C,
+Ctrl+Break and closing the console, see :func:`voicelive_tui.platform_support.quit_signals`).
 
 Python's defaults would kill the process in the middle of a reply (losing it from the
 conversation log) and leave the terminal in the alternate screen with mouse reporting
@@ -20,13 +21,14 @@ import errno
 import logging
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 
 from textual.app import App
 
-from voicelive_tui.runner import QUIT_SIGNALS
+from voicelive_tui.platform_support import QUIT_SIGNALS, QuitSignal, quit_signals
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +44,8 @@ looks again whether it has become the foreground job."""
 def in_foreground(fd: int) -> bool:
     """True when this process's group is the foreground job of the terminal on ``fd``
     (or ``fd`` is no terminal): the terminal is ours to set up and to restore."""
+    if sys.platform == "win32":  # no job control: the console is the process's own
+        return True
     try:
         return os.tcgetpgrp(fd) == os.getpgrp()
     except (OSError, AttributeError):  # no terminal (or no job control): nothing to wait for
@@ -57,12 +61,12 @@ def wait_for_foreground(fd: int) -> bool:
     looks again at each SIGCONT. Returns False when SIGINT, SIGTERM or SIGHUP came first
     (``timeout`` sends SIGTERM, then SIGCONT): the run ends before it started.
     """
-    if in_foreground(fd):
+    if sys.platform == "win32" or in_foreground(fd):  # Windows has no job control
         return True
     quit_by: list[int] = []
     previous = {
         sig: signal.signal(sig, lambda signum, _frame: quit_by.append(signum))
-        for sig in QUIT_SIGNALS
+        for sig in (getattr(signal, name) for name in QUIT_SIGNALS)
     }
     try:
         while not quit_by and not in_foreground(fd):
@@ -132,12 +136,12 @@ def quit_on_signals(app: App[int], on_hangup: Callable[[], None] | None = None) 
     signal before it closes the terminal): quitting must not wait on the terminal.
     """
     loop = asyncio.get_running_loop()
-    received: list[int] = []
+    received: list[QuitSignal] = []
 
-    def on_signal(signum: int) -> None:
-        log.info("Received %s: quitting", signal.Signals(signum).name)
-        received.append(signum)
-        if signum == signal.SIGHUP:
+    def on_signal(name: QuitSignal) -> None:
+        log.info("Received %s: quitting", name)
+        received.append(name)
+        if name == "SIGHUP":
             if terminal_gone():
                 detach_from_terminal()
                 exit_once_session_ended(app)
@@ -148,10 +152,5 @@ def quit_on_signals(app: App[int], on_hangup: Callable[[], None] | None = None) 
         else:
             app.exit(app.return_code)
 
-    for sig in QUIT_SIGNALS:
-        loop.add_signal_handler(sig, on_signal, sig)
-    try:
+    with quit_signals(on_signal):
         yield
-    finally:
-        for sig in QUIT_SIGNALS:
-            loop.remove_signal_handler(sig)

@@ -41,6 +41,7 @@ class StatusView:
     mic: str = "no audio"  # live, MUTED, no audio, scripted
     latency_ms: float | None = None
     rtt_ms: float | None = None
+    rtt_unavailable: bool = False  # this platform's kernel does not offer it: "n/a"
     conversation_id: str | None = None  # agent mode: resume later with --conversation-id
     audio: str | None = None  # audio server and devices, when real devices are in use
     glitches: str | None = None  # "2 underruns" and the like, only when non-zero
@@ -184,6 +185,7 @@ def status_view(
         mic=mic_label(conv, audio, scripted=scripted),
         latency_ms=conv.last_voice_to_voice_ms,
         rtt_ms=conv.rtt_ms,
+        rtt_unavailable=conv.rtt_unavailable,
         conversation_id=conv.session.conversation_id,
         audio=audio.devices,
         glitches=glitch_label(audio),

@@ -51,6 +51,8 @@ class StatusBar(Widget):
         latency = f"{view.latency_ms:.0f} ms" if view.latency_ms is not None else "–"
         if view.rtt_ms is not None:
             latency += f" (rtt {view.rtt_ms:.0f} ms)"
+        elif view.rtt_unavailable:
+            latency += " (rtt n/a)"
         parts: list[tuple[str, str, str | None]] = [
             ("", view.host, None),
             ("", view.mode, None),
