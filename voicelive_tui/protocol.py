@@ -18,6 +18,8 @@ from array import array
 from collections.abc import Mapping
 from typing import Any
 
+from voicelive_tui.safe_text import displayable
+
 BENIGN_CANCEL_ERROR = "no active response"
 """Substring of the error the service sends for a cancel with nothing to cancel."""
 
@@ -61,7 +63,7 @@ def family_of(event: Mapping[str, Any]) -> str:
 
 def preview(text: Any, limit: int = PREVIEW_CHARS) -> str:
     """``text`` on one line, cut to ``limit`` characters with an ellipsis."""
-    flat = " ".join(str(text).split())
+    flat = displayable(" ".join(str(text).split()), one_line=True)
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
@@ -73,6 +75,12 @@ def obj(value: Any) -> dict[str, Any]:
 def ident(value: Any) -> str | None:
     """``value`` when it is a non-empty string id, else None."""
     return value if isinstance(value, str) and value else None
+
+
+def shown(value: Any) -> str | None:
+    """:func:`ident`, made displayable on one line: a value that is only ever shown."""
+    value = ident(value)
+    return None if value is None else displayable(value, one_line=True)
 
 
 ELIDED_BYTES = re.compile(r"<(\d+) bytes>")
@@ -140,7 +148,12 @@ def _item_parts(item: Mapping[str, Any]) -> list[str]:
 
 
 def summarize(event: Mapping[str, Any]) -> str:
-    """One short line describing an event: ids, durations, snippets, error messages."""
+    """One short line describing an event: ids, durations, snippets, error messages;
+    displayable (the event's text is the service's)."""
+    return displayable(_summary(event), one_line=True)
+
+
+def _summary(event: Mapping[str, Any]) -> str:
     kind = str(event.get("type", "?"))
     parts: list[str] = []
     if kind == "error":
@@ -221,6 +234,11 @@ def summarize(event: Mapping[str, Any]) -> str:
                 parts.append(str(event[key]))
                 break
     return " ".join(p for p in parts if p)
+
+
+def text_field(event: Mapping[str, Any], key: str) -> str:
+    """A text field of an event (a transcript, a message), on one line and displayable."""
+    return displayable(str(event.get(key, "")), one_line=True)
 
 
 def item_text(item: Mapping[str, Any]) -> str:

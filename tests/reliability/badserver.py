@@ -52,6 +52,20 @@ def frame(payload: bytes, opcode: int = 0x1) -> bytes:
     return head + payload
 
 
+def upgrade_response(request: bytes) -> bytes:
+    """The 101 answer to a WebSocket upgrade ``request`` (its headers, as read)."""
+    key = next(
+        line.split(b":", 1)[1].strip()
+        for line in request.split(b"\r\n")
+        if line.lower().startswith(b"sec-websocket-key:")
+    )
+    accept = base64.b64encode(hashlib.sha1(key + GUID.encode()).digest())
+    return (
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+        b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n"
+    )
+
+
 def session_created() -> bytes:
     event = {
         "type": "session.created",
@@ -168,16 +182,7 @@ class BadServer:
                 await writer.drain()
                 writer.close()
                 return
-            key = next(
-                line.split(b":", 1)[1].strip()
-                for line in request.split(b"\r\n")
-                if line.lower().startswith(b"sec-websocket-key:")
-            )
-            accept = base64.b64encode(hashlib.sha1(key + GUID.encode()).digest())
-            writer.write(
-                b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n"
-            )
+            writer.write(upgrade_response(request))
             if self.behaviour == "close":
                 writer.write(frame(struct.pack("!H", 1000), opcode=0x8))
                 await writer.drain()
