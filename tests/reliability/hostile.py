@@ -1,33 +1,24 @@
-"""A hostile Voice Live endpoint: terminal control sequences in every text field it sends.
+"""A hostile Voice Live session: terminal control sequences in every text field.
 
-Speaks just enough WebSocket (see :mod:`tests.reliability.badserver`) to play one
-scripted session into the client: the session's id, model, voice and instructions, a
-user transcript, an agent reply whose transcript deltas split every sequence across
-frames, its final transcript, a citation, a function call, an MCP call and its approval
-request, a warning, an error, a rate limit, an event of an unknown type, and ids, all
-carrying :data:`HOSTILE`. The first connection then closes with a hostile reason; the
-next ones play the script again and stay open.
+:func:`script` is what the ``"hostile"`` server of :mod:`tests.reliability.badserver`
+plays into the client: the session's id, model, voice and instructions, a user
+transcript, an agent reply whose transcript deltas split every sequence across frames,
+its final transcript, a citation, a function call, an MCP call and its approval request,
+a web search, a warning, an error, a rate limit, an event of an unknown type, and ids,
+all carrying :data:`HOSTILE`. The first connection then closes with a hostile reason;
+the next ones play the script again and stay open.
 
-Run it on its own for a manual check in a real terminal (tmux ``pipe-pane``)::
+For a manual check in a real terminal (tmux ``pipe-pane``)::
 
-    python -m tests.reliability.hostile --port 8765
-    voicelive-tui --endpoint http://127.0.0.1:8765 --api-key x --no-audio
+    python -m tests.reliability.badserver hostile    # prints its endpoint
+    voicelive-tui --endpoint <endpoint> --api-key x --no-audio
 """
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import contextlib
 import json
 import re
-import struct
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from typing import Any
-
-from tests.reliability.badserver import frame, upgrade_response
 
 SEQUENCES = {
     "OSC 0 (window title), BEL": "\x1b]0;HOSTILE-TITLE\x07",
@@ -206,73 +197,3 @@ def script(h: str = HOSTILE) -> list[dict[str, Any]]:
         {"type": "response.done", "response": {"id": "r2_" + h, "status": "failed " + h}},
     ]
     return events
-
-
-@dataclass
-class HostileServer:
-    """Plays :func:`script` to each client; ``connections`` counts them."""
-
-    port: int = 0
-    connections: int = 0
-    _writers: list[asyncio.StreamWriter] = field(default_factory=list)
-    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
-
-    @property
-    def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.connections += 1
-        first = self.connections == 1
-        self._writers.append(writer)
-        task = asyncio.current_task()
-        if task is not None:
-            self._tasks.add(task)
-        try:
-            request = await reader.readuntil(b"\r\n\r\n")
-            writer.write(upgrade_response(request))
-            for event in script():
-                writer.write(frame(json.dumps(event).encode()))
-            await writer.drain()
-            if first:
-                reason = CLOSE_REASON.encode()
-                writer.write(frame(struct.pack("!H", 1011) + reason, opcode=0x8))
-                await writer.drain()
-            # What the client sends is read and dropped, until it goes.
-            while await reader.read(65536):
-                pass
-        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
-            pass
-        finally:
-            writer.close()
-
-
-@asynccontextmanager
-async def hostile_server(port: int = 0) -> AsyncIterator[HostileServer]:
-    """``async with hostile_server() as srv: srv.endpoint``."""
-    srv = HostileServer()
-    server = await asyncio.start_server(srv.handle, "127.0.0.1", port)
-    srv.port = server.sockets[0].getsockname()[1]
-    try:
-        yield srv
-    finally:
-        server.close()
-        for writer in srv._writers:
-            writer.transport.abort()
-        for task in srv._tasks:
-            task.cancel()
-        await asyncio.gather(*srv._tasks, return_exceptions=True)
-        await server.wait_closed()
-
-
-async def _serve(port: int) -> None:
-    async with hostile_server(port) as srv:
-        print(f"hostile Voice Live endpoint on {srv.endpoint}", flush=True)
-        await asyncio.Event().wait()
-
-
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=8765)
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(parser.parse_args().port))

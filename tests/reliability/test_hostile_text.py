@@ -1,7 +1,8 @@
 """A hostile endpoint cannot drive the user's terminal (issue 18).
 
 The real ``voicelive-tui`` runs on a pseudo-terminal, in console mode and as the
-dashboard, against :mod:`tests.reliability.hostile`, which puts control sequences in
+dashboard, against the ``hostile`` server of :mod:`tests.reliability.badserver`
+(:mod:`tests.reliability.hostile`), which puts control sequences in
 every text field. The raw bytes the terminal received hold none of them; the server's
 text is still shown (with the controls made visible), the conversation log, the
 technical log, the Markdown export and ``events.jsonl`` hold no raw control character,
@@ -15,8 +16,9 @@ import signal
 from pathlib import Path
 
 from tests.helpers import wait_until
+from tests.reliability.badserver import bad_server
 from tests.reliability.harness import Terminal, client_args, events, read_logs, received_types
-from tests.reliability.hostile import HOSTILE, hostile_server, raw_counts, script
+from tests.reliability.hostile import HOSTILE, raw_counts, script
 
 RAW_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 """What no human-readable file may hold (newline and tab are its own)."""
@@ -65,7 +67,7 @@ async def played(log_dir: Path) -> None:
 
 
 async def test_console_mode_writes_no_server_sequence(tmp_path: Path) -> None:
-    async with hostile_server() as srv:
+    async with bad_server("hostile") as srv:
         term = await Terminal.start("--no-tui", *client_args(srv.endpoint, tmp_path, *NET))
         try:
             await played(tmp_path)
@@ -84,7 +86,7 @@ async def test_console_mode_writes_no_server_sequence(tmp_path: Path) -> None:
 
 
 async def test_dashboard_writes_no_server_sequence(tmp_path: Path) -> None:
-    async with hostile_server() as srv:
+    async with bad_server("hostile") as srv:
         term = await Terminal.start(*client_args(srv.endpoint, tmp_path, *NET), size=(140, 45))
         try:
             await played(tmp_path)

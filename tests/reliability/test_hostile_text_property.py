@@ -20,7 +20,7 @@ import asyncio
 import io
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
@@ -127,6 +127,16 @@ def scripted_settings(log_dir: Path) -> Settings:
     )
 
 
+def scripted_app(settings_: Settings, logs: RunLogs, text: str, reason: str) -> VoiceLiveApp:
+    """The dashboard on a :class:`ScriptedSession` of ``text`` and ``reason``."""
+
+    @asynccontextmanager
+    async def source(_settings: Settings, _logs: RunLogs) -> AsyncIterator[Opened]:
+        yield Opened(ScriptedSession(settings_, logs, frames(text), reason))
+
+    return VoiceLiveApp(settings_, source=source, logs=logs, clock=WallClock(0.0))
+
+
 def assert_files_clean(log_dir: Path) -> None:
     for path in log_dir.iterdir():
         text = path.read_text(encoding="utf-8")
@@ -199,12 +209,7 @@ def test_dashboard_draws_no_server_sequence(tmp_path_factory, text: str, reason:
 
     async def run() -> None:
         logs = RunLogs(log_dir)
-
-        @asynccontextmanager
-        async def source(_settings: Settings, _logs: RunLogs):  # type: ignore[no-untyped-def]
-            yield Opened(ScriptedSession(settings_, logs, frames(text), reason))
-
-        app = VoiceLiveApp(settings_, source=source, logs=logs, clock=WallClock(0.0))
+        app = scripted_app(settings_, logs, text, reason)
         async with app.run_test(size=(140, 45), notifications=True) as pilot:
 
             def fed() -> bool:
@@ -250,12 +255,7 @@ async def test_server_text_is_never_read_as_rich_markup(tmp_path: Path) -> None:
     """A toast, the event stream and the JSON view's title show brackets as they came."""
     settings_ = scripted_settings(tmp_path)
     logs = RunLogs(tmp_path)
-
-    @asynccontextmanager
-    async def source(_settings: Settings, _logs: RunLogs):  # type: ignore[no-untyped-def]
-        yield Opened(ScriptedSession(settings_, logs, frames(MARKUP), MARKUP))
-
-    app = VoiceLiveApp(settings_, source=source, logs=logs, clock=WallClock(0.0))
+    app = scripted_app(settings_, logs, MARKUP, MARKUP)
     async with app.run_test(size=(140, 45), notifications=True) as pilot:
         await wait_until(
             lambda: isinstance(app.screen, ApprovalScreen),
