@@ -77,6 +77,12 @@ def ident(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def quoted(text: str) -> str:
+    """``text`` (already displayable) in quotes, as ``repr`` puts it, but with its escapes
+    (``\\x1b``) written once, as everywhere else, not doubled."""
+    return repr(text).replace("\\\\", "\\")
+
+
 def shown(value: Any) -> str | None:
     """:func:`ident`, made displayable on one line: a value that is only ever shown."""
     value = ident(value)
@@ -135,7 +141,7 @@ def _item_parts(item: Mapping[str, Any]) -> list[str]:
     ident = str(item.get("id", "") or "")
     if kind == "message":
         text = item_text(item)
-        return [ident, str(item.get("role", "")), repr(preview(text, 40)) if text else ""]
+        return [ident, str(item.get("role", "")), quoted(preview(text, 40)) if text else ""]
     name = item.get("name") or ""
     label = item.get("server_label")
     call = f"{label}.{name}" if label else str(name)
@@ -183,14 +189,14 @@ def _summary(event: Mapping[str, Any]) -> str:
     elif kind == "input_audio_buffer.speech_stopped":
         parts.append(f"at {event.get('audio_end_ms')} ms")
     elif kind.endswith("transcript.delta") or kind == "response.text.delta":
-        parts.append(repr(preview(event.get("delta", ""), 40)))
+        parts.append(quoted(preview(event.get("delta", ""), 40)))
     elif kind in (
         "response.audio_transcript.done",
         "conversation.item.input_audio_transcription.completed",
     ):
-        parts.append(repr(preview(event.get("transcript", ""), 60)))
+        parts.append(quoted(preview(event.get("transcript", ""), 60)))
     elif kind == "response.text.done":
-        parts.append(repr(preview(event.get("text", ""), 60)))
+        parts.append(quoted(preview(event.get("text", ""), 60)))
     elif kind in ("response.created", "response.done"):
         response = event.get("response") or {}
         parts += [str(response.get("id", "")), str(response.get("status", ""))]

@@ -99,6 +99,11 @@ def test_views_of_events_are_displayable() -> None:
     assert "HOSTILE-TITLE" in markdown and not raw_in(markdown)
 
 
+def test_event_summaries_write_escapes_once() -> None:
+    delta = {"type": "response.text.delta", "delta": "a\x1b[2J\u202e b's"}
+    assert summarize(delta) == '"a\\x1b[2J\\u202e b\'s"'
+
+
 def test_updates_carry_displayable_text() -> None:
     assert Notice(f"Voice Live warning: {HOSTILE}").text == displayable(
         f"Voice Live warning: {HOSTILE}", one_line=True
