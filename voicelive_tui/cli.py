@@ -13,13 +13,14 @@ from voicelive_tui.config import ConfigError, Settings, build_parser, settings_f
 from voicelive_tui.errors import EXIT_AUDIO, EXIT_CONFIG, EXIT_OK, VoiceLiveError
 from voicelive_tui.logs import make_log_dir
 from voicelive_tui.platform_support import linux_only, log_privacy
+from voicelive_tui.safe_text import displayable
 
 PROG = "voicelive-tui"
 
 
 def fail(message: str, code: int) -> int:
     """Print one line on stderr and return the exit code."""
-    print(f"{PROG}: error: {message}", file=sys.stderr)
+    print(f"{PROG}: error: {displayable(message, one_line=True)}", file=sys.stderr)
     return code
 
 

@@ -17,8 +17,9 @@ from voicelive_tui.conversation.turns import ConnectionState
 from voicelive_tui.conversation.usage import compact
 from voicelive_tui.errors import EXIT_OK
 from voicelive_tui.platform_support import quit_signals
-from voicelive_tui.protocol import is_benign_cancel_error
+from voicelive_tui.protocol import is_benign_cancel_error, text_field
 from voicelive_tui.runner import DEMO_NOTICE, open_logs, open_session
+from voicelive_tui.safe_text import displayable
 from voicelive_tui.session import MALFORMED, VoiceLiveSession
 from voicelive_tui.updates import (
     AudioLost,
@@ -40,17 +41,18 @@ READY = (
 )
 GOODBYE = "\n👋 Voice assistant shut down. Goodbye!"
 
+
 # Received event type -> how the seed prints it.
 _LINES = {
     "input_audio_buffer.speech_started": lambda e: "🎤 Listening...",
     "input_audio_buffer.speech_stopped": lambda e: "🤔 Processing...",
     "conversation.item.input_audio_transcription.completed": lambda e: (
-        f"👤 You said:\t{e.get('transcript', '')}"
+        f"👤 You said:\t{text_field(e, 'transcript')}"
     ),
     "response.audio.done": lambda e: "🎤 Ready for next input...",
-    "response.text.done": lambda e: f"🤖 Agent responded with text:\t{e.get('text', '')}",
+    "response.text.done": lambda e: f"🤖 Agent responded with text:\t{text_field(e, 'text')}",
     "response.audio_transcript.done": lambda e: (
-        f"🤖 Agent responded with audio transcript:\t{e.get('transcript', '')}"
+        f"🤖 Agent responded with audio transcript:\t{text_field(e, 'transcript')}"
     ),
 }
 
@@ -72,7 +74,8 @@ class ConsolePrinter:
         self._usage_shown = 0  # responses whose tokens were printed
 
     def print(self, text: str) -> None:
-        print(text, file=self.out, flush=True)
+        """One line (or the banner's few) on the terminal: the last check of its text."""
+        print(displayable(text), file=self.out, flush=True)
 
     def __call__(self, update: Update) -> None:
         if isinstance(update, (EventSent, EventReceived)):
@@ -133,7 +136,7 @@ class ConsolePrinter:
             self._ready_shown = True
             self.print(READY)
         elif kind == "error":
-            message = (event.get("error") or {}).get("message", "")
+            message = text_field(event.get("error") or {}, "message")
             if not is_benign_cancel_error(message):
                 self.print(f"Error: {message}")
         line = _LINES.get(kind)
@@ -150,7 +153,10 @@ class ConsolePrinter:
         """Ask on stdin (a terminal), else deny: nothing else can answer in console mode."""
         if self.session.approvals.is_trusted(item) or not isinstance(item.get("id"), str):
             return
-        call = f"{item.get('server_label')}.{item.get('name')}({item.get('arguments') or ''})"
+        call = displayable(
+            f"{item.get('server_label')}.{item.get('name')}({item.get('arguments') or ''})",
+            one_line=True,
+        )
         try:
             interactive = self.stdin is not None and self.stdin.isatty()
         except (ValueError, OSError):  # a closed stdin
@@ -158,7 +164,7 @@ class ConsolePrinter:
         if not interactive:
             self.session.notice(
                 f"Denied MCP call {call}: stdin is not a terminal (--auto-approve"
-                f" {item.get('server_label')} trusts the server)",
+                f" {text_field(item, 'server_label')} trusts the server)",
                 Severity.WARNING,
             )
             asyncio.ensure_future(self.session.approvals.answer(item["id"], False))
@@ -254,7 +260,7 @@ async def run_console(settings: Settings) -> int:
             lines.append(f"Skipped {skipped} frame(s) that were not server events")
         if conv.session.conversation_id and settings.mode == "agent":
             lines.append(
-                f"Conversation id: {conv.session.conversation_id} "
+                f"Conversation id: {displayable(conv.session.conversation_id, one_line=True)} "
                 "(continue it with --conversation-id)"
             )
         lines.append(GOODBYE)

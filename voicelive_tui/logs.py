@@ -42,6 +42,7 @@ from voicelive_tui.platform_support import (
     restrict_to_owner,
 )
 from voicelive_tui.protocol import AUDIO_DELTA, audio_bytes, elide_audio
+from voicelive_tui.safe_text import CONTROLS, displayable
 from voicelive_tui.updates import Direction
 
 PLAYBACK_STARTED = "playback.started"
@@ -105,7 +106,20 @@ class RedactingFormatter(logging.Formatter):
         self._redactor = redactor
 
     def format(self, record: logging.LogRecord) -> str:
-        return self._redactor(super().format(record))
+        # A message may quote the service (an error, a close reason): `cat` of the log
+        # must not replay its control sequences.
+        return self._redactor(displayable(super().format(record)))
+
+
+_JSON_ESCAPES = {code: f"\\u{code:04x}" for code in CONTROLS}
+
+
+def json_line(entry: Mapping[str, Any]) -> str:
+    """``entry`` as one line of JSON that is safe to ``cat``: JSON escapes the C0 controls
+    itself, and DEL, C1 and the bidi controls are escaped the same way (``\\u009b``), so
+    the line parses back to the exact wire text."""
+    # Outside strings a JSON dump holds none of these characters: escaping them is exact.
+    return json.dumps(entry, default=str, ensure_ascii=False).translate(_JSON_ESCAPES)
 
 
 MAX_NAME_TRIES = 100
@@ -147,7 +161,7 @@ class ConversationLog:
 
     def write(self, line: str) -> None:
         """Append one line and flush it to the OS at once, so a crash loses nothing."""
-        text = self._redactor(line)
+        text = self._redactor(displayable(line))
         with self._lock:
             if self._file.closed:
                 self._file = open_private(self.path, create=False)
@@ -163,7 +177,7 @@ class ConversationLog:
             f"Instructions: {instructions}",
             "",
         ):
-            self.write(line)
+            self.write(displayable(line, one_line=True))
 
     def close(self) -> None:
         with self._lock:
@@ -286,7 +300,7 @@ class EventsJsonl:
                 return
             runs = self._runs.all()
         entry = {"time": log_time(at), "direction": direction, "event": elide_audio(event)}
-        text = self._redactor(json.dumps(entry, default=str, ensure_ascii=False))
+        text = self._redactor(json_line(entry))
         with self._lock:
             self._write_runs(runs)
             if not self._file.closed:
@@ -306,7 +320,7 @@ class EventsJsonl:
             "bytes": len(raw),
             "frame": raw[:200].decode("utf-8", "replace"),
         }
-        text = self._redactor(json.dumps(entry, ensure_ascii=False))
+        text = self._redactor(json_line(entry))
         with self._lock:
             self._write_runs(self._runs.all())
             if not self._file.closed:

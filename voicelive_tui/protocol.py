@@ -18,6 +18,8 @@ from array import array
 from collections.abc import Mapping
 from typing import Any
 
+from voicelive_tui.safe_text import displayable
+
 BENIGN_CANCEL_ERROR = "no active response"
 """Substring of the error the service sends for a cancel with nothing to cancel."""
 
@@ -61,7 +63,7 @@ def family_of(event: Mapping[str, Any]) -> str:
 
 def preview(text: Any, limit: int = PREVIEW_CHARS) -> str:
     """``text`` on one line, cut to ``limit`` characters with an ellipsis."""
-    flat = " ".join(str(text).split())
+    flat = displayable(" ".join(str(text).split()), one_line=True)
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
@@ -73,6 +75,18 @@ def obj(value: Any) -> dict[str, Any]:
 def ident(value: Any) -> str | None:
     """``value`` when it is a non-empty string id, else None."""
     return value if isinstance(value, str) and value else None
+
+
+def quoted(text: str) -> str:
+    """``text`` (already displayable) in quotes, as ``repr`` puts it, but with its escapes
+    (``\\x1b``) written once, as everywhere else, not doubled."""
+    return repr(text).replace("\\\\", "\\")
+
+
+def shown(value: Any) -> str | None:
+    """:func:`ident`, made displayable on one line: a value that is only ever shown."""
+    value = ident(value)
+    return None if value is None else displayable(value, one_line=True)
 
 
 ELIDED_BYTES = re.compile(r"<(\d+) bytes>")
@@ -127,7 +141,7 @@ def _item_parts(item: Mapping[str, Any]) -> list[str]:
     ident = str(item.get("id", "") or "")
     if kind == "message":
         text = item_text(item)
-        return [ident, str(item.get("role", "")), repr(preview(text, 40)) if text else ""]
+        return [ident, str(item.get("role", "")), quoted(preview(text, 40)) if text else ""]
     name = item.get("name") or ""
     label = item.get("server_label")
     call = f"{label}.{name}" if label else str(name)
@@ -140,7 +154,12 @@ def _item_parts(item: Mapping[str, Any]) -> list[str]:
 
 
 def summarize(event: Mapping[str, Any]) -> str:
-    """One short line describing an event: ids, durations, snippets, error messages."""
+    """One short line describing an event: ids, durations, snippets, error messages;
+    displayable (the event's text is the service's)."""
+    return displayable(_summary(event), one_line=True)
+
+
+def _summary(event: Mapping[str, Any]) -> str:
     kind = str(event.get("type", "?"))
     parts: list[str] = []
     if kind == "error":
@@ -170,14 +189,14 @@ def summarize(event: Mapping[str, Any]) -> str:
     elif kind == "input_audio_buffer.speech_stopped":
         parts.append(f"at {event.get('audio_end_ms')} ms")
     elif kind.endswith("transcript.delta") or kind == "response.text.delta":
-        parts.append(repr(preview(event.get("delta", ""), 40)))
+        parts.append(quoted(preview(event.get("delta", ""), 40)))
     elif kind in (
         "response.audio_transcript.done",
         "conversation.item.input_audio_transcription.completed",
     ):
-        parts.append(repr(preview(event.get("transcript", ""), 60)))
+        parts.append(quoted(preview(event.get("transcript", ""), 60)))
     elif kind == "response.text.done":
-        parts.append(repr(preview(event.get("text", ""), 60)))
+        parts.append(quoted(preview(event.get("text", ""), 60)))
     elif kind in ("response.created", "response.done"):
         response = event.get("response") or {}
         parts += [str(response.get("id", "")), str(response.get("status", ""))]
@@ -221,6 +240,11 @@ def summarize(event: Mapping[str, Any]) -> str:
                 parts.append(str(event[key]))
                 break
     return " ".join(p for p in parts if p)
+
+
+def text_field(event: Mapping[str, Any], key: str) -> str:
+    """A text field of an event (a transcript, a message), on one line and displayable."""
+    return displayable(str(event.get(key, "")), one_line=True)
 
 
 def item_text(item: Mapping[str, Any]) -> str:

@@ -12,6 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
+from voicelive_tui.safe_text import displayable
+
+
+def _show_safely(update: object, name: str) -> None:
+    """An update's text field from the service, made displayable once, where it is made."""
+    object.__setattr__(update, name, displayable(getattr(update, name), one_line=True))
+
 
 class Severity(str, enum.Enum):
     """How much a notice matters; the values are Textual's toast severities."""
@@ -52,11 +59,14 @@ class StateChanged:
 
 @dataclass(frozen=True)
 class Notice:
-    """Something to tell the user, already redacted."""
+    """Something to tell the user, already redacted; its text is made displayable here."""
 
     text: str
     severity: Severity = Severity.INFORMATION
     at: float = 0.0
+
+    def __post_init__(self) -> None:
+        _show_safely(self, "text")
 
 
 @dataclass(frozen=True)
@@ -68,6 +78,9 @@ class Outage:
     connected: bool = True
     at: float = 0.0
 
+    def __post_init__(self) -> None:
+        _show_safely(self, "reason")
+
 
 @dataclass(frozen=True)
 class PlannedReconnect:
@@ -76,6 +89,9 @@ class PlannedReconnect:
     cause: str
     at: float = 0.0
 
+    def __post_init__(self) -> None:
+        _show_safely(self, "cause")
+
 
 @dataclass(frozen=True)
 class AudioLost:
@@ -83,6 +99,9 @@ class AudioLost:
 
     message: str
     at: float = 0.0
+
+    def __post_init__(self) -> None:
+        _show_safely(self, "message")
 
 
 @dataclass(frozen=True)

@@ -3,9 +3,10 @@
 A raw asyncio TCP server that speaks just enough WebSocket (RFC 6455) to misbehave
 precisely: never answer the handshake, close at once, abort mid-stream, send a frame over
 the client's 4 MB limit, go silent and never answer pings, or flood the client with
-transcript deltas as fast as it reads them (:func:`flood_frames`).
+transcript deltas as fast as it reads them (:func:`flood_frames`), or put terminal control
+sequences in every text field it sends (:mod:`tests.reliability.hostile`).
 
-``python -m tests.reliability.badserver flood [DELTAS]`` serves one behaviour on a
+``python -m tests.reliability.badserver flood [DELTAS]`` (or ``hostile``) serves one behaviour on a
 port of its own and prints its endpoint, for trying the real client against it by hand.
 """
 
@@ -21,6 +22,8 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
+from tests.reliability.hostile import CLOSE_REASON, script
+
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 BEHAVIOURS = (
     "hang",
@@ -33,6 +36,7 @@ BEHAVIOURS = (
     "reject",
     "list",
     "flood",
+    "hostile",
 )
 FLOOD_DELTAS = 100_000
 """How many transcript deltas the "flood" server sends (the issue's probe: about 7,000 a
@@ -50,6 +54,20 @@ def frame(payload: bytes, opcode: int = 0x1) -> bytes:
     else:
         head = struct.pack("!BBQ", 0x80 | opcode, 127, n)
     return head + payload
+
+
+def upgrade_response(request: bytes) -> bytes:
+    """The 101 answer to a WebSocket upgrade ``request`` (its headers, as read)."""
+    key = next(
+        line.split(b":", 1)[1].strip()
+        for line in request.split(b"\r\n")
+        if line.lower().startswith(b"sec-websocket-key:")
+    )
+    accept = base64.b64encode(hashlib.sha1(key + GUID.encode()).digest())
+    return (
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+        b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n"
+    )
 
 
 def session_created() -> bytes:
@@ -168,20 +186,14 @@ class BadServer:
                 await writer.drain()
                 writer.close()
                 return
-            key = next(
-                line.split(b":", 1)[1].strip()
-                for line in request.split(b"\r\n")
-                if line.lower().startswith(b"sec-websocket-key:")
-            )
-            accept = base64.b64encode(hashlib.sha1(key + GUID.encode()).digest())
-            writer.write(
-                b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n"
-            )
+            writer.write(upgrade_response(request))
             if self.behaviour == "close":
                 writer.write(frame(struct.pack("!H", 1000), opcode=0x8))
                 await writer.drain()
                 writer.close()
+                return
+            if self.behaviour == "hostile":
+                await self._play_hostile(reader, writer)
                 return
             writer.write(session_created())
             await writer.drain()
@@ -219,6 +231,20 @@ class BadServer:
             pass
         finally:
             writer.close()
+
+    async def _play_hostile(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        """The hostile session; the first connection then closes with a hostile reason,
+        the next ones stay open. What the client sends is read and dropped."""
+        for event in script():
+            writer.write(frame(json.dumps(event).encode()))
+        if self.connections == 1:
+            reason = struct.pack("!H", 1011) + CLOSE_REASON.encode()
+            writer.write(frame(reason, opcode=0x8))
+        await writer.drain()
+        while await reader.read(65536):
+            pass
 
 
 @asynccontextmanager

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from voicelive_tui.protocol import ident, obj, preview
+from voicelive_tui.safe_text import displayable
 from voicelive_tui.updates import Direction
 
 __all__ = [
@@ -52,6 +53,16 @@ SEARCH_KINDS: dict[str, ToolKind] = {
     "file_search_call": "file search",
 }
 TOOL_ITEMS = ("function_call", "mcp_call", *SEARCH_KINDS)
+
+
+def _shown(value: Any) -> str:
+    """A name, label, argument or output: only ever shown, so stored displayable. Ids stay
+    as sent, since they are matched against the wire."""
+    return displayable(str(value))
+
+
+def _label(value: Any) -> str | None:
+    return None if ident(value) is None else displayable(value, one_line=True)
 
 
 @dataclass
@@ -139,11 +150,11 @@ class ActivityState:
         elif kind.endswith(("function_call_arguments.delta", "mcp_call_arguments.delta")):
             entry = self.entries.get(str(event.get("item_id")))
             if entry is not None and entry.status == "calling":
-                entry.arguments += str(event.get("delta", ""))
+                entry.arguments += _shown(event.get("delta", ""))
         elif kind.endswith(("function_call_arguments.done", "mcp_call_arguments.done")):
             entry = self.entries.get(str(event.get("item_id")))
             if entry is not None:
-                entry.arguments = str(event.get("arguments", entry.arguments))
+                entry.arguments = _shown(event.get("arguments", entry.arguments))
                 if entry.status == "calling":
                     entry.status = "running"
         elif kind.startswith("response.mcp_call."):
@@ -165,10 +176,11 @@ class ActivityState:
             for limit in event.get("rate_limits") or []:
                 limit = obj(limit)
                 if isinstance(limit.get("remaining"), int) and isinstance(limit.get("limit"), int):
-                    self.rate_limits[str(limit.get("name"))] = (limit["remaining"], limit["limit"])
+                    name = displayable(str(limit.get("name")), one_line=True)
+                    self.rate_limits[name] = (limit["remaining"], limit["limit"])
                     reset = limit.get("reset_seconds")
                     if isinstance(reset, (int, float)) and not isinstance(reset, bool):
-                        self.rate_limit_resets[str(limit.get("name"))] = float(reset)
+                        self.rate_limit_resets[name] = float(reset)
         elif kind == "response.done":
             response = obj(event.get("response"))
             if response.get("status") in ("cancelled", "failed", "incomplete"):
@@ -184,7 +196,7 @@ class ActivityState:
         if item_id is None:
             return
         if item_type == "mcp_list_tools":
-            label = str(item.get("server_label", ""))
+            label = displayable(str(item.get("server_label", "")), one_line=True)
             self._list_items[item_id] = label
             self.servers[label] = "listing"
             return
@@ -197,18 +209,18 @@ class ActivityState:
         if item_type not in TOOL_ITEMS or item_id in self.entries:
             return
         if item_type in SEARCH_KINDS:
-            queries = [q for q in item.get("queries") or [] if isinstance(q, str)]
+            queries = [_shown(q) for q in item.get("queries") or [] if isinstance(q, str)]
             entry = ToolActivity(SEARCH_KINDS[item_type], SEARCH_KINDS[item_type], now)
             entry.arguments = "; ".join(queries)
             entry.status = "searching"
         else:
             entry = ToolActivity(
                 "function" if item_type == "function_call" else "mcp",
-                str(item.get("name", "?")),
+                displayable(str(item.get("name", "?")), one_line=True),
                 now,
                 call_id=ident(item.get("call_id")),
-                server_label=ident(item.get("server_label")),
-                arguments=str(item.get("arguments") or ""),
+                server_label=_label(item.get("server_label")),
+                arguments=_shown(item.get("arguments") or ""),
             )
         entry.item_id, entry.response_id = item_id, response_id
         self.entries[item_id] = entry
@@ -219,7 +231,8 @@ class ActivityState:
     ) -> None:
         if item_id in self.entries:
             return
-        label, name = ident(item.get("server_label")), str(item.get("name", "?"))
+        label = _label(item.get("server_label"))
+        name = displayable(str(item.get("name", "?")), one_line=True)
         call = next(
             (
                 e
@@ -238,7 +251,7 @@ class ActivityState:
             item_id=item_id,
             response_id=call.response_id if call else None,
             server_label=label,
-            arguments=str(item.get("arguments") or (call.arguments if call else "")),
+            arguments=_shown(item.get("arguments") or (call.arguments if call else "")),
             status="pending",
             approval_request_id=item_id,
         )
@@ -266,14 +279,14 @@ class ActivityState:
         if entry is None:
             return
         if entry.kind == "function":
-            entry.arguments = str(item.get("arguments") or entry.arguments)
+            entry.arguments = _shown(item.get("arguments") or entry.arguments)
         elif entry.kind == "mcp":
             error = item.get("error")
             if error:
-                entry.error = str(obj(error).get("message") or error)
+                entry.error = _shown(obj(error).get("message") or error)
                 entry.end("failed", now)
             elif item.get("output") is not None:
-                entry.output = str(item.get("output"))
+                entry.output = _shown(item.get("output"))
                 entry.end("completed", now)
         elif entry.ended_at is None and item.get("status") in ("completed", "failed"):
             entry.end("completed" if item.get("status") == "completed" else "failed", now)
@@ -299,7 +312,7 @@ class ActivityState:
         if item.get("type") == "function_call_output":
             entry = self.by_call_id(ident(item.get("call_id")))
             if entry is not None:
-                entry.output = str(item.get("output") or "")
+                entry.output = _shown(item.get("output") or "")
                 entry.end("completed", now)
         elif item.get("type") == "mcp_approval_response":
             self.answer_approval(ident(item.get("approval_request_id")), item.get("approve"), now)
@@ -320,11 +333,11 @@ def log_lines(state: ActivityState, direction: Direction, event: dict[str, Any])
             return []
         if item.get("type") == "function_call_output":
             entry = state.by_call_id(ident(item.get("call_id")))
-            name = entry.title if entry else str(item.get("call_id"))
+            name = entry.title if entry else _label(item.get("call_id"))
             return [f"Tool Result:\t{name} -> {preview(item.get('output') or '')}"]
         if item.get("type") == "mcp_approval_response":
             entry = state.approval(ident(item.get("approval_request_id")))
-            name = _call_text(entry) if entry else str(item.get("approval_request_id"))
+            name = _call_text(entry) if entry else _label(item.get("approval_request_id"))
             verdict = "approved" if item.get("approve") is True else "denied"
             return [f"Approval:\t{verdict} {name}"]
         return []

@@ -13,6 +13,7 @@ from voicelive_tui.conversation.latency import TurnTiming
 from voicelive_tui.conversation.reducer import Conversation
 from voicelive_tui.conversation.turns import Turn
 from voicelive_tui.conversation.usage import compact
+from voicelive_tui.safe_text import displayable
 
 WHO = {"user": "You", "agent": "Agent", "system": "Notice"}
 
@@ -93,4 +94,5 @@ def conversation_markdown(
         lines += [f"{note}  " for note in footnotes(turn.citations)]
         if turn.citations:
             lines.append("")
-    return "\n".join(lines).rstrip() + "\n"
+    # The turns hold displayable text already; the conversation id is the wire's.
+    return displayable("\n".join(lines).rstrip() + "\n")

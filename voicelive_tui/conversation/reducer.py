@@ -35,8 +35,10 @@ from voicelive_tui.protocol import (
     item_text,
     obj,
     pcm_ms,
+    shown,
     voice_name,
 )
+from voicelive_tui.safe_text import displayable
 
 
 @dataclass
@@ -157,7 +159,7 @@ class Conversation:
                 Turn(
                     "system",
                     now,
-                    text=f"{what} ({reason}); reconnecting",
+                    text=displayable(f"{what} ({reason}); reconnecting", one_line=True),
                     kind="notice",
                     final=True,
                 )
@@ -208,7 +210,7 @@ class Conversation:
                 if approval is not None and approval.ended_at is not None:
                     self.timer.waited(approval.started_at, approval.ended_at)
             if item.get("role") == "user":
-                text = item_text(item)
+                text = displayable(item_text(item))
                 self.turns.append(
                     Turn(
                         "user",
@@ -252,11 +254,12 @@ class Conversation:
         session = obj(event.get("session"))
         voice = voice_name(session)
         agent = obj(session.get("agent"))
-        self.session.id = ident(session.get("id")) or self.session.id
-        self.session.model = ident(session.get("model")) or self.session.model
-        self.session.voice = ident(voice) or self.session.voice
-        self.session.instructions = ident(session.get("instructions")) or self.session.instructions
-        self.session.agent_name = ident(agent.get("name")) or self.session.agent_name
+        # What is only shown is stored displayable; the conversation id is sent back as is.
+        self.session.id = shown(session.get("id")) or self.session.id
+        self.session.model = shown(session.get("model")) or self.session.model
+        self.session.voice = shown(voice) or self.session.voice
+        self.session.instructions = shown(session.get("instructions")) or self.session.instructions
+        self.session.agent_name = shown(agent.get("name")) or self.session.agent_name
         if "expires_at" in session:
             self.session.expires_at = unix_time(session.get("expires_at"))
         if event.get("type") == "session.updated":
@@ -276,7 +279,7 @@ class Conversation:
 
     def _user_transcript(self, event: dict[str, Any], now: float) -> None:
         item_id = ident(event.get("item_id"))
-        transcript = str(event.get("transcript", ""))
+        transcript = displayable(str(event.get("transcript", "")))
         for turn in reversed(self.turns):
             if turn.role == "user" and turn.kind == "audio" and (turn.item_id in (item_id, None)):
                 turn.item_id = item_id
@@ -295,7 +298,7 @@ class Conversation:
 
     def _response_done(self, event: dict[str, Any], now: float) -> None:
         response = obj(event.get("response"))
-        status = ident(response.get("status"))
+        status = shown(response.get("status"))
         output = response.get("output")
         outputs = [obj(o).get("type") for o in output] if isinstance(output, list) else []
         if outputs and "message" not in outputs:
@@ -361,23 +364,23 @@ class Conversation:
     def _transcript_delta(self, event: dict[str, Any], now: float) -> None:
         turn = self._agent_turn_for(event, now, "audio")
         if not turn.final:
-            turn.text += str(event.get("delta", ""))
+            turn.text += displayable(str(event.get("delta", "")))
 
     def _transcript_done(self, event: dict[str, Any], now: float) -> None:
         turn = self._agent_turn_for(event, now, "audio")
         if not turn.interrupted:
-            turn.text = str(event.get("transcript", turn.text))
+            turn.text = displayable(str(event.get("transcript", turn.text)))
         turn.final = True
 
     def _text_delta(self, event: dict[str, Any], now: float) -> None:
         turn = self._agent_turn_for(event, now, "text")
         self._first_output(event, now)
         if not turn.final:
-            turn.text += str(event.get("delta", ""))
+            turn.text += displayable(str(event.get("delta", "")))
 
     def _text_done(self, event: dict[str, Any], now: float) -> None:
         turn = self._agent_turn_for(event, now, "text")
-        turn.text = str(event.get("text", turn.text))
+        turn.text = displayable(str(event.get("text", turn.text)))
         turn.final = True
 
     def _audio_delta(self, event: dict[str, Any], now: float) -> None:
@@ -396,7 +399,8 @@ class Conversation:
             event.get("text"),
         )
         if isinstance(start, int) and isinstance(length, int) and isinstance(word, str) and word:
-            self._agent_turn_for(event, now, "audio").words.append((start, start + length, word))
+            turn = self._agent_turn_for(event, now, "audio")
+            turn.words.append((start, start + length, displayable(word)))
 
     def _attach_activity(self, entry: ToolActivity, now: float) -> None:
         """A new call, approval or search joins the agent turn of its response (a turn of
@@ -412,12 +416,17 @@ class Conversation:
     def _annotation(self, event: dict[str, Any], now: float) -> None:
         turn = self.agent_turn(ident(event.get("item_id")))
         if turn is not None:
-            turn.citations.append(obj(event.get("annotation")))
+            note = obj(event.get("annotation"))  # titles and URLs of web pages: shown only
+            clean = {
+                k: displayable(v, one_line=True) if isinstance(v, str) else v
+                for k, v in note.items()
+            }
+            turn.citations.append(clean)
 
     def _error(self, event: dict[str, Any], now: float) -> None:
         message = str(obj(event.get("error")).get("message", ""))
         if not is_benign_cancel_error(message):
-            self.errors.append(message)
+            self.errors.append(displayable(message, one_line=True))
 
     def _end_response(self, status: str | None) -> None:
         if status:
@@ -443,7 +452,7 @@ class Conversation:
         self._show_latency(self.timer.first_output(event, now))
 
     def _warning(self, event: dict[str, Any], now: float) -> None:
-        message = str(obj(event.get("warning")).get("message", ""))
+        message = displayable(str(obj(event.get("warning")).get("message", "")), one_line=True)
         self.turns.append(
             Turn("system", now, text=f"Warning: {message}", kind="notice", final=True)
         )

@@ -21,7 +21,8 @@ from voicelive_tui.conversation.activity import log_lines
 from voicelive_tui.conversation.reducer import Conversation
 from voicelive_tui.conversation.turns import Turn
 from voicelive_tui.logs import ConversationLog
-from voicelive_tui.protocol import ident, item_text, obj, voice_name
+from voicelive_tui.protocol import ident, item_text, obj, text_field, voice_name
+from voicelive_tui.safe_text import displayable
 from voicelive_tui.updates import Closed, EventReceived, EventSent, Outage, PlannedReconnect, Update
 
 
@@ -33,9 +34,10 @@ def agent_line(turn: Turn) -> str:
     elif turn.interrupted and turn.kind != "text":
         estimated = ", estimated" if turn.cut_estimated else ""
         suffix = f" [interrupted at {(turn.heard_ms or 0) / 1000:.1f} s{estimated}]"
+    text = displayable(turn.text, one_line=True)  # one line per utterance
     if turn.kind == "text":
-        return f"Agent Text Response:\t{turn.text}{suffix}"
-    return f"Agent Audio Response:\t{turn.text}{suffix}"
+        return f"Agent Text Response:\t{text}{suffix}"
+    return f"Agent Audio Response:\t{text}{suffix}"
 
 
 class ConversationLogWriter:
@@ -91,16 +93,16 @@ class ConversationLogWriter:
             self.flush_unlogged_turns(only_final=True)
             session = obj(event.get("session"))
             self.log.header(
-                session.get("id", ""),
+                str(session.get("id", "")),
                 session.get("model"),
                 voice_name(session),
                 session.get("instructions"),
             )
         elif kind == "conversation.item.input_audio_transcription.completed":
-            self._user(str(event.get("transcript", "")))
+            self._user(text_field(event, "transcript"))
         elif kind == "response.text.done":
             self._agent(
-                ident(event.get("item_id")), f"Agent Text Response:\t{event.get('text', '')}"
+                ident(event.get("item_id")), f"Agent Text Response:\t{text_field(event, 'text')}"
             )
         elif kind == "response.audio_transcript.done":
             item_id = ident(event.get("item_id"))
@@ -112,7 +114,7 @@ class ConversationLogWriter:
                 if item_id not in self._held:
                     self._held.append(item_id)
             else:
-                self._agent(item_id, f"Agent Audio Response:\t{event.get('transcript', '')}")
+                self._agent(item_id, f"Agent Audio Response:\t{text_field(event, 'transcript')}")
         elif kind == "response.done":
             self.flush_unlogged_turns(keep_playing=True)
 
@@ -132,7 +134,7 @@ class ConversationLogWriter:
         # What the agent said before comes first; a reply already streaming to this
         # input (its transcript may come late) is written when it ends.
         self.flush_unlogged_turns(only_final=True)
-        self.log.write(f"User Input:\t{text}")
+        self.log.write(f"User Input:\t{displayable(text, one_line=True)}")
 
     def _agent(self, item_id: str | None, line: str) -> None:
         if item_id:

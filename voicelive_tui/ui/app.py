@@ -259,7 +259,8 @@ class VoiceLiveApp(App[int]):
         self._prompt_approval()
 
     def on_session_notice(self, message: SessionNotice) -> None:
-        self.notify(message.text, severity=message.severity.value, timeout=8)
+        # The service's words: shown as they are, never read as Rich markup.
+        self.notify(message.text, severity=message.severity.value, timeout=8, markup=False)
 
     # -- inputs and selections ------------------------------------------------------
 
@@ -382,9 +383,9 @@ class VoiceLiveApp(App[int]):
         try:
             path.write_text(logs.redactor(text), encoding="utf-8")
         except OSError as exc:
-            self.notify(f"Export failed: {exc.strerror}", severity="error", timeout=8)
+            self.notify(f"Export failed: {exc.strerror}", severity="error", timeout=8, markup=False)
             return
-        self.notify(f"Conversation saved: {path}", timeout=6)
+        self.notify(f"Conversation saved: {path}", timeout=6, markup=False)
 
     async def action_quit(self) -> None:
         """Close the socket, stop audio, flush and close the logs, then leave."""

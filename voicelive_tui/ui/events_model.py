@@ -20,6 +20,7 @@ from voicelive_tui.protocol import (
     pcm_ms,
     summarize,
 )
+from voicelive_tui.safe_text import displayable
 from voicelive_tui.updates import Direction, EventReceived, EventSent
 
 MAX_ENTRIES = 5_000
@@ -27,6 +28,11 @@ AUDIO_FOLDS = frozenset({APPEND, AUDIO_DELTA})
 """Audio event types whose folded line says how much audio it carried."""
 FOLDED_TEXT_CELLS = 60
 """How much of the streamed text a folded delta line keeps (its newest part)."""
+
+
+def shown_type(event: Mapping[str, Any]) -> str:
+    """The event's type as its line shows it (the service's text, made displayable)."""
+    return displayable(str(event.get("type", "?")), one_line=True)
 
 
 def is_foldable(event_type: str) -> bool:
@@ -55,7 +61,8 @@ class EventEntry:
     @property
     def text(self) -> str:
         """The summary as shown: folded lines say how many events, and how much audio or
-        the newest of the streamed text."""
+        the newest of the streamed text (as ``repr`` writes it: control characters escaped,
+        in the form :func:`~voicelive_tui.safe_text.displayable` uses)."""
         if self.count == 1:
             return self.summary
         if self.type in AUDIO_FOLDS:
@@ -116,7 +123,7 @@ class EventBuffer:
 
     def add(self, direction: Direction, event: Mapping[str, Any], at: float) -> EventEntry:
         """Record one event; returns the new line or the folded line it joined."""
-        kind = str(event.get("type", "?"))
+        kind = shown_type(event)
         foldable = is_foldable(kind)
         if foldable:
             entry = self._open.get(kind)
@@ -158,7 +165,7 @@ class EventBuffer:
         shown = len(self.view)
         folded: dict[int, EventEntry] = {}
         for update in updates:
-            before = self._open.get(str(update.event.get("type", "?")))
+            before = self._open.get(shown_type(update.event))
             entry = self.add(update.direction, update.event, update.at)
             if entry is before and entry.seq <= last:
                 folded[entry.seq] = entry

@@ -13,6 +13,7 @@ from typing import Literal, get_args
 from voicelive_tui.conversation.alarms import is_low
 from voicelive_tui.conversation.reducer import Conversation
 from voicelive_tui.conversation.turns import ConnectionState, VadState
+from voicelive_tui.protocol import shown
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,7 @@ def limits_label(conv: Conversation) -> str | None:
         for name, (remaining, limit) in conv.activity.rate_limits.items()
         if is_low(remaining, limit)
     ]
-    return ", ".join(low) or None
+    return ", ".join(low) or None  # the names were made displayable as they came
 
 
 def token_count(n: int) -> str:
@@ -186,7 +187,7 @@ def status_view(
         latency_ms=conv.last_voice_to_voice_ms,
         rtt_ms=conv.rtt_ms,
         rtt_unavailable=conv.rtt_unavailable,
-        conversation_id=conv.session.conversation_id,
+        conversation_id=shown(conv.session.conversation_id),
         audio=audio.devices,
         glitches=glitch_label(audio),
         expires_in_s=None if wall_now is None else expires_in_label(conv.expires_in(wall_now)),

@@ -11,6 +11,7 @@ from textual.widgets import Static
 from voicelive_tui.conversation.activity import describe, footnotes
 from voicelive_tui.conversation.turns import Turn
 from voicelive_tui.conversation.usage import compact
+from voicelive_tui.safe_text import displayable
 
 TimeLabel = Callable[[float], str]
 """Turns a monotonic time stamp into what the user reads (e.g. wall-clock HH:MM:SS)."""
@@ -112,7 +113,7 @@ class TurnView(Static):
         text = Text()
         text.append(turn_header(turn, self._time_label), style="bold")
         text.append("\n")
-        text.append(turn_body(turn))
+        text.append(displayable(turn_body(turn)))  # stored clean; the screen checks again
         # A reflow of the panel repaints every turn on it: only when this one's height
         # changes (a streamed word that fits on the last line repaints just this turn).
         width = self.content_size.width

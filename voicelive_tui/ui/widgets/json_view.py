@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
-from rich.json import JSON
+from rich.highlighter import JSONHighlighter
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -13,11 +15,20 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from voicelive_tui.protocol import elide_for_display
+from voicelive_tui.safe_text import displayable
+
+_HIGHLIGHT = JSONHighlighter()
 
 
-def event_json(event: Mapping[str, Any]) -> JSON:
-    """Pretty JSON of ``event`` with audio payloads replaced by their size."""
-    return JSON.from_data(elide_for_display(event), indent=2, default=str)
+def event_json(event: Mapping[str, Any]) -> Text:
+    """Pretty JSON of ``event`` with audio payloads replaced by their size.
+
+    JSON escapes the C0 controls; DEL, C1 and the bidi controls it leaves raw (non-ASCII
+    is kept readable), so the dump passes :func:`displayable` too."""
+    dump = json.dumps(elide_for_display(event), indent=2, default=str, ensure_ascii=False)
+    text = _HIGHLIGHT(displayable(dump))
+    text.no_wrap = True
+    return text
 
 
 class JsonScreen(ModalScreen[None]):
@@ -32,6 +43,6 @@ class JsonScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="json-body") as body:
-            body.border_title = self._title
+            body.border_title = Text(self._title)  # a str would be read as markup
             body.border_subtitle = "Esc to close"
             yield Static(event_json(self._event), id="json-text")
