@@ -243,5 +243,6 @@ async def _stop(process: asyncio.subprocess.Process) -> None:
         try:
             await asyncio.wait_for(process.wait(), STOP_TIMEOUT_S)
         except asyncio.TimeoutError:
-            process.kill()
+            with contextlib.suppress(ProcessLookupError):  # it may have ended meanwhile
+                process.kill()
             await process.wait()
