@@ -40,8 +40,8 @@ WORKER = Path(__file__).with_name("recogniser_worker.py")
 START_TIMEOUT_S = 30.0
 TURN_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 0.3
-"""The worker ends at once when its input closes, unless mid-turn: then it is killed (a
-quit never waits for a decode)."""
+"""The worker ends at once when its input closes, unless mid-turn: then it is terminated
+(a quit never waits for a decode)."""
 GENERIC_WORDS = frozenset(
     "get set list fetch find lookup look up search query check call run do make create read"
     " show tell give return returns the a an of for to by in on at and or is my me".split()
@@ -244,5 +244,5 @@ async def _stop(process: asyncio.subprocess.Process) -> None:
             await asyncio.wait_for(process.wait(), STOP_TIMEOUT_S)
         except asyncio.TimeoutError:
             with contextlib.suppress(ProcessLookupError):  # it may have ended meanwhile
-                process.kill()
+                process.terminate()  # (kill() has no SIGKILL on Windows)
             await process.wait()
