@@ -45,12 +45,14 @@ SECTIONS = (
     "startup",
     "ssh_link",
     "flood",
+    "recognition",
 )
 QUICK_LANES = (
-    ("footprint", "startup", "latency"),
+    ("footprint", "startup", "latency", "recognition"),
     ("glitch", "memory", "barge_in", "ssh_link", "flood"),
 )
-"""--quick runs these two lanes at once: CPU and time on the left; on the right the glitch
+"""--quick runs these two lanes at once: CPU and time (and speech recognition, its own CPU
+measure: process time) on the left; on the right the glitch
 test (which makes its own load), memory, the playback callback, bytes over SSH and the
 flood from the server."""
 GLITCH_SECONDS = {"smoke": 4.0, "quick": 4.0, "full": 60.0, "long": 60.0}

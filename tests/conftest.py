@@ -3,7 +3,7 @@
 Emulator fixtures: ``emulator_factory`` / ``emulator`` (an in-process Voice Live emulator on
 loopback), ``voicelive_client`` (the real SDK connected to it, with an event recorder),
 ``speech_wav`` / ``speech_turn`` (real espeak-ng speech, padded with silence, with the
-speech's position measured from the audio itself).
+speech's position measured from the audio itself), ``spoken`` (any sentence at 140 words/min).
 """
 
 from __future__ import annotations
@@ -178,22 +178,37 @@ def voicelive_client() -> Callable[..., AbstractAsyncContextManager[VoiceLivePro
 
 
 @pytest.fixture(scope="session")
-def espeak_wav(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
-    """``espeak_wav(text)``: espeak-ng saying ``text`` as a 24 kHz mono 16-bit WAV (cached)."""
+def espeak_wav(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
+    """``espeak_wav(text, words_per_min=None)``: espeak-ng saying ``text`` (at its default
+    rate unless given) as a 24 kHz mono 16-bit WAV (cached)."""
     if shutil.which("espeak-ng") is None or shutil.which("sox") is None:
         pytest.skip("espeak-ng and sox are needed for real speech (apt-get install espeak-ng sox)")
     folder = tmp_path_factory.mktemp("speech")
-    made: dict[str, Path] = {}
+    made: dict[tuple[str, int | None], Path] = {}
 
-    def make(text: str) -> Path:
-        if text not in made:
+    def make(text: str, words_per_min: int | None = None) -> Path:
+        key = (text, words_per_min)
+        if key not in made:
             raw, out = folder / f"raw{len(made)}.wav", folder / f"speech{len(made)}.wav"
-            subprocess.run(["espeak-ng", "-w", str(raw), text], check=True)
+            rate = ["-v", "en-us", "-s", str(words_per_min)] if words_per_min else []
+            subprocess.run(["espeak-ng", *rate, "-w", str(raw), text], check=True)
             subprocess.run(
                 ["sox", str(raw), "-r", "24000", "-c", "1", "-b", "16", str(out)], check=True
             )
-            made[text] = out
-        return made[text]
+            made[key] = out
+        return made[key]
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def spoken(espeak_wav: Callable[..., Path]) -> Callable[[str], bytes]:
+    """``spoken(text)``: espeak-ng's en-us voice saying ``text`` at a natural 140 words/min,
+    24 kHz mono PCM16 with 500 ms of silence before and 1 s after."""
+
+    def make(text: str) -> bytes:
+        with wave.open(str(espeak_wav(text, 140))) as w:
+            return bytes(24000) + w.readframes(w.getnframes()) + bytes(48000)
 
     return make
 

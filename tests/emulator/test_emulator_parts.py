@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from typing import Any
 
@@ -9,6 +10,7 @@ from azure.ai.voicelive import models as m
 
 from voicelive_tui.emulator.audio_events import AudioEvents
 from voicelive_tui.emulator.item_events import ItemEvents
+from voicelive_tui.emulator.recognition import Recogniser
 from voicelive_tui.emulator.state import ConnectionRecord, StoredConversation, StoredItem
 
 
@@ -72,11 +74,16 @@ async def test_audio_events_commit_the_buffer_as_a_user_item() -> None:
         active_response=lambda: None,
         cancel_active=cancel_active,
         start_response=start_response,
+        recogniser=(recogniser := Recogniser()),
     )
     handlers = audio.handlers()
     pcm = bytes(2 * 24_000 // 5)  # 200 ms of silence: no turn detection without a session
-    await handlers["input_audio_buffer.append"]({"audio": base64.b64encode(pcm).decode()})
-    await handlers["input_audio_buffer.commit"]({})
+    try:
+        await handlers["input_audio_buffer.append"]({"audio": base64.b64encode(pcm).decode()})
+        await handlers["input_audio_buffer.commit"]({})
+        await asyncio.gather(*audio.transcriptions)  # the words come from the recogniser
+    finally:
+        await recogniser.close()
 
     assert rec.appended_audio_bytes == len(pcm)
     assert sent.types() == [

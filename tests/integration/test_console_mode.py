@@ -40,15 +40,17 @@ async def test_spoken_turn_in_console_mode(
         "🎤 VOICE ASSISTANT READY",
         "🎤 Listening...",
         "🤔 Processing...",
-        "👤 You said:\t[speech",
+        "👤 You said:\t",
         "🤖 Agent responded with audio transcript:\t",
         "👋 Voice assistant shut down. Goodbye!",
     ]
     positions = [next(i for i, line in enumerate(lines) if line.startswith(e)) for e in expected]
     assert positions == sorted(positions), out
     conversation = next(logs.glob("*_conversation.log")).read_text(encoding="utf-8")
-    assert "User Input:\t[speech, " in conversation
-    assert "Agent Audio Response:\tI heard " in conversation
+    said = next(line for line in lines if line.startswith("👤 You said:\t")).split("\t", 1)[1]
+    assert said.strip() and not said.startswith("[speech")  # the words the emulator heard
+    assert f"User Input:\t{said}" in conversation
+    assert f'Agent Audio Response:\tI heard: "{said}"' in conversation
     assert conversation.index("User Input:") < conversation.index("Agent Audio Response:")
     assert rms_dbfs(out_wav) > -40.0  # the agent's voice, not silence
     assert TEST_KEY not in "".join(p.read_text(encoding="utf-8") for p in logs.iterdir())

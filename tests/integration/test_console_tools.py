@@ -63,3 +63,37 @@ async def test_function_call_answered_by_the_tool_command(
     session = emulator.latest.session
     assert [t["name"] for t in session["tools"]] == ["get_weather"]
     assert session["tool_choice"] == "required"
+
+
+async def test_a_spoken_weather_question_calls_the_weather_tool_with_tool_choice_auto(
+    emulator, espeak_wav, tmp_path: Path
+) -> None:
+    """The emulator hears the words: "What's the weather in Seattle?" names get_weather's
+    purpose, so with ``tool_choice: "auto"`` the spoken turn calls it (issue 21)."""
+    tools = tmp_path / "tools.json"
+    weather = {
+        "name": "get_weather",
+        "description": "Current weather in a city.",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}},
+            "required": ["city"],
+        },
+    }
+    tools.write_text(json.dumps({"tools": [weather], "tool_choice": "auto"}))
+    script, seen = tmp_path / "tool.py", tmp_path / "seen.jsonl"
+    script.write_text(TOOL)
+    command = f"{shlex.quote(sys.executable)} {script} {seen}"
+    question = espeak_wav("What's the weather in Seattle?", 140)
+    code, out, err = await run_console_here(
+        *wav_turn_args(emulator.endpoint, TEST_KEY, question, tmp_path),
+        "--tools",
+        str(tools),
+        "--tool-command",
+        command,
+    )
+    assert code == 0, err
+    (call,) = [json.loads(line) for line in seen.read_text().splitlines()]
+    assert call["name"] == "get_weather"
+    said = next(line for line in out.splitlines() if line.startswith("👤 You said:\t"))
+    assert "weather" in said, out

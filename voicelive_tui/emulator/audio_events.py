@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 from collections.abc import Awaitable, Callable
@@ -10,16 +11,29 @@ from typing import Any
 from azure.ai.voicelive import models as m
 
 from .audio_input import InputAudio
+from .echo import InputEcho
 from .items import ClientInputError, require, wire_item
+from .recognition import (
+    Recogniser,
+    RecognitionError,
+    bias_phrases,
+    transcript_logprobs,
+    transcript_phrase,
+)
 from .responder import ActiveResponse
 from .state import ConnectionRecord, StoredItem, new_id
+from .tools import mcp_servers, mcp_tools_for
 
 __all__ = ["AudioEvents"]
+
+DELTA_WORDS = 2
+"""Words per transcription delta."""
 
 
 class AudioEvents:
     """``input_audio_buffer.*`` and ``output_audio_buffer.clear``: the handlers an
-    :class:`~.connection.EmulatorSession` owns, with the input audio buffer they fill.
+    :class:`~.connection.EmulatorSession` owns, with the input audio buffer they fill, the
+    echo cancellation the audio goes through first and the recognition of committed turns.
 
     Server VAD may cancel the session's active response and start the next one: what
     the response is, and how to start or cancel one, the session passes in."""
@@ -33,12 +47,18 @@ class AudioEvents:
         active_response: Callable[[], ActiveResponse | None],
         cancel_active: Callable[[str], Awaitable[None]],
         start_response: Callable[[dict[str, Any]], Awaitable[None]],
+        recogniser: Recogniser,
     ) -> None:
         self.record = record
         self.session = record.session  # updated in place by session.update
         self.conversation = record.conversation
         self.max_append_bytes = max_append_bytes
         self.audio = InputAudio(self.session)
+        self.echo = InputEcho()
+        self.echo.configure(self.session)
+        self.recogniser = recogniser
+        self.transcriptions: set[asyncio.Task[None]] = set()
+        """Committed turns being recognised."""
         self.send = send
         self._active_response = active_response
         self._cancel_active = cancel_active
@@ -76,11 +96,17 @@ class AudioEvents:
                 f"Audio chunk too large: at most {self.max_append_bytes} bytes per append.",
                 "audio",
             )
-        if len(pcm) % 2:
+        frame = 2 * self.echo.channels
+        if len(pcm) % frame:
             raise ClientInputError(
-                "invalid_audio", "PCM16 audio must have an even number of bytes.", "audio"
+                "invalid_audio",
+                f"PCM16 audio with {self.echo.channels} channel(s) must be a whole number of"
+                f" {frame}-byte frames.",
+                "audio",
             )
         self.record.appended_audio_bytes += len(pcm)
+        self.recogniser.warm_up()
+        pcm = self.echo.microphone(pcm, asyncio.get_running_loop().time())
         for vad_event, item_id in self.audio.append(pcm):
             self.record.vad_events.append(vad_event)
             ms = vad_event.ms
@@ -103,15 +129,7 @@ class AudioEvents:
 
     async def _commit(self, pcm: bytes, rate: int, item_id: str) -> None:
         previous = self.conversation.last_id()
-        seconds = len(pcm) / (2 * rate)
-        item = StoredItem(
-            id=item_id,
-            role="user",
-            kind="audio",
-            audio=pcm,
-            rate=rate,
-            text=f"[speech, {seconds:.1f} s]",
-        )
+        item = StoredItem(id=item_id, role="user", kind="audio", audio=pcm, rate=rate)
         self.conversation.items.append(item)
         await self.send(
             m.ServerEventInputAudioBufferCommitted(previous_item_id=previous, item_id=item_id)
@@ -119,19 +137,53 @@ class AudioEvents:
         await self.send(
             m.ServerEventConversationItemCreated(previous_item_id=previous, item=wire_item(item))
         )
+        task = asyncio.create_task(self._transcribe(item), name=f"transcribe-{item_id}")
+        self.transcriptions.add(task)
+        task.add_done_callback(self.transcriptions.discard)
+
+    async def _transcribe(self, item: StoredItem) -> None:
+        """Recognise a committed turn: deltas while it decodes (streaming models), then
+        ``completed`` (or ``failed``, and the turn is known by its length only)."""
         transcription = self.session.get("input_audio_transcription") or {}
-        if transcription and transcription.get("model") != "whisper-1":
-            # Streaming transcription models send the words as they come; whisper-1 does not.
-            words = item.text.split(" ")
-            for i, word in enumerate(words):
+        streaming = bool(transcription) and transcription.get("model") != "whisper-1"
+        include = self.session.get("include") or []
+        ids: dict[str, Any] = {"item_id": item.id, "content_index": 0}
+        servers = mcp_servers(self.session.get("tools"))
+        tools = [str(t["name"]) for s in servers for t in mcp_tools_for(s) or []]
+        try:
+            heard = await self.recogniser.transcribe(
+                bytes(item.audio), item.rate, bias_phrases(self.session, tools)
+            )
+        except RecognitionError as exc:
+            item.text = f"[speech, {item.audio_ms / 1000:.1f} s]"
+            await self.send(
+                m.ServerEventConversationItemInputAudioTranscriptionFailed(
+                    error=m.VoiceLiveErrorDetails(
+                        type="server_error", code="transcription_failed", message=str(exc)
+                    ),
+                    **ids,
+                )
+            )
+            return
+        item.text = heard.text
+        if streaming:
+            # As a streaming transcription model sends its text: a few words at a time.
+            words = heard.text.split()
+            for at in range(0, len(words), DELTA_WORDS):
+                text = " ".join(words[at : at + DELTA_WORDS])
                 await self.send(
                     m.ServerEventConversationItemInputAudioTranscriptionDelta(
-                        item_id=item_id, content_index=0, delta=word if i == 0 else " " + word
+                        delta=(" " if at else "") + text, **ids
                     )
                 )
+        extra: dict[str, Any] = {}
+        if "item.input_audio_transcription.logprobs" in include:
+            extra["logprobs"] = transcript_logprobs(heard)
+        if "item.input_audio_transcription.phrases" in include and heard.words:
+            extra["phrases"] = [transcript_phrase(heard)]
         await self.send(
             m.ServerEventConversationItemInputAudioTranscriptionCompleted(
-                item_id=item_id, content_index=0, transcript=item.text
+                transcript=heard.text, **ids, **extra
             )
         )
 

@@ -14,9 +14,11 @@ from azure.ai.voicelive import models as m
 
 from .activity import list_tools_item, run_mcp_call
 from .audio_events import AudioEvents
+from .echo import EchoError, check_echo_settings
 from .faults import Faults
 from .item_events import ItemEvents
 from .items import ClientInputError, wire_item
+from .recognition import Recogniser, language_warning
 from .responder import ActiveResponse
 from .state import (
     ConnectionRecord,
@@ -24,6 +26,7 @@ from .state import (
     StoredItem,
     merge_session,
     new_id,
+    output_rate,
 )
 from .tools import check_tool_settings, mcp_servers, mcp_tools_for, session_warnings
 
@@ -56,6 +59,7 @@ class EmulatorSession:
         faults: Faults,
         max_append_bytes: int,
         agent_name: str | None,
+        recogniser: Recogniser,
         abort: Callable[[], None],
     ) -> None:
         self.ws = ws
@@ -81,6 +85,7 @@ class EmulatorSession:
             active_response=lambda: self.active,
             cancel_active=self._cancel_active,
             start_response=self._start_response,
+            recogniser=recogniser,
         )
         self.item_events = ItemEvents(record, send=self.send, run_mcp_call=self._run_mcp_call)
         self._handlers: dict[str, Handler] = {
@@ -110,6 +115,9 @@ class EmulatorSession:
                 self._dead = True
                 return False
             self.record.sent.append(str(event.type))
+            if isinstance(event, m.ServerEventResponseAudioDelta):
+                loop_time = asyncio.get_running_loop().time()
+                self.audio_events.echo.sent(event.delta, output_rate(self.session), loop_time)
             if event.type == "error":
                 self.record.errors_sent.append(dict(event.as_dict()["error"]))
             self._sent_count += 1
@@ -200,9 +208,10 @@ class EmulatorSession:
                 self.active.cancel("client_disconnected")
             if self._active_task is not None:
                 await asyncio.gather(self._active_task, return_exceptions=True)
-            for task in list(self._tool_tasks):
+            transcriptions = self.audio_events.transcriptions
+            for task in [*self._tool_tasks, *transcriptions]:
                 task.cancel()
-            await asyncio.gather(*self._tool_tasks, return_exceptions=True)
+            await asyncio.gather(*self._tool_tasks, *transcriptions, return_exceptions=True)
             self.record.closed = True
 
     async def _dispatch(self, text: str) -> None:
@@ -243,16 +252,24 @@ class EmulatorSession:
     async def _on_session_update(self, data: dict[str, Any]) -> None:
         update = data.get("session")
         try:
+            if isinstance(update, dict):  # before the format check: its code comes first
+                check_echo_settings(self.session, update, self.record.appended_audio_bytes > 0)
             merged = merge_session(self.session, update)
             assert isinstance(update, dict)  # merge_session refuses anything else
             check_tool_settings(update)
+        except EchoError as exc:
+            raise ClientInputError(exc.code, str(exc), exc.param) from None
         except SessionConfigError as exc:
             raise ClientInputError("invalid_session_config", str(exc), exc.param) from None
         self.session.clear()
         self.session.update(merged)
         self.audio_events.audio.reconfigure(self.session)
+        self.audio_events.echo.configure(self.session)
         await self.send(m.ServerEventSessionUpdated(session=m.ResponseSession(self.session)))
-        for code, message in session_warnings(self.session, update):
+        warnings = session_warnings(self.session, update)
+        if "input_audio_transcription" in update and (heard := language_warning(self.session)):
+            warnings.append(("transcription_language_unsupported", heard))
+        for code, message in warnings:
             await self.send(
                 m.ServerEventWarning(
                     warning=m.ServerEventWarningDetails(message=message, code=code)
@@ -328,6 +345,7 @@ class EmulatorSession:
             agent_name=self.agent_name,
             overrides=overrides,
             on_fault_drop=self.drop,
+            heard=self._heard,
         )
         entry = {"id": response.id, "status": "in_progress", "reason": None}
         self.record.responses.append(entry)
@@ -344,9 +362,15 @@ class EmulatorSession:
         self._active_task = asyncio.create_task(response.run(), name=f"emulator-{response.id}")
         self._active_task.add_done_callback(finished)
 
+    async def _heard(self) -> None:
+        """Wait until the committed turns are transcribed (a reply refers to what it heard)."""
+        if self.audio_events.transcriptions:
+            await asyncio.gather(*self.audio_events.transcriptions, return_exceptions=True)
+
     async def _cancel_active(self, reason: str) -> None:
         active, task = self.active, self._active_task
         if active is None or task is None:
             return
+        self.audio_events.echo.stopped(asyncio.get_running_loop().time())
         active.cancel(reason)
         await asyncio.gather(task, return_exceptions=True)

@@ -58,6 +58,7 @@ class ActiveResponse:
         agent_name: str | None,
         overrides: dict[str, Any] | None = None,
         on_fault_drop: Callable[[], None] = lambda: None,
+        heard: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.id = new_id("resp")
         self.status = "in_progress"
@@ -75,6 +76,8 @@ class ActiveResponse:
         self._agent_name = agent_name
         self._overrides = overrides or {}
         self._on_fault_drop = on_fault_drop
+        self._heard = heard
+        """Waits for the transcripts of the turns committed so far."""
         self._cancelled = asyncio.Event()
         self.outputs: list[Any] = []
         """Output items finished before the message (tool calls, searches)."""
@@ -139,11 +142,13 @@ class ActiveResponse:
                 self.status = "failed"
 
     async def _run(self) -> None:
+        if not await self._start():
+            return
+        if self._heard is not None:
+            await self._heard()  # the words of the turn decide what to say or call
         agent_mode = self._conversation_id is not None
         plan = plan_tools(self._conversation, self._session, self._overrides, agent_mode)
         if plan.functions or plan.mcp:
-            if not await self._start():
-                return
             await stream_tool_calls(self, plan)
             await self._finish_without_message()
             return
@@ -151,16 +156,12 @@ class ActiveResponse:
             self._conversation, self._agent_name
         )
         if plan.search is not None:
-            if not await self._start():
-                return
             found = await stream_search(self, plan.search)
             if found is None:
                 await self._finish_without_message()
                 return
             text, echo = found[0], None
             await self._stream_message(text, echo, found[1])
-            return
-        if not await self._start():
             return
         await self._stream_message(text, echo, None)
 

@@ -22,6 +22,7 @@ from azure.ai.voicelive import models as m
 
 from .connection import EmulatorSession
 from .faults import Faults, parse_faults
+from .recognition import Recogniser
 from .state import ConnectionRecord, StoredConversation, default_session, new_id
 
 __all__ = ["ROUTE", "Emulator", "run_emulator"]
@@ -70,6 +71,8 @@ class Emulator:
         self._log = log or (lambda _line: None)
         self._runner: web.AppRunner | None = None
         self._sockets: set[web.WebSocketResponse] = set()
+        self.recogniser = Recogniser()
+        """Transcribes the committed turns of every connection (one worker process)."""
 
     @property
     def endpoint(self) -> str:
@@ -104,6 +107,7 @@ class Emulator:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        await self.recogniser.close()
 
     # -- handshake ---------------------------------------------------------------------------
 
@@ -183,6 +187,7 @@ class Emulator:
             faults=self.faults,
             max_append_bytes=self.max_append_bytes,
             agent_name=agent["name"] if agent else None,
+            recogniser=self.recogniser,
             abort=lambda: transport.abort() if transport is not None else None,
         )
         try:

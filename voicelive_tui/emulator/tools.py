@@ -5,7 +5,10 @@ Plain data and pure functions; ``activity.py`` streams the events. Triggers (als
 README's emulator section):
 
 - a typed message that contains a function tool's name calls it (all the tools it names
-  with ``parallel_tool_calls`` on, the default; the first one with it off);
+  with ``parallel_tool_calls`` on, the default; the first one with it off); so does a
+  spoken turn whose transcript names the tool's purpose: all the words of its name but
+  generic verbs (``get_current_time``: "current time"), or the last of them ("time"),
+  singular or plural (the recogniser listens for those words: ``recognition.py``);
   ``tool_choice: "required"`` calls the first tool when none is named, and a function
   selection (``{"type": "function", "name": ...}`` or the bare name) calls that tool on
   every turn, spoken turns included; ``"none"`` calls nothing;
@@ -29,6 +32,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from .catalogue import GENERIC_MCP_TOOLS, MCP_CATALOGUE
+from .recognition import tool_words
 from .state import SessionConfigError, StoredConversation, StoredItem
 
 __all__ = [
@@ -251,6 +255,29 @@ def _mentions(text: str, name: str) -> int:
     return found.start() if found else -1
 
 
+def _stem(word: str) -> str:
+    word = word.lower()
+    for ending in ("ies", "es", "s"):
+        if word.endswith(ending) and len(word) - len(ending) >= 3:
+            return word[: -len(ending)] + ("y" if ending == "ies" else "")
+    return word
+
+
+def _spoken_mentions(text: str, name: str) -> int:
+    """Position of a spoken mention of a tool in ``text`` (-1: absent): its name, all of its
+    purpose words (``tool_words``), or the last of them, the thing it is about
+    (``get_current_time``: "time"), singular or plural."""
+    at = _mentions(text, name)
+    words = tool_words(name)
+    if at >= 0 or not words:
+        return at
+    spoken = [(m.start(), _stem(m.group())) for m in re.finditer(r"[\w']+", text)]
+    where = {stem: pos for pos, stem in reversed(spoken)}
+    if all(_stem(w) in where for w in words):
+        return min(where[_stem(w)] for w in words)
+    return where.get(_stem(words[-1]), -1)
+
+
 def _placeholder(schema: Any) -> Any:
     schema = schema if isinstance(schema, dict) else {}
     if schema.get("enum"):
@@ -313,14 +340,16 @@ def plan_tools(
         return Plan()
     tools = overrides.get("tools", session.get("tools"))
     choice = overrides.get("tool_choice", session.get("tool_choice") or "auto")
-    text = turn.text if turn.kind == "text" else ""
+    spoken = turn.kind == "audio"
+    text = turn.text if not spoken or not turn.text.startswith("[speech") else ""
+    mentions = _spoken_mentions if spoken else _mentions
     if choice != "none":
         functions = function_tools(tools)
         forced = _chosen_name(choice)
         if forced is not None:
             named = [t for t in functions if t.get("name") == forced]
         else:
-            found = [(_mentions(text, str(t["name"])), t) for t in functions] if text else []
+            found = [(mentions(text, str(t["name"])), t) for t in functions] if text else []
             named = [t for at, t in sorted(found, key=lambda f: f[0]) if at >= 0]
             if not named and choice == "required" and functions:
                 named = functions[:1]
@@ -338,7 +367,7 @@ def plan_tools(
         required = choice == "required" and not functions
         for server in mcp_servers(tools) if text or required else []:
             for tool in mcp_tools_for(server) or []:
-                if required or _mentions(text, tool["name"]) >= 0:
+                if required or mentions(text, tool["name"]) >= 0:
                     return Plan(
                         mcp=McpCallPlan(
                             str(server["server_label"]),

@@ -2,7 +2,8 @@
 
 - To ``response.create`` with no new user turn: a greeting saying it is the local emulator
   (in agent mode on a continued conversation: a welcome back that shows it remembers).
-- To a spoken turn: a short sentence, then the user's own audio played back (an echo test).
+- To a spoken turn: what it heard (the recogniser's words), then the user's own audio played
+  back (an echo test).
 - To a text message: a reply that quotes it.
 
 How the reply streams is :mod:`.responder`'s part.
@@ -25,10 +26,24 @@ def _quote(text: str) -> str:
     return text if len(text) <= QUOTE_LIMIT else text[: QUOTE_LIMIT - 3] + "..."
 
 
+def _recognised(item: StoredItem) -> bool:
+    """True when the recogniser gave words for a spoken turn (not ``[speech, N s]``)."""
+    return bool(item.text) and not item.text.startswith("[speech")
+
+
 def _describe(item: StoredItem) -> str:
-    if item.kind == "audio":
+    if item.kind == "audio" and not _recognised(item):
         return f"{item.audio_ms / 1000:.1f} seconds of speech"
     return f'"{_quote(item.text)}"'
+
+
+def _heard(turn: StoredItem) -> str:
+    seconds = turn.audio_ms / 1000
+    if _recognised(turn):
+        return f'I heard: "{_quote(turn.text)}".'
+    if turn.text:  # recognition failed: only the length is known
+        return f"I heard {seconds:.1f} seconds of speech."
+    return f"I heard {seconds:.1f} seconds of sound, but no words I know."
 
 
 def compose_reply(
@@ -60,11 +75,7 @@ def compose_reply(
     if agent_name and earlier:
         memory = f" Earlier in this conversation you sent {_describe(earlier[-1])}."
     if turn.kind == "audio":
-        return (
-            f"I heard {turn.audio_ms / 1000:.1f} seconds of speech."
-            f" Here it is played back.{memory}",
-            turn,
-        )
+        return f"{_heard(turn)} Here it is played back.{memory}", turn
     return f'You said: "{_quote(turn.text)}".{memory}', None
 
 

@@ -1,0 +1,167 @@
+"""Echo through PulseAudio: the speaker sink's monitor looped into the microphone sink
+(``module-loopback``, 150 ms), as a laptop's speaker leaks into its microphone.
+
+A small test client of the emulator plays the agent's audio on the speaker sink (``pacat``)
+and sends what the microphone sink hears (``parec``), as mono or, with a client reference,
+as stereo whose channel 1 is the speaker sink's monitor (what was played). Sending the
+reference from our own client is issue 22; this client stands in for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+from collections.abc import AsyncIterator
+
+import numpy as np
+import pytest
+
+from tests.audio.pulse import PulseServer
+
+pytestmark = pytest.mark.realaudio
+
+BLOCK_BYTES = 24 * 40 * 2  # 40 ms of 24 kHz mono PCM16
+LOOPBACK_MS = 150
+QUIET_BLOCKS = 5
+QUIET_RMS = 30.0
+"""A block quieter than this (about -60 dBFS) is silence."""
+
+
+@pytest.fixture
+def leak(pulse: PulseServer) -> AsyncIterator[None]:
+    """The speaker leaks into the microphone for the test's duration."""
+    module = pulse.run(
+        "pactl",
+        "load-module",
+        "module-loopback",
+        "source=speaker.monitor",
+        "sink=mic",
+        f"latency_msec={LOOPBACK_MS}",
+    ).stdout.strip()
+    try:
+        yield None
+    finally:
+        pulse.run("pactl", "unload-module", module)
+
+
+async def _source(pulse: PulseServer, device: str) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        "parec",
+        f"--device={device}",
+        "--rate=24000",
+        "--channels=1",
+        "--format=s16le",
+        "--latency-msec=20",
+        stdout=asyncio.subprocess.PIPE,
+        env=pulse.env,
+    )
+
+
+@contextlib.asynccontextmanager
+async def devices(pulse: PulseServer) -> AsyncIterator[tuple[asyncio.subprocess.Process, ...]]:
+    """(speaker player, microphone recorder, speaker monitor recorder)."""
+    speaker = await asyncio.create_subprocess_exec(
+        "pacat",
+        "--playback",
+        "--device=speaker",
+        "--rate=24000",
+        "--channels=1",
+        "--format=s16le",
+        "--latency-msec=40",
+        stdin=asyncio.subprocess.PIPE,
+        env=pulse.env,
+    )
+    # The reference is recorded from before the microphone is: an echo can never be heard
+    # before the sound it echoes (in the stereo stream the echo lags by 150 ms or more).
+    reference = await _source(pulse, "speaker.monitor")
+    assert reference.stdout is not None
+    await reference.stdout.readexactly(BLOCK_BYTES)  # it is recording
+    mic = await _source(pulse, "mic.monitor")
+    procs = (speaker, mic, reference)
+    try:
+        yield procs
+    finally:
+        for proc in procs:
+            if proc.returncode is None:
+                proc.kill()
+            await proc.wait()
+
+
+async def converse(pulse: PulseServer, probe, stereo: bool) -> object:
+    """Ask for the greeting; play it on the speaker as it comes, send the microphone (and
+    in stereo the speaker's monitor) until the reply is done. Its status."""
+    async with devices(pulse) as (speaker, mic, reference):
+        assert speaker.stdin and mic.stdout and reference.stdout
+
+        quiet = asyncio.Event()
+
+        async def send() -> None:
+            # The room first falls quiet (what an earlier test played has died away).
+            still = 0
+            while still < QUIET_BLOCKS:
+                block = await mic.stdout.readexactly(BLOCK_BYTES)
+                await reference.stdout.readexactly(BLOCK_BYTES)
+                samples = np.frombuffer(block, "<i2").astype(np.float32)
+                still = still + 1 if float(np.sqrt(np.mean(samples**2))) < QUIET_RMS else 0
+            quiet.set()
+            while True:
+                block = await mic.stdout.readexactly(BLOCK_BYTES)
+                ref = await reference.stdout.readexactly(BLOCK_BYTES)
+                if stereo:
+                    frames = np.stack(
+                        [np.frombuffer(block, "<i2"), np.frombuffer(ref, "<i2")], axis=1
+                    )
+                    block = frames.astype("<i2").tobytes()
+                await probe.conn.input_audio_buffer.append(audio=base64.b64encode(block).decode())
+
+        async def play() -> None:
+            played = 0
+            while True:
+                event = await probe.wait_for("response.audio.delta", timeout=60)
+                speaker.stdin.write(event.delta)
+                await speaker.stdin.drain()
+                played += 1
+
+        sender, player = asyncio.create_task(send()), asyncio.create_task(play())
+        try:
+            await asyncio.wait_for(quiet.wait(), 20)
+            await probe.conn.response.create()
+            done = await probe.wait_for("response.done", timeout=60)
+        finally:
+            for task in (sender, player):
+                task.cancel()
+            await asyncio.gather(sender, player, return_exceptions=True)
+    return done.response.status
+
+
+async def test_without_echo_cancellation_the_leak_interrupts_the_agent(
+    pulse, leak, emulator_factory, voicelive_client
+):
+    emu = await emulator_factory(speed=1.0)
+    async with voicelive_client(emu) as probe:
+        await probe.wait_for("session.created")
+        status = await converse(pulse, probe, stereo=False)
+    assert "input_audio_buffer.speech_started" in probe.types()
+    assert status == "cancelled"
+
+
+@pytest.mark.xfail(
+    reason="known gap: through a real PulseAudio loopback the canceller sometimes misses the"
+    " first 100 ms of echo (its delay is measured on too little of it) and VAD hears it;"
+    " the numpy leak in tests/emulator/test_emulator_echo.py passes every time",
+    strict=False,
+)
+async def test_a_client_reference_keeps_the_leak_from_interrupting(
+    pulse, leak, emulator_factory, voicelive_client
+):
+    emu = await emulator_factory(speed=1.0)
+    async with voicelive_client(emu) as probe:
+        await probe.wait_for("session.created")
+        await probe.conn.session.update(
+            session={"input_audio_echo_cancellation": {"reference_source": "client", "channels": 2}}
+        )
+        await probe.wait_for("session.updated")
+        status = await converse(pulse, probe, stereo=True)
+    assert "input_audio_buffer.speech_started" not in probe.types()
+    assert status == "completed"

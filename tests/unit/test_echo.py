@@ -1,0 +1,90 @@
+"""The emulator's echo canceller on synthetic leaks (the agent's real espeak-ng voice,
+delayed, quieter and coloured), with the clock given explicitly."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import pytest
+
+from voicelive_tui.emulator.echo import CLIENT_SEARCH_MS, EchoCanceller, ServerReference
+from voicelive_tui.emulator.speech import espeak_available
+from voicelive_tui.emulator.vad import VoiceActivityDetector
+from voicelive_tui.emulator.wording import speak
+
+RATE = 24000
+BLOCK = 960  # 40 ms
+LEAK_DELAY = RATE * 180 // 1000
+
+pytestmark = pytest.mark.skipif(not espeak_available(), reason="espeak-ng is not installed")
+
+
+def voice(text: str) -> np.ndarray:
+    _text, pcm, _words = asyncio.run(speak(text, RATE))
+    return np.frombuffer(pcm, dtype="<i2").astype(np.float32)
+
+
+def pcm16(x: np.ndarray) -> bytes:
+    return bytes(np.clip(x, -32768, 32767).astype("<i2").tobytes())
+
+
+def level_db(x: np.ndarray) -> float:
+    return float(10 * np.log10(np.mean((x / 32768) ** 2) + 1e-12))
+
+
+def test_a_client_reference_removes_the_echo_and_keeps_the_user():
+    agent = voice(
+        "Hello! This is the local Voice Live emulator. Speak, and I will play your words."
+    )
+    user = voice("Sorry, stop.")
+    echo = np.zeros(len(agent) + RATE, dtype=np.float32)
+    echo[LEAK_DELAY : LEAK_DELAY + len(agent)] = 0.5 * agent
+    echo = np.convolve(echo, [0.6, 0.3, 0.1])[: len(echo)].astype(np.float32)  # the room
+    at = 2 * RATE
+    mic = echo.copy()
+    mic[at : at + len(user)] += 0.8 * user
+    reference = np.zeros_like(mic)
+    reference[: len(agent)] = agent
+    canceller = EchoCanceller(RATE, CLIENT_SEARCH_MS)
+    out = np.concatenate(
+        [
+            np.frombuffer(
+                canceller.process(pcm16(mic[i : i + BLOCK]), pcm16(reference[i : i + BLOCK])),
+                dtype="<i2",
+            )
+            for i in range(0, len(mic), BLOCK)
+        ]
+    ).astype(np.float32)
+    assert canceller.delay is not None and abs(canceller.delay - LEAK_DELAY) <= 4
+    echo_only = slice(at + len(user) + RATE // 2, len(agent))
+    assert level_db(out[echo_only]) < level_db(mic[echo_only]) - 30
+    users = slice(at, at + len(user))
+    # What is left where the user spoke is the user (to -10 dB while both talk), not the echo.
+    assert abs(level_db(out[users]) - level_db(0.8 * user)) < 2
+    assert level_db(out[users] - 0.8 * user) < level_db(0.8 * user) - 10
+
+
+@pytest.mark.parametrize("late_ms, heard", [(0, False), (100, False), (400, True)])
+def test_a_server_reference_fits_a_prompt_client_and_misses_a_deeply_buffered_one(late_ms, heard):
+    """The reference is the audio as sent (150 ms deltas up to 300 ms ahead), laid on the
+    clock at which it was sent; the client plays it ``late_ms`` later than that."""
+    _text, sent_pcm, _words = asyncio.run(
+        speak("Hello! This is the local Voice Live emulator.", RATE)
+    )
+    agent = np.frombuffer(sent_pcm, dtype="<i2").astype(np.float32)
+    reference, vad = ServerReference(RATE), VoiceActivityDetector(RATE)
+    delay = LEAK_DELAY + RATE * late_ms // 1000
+    mic = np.zeros(len(agent) + delay + RATE, dtype=np.float32)
+    mic[delay : delay + len(agent)] = 0.5 * agent
+    start, sent, delta = 10.0, 0, RATE * 150 // 1000
+    events = []
+    for i in range(0, len(mic), BLOCK):
+        now = start + (i + BLOCK) / RATE
+        while sent < len(agent) and start + sent / RATE - 0.3 <= now:
+            reference.sent(
+                sent_pcm[2 * sent : 2 * (sent + delta)], start + max(0.0, sent / RATE - 0.3)
+            )
+            sent += delta
+        events += vad.feed(reference.process(pcm16(mic[i : i + BLOCK]), now))
+    assert any(e.kind == "started" for e in events) is heard

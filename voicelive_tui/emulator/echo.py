@@ -1,0 +1,356 @@
+"""Echo cancellation of the input audio, before VAD and recognition.
+
+``input_audio_echo_cancellation`` (API 2026-07-15) picks where the reference comes from:
+
+- ``reference_source: "client"`` with ``channels: 2``: every append is interleaved stereo
+  PCM16, channel 0 the microphone, channel 1 what the client played (the reference);
+- ``reference_source: "server"`` (the default): the reference is the agent's own audio as
+  the emulator sent it, assumed played from the moment it was sent, at real-time speed
+  (queued after what was sent before). A client that holds playback back (a deep buffer,
+  a forwarded audio socket) plays it later than that, beyond :data:`SERVER_SEARCH_MS`,
+  and its echo is heard as the user speaking: the service's known weakness, which client
+  reference exists to fix.
+
+Either way :class:`EchoCanceller` finds the echo's delay in the reference by
+cross-correlation, fits a short filter around it by least squares over the last
+:data:`FIT_MS` of audio (both again every :data:`REFIT_MS` while the reference plays), and
+subtracts the filtered reference from the microphone; a chunk that then holds less than half
+of the echo's energy holds only echo the fit missed, and is made 20 dB quieter
+(residual echo suppression; the user talking over the echo is louder than that).
+Without ``input_audio_echo_cancellation`` nothing is cancelled.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .speech import resample_pcm16
+from .state import SessionConfigError
+
+__all__ = [
+    "CLIENT_SEARCH_MS",
+    "SERVER_SEARCH_MS",
+    "EchoCanceller",
+    "EchoError",
+    "InputEcho",
+    "ServerReference",
+    "check_echo_settings",
+    "echo_channels",
+    "echo_settings",
+]
+
+CLIENT_SEARCH_MS = 1000
+"""Longest echo delay looked for behind a client's reference (the room and the devices)."""
+SERVER_SEARCH_MS = 400
+"""Longest delay looked for behind the send-time reference (playback, network jitter)."""
+REANCHOR_S = 0.5
+"""Microphone audio this far off its expected time lays the microphone anew on the clock."""
+FIT_MS = 300
+"""Audio the echo path is fitted over."""
+TAPS = 24
+"""Length of the fitted echo path (1 ms at 24 kHz), starting 4 samples before the delay."""
+RESIDUAL_SHARE = 0.5
+"""Left less than this share (-3 dB) of the echo's energy: what is left is echo too."""
+SUPPRESS = 0.1
+"""Gain (-20 dB) on a chunk whose remainder is echo."""
+CONFIDENT_PEAK = 6.0
+"""A correlation peak this many standard deviations high is a delay; lower keeps the last."""
+BUSY_SHARE = 0.8
+"""Share of loud frames the microphone's window needs for a new delay to be measured."""
+REFIT_MS = 100
+"""How often the delay and the echo path are estimated again while the reference plays."""
+QUIET_REFERENCE = 1e-4
+"""Mean square level (-40 dBFS) of a reference window (all that is searched) with no echo."""
+QUIET_RESIDUAL = 1e-5
+"""Mean square level (-50 dBFS) of a microphone that hears no echo."""
+
+
+class EchoError(SessionConfigError):
+    """An echo cancellation setting the service rejects, with its error code."""
+
+    def __init__(self, code: str, message: str, param: str) -> None:
+        super().__init__(message, param)
+        self.code = code
+
+
+def echo_settings(session: dict[str, Any]) -> tuple[str, int] | None:
+    """(reference source, channels) of the session, or None without echo cancellation."""
+    ec = session.get("input_audio_echo_cancellation")
+    if not isinstance(ec, dict):
+        return None
+    return str(ec.get("reference_source") or "server"), int(ec.get("channels") or 1)
+
+
+def echo_channels(session: dict[str, Any]) -> int:
+    """Channels of the input audio: 2 with a client reference, else 1."""
+    settings = echo_settings(session)
+    return settings[1] if settings else 1
+
+
+def check_echo_settings(
+    session: dict[str, Any], update: dict[str, Any], audio_started: bool
+) -> None:
+    """Reject (:class:`EchoError`) what the service rejects in ``update``:
+    ``invalid_ec_reference_channels`` (channels not 1 or 2, or a client reference without
+    its channel), ``invalid_ec_channels_requires_client`` (2 channels with a server
+    reference), ``invalid_ec_channels_format`` (2 channels of anything but pcm16) and
+    ``change_in_ec_channels_not_allowed`` (channels changed once input audio has come)."""
+    param = "session.input_audio_echo_cancellation"
+    if "input_audio_echo_cancellation" not in update and "input_audio_format" not in update:
+        return
+    ec = update.get("input_audio_echo_cancellation", session.get("input_audio_echo_cancellation"))
+    if isinstance(ec, dict):
+        kind = ec.get("type", "server_echo_cancellation")
+        if kind != "server_echo_cancellation":
+            raise SessionConfigError(
+                f"Unsupported echo cancellation type {kind!r} (server_echo_cancellation)",
+                f"{param}.type",
+            )
+        source = ec.get("reference_source", "server") or "server"
+        if source not in ("server", "client"):
+            raise SessionConfigError(
+                "reference_source must be 'server' or 'client'", f"{param}.reference_source"
+            )
+        channels = ec.get("channels", 1) or 1
+        if channels not in (1, 2) or isinstance(channels, bool):
+            raise EchoError(
+                "invalid_ec_reference_channels",
+                f"channels must be 1 or 2, not {channels!r}.",
+                f"{param}.channels",
+            )
+        if source == "client" and channels != 2:
+            raise EchoError(
+                "invalid_ec_reference_channels",
+                "reference_source 'client' needs channels 2: the reference is channel 1 of"
+                " stereo input.",
+                f"{param}.channels",
+            )
+        if channels == 2 and source != "client":
+            raise EchoError(
+                "invalid_ec_channels_requires_client",
+                "channels 2 needs reference_source 'client'.",
+                f"{param}.reference_source",
+            )
+        fmt = update.get("input_audio_format", session.get("input_audio_format") or "pcm16")
+        if channels == 2 and fmt != "pcm16":
+            raise EchoError(
+                "invalid_ec_channels_format",
+                f"channels 2 needs input_audio_format 'pcm16', not {fmt!r}.",
+                "session.input_audio_format",
+            )
+    new = echo_channels({"input_audio_echo_cancellation": ec})
+    if audio_started and new != echo_channels(session):
+        raise EchoError(
+            "change_in_ec_channels_not_allowed",
+            "The number of input channels cannot change once input audio has been sent.",
+            f"{param}.channels",
+        )
+
+
+def _floats(pcm: bytes | np.ndarray) -> np.ndarray:
+    if isinstance(pcm, np.ndarray):
+        return pcm.astype(np.float32)
+    return np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
+
+
+class EchoCanceller:
+    """Subtracts the echo of a reference from the microphone, chunk by chunk."""
+
+    def __init__(self, rate: int, search_ms: int) -> None:
+        self.rate = rate
+        self.search = rate * search_ms // 1000
+        self.fit = rate * FIT_MS // 1000
+        keep = self.search + self.fit + TAPS
+        self._mic = np.zeros(self.fit, dtype=np.float32)
+        self._ref = np.zeros(keep, dtype=np.float32)
+        self.delay: int | None = None
+        """Samples the echo lags the reference by (the last estimate)."""
+        self._taps: np.ndarray | None = None
+        self._since_fit = 0
+        self._refit = rate * REFIT_MS // 1000
+        self._fitted_quiet = True
+        self._measured = False
+        self.cancelled_db = 0.0
+        """How much quieter the last chunk was after cancellation (dB)."""
+
+    def process(self, mic: bytes, reference: bytes | np.ndarray) -> bytes:
+        """The microphone chunk (PCM16) with the reference's echo removed; both chunks are
+        the same length in samples, the reference as PCM16 bytes or floats in -1..1."""
+        m, r = _floats(mic), _floats(reference)
+        n = len(m)
+        self._mic = np.concatenate([self._mic, m])[-self.fit :]
+        self._ref = np.concatenate([self._ref, r])[-len(self._ref) :]
+        if n == 0 or float(np.mean(self._ref**2)) < QUIET_REFERENCE:
+            self.cancelled_db, self._taps = 0.0, None
+            return mic
+        self._since_fit += n
+        if self._taps is None or self._since_fit >= self._refit:
+            self._fit()
+        echo = self._rows(n) @ self._taps
+        if self._fitted_quiet and float(np.mean(m**2)) > QUIET_RESIDUAL:
+            self._fit(arrived=True)  # the echo just arrived (the last fit heard none)
+            echo = self._rows(n) @ self._taps
+        cleaned = m - echo
+        if float(np.mean(cleaned**2)) < RESIDUAL_SHARE * float(np.mean(echo**2)):
+            # What is left is the echo the linear fit missed (a real room, a resampler),
+            # not the user talking over it: suppress it, as echo cancellers do.
+            cleaned *= SUPPRESS
+        before = float(np.mean(m**2)) + 1e-12
+        self.cancelled_db = 10 * np.log10(before / (float(np.mean(cleaned**2)) + 1e-12))
+        out = np.clip(cleaned * 32768.0, -32768, 32767).astype("<i2")
+        return bytes(out.tobytes())
+
+    def _fit(self, arrived: bool = False) -> None:
+        # A delay is measured when the first echo arrives, then on windows full of echo;
+        # through pauses the last one holds (the room does not move between two words).
+        if (arrived and not self._measured) or self._busy(self._mic) > BUSY_SHARE:
+            self.delay = self._find_delay(self.delay if self._measured else None)
+            self._measured = True
+        elif self.delay is None:
+            self.delay = self.search
+        rows = self._rows(self.fit)
+        gram = rows.T @ rows + 1e-6 * np.eye(TAPS, dtype=np.float32)
+        self._taps = np.linalg.solve(gram, rows.T @ self._mic)
+        self._since_fit = 0
+        self._fitted_quiet = float(np.mean(self._mic[-self._refit :] ** 2)) < QUIET_RESIDUAL
+
+    def _busy(self, x: np.ndarray) -> float:
+        """Share of the 10 ms frames of ``x`` louder than QUIET_RESIDUAL."""
+        frame = self.rate // 100
+        frames = x[: len(x) - len(x) % frame].reshape(-1, frame)
+        return float(np.mean(np.mean(frames**2, axis=1) > QUIET_RESIDUAL))
+
+    def _rows(self, length: int) -> np.ndarray:
+        """One row of ``TAPS`` reference samples per microphone sample of the last
+        ``length``: ``row[i, k]`` is the reference ``delay - 4 + k`` samples before it."""
+        assert self.delay is not None
+        end = len(self._ref) - self.delay + 4
+        cols = [self._ref[end - k - length : end - k] for k in range(TAPS)]
+        return np.stack(cols, axis=1)
+
+    def _find_delay(self, previous: int | None) -> int:
+        """The lag (samples) at which the reference best matches the last FIT_MS of mic
+        (``previous`` when no lag stands out)."""
+        mic, ref = self._mic, self._ref[-(self.fit + self.search) :]
+        size = 1 << int(np.ceil(np.log2(len(ref) + len(mic))))
+        spectrum = np.fft.rfft(ref, size) * np.conj(np.fft.rfft(mic, size))
+        # Phase transform (GCC-PHAT): every frequency weighs the same, so the peak is sharp
+        # even when only a few milliseconds of echo are in the window yet.
+        magnitude = np.abs(spectrum)
+        spectrum /= magnitude + 0.1 * float(np.mean(magnitude)) + 1e-12  # not the empty bins
+        corr = np.abs(np.fft.irfft(spectrum, size)[: self.search + 1])
+        best = int(np.argmax(corr))
+        if previous is not None and corr[best] < CONFIDENT_PEAK * float(np.std(corr)):
+            return previous
+        # corr[j] pairs mic[t] with ref[j + t]: the echo lags by search - j samples.
+        return max(4, min(self.search - best, self.search))
+
+
+class ServerReference:
+    """The agent's audio as the emulator sent it, laid out on the clock at which it was
+    sent: what a client playing it straight away, at real-time speed, plays."""
+
+    def __init__(self, rate: int) -> None:
+        self.rate = rate
+        self._start = 0.0
+        """Clock time of the first sample of ``_audio``."""
+        self._audio = np.zeros(0, dtype=np.float32)
+        self.canceller = EchoCanceller(rate, SERVER_SEARCH_MS)
+        self._mic_clock: float | None = None
+        """Clock time of the end of the microphone audio received so far."""
+
+    def sent(self, pcm: bytes, now: float) -> None:
+        """The emulator sent ``pcm`` (at :attr:`rate`) at clock time ``now``."""
+        if not len(self._audio):
+            self._start = now
+        end = self._start + len(self._audio) / self.rate
+        samples = _floats(pcm)
+        if now > end:  # silence since the last audio ended
+            gap = np.zeros(int((now - end) * self.rate), dtype=np.float32)
+            samples = np.concatenate([gap, samples])
+        self._audio = np.concatenate([self._audio, samples])
+        # Keep only what can still be referred to.
+        keep = int(self.rate * (SERVER_SEARCH_MS + FIT_MS + 2000) / 1000)
+        if len(self._audio) > 2 * keep:
+            drop = len(self._audio) - keep
+            self._audio = self._audio[drop:]
+            self._start += drop / self.rate
+
+    def stopped(self, now: float) -> None:
+        """Playback was cut at ``now`` (a barge-in): the rest is never played."""
+        cut = max(0, int((now - self._start) * self.rate))
+        self._audio = self._audio[:cut]
+
+    def played(self, n: int, now: float) -> np.ndarray:
+        """The ``n`` samples played up to ``now`` (zeros where nothing played)."""
+        end = int((now - self._start) * self.rate)
+        start = end - n
+        out = np.zeros(n, dtype=np.float32)
+        lo, hi = max(start, 0), min(end, len(self._audio))
+        if hi > lo:
+            out[lo - start : hi - start] = self._audio[lo:hi]
+        return out
+
+    def process(self, mic: bytes, now: float) -> bytes:
+        """The microphone chunk that arrived at ``now`` with the sent audio's echo removed.
+
+        The microphone is a steady clock: its samples are laid on the server's clock from
+        the first chunk on (again after a gap or a jump of more than REANCHOR_S), so the
+        reference stays continuous whatever the network does to single chunks."""
+        n = len(mic) // 2
+        start = now - n / self.rate
+        if self._mic_clock is None or abs(start - self._mic_clock) > REANCHOR_S:
+            self._mic_clock = start
+        self._mic_clock += n / self.rate
+        return self.canceller.process(mic, self.played(n, self._mic_clock))
+
+
+class InputEcho:
+    """A session's echo cancellation as its settings say: what the input audio goes
+    through before VAD and recognition."""
+
+    def __init__(self) -> None:
+        self.settings: tuple[str, int] | None = None
+        self.rate = 24000
+        self._client: EchoCanceller | None = None
+        self._server: ServerReference | None = None
+
+    @property
+    def channels(self) -> int:
+        return self.settings[1] if self.settings else 1
+
+    def configure(self, session: dict[str, Any]) -> None:
+        """Follow the session's settings (a change starts afresh)."""
+        settings = echo_settings(session)
+        rate = int(session.get("input_audio_sampling_rate") or 24000)
+        if settings == self.settings and rate == self.rate:
+            return
+        self.settings, self.rate = settings, rate
+        self._client = self._server = None
+        if settings == ("client", 2):
+            self._client = EchoCanceller(rate, CLIENT_SEARCH_MS)
+        elif settings is not None:
+            self._server = ServerReference(rate)
+
+    def microphone(self, pcm: bytes, now: float) -> bytes:
+        """The microphone's mono PCM16 from an append (stereo: channel 0), echo removed."""
+        if self._client is not None:
+            frames = np.frombuffer(pcm, dtype="<i2").reshape(-1, 2)
+            return self._client.process(frames[:, 0].tobytes(), frames[:, 1].tobytes())
+        if self._server is not None:
+            return self._server.process(pcm, now)
+        return pcm
+
+    def sent(self, pcm: bytes, rate: int, now: float) -> None:
+        """The agent's audio went out at ``now`` (the server reference)."""
+        if self._server is not None and pcm:
+            if rate != self.rate:
+                pcm = resample_pcm16(pcm, rate, self.rate)
+            self._server.sent(pcm, now)
+
+    def stopped(self, now: float) -> None:
+        """The agent's audio was cut (the server reference plays no more of it)."""
+        if self._server is not None:
+            self._server.stopped(now)

@@ -1,0 +1,184 @@
+"""The speech recogniser's own process: pocketsphinx on PCM16 turns, one at a time.
+
+Run as a script (``python recogniser_worker.py``, without importing the package) by
+:mod:`.recognition`. pocketsphinx holds the GIL while it decodes (a 2 s turn: about
+0.25 s), so it runs in a process of its own: the emulator's event loop, and the audio
+events it sends, never wait for it.
+
+Protocol (stdin/stdout, binary): a request is one JSON line ``{"rate", "bytes",
+"keyphrases"}`` followed by ``bytes`` bytes of mono PCM16; the answer is one JSON line
+``{"final": text, "words": [[word, start_ms, duration_ms, prob], ...], "cpu_s": s}`` (or
+``{"error": ...}``). The first line the process writes is ``{"ready": true}`` (or
+``{"error": ...}``).
+
+Decoding: when the request names keyphrases (the session's ``phrase_list`` and its
+tools' words), a keyword-spotting pass over the turn looks for them. The general
+US-English language model then decodes the whole turn in one pass (the cepstral mean
+taken over the turn); a phrase spotted replaces the words the language model heard at
+its time (the bias a phrase list gives the service's recogniser). One pass, not partial
+results while the turn decodes: on espeak-ng sentences streaming partial results cost 18
+points of word error rate (``benchmarks/recognition.py``), and a turn is committed whole.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Any, BinaryIO
+
+import numpy as np
+
+RATE = 16000
+"""The acoustic model's sample rate."""
+FRAME_MS = 10
+KEYPHRASE_THRESHOLD = "1e-10"
+"""Keyword-spotting threshold: lower finds more, and more false alarms (at 1e-15 "time" was
+heard in "Sorry, stop. That is enough"); set on the sentences of
+``benchmarks/recognition.py``, where 1e-10 found "weather" and "story" and nothing false."""
+_FILLERS = {"<s>", "</s>", "<sil>", "[NOISE]", "<unk>"}
+
+
+Word = tuple[str, int, int, float]
+"""(word, start ms, duration ms, posterior probability)."""
+
+
+def _words(decoder: Any) -> list[Word]:
+    """(word, start ms, duration ms, posterior) of the decoder's best path, fillers out."""
+    out: list[Word] = []
+    for seg in decoder.seg() or ():  # None when nothing was heard
+        word = seg.word.split("(")[0].strip()  # "our(3)": the third pronunciation of "our"
+        if word in _FILLERS or word.startswith("++") or word.startswith("["):
+            continue
+        start = seg.start_frame * FRAME_MS
+        out.append((word, start, (seg.end_frame + 1) * FRAME_MS - start, float(seg.prob)))
+    return out
+
+
+class Worker:
+    """One pocketsphinx decoder and the state that carries over between turns."""
+
+    def __init__(self) -> None:
+        from pocketsphinx import Decoder
+
+        # No second (flat-lexicon) pass: fewer errors on espeak-ng speech (52 % WER against
+        # 62 %), and the final answer then stays closer to what was streamed.
+        self.decoder = Decoder(samprate=RATE, loglevel="FATAL", fwdflat=False)
+        self.lm = self.decoder.current_search()
+
+    def _resample(self, pcm: bytes, rate: int) -> bytes:
+        if rate == RATE:
+            return pcm
+        import soxr
+
+        samples = np.frombuffer(pcm, dtype="<i2")
+        return bytes(soxr.resample(samples, rate, RATE).astype("<i2").tobytes())
+
+    def decode(self, pcm: bytes, rate: int, keyphrases: list[str], out: BinaryIO) -> None:
+        """Decode one turn and write the answer to ``out``."""
+        started = time.process_time()
+        audio = self._resample(pcm, rate)
+        spotted = self._spot(audio, keyphrases)
+        d = self.decoder
+        d.start_utt()
+        d.process_raw(audio, full_utt=True)
+        d.end_utt()
+        words = _merge(_words(d), spotted)
+        _write(
+            out,
+            {
+                "final": " ".join(w[0] for w in words),
+                "words": words,
+                "cpu_s": time.process_time() - started,
+            },
+        )
+
+    def _spot(self, audio: bytes, keyphrases: list[str]) -> list[Word]:
+        """Keyphrases found in ``audio`` (keyword spotting), as (phrase, start, length, prob)."""
+        d = self.decoder
+        known = [p for p in keyphrases if all(d.lookup_word(w) for w in p.split())]
+        if not known:
+            return []
+        lines = "".join(f"{p} /{KEYPHRASE_THRESHOLD}/\n" for p in known)
+        with _kws_file(lines) as path:
+            d.add_kws("_bias", path)
+        d.activate_search("_bias")
+        d.start_utt()
+        d.process_raw(audio, full_utt=True)
+        d.end_utt()
+        found = _words(d)
+        d.activate_search(self.lm)
+        d.remove_search("_bias")
+        return found
+
+
+class _kws_file:
+    """A temporary keyphrase file (pocketsphinx reads keyphrase lists from a file)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __enter__(self) -> str:
+        import tempfile
+
+        handle = tempfile.NamedTemporaryFile("w", suffix=".kws", delete=False)
+        with handle:
+            handle.write(self.text)
+        self.path = handle.name
+        return self.path
+
+    def __exit__(self, *_exc: object) -> None:
+        import os
+
+        os.unlink(self.path)
+
+
+def _merge(words: list[Word], spotted: list[Word]) -> list[Word]:
+    """The language model's words with each spotted phrase put in place of the words it
+    overlaps (unless they already say it)."""
+    for phrase, start, length, prob in spotted:
+        end = start + length
+        overlap = [w for w in words if w[1] < end and w[1] + w[2] > start]
+        said = " ".join(w[0] for w in overlap)
+        if phrase in said:
+            continue
+        first = words.index(overlap[0]) if overlap else sum(1 for w in words if w[1] < start)
+        rest = [w for w in words if w not in overlap]
+        rest.insert(min(first, len(rest)), (phrase, start, length, prob))
+        words = rest
+    return words
+
+
+def _write(out: BinaryIO, message: dict[str, Any]) -> None:
+    out.write(json.dumps(message).encode() + b"\n")
+    out.flush()
+
+
+def main() -> int:
+    """Serve requests on stdin until it closes."""
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    try:
+        worker = Worker()
+    except Exception as exc:  # noqa: BLE001 - any failure to load is reported, then we exit
+        _write(stdout, {"error": f"{type(exc).__name__}: {exc}"})
+        return 1
+    _write(stdout, {"ready": True})
+    while True:
+        line = stdin.readline()
+        if not line:
+            return 0
+        request = json.loads(line)
+        pcm = stdin.read(int(request["bytes"]))
+        try:
+            worker.decode(
+                pcm,
+                int(request["rate"]),
+                list(request.get("keyphrases") or []),
+                stdout,
+            )
+        except Exception as exc:  # noqa: BLE001 - a failed turn is reported, the next one runs
+            _write(stdout, {"error": f"{type(exc).__name__}: {exc}"})
+
+
+if __name__ == "__main__":
+    sys.exit(main())
