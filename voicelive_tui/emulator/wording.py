@@ -121,14 +121,15 @@ def _fields(result: dict[str, Any], known: set[str]) -> list[str]:
     c"), leaving out what the request already said (``known``)."""
     said = []
     for key, value in result.items():
+        verb = "is"
         if isinstance(value, list) and value and all(not isinstance(v, dict | list) for v in value):
-            value = _and([_spoken(v) for v in value[:ANSWER_ITEMS]])
+            value, verb = _and([_spoken(v) for v in value[:ANSWER_ITEMS]]), "are"
         elif isinstance(value, dict | list) or value is None:
             continue
         text = _spoken(value)
         if text.lower() in known or not text:
             continue
-        said.append(f"the {' '.join(_words_of(key))} is {text}")
+        said.append(f"the {' '.join(_words_of(key))} {verb} {text}")
     return said[:ANSWER_FIELDS]
 
 
