@@ -173,6 +173,8 @@ class SampleRun:
         if pyaudio is not None:
             full_env["PYTHONPATH"] = os.pathsep.join([str(pyaudio), full_env["PYTHONPATH"]])
         self.lines: list[str] = []
+        self.interrupted_at: int | None = None
+        """How many lines there were when :meth:`interrupt` was called."""
         self.process = subprocess.Popen(
             [sys.executable, str(script)],
             cwd=where,
@@ -205,7 +207,10 @@ class SampleRun:
         return "\n".join(self.lines)
 
     def interrupt(self, timeout: float = 20.0) -> int:
-        """Ctrl+C, as a user ends a sample; its exit status (killed if it hangs)."""
+        """Ctrl+C, as a user ends a sample; its exit status (killed if it hangs). The status
+        is not the samples' promise: their audio threads race the shutdown (PyAudio can
+        crash writing to a stream another thread closed)."""
+        self.interrupted_at = len(self.lines)
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)
             try:
