@@ -51,8 +51,12 @@ LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})")
 
 
 @pytest.fixture(scope="session")
-def sample_cache(request: pytest.FixtureRequest) -> Path:
-    return Path(request.config.cache.mkdir("azure-ai-voicelive-samples"))
+def sample_cache(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """pytest's cache (kept between runs); a temporary folder without the cache plugin."""
+    cache = getattr(request.config, "cache", None)
+    if cache is None:
+        return tmp_path_factory.mktemp("azure-ai-voicelive-samples")
+    return Path(cache.mkdir("azure-ai-voicelive-samples"))
 
 
 @pytest.fixture(scope="session")
