@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from collections.abc import Callable
 
 import numpy as np
 from hypothesis import given, settings
@@ -209,6 +210,22 @@ def test_sample_ring_is_fifo_across_wraparound(writes, reads):
     assert ring.overruns == value - len(written)
 
 
+def run_interleaved(*targets: Callable[[], None]) -> None:
+    """Run ``targets`` in threads until they end (60 s at most). Both sides of a ring spin
+    when it is full or empty; switching threads every 10 us instead of 5 ms interleaves
+    them far more often (and ends in a fraction of the time)."""
+    threads = [threading.Thread(target=target) for target in targets]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+    finally:
+        sys.setswitchinterval(interval)
+
+
 def test_playback_ring_across_threads_keeps_order():
     """A producer thread and a consumer thread: output is the input, in order."""
     ring = PlaybackRing(257, max_segments=64)
@@ -229,18 +246,7 @@ def test_playback_ring_across_threads_keeps_order():
             received.append(out[:n].copy())
             got += n
 
-    threads = [threading.Thread(target=produce), threading.Thread(target=consume)]
-    # Both sides spin when the ring is full or empty; switching threads every 10 us
-    # instead of 5 ms interleaves them far more often (and ends in a fraction of the time).
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-5)
-    try:
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=60)
-    finally:
-        sys.setswitchinterval(interval)
+    run_interleaved(produce, consume)
     assert np.array_equal(np.concatenate(received), data)
     assert ring.played_samples("x") == total
 
@@ -291,15 +297,6 @@ def test_two_items_across_threads_keep_their_counts():
             got += ring.read_into(out)
         done.set()
 
-    threads = [threading.Thread(target=produce), threading.Thread(target=consume)]
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-5)
-    try:
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=60)
-    finally:
-        sys.setswitchinterval(interval)
+    run_interleaved(produce, consume)
     assert done.is_set()
     assert {item: ring.played_samples(item) for item in written} == written
