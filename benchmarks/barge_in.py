@@ -6,10 +6,13 @@ buffer sliced per callback, and ``skip_pending_audio()`` that moves ``playback_b
 older packets are dropped when dequeued. It is reimplemented here as written, except
 that it returns the bytes instead of handing them to PyAudio.
 
-Both are fed the same ``response.audio.delta``-sized chunks (50, 200 and 1,000 ms) and
-called with the same 20 ms block. Figures: stale samples leaving the callback after the
-epoch bump (over many bump points), callback cost per block (steady state) and the
-memory a callback allocates (tracemalloc peak above the level before the call).
+Both are fed the same ``response.audio.delta``-sized chunks (50, 200 and 1,000 ms of a
+10 s reply) and called with the same 20 ms block; and a burst as the service sends it
+(about 2.5x faster than real time: 36 s of a 60 s reply queued) in the glitch benchmark's
+2 ms deltas (``flood=500``). Figures: samples dropped while queueing, stale samples leaving
+the callback after the epoch bump (over many bump points), callback cost per block (steady
+state) and the memory a callback allocates (tracemalloc peak above the level before the
+call).
 """
 
 from __future__ import annotations
@@ -81,12 +84,15 @@ class SeedPlayback:
     def skip_pending_audio(self) -> None:
         self.playback_base = self._get_and_increase_seq_num()
 
+    def dropped(self) -> int:
+        return 0  # an unbounded queue
+
 
 class OursPlayback:
     """Our output callback's work: PlaybackRing.read_into on the device buffer column."""
 
     def __init__(self, block: int, *, levels: bool) -> None:
-        self.ring = PlaybackRing(RATE * 120)
+        self.ring = PlaybackRing(RATE * RING_SECONDS)
         self.outdata = np.zeros((block, 1), np.int16)  # what sounddevice hands the callback
         self.meter = (
             LevelMeter(np.full(4, SILENCE_DB, np.float32), MIC_RMS, MIC_PEAK, block)
@@ -106,6 +112,9 @@ class OursPlayback:
 
     def skip_pending_audio(self) -> None:
         self.ring.bump_epoch()
+
+    def dropped(self) -> int:
+        return self.ring.overflows
 
 
 def speech_like(seconds: float) -> bytes:
@@ -138,9 +147,13 @@ def cost_us(
     return costs
 
 
-def stale_samples(make: Callable[[], object], deltas: list[bytes], block: int) -> list[int]:
-    """Old samples leaving the callback after skip_pending_audio, for many bump points."""
+def stale_samples(
+    make: Callable[[], object], deltas: list[bytes], block: int
+) -> tuple[list[int], list[float]]:
+    """Old samples leaving the callback after skip_pending_audio, for many bump points,
+    and the microseconds the first callback after each bump took."""
     results = []
+    first_us = []
     for bump_after in range(1, 60, 3):  # bump after 1, 4, 7, ... blocks of playback
         player = make()
         for delta in deltas:
@@ -149,12 +162,15 @@ def stale_samples(make: Callable[[], object], deltas: list[bytes], block: int) -
             player.callback(block)  # type: ignore[attr-defined]
         player.skip_pending_audio()  # type: ignore[attr-defined]
         stale = 0
-        for _ in range(RATE * 2 // block):  # two seconds of callbacks after the bump
+        for n in range(RATE * 2 // block):  # two seconds of callbacks after the bump
+            t0 = time.perf_counter_ns()
             out = player.callback(block)  # type: ignore[attr-defined]
+            if n == 0:
+                first_us.append((time.perf_counter_ns() - t0) / 1000)
             samples = np.frombuffer(out, np.int16) if isinstance(out, bytes) else out
             stale += int(np.count_nonzero(samples))
         results.append(stale)
-    return results
+    return results, first_us
 
 
 def allocated_bytes(
@@ -179,8 +195,19 @@ def allocated_bytes(
     return peaks
 
 
-DELTAS_MS = (50, 200, 1000)
+REPLIES = ((50, 10.0), (200, 10.0), (1000, 10.0), (2, 36.0))
+"""(delta ms, seconds queued): a 10 s reply, and 36 s of a burst in the flood's deltas."""
 BLOCK_MS = 20
+RING_SECONDS = 300
+"""As the backends size the playback ring."""
+
+
+def dropped_when_queued(make: Callable[[], object], deltas: list[bytes]) -> int:
+    """Samples the player refused while the whole reply was queued at once."""
+    player = make()
+    for delta in deltas:
+        player.queue_audio(delta)  # type: ignore[attr-defined]
+    return int(player.dropped())  # type: ignore[attr-defined]
 
 
 def run(mode: Mode) -> Section:
@@ -190,11 +217,13 @@ def run(mode: Mode) -> Section:
         "barge_in",
         "Barge-in and the playback callback: PlaybackRing vs the quickstart's queue",
         [
-            "delta",
+            "delta, queued",
             "playback",
+            "samples dropped while queueing",
             "stale samples after bump (mean / max)",
             "stale, blocks (max)",
             "goal",
+            "us for the block after the bump (median / max)",
             "us per block (median / p99)",
             "cost vs seed (median)",
             "bytes allocated per callback (median / max)",
@@ -205,25 +234,27 @@ def run(mode: Mode) -> Section:
         "ours (PlaybackRing.read_into)": lambda: OursPlayback(block, levels=False),
         "ours + RMS/peak levels": lambda: OursPlayback(block, levels=True),
     }
-    for delta_ms in DELTAS_MS:
-        deltas = chunks(speech_like(10.0), delta_ms)
+    for delta_ms, seconds in REPLIES:
+        deltas = chunks(speech_like(seconds), delta_ms)
         seed_cost = None
         for name, make in contenders.items():
             cost_us(make, deltas[: max(1, 400 // delta_ms)], block, 2)  # warm-up
             med, p99, _worst = summary(cost_us(make, deltas, block, rounds))
             seed_cost = seed_cost if seed_cost is not None else med
-            stale = stale_samples(make, deltas, block)
+            stale, bump_us = stale_samples(make, deltas, block)
             allocs = allocated_bytes(make, deltas, block)
             worst_blocks = max(stale) / block
             section.rows.append(
                 [
-                    f"{delta_ms} ms",
+                    f"{delta_ms} ms, {seconds:.0f} s",
                     name,
+                    f"{dropped_when_queued(make, deltas)}",
                     f"{statistics.mean(stale):.0f} / {max(stale)}",
                     f"{worst_blocks:.2f}",
                     "<= 1 block: **met**"
                     if worst_blocks <= 1
                     else f"<= 1 block: **missed** by {worst_blocks - 1:.0f} blocks",
+                    f"{statistics.median(bump_us):.1f} / {max(bump_us):.1f}",
                     f"{med:.1f} / {p99:.1f}",
                     ratio(med, seed_cost),
                     f"{statistics.median(allocs):.0f} / {max(allocs)}",
@@ -231,7 +262,9 @@ def run(mode: Mode) -> Section:
             )
     section.notes.append(
         f"`python benchmarks/run.py --only barge_in`: {BLOCK_MS} ms blocks ({block} frames), "
-        f"responses of 10 s of a 220 Hz tone in 50 / 200 / 1,000 ms deltas, bumped after "
+        f"responses of 10 s of a 220 Hz tone in 50 / 200 / 1,000 ms deltas, and 36 s of it "
+        f"in 2 ms deltas (a burst at 2.5x real time of a 60 s reply in the glitch "
+        f"benchmark's flood; ring of {RING_SECONDS} s, as the backends), bumped after "
         f"1, 4, ... 58 blocks of playback; cost over {rounds} whole responses. The seed keeps "
         "playing the rest of the packet it sliced (`remaining`), so its stale audio grows "
         "with the delta; ours checks the epoch at the start of the next block. On a device "

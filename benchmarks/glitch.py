@@ -4,8 +4,11 @@ A private PulseAudio server with two null sinks (``tests/audio/pulse.py``) stand
 the sound card; the app opens it through PortAudio at the default block size. A separate
 ``voicelive-emulator`` greets with ``--fault long-reply=S`` (S seconds of espeak-ng
 speech) and ``--fault flood=500`` (500 ``response.audio.delta`` events per second of
-audio). Beside the app, one busy process per core. ``parec`` records the speaker sink's
-monitor: what a listener hears.
+audio), paced as ``--pacing`` says: ``service`` (the default, as the service sends it: in
+bursts about 2.5x faster than real time, so the app holds up to 36 s of a 60 s reply in
+about 18,000 deltas) or ``realtime`` (300 ms ahead: no lead to spend, the worst case for
+the app's jitter buffer). Beside the app, one busy process per core. ``parec`` records
+the speaker sink's monitor: what a listener hears.
 
 Modes: ``dashboard`` (``voicelive-tui`` in a 160x48 pseudo-terminal) and ``console``
 (``--no-tui``, the baseline), same load.
@@ -18,7 +21,8 @@ more than 10 ms longer than its emitted match (or unmatched and over 10 ms).
 ``speed_ratio`` is the recorded speech span over the emitted one: 1.00 is real time.
 ``underruns`` and ``overflows`` are the app's own counters, from its technical log.
 
-Run: ``python benchmarks/glitch.py [--seconds 60] [--quick] [--mode dashboard|console]``.
+Run: ``python benchmarks/glitch.py [--seconds 60] [--quick] [--mode dashboard|console]
+[--pacing service|realtime]``.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from tests.audio.pulse import PulseServer, PulseUnavailable, missing_tool, start_pulse  # noqa: E402
+from voicelive_tui.emulator.schedule import DEFAULT_PACING, PACINGS  # noqa: E402
 
 RATE = 24_000
 FRAME = RATE // 1000
@@ -215,7 +220,9 @@ class Lab:
         return env
 
 
-def start_emulator(seconds: float, env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
+def start_emulator(
+    seconds: float, env: dict[str, str], pacing: str = DEFAULT_PACING
+) -> tuple[subprocess.Popen[str], str]:
     """``voicelive-emulator`` on a free loopback port, with the flood and the long reply."""
     proc = subprocess.Popen(
         [
@@ -230,6 +237,8 @@ def start_emulator(seconds: float, env: dict[str, str]) -> tuple[subprocess.Pope
             f"flood={FLOOD}",
             "--fault",
             f"long-reply={max(1, round(seconds))}",
+            "--pacing",
+            pacing,
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -387,7 +396,10 @@ def run_mode(lab: Lab, mode: str, seconds: float, emitted: np.ndarray) -> dict:
 
 
 def measure(
-    seconds: float = 60.0, modes: tuple[str, ...] = MODES, keep: Path | None = None
+    seconds: float = 60.0,
+    modes: tuple[str, ...] = MODES,
+    keep: Path | None = None,
+    pacing: str = DEFAULT_PACING,
 ) -> list[dict]:
     """Run the glitch test in each mode; one dict per mode (see the module docstring).
 
@@ -404,10 +416,11 @@ def measure(
             raise RuntimeError(str(exc)) from None
         emulator = None
         try:
-            emulator, endpoint = start_emulator(seconds, pulse.env)
+            emulator, endpoint = start_emulator(seconds, pulse.env, pacing)
             lab = Lab(base, pulse, emulator, endpoint)
             emitted = asyncio.run(emitted_speech(seconds))
-            return [run_mode(lab, mode, seconds, emitted) for mode in modes]
+            rows = [run_mode(lab, mode, seconds, emitted) for mode in modes]
+            return [{**row, "pacing": pacing} for row in rows]
         finally:
             if emulator is not None:
                 stop(emulator)
@@ -421,12 +434,14 @@ def measure(
 def table(rows: list[dict]) -> str:
     """A Markdown table of measure()'s rows, with the goals."""
     lines = [
-        "| mode | speech s | gaps > 10 ms | longest gap ms | speed ratio | underruns | overflows |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| mode | pacing | speech s | gaps > 10 ms | longest gap ms | speed ratio | underruns"
+        " | overflows |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         lines.append(
-            f"| {r['mode']} | {r['seconds']:.1f} | {r['gaps']} | {r['longest_gap_ms']} |"
+            f"| {r['mode']} | {r['pacing']} | {r['seconds']:.1f} | {r['gaps']} |"
+            f" {r['longest_gap_ms']} |"
             f" {r['speed_ratio']:.3f} | {r['underruns']} | {r['overflows']} |"
         )
     lines.append("")
@@ -440,13 +455,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="20 s of speech")
     parser.add_argument("--mode", choices=MODES, action="append", help="only this mode")
     parser.add_argument("--keep", type=Path, metavar="DIR", help="keep recordings and logs here")
+    parser.add_argument(
+        "--pacing",
+        choices=PACINGS,
+        default=DEFAULT_PACING,
+        help=f"the emulator's pacing (default {DEFAULT_PACING})",
+    )
     args = parser.parse_args(argv)
     reason = skip_reason()
     if reason:
         print(f"glitch test skipped: {reason}", file=sys.stderr)
         return 0
     seconds = 20.0 if args.quick else args.seconds
-    rows = measure(seconds, tuple(args.mode or MODES), args.keep)
+    rows = measure(seconds, tuple(args.mode or MODES), args.keep, args.pacing)
     print(f"{os.cpu_count()} cores, {os.cpu_count()} busy processes, flood={FLOOD}")
     print(table(rows))
     return 0

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 NO_ACTIVE = "Cancellation failed: no active response"
 SLOW = 2.0
-"""Speed for tests that must talk over a reply while it is still streaming."""
+"""Speed for tests that must talk over a reply while it is still streaming (with
+``realtime`` pacing: the service's bursts would send it all in a fraction of that)."""
 
 
 async def test_speech_over_a_reply_cancels_it_then_cancel_the_next(
     emulator_factory, voicelive_client, speech_turn
 ):
-    emu = await emulator_factory(speed=SLOW)
+    emu = await emulator_factory(speed=SLOW, pacing="realtime")
     async with voicelive_client(emu) as probe:
         await probe.wait_for("session.created")
         await probe.conn.response.create()
@@ -50,7 +51,7 @@ async def test_speech_over_a_reply_cancels_it_then_cancel_the_next(
 async def test_interrupt_response_off_lets_the_reply_finish(
     emulator_factory, voicelive_client, speech_turn
 ):
-    emu = await emulator_factory(speed=SLOW * 2)
+    emu = await emulator_factory(speed=SLOW * 2, pacing="realtime")
     async with voicelive_client(emu) as probe:
         await probe.wait_for("session.created")
         await probe.conn.session.update(
@@ -80,7 +81,7 @@ async def test_cancel_with_nothing_active_is_an_error_and_harmless(emulator, voi
 async def test_second_response_create_while_one_is_active_is_refused(
     emulator_factory, voicelive_client
 ):
-    emu = await emulator_factory(speed=SLOW)
+    emu = await emulator_factory(speed=SLOW, pacing="realtime")
     async with voicelive_client(emu) as probe:
         await probe.wait_for("session.created")
         await probe.conn.response.create()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from azure.ai.voicelive.models import (
     AudioEchoCancellation,
     AudioNoiseReduction,
@@ -14,6 +15,8 @@ from azure.ai.voicelive.models import (
     ServerVad,
 )
 
+from voicelive_tui.emulator import Emulator
+from voicelive_tui.emulator.schedule import AUDIO_LEAD_MS, BURST_MS, BURST_RATE
 from voicelive_tui.emulator.speech import synthesize
 
 RESPONSE_SEQUENCE = [
@@ -105,21 +108,65 @@ async def test_greeting_streams_the_full_sequence_with_real_audio(emulator, voic
     assert done.response.output[0].content[0].transcript == transcript.transcript
 
 
-async def test_responses_are_paced_in_real_time_divided_by_speed(
-    emulator_factory, voicelive_client
-):
-    emu = await emulator_factory(speed=8.0)
+async def _greeting_audio_arrivals(voicelive_client, emu) -> list[tuple[float, int]]:
+    """(arrival time, ms of audio) of each ``response.audio.delta`` of the greeting: when
+    the probe's reader read it off the real SDK connection (not when this test woke up)."""
     async with voicelive_client(emu) as probe:
         await probe.wait_for("session.created")
         await probe.conn.response.create()
-        created = await probe.wait_for("response.created")
-        done = await probe.wait_for("response.done")
-    # When the reader read them, not when this test woke up (late on a busy machine).
-    at = {id(event): when for event, when in zip(probe.events, probe.arrived, strict=True)}
-    elapsed = at[id(done)] - at[id(created)]
-    audio_s = sum(len(e.delta) for e in probe.events if e.type == "response.audio.delta") / 48000
-    assert elapsed >= 0.85 * audio_s / 8.0
-    assert elapsed < audio_s / 2  # and nowhere near real time
+        await probe.wait_for("response.done", timeout=30)
+    return [
+        (when, len(event.delta) * 1000 // 48000)
+        for event, when in zip(probe.events, probe.arrived, strict=True)
+        if event.type == "response.audio.delta"
+    ]
+
+
+def _bursts(arrivals: list[tuple[float, int]], gap_s: float) -> list[tuple[float, int]]:
+    """Deltas that arrived less than ``gap_s`` apart, grouped: (first arrival, ms)."""
+    bursts: list[tuple[float, int]] = []
+    last = None
+    for at, ms in arrivals:
+        if last is None or at - last >= gap_s:
+            bursts.append((at, ms))
+        else:
+            bursts[-1] = (bursts[-1][0], bursts[-1][1] + ms)
+        last = at
+    return bursts
+
+
+async def test_service_pacing_sends_bursts_ahead_of_real_time(emulator_factory, voicelive_client):
+    """As the service does: each second of speech at once, 2.5x faster than it plays."""
+    speed = 2.0
+    emu = await emulator_factory(speed=speed)  # pacing "service", the default
+    arrivals = await _greeting_audio_arrivals(voicelive_client, emu)
+    audio_ms = sum(ms for _, ms in arrivals)
+    bursts = _bursts(arrivals, gap_s=BURST_MS / BURST_RATE / speed / 2000)
+    assert len(bursts) == -(-audio_ms // BURST_MS)
+    assert all(abs(ms - BURST_MS) <= 150 for _, ms in bursts[:-1])  # 150 ms deltas
+    spacing = np.diff([at for at, _ in bursts])
+    expected = BURST_MS / BURST_RATE / speed / 1000
+    assert np.median(spacing) == pytest.approx(expected, rel=0.25)
+    # The whole reply arrives in well under the time it takes to play.
+    assert arrivals[-1][0] - arrivals[0][0] < 0.5 * audio_ms / 1000 / speed
+
+
+async def test_realtime_pacing_streams_at_the_pace_it_plays(emulator_factory, voicelive_client):
+    """The option for tests that must act while a reply is still streaming."""
+    speed = 2.0
+    emu = await emulator_factory(speed=speed, pacing="realtime")
+    arrivals = await _greeting_audio_arrivals(voicelive_client, emu)
+    audio_ms = sum(ms for _, ms in arrivals)
+    streamed = arrivals[-1][0] - arrivals[0][0]
+    # The last delta starts 150 ms before the end and goes out AUDIO_LEAD_MS early.
+    playing = (audio_ms - 150 - AUDIO_LEAD_MS) / 1000 / speed
+    assert 0.85 * playing <= streamed < 2 * playing
+    assert len(_bursts(arrivals, gap_s=0.03 / speed)) > audio_ms // 300  # no bursts
+
+
+def test_an_unknown_pacing_is_refused():
+    with pytest.raises(ValueError, match="pacing must be one of service, realtime"):
+        Emulator(pacing="fast")  # type: ignore[arg-type]
 
 
 async def test_text_only_modality_streams_text(emulator, voicelive_client):

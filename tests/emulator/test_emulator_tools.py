@@ -77,7 +77,9 @@ async def test_function_call_round_trip_answers_with_the_output(emulator, voicel
     assert first.response.status == "completed"
     assert [o.type for o in first.response.output] == ["function_call"]
     assert echoed.item.call_id == call.call_id
-    assert "get_weather returned" in transcript.transcript and "21" in transcript.transcript
+    assert transcript.transcript == (
+        "Here is the weather for Paris: the temperature c is 21 and the sky is clear."
+    )
     assert second.response.status == "completed"
 
 
@@ -312,3 +314,23 @@ async def test_the_clients_reducer_follows_the_real_events(emulator, voicelive_c
         ("audio", []),
         ("activity", ["mcp", "approval"]),
     ]
+
+
+async def test_a_typed_question_fills_the_call_from_its_words(emulator, voicelive_client):
+    """As a model would: the city is taken from the question, and the answer uses the
+    result instead of reading its JSON out."""
+    async with voicelive_client(emulator) as probe:
+        await configure(probe, tools=[WEATHER], tool_choice="required")
+        await ask(probe, "What is the weather in Lisbon?")
+        done = await probe.wait_for("response.function_call_arguments.done")
+        await probe.wait_for("response.done")
+        output = json.dumps({"sky": "sun", "temperature_c": 24})
+        await probe.conn.conversation.item.create(
+            item=FunctionCallOutputItem(call_id=done.call_id, output=output)
+        )
+        await probe.conn.response.create()
+        answer = await probe.wait_for("response.audio_transcript.done")
+    assert json.loads(done.arguments) == {"city": "Lisbon"}
+    assert answer.transcript == (
+        "Here is the weather for Lisbon: the sky is sun and the temperature c is 24."
+    )

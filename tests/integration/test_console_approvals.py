@@ -44,7 +44,7 @@ async def test_mcp_approval_in_console_mode(
     log = next(logs.glob("*_conversation.log")).read_text(encoding="utf-8")
     kinds = [line.split("\t")[0] for line in log.splitlines() if "\t" in line]
     if trusted:
-        assert "ask_question on deepwiki says:" in answer, out
+        assert "I asked deepwiki with ask question, and it says:" in answer, out
         assert "Denied" not in out
         assert kinds == [
             "User Input:",
@@ -88,6 +88,6 @@ async def test_console_mode_asks_on_a_terminal_and_a_yes_runs_the_call(
         assert await term.wait(30) == 0
     finally:
         term.kill()
-    assert "ask_question on deepwiki says:" in term.text, term.text
+    assert "I asked deepwiki with ask question, and it says:" in term.text, term.text
     log = next(logs.glob("*_conversation.log")).read_text(encoding="utf-8")
     assert "Approval:" in log and "approved" in log.lower()

@@ -1,5 +1,5 @@
-"""Fixtures of the reliability tests: an emulator that streams in real time, so a reply
-is still in progress when a test pulls the plug."""
+"""Fixtures of the reliability tests: an emulator that streams in real time (speed 1,
+``realtime`` pacing), so a reply is still in progress when a test pulls the plug."""
 
 from __future__ import annotations
 
@@ -12,5 +12,5 @@ from voicelive_tui.emulator import Emulator
 
 @pytest_asyncio.fixture
 async def slow_emulator(emulator_factory: Callable[..., Awaitable[Emulator]]) -> Emulator:
-    """An emulator at real-time speed: the greeting takes a few seconds to stream."""
-    return await emulator_factory(speed=1.0)
+    """An emulator at real-time speed and pacing: the greeting takes seconds to stream."""
+    return await emulator_factory(speed=1.0, pacing="realtime")

@@ -19,7 +19,8 @@ from voicelive_tui.ui.widgets.levels import VadIndicator
 from .conftest import SIZE, wait_for
 
 SLOW = 2.0
-"""Emulator speed for tests that act while a reply is still streaming."""
+"""Emulator speed for tests that act while a reply is still streaming (with ``realtime``
+pacing)."""
 
 
 def turn_texts(app) -> list[str]:
@@ -92,7 +93,7 @@ async def test_greeting_appears_with_its_events(emulator, dashboard):
 async def test_spoken_turn_shows_user_reply_vad_states_and_latency(
     emulator_factory, dashboard, speech_wav
 ):
-    emu = await emulator_factory(speed=SLOW)
+    emu = await emulator_factory(speed=SLOW, pacing="realtime")
     dash = dashboard(emu, input_wav=speech_wav, speed=4.0, greeting=False)
     seen: list[str] = []
     async with dash.app.run_test(size=SIZE) as pilot:

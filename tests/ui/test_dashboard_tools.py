@@ -33,8 +33,8 @@ async def test_a_function_call_shows_in_the_conversation(emulator, dashboard):
         await pilot.press(*"get_weather in Paris", "enter")
         await wait_for(
             pilot,
-            lambda: any("get_weather returned" in t for t in turn_texts(app)),
-            what="the answer quoting the tool's output",
+            lambda: any("the sky is clear" in t for t in turn_texts(app)),
+            what="the answer using the tool's output",
         )
         texts = turn_texts(app)
     call = next(i for i, t in enumerate(texts) if "⚙ called get_weather(city=Paris)" in t)
@@ -42,7 +42,7 @@ async def test_a_function_call_shows_in_the_conversation(emulator, dashboard):
     # How long the call took: "400 ms", or "2.3 s" on a busy machine.
     assert re.search(r" · \d+(\.\d)? m?s$", texts[call].splitlines()[-1]), texts[call]
     assert "(no transcript)" not in texts[call]
-    answer = next(i for i, t in enumerate(texts) if "get_weather returned" in t)
+    answer = next(i for i, t in enumerate(texts) if "the sky is clear" in t)
     assert call < answer
 
 
@@ -65,7 +65,8 @@ async def ask_for_approval(pilot, app) -> ApprovalScreen:
 
 
 @pytest.mark.parametrize(
-    "key, said", [("y", "ask_question on deepwiki says:"), ("n", "did not approve")]
+    "key, said",
+    [("y", "I asked deepwiki with ask question, and it says:"), ("n", "did not approve")],
 )
 async def test_an_mcp_approval_is_answered_from_the_keyboard(emulator, dashboard, key, said):
     dash = dashboard(emulator, greeting=False, tools=(DEEPWIKI,))

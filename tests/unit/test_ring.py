@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from collections.abc import Callable
 
 import numpy as np
 from hypothesis import given, settings
@@ -209,6 +210,22 @@ def test_sample_ring_is_fifo_across_wraparound(writes, reads):
     assert ring.overruns == value - len(written)
 
 
+def run_interleaved(*targets: Callable[[], None]) -> None:
+    """Run ``targets`` in threads until they end (60 s at most). Both sides of a ring spin
+    when it is full or empty; switching threads every 10 us instead of 5 ms interleaves
+    them far more often (and ends in a fraction of the time)."""
+    threads = [threading.Thread(target=target) for target in targets]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+    finally:
+        sys.setswitchinterval(interval)
+
+
 def test_playback_ring_across_threads_keeps_order():
     """A producer thread and a consumer thread: output is the input, in order."""
     ring = PlaybackRing(257, max_segments=64)
@@ -229,17 +246,57 @@ def test_playback_ring_across_threads_keeps_order():
             received.append(out[:n].copy())
             got += n
 
-    threads = [threading.Thread(target=produce), threading.Thread(target=consume)]
-    # Both sides spin when the ring is full or empty; switching threads every 10 us
-    # instead of 5 ms interleaves them far more often (and ends in a fraction of the time).
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-5)
-    try:
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=60)
-    finally:
-        sys.setswitchinterval(interval)
+    run_interleaved(produce, consume)
     assert np.array_equal(np.concatenate(received), data)
     assert ring.played_samples("x") == total
+
+
+def test_a_burst_of_small_deltas_is_held_whole_and_dropped_within_one_block():
+    """The service sends a reply ahead of real time (about 2.5x, in bursts): 36 s of a
+    60 s reply can be queued, and in the glitch benchmark's 2 ms deltas (flood=500) that is
+    18,000 writes. The backends' ring holds them all, and a barge-in still drops them
+    within one block."""
+    rate = 24_000
+    ring = PlaybackRing(rate * 300, rate=rate)  # the backends' size (ring_seconds=300)
+    delta = np.arange(1, rate * 2 // 1000 + 1, dtype=np.int16)  # 2 ms, never silent
+    for _ in range(18_000):
+        assert ring.write("reply", delta) == delta.size
+    assert ring.overflows == 0
+    assert ring.pending_ms() == 36_000
+    block = np.empty(rate // 50, np.int16)  # 20 ms
+    assert ring.read_into(block) == block.size
+    ring.bump_epoch()
+    assert ring.read_into(block) == 0 and not block.any()
+    assert ring.played_ms("reply") == 20
+    ring.write("next", delta)
+    assert ring.read_into(block) == delta.size
+    assert ring.played_samples("next") == delta.size
+
+
+def test_two_items_across_threads_keep_their_counts():
+    """Writes alternate between items in runs (segments extended, then new ones) while
+    a consumer thread reads: every sample is counted to the item that wrote it."""
+    ring = PlaybackRing(509, max_segments=8)
+    runs = [("a" if i % 3 else "b", 1 + (i * 37) % 90) for i in range(600)]
+    written = {"a": 0, "b": 0}
+    for item, n in runs:
+        written[item] += n
+    total = sum(written.values())
+    done = threading.Event()
+
+    def produce() -> None:
+        for item, n in runs:
+            left = n
+            while left:
+                left -= ring.write(item, np.ones(left, np.int16))
+
+    def consume() -> None:
+        out = np.empty(64, np.int16)
+        got = 0
+        while got < total:
+            got += ring.read_into(out)
+        done.set()
+
+    run_interleaved(produce, consume)
+    assert done.is_set()
+    assert {item: ring.played_samples(item) for item in written} == written

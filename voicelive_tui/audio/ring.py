@@ -9,7 +9,10 @@ the asyncio loop (consumer). :class:`PlaybackRing` carries agent audio from the 
   index over everything written before it, so stale audio stops within one block;
 * **per-item accounting** -- every :meth:`PlaybackRing.write` names a response item.
   Item ids are mapped to small integer *slots* on the producer side, so the consumer only
-  ever touches preallocated lists of ints (samples played per slot, first-play stamps);
+  ever touches preallocated lists of ints (samples played per slot, first-play stamps).
+  Consecutive writes of one item in one epoch extend one *segment*, so a reply that
+  arrives far ahead of real time in thousands of small deltas (the service sends bursts
+  at about 2.5x real time) takes one entry of the segment table, not one per delta;
 * **heard, not just handed over** -- the consumer is told how long the device takes to
   sound a block (``output_delay``), so :meth:`PlaybackRing.heard_samples` leaves out what
   still sits in the device buffer, and what an aborted device dropped;
@@ -22,6 +25,9 @@ Why no lock is needed: each index has exactly one writer. The producer owns
 and the played counters. Data is written before the index that publishes it, and every
 publish is one attribute store (atomic under the GIL; ``_barrier`` is a tuple replaced
 whole). Indices are total counts, never wrapped, so ``write - read`` is the fill level.
+The producer only ever extends the newest segment, and the consumer never moves past
+the newest segment: it moves on only once it sees a newer one (reading ``_seg_write``
+before the end of the one it leaves), and by then that end is final.
 
 Consumer methods (``read_into``) never allocate buffers: they copy between preallocated
 numpy arrays through views and update scalar counters. They are safe in a real-time
@@ -138,6 +144,9 @@ class PlaybackRing:
         self._seg_slot = [0] * max_segments
         self._seg_write = 0
         self._seg_read = 0
+        # Producer-owned: the item and epoch of the newest segment (None: do not extend).
+        self._open_item: str | None = None
+        self._open_epoch = 0
         # (epoch, first sample index of that epoch); replaced whole by the producer.
         self._barrier: tuple[int, int] = (0, 0)
         # Producer-owned slot bookkeeping.
@@ -218,7 +227,8 @@ class PlaybackRing:
             return 0
         w = self._write
         room = self._buf.shape[0] - (w - self._read)
-        if self._seg_write - self._seg_read >= len(self._seg_end):
+        extend = self._open_item == item_id and self._open_epoch == self._barrier[0]
+        if not extend and self._seg_write - self._seg_read >= len(self._seg_end):
             room = 0
         if n > room:
             self.overflows += n - room
@@ -226,12 +236,16 @@ class PlaybackRing:
         if n == 0:
             return 0
         _copy_in(self._buf, w, samples[:n])
-        seg = self._seg_write % len(self._seg_end)
-        self._seg_end[seg] = w + n
-        self._seg_slot[seg] = slot
-        # Publish the segment before the samples: any sample the consumer can see
-        # already has its segment.
-        self._seg_write += 1
+        if extend:
+            self._seg_end[(self._seg_write - 1) % len(self._seg_end)] = w + n
+        else:
+            seg = self._seg_write % len(self._seg_end)
+            self._seg_end[seg] = w + n
+            self._seg_slot[seg] = slot
+            self._seg_write += 1
+            self._open_item, self._open_epoch = item_id, self._barrier[0]
+        # Publish the segment (or its new end) before the samples: any sample the
+        # consumer can see already has its segment.
         self._write = w + n
         return n
 
@@ -326,12 +340,13 @@ class PlaybackRing:
         if r < start:
             self.discarded += start - r
             r = start
-            s = self._seg_read
-            while s < self._seg_write and seg_end[s % seg_cap] <= r:
-                s += 1
-            self._seg_read = s
             self._was_playing = False  # silence after a barge-in is not an underrun
             self._dry_slot = -1
+        # Move past finished segments, never past the newest (it may still grow).
+        s = self._seg_read
+        while s + 1 < self._seg_write and seg_end[s % seg_cap] <= r:
+            s += 1
+        self._seg_read = s
         k = self._write - r
         if not self._was_playing and k < self.prebuffer and self._released <= r:
             k = 0  # starting from silence: wait for the jitter buffer to fill
@@ -382,6 +397,8 @@ class PlaybackRing:
                     self._started_gen[slot] = gen
                     self.started_pending = True
                 pos = stop
+            if s + 1 >= self._seg_write:
+                break  # the newest segment holds everything up to ``end``
             if pos >= seg_end[i]:
                 s += 1
         self._seg_read = s

@@ -20,6 +20,7 @@ from azure.ai.voicelive import models as m
 
 from .state import StoredConversation, StoredItem, new_id
 from .tools import McpCallPlan, Plan, SearchPlan, mcp_output, quote
+from .wording import mcp_answer, tool_answer
 
 
 class ActiveResponse(Protocol):
@@ -328,7 +329,7 @@ def _find(conversation: StoredConversation, kind: str, **match: Any) -> StoredIt
 def _mcp_answer(call: StoredItem) -> str:
     name, label = call.data.get("name"), call.data.get("server_label")
     if "output" in call.data:
-        return f'{name} on {label} says: "{quote(call.data["output"])}"'
+        return mcp_answer(str(name), str(label), str(call.data["output"] or ""))
     return f"{name} on {label} is still running."
 
 
@@ -347,8 +348,9 @@ def tool_reply(conversation: StoredConversation) -> tuple[str, None] | None:
         said = []
         for out in outputs:
             call = _find(conversation, "function_call", call_id=out.data.get("call_id"))
-            name = call.data.get("name") if call else "the tool"
-            said.append(f'{name} returned "{quote(out.data.get("output") or "")}".')
+            tool = str(call.data.get("name")) if call else "tool"
+            arguments = str(call.data.get("arguments") or "") if call else ""
+            said.append(tool_answer(tool, arguments, out.data.get("output") or ""))
         return " ".join(said), None
     if last.kind == "function_call":
         return f"I am waiting for the result of {last.data.get('name')}.", None

@@ -11,6 +11,7 @@ from typing import NoReturn
 from voicelive_tui.platform_support import quit_signals
 
 from .faults import FAULT_HELP, parse_faults
+from .schedule import AUDIO_LEAD_MS, BURST_RATE, DEFAULT_PACING, PACINGS
 from .server import ROUTE, Emulator
 
 __all__ = ["build_parser", "main"]
@@ -86,6 +87,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="stream responses X times faster than real time (default: 1)",
     )
     parser.add_argument(
+        "--pacing",
+        choices=PACINGS,
+        default=DEFAULT_PACING,
+        help="how reply audio is sent: 'service' (as the service does: in bursts, about "
+        f"{BURST_RATE:g}x faster than real time) or 'realtime' (at the pace it plays, "
+        f"{AUDIO_LEAD_MS} ms ahead); default: {DEFAULT_PACING}",
+    )
+    parser.add_argument(
         "--fault",
         action="append",
         default=[],
@@ -122,6 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         api_key=args.api_key,
         token=args.token,
         speed=args.speed,
+        pacing=args.pacing,
         faults=faults,
         log=lambda line: print(line, flush=True),
     )

@@ -20,6 +20,7 @@ from .item_events import ItemEvents
 from .items import ClientInputError, wire_item
 from .recognition import Recogniser, language_warning
 from .responder import ActiveResponse
+from .schedule import Pacing
 from .state import (
     ConnectionRecord,
     SessionConfigError,
@@ -56,6 +57,7 @@ class EmulatorSession:
         record: ConnectionRecord,
         *,
         speed: float,
+        pacing: Pacing,
         faults: Faults,
         max_append_bytes: int,
         agent_name: str | None,
@@ -67,6 +69,7 @@ class EmulatorSession:
         self.session = record.session
         self.conversation = record.conversation
         self.speed = speed
+        self.pacing = pacing
         self.faults = faults
         self.agent_name = agent_name
         self._abort_transport = abort
@@ -340,6 +343,7 @@ class EmulatorSession:
             session=self.session,
             conversation=self.conversation,
             speed=self.speed,
+            pacing=self.pacing,
             faults=self.faults,
             conversation_id=self.conversation.id if self.record.agent_mode else None,
             agent_name=self.agent_name,

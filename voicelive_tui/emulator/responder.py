@@ -6,7 +6,8 @@
   ``response.create``: a reply that quotes the output (or refuses).
 
 A response streams in real time divided by ``speed``: audio in deltas of
-:data:`AUDIO_CHUNK_MS` up to ``schedule.AUDIO_LEAD_MS`` ahead of real time, each
+:data:`AUDIO_CHUNK_MS`, ahead of real time as ``pacing`` says (``schedule.py``: in bursts
+as the service sends it, or just ahead of real time), each
 transcript word just before the audio it is spoken in, and,
 when the session asks for word timestamps, one ``response.audio_timestamp.delta`` per
 word, sent no later than the audio chunk in which the word starts.
@@ -28,7 +29,7 @@ from .activity import (
     tool_reply,
 )
 from .faults import Faults
-from .schedule import audio_schedule, text_schedule
+from .schedule import Pacing, audio_schedule, text_schedule
 from .speech import WordTime, resample_pcm16
 from .state import StoredConversation, StoredItem, new_id, output_rate
 from .tools import plan_tools, timestamps_wanted
@@ -53,6 +54,7 @@ class ActiveResponse:
         session: dict[str, Any],
         conversation: StoredConversation,
         speed: float,
+        pacing: Pacing,
         faults: Faults,
         conversation_id: str | None,
         agent_name: str | None,
@@ -71,6 +73,7 @@ class ActiveResponse:
         self.mcp_calls_to_run: list[StoredItem] = []
         """MCP calls that need no approval: they run once this response is done."""
         self._speed = speed
+        self._pacing = pacing
         self._faults = faults
         self._conversation_id = conversation_id
         self._agent_name = agent_name
@@ -243,7 +246,14 @@ class ActiveResponse:
             chunk = rate * AUDIO_CHUNK_MS // 1000 * 2
         if audio_mode:
             schedule, starts = audio_schedule(
-                text, speech + tail, rate, words, chunk, timestamps, item.transcript_ms
+                text,
+                speech + tail,
+                rate,
+                words,
+                chunk,
+                timestamps,
+                item.transcript_ms,
+                self._pacing,
             )
             item.token_starts_ms = starts
         else:

@@ -3,15 +3,40 @@
 Audio goes in chunks; each transcript word (and, when asked, its word timestamp) goes out
 with the audio chunk the word starts in, just before that chunk, so a client never gets
 audio before the words it holds.
+
+Two pacings (:data:`Pacing`):
+
+- ``"service"`` (the default): as the service sends it, ahead of real time in bursts.
+  Speech is synthesised :data:`BURST_RATE` times faster than it plays; each
+  :data:`BURST_MS` of it goes out at once, as soon as it is made. A client holds up to
+  (1 - 1 / BURST_RATE) of a reply queued (36 s of a 60 s reply), and a reply's
+  ``response.done`` comes long before it finished playing.
+- ``"realtime"``: at the pace it plays, :data:`AUDIO_LEAD_MS` ahead: a client has almost
+  no lead to spend, the worst case for its jitter buffer (and what tests that must act
+  while a reply is still streaming want).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from .speech import WordTime
 
-__all__ = ["TEXT_WORD_MS", "audio_schedule", "text_schedule"]
+__all__ = [
+    "AUDIO_LEAD_MS",
+    "BURST_MS",
+    "BURST_RATE",
+    "DEFAULT_PACING",
+    "PACINGS",
+    "TEXT_WORD_MS",
+    "Pacing",
+    "audio_schedule",
+    "text_schedule",
+]
+
+Pacing = Literal["service", "realtime"]
+PACINGS: tuple[Pacing, ...] = ("service", "realtime")
+DEFAULT_PACING: Pacing = "service"
 
 TEXT_WORD_MS = 80
 """Pace of a text-only reply's words."""
@@ -21,7 +46,21 @@ Schedule = list[tuple[float, str, Any]]
 ``"audio"`` (PCM16 bytes)."""
 
 AUDIO_LEAD_MS = 300
-"""A spoken reply is sent up to this far ahead of real time."""
+"""``realtime`` pacing: a spoken reply is sent up to this far ahead of real time."""
+
+BURST_RATE = 2.5
+"""``service`` pacing: speech is made this many times faster than real time (a .NET Voice
+Live sample sizes its playback buffer for TTS arriving at about 2.5x real time)."""
+
+BURST_MS = 1000
+"""``service`` pacing: milliseconds of speech sent together, as one burst."""
+
+
+def _send_at(at_ms: float, pacing: Pacing) -> float:
+    """When the delta of the audio at ``at_ms`` goes out, in ms from the first audio."""
+    if pacing == "realtime":
+        return max(0.0, at_ms - AUDIO_LEAD_MS)
+    return (at_ms // BURST_MS) * BURST_MS / BURST_RATE
 
 
 def _pieces(text: str) -> list[str]:
@@ -42,6 +81,7 @@ def audio_schedule(
     chunk: int,
     timestamps: bool,
     speech_ms: float,
+    pacing: Pacing,
 ) -> tuple[Schedule, tuple[float, ...]]:
     """The deltas of a spoken reply, and where each word of ``text.split(" ")`` starts.
 
@@ -70,7 +110,7 @@ def audio_schedule(
     ]
     order = {"text": 0, "word": 1, "audio": 2}
     events.sort(key=lambda e: (e[0], order[e[1]]))
-    # Sent ahead of real time, as the service synthesises faster than it speaks: one late
-    # loop turn does not starve a client's jitter buffer. Order is kept.
-    ahead = [(max(0.0, at - AUDIO_LEAD_MS), kind, payload) for at, kind, payload in events]
+    # Sent ahead of real time, as the service synthesises faster than it speaks. Both
+    # pacings are monotonic in ``at``, so the order is kept.
+    ahead = [(_send_at(at, pacing), kind, payload) for at, kind, payload in events]
     return ahead, tuple(token_starts)

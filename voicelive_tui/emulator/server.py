@@ -23,6 +23,7 @@ from azure.ai.voicelive import models as m
 from .connection import EmulatorSession
 from .faults import Faults, parse_faults
 from .recognition import Recogniser
+from .schedule import DEFAULT_PACING, PACINGS, Pacing
 from .state import ConnectionRecord, StoredConversation, default_session, new_id
 
 __all__ = ["ROUTE", "Emulator", "run_emulator"]
@@ -52,15 +53,19 @@ class Emulator:
         api_key: str | None = None,
         token: str | None = None,
         speed: float = 1.0,
+        pacing: Pacing = DEFAULT_PACING,
         faults: Faults | Iterable[str] | None = None,
         max_append_bytes: int = DEFAULT_MAX_APPEND_BYTES,
         log: Callable[[str], None] | None = None,
     ) -> None:
         if speed <= 0:
             raise ValueError("speed must be positive")
+        if pacing not in PACINGS:
+            raise ValueError(f"pacing must be one of {', '.join(PACINGS)}")
         self.host = host
         self.port = port
         self.speed = speed
+        self.pacing = pacing
         self.faults = faults if isinstance(faults, Faults) else parse_faults(faults or ())
         self.max_append_bytes = max_append_bytes
         self.connections: list[ConnectionRecord] = []
@@ -184,6 +189,7 @@ class Emulator:
             ws,
             record,
             speed=self.speed,
+            pacing=self.pacing,
             faults=self.faults,
             max_append_bytes=self.max_append_bytes,
             agent_name=agent["name"] if agent else None,

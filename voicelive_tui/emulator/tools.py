@@ -15,7 +15,9 @@ README's emulator section):
 - arguments: ``key=value`` (or ``key="two words"``) pairs in the message for the tool's
   parameters; a tool with one required string parameter gets the rest of the message
   after its name (without a leading "for", "in", "about", "on" or "of" and a trailing
-  "please"); other required parameters get a placeholder of their type;
+  "please"); the others are taken from the request's words where they can be found
+  (``arguments.py``: "What is the weather in Lisbon?" gives ``city="Lisbon"``); required
+  parameters still missing get a placeholder of their type;
 - a typed message that names a tool an MCP server lists (see ``catalogue.py``)
   calls it (``tool_choice: "required"`` without function tools: the first listed tool, on
   every turn); ``require_approval`` decides whether an approval request comes first;
@@ -31,6 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
+from .arguments import from_words
 from .catalogue import GENERIC_MCP_TOOLS, MCP_CATALOGUE
 from .recognition import tool_words
 from .state import SessionConfigError, StoredConversation, StoredItem
@@ -318,6 +321,8 @@ def arguments_for(name: str, schema: Any, text: str) -> str:
     strings = [r for r in missing if (props[r] or {}).get("type", "string") == "string"]
     if len(strings) == 1 and rest:
         args[strings[0]] = rest[:QUOTE_LIMIT]
+    for key, value in from_words(props, text, set(args)).items():
+        args[key] = value[:QUOTE_LIMIT] if isinstance(value, str) else value
     for key in required:
         args.setdefault(key, _placeholder(props[key]))
     return json.dumps(args)

@@ -5,20 +5,31 @@
 - To a spoken turn: what it heard (the recogniser's words), then the user's own audio played
   back (an echo test).
 - To a text message: a reply that quotes it.
+- To a tool's result: a sentence that uses it, as a model would (:func:`tool_answer`),
+  not the JSON read out.
 
 How the reply streams is :mod:`.responder`'s part.
 """
 
 from __future__ import annotations
 
+import json
+import re
+from typing import Any
+
 from azure.ai.voicelive import models as m
 
 from .speech import WordTime, synthesize_words
 from .state import StoredConversation, StoredItem
 
-__all__ = ["compose_reply", "speak", "token_usage"]
+__all__ = ["compose_reply", "mcp_answer", "speak", "token_usage", "tool_answer"]
 
 QUOTE_LIMIT = 200
+ANSWER_FIELDS = 8
+"""Most fields of a tool's result an answer names."""
+ANSWER_ITEMS = 5
+"""Most entries of a list result an answer names."""
+TOOL_VERBS = frozenset({"get", "fetch", "lookup", "look", "find", "read", "query", "check"})
 
 
 def _quote(text: str) -> str:
@@ -77,6 +88,88 @@ def compose_reply(
     if turn.kind == "audio":
         return f"{_heard(turn)} Here it is played back.{memory}", turn
     return f'You said: "{_quote(turn.text)}".{memory}', None
+
+
+def _words_of(name: str) -> list[str]:
+    """``get_current_weather`` / ``getCurrentWeather`` -> ["get", "current", "weather"]."""
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", name)
+    return [w.lower() for w in re.split(r"[\s_\-]+", spaced) if w]
+
+
+def _subject(tool: str) -> str:
+    """What a tool tells, from its name: ``get_current_weather`` -> "the current weather"."""
+    words = _words_of(tool)
+    if len(words) > 1 and words[0] in TOOL_VERBS:
+        words = words[1:]
+    return "the " + " ".join(words)
+
+
+def _spoken(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return _quote(str(value))
+
+
+def _and(parts: list[str]) -> str:
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def _fields(result: dict[str, Any], known: set[str]) -> list[str]:
+    """``the <key> is <value>`` for the scalar fields of ``result`` (lists as "a, b and
+    c"), leaving out what the request already said (``known``)."""
+    said = []
+    for key, value in result.items():
+        verb = "is"
+        if isinstance(value, list) and value and all(not isinstance(v, dict | list) for v in value):
+            value, verb = _and([_spoken(v) for v in value[:ANSWER_ITEMS]]), "are"
+        elif isinstance(value, dict | list) or value is None:
+            continue
+        text = _spoken(value)
+        if text.lower() in known or not text:
+            continue
+        said.append(f"the {' '.join(_words_of(key))} {verb} {text}")
+    return said[:ANSWER_FIELDS]
+
+
+def tool_answer(tool: str, arguments: str, output: str) -> str:
+    """One sentence that tells what ``tool`` called with ``arguments`` (JSON) found."""
+    try:
+        args = json.loads(arguments or "{}")
+    except ValueError:
+        args = {}
+    values = args.values() if isinstance(args, dict) else ()
+    given = [v for v in values if isinstance(v, str) and v]
+    about = _subject(tool) + (f" for {_and(given)}" if given else "")
+    try:
+        result = json.loads(output)
+    except ValueError:
+        result = output
+    if isinstance(result, dict) and result.get("error"):
+        return f"I could not get {about}: {_spoken(result['error'])}."
+    if isinstance(result, dict):
+        said = _fields(result, {g.lower() for g in given})
+        if not said:
+            return f"I looked up {about}, but it came back empty."
+        return f"Here is {about}: {_and(said)}."
+    if isinstance(result, list):
+        if not result:
+            return f"I looked up {about} and found nothing."
+        items = [_spoken(r) for r in result[:ANSWER_ITEMS] if not isinstance(r, dict | list)]
+        found = f"{len(result)} results" if len(result) != 1 else "one result"
+        return f"I looked up {about} and found {found}" + (f": {_and(items)}." if items else ".")
+    if result is None or str(result).strip() == "":
+        return f"I looked up {about}, but it came back empty."
+    return f"Here is {about}: {_spoken(result)}."
+
+
+def mcp_answer(tool: str, server: str, output: str) -> str:
+    """One sentence that tells what an MCP server's ``tool`` answered (text)."""
+    answer = " ".join(output.split())
+    if not answer:
+        return f"I asked {server} with {' '.join(_words_of(tool))}, but it answered nothing."
+    return f"I asked {server} with {' '.join(_words_of(tool))}, and it says: {_quote(answer)}"
 
 
 async def speak(text: str, rate: int, min_ms: int = 0) -> tuple[str, bytes, list[WordTime]]:
