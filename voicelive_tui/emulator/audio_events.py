@@ -105,12 +105,14 @@ class AudioEvents:
                 "audio",
             )
         self.record.appended_audio_bytes += len(pcm)
-        self.recogniser.warm_up()
         pcm = self.echo.microphone(pcm, asyncio.get_running_loop().time())
         for vad_event, item_id in self.audio.append(pcm):
             self.record.vad_events.append(vad_event)
             ms = vad_event.ms
             if vad_event.kind == "started":
+                # The worker starts while the user is still speaking (about 0.3 s of CPU):
+                # a session that never hears speech never pays for it.
+                self.recogniser.warm_up()
                 await self.send(
                     m.ServerEventInputAudioBufferSpeechStarted(audio_start_ms=ms, item_id=item_id)
                 )

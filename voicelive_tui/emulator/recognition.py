@@ -1,8 +1,9 @@
 """Offline speech recognition of committed turns: pocketsphinx in a worker process.
 
-One :class:`Recogniser` per emulator starts ``recogniser_worker`` the first time a session
-sends audio and feeds it the committed turns one at a time. The event loop only writes the
-turn to a pipe and reads JSON lines back, so recognition never delays audio events.
+One :class:`Recogniser` per emulator starts ``recogniser_worker`` the first time VAD hears
+speech start (or a turn is committed by hand) and feeds it the committed turns one at a
+time. The event loop only writes the turn to a pipe and reads JSON lines back, so
+recognition never delays audio events.
 
 What biases recognition (also in the README's emulator section): the session's
 ``input_audio_transcription.phrase_list`` and the words of its tools' names (a function's
