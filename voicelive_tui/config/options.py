@@ -348,6 +348,12 @@ SWITCHES: tuple[tuple[str, tuple[str, ...], str, bool], ...] = (
     ("verbose", ("--verbose",), "DEBUG level in the technical log", True),
     ("demo", ("--demo",), "use the embedded local Voice Live emulator", True),
     ("no_tui", ("--no-tui",), "plain console output instead of the dashboard", True),
+    (
+        "screen_reader",
+        ("--screen-reader",),
+        "labelled lines for screen readers and braille displays, with the dashboard's keys",
+        True,
+    ),
     ("no_audio", ("--no-audio",), "no sound devices: text only", True),
     ("full_duplex", ("--full-duplex",), "one full-duplex audio stream instead of two", True),
     ("list_devices", ("--list-devices",), "list audio devices and exit", True),
@@ -358,3 +364,6 @@ SWITCHES: tuple[tuple[str, tuple[str, ...], str, bool], ...] = (
         True,
     ),
 )
+
+SWITCH_ENV: dict[str, str] = {"screen_reader": "VOICELIVE_TUI_SCREEN_READER"}
+"""Switches that an environment variable (or the .env file) can turn on: 1, true, yes, on."""

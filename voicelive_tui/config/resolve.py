@@ -24,6 +24,7 @@ from dotenv.parser import parse_stream
 from voicelive_tui.config.options import (
     DEFAULT_ENV_FILE,
     OPTIONS,
+    SWITCH_ENV,
     SWITCHES,
     Option,
 )
@@ -150,6 +151,15 @@ def _convert(opt: Option, raw: object, source: str) -> object:
         raise ConfigError(f"{source} must be {kind}, got {raw!r}") from None
 
 
+def _switch_value(name: str, raw: str) -> bool:
+    word = raw.strip().lower()
+    if word in ("1", "true", "yes", "on"):
+        return True
+    if word in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigError(f"{name} must be 1 or 0, got {raw!r}")
+
+
 def settings_from_args(
     args: argparse.Namespace,
     environ: Mapping[str, str],
@@ -174,6 +184,11 @@ def settings_from_args(
         given = getattr(args, dest, None)
         if given is not None:
             values[dest] = given
+        elif dest in SWITCH_ENV:
+            name = SWITCH_ENV[dest]
+            raw = environ.get(name) or dotenv.get(name)
+            if raw:
+                values[dest] = _switch_value(name, raw)
     if values.get("credential") is not None:
         values["credential"] = str(values["credential"]).lower()
     known = {f.name for f in fields(Settings)}

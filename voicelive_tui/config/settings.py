@@ -55,6 +55,8 @@ class Settings:
     demo_requested: bool = False
     """--demo was given (``demo`` is also on when no endpoint is configured)."""
     no_tui: bool = False
+    screen_reader: bool = False
+    """Labelled, append-only lines for screen readers and braille displays (reader.py)."""
     # Audio.
     input_wav: Path | None = None
     output_wav: Path | None = None
