@@ -12,15 +12,18 @@ import asyncio
 import contextlib
 import sys
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from rich.segment import Segment
 from textual import on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.color import Color
 from textual.driver import Driver
+from textual.filter import ANSIToTruecolor, LineFilter, Monochrome
 from textual.screen import Screen
 from textual.widgets import Input
 from textual.worker import Worker, WorkerState
@@ -58,6 +61,17 @@ from voicelive_tui.ui.widgets.usage_view import UsageScreen
 from voicelive_tui.updates import AudioLost, EventReceived, EventSent, Notice, Severity, Update
 
 QUIT_TIMEOUT_S = 5.0
+
+
+class WithoutColor(LineFilter):
+    """NO_COLOR as the convention has it: no colour escapes at all (Textual's own filter
+    draws in greys, thousands of 256-colour sequences); bold, underline and reverse stay."""
+
+    def apply(self, segments: list[Segment], background: Color) -> list[Segment]:
+        return [
+            Segment(text, None if style is None else style.without_color, control)
+            for text, style, control in segments
+        ]
 
 
 class VoiceLiveApp(App[int]):
@@ -108,6 +122,7 @@ class VoiceLiveApp(App[int]):
         self._quitting = False
         self._conversation_posted = False  # a ConversationChanged waits in the queue
         self._answering: set[str] = set()  # approval requests answered from the prompt
+        self._without_color = WithoutColor()
 
     # Typed handles on the dashboard's widgets (the active screen may be help or JSON).
 
@@ -149,6 +164,13 @@ class VoiceLiveApp(App[int]):
         hurry = getattr(self._driver, "hurry", None)  # only NonBlockingDriver has it
         if hurry is not None:
             hurry()
+
+    def get_line_filters(self) -> Sequence[LineFilter]:
+        filters = super().get_line_filters()
+        if not self.no_color:
+            return filters
+        kept = [f for f in filters if not isinstance(f, (Monochrome, ANSIToTruecolor))]
+        return [*kept, self._without_color]
 
     def get_default_screen(self) -> DashboardScreen:
         return self.dashboard
