@@ -355,6 +355,12 @@ SWITCHES: tuple[tuple[str, tuple[str, ...], str, bool], ...] = (
         True,
     ),
     ("no_audio", ("--no-audio",), "no sound devices: text only", True),
+    (
+        "no_motion",
+        ("--no-motion",),
+        "reduced motion: audio levels as numbers twice a second, no sparklines or animation",
+        True,
+    ),
     ("full_duplex", ("--full-duplex",), "one full-duplex audio stream instead of two", True),
     ("list_devices", ("--list-devices",), "list audio devices and exit", True),
     (

@@ -57,6 +57,8 @@ class Settings:
     no_tui: bool = False
     screen_reader: bool = False
     """Labelled, append-only lines for screen readers and braille displays (reader.py)."""
+    no_motion: bool = False
+    """Levels as numbers, no sparklines or animation (as TEXTUAL_ANIMATIONS=none)."""
     # Audio.
     input_wav: Path | None = None
     output_wav: Path | None = None

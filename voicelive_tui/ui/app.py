@@ -123,6 +123,8 @@ class VoiceLiveApp(App[int]):
         self._conversation_posted = False  # a ConversationChanged waits in the queue
         self._answering: set[str] = set()  # approval requests answered from the prompt
         self._without_color = WithoutColor()
+        if settings.no_motion:
+            self.animation_level = "none"
 
     # Typed handles on the dashboard's widgets (the active screen may be help or JSON).
 
@@ -183,6 +185,8 @@ class VoiceLiveApp(App[int]):
 
     def on_ready(self) -> None:
         # After the dashboard's first frame: its widgets exist when the session starts.
+        if self.animation_level == "none":  # --no-motion or TEXTUAL_ANIMATIONS=none
+            self.levels_panel.hold_still()
         self.run_session()
 
     # -- the session worker ---------------------------------------------------------
