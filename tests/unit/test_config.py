@@ -409,3 +409,14 @@ def test_a_bad_screen_reader_value_is_one_line(capsys: pytest.CaptureFixture[str
         code, err = run_cli(capsys, "--demo")
     assert code == EXIT_CONFIG
     assert err == ["voicelive-tui: error: VOICELIVE_TUI_SCREEN_READER must be 1 or 0, got 'maybe'"]
+
+
+def test_a_bad_theme_in_the_environment_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("VOICELIVE_TUI_THEME", "purple")
+        code, err = run_cli(capsys, "--demo")
+    assert code == EXIT_CONFIG
+    assert err == [
+        "voicelive-tui: error: VOICELIVE_TUI_THEME must be one of dark, light, ansi-dark,"
+        " ansi-light, high-contrast, got 'purple'"
+    ]

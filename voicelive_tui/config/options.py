@@ -321,6 +321,14 @@ OPTIONS: tuple[Option, ...] = (
         metavar="LABEL",
     ),
     Option(
+        "theme",
+        ("--theme",),
+        "the dashboard's colours, kept for the next runs (ansi-*: the terminal's own palette)",
+        ("VOICELIVE_TUI_THEME",),
+        choices=("dark", "light", "ansi-dark", "ansi-light", "high-contrast"),
+        metavar="NAME",
+    ),
+    Option(
         "exit_after_turns",
         ("--exit-after-turns",),
         "console mode: exit 0 once the agent answered N user turns",

@@ -58,6 +58,12 @@ class Settings:
     screen_reader: bool = False
     """Labelled, append-only lines for screen readers and braille displays (reader.py)."""
     no_motion: bool = False
+    theme: str | None = None
+    """The dashboard's Textual theme (--theme's names mapped, or the saved preference)."""
+    theme_given: bool = False
+    """--theme (or VOICELIVE_TUI_THEME) chose it this run: the dashboard keeps the choice."""
+    preferences_file: Path | None = None
+    """Where the theme is kept between runs (config.preferences); None: nowhere."""
     """Levels as numbers, no sparklines or animation (as TEXTUAL_ANIMATIONS=none)."""
     # Audio.
     input_wav: Path | None = None

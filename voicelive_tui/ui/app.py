@@ -24,11 +24,14 @@ from textual.binding import Binding
 from textual.color import Color
 from textual.driver import Driver
 from textual.filter import ANSIToTruecolor, LineFilter, Monochrome
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
+from textual.theme import Theme
 from textual.widgets import Input
 from textual.worker import Worker, WorkerState
 
 from voicelive_tui.config import Settings
+from voicelive_tui.config.preferences import save_preference
 from voicelive_tui.conversation.export import conversation_markdown
 from voicelive_tui.errors import EXIT_OK, VoiceLiveError
 from voicelive_tui.logs import RunLogs
@@ -61,6 +64,27 @@ from voicelive_tui.ui.widgets.usage_view import UsageScreen
 from voicelive_tui.updates import AudioLost, EventReceived, EventSent, Notice, Severity, Update
 
 QUIT_TIMEOUT_S = 5.0
+SEVERITY_TITLES: dict[SeverityLevel, str] = {
+    "information": "Notice",
+    "warning": "Warning",
+    "error": "Error",
+}
+HIGH_CONTRAST = Theme(
+    name="high-contrast",
+    primary="#FFFF00",
+    secondary="#00FFFF",
+    accent="#FFFF00",
+    foreground="#FFFFFF",
+    background="#000000",
+    surface="#000000",
+    panel="#1A1A1A",
+    success="#00FF00",
+    warning="#FFB000",
+    error="#FF4040",
+    dark=True,
+    variables={"text-muted": "#FFFFFF", "border": "#FFFFFF", "footer-key-foreground": "#FFFF00"},
+)
+"""White on black, yellow focus; muted text is not dimmed."""
 
 
 class WithoutColor(LineFilter):
@@ -125,6 +149,9 @@ class VoiceLiveApp(App[int]):
         self._without_color = WithoutColor()
         if settings.no_motion:
             self.animation_level = "none"
+        self.register_theme(HIGH_CONTRAST)
+        if settings.theme in self.available_themes:
+            self.theme = settings.theme
 
     # Typed handles on the dashboard's widgets (the active screen may be help or JSON).
 
@@ -166,6 +193,39 @@ class VoiceLiveApp(App[int]):
         hurry = getattr(self._driver, "hurry", None)  # only NonBlockingDriver has it
         if hurry is not None:
             hurry()
+
+    def on_mount(self) -> None:
+        if self.settings.theme_given:
+            self._keep_theme(self.current_theme)
+        self.theme_changed_signal.subscribe(self, self._keep_theme)
+
+    def _keep_theme(self, theme: Theme) -> None:
+        """--theme, or a theme picked in the palette: kept for the next runs."""
+        path = self.settings.preferences_file
+        if path is None:
+            return
+        try:
+            save_preference(path, "theme", theme.name)
+        except OSError as exc:
+            self.notify(f"Could not keep the theme in {path}: {exc.strerror}", severity="warning")
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """A toast whose title names its severity: a word, not only the border's colour."""
+        super().notify(
+            message,
+            title=title or SEVERITY_TITLES[severity],
+            severity=severity,
+            timeout=timeout,
+            markup=markup,
+        )
 
     def get_line_filters(self) -> Sequence[LineFilter]:
         filters = super().get_line_filters()
