@@ -8,7 +8,6 @@ character, or a sequence that hides the cursor.
 
 from __future__ import annotations
 
-import json
 import re
 import shlex
 import time
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import CLI, REPO
+from tests.helpers import CLI, REPO, mcp_tools_file
 from tests.ssh.tmux import Pane, missing_tmux
 
 pytestmark = pytest.mark.skipif(missing_tmux() is not None, reason=str(missing_tmux()))
@@ -29,26 +28,13 @@ HIDE_CURSOR = "\x1b[?25l"
 ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][0-9A-Za-z]|\x1b[=>]")
 
 
-def mcp_tools(where: Path) -> Path:
-    server = {
-        "type": "mcp",
-        "server_label": "deepwiki",
-        "server_url": "https://mcp.deepwiki.com/mcp",
-        "allowed_tools": ["ask_question"],
-        "require_approval": "always",
-    }
-    path = where / "tools.json"
-    path.write_text(json.dumps({"tools": [server], "tool_choice": "required"}))
-    return path
-
-
 @pytest.fixture
 def pane(tmp_path: Path, speech_wav: Path) -> Iterator[tuple[Pane, Path]]:
     line = shlex.join(
         [
             *CLI, "--demo", "--screen-reader", "--no-greeting",
             "--input-wav", str(speech_wav), "--output-wav", str(tmp_path / "agent.wav"),
-            "--tools", str(mcp_tools(tmp_path)), "--log-dir", str(tmp_path / "logs"),
+            "--tools", str(mcp_tools_file(tmp_path)), "--log-dir", str(tmp_path / "logs"),
         ]
     )  # fmt: skip
     opened = Pane(line, size=(100, 40), env=ENV, where=tmp_path)
