@@ -72,8 +72,12 @@ ACTIONS.update(
 
 
 def labelled(label: Label, text: str) -> str:
-    """One line: the label, a colon, the text on one line (newlines become spaces)."""
-    return f"{label}: {' '.join(text.split())}".rstrip()
+    """One line: the label, a colon, the text on one line (newlines become spaces).
+
+    The text is often the service's or a tool's: nothing unprintable (an escape sequence
+    that would hide the cursor or move it) reaches the terminal."""
+    shown = "".join(ch for ch in " ".join(text.split()) if ch.isprintable())
+    return f"{label}: {shown}".rstrip()
 
 
 def help_lines() -> list[str]:
