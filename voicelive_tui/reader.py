@@ -16,9 +16,7 @@ import asyncio
 import contextlib
 import os
 import sys
-import termios
 import time
-import tty
 from collections.abc import Callable, Coroutine, Iterator
 from datetime import datetime
 from typing import Any, Literal, TextIO
@@ -27,9 +25,12 @@ from voicelive_tui.config import Settings
 from voicelive_tui.conversation.activity import ToolActivity, log_lines
 from voicelive_tui.conversation.export import conversation_markdown
 from voicelive_tui.conversation.turns import ConnectionState, Turn, VadState
+from voicelive_tui.conversation.usage import compact
 from voicelive_tui.errors import EXIT_OK
 from voicelive_tui.logs import RunLogs
-from voicelive_tui.runner import DEMO_NOTICE, QUIT_SIGNALS, open_logs, open_session
+from voicelive_tui.platform_support import keys_one_at_a_time, line_mode, quit_signals
+from voicelive_tui.runner import DEMO_NOTICE, open_logs, open_session
+from voicelive_tui.safe_text import displayable
 from voicelive_tui.session import VoiceLiveSession
 from voicelive_tui.updates import AudioLost, EventReceived, EventSent, Notice, Severity, Update
 
@@ -62,6 +63,7 @@ KEYS: tuple[tuple[str, str, str], ...] = (
     ("c", "clear_events", "stop reading events"),
     ("r", "reconnect", "drop the socket and connect again"),
     ("l", "latency", "each turn's latency by stage"),
+    ("u", "usage", "tokens per turn and for the session"),
     ("e", "export", "save the conversation as Markdown in the log folder"),
 )
 """The dashboard's keys as this mode has them: (keys, action, what it does)."""
@@ -74,10 +76,9 @@ ACTIONS.update(
 def labelled(label: Label, text: str) -> str:
     """One line: the label, a colon, the text on one line (newlines become spaces).
 
-    The text is often the service's or a tool's: nothing unprintable (an escape sequence
-    that would hide the cursor or move it) reaches the terminal."""
-    shown = "".join(ch for ch in " ".join(text.split()) if ch.isprintable())
-    return f"{label}: {shown}".rstrip()
+    The text is often the service's or a tool's: it passes the sanitising boundary, so no
+    escape sequence that would hide or move the cursor reaches the terminal."""
+    return f"{label}: {' '.join(displayable(text, one_line=True).split())}".rstrip()
 
 
 def help_lines() -> list[str]:
@@ -186,24 +187,24 @@ class KeyReader:
         self._buffer = b""
 
     @contextlib.contextmanager
-    def attached(self) -> Iterator[None]:
-        """Keys are read while inside; the terminal's modes are restored after."""
-        saved = termios.tcgetattr(self.fd)
+    def attached(self) -> Iterator[bool]:
+        """Keys are read while inside (yields False where they cannot be); the terminal's
+        modes are restored after."""
         loop = asyncio.get_running_loop()
-        try:
-            tty.setcbreak(self.fd)  # keys one at a time, no echo; signals and output as they were
+        with keys_one_at_a_time(self.fd) as reading:
+            if not reading:
+                yield False
+                return
             loop.add_reader(self.fd, self._readable)
-            yield
-        finally:
-            loop.remove_reader(self.fd)
-            termios.tcsetattr(self.fd, termios.TCSADRAIN, saved)
+            try:
+                yield True
+            finally:
+                loop.remove_reader(self.fd)
 
     def read_line(self, done: Callable[[str], None]) -> None:
         """The next line typed, with echo on (Enter ends it), goes to ``done``."""
         self._line, self._buffer = done, b""
-        mode = termios.tcgetattr(self.fd)
-        mode[3] |= termios.ICANON | termios.ECHO
-        termios.tcsetattr(self.fd, termios.TCSADRAIN, mode)
+        line_mode(self.fd, True)
 
     def _readable(self) -> None:
         try:
@@ -220,7 +221,7 @@ class KeyReader:
                 return
             line, done = self._buffer.split(b"\n", 1)[0], self._line
             self._line = None
-            tty.setcbreak(self.fd)
+            line_mode(self.fd, False)
             done(line.decode("utf-8", "replace").strip())
             return
         for key in data.decode("utf-8", "replace"):
@@ -341,6 +342,20 @@ class ScreenReaderFrontEnd:
             approx = "about " if timing.estimated else ""
             self.print(labelled("Notice", f"turn {n}: {approx}{timing.total_ms:.0f} ms ({stages})"))
 
+    def action_usage(self) -> None:
+        conv = self.session.conversation
+        ledger = conv.usage
+        if not ledger.responses:
+            self.print(labelled("Notice", "info: no usage yet"))
+            return
+        for n, entry in enumerate(ledger.responses, 1):
+            self.print(labelled("Notice", f"response {n}: {compact(entry.usage)}"))
+        total = f"session: {compact(ledger.total)}"
+        estimate = ledger.estimate(ledger.total, conv.session.model)
+        if estimate is not None:
+            total += f", {estimate.label()}"
+        self.print(labelled("Notice", total))
+
     def action_export(self) -> None:
         conv = self.session.conversation
         path = self.logs.log_dir / f"{self.logs.stamp}_conversation.md"
@@ -380,15 +395,17 @@ async def run_screen_reader(
             session.subscribe(front.lines)
             if opened.scripted_user is not None:
                 front._spawn(opened.scripted_user.run(session))
-            loop = asyncio.get_running_loop()
-            for sig in QUIT_SIGNALS:
-                loop.add_signal_handler(sig, session.quit)
             try:
-                with keys.attached() if keys is not None else contextlib.nullcontext():
+                with (
+                    quit_signals(lambda _name: session.quit()),
+                    keys.attached()
+                    if keys is not None
+                    else contextlib.nullcontext(False) as reading,
+                ):
+                    if keys is not None and not reading:
+                        front.print(labelled("Notice", "warning: keys need a POSIX terminal here"))
                     await session.run()
             finally:
-                for sig in QUIT_SIGNALS:
-                    loop.remove_signal_handler(sig)
                 for task in list(front._tasks):
                     task.cancel()
         front.print(labelled("Notice", "info: goodbye"))

@@ -8,7 +8,7 @@ from voicelive_tui.reader import KEYS, help_lines, labelled, turn_line
 
 def test_a_line_is_labelled_flat_and_printable() -> None:
     assert labelled("Agent", "two\nlines\t and\x1b[?25l a hidden cursor") == (
-        "Agent: two lines and[?25l a hidden cursor"
+        "Agent: two lines and\\x1b[?25l a hidden cursor"  # shown, not obeyed
     )
 
 
