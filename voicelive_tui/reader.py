@@ -54,7 +54,7 @@ KEYS: tuple[tuple[str, str, str], ...] = (
     ("?", "help", "this help"),
     ("q", "quit", "close the socket, stop audio, flush logs, quit (Ctrl+C too)"),
     ("m", "mute", "mute or unmute the microphone"),
-    ("space i", "interrupt", "stop the agent: cancel and truncate"),
+    ("Space i", "interrupt", "stop the agent: cancel and truncate"),
     ("t Enter", "type", "type a message to the agent (Enter sends, an empty line cancels)"),
     ("y", "approve", "approve the MCP call that is asking"),
     ("n", "deny", "deny the MCP call that is asking (--replay, paused: the next event)"),
@@ -67,10 +67,8 @@ KEYS: tuple[tuple[str, str, str], ...] = (
     ("e", "export", "save the conversation as Markdown in the log folder"),
 )
 """The dashboard's keys as this mode has them: (keys, action, what it does)."""
-ACTIONS = {key: action for keys, action, _ in KEYS for key in keys.split()}
-ACTIONS.update(
-    {" ": "interrupt", "\r": "type", "\n": "type", "Enter": "type", "space": "interrupt"}
-)
+ACTIONS = {key: action for keys, action, _ in KEYS for key in keys.split() if len(key) == 1}
+ACTIONS.update({" ": "interrupt", "\r": "type", "\n": "type"})  # Space, Enter
 
 
 def labelled(label: Label, text: str) -> str:

@@ -25,4 +25,11 @@ def test_help_lists_every_key_as_plain_text() -> None:
     lines = help_lines()
     assert all(line.startswith("Help: ") for line in lines)
     assert len(lines) == len(KEYS) + 1
-    assert "Help: space or i: stop the agent: cancel and truncate" in lines
+    assert "Help: Space or i: stop the agent: cancel and truncate" in lines
+
+
+def test_every_key_has_an_action() -> None:
+    from voicelive_tui.reader import ACTIONS, ScreenReaderFrontEnd
+
+    for key in ("?", "q", "m", " ", "i", "t", "\n", "y", "n", "/", "p", "c", "r", "l", "u", "e"):
+        assert callable(getattr(ScreenReaderFrontEnd, f"action_{ACTIONS[key]}")), key
