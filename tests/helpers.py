@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import importlib.util
 import io
+import json
 import os
 import subprocess
 import sys
@@ -233,3 +234,18 @@ def wav_turn_args(endpoint: str, key: str, speech: Path, where: Path) -> list[st
         "--wav-speed", "10", "--exit-after-turns", "1", "--no-greeting",
         "--log-dir", str(where / "logs"),
     ]  # fmt: skip
+
+
+def mcp_tools_file(where: Path) -> Path:
+    """An MCP server that always asks for approval; "required" without function tools
+    makes every turn call its first tool (the emulator's rule)."""
+    server = {
+        "type": "mcp",
+        "server_label": "deepwiki",
+        "server_url": "https://mcp.deepwiki.com/mcp",
+        "allowed_tools": ["ask_question"],
+        "require_approval": "always",
+    }
+    tools = where / "tools.json"
+    tools.write_text(json.dumps({"tools": [server], "tool_choice": "required"}))
+    return tools

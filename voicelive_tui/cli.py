@@ -114,7 +114,7 @@ def start(argv: Sequence[str] | None) -> Settings | int:
     private, note = log_privacy(settings.log_dir)
     if not private:
         print(f"{PROG}: note: {note}", file=sys.stderr, flush=True)
-    if not settings.no_tui:
+    if not settings.no_tui and not settings.screen_reader:
         why = no_dashboard_reason(os.environ)
         if why:
             print(f"{PROG}: {why}: console mode (as --no-tui)", file=sys.stderr, flush=True)
@@ -128,6 +128,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         started = start(argv)
         if isinstance(started, int):
             return started
+        if started.screen_reader:
+            from voicelive_tui.reader import run_screen_reader
+
+            return asyncio.run(run_screen_reader(started))
         if started.no_tui:
             from voicelive_tui.console import run_console
 

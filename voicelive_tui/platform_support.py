@@ -334,3 +334,37 @@ def quit_signals(
         if "SIGHUP" in names:
             stack.enter_context(_console_control(ConsoleControl(loop, on_quit)))
         yield
+
+
+@contextlib.contextmanager
+def keys_one_at_a_time(fd: int) -> Iterator[bool]:
+    """While inside, the terminal on ``fd`` hands over each key as it is pressed, unechoed
+    (POSIX: line mode and echo off; signals and output as they were), then is restored.
+    Yields False where that cannot be done (Windows: its loop cannot watch a console)."""
+    if sys.platform == "win32":
+        yield False
+        return
+    import termios
+    import tty
+
+    saved = termios.tcgetattr(fd)
+    try:
+        tty.setcbreak(fd)
+        yield True
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+
+
+def line_mode(fd: int, on: bool) -> None:
+    """POSIX: the terminal's line mode with echo (a typed line), or keys one at a time."""
+    if sys.platform == "win32":
+        return
+    import termios
+    import tty
+
+    if on:
+        mode = termios.tcgetattr(fd)
+        mode[3] |= termios.ICANON | termios.ECHO
+        termios.tcsetattr(fd, termios.TCSADRAIN, mode)
+    else:
+        tty.setcbreak(fd)

@@ -3,28 +3,12 @@ stdin not a terminal, any other call is denied with a notice, and the agent says
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import run_console_here, wav_turn_args
+from tests.helpers import mcp_tools_file, run_console_here, wav_turn_args
 from tests.integration.session_helpers import TEST_KEY
-
-
-def mcp_tools_file(where: Path) -> Path:
-    """An MCP server that always asks for approval; "required" without function tools
-    makes every turn call its first tool (the emulator's rule)."""
-    server = {
-        "type": "mcp",
-        "server_label": "deepwiki",
-        "server_url": "https://mcp.deepwiki.com/mcp",
-        "allowed_tools": ["ask_question"],
-        "require_approval": "always",
-    }
-    tools = where / "tools.json"
-    tools.write_text(json.dumps({"tools": [server], "tool_choice": "required"}))
-    return tools
 
 
 @pytest.mark.parametrize("trusted", [True, False])

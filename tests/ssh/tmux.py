@@ -55,6 +55,10 @@ class Pane:
     def type(self, text: str) -> None:
         self._tmux("send-keys", "-t", "main", "-l", text)
 
+    def pipe(self, path: Path) -> None:
+        """Copy everything the program writes to the pane, escapes and all, to ``path``."""
+        self._tmux("pipe-pane", "-t", "main", "-o", f"cat >> {shlex.quote(str(path))}")
+
     def alternate_screen(self) -> bool:
         """True while the program in the pane holds the alternate screen."""
         return self._tmux("display", "-p", "-t", "main", "#{alternate_on}").strip() == "1"

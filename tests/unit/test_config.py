@@ -382,3 +382,41 @@ def test_help_lists_the_seed_spellings(
 ) -> None:
     entries = help_entries(capsys, monkeypatch)
     assert {"--agent_id", "--foundry_project_name", "--use-token-credential"} <= set(entries)
+
+
+# -- accessibility switches (issue 27) ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "environ", "expected"),
+    [
+        ([], {}, False),
+        (["--screen-reader"], {}, True),
+        ([], {"VOICELIVE_TUI_SCREEN_READER": "1"}, True),
+        ([], {"VOICELIVE_TUI_SCREEN_READER": "yes"}, True),
+        ([], {"VOICELIVE_TUI_SCREEN_READER": "0"}, False),
+    ],
+)
+def test_screen_reader_from_the_flag_or_the_environment(
+    argv: list[str], environ: dict[str, str], expected: bool
+) -> None:
+    assert settings(argv, environ).screen_reader is expected
+
+
+def test_a_bad_screen_reader_value_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("VOICELIVE_TUI_SCREEN_READER", "maybe")
+        code, err = run_cli(capsys, "--demo")
+    assert code == EXIT_CONFIG
+    assert err == ["voicelive-tui: error: VOICELIVE_TUI_SCREEN_READER must be 1 or 0, got 'maybe'"]
+
+
+def test_a_bad_theme_in_the_environment_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("VOICELIVE_TUI_THEME", "purple")
+        code, err = run_cli(capsys, "--demo")
+    assert code == EXIT_CONFIG
+    assert err == [
+        "voicelive-tui: error: VOICELIVE_TUI_THEME must be one of dark, light, ansi-dark,"
+        " ansi-light, high-contrast, got 'purple'"
+    ]

@@ -321,6 +321,14 @@ OPTIONS: tuple[Option, ...] = (
         metavar="LABEL",
     ),
     Option(
+        "theme",
+        ("--theme",),
+        "the dashboard's colours, kept for the next runs (ansi-*: the terminal's own palette)",
+        ("VOICELIVE_TUI_THEME",),
+        choices=("dark", "light", "ansi-dark", "ansi-light", "high-contrast"),
+        metavar="NAME",
+    ),
+    Option(
         "exit_after_turns",
         ("--exit-after-turns",),
         "console mode: exit 0 once the agent answered N user turns",
@@ -348,7 +356,19 @@ SWITCHES: tuple[tuple[str, tuple[str, ...], str, bool], ...] = (
     ("verbose", ("--verbose",), "DEBUG level in the technical log", True),
     ("demo", ("--demo",), "use the embedded local Voice Live emulator", True),
     ("no_tui", ("--no-tui",), "plain console output instead of the dashboard", True),
+    (
+        "screen_reader",
+        ("--screen-reader",),
+        "labelled lines for screen readers and braille displays, with the dashboard's keys",
+        True,
+    ),
     ("no_audio", ("--no-audio",), "no sound devices: text only", True),
+    (
+        "no_motion",
+        ("--no-motion",),
+        "reduced motion: audio levels as numbers twice a second, no sparklines or animation",
+        True,
+    ),
     ("full_duplex", ("--full-duplex",), "one full-duplex audio stream instead of two", True),
     ("list_devices", ("--list-devices",), "list audio devices and exit", True),
     (
@@ -358,3 +378,6 @@ SWITCHES: tuple[tuple[str, tuple[str, ...], str, bool], ...] = (
         True,
     ),
 )
+
+SWITCH_ENV: dict[str, str] = {"screen_reader": "VOICELIVE_TUI_SCREEN_READER"}
+"""Switches that an environment variable (or the .env file) can turn on: 1, true, yes, on."""

@@ -24,9 +24,11 @@ from dotenv.parser import parse_stream
 from voicelive_tui.config.options import (
     DEFAULT_ENV_FILE,
     OPTIONS,
+    SWITCH_ENV,
     SWITCHES,
     Option,
 )
+from voicelive_tui.config.preferences import load_preferences, preferences_path
 from voicelive_tui.config.prices_file import load_prices
 from voicelive_tui.config.settings import DEFAULT_VOICE, Settings
 from voicelive_tui.config.tools_file import has_functions, load_tools
@@ -150,6 +152,15 @@ def _convert(opt: Option, raw: object, source: str) -> object:
         raise ConfigError(f"{source} must be {kind}, got {raw!r}") from None
 
 
+def _switch_value(name: str, raw: str) -> bool:
+    word = raw.strip().lower()
+    if word in ("1", "true", "yes", "on"):
+        return True
+    if word in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigError(f"{name} must be 1 or 0, got {raw!r}")
+
+
 def settings_from_args(
     args: argparse.Namespace,
     environ: Mapping[str, str],
@@ -174,6 +185,11 @@ def settings_from_args(
         given = getattr(args, dest, None)
         if given is not None:
             values[dest] = given
+        elif dest in SWITCH_ENV:
+            name = SWITCH_ENV[dest]
+            raw = environ.get(name) or dotenv.get(name)
+            if raw:
+                values[dest] = _switch_value(name, raw)
     if values.get("credential") is not None:
         values["credential"] = str(values["credential"]).lower()
     known = {f.name for f in fields(Settings)}
@@ -194,7 +210,25 @@ def settings_from_args(
             raise ConfigError(f"cannot use --prices: {exc}") from None
     if not settings.endpoint and not settings.demo:
         settings = _replace(settings, demo=True)
-    return settings
+    return _with_theme(settings, environ)
+
+
+THEMES = {"dark": "textual-dark", "light": "textual-light", "high-contrast": "high-contrast"}
+"""--theme's names -> Textual's theme names (the ansi-* ones are Textual's own names)."""
+
+
+def _with_theme(settings: Settings, environ: Mapping[str, str]) -> Settings:
+    """--theme, else the theme kept from an earlier run."""
+    path = preferences_path(environ)
+    if settings.theme is not None:
+        names = next(opt.choices for opt in OPTIONS if opt.dest == "theme") or ()
+        if settings.theme not in names:
+            raise ConfigError(
+                f"VOICELIVE_TUI_THEME must be one of {', '.join(names)}, got {settings.theme!r}"
+            )
+        theme = THEMES.get(settings.theme, settings.theme)
+        return _replace(settings, theme=theme, theme_given=True, preferences_file=path)
+    return _replace(settings, theme=load_preferences(path).get("theme"), preferences_file=path)
 
 
 def _replace(settings: Settings, **changes: Any) -> Settings:

@@ -55,6 +55,16 @@ class Settings:
     demo_requested: bool = False
     """--demo was given (``demo`` is also on when no endpoint is configured)."""
     no_tui: bool = False
+    screen_reader: bool = False
+    """Labelled, append-only lines for screen readers and braille displays (reader.py)."""
+    no_motion: bool = False
+    theme: str | None = None
+    """The dashboard's Textual theme (--theme's names mapped, or the saved preference)."""
+    theme_given: bool = False
+    """--theme (or VOICELIVE_TUI_THEME) chose it this run: the dashboard keeps the choice."""
+    preferences_file: Path | None = None
+    """Where the theme is kept between runs (config.preferences); None: nowhere."""
+    """Levels as numbers, no sparklines or animation (as TEXTUAL_ANIMATIONS=none)."""
     # Audio.
     input_wav: Path | None = None
     output_wav: Path | None = None

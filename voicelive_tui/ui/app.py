@@ -12,20 +12,26 @@ import asyncio
 import contextlib
 import sys
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from rich.segment import Segment
 from textual import on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.color import Color
 from textual.driver import Driver
+from textual.filter import ANSIToTruecolor, LineFilter, Monochrome
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
+from textual.theme import Theme
 from textual.widgets import Input
 from textual.worker import Worker, WorkerState
 
 from voicelive_tui.config import Settings
+from voicelive_tui.config.preferences import save_preference
 from voicelive_tui.conversation.export import conversation_markdown
 from voicelive_tui.errors import EXIT_OK, VoiceLiveError
 from voicelive_tui.logs import RunLogs
@@ -58,6 +64,38 @@ from voicelive_tui.ui.widgets.usage_view import UsageScreen
 from voicelive_tui.updates import AudioLost, EventReceived, EventSent, Notice, Severity, Update
 
 QUIT_TIMEOUT_S = 5.0
+SEVERITY_TITLES: dict[SeverityLevel, str] = {
+    "information": "Notice",
+    "warning": "Warning",
+    "error": "Error",
+}
+HIGH_CONTRAST = Theme(
+    name="high-contrast",
+    primary="#FFFF00",
+    secondary="#00FFFF",
+    accent="#FFFF00",
+    foreground="#FFFFFF",
+    background="#000000",
+    surface="#000000",
+    panel="#1A1A1A",
+    success="#00FF00",
+    warning="#FFB000",
+    error="#FF4040",
+    dark=True,
+    variables={"text-muted": "#FFFFFF", "border": "#FFFFFF", "footer-key-foreground": "#FFFF00"},
+)
+"""White on black, yellow focus; muted text is not dimmed."""
+
+
+class WithoutColor(LineFilter):
+    """NO_COLOR as the convention has it: no colour escapes at all (Textual's own filter
+    draws in greys, thousands of 256-colour sequences); bold, underline and reverse stay."""
+
+    def apply(self, segments: list[Segment], background: Color) -> list[Segment]:
+        return [
+            Segment(text, None if style is None else style.without_color, control)
+            for text, style, control in segments
+        ]
 
 
 class VoiceLiveApp(App[int]):
@@ -108,6 +146,12 @@ class VoiceLiveApp(App[int]):
         self._quitting = False
         self._conversation_posted = False  # a ConversationChanged waits in the queue
         self._answering: set[str] = set()  # approval requests answered from the prompt
+        self._without_color = WithoutColor()
+        if settings.no_motion:
+            self.animation_level = "none"
+        self.register_theme(HIGH_CONTRAST)
+        if settings.theme in self.available_themes:
+            self.theme = settings.theme
 
     # Typed handles on the dashboard's widgets (the active screen may be help or JSON).
 
@@ -150,6 +194,46 @@ class VoiceLiveApp(App[int]):
         if hurry is not None:
             hurry()
 
+    def on_mount(self) -> None:
+        if self.settings.theme_given:
+            self._keep_theme(self.current_theme)
+        self.theme_changed_signal.subscribe(self, self._keep_theme)
+
+    def _keep_theme(self, theme: Theme) -> None:
+        """--theme, or a theme picked in the palette: kept for the next runs."""
+        path = self.settings.preferences_file
+        if path is None:
+            return
+        try:
+            save_preference(path, "theme", theme.name)
+        except OSError as exc:
+            self.notify(f"Could not keep the theme in {path}: {exc.strerror}", severity="warning")
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """A toast whose title names its severity: a word, not only the border's colour."""
+        super().notify(
+            message,
+            title=title or SEVERITY_TITLES[severity],
+            severity=severity,
+            timeout=timeout,
+            markup=markup,
+        )
+
+    def get_line_filters(self) -> Sequence[LineFilter]:
+        filters = super().get_line_filters()
+        if not self.no_color:
+            return filters
+        kept = [f for f in filters if not isinstance(f, (Monochrome, ANSIToTruecolor))]
+        return [*kept, self._without_color]
+
     def get_default_screen(self) -> DashboardScreen:
         return self.dashboard
 
@@ -161,6 +245,8 @@ class VoiceLiveApp(App[int]):
 
     def on_ready(self) -> None:
         # After the dashboard's first frame: its widgets exist when the session starts.
+        if self.animation_level == "none":  # --no-motion or TEXTUAL_ANIMATIONS=none
+            self.levels_panel.hold_still()
         self.run_session()
 
     # -- the session worker ---------------------------------------------------------

@@ -28,6 +28,8 @@ FPS = 20
 HISTORY_S = 10
 HOLD_S = 1.5
 FALL_DB_PER_S = 20.0
+STILL_PERIOD_S = 0.5
+"""Reduced motion: the levels as numbers, redrawn at most twice a second."""
 BARS = "▁▂▃▄▅▆▇█"
 LABEL_CELLS = 8
 """'Mic', 'Speaker' and their padding before the reading."""
@@ -70,6 +72,14 @@ def meter_cells(rms_db: float, held_db: float, width: int) -> tuple[str, int, in
     return reading, filled, peak
 
 
+def still_reading(rms_db: float, held_db: float) -> str:
+    """'-23 dB, peak -12 dB': a meter without a bar, for reduced motion."""
+    if rms_db <= FLOOR_DB and held_db <= FLOOR_DB:
+        return "silent"
+    level = "silent" if rms_db <= FLOOR_DB else f"{rms_db:.0f} dB"
+    return f"{level}, peak {held_db:.0f} dB" if held_db > FLOOR_DB else level
+
+
 def changed_cells(old: tuple[str, int, int], new: tuple[str, int, int]) -> tuple[int, int] | None:
     """The first and end cell of a meter line that differ between two drawings."""
     spans: list[tuple[int, int]] = []
@@ -102,10 +112,17 @@ class LevelBar(Widget):
         self.label = label
         self.rms_db = SILENCE_DB
         self.held_db = SILENCE_DB
+        self.still = False
+        """Reduced motion: numbers only (the level and its peak), no bar."""
         self._drawn: tuple[str, int, int] | None = None
 
     def set_level(self, rms_db: float, held_db: float) -> None:
         """Take a reading; repaint only the cells that change."""
+        if self.still:
+            if still_reading(rms_db, held_db) != still_reading(self.rms_db, self.held_db):
+                self.rms_db, self.held_db = rms_db, held_db
+                self.refresh()
+            return
         self.rms_db, self.held_db = rms_db, held_db
         old = self._drawn
         new = meter_cells(rms_db, held_db, self.content_size.width)
@@ -119,6 +136,8 @@ class LevelBar(Widget):
 
     def render(self) -> RenderResult:
         width = self.content_size.width
+        if self.still:
+            return Text(f"{self.label:<{LABEL_CELLS}}{still_reading(self.rms_db, self.held_db)}")
         self._drawn = reading, filled, peak = meter_cells(self.rms_db, self.held_db, width)
         head = f"{self.label:<{LABEL_CELLS}}{reading} "
         bar = bar_cells(width, reading)
@@ -235,6 +254,9 @@ class LevelsPanel(Vertical):
         self._last: tuple[float, ...] | None = None
         self._still = 0
         self._total = 0  # readings taken
+        self.still = False
+        """Reduced motion (--no-motion, TEXTUAL_ANIMATIONS=none): numbers, no sparklines."""
+        self._shown_at = float("-inf")  # when the still numbers were last redrawn
 
     def compose(self) -> ComposeResult:
         yield VadIndicator(id="vad").data_bind(LevelsPanel.vad)
@@ -250,6 +272,15 @@ class LevelsPanel(Vertical):
     def on_mount(self) -> None:
         self.border_title = "Audio"
 
+    def hold_still(self) -> None:
+        """Reduced motion: the meters become numbers and the sparklines go."""
+        self.still = True
+        for bar in (self.mic_bar, self.speaker_bar):
+            bar.still = True
+            bar.refresh()
+        self.mic_sparkline.display = False
+        self.speaker_sparkline.display = False
+
     def sample(self, levels: np.ndarray, now: float) -> None:
         """Take one reading; repaint only when the picture can have changed."""
         reading = tuple(float(x) for x in levels[:4])
@@ -257,6 +288,13 @@ class LevelsPanel(Vertical):
         self._last = reading
         mic_held = self._holds[0].update(reading[MIC_PEAK], now)
         speaker_held = self._holds[1].update(reading[SPEAKER_PEAK], now)
+        if self.still:
+            if now - self._shown_at < STILL_PERIOD_S:
+                return
+            self._shown_at = now
+            self.mic_bar.set_level(reading[MIC_RMS], mic_held)
+            self.speaker_bar.set_level(reading[SPEAKER_RMS], speaker_held)
+            return
         self.mic_bar.set_level(reading[MIC_RMS], mic_held)
         self.speaker_bar.set_level(reading[SPEAKER_RMS], speaker_held)
         if self._still > len(self.mic_history):
