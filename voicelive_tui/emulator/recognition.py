@@ -1,9 +1,9 @@
 """Offline speech recognition of committed turns: pocketsphinx in a worker process.
 
-One :class:`Recogniser` per emulator starts ``recogniser_worker`` the first time VAD hears
-speech start (or a turn is committed by hand) and feeds it the committed turns one at a
-time. The event loop only writes the turn to a pipe and reads JSON lines back, so
-recognition never delays audio events.
+One ``recogniser_worker`` process serves every emulator of a Python process; it starts the
+first time VAD hears speech start (or a turn is committed by hand) and is fed the committed
+turns one at a time. The event loop hands a turn to a thread that writes it to the pipe
+and reads the JSON line back, so recognition never delays audio events.
 
 What biases recognition (also in the README's emulator section): the session's
 ``input_audio_transcription.phrase_list`` and the words of its tools' names (a function's
@@ -14,14 +14,18 @@ the turn; a phrase found replaces the words the language model heard at its time
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import json
 import math
 import re
+import subprocess
 import sys
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from azure.ai.voicelive import models as m
 
@@ -36,6 +40,8 @@ __all__ = [
     "transcript_logprobs",
     "transcript_phrase",
 ]
+
+T = TypeVar("T")
 
 WORKER = Path(__file__).with_name("recogniser_worker.py")
 START_TIMEOUT_S = 30.0
@@ -144,55 +150,100 @@ def language_warning(session: dict[str, Any]) -> str | None:
     )
 
 
-class Recogniser:
-    """The worker process and the queue of turns to it (one turn at a time, in order)."""
+class _SharedWorker:
+    """The worker process every emulator of this Python process shares, so the model loads
+    once (about 0.3 s of CPU), not once per emulator. One turn at a time, from any thread
+    or event loop: the loop-side :class:`Recogniser` talks to it from a daemon thread."""
 
-    def __init__(self) -> None:
-        self._process: asyncio.subprocess.Process | None = None
-        self._starting: asyncio.Task[asyncio.subprocess.Process] | None = None
-        self._lock = asyncio.Lock()
+    def __init__(self, script: Path) -> None:
+        self._script = script
+        self._lock = threading.Lock()
+        self._process: subprocess.Popen[bytes] | None = None
         self._failure: str | None = None
+        atexit.register(self.stop)
 
-    def warm_up(self) -> None:
-        """Start the worker in the background (no-op once started)."""
-        if self._starting is None and self._failure is None:
-            self._starting = asyncio.create_task(self._start())
-
-    async def _start(self) -> asyncio.subprocess.Process:
+    def _ready(self) -> subprocess.Popen[bytes]:
+        """The running worker, started if need be (call with the lock held)."""
+        if self._failure is not None:
+            raise RecognitionError(self._failure)
+        if self._process is not None and self._process.poll() is None:
+            return self._process
         # Run as a script: importing the package would load the whole server first.
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            str(WORKER),
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.DEVNULL,
+        process = subprocess.Popen(
+            [sys.executable, str(self._script)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
         )
         assert process.stdout is not None
+        line = _with_deadline(process, START_TIMEOUT_S, process.stdout.readline)
         try:
-            line = await asyncio.wait_for(process.stdout.readline(), START_TIMEOUT_S)
             message = json.loads(line) if line else {"error": "the worker exited"}
-        except (asyncio.TimeoutError, ValueError) as exc:
+        except ValueError as exc:
             message = {"error": f"the worker did not start ({exc!r})"}
-        except asyncio.CancelledError:
-            await _stop(process)
-            raise
         if not message.get("ready"):
             self._failure = str(message.get("error"))
-            await _stop(process)
+            _stop(process)
             raise RecognitionError(self._failure)
         self._process = process
         return process
 
-    async def _worker(self) -> asyncio.subprocess.Process:
-        if self._failure is not None:
-            raise RecognitionError(self._failure)
-        self.warm_up()
-        assert self._starting is not None
-        process = await asyncio.shield(self._starting)
-        if process.returncode is not None:
-            self._starting = None
-            raise RecognitionError("the recogniser's process ended")
-        return process
+    def warm_up(self) -> None:
+        with self._lock:
+            with contextlib.suppress(RecognitionError):
+                self._ready()
+
+    def ask(self, request: bytes) -> bytes:
+        """Send one request, return the worker's answer line (RecognitionError if none)."""
+        with self._lock:
+            process = self._ready()
+            assert process.stdin is not None and process.stdout is not None
+            try:
+                process.stdin.write(request)
+                process.stdin.flush()
+            except OSError as exc:
+                self._process = None
+                _stop(process)
+                raise RecognitionError(f"the recogniser failed ({exc!r})") from None
+            line = _with_deadline(process, TURN_TIMEOUT_S, process.stdout.readline)
+            if not line:
+                self._process = None
+                _stop(process)
+                raise RecognitionError("the recogniser's process ended")
+            return line
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is not None:
+            _stop(process)
+
+
+_SHARED: dict[Path, _SharedWorker] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def _shared() -> _SharedWorker:
+    """The shared worker that runs ``WORKER`` (a stand-in script gets one of its own)."""
+    with _SHARED_LOCK:
+        worker = _SHARED.get(WORKER)
+        if worker is None:
+            worker = _SHARED[WORKER] = _SharedWorker(WORKER)
+        return worker
+
+
+class Recogniser:
+    """An emulator's way to the shared worker: turns are recognised one at a time, in the
+    order they were committed, on a daemon thread (a quit never waits for a decode)."""
+
+    def __init__(self) -> None:
+        self._order = asyncio.Lock()
+        self._warming = False
+
+    def warm_up(self) -> None:
+        """Start the worker in the background (no-op once started)."""
+        if not self._warming:
+            self._warming = True
+            threading.Thread(target=_shared().warm_up, name="recogniser-start", daemon=True).start()
 
     async def transcribe(
         self,
@@ -201,21 +252,10 @@ class Recogniser:
         keyphrases: list[str],
     ) -> Heard:
         """Recognise one mono PCM16 turn."""
-        async with self._lock:
-            process = await self._worker()
-            assert process.stdin is not None and process.stdout is not None
-            header = {"rate": rate, "bytes": len(pcm), "keyphrases": keyphrases}
-            try:
-                process.stdin.write(json.dumps(header).encode() + b"\n" + pcm)
-                await process.stdin.drain()
-                line = await asyncio.wait_for(process.stdout.readline(), TURN_TIMEOUT_S)
-            except (ConnectionError, asyncio.TimeoutError) as exc:
-                self._starting = None
-                await _stop(process)
-                raise RecognitionError(f"the recogniser failed ({exc!r})") from None
-        if not line:
-            self._starting = None
-            raise RecognitionError("the recogniser's process ended")
+        header = {"rate": rate, "bytes": len(pcm), "keyphrases": keyphrases}
+        request = json.dumps(header).encode() + b"\n" + pcm
+        async with self._order:
+            line = await _on_a_thread(_shared().ask, request)
         message = json.loads(line)
         if "error" in message:
             raise RecognitionError(str(message["error"]))
@@ -225,25 +265,56 @@ class Recogniser:
         return Heard(str(message["final"]), words, float(message["cpu_s"]))
 
     async def close(self) -> None:
-        """Stop the worker (waits for it)."""
-        starting, self._starting = self._starting, None
-        if starting is not None:
-            if not starting.done():
-                starting.cancel()
-            with contextlib.suppress(BaseException):
-                await starting
-        if self._process is not None:
-            await _stop(self._process)
-            self._process = None
+        """Nothing to wait for: the shared worker ends with this process (its input closes)."""
 
 
-async def _stop(process: asyncio.subprocess.Process) -> None:
+async def _on_a_thread(call: Callable[[bytes], bytes], arg: bytes) -> bytes:
+    """``call(arg)`` on a daemon thread; the loop may close before it ends (then the answer
+    is dropped), and interpreter exit never waits for it."""
+    loop = asyncio.get_running_loop()
+    answer: asyncio.Future[bytes] = loop.create_future()
+
+    def settle(result: bytes | None, error: BaseException | None) -> None:
+        if not answer.done():
+            if error is not None:
+                answer.set_exception(error)
+            else:
+                answer.set_result(result or b"")
+
+    def run() -> None:
+        try:
+            result, error = call(arg), None
+        except BaseException as exc:  # handed to the awaiting task
+            result, error = None, exc
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
+            loop.call_soon_threadsafe(settle, result, error)
+
+    threading.Thread(target=run, name="recogniser", daemon=True).start()
+    return await answer
+
+
+def _with_deadline(process: subprocess.Popen[bytes], seconds: float, read: Callable[[], T]) -> T:
+    """``read()``, with the worker terminated (so that the read ends) after ``seconds``."""
+    timer = threading.Timer(seconds, _terminate, (process,))
+    timer.daemon = True
+    timer.start()
+    try:
+        return read()
+    finally:
+        timer.cancel()
+
+
+def _terminate(process: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError, OSError):  # it may have ended meanwhile
+        process.terminate()  # (kill() has no SIGKILL on Windows)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """End the worker: it ends at once when its input closes, unless mid-turn (then it is
+    terminated after ``STOP_TIMEOUT_S``). A plain ``wait()`` under a timer, not
+    ``wait(timeout)``, which polls with ``os.WNOHANG`` (POSIX only)."""
     if process.returncode is None:
         if process.stdin is not None:
-            process.stdin.close()
-        try:
-            await asyncio.wait_for(process.wait(), STOP_TIMEOUT_S)
-        except asyncio.TimeoutError:
-            with contextlib.suppress(ProcessLookupError):  # it may have ended meanwhile
-                process.terminate()  # (kill() has no SIGKILL on Windows)
-            await process.wait()
+            with contextlib.suppress(OSError):
+                process.stdin.close()
+        _with_deadline(process, STOP_TIMEOUT_S, process.wait)
