@@ -9,6 +9,7 @@ import wave
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from tests.helpers import run_cli
 from tests.integration.session_helpers import TEST_KEY
@@ -38,6 +39,9 @@ def speech_end_ms(mic: np.ndarray, rate: int, silence_ms: int) -> int:
     return stops[0]
 
 
+# Slow: real time, waits for recognition; the stages are unit-tested and the console's spoken turn
+# stays fast.
+@pytest.mark.slow
 async def test_voice_to_voice_by_stage_matches_the_recording(
     emulator_factory, speech_wav: Path, tmp_path: Path
 ) -> None:

@@ -8,6 +8,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.helpers import run_cli, wav_turn_args
 from tests.integration.session_helpers import TEST_KEY
 from voicelive_tui.conversation.usage import TokenUsage
@@ -34,6 +36,8 @@ def received(log_dir: Path, kind: str) -> list[dict[str, Any]]:
     ]
 
 
+# Slow: real-time turns; the usage, cost and budget rules are unit-tested in the fast run.
+@pytest.mark.slow
 async def test_summary_usage_is_the_sum_of_the_response_done_usages(
     emulator_factory, speech_wav: Path, tmp_path: Path
 ) -> None:
@@ -88,6 +92,8 @@ async def test_summary_usage_is_the_sum_of_the_response_done_usages(
     assert limits[1]["requests"] == limits[0]["requests"] - 1
 
 
+# Slow: real-time turns; the usage, cost and budget rules are unit-tested in the fast run.
+@pytest.mark.slow
 async def test_cost_budget_and_low_limit_against_the_emulator(
     emulator_factory, speech_wav: Path, tmp_path: Path
 ) -> None:

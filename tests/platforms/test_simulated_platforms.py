@@ -79,6 +79,9 @@ async def test_every_module_imports(target: str) -> None:
     assert re.search(r"imported \d{2,} modules", probe.out), probe.out
 
 
+# Slow: two simulated processes each; the fast run keeps the imports and the quit path's unit
+# test.
+@pytest.mark.slow
 @pytest.mark.parametrize("target", TARGETS)
 async def test_console_conversation_and_logs(
     target: str, short_speech_wav: Path, tmp_path: Path
@@ -112,6 +115,9 @@ async def test_console_conversation_and_logs(
         assert console.err == ""
 
 
+# Slow: two simulated processes each; the fast run keeps the imports and the quit path's unit
+# test.
+@pytest.mark.slow
 @pytest.mark.parametrize("how", ["ctrl-c", "close-console"])
 async def test_windows_quit_keeps_the_reply_in_progress(how: str, tmp_path: Path) -> None:
     log_dir = tmp_path / "logs"

@@ -82,6 +82,8 @@ async def test_console_quits_within_2_s_of_ctrl_c_under_a_flood(tmp_path: Path) 
     assert "Goodbye" in console.out
 
 
+# Slow: 30,000 deltas to the end; the keys-under-flood tests stay in the fast run.
+@pytest.mark.slow
 async def test_a_whole_flood_keeps_the_transcript_exact_and_the_events_log_small(
     tmp_path: Path,
 ) -> None:
