@@ -221,25 +221,20 @@ class Lab:
 
 
 def start_emulator(
-    seconds: float, env: dict[str, str], pacing: str = DEFAULT_PACING
+    seconds: float,
+    env: dict[str, str],
+    faults: tuple[str, ...] | None = None,
+    pacing: str = DEFAULT_PACING,
 ) -> tuple[subprocess.Popen[str], str]:
-    """``voicelive-emulator`` on a free loopback port, with the flood and the long reply."""
+    """``voicelive-emulator`` on a free loopback port, with ``faults`` (by default the
+    flood and the long reply)."""
+    if faults is None:
+        faults = (f"flood={FLOOD}", f"long-reply={max(1, round(seconds))}")
+    fault_args = [arg for fault in faults for arg in ("--fault", fault)]
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "voicelive_tui.emulator",
-            "--port",
-            "0",
-            "--api-key",
-            KEY,
-            "--fault",
-            f"flood={FLOOD}",
-            "--fault",
-            f"long-reply={max(1, round(seconds))}",
-            "--pacing",
-            pacing,
-        ],
+        [sys.executable, "-m", "voicelive_tui.emulator", "--port", "0", "--api-key", KEY]
+        + fault_args
+        + ["--pacing", pacing],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -416,7 +411,7 @@ def measure(
             raise RuntimeError(str(exc)) from None
         emulator = None
         try:
-            emulator, endpoint = start_emulator(seconds, pulse.env, pacing)
+            emulator, endpoint = start_emulator(seconds, pulse.env, pacing=pacing)
             lab = Lab(base, pulse, emulator, endpoint)
             emitted = asyncio.run(emitted_speech(seconds))
             rows = [run_mode(lab, mode, seconds, emitted) for mode in modes]
