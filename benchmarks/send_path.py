@@ -47,8 +47,9 @@ SEED = HERE / "seed_quickstart.py"
 
 SIZE = (160, 48)
 READY = {"seed": "VOICE ASSISTANT READY", "console": "VOICE ASSISTANT READY", "dashboard": "ready"}
-SETTLE_S = 1.0
-"""After the ready line: the start-up's last work is done before quiet is measured."""
+SETTLE_S = 3.0
+"""After the ready line: the start-up's last work (the seed opens its streams only after
+its ready line) is done before quiet is measured."""
 REPLY_S = 3.0
 """How much of the agent's reply the talking window covers after the user's sentence."""
 ANSWER_LEAD_S = 0.7
