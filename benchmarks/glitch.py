@@ -41,6 +41,8 @@ import tempfile
 import termios
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -221,25 +223,14 @@ class Lab:
 
 
 def start_emulator(
-    seconds: float, env: dict[str, str], pacing: str = DEFAULT_PACING
+    env: dict[str, str], faults: tuple[str, ...], pacing: str = DEFAULT_PACING
 ) -> tuple[subprocess.Popen[str], str]:
-    """``voicelive-emulator`` on a free loopback port, with the flood and the long reply."""
+    """``voicelive-emulator`` on a free loopback port, with ``faults``."""
+    fault_args = [arg for fault in faults for arg in ("--fault", fault)]
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "voicelive_tui.emulator",
-            "--port",
-            "0",
-            "--api-key",
-            KEY,
-            "--fault",
-            f"flood={FLOOD}",
-            "--fault",
-            f"long-reply={max(1, round(seconds))}",
-            "--pacing",
-            pacing,
-        ],
+        [sys.executable, "-m", "voicelive_tui.emulator", "--port", "0", "--api-key", KEY]
+        + fault_args
+        + ["--pacing", pacing],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -405,10 +396,26 @@ def measure(
 
     Raises RuntimeError with skip_reason() when it cannot run here.
     """
+    faults = (f"flood={FLOOD}", f"long-reply={max(1, round(seconds))}")
+    with audio_lab("vltui-glitch-", faults, keep, pacing) as lab:
+        emitted = asyncio.run(emitted_speech(seconds))
+        rows = [run_mode(lab, mode, seconds, emitted) for mode in modes]
+        return [{**row, "pacing": pacing} for row in rows]
+
+
+@contextmanager
+def audio_lab(
+    prefix: str, faults: tuple[str, ...], keep: Path | None = None, pacing: str = DEFAULT_PACING
+) -> Iterator[Lab]:
+    """A private PulseAudio server with its null sinks and an emulator with ``faults`` and
+    ``pacing``, in a scratch folder (copied to ``keep`` at the end when given).
+
+    Raises RuntimeError with skip_reason() when it cannot run here.
+    """
     reason = skip_reason()
     if reason:
         raise RuntimeError(reason)
-    base = Path(tempfile.mkdtemp(prefix="vltui-glitch-"))
+    base = Path(tempfile.mkdtemp(prefix=prefix))
     try:
         try:
             pulse = start_pulse("runtime-dir", base)
@@ -416,11 +423,8 @@ def measure(
             raise RuntimeError(str(exc)) from None
         emulator = None
         try:
-            emulator, endpoint = start_emulator(seconds, pulse.env, pacing)
-            lab = Lab(base, pulse, emulator, endpoint)
-            emitted = asyncio.run(emitted_speech(seconds))
-            rows = [run_mode(lab, mode, seconds, emitted) for mode in modes]
-            return [{**row, "pacing": pacing} for row in rows]
+            emulator, endpoint = start_emulator(pulse.env, faults, pacing)
+            yield Lab(base, pulse, emulator, endpoint)
         finally:
             if emulator is not None:
                 stop(emulator)

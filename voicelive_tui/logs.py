@@ -41,7 +41,7 @@ from voicelive_tui.platform_support import (
     make_private_dir,
     restrict_to_owner,
 )
-from voicelive_tui.protocol import AUDIO_DELTA, audio_bytes, elide_audio
+from voicelive_tui.protocol import APPEND, AUDIO_DELTA, audio_bytes, elide_audio
 from voicelive_tui.safe_text import CONTROLS, displayable
 from voicelive_tui.updates import Direction
 
@@ -279,6 +279,14 @@ class DeltaRuns:
         return runs
 
 
+APPEND_LINE = (
+    '{"time": "%s", "direction": "sent", "event": {"audio": "<%d bytes>", "type": "'
+    + APPEND
+    + '"}}\n'
+)
+"""The events-log line of a microphone append (time, bytes), as ``record`` writes it."""
+
+
 class EventsJsonl:
     """One JSON object per event sent or received, audio elided, secrets redacted."""
 
@@ -305,6 +313,17 @@ class EventsJsonl:
             self._write_runs(runs)
             if not self._file.closed:
                 self._file.write(text + "\n")
+
+    def record_append(self, pcm_bytes: int, at: float | None = None) -> None:
+        """A microphone block sent as ``input_audio_buffer.append``: the very line
+        :meth:`record` writes for it, without the JSON encoder or the redactor. The line
+        is made of the time, the block's size and constants alone (the audio is never in
+        it), so there is nothing in it to redact."""
+        text = APPEND_LINE % (log_time(at if at is not None else time.time()), pcm_bytes)
+        with self._lock:
+            self._write_runs(self._runs.all())
+            if not self._file.closed:
+                self._file.write(text)
 
     def _write_runs(self, runs: list[DeltaRun]) -> None:
         """Under the lock: the runs' lines (counts and times only: nothing to redact)."""

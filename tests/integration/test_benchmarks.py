@@ -52,3 +52,18 @@ def test_write_replaces_a_labels_blocks(tmp_path: Path, monkeypatch: pytest.Monk
     assert text.count("<!-- before:startup -->") == 1
     assert "| ready | 0.50 |" in text and "| ready | 1.00 |" in text  # after's is kept
     assert text.index("## before, again") < text.index("## after")
+
+
+@pytest.mark.slow
+@pytest.mark.realaudio
+def test_send_path_measures_every_client_on_null_sinks() -> None:
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "send_path.py"), "--rounds", "1", "--quiet", "1",
+         "--speech", "1"],
+        capture_output=True, text=True, timeout=180, check=False, env=child_env(),
+    )  # fmt: skip
+    if "Skipped" in done.stdout or "PulseAudio" in done.stderr[-300:]:
+        pytest.skip(done.stderr[-300:] or done.stdout[-300:])
+    assert done.returncode == 0, done.stderr[-2000:]
+    for client in ("console", "dashboard"):
+        assert re.search(rf"\| {client} \| \d+\.\d \| \d+\.\d \|", done.stdout), done.stdout

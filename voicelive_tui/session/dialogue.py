@@ -21,7 +21,6 @@ from azure.ai.voicelive.models import (
     ClientEvent,
     ClientEventConversationItemCreate,
     ClientEventConversationItemTruncate,
-    ClientEventInputAudioBufferAppend,
     ClientEventResponseCancel,
     ClientEventResponseCreate,
     ClientEventSessionUpdate,
@@ -40,7 +39,7 @@ from voicelive_tui.conversation.reducer import Conversation
 from voicelive_tui.conversation.renewal import kept_by, restorable, restored_item_id
 from voicelive_tui.conversation.turns import VadState
 from voicelive_tui.logs import PLAYBACK_STARTED, RunLogs
-from voicelive_tui.protocol import is_benign_cancel_error
+from voicelive_tui.protocol import APPEND, is_benign_cancel_error
 from voicelive_tui.session.bargein import plan_barge_in
 from voicelive_tui.session.frames import MALFORMED
 from voicelive_tui.session.reconnect import short_error
@@ -200,12 +199,35 @@ class Dialogue:
         if conn is None:
             return False
         payload = event.as_dict()
+        if not await self._deliver(conn, payload):
+            return False
+        self.record("sent", payload)
+        return True
+
+    async def send_append(self, block: bytes) -> bool:
+        """Send a microphone block as ``input_audio_buffer.append`` and record it.
+
+        Fifty times a second, so it skips what :meth:`send` pays per event: the SDK's model
+        (the dict is what its ``as_dict()`` gives, key for key, so the frame is the same
+        text) and the events log's encoder and redactor (see ``record_append``).
+        """
+        conn = self.conn
+        if conn is None:
+            return False
+        payload = {"audio": base64.b64encode(block).decode("ascii"), "type": APPEND}
+        if not await self._deliver(conn, payload):
+            return False
+        self.logs.events.record_append(len(block))
+        self.replay("sent", payload)
+        return True
+
+    async def _deliver(self, conn: VoiceLiveConnection, payload: dict[str, Any]) -> bool:
+        """``payload`` through the SDK's connection (its JSON, its errors); False on failure."""
         try:
             await conn.send(payload)
         except Exception as exc:
             log.warning("Send of %s failed: %s", payload.get("type"), short_error(exc))
             return False
-        self.record("sent", payload)
         return True
 
     async def send_session_update(self) -> None:
@@ -235,8 +257,7 @@ class Dialogue:
                 return
             if self.conversation.muted or self.conn is None:
                 continue
-            audio = base64.b64encode(block).decode("ascii")
-            await self.send(ClientEventInputAudioBufferAppend(audio=audio))
+            await self.send_append(block)
 
     # -- receiving -------------------------------------------------------------
 
