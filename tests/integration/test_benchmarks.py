@@ -31,8 +31,10 @@ def test_smoke_run_measures_startup_and_barge_in() -> None:
     assert re.search(r"\| dashboard: ready on screen \| \d+\.\d\d \|", done.stdout), done.stdout
     assert re.search(r"\| console: ready banner \(baseline\) \| \d+\.\d\d \|", done.stdout)
     # The seed's playback keeps stale audio after a bump with 1 s deltas; ours does not.
-    assert re.search(r"\| 1000 ms \| seed [^|]+\| [1-9]\d* / \d+ \|", done.stdout)
-    assert re.search(r"\| 1000 ms \| ours \(PlaybackRing\.read_into\) \| 0 / 0 \|", done.stdout)
+    # (Columns: delta and queue, playback, samples dropped while queueing, stale mean / max.)
+    assert re.search(r"\| 1000 ms, 10 s \| seed [^|]+\| \d+ \| [1-9]\d* / \d+ \|", done.stdout)
+    ours = r"\| 1000 ms, 10 s \| ours \(PlaybackRing\.read_into\) \| 0 \| 0 / 0 \|"
+    assert re.search(ours, done.stdout), done.stdout
 
 
 def test_write_replaces_a_labels_blocks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -63,7 +63,7 @@ def test_a_conversation_reads_as_labelled_lines(pane: tuple[Pane, Path]) -> None
     wait_text(out, "State: listening")
     wait_text(out, "press y or n")  # the spoken turn made the agent call an MCP tool
     term.keys("y")
-    wait_text(out, 'Agent: I asked deepwiki with ask question, and it says: Emulated answer')
+    wait_text(out, "Agent: I asked deepwiki with ask question, and it says: Emulated answer")
     term.keys("t")
     wait_text(out, "Type: ")
     term.type("tell me more")
@@ -91,7 +91,7 @@ def test_a_conversation_reads_as_labelled_lines(pane: tuple[Pane, Path]) -> None
         "Tool: tool call: deepwiki.ask_question",
         "Tool: approval asked: deepwiki.ask_question",
         "Tool: approved: deepwiki.ask_question",
-        'Agent: I asked deepwiki with ask question, and it says: Emulated answer',
+        "Agent: I asked deepwiki with ask question, and it says: Emulated answer",
         "You: tell me more",
         "Tool: denied: deepwiki.ask_question",
         "State: you are speaking",
