@@ -81,6 +81,9 @@ def start_pulse(mode: str, base: Path) -> PulseServer:
         "XDG_RUNTIME_DIR": str(server_runtime),
         "PULSE_RUNTIME_PATH": str(server_runtime / "pulse"),
         "HOME": str(base),
+        # The cookie goes to $XDG_CONFIG_HOME/pulse when that is set (the suite sets it for
+        # the app's preferences): keep it under HOME, where the README's recipe reads it.
+        "XDG_CONFIG_HOME": str(base / ".config"),
     }
     server_env.pop("PULSE_SERVER", None)
     native = "module-native-protocol-unix" + ("" if mode == "laptop" else " auth-anonymous=1")
@@ -114,6 +117,7 @@ def start_pulse(mode: str, base: Path) -> PulseServer:
         client_env["PULSE_RUNTIME_PATH"] = str(server_runtime / "pulse")
     if mode == "laptop":
         client_env["HOME"] = str(base)  # where the server wrote its cookie
+        client_env["XDG_CONFIG_HOME"] = str(base / ".config")
     server = PulseServer(mode, client_env, process, server_runtime)
     deadline = time.monotonic() + READY_TIMEOUT_S
     while True:
