@@ -57,8 +57,12 @@ SUPPRESS = 0.03
 """Gain (-30 dB) on a 10 ms frame whose remainder is echo."""
 DOUBLE_TALK = 2.0
 """A frame this much (3 dB) louder than the loudest echo the reference can make is the user."""
+FIT_FAILED = 0.5
+"""A converged fit that leaves more than this share (-3 dB) of a frame did not fit it."""
 UNKNOWN_COUPLING = 1.0
 """Echo level, as a share of the reference's energy, assumed until one is measured (0 dB)."""
+GUARD_MS = 500
+"""Lags at which echo is expected before the delay converged (a room and its devices)."""
 SPREAD_MS = 20
 """Lags either side of a converged delay whose reference can still be in the echo (drift)."""
 AGREE = 8
@@ -184,7 +188,10 @@ class EchoCanceller:
         self._fitted_quiet = True
         self._measured = False
         self.converged = False
-        """Two delay measurements on windows full of echo agreed (the last two)."""
+        """Two delay measurements on windows full of echo agreed."""
+        self._candidate: int | None = None
+        self._confident = False
+        """The last delay measured on a window full of echo."""
         self.coupling = UNKNOWN_COUPLING
         """The echo's energy as a share of the reference's (measured once converged)."""
         self.cancelled_db = 0.0
@@ -218,21 +225,31 @@ class EchoCanceller:
         # A delay is measured when the first echo arrives, then on windows full of echo;
         # through pauses the last one holds (the room does not move between two words).
         busy = self._busy(self._mic) > BUSY_SHARE
+        agreed = False
         if (arrived and not self._measured) or busy:
             previous = self.delay if self._measured else None
-            self.delay = self._find_delay(previous)
+            found, confident = self._find_delay(previous)
             self._measured = True
-            if busy:
-                # The first echo is measured on a few milliseconds of it: only two
-                # measurements on windows full of echo that agree are trusted.
-                agreed = previous is not None and abs(self.delay - previous) <= AGREE
-                self.converged = agreed
+            # The first echo is measured on a few milliseconds of it, and the user talking
+            # over the echo gives a window full of something else: a delay is trusted when
+            # two measurements on windows full of echo agree, and moved only when two agree
+            # on another one (the room or the devices changed).
+            busy = busy and confident
+            agreed = busy and self._confident and abs(found - (previous or 0)) <= AGREE
+            seconded = busy and self._candidate is not None
+            seconded = seconded and abs(found - self._candidate) <= AGREE  # type: ignore[operator]
+            self._confident = busy
+            if not self.converged or agreed or seconded:
+                self.delay = found
+                self.converged = self.converged or agreed or seconded
+                agreed = agreed or seconded
+            self._candidate = found if busy else None
         elif self.delay is None:
             self.delay = self.search
         rows = self._rows(self.fit)
         gram = rows.T @ rows + 1e-6 * np.eye(TAPS, dtype=np.float32)
         self._taps = np.linalg.solve(gram, rows.T @ self._mic)
-        if busy and self.converged:
+        if agreed:
             echo, direct = rows @ self._taps, rows[:, 4]
             self.coupling = float(np.mean(echo**2)) / (float(np.mean(direct**2)) + 1e-12)
         self._since_fit = 0
@@ -244,8 +261,8 @@ class EchoCanceller:
         A frame is echo when the fit removed most of it (what is left is echo the linear
         fit missed: a real room, a resampler) or, with a played reference, when it is no
         louder than the loudest echo the reference could make at the lags the echo can
-        have: around the delay once converged, anywhere in the search range before (the
-        first echo, a device that drifted). Echo is made SUPPRESS quieter; the user
+        have: around the delay once converged, anywhere up to GUARD_MS before (the first
+        echo). Echo is made SUPPRESS quieter; the user
         talking over it is louder than both (double talk) and passes."""
         n, frame = len(mic), self.rate // 100
         starts = np.arange(0, n, frame)
@@ -259,11 +276,17 @@ class EchoCanceller:
                 spread = self.rate * SPREAD_MS // 1000
                 lags = np.arange(max(0, self.delay - spread), self.delay + spread + 1, frame // 2)
             else:
-                lags = np.arange(0, self.search + 1, frame // 2)
+                guard = min(self.search, self.rate * GUARD_MS // 1000)
+                lags = np.arange(0, guard + 1, frame // 2)
             at = np.clip(ends[:, None] - lags[None, :], frame, len(power) - 1)
             loudest = np.max(power[at] - power[at - frame], axis=1) / frame
             mic_level = np.add.reduceat(mic * mic, starts) / sizes
-            echo_like |= mic_level < DOUBLE_TALK * self.coupling * loudest
+            could_be_echo = mic_level < DOUBLE_TALK * self.coupling * loudest
+            if self.converged:
+                # The fit works on what is echo: a frame it took little out of is echo
+                # only when the fit failed (a resampler's slip), else the user over it.
+                could_be_echo &= left > FIT_FAILED * mic_level
+            echo_like |= could_be_echo
         cleaned *= np.repeat(np.where(echo_like, SUPPRESS, 1.0), sizes).astype(np.float32)
 
     def _busy(self, x: np.ndarray) -> float:
@@ -280,9 +303,9 @@ class EchoCanceller:
         cols = [self._ref[end - k - length : end - k] for k in range(TAPS)]
         return np.stack(cols, axis=1)
 
-    def _find_delay(self, previous: int | None) -> int:
+    def _find_delay(self, previous: int | None) -> tuple[int, bool]:
         """The lag (samples) at which the reference best matches the last FIT_MS of mic
-        (``previous`` when no lag stands out)."""
+        (``previous`` when no lag stands out), and whether one stood out."""
         mic, ref = self._mic, self._ref[-(self.fit + self.search) :]
         size = 1 << int(np.ceil(np.log2(len(ref) + len(mic))))
         spectrum = np.fft.rfft(ref, size) * np.conj(np.fft.rfft(mic, size))
@@ -292,10 +315,11 @@ class EchoCanceller:
         spectrum /= magnitude + 0.1 * float(np.mean(magnitude)) + 1e-12  # not the empty bins
         corr = np.abs(np.fft.irfft(spectrum, size)[: self.search + 1])
         best = int(np.argmax(corr))
-        if previous is not None and corr[best] < CONFIDENT_PEAK * float(np.std(corr)):
-            return previous
+        confident = bool(corr[best] >= CONFIDENT_PEAK * float(np.std(corr)))
+        if previous is not None and not confident:
+            return previous, False
         # corr[j] pairs mic[t] with ref[j + t]: the echo lags by search - j samples.
-        return max(4, min(self.search - best, self.search))
+        return max(4, min(self.search - best, self.search)), confident
 
 
 class ServerReference:
