@@ -14,9 +14,14 @@
 Either way :class:`EchoCanceller` finds the echo's delay in the reference by
 cross-correlation, fits a short filter around it by least squares over the last
 :data:`FIT_MS` of audio (both again every :data:`REFIT_MS` while the reference plays), and
-subtracts the filtered reference from the microphone; a chunk that then holds less than half
-of the echo's energy holds only echo the fit missed, and is made 20 dB quieter
-(residual echo suppression; the user talking over the echo is louder than that).
+subtracts the filtered reference from the microphone. Residual echo suppression follows, per
+10 ms frame: a frame that then holds less than half of the echo's energy holds only echo the
+fit missed, and is made 30 dB quieter. With a client reference (what was played) a frame no
+louder than the loudest echo the reference can make is echo too: before the delay has
+converged (the first ~100 ms of echo, when it is measured on too little of it) at any lag up
+to :data:`GUARD_MS`, afterwards around the delay (and only if the fit took little out of
+it: a real loopback's resampler slips). The user talking over the echo is louder than that
+(double talk) and passes.
 Without ``input_audio_echo_cancellation`` nothing is cancelled.
 """
 
