@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 from tests.audio.pulse import PulseServer
+from tests.conftest import VoiceLiveProbe
 
 pytestmark = pytest.mark.realaudio
 
@@ -158,9 +159,11 @@ async def test_without_echo_cancellation_the_leak_interrupts_the_agent(
     assert status == "cancelled"
 
 
-async def test_a_client_reference_keeps_the_leak_from_interrupting(
-    pulse, leak, emulator_factory, voicelive_client
-):
+async def converse_with_client_reference(
+    pulse: PulseServer, emulator_factory, voicelive_client, user: bytes = b"", user_ms: int = 0
+) -> tuple[VoiceLiveProbe, object]:
+    """:func:`converse` in stereo with a fresh emulator whose session takes the client's
+    reference. (The probe, the reply's status.)"""
     emu = await emulator_factory(speed=1.0)
     async with voicelive_client(emu) as probe:
         await probe.wait_for("session.created")
@@ -168,7 +171,14 @@ async def test_a_client_reference_keeps_the_leak_from_interrupting(
             session={"input_audio_echo_cancellation": {"reference_source": "client", "channels": 2}}
         )
         await probe.wait_for("session.updated")
-        status = await converse(pulse, probe, stereo=True)
+        status = await converse(pulse, probe, stereo=True, user=user, user_ms=user_ms)
+    return probe, status
+
+
+async def test_a_client_reference_keeps_the_leak_from_interrupting(
+    pulse, leak, emulator_factory, voicelive_client
+):
+    probe, status = await converse_with_client_reference(pulse, emulator_factory, voicelive_client)
     assert "input_audio_buffer.speech_started" not in probe.types()
     assert status == "completed"
 
@@ -178,14 +188,9 @@ async def test_with_a_client_reference_the_user_still_barges_in_over_the_leak(
 ):
     with wave.open(str(speech_wav)) as w:
         user = w.readframes(w.getnframes())
-    emu = await emulator_factory(speed=1.0)
-    async with voicelive_client(emu) as probe:
-        await probe.wait_for("session.created")
-        await probe.conn.session.update(
-            session={"input_audio_echo_cancellation": {"reference_source": "client", "channels": 2}}
-        )
-        await probe.wait_for("session.updated")
-        status = await converse(pulse, probe, stereo=True, user=user, user_ms=1500)
+    probe, status = await converse_with_client_reference(
+        pulse, emulator_factory, voicelive_client, user=user, user_ms=1500
+    )
     started = [e for e in probe.events if e.type == "input_audio_buffer.speech_started"]
     # Heard as the user starts, not in a pause of the agent's: the loopback's echo is as
     # loud as the user, so the quiet onset of a word can go as echo (seen: 30 to 290 ms).
