@@ -195,8 +195,7 @@ class EchoCanceller:
         self.converged = False
         """Two delay measurements on windows full of echo agreed."""
         self._candidate: int | None = None
-        self._confident = False
-        """The last delay measured on a window full of echo."""
+        """The last delay measured with confidence on a window full of echo."""
         self.coupling = UNKNOWN_COUPLING
         """The echo's energy as a share of the reference's (measured once converged)."""
         self.cancelled_db = 0.0
@@ -239,16 +238,13 @@ class EchoCanceller:
             # over the echo gives a window full of something else: a delay is trusted when
             # two measurements on windows full of echo agree, and moved only when two agree
             # on another one (the room or the devices changed).
-            busy = busy and confident
-            agreed = busy and self._confident and abs(found - (previous or 0)) <= AGREE
-            seconded = busy and self._candidate is not None
-            seconded = seconded and abs(found - self._candidate) <= AGREE  # type: ignore[operator]
-            self._confident = busy
-            if not self.converged or agreed or seconded:
+            trusted = busy and confident
+            anchors = (self._candidate, self.delay if self.converged else None)
+            agreed = trusted and any(a is not None and abs(found - a) <= AGREE for a in anchors)
+            if agreed or not self.converged:
                 self.delay = found
-                self.converged = self.converged or agreed or seconded
-                agreed = agreed or seconded
-            self._candidate = found if busy else None
+            self.converged = self.converged or agreed
+            self._candidate = found if trusted else None
         elif self.delay is None:
             self.delay = self.search
         rows = self._rows(self.fit)
@@ -267,8 +263,8 @@ class EchoCanceller:
         fit missed: a real room, a resampler) or, with a played reference, when it is no
         louder than the loudest echo the reference could make at the lags the echo can
         have: around the delay once converged, anywhere up to GUARD_MS before (the first
-        echo). Echo is made SUPPRESS quieter; the user
-        talking over it is louder than both (double talk) and passes."""
+        echo). Echo is made SUPPRESS quieter; the user talking over it is louder than both
+        (double talk) and passes."""
         n, frame = len(mic), self.rate // 100
         starts = np.arange(0, n, frame)
         sizes = np.diff(np.append(starts, n))
