@@ -47,15 +47,16 @@ SECTIONS = (
     "flood",
     "recognition",
     "send_path",
+    "echo",
 )
 QUICK_LANES = (
-    ("footprint", "startup", "latency", "recognition", "send_path"),
+    ("footprint", "startup", "latency", "recognition", "echo", "send_path"),
     ("glitch", "memory", "barge_in", "ssh_link", "flood"),
 )
 """--quick runs these two lanes at once: CPU and time (and speech recognition, its own CPU
-measure: process time; last, the send path's CPU on PulseAudio null sinks) on the left; on
-the right the glitch test (which makes its own load), memory, the playback callback, bytes
-over SSH and the flood from the server."""
+measure: process time, and echo cancellation's; last, the send path's CPU on PulseAudio null
+sinks) on the left; on the right the glitch test (which makes its own load), memory, the
+playback callback, bytes over SSH and the flood from the server."""
 GLITCH_SECONDS = {"smoke": 4.0, "quick": 4.0, "full": 60.0, "long": 60.0}
 GAP_GOAL = 0
 RATIO_GOAL = (0.99, 1.01)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import wave
 
 import numpy as np
 import pytest
@@ -75,12 +76,16 @@ async def test_channels_may_be_set_before_audio(emulator, voicelive_client):
     assert "error" not in probe.types()
 
 
-async def play_greeting_with_leak(probe: VoiceLiveProbe, stereo: bool, buffer_ms: int = 0) -> str:
+async def play_greeting_with_leak(
+    probe: VoiceLiveProbe, stereo: bool, buffer_ms: int = 0, user: bytes = b"", user_ms: int = 0
+) -> str:
     """Ask for the greeting and be the client's speaker and microphone, in real time: every
     40 ms the speaker plays the next block of the reply received so far, and the microphone
     hears it LEAK_DELAY_MS later at LEAK_GAIN (in stereo, the block played is channel 1).
     With ``buffer_ms`` the speaker starts once that much audio waits (a deep playback
-    buffer). The status of the reply."""
+    buffer); ``user`` (PCM16) is the user speaking into the microphone, over the echo, from
+    ``user_ms`` on. The status of the reply."""
+    voice = np.frombuffer(user, dtype="<i2").astype(np.float32)
     await probe.conn.response.create()
     block = 24 * 40  # samples: 40 ms
     delay = 24 * LEAK_DELAY_MS
@@ -103,6 +108,9 @@ async def play_greeting_with_leak(probe: VoiceLiveProbe, stereo: bool, buffer_ms
         lo = max(0, now - block - delay)
         heard = LEAK_GAIN * speaker[lo : max(0, now - delay)]
         mic[block - len(heard) :] = heard
+        lo = now - block - 24 * user_ms  # where the block starts in the user's voice
+        said = voice[max(0, lo) : max(0, lo + block)]
+        mic[max(0, -lo) : max(0, -lo) + len(said)] += said
         frames = np.stack([mic, played], axis=1) if stereo else mic
         pcm = np.clip(frames, -32768, 32767).astype("<i2").tobytes()
         await probe.conn.input_audio_buffer.append(audio=base64.b64encode(pcm).decode())
@@ -131,3 +139,22 @@ async def test_a_client_reference_cancels_the_leak(emulator_factory, voicelive_c
         status = await play_greeting_with_leak(probe, stereo=True)
     assert "input_audio_buffer.speech_started" not in probe.types()
     assert status == "completed"
+
+
+async def test_with_a_client_reference_the_user_still_barges_in_over_the_echo(
+    emulator_factory, voicelive_client, speech_wav
+):
+    """The user talks over the agent (espeak-ng, as loud as the agent's voice) while its
+    echo leaks: the canceller takes the echo out and lets the user through at once."""
+    with wave.open(str(speech_wav)) as w:
+        user = w.readframes(w.getnframes())
+    emu = await emulator_factory(speed=1.0)
+    async with voicelive_client(emu) as probe:
+        await probe.wait_for("session.created")
+        await probe.conn.session.update(session={"input_audio_echo_cancellation": CLIENT})
+        await probe.wait_for("session.updated")
+        status = await play_greeting_with_leak(probe, stereo=True, user=user, user_ms=1500)
+    started = [e for e in probe.events if e.type == "input_audio_buffer.speech_started"]
+    # Heard as the user starts (the input timeline starts with the reply), not in a pause.
+    assert started and 1500 <= started[0].audio_start_ms < 1500 + 200
+    assert status == "cancelled"

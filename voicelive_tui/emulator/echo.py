@@ -14,9 +14,14 @@
 Either way :class:`EchoCanceller` finds the echo's delay in the reference by
 cross-correlation, fits a short filter around it by least squares over the last
 :data:`FIT_MS` of audio (both again every :data:`REFIT_MS` while the reference plays), and
-subtracts the filtered reference from the microphone; a chunk that then holds less than half
-of the echo's energy holds only echo the fit missed, and is made 20 dB quieter
-(residual echo suppression; the user talking over the echo is louder than that).
+subtracts the filtered reference from the microphone. Residual echo suppression follows, per
+10 ms frame: a frame that then holds less than half of the echo's energy holds only echo the
+fit missed, and is made 30 dB quieter. With a client reference (what was played) a frame no
+louder than the loudest echo the reference can make is echo too: before the delay has
+converged (the first ~100 ms of echo, when it is measured on too little of it) at any lag up
+to :data:`GUARD_MS`, afterwards around the delay (and only if the fit took little out of
+it: a real loopback's resampler slips). The user talking over the echo is louder than that
+(double talk) and passes.
 Without ``input_audio_echo_cancellation`` nothing is cancelled.
 """
 
@@ -53,8 +58,20 @@ TAPS = 24
 """Length of the fitted echo path (1 ms at 24 kHz), starting 4 samples before the delay."""
 RESIDUAL_SHARE = 0.5
 """Left less than this share (-3 dB) of the echo's energy: what is left is echo too."""
-SUPPRESS = 0.1
-"""Gain (-20 dB) on a chunk whose remainder is echo."""
+SUPPRESS = 0.03
+"""Gain (-30 dB) on a 10 ms frame whose remainder is echo."""
+DOUBLE_TALK = 2.0
+"""A frame this much (3 dB) louder than the loudest echo the reference can make is the user."""
+FIT_FAILED = 0.5
+"""A converged fit that leaves more than this share (-3 dB) of a frame did not fit it."""
+UNKNOWN_COUPLING = 1.0
+"""Echo level, as a share of the reference's energy, assumed until one is measured (0 dB)."""
+GUARD_MS = 500
+"""Lags at which echo is expected before the delay converged (a room and its devices)."""
+SPREAD_MS = 20
+"""Lags either side of a converged delay whose reference can still be in the echo (drift)."""
+AGREE = 8
+"""Two delay measurements this close (samples) in a row: the delay has converged."""
 CONFIDENT_PEAK = 6.0
 """A correlation peak this many standard deviations high is a delay; lower keeps the last."""
 BUSY_SHARE = 0.8
@@ -158,8 +175,11 @@ def _floats(pcm: bytes | np.ndarray) -> np.ndarray:
 class EchoCanceller:
     """Subtracts the echo of a reference from the microphone, chunk by chunk."""
 
-    def __init__(self, rate: int, search_ms: int) -> None:
+    def __init__(self, rate: int, search_ms: int, played: bool = False) -> None:
         self.rate = rate
+        self.played = played
+        """The reference is what was played (a client's), so no echo is louder than it
+        makes: a frame no louder than that is suppressed unless the user is talking."""
         self.search = rate * search_ms // 1000
         self.fit = rate * FIT_MS // 1000
         keep = self.search + self.fit + TAPS
@@ -172,6 +192,12 @@ class EchoCanceller:
         self._refit = rate * REFIT_MS // 1000
         self._fitted_quiet = True
         self._measured = False
+        self.converged = False
+        """Two delay measurements on windows full of echo agreed."""
+        self._candidate: int | None = None
+        """The last delay measured with confidence on a window full of echo."""
+        self.coupling = UNKNOWN_COUPLING
+        """The echo's energy as a share of the reference's (measured once converged)."""
         self.cancelled_db = 0.0
         """How much quieter the last chunk was after cancellation (dB)."""
 
@@ -193,10 +219,7 @@ class EchoCanceller:
             self._fit(arrived=True)  # the echo just arrived (the last fit heard none)
             echo = self._rows(n) @ self._taps
         cleaned = m - echo
-        if float(np.mean(cleaned**2)) < RESIDUAL_SHARE * float(np.mean(echo**2)):
-            # What is left is the echo the linear fit missed (a real room, a resampler),
-            # not the user talking over it: suppress it, as echo cancellers do.
-            cleaned *= SUPPRESS
+        self._suppress(m, echo, cleaned)
         before = float(np.mean(m**2)) + 1e-12
         self.cancelled_db = 10 * np.log10(before / (float(np.mean(cleaned**2)) + 1e-12))
         out = np.clip(cleaned * 32768.0, -32768, 32767).astype("<i2")
@@ -205,16 +228,67 @@ class EchoCanceller:
     def _fit(self, arrived: bool = False) -> None:
         # A delay is measured when the first echo arrives, then on windows full of echo;
         # through pauses the last one holds (the room does not move between two words).
-        if (arrived and not self._measured) or self._busy(self._mic) > BUSY_SHARE:
-            self.delay = self._find_delay(self.delay if self._measured else None)
+        busy = self._busy(self._mic) > BUSY_SHARE
+        agreed = False
+        if (arrived and not self._measured) or busy:
+            previous = self.delay if self._measured else None
+            found, confident = self._find_delay(previous)
             self._measured = True
+            # The first echo is measured on a few milliseconds of it, and the user talking
+            # over the echo gives a window full of something else: a delay is trusted when
+            # two measurements on windows full of echo agree, and moved only when two agree
+            # on another one (the room or the devices changed).
+            trusted = busy and confident
+            anchors = (self._candidate, self.delay if self.converged else None)
+            agreed = trusted and any(a is not None and abs(found - a) <= AGREE for a in anchors)
+            if agreed or not self.converged:
+                self.delay = found
+            self.converged = self.converged or agreed
+            self._candidate = found if trusted else None
         elif self.delay is None:
             self.delay = self.search
         rows = self._rows(self.fit)
         gram = rows.T @ rows + 1e-6 * np.eye(TAPS, dtype=np.float32)
         self._taps = np.linalg.solve(gram, rows.T @ self._mic)
+        if agreed:
+            echo, direct = rows @ self._taps, rows[:, 4]
+            self.coupling = float(np.mean(echo**2)) / (float(np.mean(direct**2)) + 1e-12)
         self._since_fit = 0
         self._fitted_quiet = float(np.mean(self._mic[-self._refit :] ** 2)) < QUIET_RESIDUAL
+
+    def _suppress(self, mic: np.ndarray, echo: np.ndarray, cleaned: np.ndarray) -> None:
+        """Residual echo suppression, 10 ms frame by frame, in place on ``cleaned``.
+
+        A frame is echo when the fit removed most of it (what is left is echo the linear
+        fit missed: a real room, a resampler) or, with a played reference, when it is no
+        louder than the loudest echo the reference could make at the lags the echo can
+        have: around the delay once converged, anywhere up to GUARD_MS before (the first
+        echo). Echo is made SUPPRESS quieter; the user talking over it is louder than both
+        (double talk) and passes."""
+        n, frame = len(mic), self.rate // 100
+        starts = np.arange(0, n, frame)
+        sizes = np.diff(np.append(starts, n))
+        left = np.add.reduceat(cleaned * cleaned, starts) / sizes
+        echo_like = left < RESIDUAL_SHARE * np.add.reduceat(echo * echo, starts) / sizes
+        if self.played:
+            power = np.cumsum(self._ref.astype(np.float64) ** 2)
+            ends = len(self._ref) - n + starts + sizes  # of the frames, in the reference
+            if self.converged and self.delay is not None:
+                spread = self.rate * SPREAD_MS // 1000
+                lags = np.arange(max(0, self.delay - spread), self.delay + spread + 1, frame // 2)
+            else:
+                guard = min(self.search, self.rate * GUARD_MS // 1000)
+                lags = np.arange(0, guard + 1, frame // 2)
+            at = np.clip(ends[:, None] - lags[None, :], frame, len(power) - 1)
+            loudest = np.max(power[at] - power[at - frame], axis=1) / frame
+            mic_level = np.add.reduceat(mic * mic, starts) / sizes
+            could_be_echo = mic_level < DOUBLE_TALK * self.coupling * loudest
+            if self.converged:
+                # The fit works on what is echo: a frame it took little out of is echo
+                # only when the fit failed (a resampler's slip), else the user over it.
+                could_be_echo &= left > FIT_FAILED * mic_level
+            echo_like |= could_be_echo
+        cleaned *= np.repeat(np.where(echo_like, SUPPRESS, 1.0), sizes).astype(np.float32)
 
     def _busy(self, x: np.ndarray) -> float:
         """Share of the 10 ms frames of ``x`` louder than QUIET_RESIDUAL."""
@@ -230,9 +304,9 @@ class EchoCanceller:
         cols = [self._ref[end - k - length : end - k] for k in range(TAPS)]
         return np.stack(cols, axis=1)
 
-    def _find_delay(self, previous: int | None) -> int:
+    def _find_delay(self, previous: int | None) -> tuple[int, bool]:
         """The lag (samples) at which the reference best matches the last FIT_MS of mic
-        (``previous`` when no lag stands out)."""
+        (``previous`` when no lag stands out), and whether one stood out."""
         mic, ref = self._mic, self._ref[-(self.fit + self.search) :]
         size = 1 << int(np.ceil(np.log2(len(ref) + len(mic))))
         spectrum = np.fft.rfft(ref, size) * np.conj(np.fft.rfft(mic, size))
@@ -242,10 +316,11 @@ class EchoCanceller:
         spectrum /= magnitude + 0.1 * float(np.mean(magnitude)) + 1e-12  # not the empty bins
         corr = np.abs(np.fft.irfft(spectrum, size)[: self.search + 1])
         best = int(np.argmax(corr))
-        if previous is not None and corr[best] < CONFIDENT_PEAK * float(np.std(corr)):
-            return previous
+        confident = bool(corr[best] >= CONFIDENT_PEAK * float(np.std(corr)))
+        if previous is not None and not confident:
+            return previous, False
         # corr[j] pairs mic[t] with ref[j + t]: the echo lags by search - j samples.
-        return max(4, min(self.search - best, self.search))
+        return max(4, min(self.search - best, self.search)), confident
 
 
 class ServerReference:
@@ -330,7 +405,7 @@ class InputEcho:
         self.settings, self.rate = settings, rate
         self._client = self._server = None
         if settings == ("client", 2):
-            self._client = EchoCanceller(rate, CLIENT_SEARCH_MS)
+            self._client = EchoCanceller(rate, CLIENT_SEARCH_MS, played=True)
         elif settings is not None:
             self._server = ServerReference(rate)
 
