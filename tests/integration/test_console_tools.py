@@ -20,21 +20,23 @@ print(json.dumps({"temp": 21}))
 """
 
 
+WEATHER = {
+    "name": "get_weather",
+    "description": "Current weather in a city.",
+    "parameters": {
+        "type": "object",
+        "properties": {"city": {"type": "string"}},
+        "required": ["city"],
+    },
+}
+
+
 async def test_function_call_answered_by_the_tool_command(
     emulator, speech_wav: Path, tmp_path: Path
 ) -> None:
     tools = tmp_path / "tools.json"
-    weather = {
-        "name": "get_weather",
-        "description": "Current weather in a city.",
-        "parameters": {
-            "type": "object",
-            "properties": {"city": {"type": "string"}},
-            "required": ["city"],
-        },
-    }
     # "required": every turn calls the tool, spoken ones too (the emulator's trigger).
-    tools.write_text(json.dumps({"tools": [weather], "tool_choice": "required"}))
+    tools.write_text(json.dumps({"tools": [WEATHER], "tool_choice": "required"}))
     script, seen, logs = tmp_path / "tool.py", tmp_path / "seen.jsonl", tmp_path / "logs"
     script.write_text(TOOL)
     command = f"{shlex.quote(sys.executable)} {script} {seen}"
@@ -71,16 +73,7 @@ async def test_a_spoken_weather_question_calls_the_weather_tool_with_tool_choice
     """The emulator hears the words: "What's the weather in Seattle?" names get_weather's
     purpose, so with ``tool_choice: "auto"`` the spoken turn calls it (issue 21)."""
     tools = tmp_path / "tools.json"
-    weather = {
-        "name": "get_weather",
-        "description": "Current weather in a city.",
-        "parameters": {
-            "type": "object",
-            "properties": {"city": {"type": "string"}},
-            "required": ["city"],
-        },
-    }
-    tools.write_text(json.dumps({"tools": [weather], "tool_choice": "auto"}))
+    tools.write_text(json.dumps({"tools": [WEATHER], "tool_choice": "auto"}))
     script, seen = tmp_path / "tool.py", tmp_path / "seen.jsonl"
     script.write_text(TOOL)
     command = f"{shlex.quote(sys.executable)} {script} {seen}"
