@@ -13,6 +13,7 @@ ended. The baseline is the same server with a reply of no deltas (quiet).
 
 from __future__ import annotations
 
+import select
 import subprocess
 import sys
 import time
@@ -31,6 +32,8 @@ WINDOW_S = 5.0
 HELP = (b"?", "shows a Voice Live conversation")
 KEY_TIMEOUT_S = 10.0
 QUIT_TIMEOUT_S = 30.0
+READ_ALL_TIMEOUT_S = 300.0
+"""The whole flood not read by then: reported as not read (a stalled client), not waited for."""
 GOAL_QUIT_S = 2.0
 GOAL_KEY_MS = 200.0
 
@@ -46,6 +49,13 @@ class Figures:
     events_kb: float | None = None  # the events log at exit
 
 
+def line_within(proc: subprocess.Popen[str], timeout: float) -> str | None:
+    """The process's next line of output, or None when none came within ``timeout``."""
+    assert proc.stdout is not None
+    ready, _, _ = select.select([proc.stdout], [], [], timeout)
+    return proc.stdout.readline().strip() if ready else None
+
+
 def start_server(deltas: int) -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.reliability.badserver", "flood", str(deltas)],
@@ -54,8 +64,7 @@ def start_server(deltas: int) -> tuple[subprocess.Popen[str], str]:
         text=True,
         env=child_env(),
     )
-    assert proc.stdout is not None
-    endpoint = proc.stdout.readline().strip()
+    endpoint = line_within(proc, 30.0) or ""
     if not endpoint.startswith("http://"):
         proc.kill()
         raise RuntimeError(f"the flood server did not start: {endpoint!r}")
@@ -140,8 +149,7 @@ def to_the_end(deltas: int) -> Figures:
     figures = Figures()
     with flooded(deltas) as (server, where, proc):
         started, cpu0 = time.monotonic(), proc.cpu_seconds()
-        assert server.stdout is not None
-        if server.stdout.readline().strip() == "flood done":
+        if line_within(server, READ_ALL_TIMEOUT_S) == "flood done":
             figures.read_all_s = time.monotonic() - started
             figures.cpu_pct = (proc.cpu_seconds() - cpu0) / figures.read_all_s * 100
         figures.quit_s = quit_time(proc)

@@ -17,13 +17,17 @@ which runs when it finds PulseAudio null sinks and says why when it does not.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
+import json
 import os
 import platform
 import re
 import shlex
+import signal
 import subprocess
 import sys
+import tempfile
 import time
 import traceback
 from collections.abc import Callable
@@ -57,6 +61,9 @@ QUICK_LANES = (
 measure: process time, and echo cancellation's; last, the send path's CPU on PulseAudio null
 sinks) on the left; on the right the glitch test (which makes its own load), memory, the
 playback callback, bytes over SSH and the flood from the server."""
+SECTION_TIMEOUT_S = {"smoke": 300.0, "quick": 300.0, "full": 1800.0, "long": 3600.0}
+"""A section still running after this long is stopped (with everything it started) and
+reported failed: one hung section must not hold up the others or CI."""
 GLITCH_SECONDS = {"smoke": 4.0, "quick": 4.0, "full": 60.0, "long": 60.0}
 GAP_GOAL = 0
 RATIO_GOAL = (0.99, 1.01)
@@ -130,6 +137,52 @@ def run_lane(
     return lambda keys: [(key, run_section(key)) for key in keys]
 
 
+def section_in_child(key: str, mode: str, timeout: float) -> Section:
+    """Run one section in a process of its own (a session of its own, so that a section
+    that hangs is stopped with every process it started) and return its Section.
+
+    Its own process also keeps two lanes from importing the same modules at once in one
+    interpreter (a partly initialised package seen by the other thread)."""
+    with tempfile.TemporaryDirectory(prefix="bench-section-") as tmp:
+        out = Path(tmp) / "section.json"
+        child = subprocess.Popen(
+            [sys.executable, str(Path(__file__).resolve()), "--child-section", key,
+             "--child-mode", mode, "--child-out", str(out)],
+            stdout=sys.stderr,  # its progress goes with the others'; the tables are printed here
+            start_new_session=True,
+        )  # fmt: skip
+        try:
+            code = child.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
+            raise RuntimeError(f"still running after {timeout:.0f} s: stopped") from None
+        finally:
+            with_leftovers_stopped(child.pid)
+        if code != 0 or not out.exists():
+            raise RuntimeError(f"its process exited with {code}")
+        return Section(**json.loads(out.read_text(encoding="utf-8")))
+
+
+def with_leftovers_stopped(group: int) -> None:
+    """Stop whatever the section's process left running in its session."""
+    try:
+        os.killpg(group, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def child_main(key: str, mode: str, out: Path) -> int:
+    """One section, in the process ``section_in_child`` started."""
+    try:
+        section = runner(key)(MODES[mode])
+    except Exception:
+        traceback.print_exc()
+        return 1
+    out.write_text(json.dumps(dataclasses.asdict(section)), encoding="utf-8")
+    return 0
+
+
 def machine() -> str:
     """One line: when, where, with what."""
     import numpy
@@ -189,8 +242,13 @@ def main(argv: list[str] | None = None) -> int:
         help=f"run only this section (repeatable): {', '.join(SECTIONS)}",
     )  # fmt: skip
     parser.add_argument("--write", action="store_true", help="put the tables in RESULTS.md")
+    parser.add_argument("--child-section", choices=SECTIONS, help=argparse.SUPPRESS)
+    parser.add_argument("--child-mode", choices=list(MODES), help=argparse.SUPPRESS)
+    parser.add_argument("--child-out", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--label", default="latest", help="RESULTS.md label (default: latest)")
     args = parser.parse_args(argv)
+    if args.child_section:
+        return child_main(args.child_section, args.child_mode, args.child_out)
     if not re.fullmatch(r"[\w.-]+", args.label):
         parser.error("--label: letters, digits, '.', '_' and '-' only")
     mode = MODES[
@@ -206,10 +264,10 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.monotonic()
         print(f"[{key}] running ({mode.name})...", file=sys.stderr, flush=True)
         try:
-            section = runner(key)(mode)
+            section = section_in_child(key, mode.name, SECTION_TIMEOUT_S[mode.name])
         except Exception as exc:  # one broken section must not lose the others
             failed.append(key)
-            traceback.print_exc()
+            print(f"[{key}] failed: {exc}", file=sys.stderr, flush=True)
             section = Section(key, f"{key}: failed", [], notes=[f"Failed: {exc}"])
         print(f"[{key}] {time.monotonic() - t0:.0f} s", file=sys.stderr, flush=True)
         return section
