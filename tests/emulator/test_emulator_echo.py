@@ -148,7 +148,9 @@ async def test_with_a_client_reference_the_user_still_barges_in_over_the_echo(
     echo leaks: the canceller takes the echo out and lets the user through at once."""
     with wave.open(str(speech_wav)) as w:
         user = w.readframes(w.getnframes())
-    emu = await emulator_factory(speed=1.0)
+    # The reply streams as it plays, so that it is still being generated when the user
+    # speaks however busy the machine: in bursts it can be all sent (and done) first.
+    emu = await emulator_factory(speed=1.0, pacing="realtime")
     async with voicelive_client(emu) as probe:
         await probe.wait_for("session.created")
         await probe.conn.session.update(session={"input_audio_echo_cancellation": CLIENT})
