@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from .levels import LevelMeter
+from .reference import ReferenceHistory, ReferenceReader
 from .ring import PlaybackRing, SampleRing
 
 
@@ -46,6 +47,13 @@ class RealtimeCallbacks:
         self.speaker_meter = speaker_meter
         self.out_delay = 0.0
         """The output stream's reported latency: the fallback when a callback has none."""
+        self.in_delay = 0.0
+        """The input stream's reported latency: the fallback when a callback has none."""
+        self.history: ReferenceHistory | None = None
+        """With a client echo reference: what the output callback handed the device, timed."""
+        self.reference: ReferenceReader | None = None
+        self.reference_ring: SampleRing | None = None
+        """The reference beside each microphone block (output rate), for the loop."""
         self.calls = 0
         self.input_overflows = 0
         self.output_underflows = 0
@@ -73,6 +81,15 @@ class RealtimeCallbacks:
             self.input_overflows += 1
         mono = indata[:, 0]
         self.mic_meter.measure(mono)
+        reader, ref_ring = self.reference, self.reference_ring
+        if reader is not None and ref_ring is not None:
+            # When the first sample was captured: PortAudio's figure, else now minus the
+            # stream's latency. The reference is written before the microphone, so the
+            # loop never finds a microphone block without its reference.
+            adc = time.inputBufferAdcTime
+            if adc <= 0.0:
+                adc = time.currentTime - self.in_delay
+            ref_ring.write(reader.next_block(frames, adc))
         self.capture_ring.write(mono)
         self.wake()
 
@@ -87,6 +104,10 @@ class RealtimeCallbacks:
         delay = time.outputBufferDacTime - time.currentTime
         ring.output_delay = delay if 0.0 < delay < 5.0 else self.out_delay
         ring.read_into(mono)
+        history = self.history
+        if history is not None:
+            dac = time.outputBufferDacTime
+            history.write(mono, dac if dac > 0.0 else time.currentTime + ring.output_delay)
         self.speaker_meter.measure(mono)
         monitor = self.monitor
         if monitor is not None:
