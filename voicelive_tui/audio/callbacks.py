@@ -25,6 +25,9 @@ from .levels import LevelMeter
 from .reference import ReferenceHistory, ReferenceReader
 from .ring import PlaybackRing, SampleRing
 
+ADC_SLACK_S = 0.05
+"""An ADC time this much older than the input's latency is not believed (see ``input``)."""
+
 
 class RealtimeCallbacks:
     """The PortAudio callbacks, their buffers and counters, and the wake-up of the loop."""
@@ -83,12 +86,15 @@ class RealtimeCallbacks:
         self.mic_meter.measure(mono)
         reader, ref_ring = self.reference, self.reference_ring
         if reader is not None and ref_ring is not None:
-            # When the first sample was captured: PortAudio's figure, else now minus the
+            # When the first sample was captured: PortAudio's figure, unless it has none
+            # or claims a backlog the stream does not hold (PulseAudio's, for its first
+            # second or two: the samples delivered are fresh), then now minus the
             # stream's latency. The reference is written before the microphone, so the
             # loop never finds a microphone block without its reference.
             adc = time.inputBufferAdcTime
-            if adc <= 0.0:
-                adc = time.currentTime - self.in_delay
+            now = time.currentTime
+            if adc <= 0.0 or now - adc > self.in_delay + ADC_SLACK_S:
+                adc = now - self.in_delay
             ref_ring.write(reader.next_block(frames, adc))
         self.capture_ring.write(mono)
         self.wake()

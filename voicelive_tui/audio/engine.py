@@ -316,11 +316,12 @@ class SoundDeviceBackend(RingBackend):
             kind, device, rate, size, callback, latency=latency, channels=1, dtype="int16"
         )
         # A full-duplex stream reports (input, output) latencies.
-        latency = stream.latency if kind == "duplex" else (stream.latency, stream.latency)
+        reported = stream.latency
+        in_s, out_s = reported if kind == "duplex" else (reported, reported)
         if kind != "input":
-            self.callbacks.out_delay = float(latency[1])
+            self.callbacks.out_delay = float(out_s)
         if kind != "output":
-            self.callbacks.in_delay = float(latency[0])
+            self.callbacks.in_delay = float(in_s)
 
     def _blocksize(self, rate: int) -> int:
         return max(1, round(rate * self.block_ms / 1000))
@@ -395,7 +396,8 @@ class SoundDeviceBackend(RingBackend):
             while len(self._mic_buf) >= size:
                 block = bytes(self._mic_buf[:size])
                 del self._mic_buf[:size]
-                ref = self._reference_block(size) if ref_ring is not None else None
+                sends_reference = ref_ring is not None and self.echo_reference
+                ref = self._reference_block(size) if sends_reference else None
                 if self._recorder is not None:
                     self._recorder.add_mic(bytes(size) if self.muted else block)
                     if ref is not None:

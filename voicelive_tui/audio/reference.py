@@ -165,7 +165,7 @@ class ReferenceReader:
             self.drift = target - self.position
             self._apart = self._apart + 1 if abs(self.drift) > self.slack else 0
             if self.position < 0 or self._apart > self.settle:
-                self.position = int(target)
+                self.position = round(target)
                 self.reanchors += 1
                 self._apart = 0
         out = self.block[: min(n, self.block.shape[0])]

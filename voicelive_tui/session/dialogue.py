@@ -43,7 +43,12 @@ from voicelive_tui.protocol import APPEND, is_benign_cancel_error
 from voicelive_tui.session.bargein import plan_barge_in
 from voicelive_tui.session.frames import MALFORMED
 from voicelive_tui.session.reconnect import short_error
-from voicelive_tui.session.service_config import SessionOverrides, build_session_config
+from voicelive_tui.session.service_config import (
+    EchoChoice,
+    SessionOverrides,
+    build_session_config,
+    choose_echo_reference,
+)
 from voicelive_tui.session.tool_calls import McpApprovals, answer_function_calls, function_calls
 from voicelive_tui.updates import (
     AudioLost,
@@ -110,12 +115,15 @@ class Dialogue:
         self._handlers: dict[str, Handler] = {
             "session.updated": self._on_session_updated,
             "input_audio_buffer.speech_started": self._on_speech_started,
+            "conversation.item.input_audio_transcription.completed": self._on_user_transcript,
             "response.done": self._on_response_done,
             "error": self._on_error,
             "warning": self._on_warning,
             "rate_limits.updated": self._on_ledger,
         }
         self.alarms = LedgerAlarms(budget=settings.budget)
+        self.echo = EchoChoice("server", "not chosen yet")
+        self._suspects_told = 0
         self._renewal_started: float | None = None
         self._restore: list[tuple[str, str]] = []
         self._agent_renewal = False
@@ -231,7 +239,7 @@ class Dialogue:
         return True
 
     async def send_session_update(self) -> None:
-        config = build_session_config(self.settings, self.overrides)
+        config = build_session_config(self.settings, self.overrides, reference=self.echo.reference)
         await self.send(ClientEventSessionUpdate(session=config))
         log.info("Session configuration sent")
 
@@ -319,7 +327,36 @@ class Dialogue:
 
     async def _on_speech_started(self, payload: dict[str, Any]) -> None:
         log.info("User started speaking - stopping playback")
+        item_id = self.audio_item
+        if item_id is not None and self.audio.pending_ms() > 0:
+            # The agent is still heard: its transcript tells whether it was the agent itself.
+            self.conversation.speech_over_playback(
+                payload.get("item_id"), item_id, self.audio.played_ms(item_id)
+            )
         await self.barge_in(reason="user speech")
+
+    async def _on_user_transcript(self, payload: dict[str, Any]) -> None:
+        watch = self.conversation.echo
+        if watch.suspected == self._suspects_told:
+            return
+        self._suspects_told = watch.suspected
+        log.warning(
+            "Suspected self-interruption %d: the agent's own voice, heard by the microphone, "
+            "cut its reply (%s; item %s)",
+            watch.suspected,
+            self.echo.line(),
+            watch.suspects[-1],
+        )
+        hint = (
+            "try voicelive-tui --echo-check, a headset or a lower volume"
+            if self.echo.reference == "client"
+            else "try --echo-reference client, voicelive-tui --echo-check or a headset"
+        )
+        self.notice(
+            f"The agent seems to have interrupted itself (its voice reached the microphone): "
+            f"{hint}",
+            Severity.WARNING,
+        )
 
     async def _on_ledger(self, payload: dict[str, Any]) -> None:
         """Spending or limits moved: warn once of a budget share or a limit running low."""
@@ -354,12 +391,26 @@ class Dialogue:
             log.error("VoiceLive error: %s", message)
 
     async def start_audio(self) -> None:
-        """Start the audio backend, text-only with a notice when it cannot start."""
+        """Start the audio backend, text-only with a notice when it cannot start; choose
+        the echo reference it can give (the session asks for it)."""
         loop = asyncio.get_running_loop()
-        self.audio = await start_backend(self.audio, loop, self)
+        audio = self.audio
+        echo = choose_echo_reference(
+            self.settings,
+            supports_client=audio.supports_echo_reference,
+            output_latency_s=audio.output_latency_s,
+        )
+        audio.echo_reference = echo.reference == "client"
+        self.audio = await start_backend(audio, loop, self)
+        if self.audio is not audio or not (self.audio.has_input and self.audio.has_output):
+            if echo.reference == "client":
+                echo = EchoChoice("server", "the sound devices did not open")
+            self.audio.echo_reference = False  # stereo with no speaker would be useless
+        self.echo = echo
         if self.audio.notice:
             self.notice(self.audio.notice, Severity.WARNING)
         log.info("Audio: %s", self.audio.describe())
+        log.info("%s", echo.line())
 
     async def stop_audio(self) -> None:
         """Stop the audio backend and log its counters."""
