@@ -67,9 +67,9 @@ def test_what_an_aborted_output_dropped_unheard_is_silence_in_the_reference():
 
 
 def test_timestamp_jitter_keeps_the_reference_continuous_and_a_lasting_shift_moves_it():
-    history = ReferenceHistory(RATE * 4, RATE)
+    history = ReferenceHistory(RATE * 8, RATE)
     reader = ReferenceReader(history, in_rate=RATE, max_block=BLOCK, slack=240, settle=4)
-    play(history, 100)
+    play(history, 100)  # two seconds of sound
     rng = np.random.default_rng(3)
     got = []
     for k in range(20):  # +-8 ms of jitter on every ADC time
@@ -78,11 +78,28 @@ def test_timestamp_jitter_keeps_the_reference_continuous_and_a_lasting_shift_mov
     joined = np.concatenate(got)
     assert np.all(np.diff(joined.astype(int)) == 1)  # no sample skipped or repeated
     assert reader.reanchors == 1
-    # The clocks move 50 ms apart for good: after ``settle`` blocks the reference follows.
+    # The clocks move 50 ms apart for good, while the speaker sounds: the reference stays
+    # continuous (a jump would move the echo's delay under the canceller) ...
     for k in range(20, 30):
+        reader.next_block(BLOCK, 100.5 + k * BLOCK / RATE + 0.05)
+    assert reader.reanchors == 1
+    # ... and follows once the speaker is silent at both places.
+    for _ in range(100):
+        start = history.written
+        history.write(np.zeros(BLOCK, np.int16), 100.0 + start / RATE + DEVICE_S, False)
+    for k in range(30, 120):
         reader.next_block(BLOCK, 100.5 + k * BLOCK / RATE + 0.05)
     assert reader.reanchors == 2
     assert abs(reader.drift) <= 240
+
+
+def test_a_stream_restart_moves_the_reference_at_once():
+    history = ReferenceHistory(RATE * 4, RATE)
+    reader = ReferenceReader(history, in_rate=RATE, max_block=BLOCK, slack=240, settle=4)
+    play(history, 100)
+    reader.next_block(BLOCK, 100.5)
+    reader.next_block(BLOCK, 100.52 + 0.5)  # 500 ms off: not jitter
+    assert reader.reanchors == 2
 
 
 def test_different_device_rates_take_output_samples_in_proportion():
@@ -203,3 +220,28 @@ def test_interleave_puts_the_microphone_first():
     mic = np.array([1, 2, 3], "<i2").tobytes()
     ref = np.array([-1, -2, -3], "<i2").tobytes()
     assert np.frombuffer(interleave(mic, ref), "<i2").tolist() == [1, -1, 2, -2, 3, -3]
+
+
+def test_a_microphone_block_waits_for_its_reference_on_the_loop() -> None:
+    """The loop drains the rings while the input callback writes them: a microphone block
+    is never sent beside a reference it does not have yet (silence in its place would put
+    the reference a block later for good)."""
+    from voicelive_tui.audio.engine import SoundDeviceBackend
+
+    backend = SoundDeviceBackend(block_ms=20)
+    backend.echo_reference = True
+    backend._setup_rates(RATE, RATE)
+    rt = backend.callbacks
+    assert rt.reference_ring is not None
+    mic = np.arange(1, 2 * BLOCK + 1, dtype=np.int16)
+    rt.capture_ring.write(mic)  # two microphone blocks ...
+    rt.reference_ring.write(-mic[:BLOCK])  # ... and the reference of the first only
+    backend._drain()
+    sent = list(backend._capture._blocks)
+    assert len(sent) == 1
+    rt.reference_ring.write(-mic[BLOCK:])
+    backend._drain()
+    sent = list(backend._capture._blocks)
+    assert len(sent) == 2
+    frames = np.frombuffer(b"".join(sent), "<i2").reshape(-1, 2)
+    assert np.array_equal(frames[:, 1], -frames[:, 0])  # every sample beside its own

@@ -109,11 +109,13 @@ class RealtimeCallbacks:
         # "played" means heard; PortAudio's own figure when the host gives one.
         delay = time.outputBufferDacTime - time.currentTime
         ring.output_delay = delay if 0.0 < delay < 5.0 else self.out_delay
-        ring.read_into(mono)
+        sounding = ring.read_into(mono) > 0
         history = self.history
         if history is not None:
             dac = time.outputBufferDacTime
-            history.write(mono, dac if dac > 0.0 else time.currentTime + ring.output_delay)
+            history.write(
+                mono, dac if dac > 0.0 else time.currentTime + ring.output_delay, sounding
+            )
         self.speaker_meter.measure(mono)
         monitor = self.monitor
         if monitor is not None:

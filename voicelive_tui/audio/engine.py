@@ -383,40 +383,42 @@ class SoundDeviceBackend(RingBackend):
 
     def _drain(self) -> None:
         """Move captured audio to capture(), played audio to the recorder, report starts."""
-        # The reference ring first: the input callback writes it before the microphone's.
+        # The microphone first, then the reference: the input callback writes a block's
+        # reference before its microphone samples, so every microphone sample read here
+        # has its reference in what is read next. (The other order lets a block in
+        # between: its microphone with no reference yet, which would shift the reference
+        # one block later relative to the microphone each time it happens.)
+        captured = self.callbacks.capture_ring.read_all()
         ref_ring = self.callbacks.reference_ring
         if ref_ring is not None:
             reference = ref_ring.read_all()
             if reference.size:
                 self._ref_buf += self._ref_resampler.process(reference).tobytes()
-        captured = self.callbacks.capture_ring.read_all()
         if captured.size:
             self._mic_buf += self._in_resampler.process(captured).tobytes()
-            size = self.block * 2
-            while len(self._mic_buf) >= size:
-                block = bytes(self._mic_buf[:size])
-                del self._mic_buf[:size]
-                sends_reference = ref_ring is not None and self.echo_reference
-                ref = self._reference_block(size) if sends_reference else None
-                if self._recorder is not None:
-                    self._recorder.add_mic(bytes(size) if self.muted else block)
-                    if ref is not None:
-                        self._recorder.add_reference(ref)
-                if not self.muted:
-                    self._capture.push(block if ref is None else interleave(block, ref))
+        size = self.block * 2
+        sends_reference = ref_ring is not None and self.echo_reference
+        while len(self._mic_buf) >= size:
+            if sends_reference and len(self._ref_buf) < size:
+                break  # its reference is still in the resampler (two device rates)
+            block = bytes(self._mic_buf[:size])
+            del self._mic_buf[:size]
+            ref = None
+            if sends_reference:
+                ref = bytes(self._ref_buf[:size])
+                del self._ref_buf[:size]
+            if self._recorder is not None:
+                self._recorder.add_mic(bytes(size) if self.muted else block)
+                if ref is not None:
+                    self._recorder.add_reference(ref)
+            if not self.muted:
+                self._capture.push(block if ref is None else interleave(block, ref))
         monitor = self.callbacks.monitor
         if monitor is not None and self._recorder is not None:
             played = monitor.read_all()
             if played.size:
                 self._recorder.add_speaker(self._mon_resampler.process(played))
         self._report_started()
-
-    def _reference_block(self, size: int) -> bytes:
-        """The reference beside a microphone block of ``size`` bytes (silence if short:
-        resamplers of two rates may hold back different amounts)."""
-        ref = bytes(self._ref_buf[:size])
-        del self._ref_buf[:size]
-        return ref + bytes(size - len(ref))
 
     # ------------------------------------------------------------------ housekeeping
     # Four times a second on the loop: drain for the recorder, release items whose deltas

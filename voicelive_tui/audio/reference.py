@@ -17,9 +17,12 @@ between the two channels is the room's (or the loopback's) acoustic delay.
 The reading position is kept continuous (a sample follows the one before it) and is laid
 anew on the clock only when the two stay more than ``slack`` samples apart for ``settle``
 blocks in a row, so the jitter of PortAudio's timestamps does not cut the reference into
-pieces. (Measured on PulseAudio: single timestamps jump by tens of milliseconds, and for the
-first second or so of a stream the input's advance 40 ms per 20 ms block before they
-settle; the steady relation between the two clocks is what the reference keeps to.)
+pieces; and, unless they are more than ``JUMP_S`` apart (a stream restarted), only while
+the speaker is silent at both places, so the echo's delay never jumps under a canceller
+that is following it (measured: a 20 ms move mid-reply let the echo through).
+(Measured on PulseAudio: single timestamps jump by tens of milliseconds, and for the first
+second or two of a stream the input's ADC times claim a backlog of some 700 ms that its
+samples do not have; the input callback then uses the stream's latency instead.)
 
 Lock-free, single producer (the output callback) and single consumer (the input
 callback): the producer writes the samples, then the anchor's row, then publishes the
@@ -35,6 +38,8 @@ import numpy as np
 __all__ = ["ReferenceHistory", "ReferenceReader"]
 
 _ANCHORS = 64
+JUMP_S = 0.2
+"""The reference and the clock this far apart: laid anew even while the speaker sounds."""
 
 
 class ReferenceHistory:
@@ -49,6 +54,8 @@ class ReferenceHistory:
         self._blocks = 0
         self.written = 0
         """Output samples written so far (the next block's output index)."""
+        self.sound_end = 0
+        """Output index just after the last block that held sound (not silence)."""
 
     @property
     def capacity(self) -> int:
@@ -57,8 +64,9 @@ class ReferenceHistory:
 
     # --------------------------------------------------------------- output callback
 
-    def write(self, block: np.ndarray, dac_time: float) -> None:
-        """Producer: the block handed to the device, its first sample sounding at ``dac_time``."""
+    def write(self, block: np.ndarray, dac_time: float, sounding: bool = True) -> None:
+        """Producer: the block handed to the device, its first sample sounding at
+        ``dac_time``; ``sounding``: it holds sound (False: silence)."""
         w = self.written
         n = block.shape[0]
         cap = self._buf.shape[0]
@@ -70,6 +78,8 @@ class ReferenceHistory:
         k = self._blocks % _ANCHORS
         self._anchors[k, 0] = w
         self._anchors[k, 1] = dac_time
+        if sounding:
+            self.sound_end = w + n
         self.written = w + n
         self._blocks += 1
 
@@ -142,6 +152,7 @@ class ReferenceReader:
         self.out_rate = history.rate
         self.slack = slack
         self.settle = settle
+        self.jump = round(JUMP_S * history.rate)
         self._apart = 0
         self.block = np.zeros(
             max_block * history.rate // in_rate + 2, dtype=np.int16
@@ -164,7 +175,12 @@ class ReferenceReader:
         if target >= 0.0:
             self.drift = target - self.position
             self._apart = self._apart + 1 if abs(self.drift) > self.slack else 0
-            if self.position < 0 or self._apart > self.settle:
+            quiet = self.history.sound_end <= min(self.position, target)
+            if (
+                self.position < 0
+                or (self._apart > self.settle and quiet)
+                or abs(self.drift) > self.jump
+            ):
                 self.position = round(target)
                 self.reanchors += 1
                 self._apart = 0
