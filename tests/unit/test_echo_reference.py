@@ -245,3 +245,28 @@ def test_a_microphone_block_waits_for_its_reference_on_the_loop() -> None:
     assert len(sent) == 2
     frames = np.frombuffer(b"".join(sent), "<i2").reshape(-1, 2)
     assert np.array_equal(frames[:, 1], -frames[:, 0])  # every sample beside its own
+
+
+def test_the_echo_check_finds_a_delayed_quieter_copy_and_nothing_in_noise() -> None:
+    from voicelive_tui.audio.echo_check import analyse, probe
+
+    played = np.concatenate(
+        [np.zeros(RATE // 2, np.int16), probe(RATE, 1.0), np.zeros(RATE, np.int16)]
+    )
+    delay = RATE * 137 // 1000
+    echo = np.zeros_like(played, dtype=np.float64)
+    echo[delay:] = played[:-delay] * 0.1  # -20 dB
+    rng = np.random.default_rng(5)
+    mic = (echo + rng.standard_normal(echo.size) * 30).astype(np.int16)
+    report = analyse(mic, played)
+    assert report.hears
+    assert report.delay_ms == pytest.approx(137, abs=1)
+    assert report.erl_db == pytest.approx(20, abs=1)
+    assert (
+        "client" in report.recommendation() and "a headset is best" not in report.recommendation()
+    )
+    loud = analyse((echo * 10).astype(np.int16), played)
+    assert loud.erl_db is not None and loud.erl_db < 1
+    assert "a headset is best" in loud.recommendation()
+    quiet = analyse((rng.standard_normal(echo.size) * 300).astype(np.int16), played)
+    assert not quiet.hears and "does not hear" in quiet.recommendation()

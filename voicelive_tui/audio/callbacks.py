@@ -55,6 +55,8 @@ class RealtimeCallbacks:
         self.history: ReferenceHistory | None = None
         """With a client echo reference: what the output callback handed the device, timed."""
         self.reference: ReferenceReader | None = None
+        self.adc_doubted = 0
+        """Input blocks whose ADC time was not believed (see ``input``)."""
         self.reference_ring: SampleRing | None = None
         """The reference beside each microphone block (output rate), for the loop."""
         self.calls = 0
@@ -95,6 +97,7 @@ class RealtimeCallbacks:
             now = time.currentTime
             if adc <= 0.0 or now - adc > self.in_delay + ADC_SLACK_S:
                 adc = now - self.in_delay
+                self.adc_doubted += 1
             ref_ring.write(reader.next_block(frames, adc))
         self.capture_ring.write(mono)
         self.wake()
