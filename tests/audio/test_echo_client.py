@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import wave
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -172,6 +173,10 @@ class LeakRun:
     agent_speech_s: float
     where: list[tuple[int, int, object]]
     """Each self-interruption: (agent reply number, ms of it heard, audio_start_ms)."""
+    user_over_agent: int = 0
+    """``speech_started`` while the agent was heard and the user was speaking over it."""
+    greeting_cut: bool = False
+    """The greeting was interrupted (truncated where the user stopped hearing it)."""
 
 
 async def converse_over_leak(
@@ -184,10 +189,12 @@ async def converse_over_leak(
     echo_cancellation: bool = True,
     output_latency: float = 0.2,
     turns: int = 2,
+    over_greeting_ms: int | None = None,
 ) -> LeakRun:
     """The greeting and ``turns`` spoken turns through the app's own session, the sound
     devices and the emulator, with the speaker leaking into the microphone; the user
-    speaks only once the agent is silent."""
+    speaks only once the agent is silent, except over the greeting once ``over_greeting_ms``
+    of it was heard (when given)."""
     from voicelive_tui import runner
     from voicelive_tui.config import Settings
     from voicelive_tui.logs import RunLogs
@@ -206,19 +213,30 @@ async def converse_over_leak(
     )
     heard_over_agent = 0
     speech_started = 0
+    user_over_agent = 0
     where: list[tuple[int, int, object]] = []
     with loopback(pulse), RunLogs(settings.log_dir) as logs:
         async with runner.open_session(settings, logs, audio=backend) as opened:
             session = opened.session
 
             def watch(update: Update) -> None:
-                nonlocal heard_over_agent, speech_started
+                nonlocal heard_over_agent, speech_started, user_over_agent
                 if (
                     isinstance(update, EventReceived)
                     and update.event.get("type") == "input_audio_buffer.speech_started"
                 ):
                     speech_started += 1
-                    if user_silent and session.audio.pending_ms() > 0:
+                    # Whose speech: by when it started (the emulator may report it late
+                    # on a busy machine), against when the user was speaking.
+                    start_ms = update.event.get("audio_start_ms")
+                    when = None
+                    if isinstance(start_ms, (int, float)):
+                        when = conv.timer.capture_clock.time_of(float(start_ms))
+                    when = time.monotonic() if when is None else when
+                    user_spoke = any(a <= when <= b for a, b in spoken)
+                    if user_spoke and session.audio.pending_ms() > 0:
+                        user_over_agent += 1
+                    if not user_spoke and session.audio.pending_ms() > 0:
                         heard_over_agent += 1
                         item = session.dialogue.audio_item
                         where.append(
@@ -229,7 +247,8 @@ async def converse_over_leak(
                             )
                         )
 
-            user_silent = True
+            spoken: list[list[float]] = []
+            """When the user spoke: [start, end + the way to the service and its VAD]."""
             conv = session.conversation
             session.subscribe(watch)
             running = asyncio.create_task(session.run())
@@ -245,14 +264,24 @@ async def converse_over_leak(
 
                 return done
 
+            async def speak() -> None:
+                spoken.append([time.monotonic(), float("inf")])
+                player = pulse.popen("paplay", "--device=mic", str(speech_wav))
+                await asyncio.to_thread(player.wait, 30)
+                spoken[-1][1] = time.monotonic() + 0.5
+
+            def greeting_heard_ms() -> int:
+                item = session.dialogue.audio_item
+                return session.audio.played_ms(item) if item else 0
+
             try:
+                if over_greeting_ms is not None:
+                    await helpers.wait_until(lambda: greeting_heard_ms() >= over_greeting_ms, 60)
+                    await speak()
                 await helpers.wait_until(agent_done(1), 60)  # the greeting, heard
                 for turn in range(turns):
                     await asyncio.sleep(0.5)  # the echo dies away
-                    user_silent = False
-                    player = pulse.popen("paplay", "--device=mic", str(speech_wav))
-                    await asyncio.to_thread(player.wait, 30)
-                    user_silent = True
+                    await speak()
                     await helpers.wait_until(agent_done(turn + 2), 60)
             finally:
                 session.quit()
@@ -265,6 +294,8 @@ async def converse_over_leak(
         replies=len([t for t in conv.turns if t.role == "agent"]),
         agent_speech_s=agent_ms / 1000,
         where=where,
+        user_over_agent=user_over_agent,
+        greeting_cut=next(t.interrupted for t in conv.turns if t.role == "agent"),
     )
 
 
@@ -279,6 +310,27 @@ async def test_with_the_client_reference_the_agent_never_interrupts_itself(
     assert run.self_interruptions == 0, run
     assert run.suspected == 0
     assert run.user_turns_heard >= 2  # the microphone was never muted: the user was heard
+
+
+@pytest.mark.slow
+async def test_with_the_client_reference_the_user_still_cuts_the_agent_over_the_leak(
+    pulse, emulator_factory, tmp_path, speech_wav
+):
+    """The microphone is never muted while the agent speaks: the user talking over the
+    greeting (its echo as loud as they are) is heard and cuts it."""
+    run = await converse_over_leak(
+        pulse,
+        emulator_factory,
+        tmp_path,
+        speech_wav,
+        reference="client",
+        turns=0,
+        over_greeting_ms=1500,
+    )
+    print(f"client reference, the user over the greeting: {run}")
+    assert run.user_over_agent >= 1, run
+    assert run.greeting_cut
+    assert run.self_interruptions == 0
 
 
 @pytest.mark.slow

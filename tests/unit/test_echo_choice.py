@@ -190,6 +190,14 @@ def test_the_user_talking_over_the_agent_is_a_barge_in_not_an_echo() -> None:
 def test_speech_with_nothing_playing_is_never_suspected() -> None:
     watch = EchoWatch()
     assert not watch.transcript("u9", "hello i am your local voice live emulator")
+    assert not watch.transcript("u9", "")
+
+
+def test_sound_over_the_agent_recognised_as_no_words_is_suspected() -> None:
+    watch = EchoWatch()
+    watch.speech_over_playback("u1", "Hello! This is the local Voice Live emulator.")
+    assert watch.transcript("u1", " ")
+    assert watch.suspected == 1
 
 
 def test_the_recording_has_the_reference_as_a_third_channel(tmp_path: Path) -> None:

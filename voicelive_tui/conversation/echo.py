@@ -5,8 +5,9 @@ A *self-interruption* is the agent hearing itself: its voice leaks from the spea
 the microphone, server VAD takes it for the user, and the reply is cut (or answered). It is
 suspected when speech starts while the agent's audio is still sounding **and** the
 transcript of that "speech" resembles what the agent had just said (most of its words are
-among the agent's last heard words). A user who talks over the agent says their own words,
-so barge-in is not counted.
+among the agent's last heard words), or holds no words at all (what an echo canceller
+lets through of the agent's voice is recognised as nothing more often than as words). A
+user who talks over the agent says their own words, so barge-in is not counted.
 
 Pure: no I/O, no clock; the session tells it when speech started over playback and what
 the agent had been heard saying.
@@ -93,7 +94,7 @@ class EchoWatch:
         """The user's transcript of ``item_id`` came; True when it counts as the agent's
         own voice (a new suspected self-interruption)."""
         agent_heard = self._pending.pop(item_id or "", None)
-        if agent_heard is None or not resembles(text, agent_heard):
+        if agent_heard is None or (words(text) and not resembles(text, agent_heard)):
             return False
         self.suspected += 1
         self.suspects.append(item_id or "")
