@@ -347,11 +347,9 @@ class SoundDeviceBackend(RingBackend):
         )
 
     def _setup_reference(self, in_rate: int, out_rate: int) -> None:
-        """The echo reference's history, reader and ring (none without a client reference)."""
+        """The echo reference's history, reader and ring."""
         rt = self.callbacks
-        if not self.echo_reference:
-            rt.history = rt.reference = rt.reference_ring = None
-            return
+        # Built whether or not the reference is sent now: the palette can switch it on.
         history = ReferenceHistory(round(out_rate * REFERENCE_HISTORY_S), out_rate)
         rt.reference = ReferenceReader(
             history,
@@ -397,15 +395,14 @@ class SoundDeviceBackend(RingBackend):
         if captured.size:
             self._mic_buf += self._in_resampler.process(captured).tobytes()
         size = self.block * 2
-        sends_reference = ref_ring is not None and self.echo_reference
         while len(self._mic_buf) >= size:
-            if sends_reference and len(self._ref_buf) < size:
+            if ref_ring is not None and len(self._ref_buf) < size:
                 break  # its reference is still in the resampler (two device rates)
             block = bytes(self._mic_buf[:size])
             del self._mic_buf[:size]
             ref = None
-            if sends_reference:
-                ref = bytes(self._ref_buf[:size])
+            if ref_ring is not None:  # kept in step with the microphone, sent or not
+                ref = bytes(self._ref_buf[:size]) if self.echo_reference else None
                 del self._ref_buf[:size]
             if self._recorder is not None:
                 self._recorder.add_mic(bytes(size) if self.muted else block)

@@ -13,6 +13,7 @@ import base64
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 from azure.ai.voicelive.aio import VoiceLiveConnection
@@ -32,7 +33,8 @@ from azure.ai.voicelive.models import (
 )
 
 from voicelive_tui.audio.base import AudioBackend, AudioError
-from voicelive_tui.audio.factory import start_backend
+from voicelive_tui.audio.echo_check import run_echo_check
+from voicelive_tui.audio.factory import make_backend, start_backend
 from voicelive_tui.config import Settings
 from voicelive_tui.conversation.alarms import LedgerAlarms
 from voicelive_tui.conversation.reducer import Conversation
@@ -171,11 +173,70 @@ class Dialogue:
         await self.send(ClientEventConversationItemCreate(item=item))
         await self.send(ClientEventResponseCreate())
 
-    async def override(self, overrides: SessionOverrides) -> None:
-        """Change the voice or VAD values live with a new session.update."""
+    async def override(self, overrides: SessionOverrides) -> bool:
+        """Change the voice, VAD or noise reduction values live with a new session.update;
+        True when the echo reference changed too: the input's channels change with it,
+        which the service refuses mid-session (``change_in_ec_channels_not_allowed``), so
+        the caller renews the session (the conversation is kept)."""
+        wanted = overrides.echo_reference
+        switch = self._echo_switch(wanted) if wanted else None
+        overrides = replace(overrides, echo_reference=None)
         self.overrides = self.overrides.merged(overrides)
+        if switch is not None:
+            self.echo = switch
+            self.audio.echo_reference = switch.reference == "client"
+            log.info("%s", switch.line())
+            return True
         if self.conn is not None:
             await self.send_session_update()
+        return False
+
+    async def echo_check(self) -> None:
+        """``--echo-check`` from the dashboard: the microphone is muted meanwhile (the
+        probe must not reach the service as speech); the report is a notice and log lines."""
+        if self.audio.kind != "sounddevice":
+            self.notice("The echo check needs sound devices", Severity.WARNING)
+            return
+        settings = self.settings
+        was_muted = self.conversation.muted
+        self.set_muted(True)
+        try:
+            report = await run_echo_check(
+                make_backend(
+                    "sounddevice",
+                    input_device=settings.input_device,
+                    output_device=settings.output_device,
+                    block_ms=settings.block_ms,
+                    forwarded=settings.pulse_forwarded,
+                )
+            )
+        except AudioError as exc:
+            self.notice(f"Echo check failed: {exc}", Severity.WARNING)
+            return
+        finally:
+            self.set_muted(was_muted)
+        lines = report.lines()
+        for line in lines:
+            log.info("Echo check: %s", line)
+        self.notice("Echo check: " + " ".join(lines))
+
+    def _echo_switch(self, wanted: str) -> EchoChoice | None:
+        """The echo reference to switch to (None: no change, or one that cannot be)."""
+        if wanted == self.echo.reference:
+            self.notice(f"The echo reference is {wanted} already")
+            return None
+        if not self.settings.echo_cancellation:
+            self.notice("Echo cancellation is off (--no-echo-cancellation)", Severity.WARNING)
+            return None
+        audio = self.audio
+        if wanted == "client" and not (
+            audio.supports_echo_reference and audio.has_input and audio.has_output
+        ):
+            self.notice(
+                "The client echo reference needs a microphone and a speaker", Severity.WARNING
+            )
+            return None
+        return EchoChoice("client" if wanted == "client" else "server", "switched live")
 
     async def barge_in(self, reason: str) -> None:
         """Drop queued audio now, cancel an active response, truncate what was unheard."""

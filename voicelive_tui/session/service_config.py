@@ -37,12 +37,17 @@ def voice_config(voice: str) -> AzureStandardVoice | str:
 
 @dataclass(frozen=True)
 class SessionOverrides:
-    """Voice and server VAD values changed live (the command palette); None: as configured."""
+    """Voice, server VAD, noise reduction and echo reference values changed live (the
+    command palette); None: as configured."""
 
     voice: str | None = None
     threshold: float | None = None
     prefix_ms: int | None = None
     silence_ms: int | None = None
+    noise_reduction: str | None = None
+    """``azure_deep_noise_suppression``, ``near_field`` or ``far_field``."""
+    echo_reference: str | None = None
+    """``server`` or ``client``: the input's channels change, so the session is renewed."""
 
     def merged(self, newer: SessionOverrides) -> SessionOverrides:
         """These overrides with the values ``newer`` sets replacing them."""
@@ -50,6 +55,9 @@ class SessionOverrides:
         return replace(self, **changes)
 
 
+NOISE_REDUCTIONS = ("azure_deep_noise_suppression", "near_field", "far_field")
+"""The service's noise reduction types (near_field: a headset's microphone; far_field: a
+laptop's own, across the room)."""
 AUTO_CLIENT_OVER_S = 0.1
 """``--echo-reference auto`` takes the client's reference for an output buffer deeper than
 this: the service's send-time reference is then this late or more."""
@@ -124,7 +132,7 @@ def build_session_config(
         config.input_audio_echo_cancellation = echo_cancellation(reference)
     if settings.noise_suppression:
         config.input_audio_noise_reduction = AudioNoiseReduction(
-            type="azure_deep_noise_suppression"
+            type=o.noise_reduction or "azure_deep_noise_suppression"
         )
     if settings.mode == "model":
         config.instructions = settings.instructions or DEFAULT_INSTRUCTIONS

@@ -1,4 +1,5 @@
-"""Command palette (Ctrl+P): the key actions, plus the voice and VAD values, live.
+"""Command palette (Ctrl+P): the key actions, plus the voice, VAD, noise reduction and echo
+reference values, live, and the echo check.
 
 Typing "voice NAME", "threshold 0.6", "silence 700" or "prefix 200" offers exactly that
 value; otherwise a few common choices are listed.
@@ -13,7 +14,7 @@ from typing import Any
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from voicelive_tui.session import SessionOverrides
+from voicelive_tui.session import NOISE_REDUCTIONS, SessionOverrides
 from voicelive_tui.ui.messages import SettingsChangeRequested
 
 VOICES = (
@@ -78,6 +79,29 @@ class VoiceLiveCommands(Provider):
 
     def _commands(self) -> list[tuple[str, Callable[[], Any], str]]:
         out = self._actions()
+        out.append(
+            (
+                "Echo check",
+                partial(self.app.run_action, "echo_check"),
+                "play a probe: does the microphone hear the speaker, how late, how loud",
+            )
+        )
+        for reference in ("client", "server"):
+            out.append(
+                (
+                    f"Set echo reference to {reference}",
+                    partial(self._change, echo_reference=reference),
+                    "a new session (the input's channels change); the conversation is kept",
+                )
+            )
+        for kind in NOISE_REDUCTIONS:
+            out.append(
+                (
+                    f"Set noise reduction to {kind}",
+                    partial(self._change, noise_reduction=kind),
+                    "session.update",
+                )
+            )
         for voice in VOICES:
             out.append(
                 (f"Set voice to {voice}", partial(self._change, voice=voice), "session.update")
