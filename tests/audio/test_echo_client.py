@@ -353,3 +353,65 @@ async def test_server_reference_with_a_deep_output_buffer(
         pulse, emulator_factory, tmp_path, speech_wav, reference="server", output_latency=0.4
     )
     print(f"server reference, 400 ms buffer: {run}")
+
+
+# -- the live switch ---------------------------------------------------------------------
+
+
+async def test_switching_the_echo_reference_live_renews_the_session_and_keeps_it(
+    pulse, emulator_factory, tmp_path
+):
+    """Server to client from the palette: the input's channels change, which the service
+    refuses mid-session, so the session is renewed with stereo input from its start; the
+    conversation so far is kept and no error comes back."""
+    import base64
+
+    from voicelive_tui import runner
+    from voicelive_tui.config import Settings
+    from voicelive_tui.logs import RunLogs
+    from voicelive_tui.session import SessionOverrides
+    from voicelive_tui.updates import EventSent, Update
+
+    emu = await emulator_factory()
+    settings = Settings(
+        endpoint=emu.endpoint,
+        api_key="test-key",
+        echo_reference="server",
+        log_dir=tmp_path / "logs",
+    )
+    appends: list[int] = []
+    with RunLogs(settings.log_dir) as logs:
+        backend = SoundDeviceBackend("pulse", "pulse")
+        async with runner.open_session(settings, logs, audio=backend) as opened:
+            session = opened.session
+            conv = session.conversation
+
+            def sent(update: Update) -> None:
+                if (
+                    isinstance(update, EventSent)
+                    and update.event.get("type") == "input_audio_buffer.append"
+                ):
+                    appends.append(len(base64.b64decode(update.event["audio"])))
+
+            session.subscribe(sent)
+            running = asyncio.create_task(session.run())
+            try:
+                await helpers.wait_until(
+                    lambda: any(t.role == "agent" and t.final for t in conv.turns), 30
+                )
+                assert conv.echo.reference == "server" and conv.echo.input_channels == 1
+                await helpers.wait_until(lambda: len(appends) > 5, 20)
+                assert set(appends) == {960}  # 20 ms of mono
+                await session.override(SessionOverrides(echo_reference="client"))
+                await helpers.wait_until(lambda: len(conv.renewals) == 1, 30)
+                appends.clear()
+                await helpers.wait_until(lambda: len(appends) > 5, 20)
+            finally:
+                session.quit()
+                await running
+    assert conv.echo.reference == "client" and conv.echo.input_channels == 2
+    assert set(appends) == {1920}  # stereo: the microphone and the reference
+    assert conv.errors == []
+    greeting = next(t for t in conv.turns if t.role == "agent")
+    assert greeting.text.startswith("Hello")  # the conversation was kept
+    assert session.dialogue.echo.line() == "Echo reference: client (switched live)"

@@ -217,3 +217,12 @@ def test_the_recording_has_the_reference_as_a_third_channel(tmp_path: Path) -> N
     two.close()
     with wave.open(str(tmp_path / "two.wav")) as w:
         assert w.getnchannels() == 2 and w.getnframes() == 0
+
+
+def test_the_noise_reduction_type_changes_live() -> None:
+    from voicelive_tui.session import SessionOverrides
+
+    config = build_session_config(Settings(), SessionOverrides(noise_reduction="far_field"))
+    assert config.as_dict()["input_audio_noise_reduction"] == {"type": "far_field"}
+    default = build_session_config(Settings()).as_dict()
+    assert default["input_audio_noise_reduction"] == {"type": "azure_deep_noise_suppression"}
