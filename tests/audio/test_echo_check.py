@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests import helpers
-from tests.audio.test_echo_client import loopback
+from tests.audio.leak import loopback
 
 pytestmark = pytest.mark.realaudio
 
