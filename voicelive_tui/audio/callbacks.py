@@ -10,6 +10,11 @@
   ``on_wake`` clears). The input callback wakes after writing the capture ring; the output
   callback wakes only when an item played its first sample.
 
+With the echo reference (:mod:`.reference`), the output callback also writes each block
+it hands the device, with its DAC time, into the reference history, and the input callback
+copies the reference for its block (by its ADC time) into the reference ring, before the
+microphone's samples: the same rules hold (preallocated arrays, views, integers).
+
 The backend rebinds it with :meth:`bind` only while no stream runs.
 """
 

@@ -2,7 +2,9 @@
 
 The real-time callbacks are :class:`~voicelive_tui.audio.callbacks.RealtimeCallbacks` (its
 rules are in that module); on the loop, ``_on_wake`` drains the capture ring into 24 kHz
-blocks for ``capture()``, feeds the recorder and reports first samples.
+blocks for ``capture()``, feeds the recorder and reports first samples. With
+``echo_reference`` set, each block is interleaved stereo: the microphone and, beside it,
+what the speaker played when it was captured (:mod:`.reference`).
 
 The output stream has a big buffer (``OUTPUT_LATENCY_S``, doubled between items after
 the device starved) so a late callback is not heard; barge-in aborts and restarts it,
