@@ -41,7 +41,7 @@ from voicelive_tui.conversation.reducer import Conversation
 from voicelive_tui.conversation.renewal import kept_by, restorable, restored_item_id
 from voicelive_tui.conversation.turns import VadState
 from voicelive_tui.logs import PLAYBACK_STARTED, RunLogs
-from voicelive_tui.protocol import APPEND, is_benign_cancel_error
+from voicelive_tui.protocol import APPEND, ident, is_benign_cancel_error
 from voicelive_tui.session.bargein import plan_barge_in
 from voicelive_tui.session.frames import MALFORMED
 from voicelive_tui.session.reconnect import short_error
@@ -392,7 +392,7 @@ class Dialogue:
         if item_id is not None and self.audio.pending_ms() > 0:
             # The agent is still heard: its transcript tells whether it was the agent itself.
             self.conversation.speech_over_playback(
-                payload.get("item_id"), item_id, self.audio.played_ms(item_id)
+                ident(payload.get("item_id")), item_id, self.audio.played_ms(item_id)
             )
         await self.barge_in(reason="user speech")
 
