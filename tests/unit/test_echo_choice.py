@@ -226,3 +226,16 @@ def test_the_noise_reduction_type_changes_live() -> None:
     assert config.as_dict()["input_audio_noise_reduction"] == {"type": "far_field"}
     default = build_session_config(Settings()).as_dict()
     assert default["input_audio_noise_reduction"] == {"type": "azure_deep_noise_suppression"}
+
+
+def test_the_echo_check_without_sound_devices_is_one_line_and_exit_5(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from voicelive_tui import cli
+
+    code = cli.main(["--echo-check", "--no-audio", "--log-dir", str(tmp_path / "logs")])
+    assert code == 5
+    assert capsys.readouterr().err.splitlines() == [
+        "voicelive-tui: error: the echo check needs sound devices: audio off (--no-audio): "
+        "text only"
+    ]

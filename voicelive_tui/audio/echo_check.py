@@ -157,7 +157,8 @@ async def run_echo_check(backend: object, *, probe_s: float = 1.0) -> EchoReport
     from .engine import SoundDeviceBackend
 
     if not isinstance(backend, SoundDeviceBackend):
-        raise AudioError("echo check: no sound devices (PortAudio found none)")
+        why = getattr(backend, "notice", "") or "WAV files are not a speaker and a microphone"
+        raise AudioError(f"the echo check needs sound devices: {why}")
     backend.echo_reference = True
     listener: AudioListener = _Quiet()
     await backend.start(asyncio.get_running_loop(), listener)
