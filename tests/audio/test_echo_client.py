@@ -6,8 +6,10 @@ devices: PulseAudio null sinks, the speaker's monitor looped into the microphone
   echo follows the reference by the loopback's latency, within one block;
 - what barge-in drops from the device buffer is silence in the reference too;
 - a whole session (the greeting and two spoken turns) over the leak: the agent never
-  interrupts itself with the client reference (the figures without echo cancellation and
-  with the server's reference are printed for the benchmark; ``benchmarks/echo.py``).
+  interrupts itself with the client reference, and does without echo cancellation (the
+  figures per mode, the server's reference with a 400 ms buffer too, are the benchmark's:
+  ``benchmarks/echo.py``, section ``echo_leak``);
+- the user talking over the agent is still heard; the reference can be switched live.
 """
 
 from __future__ import annotations
@@ -182,16 +184,6 @@ async def test_without_echo_cancellation_the_leak_makes_the_agent_interrupt_itse
     )
     print(f"no echo cancellation: {run}")
     assert run.self_interruptions >= 1, run
-
-
-@pytest.mark.slow
-async def test_server_reference_with_a_deep_output_buffer(
-    pulse, emulator_factory, tmp_path, speech_wav
-):
-    run = await converse_over_leak(
-        pulse, emulator_factory, tmp_path, speech_wav, reference="server", output_latency=0.4
-    )
-    print(f"server reference, 400 ms buffer: {run}")
 
 
 # -- the live switch ---------------------------------------------------------------------
