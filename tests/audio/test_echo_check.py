@@ -10,7 +10,7 @@ import pytest
 from tests import helpers
 from tests.audio.leak import loopback
 
-pytestmark = pytest.mark.realaudio
+pytestmark = [pytest.mark.realaudio, pytest.mark.slow]  # real time: 6 to 8 s each
 
 
 async def echo_check(pulse, tmp_path) -> tuple[int, str, str]:

@@ -67,6 +67,7 @@ async def start_backend(**kwargs) -> SoundDeviceBackend:
     return backend
 
 
+@pytest.mark.slow  # real time: 6 s
 @pytest.mark.parametrize("output_latency", [0.2, 0.4])
 async def test_the_reference_channel_lines_up_with_the_loopback(pulse, tmp_path, output_latency):
     """``--record``'s third channel: the echo in the microphone follows the reference by
@@ -102,6 +103,7 @@ async def test_the_reference_channel_lines_up_with_the_loopback(pulse, tmp_path,
     assert abs(sent_lag - LOOPBACK_MS) <= BLOCK_MS
 
 
+@pytest.mark.slow  # real time: 7 s
 async def test_what_barge_in_dropped_unheard_is_silence_in_the_reference(pulse, tmp_path):
     """A 4 s tone cut after 600 ms: the reference holds what was heard, not the 200 ms the
     device buffer held and dropped, and then silence."""
