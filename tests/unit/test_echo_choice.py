@@ -239,3 +239,58 @@ def test_the_echo_check_without_sound_devices_is_one_line_and_exit_5(
         "voicelive-tui: error: the echo check needs sound devices: audio off (--no-audio): "
         "text only"
     ]
+
+
+async def test_the_session_tells_of_a_suspected_self_interruption_once_then_counts(
+    tmp_path: Path,
+) -> None:
+    """The dialogue's side: speech starts while the agent's audio is queued, its
+    transcript repeats the agent: a warning notice with what to do, and a log line; the
+    advice is not repeated for the next one, the count goes on."""
+    import asyncio
+
+    from voicelive_tui.audio.backends import WavBackend
+    from voicelive_tui.logs import RunLogs
+    from voicelive_tui.session.dialogue import Dialogue
+    from voicelive_tui.updates import Notice, Update
+
+    updates: list[Update] = []
+    with RunLogs(tmp_path / "logs") as logs:
+        audio = WavBackend(None, tmp_path / "out.wav")  # a speaker with a ring, not started
+        dialogue = Dialogue(
+            Settings(), audio=audio, logs=logs, emit=updates.append, quitting=asyncio.Event()
+        )
+        text = "Hello! This is the local Voice Live emulator. Speak, and I will play it back."
+        for n in (1, 2):
+            dialogue.record("received", {"type": "response.created", "response": {"id": f"r{n}"}})
+            dialogue.record(
+                "received",
+                {
+                    "type": "response.output_item.added",
+                    "response_id": f"r{n}",
+                    "item": {"id": f"a{n}", "type": "message", "role": "assistant"},
+                },
+            )
+            dialogue.record(
+                "received",
+                {"type": "response.audio_transcript.delta", "response_id": f"r{n}",
+                 "item_id": f"a{n}", "delta": text},
+            )  # fmt: skip
+            audio.play(f"a{n}", bytes(48_000))  # a second of the agent, queued
+            dialogue.audio_item = f"a{n}"
+            started = {"type": "input_audio_buffer.speech_started", "item_id": f"u{n}"}
+            dialogue.record("received", started)
+            await dialogue._on_speech_started(started)
+            heard = {
+                "type": "conversation.item.input_audio_transcription.completed",
+                "item_id": f"u{n}",
+                "transcript": "the local voice live emulator",
+            }
+            dialogue.record("received", heard)
+            await dialogue._on_user_transcript(heard)
+    notices = [u.text for u in updates if isinstance(u, Notice)]
+    assert dialogue.conversation.echo.suspected == 2
+    assert len(notices) == 1, notices
+    assert "interrupted itself" in notices[0] and "--echo-reference client" in notices[0]
+    technical = next((tmp_path / "logs").glob("*_voicelive.log")).read_text()
+    assert technical.count("Suspected self-interruption") == 2

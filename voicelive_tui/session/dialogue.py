@@ -41,7 +41,7 @@ from voicelive_tui.conversation.reducer import Conversation
 from voicelive_tui.conversation.renewal import kept_by, restorable, restored_item_id
 from voicelive_tui.conversation.turns import VadState
 from voicelive_tui.logs import PLAYBACK_STARTED, RunLogs
-from voicelive_tui.protocol import APPEND, ident, is_benign_cancel_error
+from voicelive_tui.protocol import APPEND, ident, is_benign_cancel_error, shown
 from voicelive_tui.session.bargein import plan_barge_in
 from voicelive_tui.session.frames import MALFORMED
 from voicelive_tui.session.reconnect import short_error
@@ -406,16 +406,18 @@ class Dialogue:
             "cut its reply (%s; item %s)",
             watch.suspected,
             self.echo.line(),
-            watch.suspects[-1],
+            shown(watch.suspects[-1]),
         )
+        if watch.suspected not in (1, 5, 25, 125):
+            return  # the status bar counts them all; the advice is not repeated each time
         hint = (
             "try voicelive-tui --echo-check, a headset or a lower volume"
             if self.echo.reference == "client"
             else "try --echo-reference client, voicelive-tui --echo-check or a headset"
         )
         self.notice(
-            f"The agent seems to have interrupted itself (its voice reached the microphone): "
-            f"{hint}",
+            f"The agent seems to have interrupted itself ({watch.suspected} so far: its voice "
+            f"reached the microphone): {hint}",
             Severity.WARNING,
         )
 
