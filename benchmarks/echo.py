@@ -1,12 +1,21 @@
-"""Echo cancellation of the emulator: CPU per second of input audio.
+"""Echo cancellation: the emulator's CPU per second of input audio, and the agent's
+self-interruptions over a leaking speaker, per echo reference.
 
 The agent's espeak-ng voice leaks into the microphone 180 ms late at -6 dB through a short
 room filter, and the user talks over it for a while; the microphone goes through the
 emulator's ``InputEcho`` in 40 ms appends, as the emulator's input path does: with a
 client reference (stereo, channel 1 what was played) and with a server reference (the audio
 as sent, on the clock). CPU is the whole process's (numpy's BLAS threads included) and the
-calling thread's alone; the server reference is the baseline. Run alone:
-``python benchmarks/echo.py``.
+calling thread's alone; the server reference is the baseline.
+
+Self-interruptions (section ``echo_leak``): the app's own session on real PortAudio devices
+(PulseAudio null sinks) against the emulator at real speed, the speaker's monitor looped
+into the microphone sink 150 ms late at full level (``module-loopback``): the greeting and
+spoken turns (the user speaks only while the agent is silent), once per round and mode:
+echo cancellation off, the server's reference with a 400 ms output buffer, the client's
+reference. A self-interruption is a ``speech_started`` whose speech began while the user was
+silent and the agent still sounding; per minute of agent speech received. Echo cancellation
+off is the baseline. Run alone: ``python benchmarks/echo.py [--leak]``.
 """
 
 from __future__ import annotations
@@ -21,8 +30,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import Mode, Section  # noqa: E402
+from common import Mode, Section, speech_wav  # noqa: E402
 
+from tests.audio.leak import LeakRun  # noqa: E402
+from tests.audio.pulse import PulseServer  # noqa: E402
 from voicelive_tui.emulator.echo import InputEcho  # noqa: E402
 from voicelive_tui.emulator.wording import speak  # noqa: E402
 
@@ -98,10 +109,126 @@ def run(mode: Mode) -> Section:
     return section
 
 
+LEAK_MODES = (
+    ("off (baseline)", "server", False, 0.2),
+    ("server reference, 400 ms buffer", "server", True, 0.4),
+    ("client reference", "client", True, 0.2),
+)
+
+
+async def leak_round(
+    pulse: PulseServer,
+    base: Path,
+    label: str,
+    reference: str,
+    echo: bool,
+    latency: float,
+    turns: int,
+) -> LeakRun:
+    """One session over the leak (tests/audio/leak.py) with a fresh emulator."""
+    import contextlib
+
+    from tests.audio.leak import converse_over_leak
+    from voicelive_tui.emulator.server import run_emulator
+
+    async with contextlib.AsyncExitStack() as stack:
+
+        async def emulator_factory(**kwargs):
+            return await stack.enter_async_context(run_emulator(port=0, **kwargs))
+
+        run_dir = base / label.split()[0]
+        run_dir.mkdir(exist_ok=True)
+        return await converse_over_leak(
+            pulse,
+            emulator_factory,
+            run_dir,
+            base / "speech.wav",
+            reference=reference,
+            echo_cancellation=echo,
+            output_latency=latency,
+            turns=turns,
+        )
+
+
+def run_leak(mode: Mode) -> Section:
+    """Self-interruptions per minute of agent speech, per echo reference, on one leak."""
+    import tempfile
+
+    from glitch import skip_reason
+
+    from tests.audio.pulse import PulseUnavailable, pulse_env, start_pulse
+
+    section = Section(
+        "echo_leak",
+        "Echo: the agent's self-interruptions over a leaking speaker (150 ms, 0 dB)",
+        [
+            "echo cancellation",
+            "rounds",
+            "agent speech, s",
+            "self-interruptions",
+            "per minute of agent speech",
+            "suspected by the app",
+            "vs baseline",
+        ],
+    )
+    reason = skip_reason()
+    if reason:
+        section.notes.append(f"Skipped: {reason}")
+        return section
+    rounds, turns = (1, 0) if mode.quick else (3, 2)
+    base = Path(tempfile.mkdtemp(prefix="vltui-echo-"))
+    try:
+        pulse = start_pulse("runtime-dir", base)
+    except PulseUnavailable as exc:
+        section.notes.append(f"Skipped: {exc}")
+        return section
+    speech_wav(base / "speech.wav", 2.0)
+    totals: dict[str, list[float]] = {}
+    try:
+        with pulse_env(pulse):
+            for _ in range(rounds):
+                for label, reference, echo, latency in LEAK_MODES:
+                    run = asyncio.run(
+                        leak_round(pulse, base, label, reference, echo, latency, turns)
+                    )
+                    row = totals.setdefault(label, [0, 0.0, 0, 0])
+                    row[0] += 1
+                    row[1] += run.agent_speech_s
+                    row[2] += run.self_interruptions
+                    row[3] += run.suspected
+    finally:
+        pulse.stop()
+    base_rate = None
+    for label, (n, speech_s, interrupted, suspected) in totals.items():
+        rate = interrupted / (speech_s / 60) if speech_s else 0.0
+        if base_rate is None:
+            base_rate = rate
+        section.rows.append(
+            [
+                label,
+                f"{n:.0f}",
+                f"{speech_s:.1f}",
+                f"{interrupted:.0f}",
+                f"{rate:.1f}",
+                f"{suspected:.0f}",
+                f"x{rate / base_rate:.2f}" if base_rate else "-",
+            ]
+        )
+    section.notes.append(" ".join((__doc__ or "").split("\n\n")[2].split()))
+    section.notes.append(
+        f"{'Greeting only' if not turns else f'The greeting and {turns} spoken turns'} per "
+        "round; agent speech is what the emulator sent (a reply cut short sends less)."
+    )
+    return section
+
+
 def main() -> None:
     from common import MODES
 
-    print(run(MODES["full"]).markdown())
+    if "--leak" in sys.argv:
+        print(run_leak(MODES["full"]).markdown())
+    else:
+        print(run(MODES["full"]).markdown())
 
 
 if __name__ == "__main__":

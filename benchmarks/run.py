@@ -52,15 +52,17 @@ SECTIONS = (
     "recognition",
     "send_path",
     "echo",
+    "echo_leak",
 )
 QUICK_LANES = (
     ("footprint", "startup", "latency", "recognition", "echo", "send_path"),
-    ("glitch", "memory", "barge_in", "ssh_link", "flood"),
+    ("glitch", "memory", "barge_in", "ssh_link", "flood", "echo_leak"),
 )
 """--quick runs these two lanes at once: CPU and time (and speech recognition, its own CPU
 measure: process time, and echo cancellation's; last, the send path's CPU on PulseAudio null
 sinks) on the left; on the right the glitch test (which makes its own load), memory, the
-playback callback, bytes over SSH and the flood from the server."""
+playback callback, bytes over SSH, the flood from the server and, last, the agent's
+self-interruptions over a leaking speaker (PulseAudio null sinks, the greeting only)."""
 SECTION_TIMEOUT_S = {"smoke": 300.0, "quick": 300.0, "full": 1800.0, "long": 3600.0}
 """A section still running after this long is stopped (with everything it started) and
 reported failed: one hung section must not hold up the others or CI."""
@@ -127,6 +129,8 @@ def glitch_section(mode: Mode) -> Section:
 def runner(key: str) -> Callable[[Mode], Section]:
     if key == "glitch":
         return glitch_section
+    if key == "echo_leak":  # the second section of echo.py
+        return importlib.import_module("echo").run_leak  # type: ignore[no-any-return]
     return importlib.import_module(key).run  # type: ignore[no-any-return]
 
 

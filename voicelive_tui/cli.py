@@ -114,12 +114,27 @@ def start(argv: Sequence[str] | None) -> Settings | int:
     private, note = log_privacy(settings.log_dir)
     if not private:
         print(f"{PROG}: note: {note}", file=sys.stderr, flush=True)
-    if not settings.no_tui and not settings.screen_reader:
+    if not settings.no_tui and not settings.screen_reader and not settings.echo_check:
         why = no_dashboard_reason(os.environ)
         if why:
             print(f"{PROG}: {why}: console mode (as --no-tui)", file=sys.stderr, flush=True)
             settings = replace(settings, no_tui=True)
     return settings
+
+
+async def echo_check(settings: Settings) -> int:
+    """``--echo-check``: play a probe, listen, print what was heard and what to do."""
+    from voicelive_tui.audio.base import AudioError
+    from voicelive_tui.audio.echo_check import run_echo_check
+    from voicelive_tui.runner import build_audio
+
+    try:
+        report = await run_echo_check(build_audio(settings))
+    except AudioError as exc:
+        return fail(str(exc), EXIT_AUDIO)
+    for line in report.lines():
+        print(line)
+    return EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -128,6 +143,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         started = start(argv)
         if isinstance(started, int):
             return started
+        if started.echo_check:
+            return asyncio.run(echo_check(started))
         if started.screen_reader:
             from voicelive_tui.reader import run_screen_reader
 
@@ -152,6 +169,8 @@ async def console_main(argv: Sequence[str]) -> int:
         started = start(argv)
         if isinstance(started, int):
             return started
+        if started.echo_check:
+            return await echo_check(started)
         if not started.no_tui:
             return fail("console_main runs console mode only (add --no-tui)", EXIT_CONFIG)
         from voicelive_tui.console import run_console

@@ -139,9 +139,9 @@ def find_recording(events_path: Path, given: Path | None) -> Recording | None:
             frames = np.frombuffer(w.readframes(w.getnframes()), np.int16)
     except (OSError, wave.Error, EOFError):
         return None
-    if channels != 2:
+    if channels not in (2, 3):  # a third channel is the echo reference
         return None
-    both = frames.reshape(-1, 2)
+    both = frames.reshape(-1, channels)
     if start is None:  # no log line: assume it started with the first event
         start = path.stat().st_mtime - both.shape[0] / rate
     return Recording(start, rate, both[:, 0].copy(), both[:, 1].copy())

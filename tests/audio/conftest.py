@@ -18,7 +18,6 @@ start here.
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -28,9 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from voicelive_tui.audio import devices
-
-from .pulse import PulseServer, PulseUnavailable, start_pulse
+from .pulse import PulseServer, PulseUnavailable, pulse_env, start_pulse
 
 
 def _start(mode: str, base: Path) -> PulseServer:
@@ -40,27 +37,12 @@ def _start(mode: str, base: Path) -> PulseServer:
         pytest.skip(str(exc))
 
 
-_ENV_KEYS = ("PULSE_SERVER", "XDG_RUNTIME_DIR", "PULSE_RUNTIME_PATH")
-
-
 @contextmanager
 def use_server(server: PulseServer) -> Iterator[None]:
     """Point this process (and its PortAudio) at ``server``; restore afterwards."""
-    sd = pytest.importorskip("sounddevice", exc_type=OSError)
-    saved = {k: os.environ.get(k) for k in _ENV_KEYS}
-    try:
-        for key in _ENV_KEYS:
-            os.environ.pop(key, None)
-        os.environ.update({k: v for k, v in server.env.items() if k in _ENV_KEYS})
-        devices.rescan(sd)
+    pytest.importorskip("sounddevice", exc_type=OSError)
+    with pulse_env(server):
         yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        devices.rescan(sd)
 
 
 PULSE_MODES = ["runtime-dir", "socket-path"]

@@ -21,12 +21,15 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from tests.helpers import stop_process
+from voicelive_tui.audio import devices
 
-__all__ = ["PulseServer", "PulseUnavailable", "missing_tool", "start_pulse"]
+__all__ = ["PulseServer", "PulseUnavailable", "missing_tool", "pulse_env", "start_pulse"]
 
 READY_TIMEOUT_S = 15.0
 
@@ -135,3 +138,28 @@ def start_pulse(mode: str, base: Path) -> PulseServer:
     server.run("pactl", "set-default-sink", "speaker")
     server.run("pactl", "set-default-source", "mic.monitor")
     return server
+
+
+_ENV_KEYS = ("PULSE_SERVER", "XDG_RUNTIME_DIR", "PULSE_RUNTIME_PATH")
+
+
+@contextmanager
+def pulse_env(server: PulseServer) -> Iterator[None]:
+    """Point this process (and its PortAudio, rescanned) at ``server``; restore afterwards.
+    OSError when PortAudio is not installed."""
+    import sounddevice as sd
+
+    saved = {k: os.environ.get(k) for k in _ENV_KEYS}
+    try:
+        for key in _ENV_KEYS:
+            os.environ.pop(key, None)
+        os.environ.update({k: v for k, v in server.env.items() if k in _ENV_KEYS})
+        devices.rescan(sd)
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        devices.rescan(sd)

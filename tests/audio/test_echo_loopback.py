@@ -13,11 +13,12 @@ import asyncio
 import base64
 import contextlib
 import wave
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import numpy as np
 import pytest
 
+from tests.audio.leak import loopback
 from tests.audio.pulse import PulseServer
 from tests.conftest import VoiceLiveProbe
 
@@ -31,20 +32,10 @@ QUIET_RMS = 30.0
 
 
 @pytest.fixture
-def leak(pulse: PulseServer) -> AsyncIterator[None]:
+def leak(pulse: PulseServer) -> Iterator[None]:
     """The speaker leaks into the microphone for the test's duration."""
-    module = pulse.run(
-        "pactl",
-        "load-module",
-        "module-loopback",
-        "source=speaker.monitor",
-        "sink=mic",
-        f"latency_msec={LOOPBACK_MS}",
-    ).stdout.strip()
-    try:
+    with loopback(pulse, LOOPBACK_MS):
         yield None
-    finally:
-        pulse.run("pactl", "unload-module", module)
 
 
 async def _source(pulse: PulseServer, device: str) -> asyncio.subprocess.Process:

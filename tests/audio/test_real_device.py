@@ -95,8 +95,11 @@ class MonitorTap:
 async def backend_factory():
     made: list[SoundDeviceBackend] = []
 
-    async def make(**kwargs) -> tuple[SoundDeviceBackend, RecordingListener]:
+    async def make(
+        echo_reference: bool = False, **kwargs
+    ) -> tuple[SoundDeviceBackend, RecordingListener]:
         backend = SoundDeviceBackend("pulse", "pulse", **kwargs)
+        backend.echo_reference = echo_reference
         listener = RecordingListener()
         await backend.start(asyncio.get_running_loop(), listener)
         made.append(backend)
@@ -194,13 +197,17 @@ async def test_played_audio_is_heard_on_the_speaker_monitor(
     assert backend.ring.underruns <= 1  # the end of the item, not a starved middle
 
 
-async def test_barge_in_silences_the_speaker_within_one_block(pulse, backend_factory, tmp_path):
+@pytest.mark.parametrize("echo_reference", [False, True], ids=["mono", "client-reference"])
+async def test_barge_in_silences_the_speaker_within_one_block(
+    pulse, backend_factory, tmp_path, echo_reference
+):
     """The device buffer is big (OUTPUT_LATENCY_S), yet what the device held is dropped:
-    the monitor hears no more than ``played_ms`` (what the truncate reports) said."""
+    the monitor hears no more than ``played_ms`` (what the truncate reports) said. The
+    same with the client echo reference (its history written by the output callback)."""
     record = tmp_path / "session.wav"
     tap = MonitorTap(pulse, tmp_path / "monitor.raw")
     try:
-        backend, _ = await backend_factory(record=record)
+        backend, _ = await backend_factory(record=record, echo_reference=echo_reference)
         backend.play("item_a", tone(1000, 4.0).tobytes())
         await wait_until(lambda: backend.played_ms("item_a") >= 600)
         await wait_until(lambda: tap.heard_ms() > 0)
@@ -233,9 +240,10 @@ async def test_barge_in_silences_the_speaker_within_one_block(pulse, backend_fac
         heard_on_monitor_ms = tap.heard_ms()
     finally:
         tap.stop()
+    channels = 3 if echo_reference else 2
     with wave.open(str(record)) as w:
-        assert (w.getnchannels(), w.getframerate()) == (2, SAMPLE_RATE)
-        right = np.frombuffer(w.readframes(w.getnframes()), np.int16)[1::2]
+        assert (w.getnchannels(), w.getframerate()) == (channels, SAMPLE_RATE)
+        right = np.frombuffer(w.readframes(w.getnframes()), np.int16)[1::channels]
     stale_in_recording = int(np.count_nonzero(right)) - at_bump
     block_ms = backend.block * 1000 // SAMPLE_RATE
     assert played_after_bump <= backend.block

@@ -314,6 +314,46 @@ async def test_command_palette_changes_the_voice_live(emulator, dashboard):
         await wait_for(pilot, lambda: app.status_bar.view.voice == "alloy", what="the new voice")
 
 
+async def test_command_palette_sets_noise_reduction_and_refuses_a_reference_it_cannot_give(
+    emulator, dashboard
+):
+    """Noise reduction live (a session.update); the client echo reference without sound
+    devices: a warning, no renewal."""
+    dash = dashboard(emulator, greeting=False)
+    async with dash.app.run_test(size=SIZE) as pilot:
+        app = dash.app
+        await wait_for(pilot, lambda: app.status_bar.view.connection == "ready")
+        await pilot.press("ctrl+p")
+        await pilot.press(*"noise far")
+        await wait_for(
+            pilot, lambda: offered(app, "Set noise reduction to far_field"), what="the offer"
+        )
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        record = emulator.latest
+        await wait_for(
+            pilot,
+            lambda: (
+                (record.session.get("input_audio_noise_reduction") or {}).get("type") == "far_field"
+            ),
+            what="far_field noise reduction in the emulator's session",
+        )
+        await pilot.press("ctrl+p")
+        await pilot.press(*"echo reference client")
+        await wait_for(
+            pilot, lambda: offered(app, "Set echo reference to client"), what="the offer"
+        )
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await wait_for(
+            pilot,
+            lambda: any("needs a microphone" in n.message for n in app._notifications),
+            what="the warning that the client reference needs sound devices",
+        )
+        assert app.session.conversation.renewals == []
+        assert len(emulator.connections) == 1
+
+
 async def test_command_palette_offers_each_key_action_once(emulator, dashboard):
     dash = dashboard(emulator, greeting=False)
     async with dash.app.run_test(size=SIZE) as pilot:

@@ -69,6 +69,20 @@ class AudioBackend(abc.ABC):
         self.notice = ""
         # True after a device failed; reopen() clears it.
         self.faulted = False
+        # Set before start() (only where supports_echo_reference): capture() then yields
+        # interleaved stereo blocks, channel 0 the microphone, channel 1 what the speaker
+        # played when it was captured (the client echo reference).
+        self.echo_reference = False
+
+    @property
+    def supports_echo_reference(self) -> bool:
+        """True when this backend can send what its speaker played beside the microphone."""
+        return False
+
+    @property
+    def output_latency_s(self) -> float:
+        """How long the output device holds audio before it sounds (0: unknown or none)."""
+        return 0.0
 
     @property
     def has_input(self) -> bool:

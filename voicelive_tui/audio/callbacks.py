@@ -10,6 +10,11 @@
   ``on_wake`` clears). The input callback wakes after writing the capture ring; the output
   callback wakes only when an item played its first sample.
 
+With the echo reference (:mod:`.reference`), the output callback also writes each block
+it hands the device, with its DAC time, into the reference history, and the input callback
+copies the reference for its block (by its ADC time) into the reference ring, before the
+microphone's samples: the same rules hold (preallocated arrays, views, integers).
+
 The backend rebinds it with :meth:`bind` only while no stream runs.
 """
 
@@ -22,7 +27,11 @@ from typing import Any
 import numpy as np
 
 from .levels import LevelMeter
+from .reference import ReferenceHistory, ReferenceReader
 from .ring import PlaybackRing, SampleRing
+
+ADC_SLACK_S = 0.05
+"""An ADC time this much older than the input's latency is not believed (see ``input``)."""
 
 
 class RealtimeCallbacks:
@@ -46,6 +55,15 @@ class RealtimeCallbacks:
         self.speaker_meter = speaker_meter
         self.out_delay = 0.0
         """The output stream's reported latency: the fallback when a callback has none."""
+        self.in_delay = 0.0
+        """The input stream's reported latency: the fallback when a callback has none."""
+        self.history: ReferenceHistory | None = None
+        """With a client echo reference: what the output callback handed the device, timed."""
+        self.reference: ReferenceReader | None = None
+        self.adc_doubted = 0
+        """Input blocks whose ADC time was not believed (see ``input``)."""
+        self.reference_ring: SampleRing | None = None
+        """The reference beside each microphone block (output rate), for the loop."""
         self.calls = 0
         self.input_overflows = 0
         self.output_underflows = 0
@@ -73,6 +91,19 @@ class RealtimeCallbacks:
             self.input_overflows += 1
         mono = indata[:, 0]
         self.mic_meter.measure(mono)
+        reader, ref_ring = self.reference, self.reference_ring
+        if reader is not None and ref_ring is not None:
+            # When the first sample was captured: PortAudio's figure, unless it has none
+            # or claims a backlog the stream does not hold (PulseAudio's, for its first
+            # second or two: the samples delivered are fresh), then now minus the
+            # stream's latency. The reference is written before the microphone, so the
+            # loop never finds a microphone block without its reference.
+            adc = time.inputBufferAdcTime
+            now = time.currentTime
+            if adc <= 0.0 or now - adc > self.in_delay + ADC_SLACK_S:
+                adc = now - self.in_delay
+                self.adc_doubted += 1
+            ref_ring.write(reader.next_block(frames, adc))
         self.capture_ring.write(mono)
         self.wake()
 
@@ -86,7 +117,13 @@ class RealtimeCallbacks:
         # "played" means heard; PortAudio's own figure when the host gives one.
         delay = time.outputBufferDacTime - time.currentTime
         ring.output_delay = delay if 0.0 < delay < 5.0 else self.out_delay
-        ring.read_into(mono)
+        sounding = ring.read_into(mono) > 0
+        history = self.history
+        if history is not None:
+            dac = time.outputBufferDacTime
+            history.write(
+                mono, dac if dac > 0.0 else time.currentTime + ring.output_delay, sounding
+            )
         self.speaker_meter.measure(mono)
         monitor = self.monitor
         if monitor is not None:

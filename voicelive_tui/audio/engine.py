@@ -2,7 +2,9 @@
 
 The real-time callbacks are :class:`~voicelive_tui.audio.callbacks.RealtimeCallbacks` (its
 rules are in that module); on the loop, ``_on_wake`` drains the capture ring into 24 kHz
-blocks for ``capture()``, feeds the recorder and reports first samples.
+blocks for ``capture()``, feeds the recorder and reports first samples. With
+``echo_reference`` set, each block is interleaved stereo: the microphone and, beside it,
+what the speaker played when it was captured (:mod:`.reference`).
 
 The output stream has a big buffer (``OUTPUT_LATENCY_S``, doubled between items after
 the device starved) so a late callback is not heard; barge-in aborts and restarts it,
@@ -32,6 +34,7 @@ from . import devices
 from .base import SAMPLE_RATE, SILENCE_DB, AudioError, AudioListener
 from .callbacks import RealtimeCallbacks
 from .playback import RingBackend, pcm_to_samples
+from .reference import ReferenceHistory, ReferenceReader
 from .resample import StreamResampler
 from .ring import PlaybackRing, SampleRing
 from .streams import DeviceStreams
@@ -56,6 +59,19 @@ MAX_PREBUFFER_MS = 640
 RELEASE_AFTER_S = 0.1
 """Deltas stop for this long: the item's audio has all arrived and may start below the
 jitter buffer's level."""
+REFERENCE_HISTORY_S = 4.0
+"""What the speaker played kept for the echo reference: the deepest output buffer and the
+input's own latency, with room to spare."""
+REFERENCE_SLACK_MS = 10.0
+"""The echo reference is laid anew on PortAudio's clock when it drifts this far from it."""
+
+
+def interleave(mic: bytes, reference: bytes) -> bytes:
+    """Two mono PCM16 blocks of one length as one interleaved stereo block (mic first)."""
+    frames = np.empty((len(mic) // 2, 2), dtype="<i2")
+    frames[:, 0] = np.frombuffer(mic, dtype="<i2")
+    frames[:, 1] = np.frombuffer(reference, dtype="<i2")
+    return frames.tobytes()
 
 
 class SoundDeviceBackend(RingBackend):
@@ -102,7 +118,9 @@ class SoundDeviceBackend(RingBackend):
         self._in_resampler = StreamResampler(SAMPLE_RATE, SAMPLE_RATE)
         self._out_resampler = StreamResampler(SAMPLE_RATE, SAMPLE_RATE)
         self._mon_resampler = StreamResampler(SAMPLE_RATE, SAMPLE_RATE)
+        self._ref_resampler = StreamResampler(SAMPLE_RATE, SAMPLE_RATE)
         self._mic_buf = bytearray()
+        self._ref_buf = bytearray()
         self._housekeeping: asyncio.Task[None] | None = None
         self._calls_seen = 0
         self._stall_since = 0.0
@@ -121,6 +139,24 @@ class SoundDeviceBackend(RingBackend):
     @property
     def has_output(self) -> bool:
         return self._streams.output is not None and not self.faulted
+
+    @property
+    def supports_echo_reference(self) -> bool:
+        return True
+
+    @property
+    def output_latency_s(self) -> float:
+        return self.output_latency
+
+    def reference_stats(self) -> dict[str, float]:
+        """How the echo reference keeps to the clock: times laid anew, the last drift (ms)."""
+        reader = self.callbacks.reference
+        if reader is None:
+            return {}
+        return {
+            "reanchors": reader.reanchors,
+            "drift_ms": round(reader.drift * 1000 / reader.out_rate, 2),
+        }
 
     def describe(self) -> str:
         if self.faulted:
@@ -199,9 +235,18 @@ class SoundDeviceBackend(RingBackend):
         """Abort the output stream (PortAudio drops what its buffer holds) and restart it."""
         try:
             # The callback is stopped meanwhile: the ring's counters are still.
-            self._streams.restart_output(self.ring.drop_device_queue)
+            self._streams.restart_output(self._drop_unheard)
         except Exception as exc:  # a device that vanished meanwhile
             self._fault(f"audio output could not restart: {exc}")
+
+    def _drop_unheard(self) -> None:
+        """The output stream is stopped: what its buffer held was never heard, so it is
+        neither counted as heard nor kept as the echo reference."""
+        dropped = self.ring.out_count - self.ring.heard_mark
+        self.ring.drop_device_queue()
+        history = self.callbacks.history
+        if history is not None:
+            history.silence_unplayed(dropped)
 
     def played_ms(self, item_id: str) -> int:
         """Milliseconds of the item heard: handed to the device minus what it still holds."""
@@ -272,8 +317,13 @@ class SoundDeviceBackend(RingBackend):
         stream = self._streams.open(
             kind, device, rate, size, callback, latency=latency, channels=1, dtype="int16"
         )
+        # A full-duplex stream reports (input, output) latencies.
+        reported = stream.latency
+        in_s, out_s = reported if kind == "duplex" else (reported, reported)
         if kind != "input":
-            self.callbacks.out_delay = float(stream.latency)
+            self.callbacks.out_delay = float(out_s)
+        if kind != "output":
+            self.callbacks.in_delay = float(in_s)
 
     def _blocksize(self, rate: int) -> int:
         return max(1, round(rate * self.block_ms / 1000))
@@ -287,7 +337,9 @@ class SoundDeviceBackend(RingBackend):
         self.ring.prebuffer = max(self.ring.prebuffer, out_rate * self.prebuffer_ms // 1000)
         self._out_resampler = StreamResampler(SAMPLE_RATE, out_rate)
         self._mon_resampler = StreamResampler(out_rate, SAMPLE_RATE)
+        self._ref_resampler = StreamResampler(out_rate, SAMPLE_RATE)
         self._set_meters(4 * max(self._blocksize(in_rate), self._blocksize(out_rate)))
+        self._setup_reference(in_rate, out_rate)
         self.callbacks.bind(
             ring=self.ring,
             capture_ring=SampleRing(in_rate * CAPTURE_RING_S),
@@ -295,6 +347,21 @@ class SoundDeviceBackend(RingBackend):
             mic_meter=self._mic_meter,
             speaker_meter=self._speaker_meter,
         )
+
+    def _setup_reference(self, in_rate: int, out_rate: int) -> None:
+        """The echo reference's history, reader and ring."""
+        rt = self.callbacks
+        # Built whether or not the reference is sent now: the palette can switch it on.
+        history = ReferenceHistory(round(out_rate * REFERENCE_HISTORY_S), out_rate)
+        rt.reference = ReferenceReader(
+            history,
+            in_rate=in_rate,
+            max_block=self._blocksize(in_rate),
+            slack=max(1, round(out_rate * REFERENCE_SLACK_MS / 1000)),
+        )
+        rt.reference_ring = SampleRing(out_rate * CAPTURE_RING_S)
+        rt.history = history
+        self._ref_buf = bytearray()
 
     def _close_streams(self) -> None:
         self._streams.close()
@@ -316,17 +383,35 @@ class SoundDeviceBackend(RingBackend):
 
     def _drain(self) -> None:
         """Move captured audio to capture(), played audio to the recorder, report starts."""
+        # The microphone first, then the reference: the input callback writes a block's
+        # reference before its microphone samples, so every microphone sample read here
+        # has its reference in what is read next. (The other order lets a block in
+        # between: its microphone with no reference yet, which would shift the reference
+        # one block later relative to the microphone each time it happens.)
         captured = self.callbacks.capture_ring.read_all()
+        ref_ring = self.callbacks.reference_ring
+        if ref_ring is not None:
+            reference = ref_ring.read_all()
+            if reference.size:
+                self._ref_buf += self._ref_resampler.process(reference).tobytes()
         if captured.size:
             self._mic_buf += self._in_resampler.process(captured).tobytes()
-            size = self.block * 2
-            while len(self._mic_buf) >= size:
-                block = bytes(self._mic_buf[:size])
-                del self._mic_buf[:size]
-                if self._recorder is not None:
-                    self._recorder.add_mic(bytes(size) if self.muted else block)
-                if not self.muted:
-                    self._capture.push(block)
+        size = self.block * 2
+        while len(self._mic_buf) >= size:
+            if ref_ring is not None and len(self._ref_buf) < size:
+                break  # its reference is still in the resampler (two device rates)
+            block = bytes(self._mic_buf[:size])
+            del self._mic_buf[:size]
+            ref = None
+            if ref_ring is not None:  # kept in step with the microphone, sent or not
+                ref = bytes(self._ref_buf[:size]) if self.echo_reference else None
+                del self._ref_buf[:size]
+            if self._recorder is not None:
+                self._recorder.add_mic(bytes(size) if self.muted else block)
+                if ref is not None:
+                    self._recorder.add_reference(ref)
+            if not self.muted:
+                self._capture.push(block if ref is None else interleave(block, ref))
         monitor = self.callbacks.monitor
         if monitor is not None and self._recorder is not None:
             played = monitor.read_all()

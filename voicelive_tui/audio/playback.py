@@ -91,7 +91,7 @@ class RingBackend(AudioBackend):
         if self.record_path is None or self._recorder is not None:
             return
         try:
-            self._recorder = SessionRecorder(self.record_path)
+            self._recorder = SessionRecorder(self.record_path, reference=self.echo_reference)
         except OSError as exc:
             raise AudioError(f"cannot write recording: {exc}") from exc
         # --replay finds the recording, and when it started, by this line.

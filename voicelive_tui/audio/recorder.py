@@ -1,7 +1,10 @@
 """``--record FILE.wav``: a stereo recording of the session.
 
 Left = the microphone as sent (silence while muted), right = the agent audio as played
-(silence when nothing played), both PCM16 at :data:`SAMPLE_RATE`. The two sides arrive
+(silence when nothing played), both PCM16 at :data:`SAMPLE_RATE`. With a client echo
+reference (``reference=True``) a third channel holds the reference sent beside the
+microphone (what sounded when each microphone sample was captured), so the alignment of
+the two can be checked by eye. The sides arrive
 separately (capture and playback run on their own device clocks); the recorder pairs them
 sample by sample and, when one side stalls for more than ``max_skew_s`` (no input device,
 a lost output), pads it with silence so the other side keeps being written. The WAV
@@ -41,8 +44,13 @@ def _as_int16(pcm: bytes | np.ndarray) -> np.ndarray:
     return np.frombuffer(pcm, dtype=np.int16)
 
 
+MIC, SPEAKER, REFERENCE = range(3)
+"""The recording's channels."""
+
+
 class SessionRecorder:
-    """Writes mic (left) and agent (right) audio to one stereo WAV, incrementally."""
+    """Writes mic (left) and agent (right) audio, and optionally the echo reference (third
+    channel), to one WAV, incrementally."""
 
     def __init__(
         self,
@@ -51,18 +59,18 @@ class SessionRecorder:
         rate: int = SAMPLE_RATE,
         flush_s: float = 1.0,
         max_skew_s: float = 0.5,
+        reference: bool = False,
     ) -> None:
         self.path = Path(path)
         self.rate = rate
+        self.channels = 3 if reference else 2
         self._file = open_private_wav(self.path)
         self._wav = wave.open(self._file, "wb")
-        self._wav.setnchannels(2)
+        self._wav.setnchannels(self.channels)
         self._wav.setsampwidth(2)
         self._wav.setframerate(rate)
-        self._left: list[np.ndarray] = []
-        self._right: list[np.ndarray] = []
-        self._left_n = 0
-        self._right_n = 0
+        self._sides: list[list[np.ndarray]] = [[] for _ in range(self.channels)]
+        self._counts = [0] * self.channels
         self._max_skew = int(max_skew_s * rate)
         self._flush_s = flush_s
         self._last_flush = time.monotonic()
@@ -70,20 +78,22 @@ class SessionRecorder:
 
     def add_mic(self, pcm: bytes | np.ndarray) -> None:
         """Append microphone samples (as sent; pass silence while muted)."""
-        self._add(self._left, _as_int16(pcm), left=True)
+        self._add(MIC, _as_int16(pcm))
 
     def add_speaker(self, pcm: bytes | np.ndarray) -> None:
         """Append agent samples as played (silence included)."""
-        self._add(self._right, _as_int16(pcm), left=False)
+        self._add(SPEAKER, _as_int16(pcm))
 
-    def _add(self, side: list[np.ndarray], samples: np.ndarray, *, left: bool) -> None:
+    def add_reference(self, pcm: bytes | np.ndarray) -> None:
+        """Append echo reference samples, one per microphone sample (third channel only)."""
+        if self.channels > REFERENCE:
+            self._add(REFERENCE, _as_int16(pcm))
+
+    def _add(self, channel: int, samples: np.ndarray) -> None:
         if self.closed or samples.size == 0:
             return
-        side.append(samples.copy())
-        if left:
-            self._left_n += samples.size
-        else:
-            self._right_n += samples.size
+        self._sides[channel].append(samples.copy())
+        self._counts[channel] += samples.size
         self._write_ready()
         if time.monotonic() - self._last_flush >= self._flush_s:
             self.flush()
@@ -97,24 +107,21 @@ class SessionRecorder:
         return data[:n]
 
     def _write_ready(self, *, pad: bool = False) -> None:
-        """Write the frames both sides have; pad a side lagging by more than max skew."""
-        skew = self._left_n - self._right_n
-        if pad or skew > self._max_skew:
-            if skew > 0:
-                self._right.append(np.zeros(skew, np.int16))
-                self._right_n += skew
-        if pad or -skew > self._max_skew:
-            if skew < 0:
-                self._left.append(np.zeros(-skew, np.int16))
-                self._left_n += -skew
-        n = min(self._left_n, self._right_n)
+        """Write the frames every side has; pad a side lagging by more than max skew."""
+        counts = self._counts
+        most = max(counts)
+        for channel, count in enumerate(counts):
+            lag = most - count
+            if lag > 0 and (pad or lag > self._max_skew):
+                self._sides[channel].append(np.zeros(lag, np.int16))
+                counts[channel] = most
+        n = min(counts)
         if n == 0:
             return
-        frames = np.empty((n, 2), dtype=np.int16)
-        frames[:, 0] = self._take(self._left, n)
-        frames[:, 1] = self._take(self._right, n)
-        self._left_n -= n
-        self._right_n -= n
+        frames = np.empty((n, self.channels), dtype=np.int16)
+        for channel, side in enumerate(self._sides):
+            frames[:, channel] = self._take(side, n)
+            counts[channel] -= n
         self._wav.writeframes(frames.tobytes())
 
     def flush(self) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from voicelive_tui.config.settings import DEFAULT_MODEL, Settings
+from voicelive_tui.config.settings import DEFAULT_MODEL, ECHO_REFERENCES, Settings
 
 DEFAULT_ENV_FILE = ".env"
 _SETTINGS_DEFAULTS = {f.name: f.default for f in fields(Settings)}
@@ -166,6 +166,16 @@ OPTIONS: tuple[Option, ...] = (
         kind=int,
         shows_default=True,
         metavar="MS",
+    ),
+    Option(
+        "echo_reference",
+        ("--echo-reference",),
+        "echo cancellation's reference: what the service sent (server), what our speaker "
+        "played, sent beside the microphone (client), or auto: client when the sound server "
+        "is forwarded or the speaker's buffer is over 100 ms",
+        ("VOICELIVE_TUI_ECHO_REFERENCE",),
+        shows_default=True,
+        choices=ECHO_REFERENCES,
     ),
     Option(
         "log_dir",
@@ -371,6 +381,12 @@ SWITCHES: tuple[tuple[str, tuple[str, ...], str, bool], ...] = (
     ),
     ("full_duplex", ("--full-duplex",), "one full-duplex audio stream instead of two", True),
     ("list_devices", ("--list-devices",), "list audio devices and exit", True),
+    (
+        "echo_check",
+        ("--echo-check",),
+        "play a probe, listen, and say how much of the speaker the microphone hears; exit",
+        True,
+    ),
     (
         "save_pulse_cookie",
         ("--save-pulse-cookie",),

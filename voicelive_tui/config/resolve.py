@@ -30,7 +30,7 @@ from voicelive_tui.config.options import (
 )
 from voicelive_tui.config.preferences import load_preferences, preferences_path
 from voicelive_tui.config.prices_file import load_prices
-from voicelive_tui.config.settings import DEFAULT_VOICE, Settings
+from voicelive_tui.config.settings import DEFAULT_VOICE, ECHO_REFERENCES, Settings
 from voicelive_tui.config.tools_file import has_functions, load_tools
 from voicelive_tui.errors import EXIT_CONFIG, VoiceLiveError
 from voicelive_tui.platform_support import command_argv
@@ -190,8 +190,9 @@ def settings_from_args(
             raw = environ.get(name) or dotenv.get(name)
             if raw:
                 values[dest] = _switch_value(name, raw)
-    if values.get("credential") is not None:
-        values["credential"] = str(values["credential"]).lower()
+    for dest in ("credential", "echo_reference"):
+        if values.get(dest) is not None:
+            values[dest] = str(values[dest]).lower()
     known = {f.name for f in fields(Settings)}
     settings = Settings(**{k: v for k, v in values.items() if k in known})
     validate(settings)
@@ -276,6 +277,11 @@ def validate(settings: Settings) -> None:
             raise ConfigError(
                 f"endpoint must be an http(s):// or ws(s):// URL, got {settings.endpoint!r}"
             )
+    if settings.echo_reference not in ECHO_REFERENCES:
+        raise ConfigError(
+            f"VOICELIVE_TUI_ECHO_REFERENCE must be one of {', '.join(ECHO_REFERENCES)}, "
+            f"got {settings.echo_reference!r}"
+        )
     if settings.credential not in ("default", "cli"):
         raise ConfigError(f"credential must be 'default' or 'cli', got {settings.credential!r}")
     if settings.agent_name and not settings.project_name:

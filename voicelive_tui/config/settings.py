@@ -15,10 +15,13 @@ from typing import Any, Literal
 from voicelive_tui.config.prices_file import shipped_prices
 from voicelive_tui.prices import PriceTable
 
-__all__ = ["DEFAULT_MODEL", "DEFAULT_VOICE", "Settings"]
+__all__ = ["DEFAULT_MODEL", "DEFAULT_VOICE", "ECHO_REFERENCES", "EchoReference", "Settings"]
 
 DEFAULT_VOICE = "en-US-Ava:DragonHDLatestNeural"
 DEFAULT_MODEL = "gpt-realtime"
+EchoReference = Literal["server", "client", "auto"]
+"""Where echo cancellation's reference comes from (``auto``: decided when audio starts)."""
+ECHO_REFERENCES: tuple[EchoReference, ...] = ("server", "client", "auto")
 Mode = Literal["agent", "legacy-agent", "model"]
 """A Foundry agent by name, a legacy agent by id, or a model with its own instructions."""
 
@@ -48,6 +51,7 @@ class Settings:
     vad_silence_ms: int = 500
     echo_cancellation: bool = True
     noise_suppression: bool = True
+    echo_reference: EchoReference = "auto"
     greeting: bool = True
     log_dir: Path = Path("logs")
     verbose: bool = False
@@ -83,6 +87,7 @@ class Settings:
     block_ms: int = 20
     full_duplex: bool = False
     list_devices: bool = False
+    echo_check: bool = False
     save_pulse_cookie: bool = False
     pulse_forwarded: bool = False
     """PULSE_SERVER names a server other than this machine's own (set up by audio.pulse)."""

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from voicelive_tui.conversation.activity import ActivityState, ToolActivity
+from voicelive_tui.conversation.echo import EchoWatch
 from voicelive_tui.conversation.latency import TurnTiming
 from voicelive_tui.conversation.renewal import RESTORED_PREFIX, Renewal
 from voicelive_tui.conversation.turn_timer import TurnTimer
@@ -55,6 +56,8 @@ class Conversation:
     activity: ActivityState = field(default_factory=ActivityState)
     usage: UsageLedger = field(default_factory=UsageLedger)
     renewals: list[Renewal] = field(default_factory=list)
+    echo: EchoWatch = field(default_factory=EchoWatch)
+    """The echo reference asked for, and the agent's suspected self-interruptions."""
     rtt_ms: float | None = None
     """The socket's round-trip time (the kernel's smoothed TCP RTT), when known."""
     rtt_unavailable: bool = False
@@ -198,9 +201,13 @@ class Conversation:
         self.sent[kind] += 1
         self.activity.apply_sent(event, now)
         if kind == "input_audio_buffer.append":
-            n = audio_bytes(event)
+            # The microphone's bytes: with the client's echo reference every frame also
+            # holds a reference sample, which is neither the user's audio nor billed.
+            n = audio_bytes(event) // self.echo.input_channels
             self.audio_in_bytes += n
             self.timer.capture_clock.appended(pcm_ms(n), now)
+        elif kind == "session.update":
+            self.echo.session_sent(obj(event.get("session")))
         elif kind == "conversation.item.create":
             item = obj(event.get("item"))
             if str(item.get("id") or "").startswith(RESTORED_PREFIX):
@@ -277,9 +284,24 @@ class Conversation:
         self.timer.speech_stopped(event.get("audio_end_ms"), now)
         self._user_turn_waiting = True
 
+    def speech_over_playback(
+        self, item_id: str | None, agent_item: str | None, heard_ms: int
+    ) -> None:
+        """Speech (item ``item_id``) started while the agent's ``agent_item`` was still
+        sounding, ``heard_ms`` of it heard: its transcript decides whether it was the agent's
+        own voice (see :mod:`.echo`)."""
+        turn = self.agent_turn(agent_item)
+        if turn is None:
+            return
+        heard = cut_at_words(turn.text, turn.words, heard_ms) if turn.words else None
+        if heard is None:
+            heard = cut_transcript(turn.text, heard_ms, turn.audio_ms)
+        self.echo.speech_over_playback(item_id, heard)
+
     def _user_transcript(self, event: dict[str, Any], now: float) -> None:
         item_id = ident(event.get("item_id"))
         transcript = displayable(str(event.get("transcript", "")))
+        self.echo.transcript(item_id, transcript)
         for turn in reversed(self.turns):
             if turn.role == "user" and turn.kind == "audio" and (turn.item_id in (item_id, None)):
                 turn.item_id = item_id

@@ -121,4 +121,9 @@ def session_summary(conv: Conversation, budget: float | None = None) -> dict[str
     summary["cost"] = cost_summary(conv, budget)
     summary["tools"] = tool_spans(conv)
     summary["renewals"] = [{"gap_ms": round(r.gap_ms, 1), "kept": r.kept} for r in conv.renewals]
+    summary["echo"] = {
+        "reference": conv.echo.reference,
+        "self_interruptions": conv.echo.suspected,
+        "suspects": list(conv.echo.suspects),
+    }
     return summary

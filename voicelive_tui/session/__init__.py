@@ -5,7 +5,7 @@ configuration it asks for, tool calls and the conversation log). No front end he
 # The session's face: what the front ends (console, dashboard, replay, demo) may use. Only
 # ``runner`` (the wiring that assembles a session) reaches further, for the credential.
 from voicelive_tui.session.frames import MALFORMED
-from voicelive_tui.session.service_config import SessionOverrides
+from voicelive_tui.session.service_config import NOISE_REDUCTIONS, SessionOverrides
 from voicelive_tui.session.session import VoiceLiveSession
 
-__all__ = ["MALFORMED", "SessionOverrides", "VoiceLiveSession"]
+__all__ = ["MALFORMED", "NOISE_REDUCTIONS", "SessionOverrides", "VoiceLiveSession"]

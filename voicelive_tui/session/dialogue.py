@@ -13,6 +13,7 @@ import base64
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 from azure.ai.voicelive.aio import VoiceLiveConnection
@@ -32,18 +33,24 @@ from azure.ai.voicelive.models import (
 )
 
 from voicelive_tui.audio.base import AudioBackend, AudioError
-from voicelive_tui.audio.factory import start_backend
+from voicelive_tui.audio.echo_check import run_echo_check
+from voicelive_tui.audio.factory import make_backend, start_backend
 from voicelive_tui.config import Settings
 from voicelive_tui.conversation.alarms import LedgerAlarms
 from voicelive_tui.conversation.reducer import Conversation
 from voicelive_tui.conversation.renewal import kept_by, restorable, restored_item_id
 from voicelive_tui.conversation.turns import VadState
 from voicelive_tui.logs import PLAYBACK_STARTED, RunLogs
-from voicelive_tui.protocol import APPEND, is_benign_cancel_error
+from voicelive_tui.protocol import APPEND, ident, is_benign_cancel_error, shown
 from voicelive_tui.session.bargein import plan_barge_in
 from voicelive_tui.session.frames import MALFORMED
 from voicelive_tui.session.reconnect import short_error
-from voicelive_tui.session.service_config import SessionOverrides, build_session_config
+from voicelive_tui.session.service_config import (
+    EchoChoice,
+    SessionOverrides,
+    build_session_config,
+    choose_echo_reference,
+)
 from voicelive_tui.session.tool_calls import McpApprovals, answer_function_calls, function_calls
 from voicelive_tui.updates import (
     AudioLost,
@@ -110,12 +117,15 @@ class Dialogue:
         self._handlers: dict[str, Handler] = {
             "session.updated": self._on_session_updated,
             "input_audio_buffer.speech_started": self._on_speech_started,
+            "conversation.item.input_audio_transcription.completed": self._on_user_transcript,
             "response.done": self._on_response_done,
             "error": self._on_error,
             "warning": self._on_warning,
             "rate_limits.updated": self._on_ledger,
         }
         self.alarms = LedgerAlarms(budget=settings.budget)
+        self.echo = EchoChoice("server", "not chosen yet")
+        self._suspects_told = 0
         self._renewal_started: float | None = None
         self._restore: list[tuple[str, str]] = []
         self._agent_renewal = False
@@ -163,11 +173,70 @@ class Dialogue:
         await self.send(ClientEventConversationItemCreate(item=item))
         await self.send(ClientEventResponseCreate())
 
-    async def override(self, overrides: SessionOverrides) -> None:
-        """Change the voice or VAD values live with a new session.update."""
+    async def override(self, overrides: SessionOverrides) -> bool:
+        """Change the voice, VAD or noise reduction values live with a new session.update;
+        True when the echo reference changed too: the input's channels change with it,
+        which the service refuses mid-session (``change_in_ec_channels_not_allowed``), so
+        the caller renews the session (the conversation is kept)."""
+        wanted = overrides.echo_reference
+        switch = self._echo_switch(wanted) if wanted else None
+        overrides = replace(overrides, echo_reference=None)
         self.overrides = self.overrides.merged(overrides)
+        if switch is not None:
+            self.echo = switch
+            self.audio.echo_reference = switch.reference == "client"
+            log.info("%s", switch.line())
+            return True
         if self.conn is not None:
             await self.send_session_update()
+        return False
+
+    async def echo_check(self) -> None:
+        """``--echo-check`` from the dashboard: the microphone is muted meanwhile (the
+        probe must not reach the service as speech); the report is a notice and log lines."""
+        if self.audio.kind != "sounddevice":
+            self.notice("The echo check needs sound devices", Severity.WARNING)
+            return
+        settings = self.settings
+        was_muted = self.conversation.muted
+        self.set_muted(True)
+        try:
+            report = await run_echo_check(
+                make_backend(
+                    "sounddevice",
+                    input_device=settings.input_device,
+                    output_device=settings.output_device,
+                    block_ms=settings.block_ms,
+                    forwarded=settings.pulse_forwarded,
+                )
+            )
+        except AudioError as exc:
+            self.notice(f"Echo check failed: {exc}", Severity.WARNING)
+            return
+        finally:
+            self.set_muted(was_muted)
+        lines = report.lines()
+        for line in lines:
+            log.info("Echo check: %s", line)
+        self.notice("Echo check: " + " ".join(lines))
+
+    def _echo_switch(self, wanted: str) -> EchoChoice | None:
+        """The echo reference to switch to (None: no change, or one that cannot be)."""
+        if wanted == self.echo.reference:
+            self.notice(f"The echo reference is {wanted} already")
+            return None
+        if not self.settings.echo_cancellation:
+            self.notice("Echo cancellation is off (--no-echo-cancellation)", Severity.WARNING)
+            return None
+        audio = self.audio
+        if wanted == "client" and not (
+            audio.supports_echo_reference and audio.has_input and audio.has_output
+        ):
+            self.notice(
+                "The client echo reference needs a microphone and a speaker", Severity.WARNING
+            )
+            return None
+        return EchoChoice("client" if wanted == "client" else "server", "switched live")
 
     async def barge_in(self, reason: str) -> None:
         """Drop queued audio now, cancel an active response, truncate what was unheard."""
@@ -231,7 +300,7 @@ class Dialogue:
         return True
 
     async def send_session_update(self) -> None:
-        config = build_session_config(self.settings, self.overrides)
+        config = build_session_config(self.settings, self.overrides, reference=self.echo.reference)
         await self.send(ClientEventSessionUpdate(session=config))
         log.info("Session configuration sent")
 
@@ -319,7 +388,38 @@ class Dialogue:
 
     async def _on_speech_started(self, payload: dict[str, Any]) -> None:
         log.info("User started speaking - stopping playback")
+        item_id = self.audio_item
+        if item_id is not None and self.audio.pending_ms() > 0:
+            # The agent is still heard: its transcript tells whether it was the agent itself.
+            self.conversation.speech_over_playback(
+                ident(payload.get("item_id")), item_id, self.audio.played_ms(item_id)
+            )
         await self.barge_in(reason="user speech")
+
+    async def _on_user_transcript(self, payload: dict[str, Any]) -> None:
+        watch = self.conversation.echo
+        if watch.suspected == self._suspects_told:
+            return
+        self._suspects_told = watch.suspected
+        log.warning(
+            "Suspected self-interruption %d: the agent's own voice, heard by the microphone, "
+            "cut its reply (%s; item %s)",
+            watch.suspected,
+            self.echo.line(),
+            shown(watch.suspects[-1]),
+        )
+        if watch.suspected not in (1, 5, 25, 125):
+            return  # the status bar counts them all; the advice is not repeated each time
+        hint = (
+            "try voicelive-tui --echo-check, a headset or a lower volume"
+            if self.echo.reference == "client"
+            else "try --echo-reference client, voicelive-tui --echo-check or a headset"
+        )
+        self.notice(
+            f"The agent seems to have interrupted itself ({watch.suspected} so far: its voice "
+            f"reached the microphone): {hint}",
+            Severity.WARNING,
+        )
 
     async def _on_ledger(self, payload: dict[str, Any]) -> None:
         """Spending or limits moved: warn once of a budget share or a limit running low."""
@@ -354,12 +454,26 @@ class Dialogue:
             log.error("VoiceLive error: %s", message)
 
     async def start_audio(self) -> None:
-        """Start the audio backend, text-only with a notice when it cannot start."""
+        """Start the audio backend, text-only with a notice when it cannot start; choose
+        the echo reference it can give (the session asks for it)."""
         loop = asyncio.get_running_loop()
-        self.audio = await start_backend(self.audio, loop, self)
+        audio = self.audio
+        echo = choose_echo_reference(
+            self.settings,
+            supports_client=audio.supports_echo_reference,
+            output_latency_s=audio.output_latency_s,
+        )
+        audio.echo_reference = echo.reference == "client"
+        self.audio = await start_backend(audio, loop, self)
+        if self.audio is not audio or not (self.audio.has_input and self.audio.has_output):
+            if echo.reference == "client":
+                echo = EchoChoice("server", "the sound devices did not open")
+            self.audio.echo_reference = False  # stereo with no speaker would be useless
+        self.echo = echo
         if self.audio.notice:
             self.notice(self.audio.notice, Severity.WARNING)
         log.info("Audio: %s", self.audio.describe())
+        log.info("%s", echo.line())
 
     async def stop_audio(self) -> None:
         """Stop the audio backend and log its counters."""

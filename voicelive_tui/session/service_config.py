@@ -7,7 +7,7 @@ wire helpers that need no settings are :mod:`voicelive_tui.protocol`.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Literal
 
 from azure.ai.voicelive.models import (
     AudioEchoCancellation,
@@ -37,12 +37,17 @@ def voice_config(voice: str) -> AzureStandardVoice | str:
 
 @dataclass(frozen=True)
 class SessionOverrides:
-    """Voice and server VAD values changed live (the command palette); None: as configured."""
+    """Voice, server VAD, noise reduction and echo reference values changed live (the
+    command palette); None: as configured."""
 
     voice: str | None = None
     threshold: float | None = None
     prefix_ms: int | None = None
     silence_ms: int | None = None
+    noise_reduction: str | None = None
+    """``azure_deep_noise_suppression``, ``near_field`` or ``far_field``."""
+    echo_reference: str | None = None
+    """``server`` or ``client``: the input's channels change, so the session is renewed."""
 
     def merged(self, newer: SessionOverrides) -> SessionOverrides:
         """These overrides with the values ``newer`` sets replacing them."""
@@ -50,13 +55,65 @@ class SessionOverrides:
         return replace(self, **changes)
 
 
+NOISE_REDUCTIONS = ("azure_deep_noise_suppression", "near_field", "far_field")
+"""The service's noise reduction types (near_field: a headset's microphone; far_field: a
+laptop's own, across the room)."""
+AUTO_CLIENT_OVER_S = 0.1
+"""``--echo-reference auto`` takes the client's reference for an output buffer deeper than
+this: the service's send-time reference is then this late or more."""
+
+
+@dataclass(frozen=True)
+class EchoChoice:
+    """The echo reference chosen for this run, and why (for the status bar and the log)."""
+
+    reference: Literal["server", "client"]
+    why: str
+
+    def line(self) -> str:
+        """``Echo reference: client (the speaker's buffer is 200 ms)``."""
+        return f"Echo reference: {self.reference} ({self.why})"
+
+
+def choose_echo_reference(
+    settings: Settings, *, supports_client: bool, output_latency_s: float
+) -> EchoChoice:
+    """``--echo-reference`` made concrete for a backend: ``client`` needs one that can send
+    what its speaker played (sound devices); ``auto`` takes it when the sound server is
+    forwarded or the output buffer is deeper than :data:`AUTO_CLIENT_OVER_S`."""
+    wanted = settings.echo_reference
+    if not settings.echo_cancellation:
+        return EchoChoice("server", "echo cancellation off")
+    if wanted == "server":
+        return EchoChoice("server", "--echo-reference server")
+    if not supports_client:
+        return EchoChoice("server", "no sound devices to take a reference from")
+    if wanted == "client":
+        return EchoChoice("client", "--echo-reference client")
+    if settings.pulse_forwarded:
+        return EchoChoice("client", "auto: the sound server is forwarded")
+    if output_latency_s > AUTO_CLIENT_OVER_S:
+        return EchoChoice(
+            "client", f"auto: the speaker's buffer is {output_latency_s * 1000:.0f} ms"
+        )
+    return EchoChoice("server", f"auto: the speaker's buffer is {output_latency_s * 1000:.0f} ms")
+
+
+def echo_cancellation(reference: str) -> AudioEchoCancellation:
+    """The session's ``input_audio_echo_cancellation`` for ``reference`` (server, client)."""
+    if reference == "client":
+        return AudioEchoCancellation(reference_source="client", channels=2)
+    return AudioEchoCancellation()
+
+
 def build_session_config(
-    settings: Settings, overrides: SessionOverrides | None = None
+    settings: Settings, overrides: SessionOverrides | None = None, *, reference: str = "server"
 ) -> RequestSession:
     """The seed's session: text+audio, PCM16 both ways, server VAD, echo and noise control.
 
     With ``--no-audio`` the agent is asked for text only, so no speech is downloaded to be
-    thrown away. ``overrides`` replace the configured voice and VAD values.
+    thrown away. ``overrides`` replace the configured voice and VAD values; ``reference``
+    is the echo reference chosen (:func:`choose_echo_reference`).
     """
     o = overrides or SessionOverrides()
     config = RequestSession(
@@ -72,10 +129,10 @@ def build_session_config(
         input_audio_transcription=AudioInputTranscriptionOptions(model="azure-speech"),
     )
     if settings.echo_cancellation:
-        config.input_audio_echo_cancellation = AudioEchoCancellation()
+        config.input_audio_echo_cancellation = echo_cancellation(reference)
     if settings.noise_suppression:
         config.input_audio_noise_reduction = AudioNoiseReduction(
-            type="azure_deep_noise_suppression"
+            type=o.noise_reduction or "azure_deep_noise_suppression"
         )
     if settings.mode == "model":
         config.instructions = settings.instructions or DEFAULT_INSTRUCTIONS

@@ -212,9 +212,23 @@ class VoiceLiveSession:
         """Send a typed user message and ask for a response."""
         await self.dialogue.send_text(text)
 
+    async def echo_check(self) -> None:
+        """Play a probe and say how much of the speaker the microphone hears (a notice)."""
+        await self.dialogue.echo_check()
+
     async def override(self, overrides: SessionOverrides) -> None:
-        """Change the voice or VAD values live with a new session.update."""
-        await self.dialogue.override(overrides)
+        """Change the voice, VAD or noise reduction values live with a new session.update;
+        a new echo reference renews the session (its input channels change), keeping the
+        conversation as a renewal before expiry does."""
+        if await self.dialogue.override(overrides):
+            self.notice(
+                f"{self.dialogue.echo.line()}: the input's channels change, which the "
+                "service allows only in a new session; renewing it, the conversation is kept"
+            )
+            self.dialogue.renewing(agent=self.settings.mode != "model")
+            conn = self._begin_planned_close(SESSION_RENEWAL)
+            if conn is not None:
+                await self._close_quietly(conn)
 
     # -- run -------------------------------------------------------------------
 

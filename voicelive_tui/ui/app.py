@@ -432,6 +432,12 @@ class VoiceLiveApp(App[int]):
     def action_clear_events(self) -> None:
         self.event_log.clear()
 
+    def action_echo_check(self) -> None:
+        """Play a probe, listen, and say how much of the speaker the microphone hears."""
+        if self.session is not None and not isinstance(self.session, ReplaySession):
+            self.notify("Echo check: the microphone is muted for a few seconds", timeout=3)
+            self.run_worker(self.session.echo_check(), group="control", exit_on_error=False)
+
     def action_reconnect(self) -> None:
         if self.session is not None:
             self.notify("Reconnecting…", timeout=2)
@@ -500,6 +506,8 @@ class VoiceLiveApp(App[int]):
         assert self.session is not None
         await self.session.override(overrides)
         changes = {k: v for k, v in vars(overrides).items() if v is not None}
+        if "echo_reference" in changes:
+            return  # the session says what it does (a renewal)
         shown = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in changes.items())
         self.notify(f"Sent session.update: {shown}", timeout=3)
 

@@ -1,4 +1,5 @@
-"""Command palette (Ctrl+P): the key actions, plus the voice and VAD values, live.
+"""Command palette (Ctrl+P): the key actions, plus the voice, VAD, noise reduction and echo
+reference values, live, and the echo check.
 
 Typing "voice NAME", "threshold 0.6", "silence 700" or "prefix 200" offers exactly that
 value; otherwise a few common choices are listed.
@@ -13,7 +14,7 @@ from typing import Any
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from voicelive_tui.session import SessionOverrides
+from voicelive_tui.session import NOISE_REDUCTIONS, SessionOverrides
 from voicelive_tui.ui.messages import SettingsChangeRequested
 
 VOICES = (
@@ -66,6 +67,28 @@ def typed_setting(query: str) -> tuple[str, dict[str, Any]] | None:
     return None
 
 
+RENEWS = "a new session (the input's channels change); the conversation is kept"
+
+
+def setting_choices() -> list[tuple[str, dict[str, Any], str]]:
+    """(name, the change, help) for every value the palette offers without typing."""
+    update = "session.update"
+    return [
+        *(
+            (f"Set echo reference to {r}", {"echo_reference": r}, RENEWS)
+            for r in ("client", "server")
+        ),
+        *(
+            (f"Set noise reduction to {k}", {"noise_reduction": k}, update)
+            for k in NOISE_REDUCTIONS
+        ),
+        *((f"Set voice to {v}", {"voice": v}, update) for v in VOICES),
+        *((f"Set VAD threshold to {x:g}", {"threshold": x}, update) for x in THRESHOLDS),
+        *((f"Set VAD silence to {ms} ms", {"silence_ms": ms}, update) for ms in SILENCES_MS),
+        *((f"Set VAD prefix padding to {ms} ms", {"prefix_ms": ms}, update) for ms in PREFIXES_MS),
+    ]
+
+
 class VoiceLiveCommands(Provider):
     """Actions and live session settings; the app hears of a setting by a message."""
 
@@ -78,34 +101,17 @@ class VoiceLiveCommands(Provider):
 
     def _commands(self) -> list[tuple[str, Callable[[], Any], str]]:
         out = self._actions()
-        for voice in VOICES:
-            out.append(
-                (f"Set voice to {voice}", partial(self._change, voice=voice), "session.update")
+        out.append(
+            (
+                "Echo check",
+                partial(self.app.run_action, "echo_check"),
+                "play a probe: does the microphone hear the speaker, how late, how loud",
             )
-        for value in THRESHOLDS:
-            out.append(
-                (
-                    f"Set VAD threshold to {value:g}",
-                    partial(self._change, threshold=value),
-                    "session.update",
-                )
-            )
-        for ms in SILENCES_MS:
-            out.append(
-                (
-                    f"Set VAD silence to {ms} ms",
-                    partial(self._change, silence_ms=ms),
-                    "session.update",
-                )
-            )
-        for ms in PREFIXES_MS:
-            out.append(
-                (
-                    f"Set VAD prefix padding to {ms} ms",
-                    partial(self._change, prefix_ms=ms),
-                    "session.update",
-                )
-            )
+        )
+        out += [
+            (name, partial(self._change, **changes), help)
+            for name, changes, help in setting_choices()
+        ]
         return out
 
     def _change(self, **changes: Any) -> None:

@@ -50,6 +50,8 @@ class StatusView:
     approvals: str | None = None  # "1 approval pending" while MCP calls wait for an answer
     limits: str | None = None  # "requests 3/100 left" when a rate limit runs low
     usage: str | None = None  # the session's tokens so far, "1.2k in / 340 out"
+    echo: str | None = None  # the echo reference asked for ("client ref"), with real devices
+    self_interruptions: str | None = None  # "2 self-interruptions" suspected, when any
 
 
 VadLook = Literal["listening", "speaking", "thinking", "agent", "muted", "offline"]
@@ -141,6 +143,22 @@ def limits_label(conv: Conversation) -> str | None:
     return ", ".join(low) or None  # the names were made displayable as they came
 
 
+def echo_label(conv: Conversation) -> str | None:
+    """The echo reference the session asked for: ``client ref``, ``server ref`` or ``off``."""
+    reference = conv.echo.reference
+    if reference is None:
+        return None
+    return "off" if reference == "off" else f"{reference} ref"
+
+
+def self_interruptions_label(conv: Conversation) -> str | None:
+    """``1 self-interruption`` suspected (None: none)."""
+    n = conv.echo.suspected
+    if not n:
+        return None
+    return f"{n} self-interruption{'s' if n > 1 else ''}"
+
+
 def token_count(n: int) -> str:
     """``950``, ``12.3k``, ``1.2M``: a token count in a few cells."""
     if n < 1000:
@@ -194,4 +212,7 @@ def status_view(
         approvals=approvals_label(conv),
         limits=limits_label(conv),
         usage=usage_label(conv),
+        # Echo matters where a speaker can leak into a microphone: real devices.
+        echo=echo_label(conv) if audio.devices else None,
+        self_interruptions=self_interruptions_label(conv),
     )

@@ -63,7 +63,9 @@ class StatusBar(Widget):
             ("tokens ", view.usage or "", None),
             ("conversation ", view.conversation_id or "", None),
             ("audio ", view.audio or "", None),
+            ("echo ", view.echo or "", None),
             ("", view.glitches or "", "glitches"),
+            ("", view.self_interruptions or "", "glitches"),
             ("", view.approvals or "", "glitches"),
             ("limit ", view.limits or "", "glitches"),
         ]

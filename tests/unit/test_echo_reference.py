@@ -1,0 +1,272 @@
+"""The client echo reference: the timed history the output callback writes and the input
+callback reads by the microphone's ADC time, without allocating in either callback."""
+
+from __future__ import annotations
+
+import tracemalloc
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from voicelive_tui.audio.base import SAMPLE_RATE
+from voicelive_tui.audio.callbacks import ADC_SLACK_S, RealtimeCallbacks
+from voicelive_tui.audio.engine import interleave
+from voicelive_tui.audio.levels import LevelMeter
+from voicelive_tui.audio.reference import ReferenceHistory, ReferenceReader
+from voicelive_tui.audio.ring import PlaybackRing, SampleRing
+
+BLOCK = 480  # 20 ms
+RATE = SAMPLE_RATE
+DEVICE_S = 0.2  # what the output device holds before a block sounds
+ADC_S = 0.03  # how old a microphone block is when its callback runs
+
+
+def ramp(start: int, n: int) -> np.ndarray:
+    """Samples that say their own output index (mod 30000), to read positions back."""
+    return ((np.arange(start, start + n) % 30000) + 1).astype(np.int16)
+
+
+def play(history: ReferenceHistory, blocks: int, t0: float = 100.0) -> None:
+    """Blocks handed to the device, each sounding DEVICE_S after it was written."""
+    for _ in range(blocks):
+        start = history.written
+        history.write(ramp(start, BLOCK), t0 + start / RATE + DEVICE_S)
+
+
+def test_the_reference_is_what_sounded_when_the_microphone_captured_the_block():
+    history = ReferenceHistory(RATE * 4, RATE)
+    reader = ReferenceReader(history, in_rate=RATE, max_block=BLOCK, slack=240)
+    play(history, 50)  # one second written; the first 0.8 s has sounded by now
+    adc = 100.0 + 0.5  # a block captured at 0.5 s: output sample 12000 - 4800 sounded then
+    block = reader.next_block(BLOCK, adc)
+    expected_index = round((0.5 - DEVICE_S) * RATE)
+    assert block[0] == ramp(expected_index, 1)[0]
+    assert np.array_equal(block, ramp(expected_index, BLOCK))
+
+
+def test_silence_before_anything_was_written_and_beyond_what_was():
+    history = ReferenceHistory(RATE, RATE)
+    reader = ReferenceReader(history, in_rate=RATE, max_block=BLOCK, slack=240)
+    assert not reader.next_block(BLOCK, 5.0).any()  # no anchor yet
+    play(history, 5, t0=0.0)
+    out = np.full(BLOCK, 7, np.int16)
+    history.read_at(history.written - 100, out)
+    assert out[:100].all() and not out[100:].any()  # not written yet: silence
+    history.read_at(-BLOCK, out)
+    assert not out.any()
+
+
+def test_what_an_aborted_output_dropped_unheard_is_silence_in_the_reference():
+    history = ReferenceHistory(RATE, RATE)
+    play(history, 10, t0=0.0)
+    history.silence_unplayed(3 * BLOCK)
+    out = np.empty(10 * BLOCK, np.int16)
+    history.read_at(0, out)
+    assert out[: 7 * BLOCK].all() and not out[7 * BLOCK :].any()
+
+
+def test_timestamp_jitter_keeps_the_reference_continuous_and_a_lasting_shift_moves_it():
+    history = ReferenceHistory(RATE * 8, RATE)
+    reader = ReferenceReader(history, in_rate=RATE, max_block=BLOCK, slack=240, settle=4)
+    play(history, 100)  # two seconds of sound
+    rng = np.random.default_rng(3)
+    got = []
+    for k in range(20):  # +-8 ms of jitter on every ADC time
+        adc = 100.5 + k * BLOCK / RATE + rng.uniform(-0.008, 0.008)
+        got.append(reader.next_block(BLOCK, adc).copy())
+    joined = np.concatenate(got)
+    assert np.all(np.diff(joined.astype(int)) == 1)  # no sample skipped or repeated
+    assert reader.reanchors == 1
+    # The clocks move 50 ms apart for good, while the speaker sounds: the reference stays
+    # continuous (a jump would move the echo's delay under the canceller) ...
+    for k in range(20, 30):
+        reader.next_block(BLOCK, 100.5 + k * BLOCK / RATE + 0.05)
+    assert reader.reanchors == 1
+    # ... and follows once the speaker is silent at both places.
+    for _ in range(100):
+        start = history.written
+        history.write(np.zeros(BLOCK, np.int16), 100.0 + start / RATE + DEVICE_S, False)
+    for k in range(30, 120):
+        reader.next_block(BLOCK, 100.5 + k * BLOCK / RATE + 0.05)
+    assert reader.reanchors == 2
+    assert abs(reader.drift) <= 240
+
+
+def test_a_stream_restart_moves_the_reference_at_once():
+    history = ReferenceHistory(RATE * 4, RATE)
+    reader = ReferenceReader(history, in_rate=RATE, max_block=BLOCK, slack=240, settle=4)
+    play(history, 100)
+    reader.next_block(BLOCK, 100.5)
+    reader.next_block(BLOCK, 100.52 + 0.5)  # 500 ms off: not jitter
+    assert reader.reanchors == 2
+
+
+def test_different_device_rates_take_output_samples_in_proportion():
+    history = ReferenceHistory(48_000 * 4, 48_000)
+    reader = ReferenceReader(history, in_rate=16_000, max_block=160, slack=480)
+    history.write(np.ones(48_000, np.int16), 10.0)
+    total = sum(reader.next_block(160, 10.1 + k * 0.01).shape[0] for k in range(33))
+    assert total == 33 * 160 * 3
+
+
+class Clock(SimpleNamespace):
+    """PortAudio's time info as the callbacks read it."""
+
+
+def realtime(
+    reference: bool, block: int = BLOCK
+) -> tuple[RealtimeCallbacks, PlaybackRing, SampleRing]:
+    levels = np.zeros(4, np.float32)
+    ring = PlaybackRing(RATE * 10)
+    capture = SampleRing(RATE * 10)
+    rt = RealtimeCallbacks(
+        lambda: None,
+        ring=ring,
+        capture_ring=capture,
+        mic_meter=LevelMeter(levels, 0, 1, 4 * block),
+        speaker_meter=LevelMeter(levels, 2, 3, 4 * block),
+    )
+    rt.in_delay = ADC_S
+    if reference:
+        history = ReferenceHistory(RATE * 4, RATE)
+        rt.history = history
+        rt.reference = ReferenceReader(history, in_rate=RATE, max_block=block, slack=240)
+        rt.reference_ring = SampleRing(RATE * 100)
+    return rt, ring, capture
+
+
+class Device:
+    """Drives both callbacks as PortAudio would, every buffer and time object made once."""
+
+    def __init__(self, rt: RealtimeCallbacks, block: int = BLOCK) -> None:
+        self.rt = rt
+        self.frames = block
+        self.status = SimpleNamespace(input_overflow=False, output_underflow=False)
+        self.indata = np.ones((block, 1), np.int16)
+        self.outdata = np.zeros((block, 1), np.int16)
+        self.clock = Clock(currentTime=0.0, outputBufferDacTime=0.0, inputBufferAdcTime=0.0)
+        self.block = 0
+
+    def run(self, blocks: int, backlog_s: float = 0.0) -> None:
+        """``blocks`` output then input calls, 20 ms apart; ``backlog_s``: ADC times that
+        much older than the stream holds."""
+        rt, clock, status, frames = self.rt, self.clock, self.status, self.frames
+        for _ in range(blocks):
+            now = 50.0 + self.block * frames / RATE
+            clock.currentTime = now
+            clock.outputBufferDacTime = now + DEVICE_S
+            clock.inputBufferAdcTime = now - ADC_S - backlog_s
+            rt.output(self.outdata, frames, clock, status)
+            rt.input(self.indata, frames, clock, status)
+            self.block += 1
+
+
+@pytest.mark.parametrize("reference", [False, True])
+def test_neither_callback_allocates_buffers_with_or_without_the_reference(reference):
+    # Big blocks (200 ms), so that a copy of one, even freed at once, stands far above
+    # the small transient objects (floats, views) a Python callback makes.
+    big = 4800
+    rt, ring, capture = realtime(reference, block=big)
+    ring.write("item", np.full(RATE * 9, 1000, np.int16))
+    capture = rt.capture_ring = SampleRing(RATE * 100)
+    device = Device(rt, block=big)
+    device.run(5)  # warm up: first calls, lazily built numpy internals
+    capture.read_all()
+    if rt.reference_ring is not None:
+        rt.reference_ring.read_all()
+    tracemalloc.start()
+    device.run(100)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 4096  # one int16 block is 9600 bytes
+    assert capture.available() == 100 * big
+    if rt.reference_ring is not None:
+        assert rt.reference_ring.available() == 100 * big
+        assert rt.reference_ring.read_all().any()  # the reference was really copied
+
+
+def test_callbacks_send_the_played_audio_at_the_microphone_s_time():
+    """Through both callbacks: the reference beside a microphone block is what the
+    output callback handed over DEVICE_S + ADC_S earlier (the block sounding then)."""
+    rt, ring, _ = realtime(True)
+    ring.write("item", ramp(0, RATE * 2))
+    ring.release()
+    Device(rt).run(50)
+    assert rt.reference_ring is not None
+    ref = rt.reference_ring.read_all()
+    # The microphone block of call k was captured at k*20 ms - ADC_S; what sounded then
+    # was handed over at that time minus DEVICE_S.
+    k = 40
+    index = round((k * BLOCK / RATE - ADC_S - DEVICE_S) * RATE)
+    assert ref[k * BLOCK] == ramp(index, 1)[0]
+
+
+def test_an_adc_time_claiming_a_backlog_the_stream_does_not_hold_is_not_believed():
+    """PulseAudio's first second: ADC times 700 ms old while the samples are fresh."""
+    rt, ring, _ = realtime(True)
+    ring.write("item", ramp(0, RATE * 2))
+    ring.release()
+    assert 0.7 > ADC_SLACK_S
+    Device(rt).run(50, backlog_s=0.7)
+    assert rt.reference_ring is not None
+    ref = rt.reference_ring.read_all()
+    k = 40
+    index = round((k * BLOCK / RATE - ADC_S - DEVICE_S) * RATE)
+    assert ref[k * BLOCK] == ramp(index, 1)[0]
+
+
+def test_interleave_puts_the_microphone_first():
+    mic = np.array([1, 2, 3], "<i2").tobytes()
+    ref = np.array([-1, -2, -3], "<i2").tobytes()
+    assert np.frombuffer(interleave(mic, ref), "<i2").tolist() == [1, -1, 2, -2, 3, -3]
+
+
+def test_a_microphone_block_waits_for_its_reference_on_the_loop() -> None:
+    """The loop drains the rings while the input callback writes them: a microphone block
+    is never sent beside a reference it does not have yet (silence in its place would put
+    the reference a block later for good)."""
+    from voicelive_tui.audio.engine import SoundDeviceBackend
+
+    backend = SoundDeviceBackend(block_ms=20)
+    backend.echo_reference = True
+    backend._setup_rates(RATE, RATE)
+    rt = backend.callbacks
+    assert rt.reference_ring is not None
+    mic = np.arange(1, 2 * BLOCK + 1, dtype=np.int16)
+    rt.capture_ring.write(mic)  # two microphone blocks ...
+    rt.reference_ring.write(-mic[:BLOCK])  # ... and the reference of the first only
+    backend._drain()
+    sent = list(backend._capture._blocks)
+    assert len(sent) == 1
+    rt.reference_ring.write(-mic[BLOCK:])
+    backend._drain()
+    sent = list(backend._capture._blocks)
+    assert len(sent) == 2
+    frames = np.frombuffer(b"".join(sent), "<i2").reshape(-1, 2)
+    assert np.array_equal(frames[:, 1], -frames[:, 0])  # every sample beside its own
+
+
+def test_the_echo_check_finds_a_delayed_quieter_copy_and_nothing_in_noise() -> None:
+    from voicelive_tui.audio.echo_check import analyse, probe
+
+    played = np.concatenate(
+        [np.zeros(RATE // 2, np.int16), probe(RATE, 1.0), np.zeros(RATE, np.int16)]
+    )
+    delay = RATE * 137 // 1000
+    echo = np.zeros_like(played, dtype=np.float64)
+    echo[delay:] = played[:-delay] * 0.1  # -20 dB
+    rng = np.random.default_rng(5)
+    mic = (echo + rng.standard_normal(echo.size) * 30).astype(np.int16)
+    report = analyse(mic, played)
+    assert report.hears
+    assert report.delay_ms == pytest.approx(137, abs=1)
+    assert report.erl_db == pytest.approx(20, abs=1)
+    assert (
+        "client" in report.recommendation() and "a headset is best" not in report.recommendation()
+    )
+    loud = analyse((echo * 10).astype(np.int16), played)
+    assert loud.erl_db is not None and loud.erl_db < 1
+    assert "a headset is best" in loud.recommendation()
+    quiet = analyse((rng.standard_normal(echo.size) * 300).astype(np.int16), played)
+    assert not quiet.hears and "does not hear" in quiet.recommendation()
