@@ -7,6 +7,8 @@ import json
 import re
 
 from voicelive_tui.emulator import recognition
+from voicelive_tui.emulator import tools as tools_module
+from voicelive_tui.emulator.state import StoredConversation, StoredItem
 
 WEATHER = "What's the weather in Seattle?"
 WEATHER_TOOL = {
@@ -192,4 +194,63 @@ def test_tool_words_say_what_a_tool_is_for():
         "current time",
         "current",
         "time",
+        "city",  # from WEATHER_TOOL's description ("weather" and "current" are there already)
     ]
+
+
+# -- which spoken turn calls which tool (pure planning on a transcript) ------------------------
+
+MCP_SAMPLE_TOOLS = [
+    {
+        "type": "mcp",
+        "server_label": "deepwiki",
+        "server_url": "https://mcp.deepwiki.com/mcp",
+        "allowed_tools": ["read_wiki_structure", "ask_question"],
+        "require_approval": "never",
+    },
+    {
+        "type": "mcp",
+        "server_label": "azure_doc",
+        "server_url": "https://learn.microsoft.com/api/mcp",
+    },
+]
+TIME_TOOL = {"type": "function", "name": "get_current_time", "description": "Get the current time"}
+
+
+def planned(transcript: str, tools: list[dict], choice: str = "auto") -> tools_module.Plan:
+    said = StoredItem(id="item_1", role="user", kind="audio", text=transcript)
+    conversation = StoredConversation(id="conv_1", items=[said])
+    return tools_module.plan_tools(conversation, {"tools": tools, "tool_choice": choice}, {}, False)
+
+
+def test_a_spoken_turn_describing_an_mcp_tool_calls_it_without_its_name():
+    # What the recogniser made of "Ask a question about the Azure SDK repository." through
+    # PulseAudio: "question" is lost, "ask" and "repository" describe ask_question.
+    plan = planned("ask where us to none the azure sdk repository", MCP_SAMPLE_TOOLS)
+    assert plan.mcp is not None
+    assert (plan.mcp.server_label, plan.mcp.name, plan.mcp.approval) == (
+        "deepwiki",
+        "ask_question",
+        False,
+    )
+    assert json.loads(plan.mcp.arguments)["question"].startswith("ask where")
+    docs = planned("search the official microsoft documentation", MCP_SAMPLE_TOOLS)
+    assert docs.mcp is not None and docs.mcp.name == "microsoft_docs_search"
+
+
+def test_one_description_word_or_a_typed_description_calls_nothing():
+    assert planned("tell me about the repository", MCP_SAMPLE_TOOLS) == tools_module.Plan()
+    assert planned("hello what can you do", [WEATHER_TOOL, TIME_TOOL]) == tools_module.Plan()
+    typed = StoredItem(id="item_1", role="user", kind="text", text="ask about the repository")
+    conversation = StoredConversation(id="conv_1", items=[typed])
+    session = {"tools": MCP_SAMPLE_TOOLS, "tool_choice": "auto"}
+    assert tools_module.plan_tools(conversation, session, {}, False) == tools_module.Plan()
+
+
+def test_a_tools_name_wins_over_another_tools_description():
+    plan = planned("what time is it in the current weather", [WEATHER_TOOL, TIME_TOOL])
+    assert [f.name for f in plan.functions] == ["get_current_time", "get_weather"]
+    described = planned("is it cold in this city right now", [WEATHER_TOOL, TIME_TOOL])
+    assert described == tools_module.Plan()
+    city = planned("the current weather in a city", [TIME_TOOL, WEATHER_TOOL])
+    assert [f.name for f in city.functions] == ["get_weather"]

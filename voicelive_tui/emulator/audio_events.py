@@ -151,7 +151,7 @@ class AudioEvents:
         include = self.session.get("include") or []
         ids: dict[str, Any] = {"item_id": item.id, "content_index": 0}
         servers = mcp_servers(self.session.get("tools"))
-        tools = [str(t["name"]) for s in servers for t in mcp_tools_for(s) or []]
+        tools = [t for s in servers for t in mcp_tools_for(s) or []]
         try:
             heard = await self.recogniser.transcribe(
                 bytes(item.audio), item.rate, bias_phrases(self.session, tools)

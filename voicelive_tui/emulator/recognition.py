@@ -6,9 +6,10 @@ turns one at a time. The event loop hands a turn to a thread that writes it to t
 and reads the JSON line back, so recognition never delays audio events.
 
 What biases recognition (also in the README's emulator section): the session's
-``input_audio_transcription.phrase_list`` and the words of its tools' names (a function's
-``get_current_time`` -> "current time", "time"; ``tool_words``), spotted as keyphrases over
-the turn; a phrase found replaces the words the language model heard at its time.
+``input_audio_transcription.phrase_list``, the words of its tools' names (a function's
+``get_current_time`` -> "current time", "time"; ``tool_words``) and of their descriptions
+(``description_words``), the tools its MCP servers list included, spotted as keyphrases
+over the turn; a phrase found replaces the words the language model heard at its time.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ __all__ = [
     "RecognitionError",
     "Recogniser",
     "bias_phrases",
+    "description_words",
     "language_warning",
     "tool_words",
     "transcript_logprobs",
@@ -54,6 +56,14 @@ GENERIC_WORDS = frozenset(
     " show tell give return returns the a an of for to by in on at and or is my me".split()
 )
 """Words of a tool's name that say nothing of its purpose (``get_weather`` -> "weather")."""
+FUNCTION_WORDS = frozenset(
+    "about above after all also any are as be been being but by can could does e.g each etc"
+    " from given has have how i if into it its like may more most must no not one only other"
+    " our should so some such than that their them then there these this those through use"
+    " used uses using via was we were what when where which while who why will with would"
+    " you your tool function information specified provided optional value values".split()
+)
+"""Words of a tool's description that say nothing of its purpose (with ``GENERIC_WORDS``)."""
 
 
 @dataclass(frozen=True)
@@ -117,17 +127,31 @@ def tool_words(name: str) -> list[str]:
     return [p for p in parts if p not in GENERIC_WORDS and len(p) > 1]
 
 
-def bias_phrases(session: dict[str, Any], extra_tool_names: list[str] | None = None) -> list[str]:
-    """Keyphrases for one turn: the phrase list, then each tool name's words (as one phrase
-    and one by one), lower case, each once."""
+def description_words(description: str) -> list[str]:
+    """The words of a tool's description that say what it is for, lower case, each once:
+    "Ask any question about a GitHub repository." -> ask, question, github, repository."""
+    out: list[str] = []
+    for word in re.findall(r"[a-z]+(?:'[a-z]+)?", description.lower()):
+        if len(word) > 2 and word not in GENERIC_WORDS | FUNCTION_WORDS and word not in out:
+            out.append(word)
+    return out
+
+
+def bias_phrases(
+    session: dict[str, Any], extra_tools: list[dict[str, Any]] | None = None
+) -> list[str]:
+    """Keyphrases for one turn: the phrase list, then each tool's name words (as one phrase
+    and one by one) and its description's words, lower case, each once. ``extra_tools``:
+    the tools the session's MCP servers list (``name``, ``description``)."""
     transcription = session.get("input_audio_transcription") or {}
     phrases = [str(p) for p in transcription.get("phrase_list") or [] if isinstance(p, str)]
-    names = [str(t.get("name")) for t in session.get("tools") or [] if isinstance(t, dict)]
-    for name in [*names, *(extra_tool_names or [])]:
-        words = tool_words(name)
+    tools = [t for t in session.get("tools") or [] if isinstance(t, dict) and t.get("name")]
+    for tool in [*tools, *(extra_tools or [])]:
+        words = tool_words(str(tool["name"]))
         if len(words) > 1:
             phrases.append(" ".join(words))
         phrases.extend(words)
+        phrases.extend(description_words(str(tool.get("description") or "")))
     out: list[str] = []
     for phrase in phrases:
         clean = " ".join(re.findall(r"[a-z']+", phrase.lower()))
