@@ -48,9 +48,46 @@ async def test_a_spoken_turn_is_transcribed_and_the_reply_says_what_it_heard(
         for e in probe.events
         if e.type == "conversation.item.input_audio_transcription.delta"
     ]
-    assert len(deltas) > 1 and "".join(deltas) == completed.transcript
+    # The deltas add up to the transcript unless the turn's whole decode changed a word
+    # streamed while it was spoken.
+    streamed = "".join(deltas)
+    assert len(deltas) > 1
+    assert streamed == completed.transcript or not completed.transcript.startswith(streamed)
     assert f'I heard: "{completed.transcript}"' in reply.transcript
     assert emulator.latest.conversation.items[0].text == completed.transcript
+
+
+async def test_deltas_stream_while_the_user_is_still_speaking(emulator, voicelive_client, spoken):
+    """The first words come before the turn ends: the client stops sending two seconds into
+    a long sentence, with no silence yet, and the first delta comes anyway."""
+    story = spoken("Please tell me a long story about the sea and the ships on it.")
+    cut = 2 * 24000 * 2  # the 0.5 s of silence before the words, and 1.5 s of them
+    async with voicelive_client(emulator) as probe:
+        await probe.wait_for("session.created")
+        await probe.conn.session.update(
+            session={"input_audio_transcription": {"model": "gpt-4o-transcribe"}}
+        )
+        await probe.wait_for("session.updated")
+        await probe.send_audio(story[:cut])
+        first = await probe.wait_for(
+            "conversation.item.input_audio_transcription.delta", timeout=30
+        )
+        assert "input_audio_buffer.speech_started" in probe.types()
+        assert "input_audio_buffer.speech_stopped" not in probe.types()
+        await probe.send_audio(story[cut:])
+        completed = await probe.wait_for(
+            "conversation.item.input_audio_transcription.completed", timeout=30
+        )
+    started = next(e for e in probe.events if e.type == "input_audio_buffer.speech_started")
+    assert first.item_id == started.item_id == completed.item_id
+    deltas = "".join(
+        e.delta
+        for e in probe.events
+        if e.type == "conversation.item.input_audio_transcription.delta"
+    )
+    # The deltas add up to the transcript, unless the whole turn's decode changed a word
+    # already sent (then ``completed`` has the final words).
+    assert deltas == completed.transcript or not completed.transcript.startswith(deltas)
 
 
 async def test_include_asks_for_logprobs_and_phrases(emulator, voicelive_client, spoken):

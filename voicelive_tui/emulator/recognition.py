@@ -35,6 +35,7 @@ __all__ = [
     "HeardWord",
     "RecognitionError",
     "Recogniser",
+    "SettledWords",
     "bias_phrases",
     "description_words",
     "language_warning",
@@ -64,6 +65,10 @@ FUNCTION_WORDS = frozenset(
     " you your tool function information specified provided optional value values".split()
 )
 """Words of a tool's description that say nothing of its purpose (with ``GENERIC_WORDS``)."""
+SETTLED_MS = 600
+"""A partial word that ended this long before the audio heard so far is streamed even when
+the hypothesis before did not have it (how often the whole decode then disagrees:
+``benchmarks/recognition.py``)."""
 
 
 @dataclass(frozen=True)
@@ -113,6 +118,41 @@ def transcript_phrase(heard: Heard) -> m.TranscriptionPhrase:
         locale="en-US",
         confidence=round(confidence, 3),
     )
+
+
+class SettledWords:
+    """The words of a turn being spoken that can be streamed (transcription deltas only
+    add text): in the latest partial hypothesis, from its start, each word that ended
+    :data:`SETTLED_MS` before the audio heard so far or that the hypothesis before agreed
+    on (its newest word left out: it may still grow); given out after the words already
+    given, and only while the hypotheses keep those."""
+
+    def __init__(self) -> None:
+        self.previous: list[str] = []
+        self.given: list[str] = []
+
+    def settle(self, partial: list[tuple[str, int]], heard_ms: int) -> list[str]:
+        """The words newly settled by ``partial`` ((word, end ms) pairs)."""
+        said = [word for word, _end in partial]
+        settled: list[str] = []
+        for at, (word, end) in enumerate(partial):
+            agreed = at < len(said) - 1 and at < len(self.previous) and self.previous[at] == word
+            if not agreed and end > heard_ms - SETTLED_MS:
+                break
+            settled.append(word)
+        self.previous = said
+        n = len(self.given)
+        if len(settled) <= n or settled[:n] != self.given:
+            return []
+        self.given = settled
+        return settled[n:]
+
+    def rest(self, final: str) -> str | None:
+        """What ``final`` adds to the words given out (None: it does not start with them)."""
+        words = final.split()
+        if words[: len(self.given)] != self.given:
+            return None
+        return " ".join(words[len(self.given) :])
 
 
 class RecognitionError(Exception):
@@ -269,24 +309,40 @@ class Recogniser:
             self._warming = True
             threading.Thread(target=_shared().warm_up, name="recogniser-start", daemon=True).start()
 
+    async def _ask(self, header: dict[str, Any], pcm: bytes = b"") -> dict[str, Any]:
+        request = json.dumps({**header, "bytes": len(pcm)}).encode() + b"\n" + pcm
+        async with self._order:
+            line = await _on_a_thread(_shared().ask, request)
+        message: dict[str, Any] = json.loads(line)
+        if "error" in message:
+            raise RecognitionError(str(message["error"]))
+        return message
+
     async def transcribe(
         self,
         pcm: bytes,
         rate: int,
         keyphrases: list[str],
+        stream: str | None = None,
     ) -> Heard:
-        """Recognise one mono PCM16 turn."""
-        header = {"rate": rate, "bytes": len(pcm), "keyphrases": keyphrases}
-        request = json.dumps(header).encode() + b"\n" + pcm
-        async with self._order:
-            line = await _on_a_thread(_shared().ask, request)
-        message = json.loads(line)
-        if "error" in message:
-            raise RecognitionError(str(message["error"]))
+        """Recognise one mono PCM16 turn (and end its ``stream``, if it had one)."""
+        header = {"op": "turn", "rate": rate, "keyphrases": keyphrases, "stream": stream}
+        message = await self._ask(header, pcm)
         words = tuple(
             HeardWord(str(w), int(s), int(d), float(p)) for w, s, d, p in message["words"]
         )
         return Heard(str(message["final"]), words, float(message["cpu_s"]))
+
+    async def step(self, stream: str, pcm: bytes, rate: int) -> tuple[list[tuple[str, int]], int]:
+        """Feed more mono PCM16 of a turn still being spoken: the words heard so far, each
+        with where it ends, and how much of the turn was heard (ms)."""
+        message = await self._ask({"op": "step", "stream": stream, "rate": rate}, pcm)
+        words = [(str(w), int(end)) for w, end in message["partial"]]
+        return words, int(message["heard_ms"])
+
+    async def close_stream(self, stream: str) -> None:
+        """Forget a stream whose turn will not be committed."""
+        await self._ask({"op": "close", "stream": stream})
 
     async def close(self) -> None:
         """Nothing to wait for: the shared worker ends with this process (its input closes)."""
