@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 import re
 
+from voicelive_tui import demo
 from voicelive_tui.emulator import recognition
 from voicelive_tui.emulator import tools as tools_module
+from voicelive_tui.emulator.speech import synthesize_words
 from voicelive_tui.emulator.state import StoredConversation, StoredItem
 
 WEATHER = "What's the weather in Seattle?"
@@ -88,6 +90,21 @@ async def test_deltas_stream_while_the_user_is_still_speaking(emulator, voiceliv
     # The deltas add up to the transcript, unless the whole turn's decode changed a word
     # already sent (then ``completed`` has the final words).
     assert deltas == completed.transcript or not completed.transcript.startswith(deltas)
+
+
+async def test_the_demo_users_first_words_are_recognised(emulator, voicelive_client):
+    """The demo's scripted user, spoken as the demo speaks it (the emulator's espeak-ng),
+    comes out in words a reader recognises. (Without the noise floor the recogniser adds,
+    "Hello there. What can you do for me?" came out as "i don't care what you do for me".)"""
+    said = await synthesize_words(demo.FIRST, 24000)
+    async with voicelive_client(emulator) as probe:
+        await probe.wait_for("session.created")
+        await probe.send_audio(bytes(24000) + said.pcm + bytes(48000))
+        completed = await probe.wait_for(
+            "conversation.item.input_audio_transcription.completed", timeout=30
+        )
+    # A sanity bound, not a word error rate (benchmarks/recognition.py measures that).
+    assert len(words(demo.FIRST) & words(completed.transcript)) >= 7, completed.transcript
 
 
 async def test_include_asks_for_logprobs_and_phrases(emulator, voicelive_client, spoken):
