@@ -62,23 +62,25 @@ MAX_STREAM_S = 60
 whole when committed)."""
 
 
-def with_floor(audio: bytes, level: bytes | None = None) -> bytes:
-    """``audio`` (PCM16 at :data:`RATE`) with the noise floor of :data:`FLOOR_SNR_DB`;
-    ``level``: the audio whose speech and quiet set it (default: ``audio`` itself). The
-    noise is the same for the same audio (seeded by its length)."""
+def floor_noise(audio: bytes) -> float:
+    """The standard deviation of the white noise that brings ``audio`` (PCM16) up to the
+    noise floor of :data:`FLOOR_SNR_DB` (0: it is that noisy already)."""
     x = np.frombuffer(audio, dtype="<i2").astype(np.float32)
-    ref = x if level is None else np.frombuffer(level, dtype="<i2").astype(np.float32)
     frame = RATE * FRAME_MS // 1000
-    n = ref.size // frame
-    if n == 0 or x.size == 0:
-        return audio
-    energy = (ref[: n * frame].reshape(n, frame) ** 2).mean(axis=1)
+    n = x.size // frame
+    if n == 0:
+        return 0.0
+    energy = (x[: n * frame].reshape(n, frame) ** 2).mean(axis=1)
     speech, quiet = np.percentile(energy, 90), np.percentile(energy, 10)
-    missing = speech / 10 ** (FLOOR_SNR_DB / 10) - quiet
-    if missing <= 0:
+    return float(np.sqrt(max(0.0, speech / 10 ** (FLOOR_SNR_DB / 10) - quiet)))
+
+
+def with_noise(audio: bytes, sigma: float, seed: int) -> bytes:
+    """``audio`` (PCM16) with white noise of standard deviation ``sigma`` added."""
+    if sigma <= 0 or not audio:
         return audio
-    rng = np.random.default_rng(x.size if level is None else len(level))
-    x += rng.normal(0.0, float(np.sqrt(missing)), x.size).astype(np.float32)
+    x = np.frombuffer(audio, dtype="<i2").astype(np.float32)
+    x += np.random.default_rng(seed).normal(0.0, sigma, x.size).astype(np.float32)
     return bytes(np.clip(x, -32768, 32767).astype("<i2").tobytes())
 
 
@@ -101,24 +103,27 @@ def _words(decoder: Any) -> list[Word]:
 class _Stream:
     """A turn still being spoken: its audio so far at :data:`RATE`."""
 
-    def __init__(self, rate: int) -> None:
+    def __init__(self, rate: int, noise: float) -> None:
         import soxr
 
         self.resampler = None if rate == RATE else soxr.ResampleStream(rate, RATE, 1, "int16")
+        self.noise = noise
+        """The noise floor's level: the last whole turn's, until this one's own is higher
+        (its first chunks may hold little speech)."""
         self.heard = bytearray()
         """As it came (it sets the noise floor)."""
         self.audio = bytearray()
         """With the noise floor, as decoded."""
 
     def add(self, pcm: bytes) -> bytes:
-        """Append ``pcm`` (resampled, the noise floor of the audio so far added); return
-        what was added."""
+        """Append ``pcm`` (resampled, the noise floor added); return what was added."""
         samples = np.frombuffer(pcm, dtype="<i2")
         if self.resampler is not None:
             samples = self.resampler.resample_chunk(samples)
         chunk = samples.astype("<i2").tobytes()
         self.heard += chunk
-        chunk = with_floor(chunk, bytes(self.heard))
+        self.noise = max(self.noise, floor_noise(bytes(self.heard)))
+        chunk = with_noise(chunk, self.noise, len(self.heard))
         self.audio += chunk
         return chunk
 
@@ -136,6 +141,8 @@ class Worker:
         self.streams: OrderedDict[str, _Stream] = OrderedDict()
         self.live: str | None = None
         """The stream whose utterance the decoder has open."""
+        self.noise = 0.0
+        """The noise floor's level of the last turn decoded whole."""
         self.cmn: str | None = None
         """The cepstral mean of the last turn decoded whole: where a stream's estimate
         starts (the model's own default is far from any one voice: on espeak-ng sentences
@@ -157,7 +164,7 @@ class Worker:
         started = time.process_time()
         stream = self.streams.get(stream_id)
         if stream is None:
-            stream = self.streams[stream_id] = _Stream(rate)
+            stream = self.streams[stream_id] = _Stream(rate, self.noise)
             while len(self.streams) > MAX_STREAMS:
                 self.close(next(iter(self.streams)))
         self.streams.move_to_end(stream_id)
@@ -202,7 +209,12 @@ class Worker:
         if stream_id is not None:
             self.close(stream_id)
         self._end_live()
-        audio = with_floor(self._resample(pcm, rate))
+        audio = self._resample(pcm, rate)
+        self.noise = floor_noise(audio)
+        audio = with_noise(audio, self.noise, 0)
+        # The feature computation starts afresh (its noise and cepstral estimates carry over
+        # between utterances): a turn comes out the same whatever was decoded before it.
+        self.decoder.reinit_feat()
         spotted = self._spot(audio, keyphrases)
         d = self.decoder
         d.start_utt()
