@@ -288,6 +288,9 @@ def test_a_spoken_turn_describing_an_mcp_tool_calls_it_without_its_name():
         False,
     )
     assert json.loads(plan.mcp.arguments)["question"].startswith("ask where")
+    # Heard with the noise floor: "ask" alone, a word of ask_question's name only it has.
+    heard = planned("ask a ask about the accuracy kill you it cause it for me", MCP_SAMPLE_TOOLS)
+    assert heard.mcp is not None and heard.mcp.name == "ask_question"
     docs = planned("search the official microsoft documentation", MCP_SAMPLE_TOOLS)
     assert docs.mcp is not None and docs.mcp.name == "microsoft_docs_search"
 

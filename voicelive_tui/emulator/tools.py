@@ -10,8 +10,9 @@ README's emulator section):
   generic verbs (``get_current_time``: "current time"), or the last of them ("time"),
   singular or plural (the recogniser listens for those words: ``recognition.py``); a
   spoken turn that names no tool calls the one (function or MCP) it describes: the most
-  of the words of its name and description, at least two ("ask ... the repository" calls
-  ``ask_question``, "Ask any question about a GitHub repository.");
+  of the words of its name and description, at least two, a word of its name that no
+  other tool's name has counting twice ("ask ... the repository" calls ``ask_question``,
+  "Ask any question about a GitHub repository.");
   ``tool_choice: "required"`` calls the first tool when none is named, and a function
   selection (``{"type": "function", "name": ...}`` or the bare name) calls that tool on
   every turn, spoken turns included; ``"none"`` calls nothing;
@@ -61,7 +62,8 @@ TOOL_CHOICE_LITERALS = ("auto", "none", "required")
 NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 QUOTE_LIMIT = 160
 DESCRIBED_WORDS = 2
-"""A spoken turn that names no tool calls the one it describes by this many of its words."""
+"""A spoken turn that names no tool calls the one it describes by this many of its words
+(a word of its name no other tool's name has counts twice)."""
 
 
 @dataclass(frozen=True)
@@ -338,15 +340,15 @@ def _best_described(
 ) -> tuple[dict[str, Any] | None, dict[str, Any]] | None:
     """The (server, tool) whose purpose a spoken turn describes best: the most of its
     name's and description's words (``tool_words``, ``description_words``), singular or
-    plural, at least :data:`DESCRIBED_WORDS` of them; the first of equals."""
+    plural, a word of its name that no other tool's name has counting twice; at least
+    :data:`DESCRIBED_WORDS`; the first of equals."""
     heard = {_stem(w) for w in re.findall(r"[\w']+", text)}
+    names = [{_stem(w) for w in tool_words(str(t["name"]))} for _, t in candidates]
     best, score = None, DESCRIBED_WORDS - 1
-    for server, tool in candidates:
-        said = [
-            *tool_words(str(tool["name"])),
-            *description_words(str(tool.get("description") or "")),
-        ]
-        found = len({_stem(w) for w in said} & heard)
+    for i, (server, tool) in enumerate(candidates):
+        own = names[i] - set().union(*names[:i], *names[i + 1 :])
+        said = {_stem(w) for w in description_words(str(tool.get("description") or ""))}
+        found = len((names[i] | said) & heard) + len(own & heard)
         if found > score:
             best, score = (server, tool), found
     return best
