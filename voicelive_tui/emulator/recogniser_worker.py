@@ -23,7 +23,7 @@ US-English language model then decodes the whole turn in one pass (the cepstral 
 taken over the turn); a phrase spotted replaces the words the language model heard at
 its time (the bias a phrase list gives the service's recogniser). Partial hypotheses come
 from the same decoder fed as the audio arrives (the cepstral mean estimated as it goes:
-on espeak-ng sentences 11 points more word errors than the one pass,
+on espeak-ng sentences about twice the word errors of the one pass,
 ``benchmarks/recognition.py``), so the committed turn is still decoded in one pass for
 its final words. One decoder serves every stream (each costs about 90 MB): a step for
 another stream than the one it is decoding starts that stream's utterance again from its
@@ -52,8 +52,8 @@ FLOOR_SNR_DB = 28.0
 """Before decoding, white noise fills the audio up to a floor this far below its speech
 (the loudest tenth of its 10 ms frames); audio already that noisy gets none. The acoustic
 model learnt from speech recorded with noise: on clean synthetic speech and digital silence
-(espeak-ng, a WAV file, a null sink) it went wrong on 58-75 % of the words, with the floor
-on 21-38 % (``benchmarks/recognition.py``; 20, 25, 30 and 35 dB were tried, 25-30 best)."""
+(espeak-ng, a WAV file, a null sink) it went wrong on 75-77 % of the words, with the floor
+on 28-29 % (``benchmarks/recognition.py``; 20, 25, 28, 30 and 35 dB were tried, 25-30 best)."""
 MAX_STREAMS = 8
 """Streams kept at once; the least recently fed is forgotten beyond (a session that
 vanished mid-turn)."""
