@@ -298,14 +298,6 @@ async def test_function_calling_sample_calls_the_function_by_voice(
     no_errors(run)
 
 
-@pytest.mark.xfail(
-    reason="the recogniser does not hear 'question' through PulseAudio and the sample's capture"
-    " (espeak-ng's 'Ask a question about the Azure SDK repository.' comes back as 'ask where us"
-    " to none ... repository'; the clean WAV is heard right), and a spoken turn names an MCP"
-    " tool only by its name's words (ask_question: 'question'), not by its description"
-    " ('a GitHub repository')",
-    strict=False,
-)
 async def test_mcp_sample_asks_the_server_that_needs_no_approval_by_voice(
     emulator_factory, pulse, samples, pyaudio, spoken, tmp_path
 ):

@@ -81,7 +81,7 @@ async def test_audio_events_commit_the_buffer_as_a_user_item() -> None:
     try:
         await handlers["input_audio_buffer.append"]({"audio": base64.b64encode(pcm).decode()})
         await handlers["input_audio_buffer.commit"]({})
-        await asyncio.gather(*audio.transcriptions)  # the words come from the recogniser
+        await asyncio.gather(*audio.transcripts.turns)  # the words come from the recogniser
     finally:
         await recogniser.close()
 

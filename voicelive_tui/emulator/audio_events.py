@@ -13,21 +13,12 @@ from azure.ai.voicelive import models as m
 from .audio_input import InputAudio
 from .echo import InputEcho
 from .items import ClientInputError, require, wire_item
-from .recognition import (
-    Recogniser,
-    RecognitionError,
-    bias_phrases,
-    transcript_logprobs,
-    transcript_phrase,
-)
+from .recognition import Recogniser
 from .responder import ActiveResponse
 from .state import ConnectionRecord, StoredItem, new_id
-from .tools import mcp_servers, mcp_tools_for
+from .transcripts import Transcripts
 
 __all__ = ["AudioEvents"]
-
-DELTA_WORDS = 2
-"""Words per transcription delta."""
 
 
 class AudioEvents:
@@ -56,10 +47,8 @@ class AudioEvents:
         self.audio = InputAudio(self.session)
         self.echo = InputEcho()
         self.echo.configure(self.session)
-        self.recogniser = recogniser
-        self.transcriptions: set[asyncio.Task[None]] = set()
-        """Committed turns being recognised."""
         self.send = send
+        self.transcripts = Transcripts(self.session, recogniser, send)
         self._active_response = active_response
         self._cancel_active = cancel_active
         self._start_response = start_response
@@ -106,13 +95,14 @@ class AudioEvents:
             )
         self.record.appended_audio_bytes += len(pcm)
         pcm = self.echo.microphone(pcm, asyncio.get_running_loop().time())
-        for vad_event, item_id in self.audio.append(pcm):
+        vad_events = self.audio.append(pcm)
+        if not vad_events:
+            self.transcripts.hear(pcm)
+        for vad_event, item_id in vad_events:
             self.record.vad_events.append(vad_event)
             ms = vad_event.ms
             if vad_event.kind == "started":
-                # The worker starts while the user is still speaking (about 0.3 s of CPU):
-                # a session that never hears speech never pays for it.
-                self.recogniser.warm_up()
+                self.transcripts.speech_started(item_id, *self.audio.turn_so_far())
                 await self.send(
                     m.ServerEventInputAudioBufferSpeechStarted(audio_start_ms=ms, item_id=item_id)
                 )
@@ -139,55 +129,7 @@ class AudioEvents:
         await self.send(
             m.ServerEventConversationItemCreated(previous_item_id=previous, item=wire_item(item))
         )
-        task = asyncio.create_task(self._transcribe(item), name=f"transcribe-{item_id}")
-        self.transcriptions.add(task)
-        task.add_done_callback(self.transcriptions.discard)
-
-    async def _transcribe(self, item: StoredItem) -> None:
-        """Recognise a committed turn: deltas while it decodes (streaming models), then
-        ``completed`` (or ``failed``, and the turn is known by its length only)."""
-        transcription = self.session.get("input_audio_transcription") or {}
-        streaming = bool(transcription) and transcription.get("model") != "whisper-1"
-        include = self.session.get("include") or []
-        ids: dict[str, Any] = {"item_id": item.id, "content_index": 0}
-        servers = mcp_servers(self.session.get("tools"))
-        tools = [str(t["name"]) for s in servers for t in mcp_tools_for(s) or []]
-        try:
-            heard = await self.recogniser.transcribe(
-                bytes(item.audio), item.rate, bias_phrases(self.session, tools)
-            )
-        except RecognitionError as exc:
-            item.text = f"[speech, {item.audio_ms / 1000:.1f} s]"
-            await self.send(
-                m.ServerEventConversationItemInputAudioTranscriptionFailed(
-                    error=m.VoiceLiveErrorDetails(
-                        type="server_error", code="transcription_failed", message=str(exc)
-                    ),
-                    **ids,
-                )
-            )
-            return
-        item.text = heard.text
-        if streaming:
-            # As a streaming transcription model sends its text: a few words at a time.
-            words = heard.text.split()
-            for at in range(0, len(words), DELTA_WORDS):
-                text = " ".join(words[at : at + DELTA_WORDS])
-                await self.send(
-                    m.ServerEventConversationItemInputAudioTranscriptionDelta(
-                        delta=(" " if at else "") + text, **ids
-                    )
-                )
-        extra: dict[str, Any] = {}
-        if "item.input_audio_transcription.logprobs" in include:
-            extra["logprobs"] = transcript_logprobs(heard)
-        if "item.input_audio_transcription.phrases" in include and heard.words:
-            extra["phrases"] = [transcript_phrase(heard)]
-        await self.send(
-            m.ServerEventConversationItemInputAudioTranscriptionCompleted(
-                transcript=heard.text, **ids, **extra
-            )
-        )
+        self.transcripts.committed(item)
 
     async def _on_commit(self, data: dict[str, Any]) -> None:
         pcm, rate = self.audio.take_all()
@@ -202,6 +144,7 @@ class AudioEvents:
 
     async def _on_clear(self, data: dict[str, Any]) -> None:
         self.audio.take_all()
+        self.transcripts.cleared()
         await self.send(m.ServerEventInputAudioBufferCleared())
 
     async def _on_output_clear(self, data: dict[str, Any]) -> None:

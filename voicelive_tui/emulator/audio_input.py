@@ -82,6 +82,11 @@ class InputAudio:
                 self.buffer_start_ms += cut * 1000 / (2 * self.rate)
         return out
 
+    def turn_so_far(self) -> tuple[bytes, int]:
+        """The audio of the turn being spoken so far (with prefix padding), and its rate."""
+        pad = int((self.turn_detection or {}).get("prefix_padding_ms", 300))
+        return bytes(self.buffer[self._offset(self.speech_start_ms - pad) :]), self.rate
+
     def take_turn(self, end_ms: int) -> tuple[bytes, int]:
         """Remove and return the audio of the turn that just ended (with prefix padding)."""
         pad = int((self.turn_detection or {}).get("prefix_padding_ms", 300))

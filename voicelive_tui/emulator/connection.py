@@ -211,7 +211,7 @@ class EmulatorSession:
                 self.active.cancel("client_disconnected")
             if self._active_task is not None:
                 await asyncio.gather(self._active_task, return_exceptions=True)
-            transcriptions = self.audio_events.transcriptions
+            transcriptions = self.audio_events.transcripts.tasks()
             for task in [*self._tool_tasks, *transcriptions]:
                 task.cancel()
             await asyncio.gather(*self._tool_tasks, *transcriptions, return_exceptions=True)
@@ -368,8 +368,8 @@ class EmulatorSession:
 
     async def _heard(self) -> None:
         """Wait until the committed turns are transcribed (a reply refers to what it heard)."""
-        if self.audio_events.transcriptions:
-            await asyncio.gather(*self.audio_events.transcriptions, return_exceptions=True)
+        if self.audio_events.transcripts.turns:
+            await asyncio.gather(*self.audio_events.transcripts.turns, return_exceptions=True)
 
     async def _cancel_active(self, reason: str) -> None:
         active, task = self.active, self._active_task

@@ -166,6 +166,16 @@ def check_echo_settings(
         )
 
 
+def _filtered(cols: np.ndarray, taps: np.ndarray | None) -> np.ndarray:
+    """The reference through the echo path: ``taps @ cols`` in numpy's own loops (einsum
+    without ``optimize``), on this thread. Not through BLAS: OpenBLAS spreads a product of
+    a few thousand samples over every core, whose threads then spin waiting for work; on
+    2 busy cores that took 5-10x the CPU of the whole canceller (``benchmarks/echo.py``).
+    The 24 x 24 solve is too small for BLAS to use threads."""
+    assert taps is not None  # fitted before it is used
+    return np.einsum("kt,k->t", cols, taps)
+
+
 def _floats(pcm: bytes | np.ndarray) -> np.ndarray:
     if isinstance(pcm, np.ndarray):
         return pcm.astype(np.float32)
@@ -214,10 +224,10 @@ class EchoCanceller:
         self._since_fit += n
         if self._taps is None or self._since_fit >= self._refit:
             self._fit()
-        echo = self._rows(n) @ self._taps
+        echo = _filtered(self._columns(n), self._taps)
         if self._fitted_quiet and float(np.mean(m**2)) > QUIET_RESIDUAL:
             self._fit(arrived=True)  # the echo just arrived (the last fit heard none)
-            echo = self._rows(n) @ self._taps
+            echo = _filtered(self._columns(n), self._taps)
         cleaned = m - echo
         self._suppress(m, echo, cleaned)
         before = float(np.mean(m**2)) + 1e-12
@@ -247,11 +257,12 @@ class EchoCanceller:
             self._candidate = found if trusted else None
         elif self.delay is None:
             self.delay = self.search
-        rows = self._rows(self.fit)
-        gram = rows.T @ rows + 1e-6 * np.eye(TAPS, dtype=np.float32)
-        self._taps = np.linalg.solve(gram, rows.T @ self._mic)
+        cols = self._columns(self.fit)
+        # Least squares by the normal equations, in numpy's own loops (see _filtered).
+        gram = np.einsum("it,jt->ij", cols, cols) + 1e-6 * np.eye(TAPS, dtype=np.float32)
+        self._taps = np.linalg.solve(gram, np.einsum("kt,t->k", cols, self._mic))
         if agreed:
-            echo, direct = rows @ self._taps, rows[:, 4]
+            echo, direct = _filtered(cols, self._taps), cols[4]
             self.coupling = float(np.mean(echo**2)) / (float(np.mean(direct**2)) + 1e-12)
         self._since_fit = 0
         self._fitted_quiet = float(np.mean(self._mic[-self._refit :] ** 2)) < QUIET_RESIDUAL
@@ -296,13 +307,14 @@ class EchoCanceller:
         frames = x[: len(x) - len(x) % frame].reshape(-1, frame)
         return float(np.mean(np.mean(frames**2, axis=1) > QUIET_RESIDUAL))
 
-    def _rows(self, length: int) -> np.ndarray:
-        """One row of ``TAPS`` reference samples per microphone sample of the last
-        ``length``: ``row[i, k]`` is the reference ``delay - 4 + k`` samples before it."""
+    def _columns(self, length: int) -> np.ndarray:
+        """``TAPS`` rows of reference samples, one column per microphone sample of the last
+        ``length``: ``cols[k, i]`` is the reference ``delay - 4 + k`` samples before it (a
+        view of the reference, not a copy)."""
         assert self.delay is not None
         end = len(self._ref) - self.delay + 4
-        cols = [self._ref[end - k - length : end - k] for k in range(TAPS)]
-        return np.stack(cols, axis=1)
+        windows = np.lib.stride_tricks.sliding_window_view(self._ref, length)
+        return windows[end - length - TAPS + 1 : end - length + 1][::-1]
 
     def _find_delay(self, previous: int | None) -> tuple[int, bool]:
         """The lag (samples) at which the reference best matches the last FIT_MS of mic

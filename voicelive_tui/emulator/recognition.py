@@ -6,9 +6,10 @@ turns one at a time. The event loop hands a turn to a thread that writes it to t
 and reads the JSON line back, so recognition never delays audio events.
 
 What biases recognition (also in the README's emulator section): the session's
-``input_audio_transcription.phrase_list`` and the words of its tools' names (a function's
-``get_current_time`` -> "current time", "time"; ``tool_words``), spotted as keyphrases over
-the turn; a phrase found replaces the words the language model heard at its time.
+``input_audio_transcription.phrase_list``, the words of its tools' names (a function's
+``get_current_time`` -> "current time", "time"; ``tool_words``) and of their descriptions
+(``description_words``), the tools its MCP servers list included, spotted as keyphrases
+over the turn; a phrase found replaces the words the language model heard at its time.
 """
 
 from __future__ import annotations
@@ -34,7 +35,9 @@ __all__ = [
     "HeardWord",
     "RecognitionError",
     "Recogniser",
+    "SettledWords",
     "bias_phrases",
+    "description_words",
     "language_warning",
     "tool_words",
     "transcript_logprobs",
@@ -54,6 +57,18 @@ GENERIC_WORDS = frozenset(
     " show tell give return returns the a an of for to by in on at and or is my me".split()
 )
 """Words of a tool's name that say nothing of its purpose (``get_weather`` -> "weather")."""
+FUNCTION_WORDS = frozenset(
+    "about above after all also any are as be been being but by can could does e.g each etc"
+    " from given has have how i if into it its like may more most must no not one only other"
+    " our should so some such than that their them then there these this those through use"
+    " used uses using via was we were what when where which while who why will with would"
+    " you your tool function information specified provided optional value values".split()
+)
+"""Words of a tool's description that say nothing of its purpose (with ``GENERIC_WORDS``)."""
+SETTLED_MS = 600
+"""A partial word that ended this long before the audio heard so far is streamed even when
+the hypothesis before did not have it (how often the whole decode then disagrees:
+``benchmarks/recognition.py``)."""
 
 
 @dataclass(frozen=True)
@@ -105,6 +120,41 @@ def transcript_phrase(heard: Heard) -> m.TranscriptionPhrase:
     )
 
 
+class SettledWords:
+    """The words of a turn being spoken that can be streamed (transcription deltas only
+    add text): in the latest partial hypothesis, from its start, each word that ended
+    :data:`SETTLED_MS` before the audio heard so far or that the hypothesis before agreed
+    on (its newest word left out: it may still grow); given out after the words already
+    given, and only while the hypotheses keep those."""
+
+    def __init__(self) -> None:
+        self.previous: list[str] = []
+        self.given: list[str] = []
+
+    def settle(self, partial: list[tuple[str, int]], heard_ms: int) -> list[str]:
+        """The words newly settled by ``partial`` ((word, end ms) pairs)."""
+        said = [word for word, _end in partial]
+        settled: list[str] = []
+        for at, (word, end) in enumerate(partial):
+            agreed = at < len(said) - 1 and at < len(self.previous) and self.previous[at] == word
+            if not agreed and end > heard_ms - SETTLED_MS:
+                break
+            settled.append(word)
+        self.previous = said
+        n = len(self.given)
+        if len(settled) <= n or settled[:n] != self.given:
+            return []
+        self.given = settled
+        return settled[n:]
+
+    def rest(self, final: str) -> str | None:
+        """What ``final`` adds to the words given out (None: it does not start with them)."""
+        words = final.split()
+        if words[: len(self.given)] != self.given:
+            return None
+        return " ".join(words[len(self.given) :])
+
+
 class RecognitionError(Exception):
     """The recogniser could not run or failed on a turn (the message says why)."""
 
@@ -117,17 +167,31 @@ def tool_words(name: str) -> list[str]:
     return [p for p in parts if p not in GENERIC_WORDS and len(p) > 1]
 
 
-def bias_phrases(session: dict[str, Any], extra_tool_names: list[str] | None = None) -> list[str]:
-    """Keyphrases for one turn: the phrase list, then each tool name's words (as one phrase
-    and one by one), lower case, each once."""
+def description_words(description: str) -> list[str]:
+    """The words of a tool's description that say what it is for, lower case, each once:
+    "Ask any question about a GitHub repository." -> ask, question, github, repository."""
+    out: list[str] = []
+    for word in re.findall(r"[a-z]+(?:'[a-z]+)?", description.lower()):
+        if len(word) > 2 and word not in GENERIC_WORDS | FUNCTION_WORDS and word not in out:
+            out.append(word)
+    return out
+
+
+def bias_phrases(
+    session: dict[str, Any], extra_tools: list[dict[str, Any]] | None = None
+) -> list[str]:
+    """Keyphrases for one turn: the phrase list, then each tool's name words (as one phrase
+    and one by one) and its description's words, lower case, each once. ``extra_tools``:
+    the tools the session's MCP servers list (``name``, ``description``)."""
     transcription = session.get("input_audio_transcription") or {}
     phrases = [str(p) for p in transcription.get("phrase_list") or [] if isinstance(p, str)]
-    names = [str(t.get("name")) for t in session.get("tools") or [] if isinstance(t, dict)]
-    for name in [*names, *(extra_tool_names or [])]:
-        words = tool_words(name)
+    tools = [t for t in session.get("tools") or [] if isinstance(t, dict) and t.get("name")]
+    for tool in [*tools, *(extra_tools or [])]:
+        words = tool_words(str(tool["name"]))
         if len(words) > 1:
             phrases.append(" ".join(words))
         phrases.extend(words)
+        phrases.extend(description_words(str(tool.get("description") or "")))
     out: list[str] = []
     for phrase in phrases:
         clean = " ".join(re.findall(r"[a-z']+", phrase.lower()))
@@ -245,24 +309,40 @@ class Recogniser:
             self._warming = True
             threading.Thread(target=_shared().warm_up, name="recogniser-start", daemon=True).start()
 
+    async def _ask(self, header: dict[str, Any], pcm: bytes = b"") -> dict[str, Any]:
+        request = json.dumps({**header, "bytes": len(pcm)}).encode() + b"\n" + pcm
+        async with self._order:
+            line = await _on_a_thread(_shared().ask, request)
+        message: dict[str, Any] = json.loads(line)
+        if "error" in message:
+            raise RecognitionError(str(message["error"]))
+        return message
+
     async def transcribe(
         self,
         pcm: bytes,
         rate: int,
         keyphrases: list[str],
+        stream: str | None = None,
     ) -> Heard:
-        """Recognise one mono PCM16 turn."""
-        header = {"rate": rate, "bytes": len(pcm), "keyphrases": keyphrases}
-        request = json.dumps(header).encode() + b"\n" + pcm
-        async with self._order:
-            line = await _on_a_thread(_shared().ask, request)
-        message = json.loads(line)
-        if "error" in message:
-            raise RecognitionError(str(message["error"]))
+        """Recognise one mono PCM16 turn (and end its ``stream``, if it had one)."""
+        header = {"op": "turn", "rate": rate, "keyphrases": keyphrases, "stream": stream}
+        message = await self._ask(header, pcm)
         words = tuple(
             HeardWord(str(w), int(s), int(d), float(p)) for w, s, d, p in message["words"]
         )
         return Heard(str(message["final"]), words, float(message["cpu_s"]))
+
+    async def step(self, stream: str, pcm: bytes, rate: int) -> tuple[list[tuple[str, int]], int]:
+        """Feed more mono PCM16 of a turn still being spoken: the words heard so far, each
+        with where it ends, and how much of the turn was heard (ms)."""
+        message = await self._ask({"op": "step", "stream": stream, "rate": rate}, pcm)
+        words = [(str(w), int(end)) for w, end in message["partial"]]
+        return words, int(message["heard_ms"])
+
+    async def close_stream(self, stream: str) -> None:
+        """Forget a stream whose turn will not be committed."""
+        await self._ask({"op": "close", "stream": stream})
 
     async def close(self) -> None:
         """Nothing to wait for: the shared worker ends with this process (its input closes)."""

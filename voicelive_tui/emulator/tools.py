@@ -8,7 +8,11 @@ README's emulator section):
   with ``parallel_tool_calls`` on, the default; the first one with it off); so does a
   spoken turn whose transcript names the tool's purpose: all the words of its name but
   generic verbs (``get_current_time``: "current time"), or the last of them ("time"),
-  singular or plural (the recogniser listens for those words: ``recognition.py``);
+  singular or plural (the recogniser listens for those words: ``recognition.py``); a
+  spoken turn that names no tool calls the one (function or MCP) it describes: the most
+  of the words of its name and description, at least two, a word of its name that no
+  other tool's name has counting twice ("ask ... the repository" calls ``ask_question``,
+  "Ask any question about a GitHub repository.");
   ``tool_choice: "required"`` calls the first tool when none is named, and a function
   selection (``{"type": "function", "name": ...}`` or the bare name) calls that tool on
   every turn, spoken turns included; ``"none"`` calls nothing;
@@ -35,7 +39,7 @@ from urllib.parse import urlparse
 
 from .arguments import from_words
 from .catalogue import GENERIC_MCP_TOOLS, MCP_CATALOGUE
-from .recognition import tool_words
+from .recognition import description_words, tool_words
 from .state import SessionConfigError, StoredConversation, StoredItem
 
 __all__ = [
@@ -57,6 +61,9 @@ __all__ = [
 TOOL_CHOICE_LITERALS = ("auto", "none", "required")
 NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 QUOTE_LIMIT = 160
+DESCRIBED_WORDS = 2
+"""A spoken turn that names no tool calls the one it describes by this many of its words
+(a word of its name no other tool's name has counts twice)."""
 
 
 @dataclass(frozen=True)
@@ -328,6 +335,47 @@ def arguments_for(name: str, schema: Any, text: str) -> str:
     return json.dumps(args)
 
 
+def _best_described(
+    text: str, candidates: list[tuple[dict[str, Any] | None, dict[str, Any]]]
+) -> tuple[dict[str, Any] | None, dict[str, Any]] | None:
+    """The (server, tool) whose purpose a spoken turn describes best: the most of its
+    name's and description's words (``tool_words``, ``description_words``), singular or
+    plural, a word of its name that no other tool's name has counting twice; at least
+    :data:`DESCRIBED_WORDS`; the first of equals."""
+    heard = {_stem(w) for w in re.findall(r"[\w']+", text)}
+    names = [{_stem(w) for w in tool_words(str(t["name"]))} for _, t in candidates]
+    best, score = None, DESCRIBED_WORDS - 1
+    for i, (server, tool) in enumerate(candidates):
+        own = names[i] - set().union(*names[:i], *names[i + 1 :])
+        said = {_stem(w) for w in description_words(str(tool.get("description") or ""))}
+        found = len((names[i] | said) & heard) + len(own & heard)
+        if found > score:
+            best, score = (server, tool), found
+    return best
+
+
+def _function_calls(tools: list[dict[str, Any]], text: str) -> Plan:
+    return Plan(
+        functions=tuple(
+            FunctionCallPlan(
+                str(t["name"]), arguments_for(str(t["name"]), t.get("parameters"), text)
+            )
+            for t in tools
+        )
+    )
+
+
+def _mcp_call(server: dict[str, Any], tool: dict[str, Any], text: str) -> Plan:
+    return Plan(
+        mcp=McpCallPlan(
+            str(server["server_label"]),
+            tool["name"],
+            arguments_for(tool["name"], tool["input_schema"], text),
+            needs_approval(server, tool["name"]),
+        )
+    )
+
+
 def _latest_user_text(conversation: StoredConversation) -> StoredItem | None:
     last = conversation.items[-1] if conversation.items else None
     return last if last is not None and last.role == "user" else None
@@ -350,37 +398,35 @@ def plan_tools(
     mentions = _spoken_mentions if spoken else _mentions
     if choice != "none":
         functions = function_tools(tools)
+        listed = [(server, t) for server in mcp_servers(tools) for t in mcp_tools_for(server) or []]
         forced = _chosen_name(choice)
         if forced is not None:
             named = [t for t in functions if t.get("name") == forced]
         else:
             found = [(mentions(text, str(t["name"])), t) for t in functions] if text else []
             named = [t for at, t in sorted(found, key=lambda f: f[0]) if at >= 0]
-            if not named and choice == "required" and functions:
-                named = functions[:1]
         if not session.get("parallel_tool_calls", True):
             named = named[:1]
         if named:
-            return Plan(
-                functions=tuple(
-                    FunctionCallPlan(
-                        str(t["name"]), arguments_for(str(t["name"]), t.get("parameters"), text)
-                    )
-                    for t in named
-                )
-            )
-        required = choice == "required" and not functions
-        for server in mcp_servers(tools) if text or required else []:
-            for tool in mcp_tools_for(server) or []:
-                if required or mentions(text, tool["name"]) >= 0:
-                    return Plan(
-                        mcp=McpCallPlan(
-                            str(server["server_label"]),
-                            tool["name"],
-                            arguments_for(tool["name"], tool["input_schema"], text),
-                            needs_approval(server, tool["name"]),
-                        )
-                    )
+            return _function_calls(named, text)
+        if forced is None:
+            for server, tool in listed if text else []:
+                if mentions(text, tool["name"]) >= 0:
+                    return _mcp_call(server, tool, text)
+            if spoken and text:
+                candidates: list[tuple[dict[str, Any] | None, dict[str, Any]]] = [
+                    (None, t) for t in functions
+                ]
+                described = _best_described(text, [*candidates, *listed])
+                if described is not None:
+                    owner, chosen = described
+                    if owner is None:
+                        return _function_calls([chosen], text)
+                    return _mcp_call(owner, chosen, text)
+            if choice == "required" and functions:
+                return _function_calls(functions[:1], text)
+            if choice == "required" and listed:
+                return _mcp_call(*listed[0], text)
     if agent_mode and _mentions(text, "search") >= 0:
         kind = "file" if re.search(r"\bfiles?\b", text, re.IGNORECASE) else "web"
         query = re.split(r"\bsearch\b", text, maxsplit=1, flags=re.IGNORECASE)[1]
