@@ -112,7 +112,8 @@ class AudioEvents:
             if vad_event.kind == "started":
                 # The worker starts while the user is still speaking (about 0.3 s of CPU):
                 # a session that never hears speech never pays for it.
-                self.recogniser.warm_up()
+                if self.needs_words():
+                    self.recogniser.warm_up()
                 await self.send(
                     m.ServerEventInputAudioBufferSpeechStarted(audio_start_ms=ms, item_id=item_id)
                 )
@@ -139,13 +140,28 @@ class AudioEvents:
         await self.send(
             m.ServerEventConversationItemCreated(previous_item_id=previous, item=wire_item(item))
         )
+        if not self.needs_words():
+            item.text = f"[speech, {item.audio_ms / 1000:.1f} s]"  # known by its length only
+            return
         task = asyncio.create_task(self._transcribe(item), name=f"transcribe-{item_id}")
         self.transcriptions.add(task)
         task.add_done_callback(self.transcriptions.discard)
 
+    def needs_words(self) -> bool:
+        """Whether committed turns are recognised: when the session asks for their
+        transcript (``input_audio_transcription``: the service runs its recogniser only
+        then), or when the words decide what the emulated model does (tools to choose
+        from, an agent's search). Otherwise the reply knows a turn by its length only."""
+        return bool(
+            self.session.get("input_audio_transcription")
+            or self.session.get("tools")
+            or self.record.agent_mode
+        )
+
     async def _transcribe(self, item: StoredItem) -> None:
         """Recognise a committed turn: deltas while it decodes (streaming models), then
-        ``completed`` (or ``failed``, and the turn is known by its length only)."""
+        ``completed`` (or ``failed``, and the turn is known by its length only); without
+        ``input_audio_transcription`` the words are only the emulated model's to act on."""
         transcription = self.session.get("input_audio_transcription") or {}
         streaming = bool(transcription) and transcription.get("model") != "whisper-1"
         include = self.session.get("include") or []
@@ -158,6 +174,8 @@ class AudioEvents:
             )
         except RecognitionError as exc:
             item.text = f"[speech, {item.audio_ms / 1000:.1f} s]"
+            if not transcription:
+                return
             await self.send(
                 m.ServerEventConversationItemInputAudioTranscriptionFailed(
                     error=m.VoiceLiveErrorDetails(
@@ -168,6 +186,8 @@ class AudioEvents:
             )
             return
         item.text = heard.text
+        if not transcription:
+            return
         if streaming:
             # As a streaming transcription model sends its text: a few words at a time.
             words = heard.text.split()
