@@ -160,9 +160,12 @@ class AudioEvents:
 
     async def _transcribe(self, item: StoredItem) -> None:
         """Recognise a committed turn: deltas while it decodes (streaming models), then
-        ``completed`` (or ``failed``, and the turn is known by its length only); without
-        ``input_audio_transcription`` the words are only the emulated model's to act on."""
+        ``completed`` (or ``failed``, and the turn is known by its length only). They are
+        sent with ``input_audio_transcription`` set, and in agent mode (an agent's input is
+        transcribed: the SDK's agent sample prints them without asking); otherwise the
+        words are only the emulated model's to act on."""
         transcription = self.session.get("input_audio_transcription") or {}
+        announce = bool(transcription) or bool(self.record.agent_mode)
         streaming = bool(transcription) and transcription.get("model") != "whisper-1"
         include = self.session.get("include") or []
         ids: dict[str, Any] = {"item_id": item.id, "content_index": 0}
@@ -174,7 +177,7 @@ class AudioEvents:
             )
         except RecognitionError as exc:
             item.text = f"[speech, {item.audio_ms / 1000:.1f} s]"
-            if not transcription:
+            if not announce:
                 return
             await self.send(
                 m.ServerEventConversationItemInputAudioTranscriptionFailed(
@@ -186,7 +189,7 @@ class AudioEvents:
             )
             return
         item.text = heard.text
-        if not transcription:
+        if not announce:
             return
         if streaming:
             # As a streaming transcription model sends its text: a few words at a time.
