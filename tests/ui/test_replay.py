@@ -62,7 +62,10 @@ async def test_a_replay_shows_what_the_live_run_showed(emulator, dashboard, tmp_
     # The events log keeps times to the millisecond: a latency may differ by one or two.
     assert seen_replayed[:2] == seen_live[:2]
     assert len(seen_replayed[2]) == len(seen_live[2])
-    assert all(abs(a - b) <= 2 for a, b in zip(seen_replayed[2], seen_live[2], strict=True))
+    assert all(abs(a - b) <= 2 for a, b in zip(seen_replayed[2], seen_live[2], strict=True)), (
+        seen_replayed[2],
+        seen_live[2],
+    )
     assert "hello replay" in str(seen_replayed[0])
     # Paced at x10: never faster than a tenth of the recorded time. How much longer it takes
     # is the machine's load (the wait above has a generous time-out), not the replay's.
