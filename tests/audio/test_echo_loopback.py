@@ -22,7 +22,11 @@ from tests.audio.leak import loopback
 from tests.audio.pulse import PulseServer
 from tests.conftest import VoiceLiveProbe
 
-pytestmark = pytest.mark.realaudio
+# Slow: echo in real time through PulseAudio (an emulator at speed 1, pacat, parec and a
+# loopback module) needs the CPU on time; the canceller is tested without real time in the
+# fast run (tests/emulator/test_emulator_echo.py, tests/unit/test_echo.py).
+pytestmark = [pytest.mark.realaudio, pytest.mark.slow]
+START_TIMEOUT_S = 20.0
 
 BLOCK_BYTES = 24 * 40 * 2  # 40 ms of 24 kHz mono PCM16
 LOOPBACK_MS = 150
@@ -69,7 +73,9 @@ async def devices(pulse: PulseServer) -> AsyncIterator[tuple[asyncio.subprocess.
     # before the sound it echoes (in the stereo stream the echo lags by 150 ms or more).
     reference = await _source(pulse, "speaker.monitor")
     assert reference.stdout is not None
-    await reference.stdout.readexactly(BLOCK_BYTES)  # it is recording
+    # It is recording (bounded: a parec that never starts fails here, not at the suite's
+    # time-out).
+    await asyncio.wait_for(reference.stdout.readexactly(BLOCK_BYTES), START_TIMEOUT_S)
     mic = await _source(pulse, "mic.monitor")
     procs = (speaker, mic, reference)
     try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 from typing import Any
 
@@ -81,16 +80,14 @@ async def test_audio_events_commit_the_buffer_as_a_user_item() -> None:
     try:
         await handlers["input_audio_buffer.append"]({"audio": base64.b64encode(pcm).decode()})
         await handlers["input_audio_buffer.commit"]({})
-        await asyncio.gather(*audio.transcripts.turns)  # the words come from the recogniser
+        # No input_audio_transcription and no tools: nothing needs the words.
+        assert not audio.transcripts.turns
     finally:
         await recogniser.close()
 
     assert rec.appended_audio_bytes == len(pcm)
-    assert sent.types() == [
-        "input_audio_buffer.committed",
-        "conversation.item.created",
-        "conversation.item.input_audio_transcription.completed",
-    ]
+    assert sent.types() == ["input_audio_buffer.committed", "conversation.item.created"]
     (item,) = rec.conversation.items
     assert item.role == "user" and item.audio == pcm
+    assert item.text == "[speech, 0.2 s]"  # known by its length only
     assert started == []  # a manual commit does not ask for a response

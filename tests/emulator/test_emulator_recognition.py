@@ -99,6 +99,11 @@ async def test_the_demo_users_first_words_are_recognised(emulator, voicelive_cli
     said = await synthesize_words(demo.FIRST, 24000)
     async with voicelive_client(emulator) as probe:
         await probe.wait_for("session.created")
+        # As the app asks (session/service_config.py): the words come only when asked for.
+        await probe.conn.session.update(
+            session={"input_audio_transcription": {"model": "azure-speech"}}
+        )
+        await probe.wait_for("session.updated")
         await probe.send_audio(bytes(24000) + said.pcm + bytes(48000))
         completed = await probe.wait_for(
             "conversation.item.input_audio_transcription.completed", timeout=30
@@ -111,7 +116,9 @@ async def test_include_asks_for_logprobs_and_phrases(emulator, voicelive_client,
     include = ["item.input_audio_transcription.logprobs", "item.input_audio_transcription.phrases"]
     async with voicelive_client(emulator) as probe:
         await probe.wait_for("session.created")
-        await probe.conn.session.update(session={"include": include})
+        await probe.conn.session.update(
+            session={"input_audio_transcription": {"model": "azure-speech"}, "include": include}
+        )
         await probe.wait_for("session.updated")
         await probe.send_audio(spoken(WEATHER))
         completed = await probe.wait_for(
@@ -131,12 +138,16 @@ async def test_include_asks_for_logprobs_and_phrases(emulator, voicelive_client,
 async def test_without_include_there_are_no_logprobs(emulator, voicelive_client, spoken):
     async with voicelive_client(emulator) as probe:
         await probe.wait_for("session.created")
+        await probe.conn.session.update(
+            session={"input_audio_transcription": {"model": "whisper-1"}}
+        )
+        await probe.wait_for("session.updated")
         await probe.send_audio(spoken(WEATHER))
         completed = await probe.wait_for(
             "conversation.item.input_audio_transcription.completed", timeout=30
         )
     assert completed.get("logprobs") is None and completed.get("phrases") is None
-    # Without input_audio_transcription the text comes whole (no deltas), as from whisper-1.
+    # whisper-1 is not a streaming model: the text comes whole (no deltas).
     assert "conversation.item.input_audio_transcription.delta" not in probe.types()
 
 
@@ -150,6 +161,8 @@ async def test_a_spoken_request_naming_a_tools_purpose_calls_it(emulator, voicel
         await probe.wait_for("response.done")
     assert call.name == "get_weather"
     assert json.loads(call.arguments).keys() == {"location"}
+    # The words chose the tool; no transcript was asked for, so none is sent.
+    assert not [t for t in probe.types() if "input_audio_transcription" in t]
 
 
 async def test_a_spoken_turn_that_names_no_tool_calls_none(emulator, voicelive_client, spoken):
@@ -201,6 +214,10 @@ async def test_when_the_recogniser_cannot_run_the_turn_fails_and_is_known_by_its
     monkeypatch.setattr(recognition, "WORKER", broken)
     async with voicelive_client(emulator) as probe:
         await probe.wait_for("session.created")
+        await probe.conn.session.update(
+            session={"input_audio_transcription": {"model": "azure-speech"}}
+        )
+        await probe.wait_for("session.updated")
         await probe.send_audio(spoken(WEATHER))
         failed = await probe.wait_for(
             "conversation.item.input_audio_transcription.failed", timeout=30
@@ -217,7 +234,10 @@ async def test_audio_events_do_not_wait_for_recognition(emulator, voicelive_clie
     async with voicelive_client(emulator) as probe:
         await probe.wait_for("session.created")
         await probe.conn.session.update(
-            session={"turn_detection": {"type": "server_vad", "create_response": False}}
+            session={
+                "turn_detection": {"type": "server_vad", "create_response": False},
+                "input_audio_transcription": {"model": "azure-speech"},
+            }
         )
         await probe.wait_for("session.updated")
         await probe.send_audio(long_turn + spoken(WEATHER))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 
 import pytest
 from azure.ai.voicelive.models import InputTextContentPart, UserMessageItem
@@ -10,23 +11,28 @@ from azure.ai.voicelive.models import InputTextContentPart, UserMessageItem
 VAD_TOLERANCE_MS = 150
 
 
-@pytest.mark.parametrize("rate", [24000, 16000])
+@pytest.mark.parametrize("rate, transcribe", [(24000, False), (16000, True)])
 async def test_spoken_turn_is_detected_where_the_speech_is(
-    emulator, voicelive_client, speech_turn, rate
+    emulator, voicelive_client, speech_turn, rate, transcribe
 ):
     turn = speech_turn(rate=rate)
+    session: dict[str, object] = {"input_audio_sampling_rate": rate}
+    if transcribe:
+        session["input_audio_transcription"] = {"model": "azure-speech"}
     async with voicelive_client(emulator) as probe:
         await probe.wait_for("session.created")
-        await probe.conn.session.update(session={"input_audio_sampling_rate": rate})
+        await probe.conn.session.update(session=session)
         await probe.wait_for("session.updated")
         await probe.send_audio(turn.pcm, rate=rate)
         started = await probe.wait_for("input_audio_buffer.speech_started")
         stopped = await probe.wait_for("input_audio_buffer.speech_stopped")
         committed = await probe.wait_for("input_audio_buffer.committed")
         created = await probe.wait_for("conversation.item.created")
-        transcribed = await probe.wait_for(
-            "conversation.item.input_audio_transcription.completed", timeout=30
-        )
+        if transcribe:
+            transcribed = await probe.wait_for(
+                "conversation.item.input_audio_transcription.completed", timeout=60
+            )
+        reply = await probe.wait_for("response.audio_transcript.done", timeout=60)
         await probe.wait_for("response.done")
     assert abs(started.audio_start_ms - turn.speech_start_ms) <= VAD_TOLERANCE_MS
     assert abs(stopped.audio_end_ms - turn.speech_end_ms) <= VAD_TOLERANCE_MS
@@ -35,8 +41,14 @@ async def test_spoken_turn_is_detected_where_the_speech_is(
     speech_ms = turn.speech_end_ms - turn.speech_start_ms
     stored = emulator.latest.conversation.find(created.item.id)
     assert speech_ms <= stored.audio_ms <= speech_ms + 500  # includes the prefix padding
-    assert transcribed.transcript and not transcribed.transcript.startswith("[speech")
     assert emulator.latest.appended_audio_bytes == len(turn.pcm)
+    if transcribe:
+        assert transcribed.transcript and not transcribed.transcript.startswith("[speech")
+    else:
+        # No transcript asked for: none is sent (the service's recogniser does not run),
+        # and the reply knows the turn by its length.
+        assert not [t for t in probe.types() if "input_audio_transcription" in t]
+        assert re.search(r"I heard \d\.\d seconds of speech", reply.transcript)
 
 
 async def test_spoken_turn_reply_plays_the_users_audio_back(
@@ -45,8 +57,14 @@ async def test_spoken_turn_reply_plays_the_users_audio_back(
     turn = speech_turn()
     async with voicelive_client(emulator) as probe:
         await probe.wait_for("session.created")
+        await probe.conn.session.update(
+            session={"input_audio_transcription": {"model": "azure-speech"}}
+        )
+        await probe.wait_for("session.updated")
         await probe.send_audio(turn.pcm)
-        heard = await probe.wait_for("conversation.item.input_audio_transcription.completed")
+        heard = await probe.wait_for(
+            "conversation.item.input_audio_transcription.completed", timeout=60
+        )
         transcript = await probe.wait_for("response.audio_transcript.done")
         done = await probe.wait_for("response.done")
     assert f'I heard: "{heard.transcript}"' in transcript.transcript
@@ -98,13 +116,19 @@ async def test_silence_duration_decides_whether_a_pause_ends_the_turn(
 async def test_manual_commit_without_vad(emulator, voicelive_client, speech_turn):
     async with voicelive_client(emulator) as probe:
         await probe.wait_for("session.created")
-        await probe.conn.session.update(session={"turn_detection": None})
+        await probe.conn.session.update(
+            session={
+                "turn_detection": None,
+                "input_audio_transcription": {"model": "azure-speech"},
+            }
+        )
         await probe.wait_for("session.updated")
         await probe.send_audio(speech_turn().pcm)
         await probe.conn.input_audio_buffer.commit()
         committed = await probe.wait_for("input_audio_buffer.committed")
+        # The recogniser starts cold here (no VAD to start it early): a generous time-out.
         transcribed = await probe.wait_for(
-            "conversation.item.input_audio_transcription.completed", timeout=30
+            "conversation.item.input_audio_transcription.completed", timeout=60
         )
         await probe.conn.response.create()
         await probe.wait_for("response.done")

@@ -35,7 +35,8 @@ from tests.reliability.harness import (  # noqa: E402
 
 SIMULATE = Path(__file__).with_name("simulate.py")
 TARGETS = ("win32", "darwin")
-EXIT_WITHIN_S = 5.0
+EXIT_TIMEOUT_S = 30.0
+"""A quit is waited for, not timed: a loaded machine's exit takes what it takes."""
 
 
 async def simulated(target: str, module: str, *argv: str) -> Console:
@@ -65,7 +66,7 @@ async def simulated_emulator(target: str, speed: float) -> AsyncIterator[str]:
         assert match, emu.out
         yield match.group(1)
         emu.signal(signal.SIGINT)
-        assert await emu.wait(EXIT_WITHIN_S) == 0, emu.err
+        assert await emu.wait(EXIT_TIMEOUT_S) == 0, emu.err
         assert "Traceback" not in emu.err
     finally:
         await emu.kill()
@@ -128,7 +129,7 @@ async def test_windows_quit_keeps_the_reply_in_progress(how: str, tmp_path: Path
         try:
             await reply_in_progress(log_dir, timeout=30)
             console.signal(signal.SIGINT if how == "ctrl-c" else signal.SIGUSR2)
-            code = await console.wait(EXIT_WITHIN_S)
+            code = await console.wait(EXIT_TIMEOUT_S)
         finally:
             await console.kill()
     assert "Traceback" not in console.err

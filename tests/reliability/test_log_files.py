@@ -8,8 +8,8 @@ import stat
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from tests.helpers import RecordingListener, wait_until
-from tests.reliability.harness import Console, client_args, run_console
+from tests.helpers import RecordingListener, run_console_here, wait_until
+from tests.reliability.harness import Console, client_args
 from voicelive_tui.audio.backends import WavBackend
 from voicelive_tui.logs import STAMP_FORMAT
 
@@ -93,7 +93,7 @@ async def test_a_symlink_at_the_next_name_is_never_followed(
     for stamp in next_stamps():
         for name in RUN_FILES:
             (log_dir / f"{stamp}_{name}").symlink_to(target)
-    code, _out, err = await run_console(*client_args(emu.endpoint, log_dir, "--no-audio"))
+    code, _out, err = await run_console_here(*client_args(emu.endpoint, log_dir, "--no-audio"))
     assert code == 3, err
     assert target.read_text() == "keep me\n"
     assert mode(target) == 0o644
@@ -137,7 +137,7 @@ async def test_output_wav_of_the_wav_backend_is_private(tmp_path: Path) -> None:
 async def test_auth_rejected_leaves_no_empty_log_files(emulator_factory, tmp_path: Path) -> None:
     emu = await emulator_factory(faults=["reject-auth"])
     log_dir = tmp_path / "logs"
-    code, out, err = await run_console(*client_args(emu.endpoint, log_dir, "--no-audio"))
+    code, out, err = await run_console_here(*client_args(emu.endpoint, log_dir, "--no-audio"))
     assert code == 3
     assert err.count("\n") == 1 and "authentication failed (HTTP 401)" in err, err
     assert "Traceback" not in out + err

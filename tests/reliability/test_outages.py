@@ -22,6 +22,11 @@ from tests.reliability.harness import (
 )
 from voicelive_tui.conversation.reducer import ConnectionState
 
+QUIT_TIMEOUT_S = 20.0
+"""A quit is waited for, not timed (a loaded machine's exit takes what it takes)."""
+NO_GIVING_UP = ("--handshake-timeout", "120")
+"""A handshake time-out far beyond QUIT_TIMEOUT_S: a quit that waited for it fails."""
+
 
 async def test_failed_starts_exit_4_with_one_line_and_never_hang(tmp_path: Path) -> None:
     """Never answering the handshake, cutting it, or nothing listening: exit 4 after three
@@ -61,38 +66,39 @@ async def test_failed_starts_exit_4_with_one_line_and_never_hang(tmp_path: Path)
 async def test_ctrl_c_and_sigterm_cancel_a_hanging_connect_at_once(tmp_path: Path) -> None:
     async with bad_server("hang") as srv:
         consoles = {
-            sig: await Console.start(*client_args(srv.endpoint, tmp_path / sig.name, "--no-audio"))
+            sig: await Console.start(
+                *client_args(srv.endpoint, tmp_path / sig.name, "--no-audio", *NO_GIVING_UP)
+            )
             for sig in (signal.SIGINT, signal.SIGTERM)
         }
         try:
             await wait_until(lambda: srv.handshakes == 2, 10.0, "both clients to be connecting")
-            sent = time.monotonic()
             for sig, console in consoles.items():
                 console.signal(sig)
-            codes = [await c.wait(3.0) for c in consoles.values()]
-            took = time.monotonic() - sent
+            # Well before the handshake's own time-out could end the attempt.
+            codes = [await c.wait(QUIT_TIMEOUT_S) for c in consoles.values()]
         finally:
             for console in consoles.values():
                 await console.kill()
     assert codes == [0, 0], [c.err for c in consoles.values()]
-    assert took < 2.0, took
+    assert srv.handshakes == 2  # cancelled, not timed out and retried
     assert all("Traceback" not in c.err and "Unclosed" not in c.err for c in consoles.values())
 
 
 async def test_dashboard_quits_while_connecting_without_a_leak(tmp_path: Path) -> None:
     async with bad_server("hang") as srv:
-        term = await Terminal.start(*client_args(srv.endpoint, tmp_path, "--no-audio"))
+        term = await Terminal.start(
+            *client_args(srv.endpoint, tmp_path, "--no-audio", *NO_GIVING_UP)
+        )
         try:
             await wait_until(lambda: srv.handshakes == 1, 10.0, "the dashboard to connect")
             await term.wait_output("connecting")
-            sent = time.monotonic()
             term.send("q")
-            code = await term.wait(3.0)
-            took = time.monotonic() - sent
+            code = await term.wait(QUIT_TIMEOUT_S)  # before the handshake's time-out
         finally:
             term.kill()
     assert code == 0
-    assert took < 2.0, took
+    assert srv.handshakes == 1
     assert term.restored()
     assert "Unclosed client session" not in term.text
 

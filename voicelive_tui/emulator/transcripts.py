@@ -11,6 +11,14 @@ carries it. The deltas add up to the completed transcript unless the whole decod
 changed a word already sent; then ``completed`` has the final words, as a client that
 shows partial words must expect (the service's deltas are partial results too). Without
 a streaming model only ``completed`` comes, as from ``whisper-1``.
+
+Turns are recognised only when the session asks for their transcript
+(``input_audio_transcription``: the service runs its recogniser only then) or when the
+words decide what the emulated model does (tools to choose from, an agent's search);
+otherwise a turn is known by its length only. The events are sent with
+``input_audio_transcription`` set, and in agent mode (an agent's input is transcribed: the
+SDK's agent sample prints them without asking); otherwise the words are only the emulated
+model's to act on.
 """
 
 from __future__ import annotations
@@ -60,10 +68,13 @@ class Transcripts:
         session: dict[str, Any],
         recogniser: Recogniser,
         send: Callable[[m.ServerEvent], Awaitable[bool]],
+        *,
+        agent_mode: Callable[[], bool] = lambda: False,
     ) -> None:
         self.session = session  # updated in place by session.update
         self.recogniser = recogniser
         self.send = send
+        self.agent_mode = agent_mode
         self.turns: set[asyncio.Task[None]] = set()
         """Committed turns being recognised (a reply waits for them)."""
         self.steps: set[asyncio.Task[None]] = set()
@@ -76,9 +87,24 @@ class Transcripts:
         transcription = self.session.get("input_audio_transcription") or {}
         return bool(transcription) and transcription.get("model") != "whisper-1"
 
+    def needs_words(self) -> bool:
+        """Whether committed turns are recognised (see the module docstring)."""
+        return bool(
+            self.session.get("input_audio_transcription")
+            or self.session.get("tools")
+            or self.agent_mode()
+        )
+
+    @property
+    def announced(self) -> bool:
+        """Whether transcription events are sent (see the module docstring)."""
+        return bool(self.session.get("input_audio_transcription")) or self.agent_mode()
+
     def speech_started(self, item_id: str, pcm: bytes, rate: int) -> None:
         """A turn starts (``pcm``: its audio so far, prefix padding included)."""
         self.cleared()
+        if not self.needs_words():
+            return
         # The worker starts while the user is still speaking (about 0.3 s of CPU): a
         # session that never hears speech never pays for it.
         self.recogniser.warm_up()
@@ -104,6 +130,9 @@ class Transcripts:
             self.cleared()
             stream = None
         self._stream = None
+        if not self.needs_words():
+            item.text = f"[speech, {item.audio_ms / 1000:.1f} s]"  # known by its length only
+            return
         self._spawn(self.turns, self._transcribe(item, stream), f"transcribe-{item.id}")
 
     def cleared(self) -> None:
@@ -173,6 +202,8 @@ class Transcripts:
             )
         except RecognitionError as exc:
             item.text = f"[speech, {item.audio_ms / 1000:.1f} s]"
+            if not self.announced:
+                return
             await self.send(
                 m.ServerEventConversationItemInputAudioTranscriptionFailed(
                     error=m.VoiceLiveErrorDetails(
@@ -183,6 +214,8 @@ class Transcripts:
             )
             return
         item.text = heard.text
+        if not self.announced:
+            return
         if self.streaming:
             given = stream.words if stream is not None else SettledWords()
             rest = given.rest(heard.text)
