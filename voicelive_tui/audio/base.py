@@ -47,7 +47,12 @@ class AudioListener(Protocol):
         """The first sample of ``item_id`` reached the output device."""
 
     def on_audio_fault(self, message: str) -> None:
-        """A device failed or vanished; the backend now runs text-only."""
+        """A device failed or vanished; the backend now runs text-only (and may be
+        reconnecting by itself)."""
+
+    def on_audio_restored(self, message: str) -> None:
+        """The backend reopened its devices by itself; ``message`` says what is used now
+        (and which named device was gone and replaced by the default)."""
 
 
 class AudioBackend(abc.ABC):
@@ -69,6 +74,8 @@ class AudioBackend(abc.ABC):
         self.notice = ""
         # True after a device failed; reopen() clears it.
         self.faulted = False
+        # True while a faulted backend retries its devices by itself.
+        self.recovering = False
         # Set before start() (only where supports_echo_reference): capture() then yields
         # interleaved stereo blocks, channel 0 the microphone, channel 1 what the speaker
         # played when it was captured (the client echo reference).

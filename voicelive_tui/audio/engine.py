@@ -18,7 +18,11 @@ samples and the loop side converts with soxr (``StreamResampler``), never the ca
 A stream that ends on its own (PortAudio's finished callback -- not a real-time callback;
 it schedules ``_fault`` with ``call_soon_threadsafe`` -- an inactive stream, or no callback
 for ``STALL_S``) is a lost device: the listener gets ``on_audio_fault``, the backend goes
-text-only, and ``reopen()`` tries again.
+text-only and recovers by itself: it re-initialises PortAudio (which keeps the device list it
+read at initialisation) with no stream open and opens the devices again, after
+``RETRY_DELAYS_S`` and then every ``RETRY_EVERY_S``, until they work (``reopen()`` tries at
+once). A named device that is gone by then is replaced by the default. The listener gets
+``on_audio_restored`` with what is used now.
 """
 
 from __future__ import annotations
@@ -56,6 +60,14 @@ STALL_S = 3.0
 MAX_OUTPUT_LATENCY_S = 0.8
 """The output buffer doubles after the device starved (between items), up to this."""
 MAX_PREBUFFER_MS = 640
+RETRY_DELAYS_S = (0.25, 0.5)
+"""Back-off of the first attempts to open the devices again after a lost device."""
+RETRY_EVERY_S = 1.0
+"""Then one attempt a second (a sound server that returns is used within about a second)."""
+RETRY_SLOWLY_AFTER_S = 120.0
+RETRY_SLOWLY_EVERY_S = 5.0
+"""After two minutes without devices, one attempt every five seconds (a re-initialisation
+costs some CPU)."""
 RELEASE_AFTER_S = 0.1
 """Deltas stop for this long: the item's audio has all arrived and may start below the
 jitter buffer's level."""
@@ -129,6 +141,8 @@ class SoundDeviceBackend(RingBackend):
         self._underruns_seen = 0
         self._underflows_seen = 0
         self._out_index = -1
+        self._recovery: asyncio.Task[None] | None = None
+        self._reopening = asyncio.Lock()
 
     # ------------------------------------------------------------------ interface
 
@@ -160,7 +174,8 @@ class SoundDeviceBackend(RingBackend):
 
     def describe(self) -> str:
         if self.faulted:
-            return f"audio lost ({self.notice})"
+            state = "reconnecting" if self.recovering else "lost"
+            return f"audio: {state} ({self.notice})"
         parts = []
         for label, name, rate in (
             ("mic", self._in_name, self._in_rate),
@@ -185,25 +200,64 @@ class SoundDeviceBackend(RingBackend):
             self._housekeeping = loop.create_task(self._housekeep(), name="audio-housekeeping")
 
     async def stop(self) -> None:
-        task, self._housekeeping = self._housekeeping, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        for task in (self._housekeeping, self._recovery):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._housekeeping = self._recovery = None
+        self.recovering = False
         self._close_streams()
         self._drain()
         self._capture.close()
         self._close_recorder()
 
     async def reopen(self) -> None:
-        """Close what is left, rescan PortAudio and open the devices again."""
+        """Close what is left, rescan PortAudio and open the devices again (at once; a
+        lost device is also retried by itself). Raises AudioError when that fails."""
         if self._loop is None or self._listener is None:
             raise AudioError("audio was never started")
-        self._close_streams()
-        devices.rescan(self._sd)
-        self._open()
-        self.faulted = False
-        self.notice = ""
+        await self._reopen_devices()
+
+    async def _reopen_devices(self) -> str:
+        """Rescan PortAudio with no stream open and open the devices; what changed."""
+        async with self._reopening:
+            if not self.faulted and self._streams.all:
+                return ""  # the other caller got there first
+            self._close_streams()
+            try:
+                await asyncio.to_thread(devices.rescan, self._sd)
+            except Exception as exc:  # PortAudioError: PortAudio could not start again
+                raise AudioError(f"PortAudio could not re-initialise: {exc}") from exc
+            changed = self._open(fallback=True)
+            self.faulted = self.recovering = False
+            return changed
+
+    def _start_recovery(self) -> None:
+        if self._recovery is None and self._loop is not None:
+            self.recovering = True
+            self._recovery = self._loop.create_task(self._recover(), name="audio-recovery")
+
+    async def _recover(self) -> None:
+        """Try the devices again with a back-off until they open; tell the listener."""
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        attempt = 0
+        try:
+            while self.faulted:
+                await asyncio.sleep(retry_delay(attempt, loop.time() - began))
+                attempt += 1
+                if not self.faulted:
+                    break  # reopen() did it meanwhile
+                try:
+                    changed = await self._reopen_devices()
+                except AudioError:
+                    continue
+                if self._listener is not None:
+                    said = self.describe() + (f"; {changed}" if changed else "")
+                    self._listener.on_audio_restored(said)
+        finally:
+            self._recovery = None
 
     def play(self, item_id: str, pcm: bytes) -> None:
         if not self.has_output:
@@ -278,12 +332,17 @@ class SoundDeviceBackend(RingBackend):
 
     # ------------------------------------------------------------------ opening
 
-    def _open(self) -> None:
-        """Open the streams; raise AudioError if neither direction works."""
+    def _open(self, *, fallback: bool = False) -> str:
+        """Open the streams; raise AudioError if neither direction works.
+
+        ``fallback``: a named device that is not there is replaced by the default; the
+        returned line says which went and which is used now (else it is empty)."""
         sd, streams = self._sd, self._streams
         errors: list[str] = []
-        in_index = devices.resolve_device(sd, self.input_device, "input")
-        out_index = self._out_index = devices.resolve_device(sd, self.output_device, "output")
+        gone: list[str] = []
+        in_index = self._resolve(self.input_device, "input", gone if fallback else None)
+        out_index = self._resolve(self.output_device, "output", gone if fallback else None)
+        self._out_index = out_index
         in_rate = devices.pick_rate(sd, in_index, "input", self.device_rate)
         out_rate = devices.pick_rate(sd, out_index, "output", self.device_rate)
         if self.full_duplex:
@@ -309,6 +368,19 @@ class SoundDeviceBackend(RingBackend):
         self._calls_seen = self.callbacks.calls
         self._stall_since = self._loop.time() if self._loop is not None else 0.0
         streams.start()
+        return "; ".join(gone)
+
+    def _resolve(self, spec: int | str | None, kind: str, gone: list[str] | None) -> int:
+        """The device index for ``spec``; with ``gone``, the default when it is missing."""
+        try:
+            return devices.resolve_device(self._sd, spec, kind)
+        except AudioError:
+            if gone is None or spec in (None, ""):
+                raise
+        index = devices.resolve_device(self._sd, None, kind)
+        name = next((d.name for d in devices.query(self._sd) if d.index == index), str(index))
+        gone.append(f"{kind} device {spec!r} is gone; using the default ({name})")
+        return index
 
     def _open_stream(self, kind: str, device: Any, latency: str | float) -> None:
         rate = self._in_rate if kind == "input" else self._out_rate
@@ -487,5 +559,13 @@ class SoundDeviceBackend(RingBackend):
         self.notice = message
         self._close_streams()
         self.epoch = self.ring.bump_epoch()  # queued audio must not play after a reopen
+        self._start_recovery()
         if self._listener is not None:
             self._listener.on_audio_fault(message)
+
+
+def retry_delay(attempt: int, down_s: float) -> float:
+    """Seconds before attempt ``attempt`` (0, 1, ...) to open lost devices again."""
+    if attempt < len(RETRY_DELAYS_S):
+        return RETRY_DELAYS_S[attempt]
+    return RETRY_SLOWLY_EVERY_S if down_s > RETRY_SLOWLY_AFTER_S else RETRY_EVERY_S

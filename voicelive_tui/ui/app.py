@@ -292,7 +292,12 @@ class VoiceLiveApp(App[int]):
         elif isinstance(update, Notice):
             self.post_message(SessionNotice(update.text, update.severity))
         elif isinstance(update, AudioLost):
-            text = f"Audio device lost: {update.message}. Continuing text-only (press r to retry)."
+            then = (
+                "reconnecting by itself (r retries now)"
+                if update.reconnecting
+                else "press r to retry"
+            )
+            text = f"Audio device lost: {update.message}. Continuing text-only; {then}."
             self.post_message(SessionNotice(text, Severity.ERROR))
             self._conversation_changed()
         else:

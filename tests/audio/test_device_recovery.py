@@ -1,0 +1,154 @@
+"""Devices that come and go, on real PortAudio devices (PulseAudio null sinks, see conftest).
+
+The sound server going away and coming back (a crash, a PipeWire restart, an ``ssh -R``
+forward that drops and returns) is a private server stopped and started again on the same
+socket path. The app must find its devices again by itself and go on talking.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from tests import helpers
+from tests.audio.pulse import PulseServer
+from tests.audio.test_real_device import MonitorTap, tone
+from tests.helpers import CLI, RecordingListener, child_env
+from tests.integration.session_helpers import TEST_KEY
+from voicelive_tui.audio.engine import SoundDeviceBackend
+
+pytestmark = pytest.mark.realaudio
+
+
+def streams_of(server: PulseServer, pid: int) -> dict[str, str]:
+    """Where the process ``pid`` plays and records: {"sink": name, "source": name}."""
+    found: dict[str, str] = {}
+    for kind, owner in (("sink-inputs", "sink"), ("source-outputs", "source")):
+        names = {
+            d["index"]: d["name"]
+            for d in json.loads(server.run("pactl", "-f", "json", "list", owner + "s").stdout)
+        }
+        for stream in json.loads(server.run("pactl", "-f", "json", "list", kind).stdout):
+            if stream["properties"].get("application.process.id") == str(pid):
+                found[owner] = names.get(stream[owner], "?")
+    return found
+
+
+def plays_on(server: PulseServer, pid: int, sink: str) -> bool:
+    try:
+        return streams_of(server, pid).get("sink") == sink
+    except Exception:  # the server is still starting
+        return False
+
+
+async def test_backend_reopens_by_itself_when_the_server_returns(pulse_lab, tmp_path):
+    """No ``reopen()`` call: the backend retries, and tells its listener when it is back."""
+    first = pulse_lab.start()
+    with pulse_lab.use(first):
+        backend = SoundDeviceBackend("pulse", "pulse")
+        listener = RecordingListener()
+        await backend.start(asyncio.get_running_loop(), listener)
+        try:
+            await helpers.wait_until(lambda: backend.callbacks.calls > 10, 20)
+            first.stop()
+            await helpers.wait_until(lambda: bool(listener.faults), 30)
+            assert backend.recovering and "audio: reconnecting" in backend.describe()
+            second = pulse_lab.start()  # the same socket path, like a re-forwarded ssh -R
+            back = time.monotonic()
+            await helpers.wait_until(lambda: bool(listener.restored), 10)
+            assert time.monotonic() - back < 3.0
+            assert backend.has_output and backend.has_input and not backend.recovering
+            tap = MonitorTap(second, tmp_path / "after.raw")
+            try:
+                backend.play("item_b", tone(1000, 0.5).tobytes())
+                await helpers.wait_until(lambda: tap.heard_ms() >= 250, 20)
+            finally:
+                tap.stop()
+        finally:
+            await backend.stop()
+
+
+class Lines:
+    """A child's output lines as they arrive."""
+
+    def __init__(self, stream: asyncio.StreamReader) -> None:
+        self.lines: list[str] = []
+        self._task = asyncio.ensure_future(self._read(stream))
+
+    async def _read(self, stream: asyncio.StreamReader) -> None:
+        async for raw in stream:
+            self.lines.append(raw.decode(errors="replace").rstrip("\n"))
+
+    def count(self, start: str) -> int:
+        return sum(line.startswith(start) for line in self.lines)
+
+    async def done(self) -> str:
+        await self._task
+        return "\n".join(self.lines)
+
+
+@pytest.mark.slow
+async def test_console_talks_again_after_the_sound_server_returns(
+    pulse_lab, emulator_factory, short_speech_wav: Path, tmp_path
+):
+    """Issue 25's acceptance: the server stops mid-reply and returns 1 s later; within 3 s
+    the app plays on the default sink again, and a turn spoken 6 s later is answered aloud."""
+    first = pulse_lab.start()  # socket-path: a returning server has the same address
+    emu = await emulator_factory(speed=1.0)
+    proc = await asyncio.create_subprocess_exec(
+        *CLI,
+        "--no-tui",
+        "--endpoint",
+        emu.endpoint,
+        "--api-key",
+        TEST_KEY,
+        "--no-greeting",
+        "--exit-after-turns",
+        "2",
+        "--log-dir",
+        str(tmp_path / "logs"),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=child_env(first.env),
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    out, err = Lines(proc.stdout), Lines(proc.stderr)
+    try:
+        await helpers.wait_until(lambda: out.count("🎤 VOICE ASSISTANT READY") >= 1, 30, "ready")
+        await helpers.wait_until(lambda: plays_on(first, proc.pid, "speaker"), 10)
+        tap = MonitorTap(first, tmp_path / "first.raw")
+        try:
+            first.popen("paplay", "--device=mic", str(short_speech_wav))
+            await helpers.wait_until(lambda: tap.heard_ms() >= 300, 30, "the first reply")
+        finally:
+            tap.stop()
+        first.stop()  # mid-reply
+        await asyncio.sleep(1.0)  # the scenario: the server is away for a second
+        second = pulse_lab.start()
+        await helpers.wait_until(
+            lambda: plays_on(second, proc.pid, "speaker"), 3.0, "playing on the returned server"
+        )
+        assert streams_of(second, proc.pid).get("source") == "mic.monitor"
+        await asyncio.sleep(6.0)  # the scenario: the next turn is spoken 6 s later
+        tap = MonitorTap(second, tmp_path / "second.raw")
+        try:
+            second.popen("paplay", "--device=mic", str(short_speech_wav))
+            await helpers.wait_until(lambda: tap.heard_ms() >= 300, 30, "the second reply")
+        finally:
+            tap.stop()
+        code = await asyncio.wait_for(proc.wait(), 30)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    text, errors = await out.done(), await err.done()
+    assert code == 0, errors
+    assert "Traceback" not in text + errors
+    assert "Audio device lost" in text and "reconnecting by itself" in text
+    assert "Audio back" in text
+    assert out.count("🤖 Agent responded with audio transcript") == 2, text
