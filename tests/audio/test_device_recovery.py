@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests import helpers
@@ -152,3 +154,106 @@ async def test_console_talks_again_after_the_sound_server_returns(
     assert "Audio device lost" in text and "reconnecting by itself" in text
     assert "Audio back" in text
     assert out.count("🤖 Agent responded with audio transcript") == 2, text
+
+
+@pytest.fixture
+def second_sink(pulse):
+    """A second null sink, ``speakerB``, for the time of one test."""
+    module = pulse.run("pactl", "load-module", "module-null-sink", "sink_name=speakerB").stdout
+    yield "speakerB"
+    pulse.run("pactl", "unload-module", module.strip())
+
+
+class Taps:
+    """Monitor taps on several sinks, attached before anything plays."""
+
+    def __init__(self, pulse: PulseServer, folder: Path, *sinks: str) -> None:
+        self.taps = {s: MonitorTap(pulse, folder / f"{s}.raw", sink=s) for s in sinks}
+
+    async def attached(self) -> None:
+        await helpers.wait_until(lambda: all(t.samples().size for t in self.taps.values()), 20)
+
+    def heard_ms(self) -> dict[str, int]:
+        return {s: t.heard_ms() for s, t in self.taps.items()}
+
+    def stop(self) -> None:
+        for tap in self.taps.values():
+            tap.stop()
+
+
+async def test_switching_the_output_mid_reply_plays_the_rest_on_the_new_sink(
+    pulse, second_sink, backend_factory, tmp_path
+):
+    """Issue 25: the rest of the reply is heard on the chosen sink, no more than 100 ms
+    missing (what the old device held unheard is played again on the new one)."""
+    taps = Taps(pulse, tmp_path, "speaker", second_sink)
+    try:
+        await taps.attached()
+        backend, listener = await backend_factory()
+        reply = tone(1000, 3.0)
+        for chunk in np.array_split(reply, 20):  # 150 ms deltas
+            backend.play("item_a", chunk.tobytes())
+        await helpers.wait_until(lambda: taps.heard_ms()["speaker"] >= 1000, 20)
+        await backend.use_device("output", "pulse", pulse_name=second_sink)
+        assert "speakerB" in backend.describe()
+        await helpers.wait_until(lambda: backend.played_ms("item_a") >= 2990, 20)
+        await helpers.wait_until(lambda: sum(taps.heard_ms().values()) >= 2900, 10)
+        heard = taps.heard_ms()
+    finally:
+        taps.stop()
+    assert heard[second_sink] >= 1000  # the rest, on the new sink
+    assert 2900 <= sum(heard.values()) <= 3000 + 300  # <= 100 ms lost, little twice
+    assert listener.started == ["item_a"] and not listener.faults
+    assert streams_of(pulse, os.getpid()) == {"sink": second_sink, "source": "mic.monitor"}
+
+
+async def _reply_moves(pulse, backend_factory, tmp_path, move, to: str) -> dict[str, int]:
+    """Play a 3 s reply; after 1 s heard, ``move()``; what each sink's monitor heard."""
+    taps = Taps(pulse, tmp_path, "speaker", "speakerB")
+    try:
+        await taps.attached()
+        backend, listener = await backend_factory()
+        for chunk in np.array_split(tone(1000, 3.0), 20):
+            backend.play("item_a", chunk.tobytes())
+        await helpers.wait_until(lambda: sum(taps.heard_ms().values()) >= 1000, 20)
+        move()
+        await helpers.wait_until(lambda: backend.played_ms("item_a") >= 2990, 20)
+        await helpers.wait_until(lambda: taps.heard_ms()[to] >= 1000, 10)
+        assert not listener.faults and not backend.faulted
+        assert streams_of(pulse, os.getpid()).get("sink") == to
+        return taps.heard_ms()
+    finally:
+        taps.stop()
+
+
+async def test_a_new_default_sink_takes_the_rest_of_the_reply(
+    pulse, second_sink, backend_factory, tmp_path
+):
+    """Regression: the ALSA ``pulse`` plugin follows the default sink by itself."""
+    try:
+        heard = await _reply_moves(
+            pulse,
+            backend_factory,
+            tmp_path,
+            lambda: pulse.run("pactl", "set-default-sink", second_sink),
+            second_sink,
+        )
+    finally:
+        pulse.run("pactl", "set-default-sink", "speaker")
+    assert heard["speaker"] >= 900 and heard[second_sink] >= 1000
+
+
+async def test_an_unplugged_sink_hands_the_reply_to_the_default(pulse, backend_factory, tmp_path):
+    """Regression: the sink we play on is unloaded (unplugged): the rest goes to the default."""
+    module = pulse.run("pactl", "load-module", "module-null-sink", "sink_name=speakerB").stdout
+    pulse.run("pactl", "set-default-sink", "speakerB")
+    try:
+
+        def unplug() -> None:
+            pulse.run("pactl", "set-default-sink", "speaker")
+            pulse.run("pactl", "unload-module", module.strip())
+
+        heard = await _reply_moves(pulse, backend_factory, tmp_path, unplug, "speaker")
+    finally:
+        pulse.run("pactl", "set-default-sink", "speaker")
+    assert heard["speaker"] >= 1000

@@ -48,12 +48,12 @@ def dominant_hz(x: np.ndarray, rate: int = SAMPLE_RATE) -> float:
 class MonitorTap:
     """``parec`` of the speaker sink's monitor into a raw file: what a listener hears."""
 
-    def __init__(self, pulse, path: Path) -> None:
+    def __init__(self, pulse, path: Path, sink: str = "speaker") -> None:
         self.path = path
         self._file = open(path, "wb")  # noqa: SIM115 - closed in stop()
         self._proc = pulse.popen(
             "parec",
-            "--device=speaker.monitor",
+            f"--device={sink}.monitor",
             f"--rate={SAMPLE_RATE}",
             "--channels=1",
             "--format=s16le",
@@ -89,25 +89,6 @@ class MonitorTap:
         self._proc.terminate()
         self._proc.wait(timeout=10)
         self._file.close()
-
-
-@pytest.fixture
-async def backend_factory():
-    made: list[SoundDeviceBackend] = []
-
-    async def make(
-        echo_reference: bool = False, **kwargs
-    ) -> tuple[SoundDeviceBackend, RecordingListener]:
-        backend = SoundDeviceBackend("pulse", "pulse", **kwargs)
-        backend.echo_reference = echo_reference
-        listener = RecordingListener()
-        await backend.start(asyncio.get_running_loop(), listener)
-        made.append(backend)
-        return backend, listener
-
-    yield make
-    for backend in made:
-        await backend.stop()
 
 
 EACH_WAY = pytest.mark.parametrize("pulse", PULSE_MODES, indirect=True)

@@ -29,12 +29,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
-from . import devices
+from . import devices, pulse
 from .base import SAMPLE_RATE, SILENCE_DB, AudioError, AudioListener
 from .callbacks import RealtimeCallbacks
 from .playback import RingBackend, pcm_to_samples
@@ -43,7 +44,9 @@ from .resample import StreamResampler
 from .ring import PlaybackRing, SampleRing
 from .streams import DeviceStreams
 
-__all__ = ["SoundDeviceBackend"]
+__all__ = ["DeviceKind", "SoundDeviceBackend"]
+
+DeviceKind = Literal["input", "output"]
 
 OUTPUT_LATENCY_S = 0.2
 """Output device buffer asked of PortAudio: callbacks may be this late without a gap.
@@ -140,7 +143,9 @@ class SoundDeviceBackend(RingBackend):
         self._last_play = 0.0
         self._underruns_seen = 0
         self._underflows_seen = 0
-        self._out_index = -1
+        self._out_index = self._in_index = -1
+        self.pulse_choice: dict[str, str] = {}
+        """The PulseAudio sink ("output") or source ("input") chosen on the device screen."""
         self._recovery: asyncio.Task[None] | None = None
         self._reopening = asyncio.Lock()
 
@@ -177,11 +182,13 @@ class SoundDeviceBackend(RingBackend):
             state = "reconnecting" if self.recovering else "lost"
             return f"audio: {state} ({self.notice})"
         parts = []
-        for label, name, rate in (
-            ("mic", self._in_name, self._in_rate),
-            ("speaker", self._out_name, self._out_rate),
+        for label, kind, name, rate in (
+            ("mic", "input", self._in_name, self._in_rate),
+            ("speaker", "output", self._out_name, self._out_rate),
         ):
             if name:
+                if kind in self.pulse_choice:
+                    name += f" ({self.pulse_choice[kind]})"
                 note = f" @{rate / 1000:g}k resampled" if rate != SAMPLE_RATE else ""
                 parts.append(f"{label} {name}{note}")
         server = self.server.split(" at ")[0] if self.server else "PortAudio"
@@ -232,6 +239,88 @@ class SoundDeviceBackend(RingBackend):
             changed = self._open(fallback=True)
             self.faulted = self.recovering = False
             return changed
+
+    async def use_device(
+        self, kind: DeviceKind, spec: int | str | None, *, pulse_name: str | None = None
+    ) -> None:
+        """Switch the input or output to ``spec`` (an index, a name part, or None for the
+        default) mid-session; ``pulse_name``: through PortAudio's ``pulse`` device, to that
+        PulseAudio sink or source. Only that stream changes: the rings, the capture queue and
+        the session go on, and what the old output held unheard plays on the new one from
+        where it was. AudioError when it cannot open (the old device is kept)."""
+        async with self._reopening:
+            before = self.input_device if kind == "input" else self.output_device
+            old_pulse = self.pulse_choice.get(kind)
+            self._choose(kind, spec, pulse_name)
+            if self.faulted or self._sd is None:
+                return  # the recovery opens what was chosen
+            try:
+                index = devices.resolve_device(self._sd, spec, kind)
+                rate = self._in_rate if kind == "input" else self._out_rate
+                if self.full_duplex or not devices.supports_rate(self._sd, index, kind, rate):
+                    self._close_streams()  # another rate: everything is set up again
+                    self._open()
+                else:
+                    self._swap_stream(kind, index)
+            except AudioError:
+                self._choose(kind, before, old_pulse)
+                if not self._streams.all:
+                    self._open_or_fault()
+                raise
+
+    def _choose(self, kind: DeviceKind, spec: int | str | None, pulse_name: str | None) -> None:
+        if kind == "input":
+            self.input_device = spec
+        else:
+            self.output_device = spec
+        if pulse_name or kind in self.pulse_choice:  # else the user's PULSE_SINK stays
+            pulse.direct(os.environ, kind, pulse_name)
+        if pulse_name:
+            self.pulse_choice[kind] = pulse_name
+        else:
+            self.pulse_choice.pop(kind, None)
+
+    def _swap_stream(self, kind: DeviceKind, index: int) -> None:
+        """Replace one running stream by one on device ``index`` (same rate)."""
+        streams = self._streams
+        previous = self._in_index if kind == "input" else self._out_index
+        latency = self.latency if kind == "input" else self.output_latency
+        streams.drop(kind)
+        if kind == "output":
+            self.ring.requeue_device_queue()
+        try:
+            self._open_stream(kind, index, latency)
+        except AudioError:
+            self._start_swapped(kind, previous, latency)  # back to the old one
+            raise
+        self._start_swapped(kind, None, latency)
+        name = next((d.name for d in devices.query(self._sd) if d.index == index), str(index))
+        if kind == "input":
+            self._in_index, self._in_name = index, name
+        else:
+            self._out_index, self._out_name = index, name
+        self._calls_seen = self.callbacks.calls
+        self._stall_since = self._loop.time() if self._loop is not None else 0.0
+
+    def _start_swapped(self, kind: DeviceKind, reopen: int | None, latency: Any) -> None:
+        """Start the new stream of ``kind`` (opening it on ``reopen`` first, if given);
+        a failure is a lost device."""
+        try:
+            if reopen is not None:
+                self._open_stream(kind, reopen, latency)
+            stream = self._streams.input if kind == "input" else self._streams.output
+            stream.start()
+        except Exception as exc:  # AudioError, PortAudioError: a device that vanished
+            self._streams.closing = False
+            self._fault(f"audio {kind} could not start: {exc}")
+            raise AudioError(f"audio {kind} could not start: {exc}") from exc
+        self._streams.closing = False
+
+    def _open_or_fault(self) -> None:
+        try:
+            self._open()
+        except AudioError as exc:
+            self._fault(str(exc))
 
     def _start_recovery(self) -> None:
         if self._recovery is None and self._loop is not None:
@@ -342,7 +431,7 @@ class SoundDeviceBackend(RingBackend):
         gone: list[str] = []
         in_index = self._resolve(self.input_device, "input", gone if fallback else None)
         out_index = self._resolve(self.output_device, "output", gone if fallback else None)
-        self._out_index = out_index
+        self._in_index, self._out_index = in_index, out_index
         in_rate = devices.pick_rate(sd, in_index, "input", self.device_rate)
         out_rate = devices.pick_rate(sd, out_index, "output", self.device_rate)
         if self.full_duplex:

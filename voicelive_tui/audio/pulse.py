@@ -174,3 +174,17 @@ def save_cookie(source: BinaryIO, env: Mapping[str, str]) -> Path:
         out.write(data)
     os.chmod(path, 0o600)
     return path
+
+
+CHOICE_VARIABLES = {"output": "PULSE_SINK", "input": "PULSE_SOURCE"}
+"""libpulse's own variables: where a new stream that names no device goes."""
+
+
+def direct(env: MutableMapping[str, str], kind: str, name: str | None) -> None:
+    """Send streams opened from now on through PortAudio's ``pulse`` device to the sink
+    (``kind`` output) or source (input) ``name``; None: to the server's default."""
+    variable = CHOICE_VARIABLES[kind]
+    if name:
+        env[variable] = name
+    else:
+        env.pop(variable, None)
