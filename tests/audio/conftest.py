@@ -101,23 +101,6 @@ async def backend_factory():
     """Start SoundDeviceBackends on the ``pulse`` devices; all stopped afterwards."""
     made: list[SoundDeviceBackend] = []
 
-    async def make(**kwargs) -> tuple[SoundDeviceBackend, RecordingListener]:
-        backend = SoundDeviceBackend("pulse", "pulse", **kwargs)
-        listener = RecordingListener()
-        await backend.start(asyncio.get_running_loop(), listener)
-        made.append(backend)
-        return backend, listener
-
-    yield make
-    for backend in made:
-        await backend.stop()
-
-
-@pytest.fixture
-async def backend_factory():
-    """Start SoundDeviceBackends on the ``pulse`` devices; all stopped afterwards."""
-    made: list[SoundDeviceBackend] = []
-
     async def make(
         echo_reference: bool = False, **kwargs
     ) -> tuple[SoundDeviceBackend, RecordingListener]:
@@ -131,3 +114,11 @@ async def backend_factory():
     yield make
     for backend in made:
         await backend.stop()
+
+
+@pytest.fixture
+def second_sink(pulse):
+    """A second null sink, ``speakerB``, for the time of one test."""
+    module = pulse.run("pactl", "load-module", "module-null-sink", "sink_name=speakerB").stdout
+    yield "speakerB"
+    pulse.run("pactl", "unload-module", module.strip())

@@ -156,14 +156,6 @@ async def test_console_talks_again_after_the_sound_server_returns(
     assert out.count("🤖 Agent responded with audio transcript") == 2, text
 
 
-@pytest.fixture
-def second_sink(pulse):
-    """A second null sink, ``speakerB``, for the time of one test."""
-    module = pulse.run("pactl", "load-module", "module-null-sink", "sink_name=speakerB").stdout
-    yield "speakerB"
-    pulse.run("pactl", "unload-module", module.strip())
-
-
 class Taps:
     """Monitor taps on several sinks, attached before anything plays."""
 

@@ -21,9 +21,12 @@ from __future__ import annotations
 import abc
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .choices import DeviceEntry, InputLevels
 
 SAMPLE_RATE = 24_000
 """Voice Live's PCM16 rate, used on the wire in both directions."""
@@ -136,6 +139,18 @@ class AudioBackend(abc.ABC):
     async def reopen(self) -> None:
         """Try again to open devices after a fault. Raises AudioError on failure."""
         return None
+
+    def device_entries(self) -> list[DeviceEntry]:
+        """The devices to choose from (the device screen; blocking: call from a thread)."""
+        return []
+
+    def open_meters(self, entries: list[DeviceEntry]) -> InputLevels | None:
+        """Live levels of ``entries``' inputs while the device screen is open (or None)."""
+        return None
+
+    async def choose_device(self, entry: DeviceEntry) -> None:
+        """Switch to ``entry`` mid-session. Raises AudioError when it cannot."""
+        raise AudioError(f"this run has no sound devices to switch ({self.describe()})")
 
     def stats(self) -> dict[str, int]:
         """Counters for the status bar and the log at close: ``underruns`` (the speaker

@@ -31,22 +31,22 @@ import asyncio
 import contextlib
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
-from . import devices, pulse
+from . import devices, inventory, pulse
 from .base import SAMPLE_RATE, SILENCE_DB, AudioError, AudioListener
 from .callbacks import RealtimeCallbacks
+from .choices import DeviceEntry, DeviceKind
+from .inventory import InputMeters
 from .playback import RingBackend, pcm_to_samples
 from .reference import ReferenceHistory, ReferenceReader
 from .resample import StreamResampler
 from .ring import PlaybackRing, SampleRing
 from .streams import DeviceStreams
 
-__all__ = ["DeviceKind", "SoundDeviceBackend"]
-
-DeviceKind = Literal["input", "output"]
+__all__ = ["SoundDeviceBackend"]
 
 OUTPUT_LATENCY_S = 0.2
 """Output device buffer asked of PortAudio: callbacks may be this late without a gap.
@@ -239,6 +239,33 @@ class SoundDeviceBackend(RingBackend):
             changed = self._open(fallback=True)
             self.faulted = self.recovering = False
             return changed
+
+    def device_entries(self) -> list[DeviceEntry]:
+        """PortAudio's devices and the PulseAudio server's, marked (blocking: a thread)."""
+        if self._sd is None:
+            return []
+        found = devices.query(self._sd)
+        server = (
+            pulse.server_devices(os.environ)
+            if inventory.pulse_plugin(found) is not None
+            else pulse.ServerDevices()
+        )
+        in_use = {
+            "input": self._in_index if self._streams.input is not None else -1,
+            "output": self._out_index if self._streams.output is not None else -1,
+        }
+        return inventory.list_entries(found, server, in_use=in_use, pulse_choice=self.pulse_choice)
+
+    def open_meters(self, entries: list[DeviceEntry]) -> InputMeters | None:
+        """Meter every input but the one in use (its level is the microphone's)."""
+        if self._sd is None:
+            return None
+        meters = InputMeters([e for e in entries if e.kind == "input" and not e.current])
+        meters.open(self._sd, os.environ)
+        return meters
+
+    async def choose_device(self, entry: DeviceEntry) -> None:
+        await self.use_device(entry.kind, entry.index, pulse_name=entry.pulse_name)
 
     async def use_device(
         self, kind: DeviceKind, spec: int | str | None, *, pulse_name: str | None = None
