@@ -119,6 +119,7 @@ class VoiceLiveApp(App[int]):
             "d",
             "devices",
             "Devices",
+            show=False,  # the footer is full at 80 columns; ? and the palette list it
             tooltip="Microphones and speakers with live input levels; Enter switches at once",
         ),
         Binding("n", "step", "Step", show=False, tooltip="--replay, paused: the next event"),
