@@ -146,8 +146,10 @@ class SoundDeviceBackend(RingBackend):
         self._out_index = self._in_index = -1
         self.pulse_choice: dict[str, str] = {}
         """The PulseAudio sink ("output") or source ("input") chosen on the device screen."""
+        self._env_before: dict[str, str | None] = {}
         self._recovery: asyncio.Task[None] | None = None
         self._reopening = asyncio.Lock()
+        self._rescanning: asyncio.Future[None] | None = None
 
     # ------------------------------------------------------------------ interface
 
@@ -180,7 +182,7 @@ class SoundDeviceBackend(RingBackend):
     def describe(self) -> str:
         if self.faulted:
             state = "reconnecting" if self.recovering else "lost"
-            return f"audio: {state} ({self.notice})"
+            return f"{state}: {self.notice}"  # the status bar: "audio reconnecting: ..."
         parts = []
         for label, kind, name, rate in (
             ("mic", "input", self._in_name, self._in_rate),
@@ -214,7 +216,14 @@ class SoundDeviceBackend(RingBackend):
                     await task
         self._housekeeping = self._recovery = None
         self.recovering = False
+        if self._rescanning is not None:  # a cancelled recovery's thread still runs
+            await asyncio.wait([self._rescanning])
         self._close_streams()
+        for variable, value in self._env_before.items():  # the process's own, as it was
+            if value is None:
+                os.environ.pop(variable, None)
+            else:
+                os.environ[variable] = value
         self._drain()
         self._capture.close()
         self._close_recorder()
@@ -232,8 +241,10 @@ class SoundDeviceBackend(RingBackend):
             if not self.faulted and self._streams.all:
                 return ""  # the other caller got there first
             self._close_streams()
+            loop = asyncio.get_running_loop()
+            self._rescanning = loop.run_in_executor(None, devices.rescan, self._sd)
             try:
-                await asyncio.to_thread(devices.rescan, self._sd)
+                await self._rescanning
             except Exception as exc:  # PortAudioError: PortAudio could not start again
                 raise AudioError(f"PortAudio could not re-initialise: {exc}") from exc
             changed = self._open(fallback=True)
@@ -301,6 +312,8 @@ class SoundDeviceBackend(RingBackend):
         else:
             self.output_device = spec
         if pulse_name or kind in self.pulse_choice:  # else the user's PULSE_SINK stays
+            variable = pulse.CHOICE_VARIABLES[kind]
+            self._env_before.setdefault(variable, os.environ.get(variable))
             pulse.direct(os.environ, kind, pulse_name)
         if pulse_name:
             self.pulse_choice[kind] = pulse_name
