@@ -71,6 +71,8 @@ RETRY_SLOWLY_AFTER_S = 120.0
 RETRY_SLOWLY_EVERY_S = 5.0
 """After two minutes without devices, one attempt every five seconds (a re-initialisation
 costs some CPU)."""
+STOP_WAIT_S = 5.0
+"""stop() waits this long for a re-initialisation of PortAudio still running."""
 RELEASE_AFTER_S = 0.1
 """Deltas stop for this long: the item's audio has all arrived and may start below the
 jitter buffer's level."""
@@ -150,6 +152,7 @@ class SoundDeviceBackend(RingBackend):
         self._recovery: asyncio.Task[None] | None = None
         self._reopening = asyncio.Lock()
         self._rescanning: asyncio.Future[None] | None = None
+        self._meters: InputMeters | None = None
 
     # ------------------------------------------------------------------ interface
 
@@ -216,8 +219,9 @@ class SoundDeviceBackend(RingBackend):
                     await task
         self._housekeeping = self._recovery = None
         self.recovering = False
+        self.close_meters()
         if self._rescanning is not None:  # a cancelled recovery's thread still runs
-            await asyncio.wait([self._rescanning])
+            await asyncio.wait([self._rescanning], timeout=STOP_WAIT_S)
         self._close_streams()
         for variable, value in self._env_before.items():  # the process's own, as it was
             if value is None:
@@ -242,11 +246,15 @@ class SoundDeviceBackend(RingBackend):
                 return ""  # the other caller got there first
             self._close_streams()
             loop = asyncio.get_running_loop()
+            self.close_meters()  # no stream of ours may be open across a re-initialisation
             self._rescanning = loop.run_in_executor(None, devices.rescan, self._sd)
             try:
                 await self._rescanning
             except Exception as exc:  # PortAudioError: PortAudio could not start again
                 raise AudioError(f"PortAudio could not re-initialise: {exc}") from exc
+            finally:
+                if self._rescanning.done():
+                    self._rescanning = None  # else stop() waits for its thread
             changed = self._open(fallback=True)
             self.faulted = self.recovering = False
             return changed
@@ -269,11 +277,19 @@ class SoundDeviceBackend(RingBackend):
 
     def open_meters(self, entries: list[DeviceEntry]) -> InputMeters | None:
         """Meter every input but the one in use (its level is the microphone's)."""
-        if self._sd is None:
+        self.close_meters()
+        if self._sd is None or self.faulted:
             return None
         meters = InputMeters([e for e in entries if e.kind == "input" and not e.current])
+        self._meters = meters  # closed before any re-initialisation of PortAudio
         meters.open(self._sd, os.environ)
         return meters
+
+    def close_meters(self) -> None:
+        """Close the device screen's input meters, if open."""
+        meters, self._meters = self._meters, None
+        if meters is not None:
+            meters.close()
 
     async def choose_device(self, entry: DeviceEntry) -> None:
         await self.use_device(entry.kind, entry.index, pulse_name=entry.pulse_name)

@@ -97,6 +97,8 @@ class DeviceScreen(ModalScreen[None]):
         current = next((i for i, e in enumerate(entries) if e.current), None)
         if current is not None:
             table.move_cursor(row=current + 1 + (entries[current].kind == "input"))
+        if self.app.screen is not self:
+            return  # closed meanwhile: no meters for a screen nobody sees
         try:
             self.meters = self.audio.open_meters(entries)
         except AudioError as exc:
