@@ -21,6 +21,7 @@ from tests.audio.pulse import PulseServer
 from tests.audio.test_real_device import MonitorTap, tone
 from tests.helpers import CLI, RecordingListener, child_env
 from tests.integration.session_helpers import TEST_KEY
+from voicelive_tui.audio.base import AudioError
 from voicelive_tui.audio.engine import SoundDeviceBackend
 
 pytestmark = pytest.mark.realaudio
@@ -59,6 +60,10 @@ async def test_backend_reopens_by_itself_when_the_server_returns(pulse_lab, tmp_
             first.stop()
             await helpers.wait_until(lambda: bool(listener.faults), 30)
             assert backend.recovering and backend.describe().startswith("reconnecting: ")
+            assert not backend.has_output and not backend.has_input
+            backend.play("lost", tone(500, 0.2).tobytes())  # dropped, no error
+            with pytest.raises(AudioError):  # r while the server is still away
+                await backend.reopen()
             second = pulse_lab.start()  # the same socket path, like a re-forwarded ssh -R
             back = time.monotonic()
             await helpers.wait_until(lambda: bool(listener.restored), 10)
@@ -93,6 +98,16 @@ class Lines:
         return "\n".join(self.lines)
 
 
+async def speak_and_hear_a_reply(server: PulseServer, speech: Path, heard: Path) -> None:
+    """Speak into the mic sink; return once 300 ms of a reply were heard on the speaker."""
+    tap = MonitorTap(server, heard)
+    try:
+        server.popen("paplay", "--device=mic", str(speech))
+        await helpers.wait_until(lambda: tap.heard_ms() >= 300, 30, f"a reply ({heard.name})")
+    finally:
+        tap.stop()
+
+
 @pytest.mark.slow
 async def test_console_talks_again_after_the_sound_server_returns(
     pulse_lab, emulator_factory, short_speech_wav: Path, tmp_path
@@ -123,12 +138,7 @@ async def test_console_talks_again_after_the_sound_server_returns(
     try:
         await helpers.wait_until(lambda: out.count("🎤 VOICE ASSISTANT READY") >= 1, 30, "ready")
         await helpers.wait_until(lambda: plays_on(first, proc.pid, "speaker"), 10)
-        tap = MonitorTap(first, tmp_path / "first.raw")
-        try:
-            first.popen("paplay", "--device=mic", str(short_speech_wav))
-            await helpers.wait_until(lambda: tap.heard_ms() >= 300, 30, "the first reply")
-        finally:
-            tap.stop()
+        await speak_and_hear_a_reply(first, short_speech_wav, tmp_path / "first.raw")
         first.stop()  # mid-reply
         await asyncio.sleep(1.0)  # the scenario: the server is away for a second
         second = pulse_lab.start()
@@ -137,12 +147,7 @@ async def test_console_talks_again_after_the_sound_server_returns(
         )
         assert streams_of(second, proc.pid).get("source") == "mic.monitor"
         await asyncio.sleep(6.0)  # the scenario: the next turn is spoken 6 s later
-        tap = MonitorTap(second, tmp_path / "second.raw")
-        try:
-            second.popen("paplay", "--device=mic", str(short_speech_wav))
-            await helpers.wait_until(lambda: tap.heard_ms() >= 300, 30, "the second reply")
-        finally:
-            tap.stop()
+        await speak_and_hear_a_reply(second, short_speech_wav, tmp_path / "second.raw")
         code = await asyncio.wait_for(proc.wait(), 30)
     finally:
         if proc.returncode is None:
