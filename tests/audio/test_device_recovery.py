@@ -254,3 +254,37 @@ async def test_an_unplugged_sink_hands_the_reply_to_the_default(pulse, backend_f
     finally:
         pulse.run("pactl", "set-default-sink", "speaker")
     assert heard["speaker"] >= 1000
+
+
+async def test_switching_the_microphone_mid_turn_loses_at_most_a_block(
+    pulse, backend_factory, tmp_path
+):
+    """The same tone plays into two microphones; switching from one to the other mid-way,
+    the captured audio goes on with at most one quiet 20 ms block between them."""
+    module = pulse.run("pactl", "load-module", "module-null-sink", "sink_name=micB").stdout
+    wav = helpers.write_wav(tmp_path / "tone.wav", tone(440, 12.0))  # capture starts late
+    players = []
+    try:
+        backend, listener = await backend_factory()
+        blocks: list[float] = []
+
+        async def collect() -> None:
+            async for block in backend.capture():
+                blocks.append(float(np.abs(np.frombuffer(block, np.int16)).max()))
+
+        collector = asyncio.create_task(collect())
+        players = [pulse.popen("paplay", f"--device={sink}", str(wav)) for sink in ("mic", "micB")]
+        await helpers.wait_until(lambda: sum(b > 2000 for b in blocks) >= 25, 20)
+        switched_at = len(blocks)
+        await backend.use_device("input", "pulse", pulse_name="micB.monitor")
+        await helpers.wait_until(lambda: len(blocks) >= switched_at + 50, 20)
+        collector.cancel()
+        assert streams_of(pulse, os.getpid()).get("source") == "micB.monitor"
+        assert not listener.faults
+    finally:
+        for player in players:
+            player.terminate()
+            player.wait(timeout=10)
+        pulse.run("pactl", "unload-module", module.strip())
+    around = blocks[switched_at - 10 : switched_at + 50]
+    assert sum(b <= 2000 for b in around) <= 1, around
