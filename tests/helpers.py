@@ -74,12 +74,16 @@ class RecordingListener:
     def __init__(self) -> None:
         self.started: list[str] = []
         self.faults: list[str] = []
+        self.restored: list[str] = []
 
     def on_playback_started(self, item_id: str, monotonic_time: float) -> None:
         self.started.append(item_id)
 
     def on_audio_fault(self, message: str) -> None:
         self.faults.append(message)
+
+    def on_audio_restored(self, message: str) -> None:
+        self.restored.append(message)
 
 
 def tone(

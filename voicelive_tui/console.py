@@ -90,7 +90,8 @@ class ConsolePrinter:
         elif isinstance(update, AudioLost):
             self.print(
                 f"{_PREFIXES[Severity.ERROR]}Audio device lost: {update.message}. "
-                "Continuing text-only."
+                "Continuing text-only"
+                + ("; reconnecting by itself." if update.reconnecting else ".")
             )
         elif isinstance(update, StateChanged):
             self._state()

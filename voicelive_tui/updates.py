@@ -95,10 +95,12 @@ class PlannedReconnect:
 
 @dataclass(frozen=True)
 class AudioLost:
-    """The audio device failed or vanished; the session runs text-only until reopened."""
+    """The audio device failed or vanished; the session runs text-only until reopened
+    (``reconnecting``: the backend retries by itself)."""
 
     message: str
     at: float = 0.0
+    reconnecting: bool = False
 
     def __post_init__(self) -> None:
         _show_safely(self, "message")

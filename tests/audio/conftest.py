@@ -18,6 +18,7 @@ start here.
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -26,6 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.helpers import RecordingListener
+from voicelive_tui.audio.engine import SoundDeviceBackend
 
 from .pulse import PulseServer, PulseUnavailable, pulse_env, start_pulse
 
@@ -90,3 +94,31 @@ def pulse_lab() -> Iterator[PulseLab]:
         for server in lab.servers:
             server.stop()
         shutil.rmtree(lab.base, ignore_errors=True)
+
+
+@pytest.fixture
+async def backend_factory():
+    """Start SoundDeviceBackends on the ``pulse`` devices; all stopped afterwards."""
+    made: list[SoundDeviceBackend] = []
+
+    async def make(
+        echo_reference: bool = False, **kwargs
+    ) -> tuple[SoundDeviceBackend, RecordingListener]:
+        backend = SoundDeviceBackend("pulse", "pulse", **kwargs)
+        backend.echo_reference = echo_reference
+        listener = RecordingListener()
+        await backend.start(asyncio.get_running_loop(), listener)
+        made.append(backend)
+        return backend, listener
+
+    yield make
+    for backend in made:
+        await backend.stop()
+
+
+@pytest.fixture
+def second_sink(pulse):
+    """A second null sink, ``speakerB``, for the time of one test."""
+    module = pulse.run("pactl", "load-module", "module-null-sink", "sink_name=speakerB").stdout
+    yield "speakerB"
+    pulse.run("pactl", "unload-module", module.strip())

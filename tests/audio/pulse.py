@@ -140,7 +140,7 @@ def start_pulse(mode: str, base: Path) -> PulseServer:
     return server
 
 
-_ENV_KEYS = ("PULSE_SERVER", "XDG_RUNTIME_DIR", "PULSE_RUNTIME_PATH")
+_ENV_KEYS = ("PULSE_SERVER", "XDG_RUNTIME_DIR", "PULSE_RUNTIME_PATH", "PULSE_SINK", "PULSE_SOURCE")
 
 
 @contextmanager

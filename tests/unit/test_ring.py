@@ -300,3 +300,58 @@ def test_two_items_across_threads_keep_their_counts():
     run_interleaved(produce, consume)
     assert done.is_set()
     assert {item: ring.played_samples(item) for item in written} == written
+
+
+def _heard_stream(ring: PlaybackRing, reads: int, block: int = 50) -> np.ndarray:
+    out = np.empty(block, np.int16)
+    blocks = []
+    for _ in range(reads):
+        ring.read_into(out)
+        blocks.append(out.copy())
+    return np.concatenate(blocks)
+
+
+def test_a_device_switch_replays_what_the_old_device_held_unheard():
+    """Switching outputs: what the old device held, never heard, plays on the new one from
+    where the listener was; nothing is counted as heard twice."""
+    ring = PlaybackRing(10_000, rate=1000)
+    ring.output_delay = 0.1  # the old device sounds a block 100 samples after it is read
+    item = np.arange(1, 601, dtype=np.int16)
+    ring.write("a", item[:200])
+    ring.write("b", item[200:])  # two items: the rewind crosses the boundary between them
+    first = _heard_stream(ring, 6)  # 300 handed; at the last read, 150 heard (+50 read)
+    heard_on_old = 300 - 100 - 50  # the device held the last 150
+    assert ring.requeue_device_queue() == 150
+    assert ring.played_samples("a") == 150 and ring.played_samples("b") == 0
+    assert ring.heard_samples("a") == 150 and ring.device_queued() == 0
+    ring.output_delay = 0.0
+    second = _heard_stream(ring, 10)
+    # The listener heard 1..150 on the old device, then 151.. on the new one.
+    heard = np.concatenate((first[:heard_on_old], second))
+    assert np.array_equal(heard[:600], item)
+    assert ring.played_samples("a") == 200 and ring.played_samples("b") == 400
+
+
+def test_nothing_before_a_barge_in_is_replayed_on_the_new_device():
+    ring = PlaybackRing(10_000, rate=1000)
+    ring.output_delay = 0.1
+    ring.write("a", np.ones(1000, np.int16))
+    _heard_stream(ring, 6)
+    ring.bump_epoch()
+    ring.drop_device_queue()
+    assert ring.requeue_device_queue() == 0
+    ring.write("b", np.full(100, 7, np.int16))
+    ring.output_delay = 0.0
+    assert set(_heard_stream(ring, 4).tolist()) == {0, 7}
+
+
+def test_silence_between_items_is_not_replayed_as_audio():
+    ring = PlaybackRing(10_000, rate=1000)
+    ring.output_delay = 0.2
+    ring.write("a", np.arange(1, 121, dtype=np.int16))
+    ring.release()
+    _heard_stream(ring, 4)  # 120 real, then 80 of silence; hearing 0..0 (200 - 200)
+    assert ring.requeue_device_queue() == 120
+    ring.output_delay = 0.0
+    again = _heard_stream(ring, 3)
+    assert np.array_equal(again[:120], np.arange(1, 121))

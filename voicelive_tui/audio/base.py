@@ -21,9 +21,12 @@ from __future__ import annotations
 import abc
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .choices import DeviceEntry, InputLevels
 
 SAMPLE_RATE = 24_000
 """Voice Live's PCM16 rate, used on the wire in both directions."""
@@ -47,7 +50,12 @@ class AudioListener(Protocol):
         """The first sample of ``item_id`` reached the output device."""
 
     def on_audio_fault(self, message: str) -> None:
-        """A device failed or vanished; the backend now runs text-only."""
+        """A device failed or vanished; the backend now runs text-only (and may be
+        reconnecting by itself)."""
+
+    def on_audio_restored(self, message: str) -> None:
+        """The backend reopened its devices by itself; ``message`` says what is used now
+        (and which named device was gone and replaced by the default)."""
 
 
 class AudioBackend(abc.ABC):
@@ -69,6 +77,8 @@ class AudioBackend(abc.ABC):
         self.notice = ""
         # True after a device failed; reopen() clears it.
         self.faulted = False
+        # True while a faulted backend retries its devices by itself.
+        self.recovering = False
         # Set before start() (only where supports_echo_reference): capture() then yields
         # interleaved stereo blocks, channel 0 the microphone, channel 1 what the speaker
         # played when it was captured (the client echo reference).
@@ -129,6 +139,18 @@ class AudioBackend(abc.ABC):
     async def reopen(self) -> None:
         """Try again to open devices after a fault. Raises AudioError on failure."""
         return None
+
+    def device_entries(self) -> list[DeviceEntry]:
+        """The devices to choose from (the device screen; blocking: call from a thread)."""
+        return []
+
+    def open_meters(self, entries: list[DeviceEntry]) -> InputLevels | None:
+        """Live levels of ``entries``' inputs while the device screen is open (or None)."""
+        return None
+
+    async def choose_device(self, entry: DeviceEntry) -> None:
+        """Switch to ``entry`` mid-session. Raises AudioError when it cannot."""
+        raise AudioError(f"this run has no sound devices to switch ({self.describe()})")
 
     def stats(self) -> dict[str, int]:
         """Counters for the status bar and the log at close: ``underruns`` (the speaker

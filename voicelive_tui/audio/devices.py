@@ -230,6 +230,16 @@ def pick_rate(sd: ModuleType, index: int, kind: str, forced: int | None = None) 
         return int(sd.query_devices(index)["default_samplerate"])
 
 
+def supports_rate(sd: ModuleType, index: int, kind: str, rate: int) -> bool:
+    """Whether device ``index`` can run ``kind`` (input, output) at ``rate``, mono PCM16."""
+    check = sd.check_input_settings if kind == "input" else sd.check_output_settings
+    try:
+        check(device=index, samplerate=rate, channels=1, dtype="int16")
+    except Exception:  # PortAudioError or ValueError
+        return False
+    return True
+
+
 def resolve_device(sd: ModuleType, spec: int | str | None, kind: str) -> int:
     """Index of the input or output (``kind``) device named by index or name substring.
 

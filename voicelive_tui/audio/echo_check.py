@@ -141,6 +141,9 @@ class _Quiet:
     def on_audio_fault(self, message: str) -> None:
         self.fault = message
 
+    def on_audio_restored(self, message: str) -> None:
+        pass  # the check failed already at the fault
+
 
 async def _until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
     loop = asyncio.get_running_loop()

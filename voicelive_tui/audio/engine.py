@@ -18,21 +18,28 @@ samples and the loop side converts with soxr (``StreamResampler``), never the ca
 A stream that ends on its own (PortAudio's finished callback -- not a real-time callback;
 it schedules ``_fault`` with ``call_soon_threadsafe`` -- an inactive stream, or no callback
 for ``STALL_S``) is a lost device: the listener gets ``on_audio_fault``, the backend goes
-text-only, and ``reopen()`` tries again.
+text-only and recovers by itself: it re-initialises PortAudio (which keeps the device list it
+read at initialisation) with no stream open and opens the devices again, after
+``RETRY_DELAYS_S`` and then every ``RETRY_EVERY_S``, until they work (``reopen()`` tries at
+once). A named device that is gone by then is replaced by the default. The listener gets
+``on_audio_restored`` with what is used now.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from . import devices
+from . import devices, inventory, pulse
 from .base import SAMPLE_RATE, SILENCE_DB, AudioError, AudioListener
 from .callbacks import RealtimeCallbacks
+from .choices import DeviceEntry, DeviceKind
+from .inventory import InputMeters
 from .playback import RingBackend, pcm_to_samples
 from .reference import ReferenceHistory, ReferenceReader
 from .resample import StreamResampler
@@ -56,6 +63,16 @@ STALL_S = 3.0
 MAX_OUTPUT_LATENCY_S = 0.8
 """The output buffer doubles after the device starved (between items), up to this."""
 MAX_PREBUFFER_MS = 640
+RETRY_DELAYS_S = (0.25, 0.5)
+"""Back-off of the first attempts to open the devices again after a lost device."""
+RETRY_EVERY_S = 1.0
+"""Then one attempt a second (a sound server that returns is used within about a second)."""
+RETRY_SLOWLY_AFTER_S = 120.0
+RETRY_SLOWLY_EVERY_S = 5.0
+"""After two minutes without devices, one attempt every five seconds (a re-initialisation
+costs some CPU)."""
+STOP_WAIT_S = 5.0
+"""stop() waits this long for a re-initialisation of PortAudio still running."""
 RELEASE_AFTER_S = 0.1
 """Deltas stop for this long: the item's audio has all arrived and may start below the
 jitter buffer's level."""
@@ -128,7 +145,14 @@ class SoundDeviceBackend(RingBackend):
         self._last_play = 0.0
         self._underruns_seen = 0
         self._underflows_seen = 0
-        self._out_index = -1
+        self._out_index = self._in_index = -1
+        self.pulse_choice: dict[str, str] = {}
+        """The PulseAudio sink ("output") or source ("input") chosen on the device screen."""
+        self._env_before: dict[str, str | None] = {}
+        self._recovery: asyncio.Task[None] | None = None
+        self._reopening = asyncio.Lock()
+        self._rescanning: asyncio.Future[None] | None = None
+        self._meters: InputMeters | None = None
 
     # ------------------------------------------------------------------ interface
 
@@ -160,13 +184,16 @@ class SoundDeviceBackend(RingBackend):
 
     def describe(self) -> str:
         if self.faulted:
-            return f"audio lost ({self.notice})"
+            state = "reconnecting" if self.recovering else "lost"
+            return f"{state}: {self.notice}"  # the status bar: "audio reconnecting: ..."
         parts = []
-        for label, name, rate in (
-            ("mic", self._in_name, self._in_rate),
-            ("speaker", self._out_name, self._out_rate),
+        for label, kind, name, rate in (
+            ("mic", "input", self._in_name, self._in_rate),
+            ("speaker", "output", self._out_name, self._out_rate),
         ):
             if name:
+                if kind in self.pulse_choice:
+                    name += f" ({self.pulse_choice[kind]})"
                 note = f" @{rate / 1000:g}k resampled" if rate != SAMPLE_RATE else ""
                 parts.append(f"{label} {name}{note}")
         server = self.server.split(" at ")[0] if self.server else "PortAudio"
@@ -185,25 +212,197 @@ class SoundDeviceBackend(RingBackend):
             self._housekeeping = loop.create_task(self._housekeep(), name="audio-housekeeping")
 
     async def stop(self) -> None:
-        task, self._housekeeping = self._housekeeping, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        for task in (self._housekeeping, self._recovery):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._housekeeping = self._recovery = None
+        self.recovering = False
+        self.close_meters()
+        if self._rescanning is not None:  # a cancelled recovery's thread still runs
+            await asyncio.wait([self._rescanning], timeout=STOP_WAIT_S)
         self._close_streams()
+        for variable, value in self._env_before.items():  # the process's own, as it was
+            if value is None:
+                os.environ.pop(variable, None)
+            else:
+                os.environ[variable] = value
         self._drain()
         self._capture.close()
         self._close_recorder()
 
     async def reopen(self) -> None:
-        """Close what is left, rescan PortAudio and open the devices again."""
+        """Close what is left, rescan PortAudio and open the devices again (at once; a
+        lost device is also retried by itself). Raises AudioError when that fails."""
         if self._loop is None or self._listener is None:
             raise AudioError("audio was never started")
-        self._close_streams()
-        devices.rescan(self._sd)
-        self._open()
-        self.faulted = False
-        self.notice = ""
+        await self._reopen_devices()
+
+    async def _reopen_devices(self) -> str:
+        """Rescan PortAudio with no stream open and open the devices; what changed."""
+        async with self._reopening:
+            if not self.faulted and self._streams.all:
+                return ""  # the other caller got there first
+            self._close_streams()
+            loop = asyncio.get_running_loop()
+            self.close_meters()  # no stream of ours may be open across a re-initialisation
+            self._rescanning = loop.run_in_executor(None, devices.rescan, self._sd)
+            try:
+                await self._rescanning
+            except Exception as exc:  # PortAudioError: PortAudio could not start again
+                raise AudioError(f"PortAudio could not re-initialise: {exc}") from exc
+            finally:
+                if self._rescanning.done():
+                    self._rescanning = None  # else stop() waits for its thread
+            changed = self._open(fallback=True)
+            self.faulted = self.recovering = False
+            return changed
+
+    def device_entries(self) -> list[DeviceEntry]:
+        """PortAudio's devices and the PulseAudio server's, marked (blocking: a thread)."""
+        if self._sd is None:
+            return []
+        found = devices.query(self._sd)
+        server = (
+            pulse.server_devices(os.environ)
+            if inventory.pulse_plugin(found) is not None
+            else pulse.ServerDevices()
+        )
+        in_use = {
+            "input": self._in_index if self._streams.input is not None else -1,
+            "output": self._out_index if self._streams.output is not None else -1,
+        }
+        return inventory.list_entries(found, server, in_use=in_use, pulse_choice=self.pulse_choice)
+
+    def open_meters(self, entries: list[DeviceEntry]) -> InputMeters | None:
+        """Meter every input but the one in use (its level is the microphone's)."""
+        self.close_meters()
+        if self._sd is None or self.faulted:
+            return None
+        meters = InputMeters([e for e in entries if e.kind == "input" and not e.current])
+        self._meters = meters  # closed before any re-initialisation of PortAudio
+        meters.open(self._sd, os.environ)
+        return meters
+
+    def close_meters(self) -> None:
+        """Close the device screen's input meters, if open."""
+        meters, self._meters = self._meters, None
+        if meters is not None:
+            meters.close()
+
+    async def choose_device(self, entry: DeviceEntry) -> None:
+        await self.use_device(entry.kind, entry.index, pulse_name=entry.pulse_name)
+
+    async def use_device(
+        self, kind: DeviceKind, spec: int | str | None, *, pulse_name: str | None = None
+    ) -> None:
+        """Switch the input or output to ``spec`` (an index, a name part, or None for the
+        default) mid-session; ``pulse_name``: through PortAudio's ``pulse`` device, to that
+        PulseAudio sink or source. Only that stream changes: the rings, the capture queue and
+        the session go on, and what the old output held unheard plays on the new one from
+        where it was. AudioError when it cannot open (the old device is kept)."""
+        async with self._reopening:
+            before = self.input_device if kind == "input" else self.output_device
+            old_pulse = self.pulse_choice.get(kind)
+            self._choose(kind, spec, pulse_name)
+            if self.faulted or self._sd is None:
+                return  # the recovery opens what was chosen
+            try:
+                index = devices.resolve_device(self._sd, spec, kind)
+                rate = self._in_rate if kind == "input" else self._out_rate
+                if self.full_duplex or not devices.supports_rate(self._sd, index, kind, rate):
+                    self._close_streams()  # another rate: everything is set up again
+                    self._open()
+                else:
+                    self._swap_stream(kind, index)
+            except AudioError:
+                self._choose(kind, before, old_pulse)
+                if not self._streams.all:
+                    self._open_or_fault()
+                raise
+
+    def _choose(self, kind: DeviceKind, spec: int | str | None, pulse_name: str | None) -> None:
+        if kind == "input":
+            self.input_device = spec
+        else:
+            self.output_device = spec
+        if pulse_name or kind in self.pulse_choice:  # else the user's PULSE_SINK stays
+            variable = pulse.CHOICE_VARIABLES[kind]
+            self._env_before.setdefault(variable, os.environ.get(variable))
+            pulse.direct(os.environ, kind, pulse_name)
+        if pulse_name:
+            self.pulse_choice[kind] = pulse_name
+        else:
+            self.pulse_choice.pop(kind, None)
+
+    def _swap_stream(self, kind: DeviceKind, index: int) -> None:
+        """Replace one running stream by one on device ``index`` (same rate)."""
+        streams = self._streams
+        previous = self._in_index if kind == "input" else self._out_index
+        latency = self.latency if kind == "input" else self.output_latency
+        streams.drop(kind)
+        if kind == "output":
+            self.ring.requeue_device_queue()
+        try:
+            self._open_stream(kind, index, latency)
+        except AudioError:
+            self._start_swapped(kind, previous, latency)  # back to the old one
+            raise
+        self._start_swapped(kind, None, latency)
+        name = next((d.name for d in devices.query(self._sd) if d.index == index), str(index))
+        if kind == "input":
+            self._in_index, self._in_name = index, name
+        else:
+            self._out_index, self._out_name = index, name
+        self._calls_seen = self.callbacks.calls
+        self._stall_since = self._loop.time() if self._loop is not None else 0.0
+
+    def _start_swapped(self, kind: DeviceKind, reopen: int | None, latency: Any) -> None:
+        """Start the new stream of ``kind`` (opening it on ``reopen`` first, if given);
+        a failure is a lost device."""
+        try:
+            if reopen is not None:
+                self._open_stream(kind, reopen, latency)
+            stream = self._streams.input if kind == "input" else self._streams.output
+            stream.start()
+        except Exception as exc:  # AudioError, PortAudioError: a device that vanished
+            self._streams.closing = False
+            self._fault(f"audio {kind} could not start: {exc}")
+            raise AudioError(f"audio {kind} could not start: {exc}") from exc
+        self._streams.closing = False
+
+    def _open_or_fault(self) -> None:
+        try:
+            self._open()
+        except AudioError as exc:
+            self._fault(str(exc))
+
+    def _start_recovery(self) -> None:
+        if self._recovery is None and self._loop is not None:
+            self.recovering = True
+            self._recovery = self._loop.create_task(self._recover(), name="audio-recovery")
+
+    async def _recover(self) -> None:
+        """Try the devices again with a back-off until they open; tell the listener."""
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        attempt = 0
+        try:
+            while self.faulted:
+                await asyncio.sleep(retry_delay(attempt, loop.time() - began))
+                attempt += 1
+                if not self.faulted:
+                    break  # reopen() did it meanwhile
+                try:
+                    changed = await self._reopen_devices()
+                except AudioError:
+                    continue
+                if self._listener is not None:
+                    said = self.describe() + (f"; {changed}" if changed else "")
+                    self._listener.on_audio_restored(said)
+        finally:
+            self._recovery = None
 
     def play(self, item_id: str, pcm: bytes) -> None:
         if not self.has_output:
@@ -278,12 +477,17 @@ class SoundDeviceBackend(RingBackend):
 
     # ------------------------------------------------------------------ opening
 
-    def _open(self) -> None:
-        """Open the streams; raise AudioError if neither direction works."""
+    def _open(self, *, fallback: bool = False) -> str:
+        """Open the streams; raise AudioError if neither direction works.
+
+        ``fallback``: a named device that is not there is replaced by the default; the
+        returned line says which went and which is used now (else it is empty)."""
         sd, streams = self._sd, self._streams
         errors: list[str] = []
-        in_index = devices.resolve_device(sd, self.input_device, "input")
-        out_index = self._out_index = devices.resolve_device(sd, self.output_device, "output")
+        gone: list[str] = []
+        in_index = self._resolve(self.input_device, "input", gone if fallback else None)
+        out_index = self._resolve(self.output_device, "output", gone if fallback else None)
+        self._in_index, self._out_index = in_index, out_index
         in_rate = devices.pick_rate(sd, in_index, "input", self.device_rate)
         out_rate = devices.pick_rate(sd, out_index, "output", self.device_rate)
         if self.full_duplex:
@@ -309,6 +513,19 @@ class SoundDeviceBackend(RingBackend):
         self._calls_seen = self.callbacks.calls
         self._stall_since = self._loop.time() if self._loop is not None else 0.0
         streams.start()
+        return "; ".join(gone)
+
+    def _resolve(self, spec: int | str | None, kind: str, gone: list[str] | None) -> int:
+        """The device index for ``spec``; with ``gone``, the default when it is missing."""
+        try:
+            return devices.resolve_device(self._sd, spec, kind)
+        except AudioError:
+            if gone is None or spec in (None, ""):
+                raise
+        index = devices.resolve_device(self._sd, None, kind)
+        name = next((d.name for d in devices.query(self._sd) if d.index == index), str(index))
+        gone.append(f"{kind} device {spec!r} is gone; using the default ({name})")
+        return index
 
     def _open_stream(self, kind: str, device: Any, latency: str | float) -> None:
         rate = self._in_rate if kind == "input" else self._out_rate
@@ -487,5 +704,13 @@ class SoundDeviceBackend(RingBackend):
         self.notice = message
         self._close_streams()
         self.epoch = self.ring.bump_epoch()  # queued audio must not play after a reopen
+        self._start_recovery()
         if self._listener is not None:
             self._listener.on_audio_fault(message)
+
+
+def retry_delay(attempt: int, down_s: float) -> float:
+    """Seconds before attempt ``attempt`` (0, 1, ...) to open lost devices again."""
+    if attempt < len(RETRY_DELAYS_S):
+        return RETRY_DELAYS_S[attempt]
+    return RETRY_SLOWLY_EVERY_S if down_s > RETRY_SLOWLY_AFTER_S else RETRY_EVERY_S

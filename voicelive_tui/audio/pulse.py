@@ -20,11 +20,14 @@ The cookie's place is ``$XDG_CONFIG_HOME/voicelive-tui/pulse-cookie`` (by defaul
 from __future__ import annotations
 
 import atexit
+import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
 from collections.abc import Mapping, MutableMapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
@@ -174,3 +177,81 @@ def save_cookie(source: BinaryIO, env: Mapping[str, str]) -> Path:
         out.write(data)
     os.chmod(path, 0o600)
     return path
+
+
+CHOICE_VARIABLES = {"output": "PULSE_SINK", "input": "PULSE_SOURCE"}
+"""libpulse's own variables: where a new stream that names no device goes."""
+
+
+def direct(env: MutableMapping[str, str], kind: str, name: str | None) -> None:
+    """Send streams opened from now on through PortAudio's ``pulse`` device to the sink
+    (``kind`` output) or source (input) ``name``; None: to the server's default."""
+    variable = CHOICE_VARIABLES[kind]
+    if name:
+        env[variable] = name
+    else:
+        env.pop(variable, None)
+
+
+@dataclass(frozen=True)
+class ServerDevice:
+    """One sink or source of the PulseAudio (or PipeWire) server."""
+
+    name: str
+    description: str
+    rate: int
+    channels: int
+
+
+@dataclass(frozen=True)
+class ServerDevices:
+    """The server's sinks and sources, and its defaults (empty when it cannot be asked)."""
+
+    sinks: list[ServerDevice] = field(default_factory=list)
+    sources: list[ServerDevice] = field(default_factory=list)
+    default_sink: str = ""
+    default_source: str = ""
+
+
+def server_devices(env: Mapping[str, str]) -> ServerDevices:
+    """Ask the server through ``pactl`` (JSON, PulseAudio 16 or PipeWire's pactl) what it
+    has; PortAudio sees only its ``pulse`` and ``default`` devices. Blocking (three short
+    ``pactl`` runs): call it from a thread."""
+    info = _pactl_json(env, "info")
+    sinks = _pactl_json(env, "list", "sinks")
+    sources = _pactl_json(env, "list", "sources")
+    if not isinstance(info, dict) or not isinstance(sinks, list) or not isinstance(sources, list):
+        return ServerDevices()
+    return ServerDevices(
+        [_server_device(d) for d in sinks if isinstance(d, dict)],
+        [_server_device(d) for d in sources if isinstance(d, dict)],
+        str(info.get("default_sink_name", "")),
+        str(info.get("default_source_name", "")),
+    )
+
+
+def _server_device(data: dict[str, object]) -> ServerDevice:
+    spec = re.search(r"(\d+)ch (\d+)Hz", str(data.get("sample_specification", "")))
+    return ServerDevice(
+        name=str(data.get("name", "")),
+        description=str(data.get("description", "")),
+        rate=int(spec.group(2)) if spec else 0,
+        channels=int(spec.group(1)) if spec else 0,
+    )
+
+
+def _pactl_json(env: Mapping[str, str], *args: str) -> object:
+    if shutil.which("pactl") is None:
+        return None
+    try:
+        done = subprocess.run(
+            ["pactl", "-f", "json", *args],
+            capture_output=True,
+            text=True,
+            timeout=3,
+            env=dict(env),
+            check=False,
+        )
+        return json.loads(done.stdout) if done.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return None

@@ -183,6 +183,9 @@ class PlaybackRing:
         """Output index being heard at the last read (``out_count - output_delay``)."""
         self.last_real_out = 0
         """Output index just after the last real (not silence) sample."""
+        self._run_from = 0
+        # Output index where the run of real samples ending at last_real_out began: the
+        # ring read those contiguously (see requeue_device_queue).
         self._last_out = [0] * slots
         self._cur_slot = -1
         self._dry_slot = -1
@@ -261,6 +264,37 @@ class PlaybackRing:
         """Producer, with the consumer stopped: the device dropped what it held unheard."""
         self._lost = (self.heard_mark, self.out_count)
 
+    def requeue_device_queue(self) -> int:
+        """Producer, with the consumer stopped (the output device is being switched): what
+        the old device held unheard goes back to the front of the ring, to be played by the
+        next one from where the listener was. Returns how many samples went back."""
+        r = self._read
+        seg_end, seg_cap = self._seg_end, len(self._seg_end)
+        n = self.last_real_out - max(self.heard_mark, self._run_from)
+        # Not before a barge-in's barrier, nor into what the producer wrote over since.
+        n = min(n, r - self._barrier[1], r + self.capacity - self._write)
+        if n <= 0:
+            return 0
+        back = r - n
+        s = self._seg_read
+        while s > 0 and seg_end[(s - 1) % seg_cap] > back:
+            if s - 1 <= self._seg_write - seg_cap:
+                return 0  # that segment's entry was reused: its item is unknown
+            s -= 1
+        pos, i = back, s
+        while pos < r:
+            stop = min(seg_end[i % seg_cap], r)
+            if stop > pos:
+                slot = self._seg_slot[i % seg_cap]
+                self._played[slot] -= stop - pos
+                self._last_out[slot] = self.heard_mark
+            pos = stop
+            i += 1
+        self._seg_read = s
+        self._read = back
+        self.last_real_out = self.heard_mark
+        return n
+
     def heard_samples(self, item_id: str) -> int:
         """Samples of ``item_id`` heard so far: played, minus what was still in the device."""
         slot = self._slot_of.get(item_id)
@@ -337,11 +371,13 @@ class PlaybackRing:
         self.heard_mark = base - int(self.output_delay * self.rate)
         seg_end = self._seg_end
         seg_cap = len(seg_end)
+        run_goes_on = self.last_real_out == base
         if r < start:
             self.discarded += start - r
             r = start
             self._was_playing = False  # silence after a barge-in is not an underrun
             self._dry_slot = -1
+            run_goes_on = False
         # Move past finished segments, never past the newest (it may still grow).
         s = self._seg_read
         while s + 1 < self._seg_write and seg_end[s % seg_cap] <= r:
@@ -359,6 +395,8 @@ class PlaybackRing:
             self._dry_slot = -1
             _copy_out(self._buf, r, out, k)
             self._account(r, r + k, base - r)
+            if not run_goes_on:
+                self._run_from = base
             self._read = r + k
             self.last_real_out = base + k
         if k < n:

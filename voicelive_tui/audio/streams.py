@@ -83,10 +83,21 @@ class DeviceStreams:
 
     def drop_output(self) -> None:
         """Abort and forget the output stream, to open it again (``closing`` stays set)."""
+        self.drop("output")
+
+    def drop(self, kind: str) -> None:
+        """Abort and forget the ``input`` or ``output`` stream, to open another in its
+        place (``closing`` stays set until that one starts)."""
         self.closing = True
-        _abort(self.output)
-        self.all.remove(self.output)
-        self.output = None
+        stream = self.input if kind == "input" else self.output
+        if stream is None:
+            return
+        _abort(stream)
+        self.all.remove(stream)
+        if kind == "input":
+            self.input = None
+        else:
+            self.output = None
 
 
 def _abort(stream: Any) -> None:

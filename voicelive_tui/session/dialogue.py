@@ -515,4 +515,9 @@ class Dialogue:
 
     def on_audio_fault(self, message: str) -> None:
         log.error("Audio device lost: %s", message)
-        self._emit(AudioLost(message, self.clock()))
+        self._emit(AudioLost(message, self.clock(), reconnecting=self.audio.recovering))
+
+    def on_audio_restored(self, message: str) -> None:
+        log.info("Audio back: %s", message)
+        self.notice(f"Audio back: {message}")
+        self._emit(StateChanged(self.clock()))

@@ -30,6 +30,7 @@ from textual.theme import Theme
 from textual.widgets import Input
 from textual.worker import Worker, WorkerState
 
+from voicelive_tui.audio.backends import NullBackend
 from voicelive_tui.config import Settings
 from voicelive_tui.config.preferences import save_preference
 from voicelive_tui.conversation.export import conversation_markdown
@@ -53,6 +54,7 @@ from voicelive_tui.ui.screen import DashboardScreen
 from voicelive_tui.ui.signals import quit_on_signals, wait_for_foreground
 from voicelive_tui.ui.widgets.approval import ApprovalScreen
 from voicelive_tui.ui.widgets.conversation import ConversationPanel
+from voicelive_tui.ui.widgets.devices_view import DeviceScreen
 from voicelive_tui.ui.widgets.events import ARROWS, EventLog
 from voicelive_tui.ui.widgets.help import HelpScreen
 from voicelive_tui.ui.widgets.inputs import ClosingInput, FilterInput, MessageInput
@@ -113,6 +115,13 @@ class VoiceLiveApp(App[int]):
         Binding("p", "pause_events", "Pause", tooltip="Pause or resume following events"),
         Binding("c", "clear_events", "Clear", tooltip="Clear the event stream"),
         Binding("r", "reconnect", "Reconnect", tooltip="Drop the socket and connect again"),
+        Binding(
+            "d",
+            "devices",
+            "Devices",
+            show=False,  # the footer is full at 80 columns; ? and the palette list it
+            tooltip="Microphones and speakers with live input levels; Enter switches at once",
+        ),
         Binding("n", "step", "Step", show=False, tooltip="--replay, paused: the next event"),
         Binding("l", "latency", "Latency", tooltip="Latency by stage, p50 to p99, the worst turn"),
         Binding("u", "usage", "Usage", tooltip="Tokens per turn and for the session"),
@@ -292,7 +301,12 @@ class VoiceLiveApp(App[int]):
         elif isinstance(update, Notice):
             self.post_message(SessionNotice(update.text, update.severity))
         elif isinstance(update, AudioLost):
-            text = f"Audio device lost: {update.message}. Continuing text-only (press r to retry)."
+            then = (
+                "reconnecting by itself (r retries now)"
+                if update.reconnecting
+                else "press r to retry"
+            )
+            text = f"Audio device lost: {update.message}. Continuing text-only; {then}."
             self.post_message(SessionNotice(text, Severity.ERROR))
             self._conversation_changed()
         else:
@@ -456,6 +470,12 @@ class VoiceLiveApp(App[int]):
             return
         session = self.session
         self.push_screen(LatencyScreen(lambda: session.conversation.latencies if session else []))
+
+    def action_devices(self) -> None:
+        if isinstance(self.screen, DeviceScreen):
+            return
+        audio = self.session.audio if self.session is not None else NullBackend()
+        self.push_screen(DeviceScreen(audio))
 
     def action_usage(self) -> None:
         if isinstance(self.screen, UsageScreen):

@@ -63,7 +63,9 @@ def audio_status(audio: AudioBackend) -> AudioStatus:
 
 def _devices_line(audio: AudioBackend) -> str:
     line = audio.describe()
-    return f"{line} - r to retry" if audio.faulted else line
+    if audio.faulted:
+        return f"{line} - r to retry now" if audio.recovering else f"{line} - r to retry"
+    return line
 
 
 class DashboardScreen(Screen[None]):
