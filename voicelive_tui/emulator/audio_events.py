@@ -6,6 +6,7 @@ import asyncio
 import base64
 import binascii
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 from azure.ai.voicelive import models as m
@@ -23,6 +24,8 @@ from .recognition import (
 from .responder import ActiveResponse
 from .state import ConnectionRecord, StoredItem, new_id
 from .tools import mcp_servers, mcp_tools_for
+from .turn_end import end_wait_ms, recognises_words, without_fillers
+from .vad import VadEvent
 
 __all__ = ["AudioEvents"]
 
@@ -107,9 +110,9 @@ class AudioEvents:
         self.record.appended_audio_bytes += len(pcm)
         pcm = self.echo.microphone(pcm, asyncio.get_running_loop().time())
         for vad_event, item_id in self.audio.append(pcm):
-            self.record.vad_events.append(vad_event)
             ms = vad_event.ms
             if vad_event.kind == "started":
+                self.record.vad_events.append(vad_event)
                 # The worker starts while the user is still speaking (about 0.3 s of CPU):
                 # a session that never hears speech never pays for it.
                 self.recogniser.warm_up()
@@ -119,7 +122,8 @@ class AudioEvents:
                 td = self.session.get("turn_detection") or {}
                 if self.active is not None and td.get("interrupt_response", True):
                     await self._cancel_active("turn_detected")
-            else:
+            elif vad_event.kind == "ended" or not await self._hold(ms):
+                self.record.vad_events.append(VadEvent("stopped", ms))
                 await self.send(
                     m.ServerEventInputAudioBufferSpeechStopped(audio_end_ms=ms, item_id=item_id)
                 )
@@ -128,6 +132,25 @@ class AudioEvents:
                 td = self.session.get("turn_detection") or {}
                 if td.get("create_response", True) and self.active is None:
                     await self._start_response({})
+
+    async def _hold(self, end_ms: int) -> bool:
+        """Speech stopped at ``end_ms``: True when the detector waits longer before ending
+        the turn (turn_end), which then continues if the user goes on."""
+        td = self.session.get("turn_detection") or {}
+        words: str | None = None
+        if recognises_words(td, self.session):
+            try:
+                heard = await self.recogniser.transcribe(
+                    self.audio.peek_turn(end_ms), self.audio.rate, bias_phrases(self.session)
+                )
+                words = heard.text
+            except RecognitionError:
+                words = None
+        wait = end_wait_ms(td, self.session, words)
+        if wait <= self.audio.window_ms:
+            return False
+        self.audio.hold(end_ms, end_ms + wait)
+        return True
 
     async def _commit(self, pcm: bytes, rate: int, item_id: str) -> None:
         previous = self.conversation.last_id()
@@ -167,6 +190,9 @@ class AudioEvents:
                 )
             )
             return
+        td = self.session.get("turn_detection") or {}
+        if td.get("remove_filler_words"):
+            heard = replace(heard, text=without_fillers(heard.text))
         item.text = heard.text
         if streaming:
             # As a streaming transcription model sends its text: a few words at a time.

@@ -36,6 +36,12 @@ VAD_TYPES = {
     "azure_semantic_vad_en",
     "azure_semantic_vad_multilingual",
 }
+EOU_MODELS = {
+    "semantic_detection_v1",
+    "semantic_detection_v1_en",
+    "semantic_detection_v1_multilingual",
+}
+EOU_LEVELS = {"low", "medium", "high", "default"}
 DEFAULT_TURN_DETECTION: dict[str, Any] = {
     "type": "server_vad",
     "threshold": 0.5,
@@ -129,10 +135,53 @@ def _check_turn_detection(td: Any) -> dict[str, Any] | None:
             f"{key} must be an integer from 0 to 10000",
             f"{param}.{key}",
         )
-    for key in ("create_response", "interrupt_response", "auto_truncate"):
+    for key in ("create_response", "interrupt_response", "auto_truncate", "remove_filler_words"):
         if key in merged:
             _check(isinstance(merged[key], bool), f"{key} must be a boolean", f"{param}.{key}")
+    if "speech_duration_ms" in merged:
+        value = merged["speech_duration_ms"]
+        _check(
+            _is_int(value) and 0 <= value <= 10_000,
+            "speech_duration_ms must be an integer from 0 to 10000",
+            f"{param}.speech_duration_ms",
+        )
+    if "languages" in merged:
+        langs = merged["languages"]
+        _check(
+            isinstance(langs, list) and all(isinstance(x, str) and x for x in langs),
+            "languages must be a list of BCP-47 language codes",
+            f"{param}.languages",
+        )
+    if merged.get("end_of_utterance_detection") is not None:
+        _check_eou(merged["end_of_utterance_detection"], f"{param}.end_of_utterance_detection")
     return merged
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_eou(eou: Any, param: str) -> None:
+    _check(isinstance(eou, dict), "end_of_utterance_detection must be an object or null", param)
+    _check(
+        eou.get("model") in EOU_MODELS,
+        f"Unsupported end_of_utterance_detection model {eou.get('model')!r};"
+        f" expected one of {', '.join(sorted(EOU_MODELS))}",
+        f"{param}.model",
+    )
+    level = eou.get("threshold_level", "default")
+    _check(
+        level in EOU_LEVELS,
+        f"threshold_level must be one of low, medium, high, default; got {level!r}",
+        f"{param}.threshold_level",
+    )
+    if "timeout_ms" in eou:
+        timeout = eou["timeout_ms"]
+        _check(
+            _is_int(timeout) and 0 <= timeout <= 10_000,
+            "timeout_ms must be an integer from 0 to 10000",
+            f"{param}.timeout_ms",
+        )
 
 
 def merge_session(current: dict[str, Any], update: Any) -> dict[str, Any]:
