@@ -18,6 +18,7 @@ from voicelive_tui.conversation.latency import TurnTiming
 from voicelive_tui.conversation.renewal import RESTORED_PREFIX, Renewal
 from voicelive_tui.conversation.turn_timer import TurnTimer
 from voicelive_tui.conversation.turns import (
+    TURN_KEYS,
     ConnectionState,
     SessionInfo,
     Turn,
@@ -269,7 +270,9 @@ class Conversation:
         self.session.agent_name = shown(agent.get("name")) or self.session.agent_name
         if "expires_at" in session:
             self.session.expires_at = unix_time(session.get("expires_at"))
+        self.session.turn_config = {k: session[k] for k in TURN_KEYS if k in session}
         if event.get("type") == "session.updated":
+            self.session.refused = {}
             self.connection = ConnectionState.READY
             self.reconnect_in_s = None
 
@@ -446,9 +449,15 @@ class Conversation:
             turn.citations.append(clean)
 
     def _error(self, event: dict[str, Any], now: float) -> None:
-        message = str(obj(event.get("error")).get("message", ""))
+        error = obj(event.get("error"))
+        message = str(error.get("message", ""))
         if not is_benign_cancel_error(message):
             self.errors.append(displayable(message, one_line=True))
+        param = error.get("param")
+        if isinstance(param, str) and param.startswith("session"):
+            self.session.refused[displayable(param, one_line=True)] = displayable(
+                message, one_line=True
+            )
 
     def _end_response(self, status: str | None) -> None:
         if status:

@@ -42,6 +42,7 @@ from voicelive_tui.conversation.renewal import kept_by, restorable, restored_ite
 from voicelive_tui.conversation.turns import VadState
 from voicelive_tui.logs import PLAYBACK_STARTED, RunLogs
 from voicelive_tui.protocol import APPEND, ident, is_benign_cancel_error, shown
+from voicelive_tui.safe_text import displayable
 from voicelive_tui.session.bargein import plan_barge_in
 from voicelive_tui.session.frames import MALFORMED
 from voicelive_tui.session.reconnect import short_error
@@ -447,9 +448,14 @@ class Dialogue:
         self.notice(f"Voice Live warning: {message}", Severity.WARNING)
 
     async def _on_error(self, payload: dict[str, Any]) -> None:
-        message = (payload.get("error") or {}).get("message", "")
+        error = payload.get("error") or {}
+        message = error.get("message", "")
         if is_benign_cancel_error(message):
             log.debug("Benign cancellation error: %s", message)
+        elif str(error.get("param") or "").startswith("session"):
+            # A setting the service refused (a live edit): the user must see why.
+            refused = displayable(f"{error.get('param')}: {message}", one_line=True)
+            self.notice(f"Voice Live refused {refused}", Severity.ERROR)
         else:
             log.error("VoiceLive error: %s", message)
 
