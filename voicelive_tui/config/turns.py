@@ -13,14 +13,19 @@ from typing import Any, Literal, get_args
 
 __all__ = [
     "DETECTORS",
+    "TEXT_FIELDS",
     "EOU_LEVELS",
     "NOISE_REDUCTIONS",
     "SEMANTIC_DETECTORS",
     "Detector",
     "TurnTaking",
+    "echoed_fields",
     "eou_model",
+    "field_of_param",
     "noise_reduction_wire",
+    "parse_bool",
     "parse_field",
+    "show_value",
     "transcription_wire",
     "turn_detection_wire",
 ]
@@ -123,6 +128,7 @@ TEXT_FIELDS: dict[str, str] = {
     "transcription_model": "transcription model",
     "transcription_language": "transcription language",
     "phrase_list": "phrase list",
+    "push_to_talk": "push to talk",
 }
 """The editable fields in the settings screen's order, with their labels."""
 
@@ -204,7 +210,10 @@ def parse_field(name: str, text: str) -> object:
     kind = str(kinds[name])
     raw = text.strip()
     if "bool" in kind:
-        return parse_bool(raw)
+        value = parse_bool(raw)
+        if value is None and "None" not in kind:
+            raise ValueError("must be on or off")
+        return value
     if "tuple" in kind:
         return tuple(part.strip() for part in raw.split(",") if part.strip())
     if kind.startswith("int"):
@@ -274,3 +283,33 @@ def transcription_wire(turns: TurnTaking) -> dict[str, Any]:
     if turns.phrase_list:
         wire["phrase_list"] = list(turns.phrase_list)
     return wire
+
+
+def echoed_fields(turn_config: dict[str, Any]) -> dict[str, object]:
+    """The :class:`TurnTaking` fields as the service echoed them in ``session.updated``
+    (the inverse of the wire helpers above); a field absent from the echo is absent here."""
+    out: dict[str, object] = {}
+    if "turn_detection" in turn_config:
+        td = turn_config["turn_detection"]
+        if not isinstance(td, dict):
+            out["detector"] = "none"
+        else:
+            out["detector"] = td.get("type")
+            for wire_name, name in _WIRE_FIELD.items():
+                if wire_name in td and name not in ("eou", "detector"):
+                    value = td[wire_name]
+                    out[name] = tuple(value) if isinstance(value, list) else value
+            eou = td.get("end_of_utterance_detection")
+            out["eou"] = eou.get("threshold_level", "default") if isinstance(eou, dict) else "off"
+            if isinstance(eou, dict) and "timeout_ms" in eou:
+                out["eou_timeout_ms"] = eou["timeout_ms"]
+    if "input_audio_noise_reduction" in turn_config:
+        noise = turn_config["input_audio_noise_reduction"]
+        out["noise_reduction"] = noise.get("type") if isinstance(noise, dict) else "off"
+    transcription = turn_config.get("input_audio_transcription")
+    if isinstance(transcription, dict):
+        out["transcription_model"] = transcription.get("model")
+        out["transcription_language"] = transcription.get("language")
+        phrases = transcription.get("phrase_list")
+        out["phrase_list"] = tuple(phrases) if isinstance(phrases, list) else ()
+    return out

@@ -69,6 +69,10 @@ class Conversation:
     outages: int = 0
     answered_user_turns: int = 0
     muted: bool = False
+    push_to_talk: bool = False
+    """Tap to talk is on: the client ends turns (no server VAD)."""
+    talking: bool = False
+    """Push to talk: the microphone is open for a turn."""
     audio_in_bytes: int = 0
     audio_out_bytes: int = 0
     _user_turn_waiting: bool = False
@@ -209,6 +213,10 @@ class Conversation:
             self.timer.capture_clock.appended(pcm_ms(n), now)
         elif kind == "session.update":
             self.echo.session_sent(obj(event.get("session")))
+        elif kind == "input_audio_buffer.commit":
+            # Push to talk (or any client-ended turn): the user is done, the agent thinks.
+            self.vad = VadState.PROCESSING
+            self._user_turn_waiting = True
         elif kind == "conversation.item.create":
             item = obj(event.get("item"))
             if str(item.get("id") or "").startswith(RESTORED_PREFIX):

@@ -22,6 +22,8 @@ from azure.ai.voicelive.models import (
     ClientEvent,
     ClientEventConversationItemCreate,
     ClientEventConversationItemTruncate,
+    ClientEventInputAudioBufferClear,
+    ClientEventInputAudioBufferCommit,
     ClientEventResponseCancel,
     ClientEventResponseCreate,
     ClientEventSessionUpdate,
@@ -36,15 +38,17 @@ from voicelive_tui.audio.base import AudioBackend, AudioError
 from voicelive_tui.audio.echo_check import run_echo_check
 from voicelive_tui.audio.factory import make_backend, start_backend
 from voicelive_tui.config import Settings
+from voicelive_tui.config.turns import TurnTaking
 from voicelive_tui.conversation.alarms import LedgerAlarms
 from voicelive_tui.conversation.reducer import Conversation
 from voicelive_tui.conversation.renewal import kept_by, restorable, restored_item_id
 from voicelive_tui.conversation.turns import VadState
 from voicelive_tui.logs import PLAYBACK_STARTED, RunLogs
-from voicelive_tui.protocol import APPEND, ident, is_benign_cancel_error, shown
+from voicelive_tui.protocol import APPEND, ident, is_benign_cancel_error, pcm_ms, shown
 from voicelive_tui.safe_text import displayable
 from voicelive_tui.session.bargein import plan_barge_in
 from voicelive_tui.session.frames import MALFORMED
+from voicelive_tui.session.push_to_talk import TapAction, TapToTalk
 from voicelive_tui.session.reconnect import short_error
 from voicelive_tui.session.service_config import (
     EchoChoice,
@@ -103,6 +107,8 @@ class Dialogue:
         self.conversation.usage.model = settings.effective_model
         self.conn: VoiceLiveConnection | None = None
         self.overrides = SessionOverrides()
+        self.talk = TapToTalk()
+        self._set_push_to_talk(settings.push_to_talk)
         self.audio_item: str | None = None  # newest agent item whose audio we queued
         self.capture_task: asyncio.Task[None] | None = None
         self._emit = emit
@@ -183,6 +189,10 @@ class Dialogue:
         switch = self._echo_switch(wanted) if wanted else None
         overrides = replace(overrides, echo_reference=None)
         self.overrides = self.overrides.merged(overrides)
+        was_open = self.talk.open
+        self._set_push_to_talk(self.turn_taking.push_to_talk)
+        if was_open and not self.talk.open:
+            await self.send(ClientEventInputAudioBufferClear())
         if switch is not None:
             self.echo = switch
             self.audio.echo_reference = switch.reference == "client"
@@ -238,6 +248,42 @@ class Dialogue:
             )
             return None
         return EchoChoice("client" if wanted == "client" else "server", "switched live")
+
+    @property
+    def turn_taking(self) -> TurnTaking:
+        """The turn taking asked of the service now (configured, then edited live)."""
+        return self.overrides.turn_taking(self.settings)
+
+    def _set_push_to_talk(self, enabled: bool) -> None:
+        self.talk.set_enabled(enabled)
+        self.conversation.push_to_talk = enabled
+        self.conversation.talking = self.talk.open
+
+    async def tap_to_talk(self) -> TapAction:
+        """The talk key: open the microphone (interrupting the agent), or send the turn."""
+        busy = self.conversation.response_active or self.audio.pending_ms() > 0
+        action = self.talk.tap(agent_busy=busy)
+        self.conversation.talking = self.talk.open
+        if action == "barge_in_and_open":
+            await self.barge_in(reason="push to talk")
+        elif action == "send":
+            log.info("Push to talk: sending %.0f ms", self.talk.appended_ms)
+            await self.send(ClientEventInputAudioBufferCommit())
+            await self.send(ClientEventResponseCreate())
+        elif action == "too_short":
+            await self.send(ClientEventInputAudioBufferClear())
+            self.notice("Push to talk: nothing was said, nothing sent")
+        self._emit(StateChanged(self.clock()))
+        return action
+
+    async def discard_talk(self) -> bool:
+        """Esc while talking: throw the turn away (input_audio_buffer.clear)."""
+        if not self.talk.discard():
+            return False
+        self.conversation.talking = False
+        await self.send(ClientEventInputAudioBufferClear())
+        self._emit(StateChanged(self.clock()))
+        return True
 
     async def barge_in(self, reason: str) -> None:
         """Drop queued audio now, cancel an active response, truncate what was unheard."""
@@ -325,9 +371,10 @@ class Dialogue:
         async for block in self.audio.capture():
             if self._quitting.is_set():
                 return
-            if self.conversation.muted or self.conn is None:
+            if self.conversation.muted or self.conn is None or not self.talk.may_append():
                 continue
-            await self.send_append(block)
+            if await self.send_append(block) and self.talk.open:
+                self.talk.appended(pcm_ms(len(block)))
 
     # -- receiving -------------------------------------------------------------
 

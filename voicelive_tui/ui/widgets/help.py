@@ -29,6 +29,7 @@ KEY_NAMES = {
     "slash": "/",
     "space": "Space",
     "escape": "Esc",
+    "grave_accent": "`",
     "enter": "Enter",
     "ctrl": "Ctrl",
 }
