@@ -126,7 +126,7 @@ TEXT_FIELDS: dict[str, str] = {
     "create_response": "create response",
     "noise_reduction": "noise reduction",
     "transcription_model": "transcription model",
-    "transcription_language": "transcription language",
+    "transcription_language": "transcription lang",
     "phrase_list": "phrase list",
     "push_to_talk": "push to talk",
 }

@@ -51,7 +51,7 @@ class FieldRow:
 
     name: str
     note: str
-    """``service: <echoed>``, the service's error, or a local problem."""
+    """The echoed value, the service's error, or a local problem."""
     kind: str
     """``echo``, ``differs`` (the echo is not what was asked), ``error`` or ``waiting``."""
 
@@ -82,16 +82,20 @@ def field_rows(
                 and mine is not None
                 and not (name == "detector" and asked.push_to_talk)
             )
-            rows.append(FieldRow(name, f"service: {shown}", "differs" if differs else "echo"))
+            rows.append(FieldRow(name, shown, "differs" if differs else "echo"))
         else:
-            rows.append(FieldRow(name, "service: default", "echo"))
+            rows.append(FieldRow(name, "default", "echo"))
     return rows
 
 
 class TurnSettingsScreen(ModalScreen[None]):
     """Edit turn taking live; each Enter sends a session.update. Esc closes."""
 
-    BINDINGS = [Binding("escape", "dismiss", "Close")]
+    BINDINGS = [
+        Binding("escape", "dismiss", "Close"),
+        Binding("down", "app.focus_next", "Next", show=False, priority=True),
+        Binding("up", "app.focus_previous", "Previous", show=False, priority=True),
+    ]
 
     def __init__(
         self,
@@ -108,9 +112,15 @@ class TurnSettingsScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         asked = self._asked()
-        with VerticalScroll(id="turn-settings-body", classes="report-body") as body:
+        # Not focusable itself: up and down move between the fields, not the scroll.
+        body = VerticalScroll(id="turn-settings-body", classes="report-body", can_focus=False)
+        with body:
             body.border_title = "Turn taking"
             body.border_subtitle = "Enter sends session.update · Esc closes"
+            with Horizontal(classes="turn-row turn-head"):
+                yield Label("setting", classes="turn-label")
+                yield Label("asked", classes="turn-asked")
+                yield Label("the service's echo", classes="turn-note")
             for name, label in TEXT_FIELDS.items():
                 choices = SUGGESTIONS.get(name)
                 if choices is None and show_value(getattr(asked, name)) in ON_OFF:
@@ -126,6 +136,7 @@ class TurnSettingsScreen(ModalScreen[None]):
                     yield Static("", id=f"turn-note-{name}", classes="turn-note")
 
     def on_mount(self) -> None:
+        self.query_one(".turn-input", Input).focus()
         self.redraw()
         # The echo arrives in a few ms; twice a second is enough, and only while shown.
         self.set_interval(0.5, self.redraw)
