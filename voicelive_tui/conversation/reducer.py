@@ -16,6 +16,7 @@ from voicelive_tui.conversation.activity import ActivityState, ToolActivity
 from voicelive_tui.conversation.echo import EchoWatch
 from voicelive_tui.conversation.latency import TurnTiming
 from voicelive_tui.conversation.renewal import RESTORED_PREFIX, Renewal
+from voicelive_tui.conversation.timeline import Timeline
 from voicelive_tui.conversation.turn_timer import TurnTimer
 from voicelive_tui.conversation.turns import (
     TURN_KEYS,
@@ -59,6 +60,7 @@ class Conversation:
     renewals: list[Renewal] = field(default_factory=list)
     echo: EchoWatch = field(default_factory=EchoWatch)
     """The echo reference asked for, and the agent's suspected self-interruptions."""
+    timeline: Timeline = field(default_factory=Timeline)
     rtt_ms: float | None = None
     """The socket's round-trip time (the kernel's smoothed TCP RTT), when known."""
     rtt_unavailable: bool = False
@@ -205,6 +207,7 @@ class Conversation:
         kind = str(event.get("type", ""))
         self.sent[kind] += 1
         self.activity.apply_sent(event, now)
+        self.timeline.apply_sent(event, now)
         if kind == "input_audio_buffer.append":
             # The microphone's bytes: with the client's echo reference every frame also
             # holds a reference sample, which is neither the user's audio nor billed.
@@ -255,6 +258,7 @@ class Conversation:
         handler = _HANDLERS.get(kind)
         if handler is not None:
             handler(self, event, now)
+        self.timeline.apply_received(event, now)
         if kind == AUDIO_DELTA:
             self._tool_results_heard(now)
         self.activity.apply(event, now, lambda entry: self._attach_activity(entry, now))
@@ -479,6 +483,7 @@ class Conversation:
     def playback_started(self, item_id: str, now: float) -> None:
         """The audio side played the first sample of ``item_id`` (``now``: when it leaves
         the device, its output latency included)."""
+        self.timeline.playback_started(item_id, now)
         self._show_latency(self.timer.playback_started(item_id, now))
 
     def _show_latency(self, timing: TurnTiming | None) -> None:

@@ -59,8 +59,9 @@ from voicelive_tui.ui.widgets.help import HelpScreen
 from voicelive_tui.ui.widgets.inputs import ClosingInput, FilterInput, MessageInput
 from voicelive_tui.ui.widgets.json_view import JsonScreen
 from voicelive_tui.ui.widgets.latency_view import LatencyScreen
-from voicelive_tui.ui.widgets.levels import LevelsPanel
+from voicelive_tui.ui.widgets.levels import FPS, LevelsPanel
 from voicelive_tui.ui.widgets.status import StatusBar
+from voicelive_tui.ui.widgets.timeline_view import TimelineScreen
 from voicelive_tui.ui.widgets.turn_settings import TurnSettingsScreen
 from voicelive_tui.ui.widgets.usage_view import UsageScreen
 from voicelive_tui.updates import AudioLost, EventReceived, EventSent, Notice, Severity, Update
@@ -125,6 +126,13 @@ class VoiceLiveApp(App[int]):
             "Turn taking",
             show=False,
             tooltip="Turn taking settings: detector, EOU, VAD, noise, transcription; live",
+        ),
+        Binding(
+            "g",
+            "timeline",
+            "Timeline",
+            show=False,
+            tooltip="Timeline: lanes of the last 30-60 s, why each turn ended",
         ),
         Binding(
             "grave_accent",
@@ -458,6 +466,28 @@ class VoiceLiveApp(App[int]):
         if await session.discard_talk():
             self.notify("Discarded what was said", timeout=2)
             self.dashboard.state_changed(now=True)
+
+    def action_timeline(self) -> None:
+        """The last 30-60 s as lanes on one time axis."""
+        if isinstance(self.screen, TimelineScreen):
+            return
+        session = self.session
+        replaying = isinstance(session, ReplaySession)
+
+        def mic() -> list[tuple[float, float]] | None:
+            if session is None or replaying or not self.live_meters:
+                return None
+            history, now = list(self.levels_panel.mic_history), session.clock()
+            n = len(history)
+            return [(now - (n - 1 - i) / FPS, level) for i, level in enumerate(history)]
+
+        self.push_screen(
+            TimelineScreen(
+                lambda: session.conversation if session else None,
+                lambda: session.clock() if session else 0.0,
+                mic,
+            )
+        )
 
     def action_turn_settings(self) -> None:
         """The turn-taking settings, edited live."""
