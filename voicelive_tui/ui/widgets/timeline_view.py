@@ -27,6 +27,7 @@ WINDOW_S = 30.0
 WIDE_WINDOW_S = 60.0
 REDRAW_S = 0.25
 BLOCKS = "▁▂▃▄▅▆▇█"
+LEGEND = "│ committed  ✂ cut by a barge-in (s heard)  × cancelled  ◆ tool call  ⟨why it ended⟩"
 MicLevels = Sequence[tuple[float, float]]
 """(time, level 0..1) readings of the microphone, oldest first."""
 
@@ -154,7 +155,7 @@ def _agent_row(tl: Timeline, plot: int, col: Callable[[float], int], now: float)
         row.fill(first, last, "▒", "magenta")
         if span.cut_ms is not None:
             row.put(last - 1, "✂", "bold red")
-            cuts.append((last, f"{span.cut_ms / 1000:.1f}s heard"))
+            cuts.append((last, f"{span.cut_ms / 1000:.1f}s"))
     for at, label in cuts:  # where nothing else is drawn
         blank = next(
             (c for c in range(at, min(plot, at + len(label))) if row.chars[c] != " "), None
@@ -210,6 +211,7 @@ def _recent_turns(tl: Timeline, now: float, width: int, count: int = 4) -> list[
         lines.append(text)
     if len(lines) == 1:
         lines.append(Text("No turn yet: speak, type (t) or push to talk (`).", style="dim"))
+    lines.append(Text(LEGEND, style="dim"))
     return lines
 
 
