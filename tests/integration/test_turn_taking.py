@@ -110,3 +110,36 @@ async def test_a_refused_value_shows_the_services_error(emulator, tmp_path: Path
     assert any(message in text and param in text for text in run.notices())
     assert conv.session.turn_config["turn_detection"]["silence_duration_ms"] == 900
     assert len(emulator.connections) == 1
+
+
+# -- typed text: streamed where the service offers it ------------------------------------
+
+
+@pytest.mark.parametrize(
+    "faults, argv, streamed",
+    [
+        ([], (), True),  # the SDK's default API version, 2026-07-15: streamed
+        ([], ("--api-version", "2026-04-10"), False),  # before it: an item
+        (["no-input-text"], (), False),  # offered by the version, refused by the service
+    ],
+    ids=["streamed", "older-api", "refused"],
+)
+async def test_typed_text_is_streamed_where_offered_else_an_item(
+    emulator_factory, tmp_path: Path, faults, argv, streamed
+) -> None:
+    emu = await emulator_factory(faults=faults)
+    async with running_session(emu.endpoint, tmp_path, "--no-greeting", *argv) as run:
+        await run.wait_until(lambda: ready(run))
+        await run.session.send_text("what is the weather like in Lisbon today")
+        await run.wait_until(lambda: run.session.conversation.answered_user_turns == 1)
+        reply = [t for t in run.session.conversation.turns if t.role == "agent"][-1]
+        technical = run.logs.technical_path.read_text(encoding="utf-8")
+    counts = emu.latest.counts
+    assert "what is the weather like in Lisbon today" in reply.text
+    assert (counts["input_text.done"] == 1) is (streamed or bool(faults))
+    assert counts["conversation.item.create"] == (0 if streamed else 1)
+    assert counts["input_text.delta"] == (3 if streamed or faults else 0)  # 3 words a delta
+    said = "streamed with input_text.delta/done" if not argv else "sent as conversation.item.create"
+    assert f"Typed text: {said}" in technical
+    if faults:
+        assert "input_text.delta refused; sent as conversation.item.create" in technical

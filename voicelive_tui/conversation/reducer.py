@@ -78,6 +78,8 @@ class Conversation:
     audio_in_bytes: int = 0
     audio_out_bytes: int = 0
     _user_turn_waiting: bool = False
+    _streaming_text: dict[str, str] = field(default_factory=dict)
+    """Typed text streamed with ``input_text.delta``, by item id, until its ``done``."""
 
     # -- queries ---------------------------------------------------------------
 
@@ -229,25 +231,29 @@ class Conversation:
                 if approval is not None and approval.ended_at is not None:
                     self.timer.waited(approval.started_at, approval.ended_at)
             if item.get("role") == "user":
-                text = displayable(item_text(item))
-                self.turns.append(
-                    Turn(
-                        "user",
-                        now,
-                        item_id=ident(item.get("id")),
-                        text=text,
-                        final=True,
-                        kind="text",
-                    )
-                )
-                self._user_turn_waiting = True
-                self.timer.start(TurnTiming(kind="typed", sent=now))
+                self._typed(ident(item.get("id")), item_text(item), now)
+        elif kind == "input_text.delta":
+            item_id = str(event.get("id") or "")
+            self._streaming_text[item_id] = self._streaming_text.get(item_id, "") + str(
+                event.get("delta") or ""
+            )
+        elif kind == "input_text.done":
+            item_id = str(event.get("id") or "")
+            self._typed(item_id or None, self._streaming_text.pop(item_id, ""), now)
         elif kind == "conversation.item.truncate":
             # A barge-in: the live session marked the turn already; a replay learns it here.
             turn = self.agent_turn(ident(event.get("item_id")))
             end_ms = event.get("audio_end_ms")
             if turn is not None and not turn.interrupted and isinstance(end_ms, int):
                 self.interrupt(turn.item_id, end_ms)
+
+    def _typed(self, item_id: str | None, text: str, now: float) -> None:
+        """A typed user message went out (as an item, or streamed): a turn, timed."""
+        self.turns.append(
+            Turn("user", now, item_id=item_id, text=displayable(text), final=True, kind="text")
+        )
+        self._user_turn_waiting = True
+        self.timer.start(TurnTiming(kind="typed", sent=now))
 
     # -- received events -------------------------------------------------------
 

@@ -95,6 +95,7 @@ class Timeline:
     marks: deque[Mark] = field(default_factory=_lane)
     turn_detection: dict[str, Any] | None = None
     _last_append: float = float("-inf")
+    _typing: dict[str, str] = field(default_factory=dict)
 
     # -- feeding -----------------------------------------------------------------
 
@@ -117,8 +118,12 @@ class Timeline:
                     str(c.get("text", "")) for c in item.get("content") or [] if isinstance(c, dict)
                 )
                 self.user.append(UserSpan(now, now, why="typed", text=text))
+        elif kind == "input_text.delta":
+            item_id = str(event.get("id") or "")
+            self._typing[item_id] = self._typing.get(item_id, "") + str(event.get("delta") or "")
         elif kind == "input_text.done":
-            self.user.append(UserSpan(now, now, why="typed"))
+            text = self._typing.pop(str(event.get("id") or ""), "")
+            self.user.append(UserSpan(now, now, why="typed", text=text))
         elif kind == "conversation.item.truncate":
             self._cut(str(event.get("item_id") or ""), event.get("audio_end_ms"), now)
 

@@ -99,6 +99,8 @@ class EmulatorSession:
             **self.audio_events.handlers(),
             **self.item_events.handlers(),
         }
+        if faults.no_input_text:
+            del self._handlers["input_text.delta"], self._handlers["input_text.done"]
 
     # -- sending --------------------------------------------------------------------------
 

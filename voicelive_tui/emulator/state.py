@@ -347,5 +347,7 @@ class ConnectionRecord:
     responses: deque[dict[str, Any]] = field(default_factory=_bounded)
     """One entry per response: id, status, reason."""
     last_truncate: dict[str, Any] | None = None
+    streaming_text: dict[str, str] = field(default_factory=dict)
+    """``input_text.delta`` text by item id, until its ``input_text.done``."""
     dropped_by_fault: bool = False
     closed: bool = False

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -24,6 +25,8 @@ from azure.ai.voicelive.models import (
     ClientEventConversationItemTruncate,
     ClientEventInputAudioBufferClear,
     ClientEventInputAudioBufferCommit,
+    ClientEventInputTextDelta,
+    ClientEventInputTextDone,
     ClientEventResponseCancel,
     ClientEventResponseCreate,
     ClientEventSessionUpdate,
@@ -44,7 +47,15 @@ from voicelive_tui.conversation.reducer import Conversation
 from voicelive_tui.conversation.renewal import kept_by, restorable, restored_item_id
 from voicelive_tui.conversation.turns import VadState
 from voicelive_tui.logs import PLAYBACK_STARTED, RunLogs
-from voicelive_tui.protocol import APPEND, ident, is_benign_cancel_error, pcm_ms, shown
+from voicelive_tui.protocol import (
+    APPEND,
+    ident,
+    is_benign_cancel_error,
+    pcm_ms,
+    shown,
+    streams_text,
+    text_deltas,
+)
 from voicelive_tui.safe_text import displayable
 from voicelive_tui.session.bargein import plan_barge_in
 from voicelive_tui.session.frames import MALFORMED
@@ -108,6 +119,15 @@ class Dialogue:
         self.conn: VoiceLiveConnection | None = None
         self.overrides = SessionOverrides()
         self.talk = TapToTalk()
+        self.text_streaming = streams_text(settings.api_version)
+        """Typed text goes as input_text.delta/done (API 2026-07-15), else as an item."""
+        self._streamed_texts: dict[str, str] = {}
+        log.info(
+            "Typed text: %s",
+            "streamed with input_text.delta/done"
+            if self.text_streaming
+            else "sent as conversation.item.create (API version before 2026-07-15)",
+        )
         self._set_push_to_talk(settings.push_to_talk)
         self.audio_item: str | None = None  # newest agent item whose audio we queued
         self.capture_task: asyncio.Task[None] | None = None
@@ -126,6 +146,7 @@ class Dialogue:
             "input_audio_buffer.speech_started": self._on_speech_started,
             "conversation.item.input_audio_transcription.completed": self._on_user_transcript,
             "response.done": self._on_response_done,
+            "conversation.item.created": self._on_item_created,
             "error": self._on_error,
             "warning": self._on_warning,
             "rate_limits.updated": self._on_ledger,
@@ -176,9 +197,28 @@ class Dialogue:
         if self.conversation.response_active or self.audio.pending_ms() > 0:
             # Typing over the agent interrupts it, as speaking would.
             await self.barge_in(reason="text message")
+        if self.text_streaming:
+            # The reply is asked for once the item exists (conversation.item.created): a
+            # service that refuses input_text.* then gets the text as an item instead.
+            item_id = f"item_typed{secrets.token_hex(8)}"
+            self._streamed_texts[item_id] = text
+            for delta in text_deltas(text):
+                await self.send(ClientEventInputTextDelta(id=item_id, delta=delta))
+            await self.send(ClientEventInputTextDone(id=item_id))
+            return
         item = UserMessageItem(content=[InputTextContentPart(text=text)])
         await self.send(ClientEventConversationItemCreate(item=item))
         await self.send(ClientEventResponseCreate())
+
+    async def _text_streaming_refused(self) -> None:
+        """The service does not know input_text.*: send the text as an item from now on."""
+        self.text_streaming = False
+        log.info("Typed text: input_text.delta refused; sent as conversation.item.create")
+        texts, self._streamed_texts = list(self._streamed_texts.values()), {}
+        for text in texts:
+            item = UserMessageItem(content=[InputTextContentPart(text=text)])
+            await self.send(ClientEventConversationItemCreate(item=item))
+            await self.send(ClientEventResponseCreate())
 
     async def override(self, overrides: SessionOverrides) -> bool:
         """Change the voice, VAD or noise reduction values live with a new session.update;
@@ -474,6 +514,11 @@ class Dialogue:
         for text in self.alarms.check(self.conversation):
             self.notice(text, Severity.WARNING)
 
+    async def _on_item_created(self, payload: dict[str, Any]) -> None:
+        item_id = str((payload.get("item") or {}).get("id"))
+        if self._streamed_texts.pop(item_id, None) is not None:
+            await self.send(ClientEventResponseCreate())  # the streamed text is an item now
+
     async def _on_response_done(self, payload: dict[str, Any]) -> None:
         log.info("Response complete")
         await self._on_ledger(payload)
@@ -497,7 +542,9 @@ class Dialogue:
     async def _on_error(self, payload: dict[str, Any]) -> None:
         error = payload.get("error") or {}
         message = error.get("message", "")
-        if is_benign_cancel_error(message):
+        if self.text_streaming and "input_text." in str(message):
+            await self._text_streaming_refused()
+        elif is_benign_cancel_error(message):
             log.debug("Benign cancellation error: %s", message)
         elif str(error.get("param") or "").startswith("session"):
             # A setting the service refused (a live edit): the user must see why.
