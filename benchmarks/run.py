@@ -53,6 +53,7 @@ SECTIONS = (
     "send_path",
     "echo",
     "echo_leak",
+    "turn_waits",
 )
 QUICK_LANES = (
     ("footprint", "startup", "latency", "recognition", "echo", "send_path"),
