@@ -91,6 +91,7 @@ def test_push_to_talk_from_the_environment() -> None:
         (["--eou-timeout-ms", "500"], "--eou-timeout-ms needs --eou"),
         (["--eou", "low", "--eou-timeout-ms", "-1"], "--eou-timeout-ms must be between 0 and"),
         (["--phrase-list", "missing.txt"], "cannot use --phrase-list missing.txt: No such file"),
+        (["--push-to-talk"], "--push-to-talk needs a key to talk"),
     ],
 )
 def test_bad_turn_settings_are_one_line_and_exit_2(

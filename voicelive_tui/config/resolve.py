@@ -386,6 +386,8 @@ def _validate_turns(settings: Settings) -> None:
     ):
         if value is not None and not low <= value <= high:
             raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
+    if settings.push_to_talk and settings.no_tui and not settings.screen_reader:
+        raise ConfigError("--push-to-talk needs a key to talk: the dashboard or --screen-reader")
     if settings.eou_timeout_ms is not None and settings.eou == "off":
         raise ConfigError("--eou-timeout-ms needs --eou low, medium, high or default")
     if not settings.transcription_model.strip():
