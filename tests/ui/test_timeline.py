@@ -15,7 +15,7 @@ from voicelive_tui.replay import load_replay
 from voicelive_tui.sources import replay_source
 from voicelive_tui.ui.app import VoiceLiveApp
 from voicelive_tui.ui.clock import WallClock
-from voicelive_tui.ui.widgets.timeline_view import LABEL, TimelineScreen, window_s
+from voicelive_tui.ui.widgets.timeline_view import LABEL, TimelineScreen, right_edge, window_s
 
 from .conftest import wait_for
 
@@ -50,7 +50,8 @@ def test_timeline_snapshot(snap_compare, tmp_path: Path, size):
 
 def column(at: float, now: float, plot: int) -> int:
     span = window_s(plot + LABEL)
-    return int((at - (now - span)) / span * plot)
+    edge = right_edge(now, plot + LABEL)
+    return int((at - (edge - span)) / span * plot)
 
 
 @pytest.mark.parametrize("size", [(160, 48), (80, 24)], ids=["160x48", "80x24"])

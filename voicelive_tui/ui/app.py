@@ -61,8 +61,6 @@ from voicelive_tui.ui.widgets.json_view import JsonScreen
 from voicelive_tui.ui.widgets.latency_view import LatencyScreen
 from voicelive_tui.ui.widgets.levels import FPS, LevelsPanel
 from voicelive_tui.ui.widgets.status import StatusBar
-from voicelive_tui.ui.widgets.timeline_view import TimelineScreen
-from voicelive_tui.ui.widgets.turn_settings import TurnSettingsScreen
 from voicelive_tui.ui.widgets.usage_view import UsageScreen
 from voicelive_tui.updates import AudioLost, EventReceived, EventSent, Notice, Severity, Update
 
@@ -475,6 +473,8 @@ class VoiceLiveApp(App[int]):
 
     def action_timeline(self) -> None:
         """The last 30-60 s as lanes on one time axis."""
+        from voicelive_tui.ui.widgets.timeline_view import TimelineScreen  # when first shown
+
         if isinstance(self.screen, TimelineScreen):
             return
         session = self.session
@@ -497,6 +497,8 @@ class VoiceLiveApp(App[int]):
 
     def action_turn_settings(self) -> None:
         """The turn-taking settings, edited live."""
+        from voicelive_tui.ui.widgets.turn_settings import TurnSettingsScreen  # when first shown
+
         if isinstance(self.screen, TurnSettingsScreen) or self.session is None:
             return
         session = self.session

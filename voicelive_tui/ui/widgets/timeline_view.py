@@ -10,6 +10,7 @@ screen redraws it a few times a second, only while it is shown.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
 from rich.text import Text
@@ -69,12 +70,20 @@ class Row:
         return out
 
 
+def right_edge(now: float, width: int) -> float:
+    """The time at the view's right edge: ``now``, moved on a whole column at a time, so
+    that between two steps the picture is the same and the screen skips redrawing it."""
+    step = window_s(width) / max(10, width - LABEL)
+    return math.ceil(now / step) * step
+
+
 def timeline_lines(
     conv: Conversation, now: float, width: int, mic: MicLevels | None = None
 ) -> list[Text]:
     """The view's lines at ``width`` cells, ``now`` at the right edge."""
     plot = max(10, width - LABEL)
     span_s = window_s(width)
+    now = right_edge(now, width)
     start = now - span_s
 
     def col(t: float) -> int:
@@ -154,8 +163,8 @@ def _agent_row(tl: Timeline, plot: int, col: Callable[[float], int], now: float)
         first, last = col(span.start), max(col(end), col(span.start) + 1)
         row.fill(first, last, "▒", "magenta")
         if span.cut_ms is not None:
-            row.put(last - 1, "✂", "bold red")
-            cuts.append((last, f"{span.cut_ms / 1000:.1f}s"))
+            row.put(max(first, col(end)), "✂", "bold red")
+            cuts.append((max(first, col(end)) + 1, f"{span.cut_ms / 1000:.1f}s"))
     for at, label in cuts:  # where nothing else is drawn
         blank = next(
             (c for c in range(at, min(plot, at + len(label))) if row.chars[c] != " "), None
@@ -202,7 +211,7 @@ def _recent_turns(tl: Timeline, now: float, width: int, count: int = 4) -> list[
         ago = now - turn.start
         why = turn.why or ("speaking…" if turn.end is None else "")
         text = Text.assemble(
-            (f"{-ago:7.1f}s ", "dim"),
+            (f"{-ago:5.0f} s ", "dim"),
             ("you ", "bold green"),
             (f"⟨{why}⟩ ", "yellow"),
             displayable(turn.text, one_line=True),
