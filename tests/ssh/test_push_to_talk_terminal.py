@@ -10,7 +10,6 @@ import json
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.audio.pulse import PulseServer, PulseUnavailable, start_pulse
+from tests.audio.pulse import PulseServer, private_pulse
 from tests.helpers import child_env
 
 from .conftest import EMULATOR_KEY
@@ -27,16 +26,8 @@ from .tmux import Pane, missing_tmux
 
 @pytest.fixture
 def microphone() -> Iterator[PulseServer]:
-    base = Path(tempfile.mkdtemp(prefix="vl-ptt-"))
-    try:
-        try:
-            server = start_pulse("runtime-dir", base)
-        except PulseUnavailable as exc:
-            pytest.skip(str(exc))
+    with private_pulse("runtime-dir", "vl-ptt-") as server:
         yield server
-        server.stop()
-    finally:
-        shutil.rmtree(base, ignore_errors=True)
 
 
 def events(log_dir: Path) -> list[dict[str, Any]]:

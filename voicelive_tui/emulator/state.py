@@ -129,22 +129,12 @@ def _check_turn_detection(td: Any) -> dict[str, Any] | None:
         f"{param}.threshold",
     )
     for key in ("prefix_padding_ms", "silence_duration_ms"):
-        value = merged[key]
-        _check(
-            isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 10_000,
-            f"{key} must be an integer from 0 to 10000",
-            f"{param}.{key}",
-        )
+        _check_ms(merged, key, param)
     for key in ("create_response", "interrupt_response", "auto_truncate", "remove_filler_words"):
         if key in merged:
             _check(isinstance(merged[key], bool), f"{key} must be a boolean", f"{param}.{key}")
     if "speech_duration_ms" in merged:
-        value = merged["speech_duration_ms"]
-        _check(
-            _is_int(value) and 0 <= value <= 10_000,
-            "speech_duration_ms must be an integer from 0 to 10000",
-            f"{param}.speech_duration_ms",
-        )
+        _check_ms(merged, "speech_duration_ms", param)
     if "languages" in merged:
         langs = merged["languages"]
         _check(
@@ -157,8 +147,11 @@ def _check_turn_detection(td: Any) -> dict[str, Any] | None:
     return merged
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+def _check_ms(obj: dict[str, Any], key: str, param: str) -> None:
+    """``obj[key]`` is a whole number of milliseconds, 0 to 10000."""
+    value = obj[key]
+    ok = isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 10_000
+    _check(ok, f"{key} must be an integer from 0 to 10000", f"{param}.{key}")
 
 
 def _check_eou(eou: Any, param: str) -> None:
@@ -176,12 +169,7 @@ def _check_eou(eou: Any, param: str) -> None:
         f"{param}.threshold_level",
     )
     if "timeout_ms" in eou:
-        timeout = eou["timeout_ms"]
-        _check(
-            _is_int(timeout) and 0 <= timeout <= 10_000,
-            "timeout_ms must be an integer from 0 to 10000",
-            f"{param}.timeout_ms",
-        )
+        _check_ms(eou, "timeout_ms", param)
 
 
 def merge_session(current: dict[str, Any], update: Any) -> dict[str, Any]:
