@@ -144,7 +144,7 @@ def _user_row(tl: Timeline, plot: int, col: Callable[[float], int], now: float) 
         first = col(turn.start)
         last = max(col(now if turn.end is None else turn.end), first + 1)
         row.fill(first, last, " ", "on dark_green")
-        limit = col(turns[i + 1].start) if i + 1 < len(turns) else plot
+        limit = col(turns[i + 1].start) - 1 if i + 1 < len(turns) else plot
         label = displayable(turn.text, one_line=True) or "…"
         if turn.why:
             label = f"{label} ⟨{turn.why}⟩"
@@ -165,10 +165,9 @@ def _agent_row(tl: Timeline, plot: int, col: Callable[[float], int], now: float)
         if span.cut_ms is not None:
             row.put(max(first, col(end)), "✂", "bold red")
             cuts.append((max(first, col(end)) + 1, f"{span.cut_ms / 1000:.1f}s"))
-    for at, label in cuts:  # where nothing else is drawn
-        blank = next(
-            (c for c in range(at, min(plot, at + len(label))) if row.chars[c] != " "), None
-        )
+    for at, label in cuts:  # where nothing else is drawn (a cut off the left edge: nowhere)
+        cells = range(max(0, at), min(plot, at + len(label)))
+        blank = next((c for c in cells if row.chars[c] != " "), None)
         row.write(at, label, "red", plot if blank is None else blank)
     for mark in tl.marks:
         if mark.lane == "agent":
