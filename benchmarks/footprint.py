@@ -31,6 +31,7 @@ GOALS = {  # phase -> (CPU %, kB/s)
     "talking": (10.0, 30.0),
     "quiet, mic live": (3.0, 5.0),
     "muted": (3.0, 5.0),
+    "muted, timeline shown": (3.0, 10.0),  # the time axis moves a column at a time
 }
 
 
@@ -100,6 +101,9 @@ def run_once(mode: Mode, kind: str, cols: int, rows: int, phases: Phases) -> Non
                 proc.write(b"m")
                 time.sleep(1.0)
                 measure(proc, phases, "muted", mode.phase_s)
+                proc.write(b"g")  # the timeline (g): redrawn 4 times a second while shown
+                time.sleep(1.0)
+                measure(proc, phases, "muted, timeline shown", mode.phase_s)
             proc.write(b"\x03" if kind == "console" else b"q")
             finish(proc, phases, where, span)
 

@@ -53,14 +53,16 @@ SECTIONS = (
     "send_path",
     "echo",
     "echo_leak",
+    "turn_waits",
 )
 QUICK_LANES = (
-    ("footprint", "startup", "latency", "recognition", "echo", "send_path"),
+    ("footprint", "startup", "latency", "recognition", "echo", "send_path", "turn_waits"),
     ("glitch", "memory", "barge_in", "ssh_link", "flood", "echo_leak"),
 )
 """--quick runs these two lanes at once: CPU and time (and speech recognition, its own CPU
 measure: process time, and echo cancellation's; last, the send path's CPU on PulseAudio null
-sinks) on the left; on the right the glitch test (which makes its own load), memory, the
+sinks, and the end-of-speech wait of two turn detectors) on the left; on the right the
+glitch test (which makes its own load), memory, the
 playback callback, bytes over SSH, the flood from the server and, last, the agent's
 self-interruptions over a leaking speaker (PulseAudio null sinks, the greeting only)."""
 SECTION_TIMEOUT_S = {"smoke": 300.0, "quick": 300.0, "full": 1800.0, "long": 3600.0}

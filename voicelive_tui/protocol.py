@@ -305,3 +305,23 @@ def _pcm_len(data: str | bytes | bytearray) -> int:
 def elide_for_display(event: Mapping[str, Any]) -> dict[str, Any]:
     """A copy of an event for the JSON view: audio replaced by its size."""
     return elide_audio(event, "bytes of audio")
+
+
+TEXT_STREAMING_API = "2026-07-15"
+"""The first API version with ``input_text.delta``/``done`` (typed text streamed into an item)."""
+
+
+def streams_text(api_version: str | None) -> bool:
+    """Typed text can be streamed: the SDK's default API version (None) or 2026-07-15 on.
+
+    Versions are dates, so they compare as text; a preview suffix sorts after its date."""
+    return api_version is None or api_version >= TEXT_STREAMING_API
+
+
+def text_deltas(text: str, words: int = 3) -> list[str]:
+    """``text`` in pieces of a few words (with their spaces), as typing would send it."""
+    parts = text.split(" ")
+    return [
+        " ".join(parts[at : at + words]) + (" " if at + words < len(parts) else "")
+        for at in range(0, len(parts), words)
+    ]

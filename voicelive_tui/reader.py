@@ -65,6 +65,7 @@ KEYS: tuple[tuple[str, str, str], ...] = (
     ("l", "latency", "each turn's latency by stage"),
     ("u", "usage", "tokens per turn and for the session"),
     ("e", "export", "save the conversation as Markdown in the log folder"),
+    ("`", "talk", "push to talk: open the microphone, again to send"),
 )
 """The dashboard's keys as this mode has them: (keys, action, what it does)."""
 ACTIONS = {key: action for keys, action, _ in KEYS for key in keys.split() if len(key) == 1}
@@ -96,6 +97,8 @@ def state_words(session: VoiceLiveSession) -> str:
         vad = VadState.AGENT_SPEAKING
     if conv.muted and vad in (VadState.IDLE, VadState.USER_SPEAKING):
         return "muted"
+    if conv.talking:
+        return "talking"
     return VAD_WORDS[vad]
 
 
@@ -276,6 +279,14 @@ class ScreenReaderFrontEnd:
 
     def action_interrupt(self) -> None:
         self._spawn(self.session.interrupt())
+
+    def action_talk(self) -> None:
+        if not self.session.conversation.push_to_talk:
+            self.print(labelled("Notice", "info: push to talk is off (--push-to-talk)"))
+            return
+        opening = not self.session.conversation.talking
+        self._spawn(self.session.tap_to_talk())
+        self.print(labelled("State", "talking" if opening else "sent"))
 
     def action_type(self) -> None:
         if self.keys is None:

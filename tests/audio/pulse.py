@@ -71,6 +71,27 @@ def missing_tool() -> str | None:
     return None
 
 
+@contextmanager
+def private_pulse(mode: str, prefix: str) -> Iterator[PulseServer]:
+    """A server for ``mode`` in a short-lived folder of its own (a short path: the socket's
+    must fit a Unix socket address, 108 bytes, and ssh's -R); skips the test where none
+    can start."""
+    import pytest
+
+    base = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        try:
+            server = start_pulse(mode, base)
+        except PulseUnavailable as exc:
+            pytest.skip(str(exc))
+        try:
+            yield server
+        finally:
+            server.stop()
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
 def start_pulse(mode: str, base: Path) -> PulseServer:
     """Start a server for ``mode`` under ``base``; PulseUnavailable if it cannot start."""
     reason = missing_tool()

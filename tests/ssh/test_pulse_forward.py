@@ -17,7 +17,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.audio.pulse import PulseServer, PulseUnavailable, start_pulse
+from tests.audio.pulse import PulseServer, private_pulse
 from tests.helpers import glitch_benchmark
 
 from .sshd import SshServer
@@ -46,18 +45,8 @@ def recipe() -> list[str]:
 
 @pytest.fixture
 def laptop() -> Iterator[PulseServer]:
-    # A short path: the server's socket path must fit a Unix socket address (108 bytes)
-    # and ssh's -R specification, which a deep pytest temp folder may not.
-    base = Path(tempfile.mkdtemp(prefix="vl-laptop-"))
-    try:
-        try:
-            server = start_pulse("laptop", base)
-        except PulseUnavailable as exc:
-            pytest.skip(str(exc))
+    with private_pulse("laptop", "vl-laptop-") as server:
         yield server
-        server.stop()
-    finally:
-        shutil.rmtree(base, ignore_errors=True)
 
 
 def speech_wav(text: str, path: Path) -> Path:

@@ -215,7 +215,9 @@ async def test_t_sends_a_text_message(emulator, dashboard):
             lambda: any('You said: "hello dashboard"' in t for t in turn_texts(app)),
             what="the agent's text-message reply",
         )
-        assert emulator.latest.counts["conversation.item.create"] == 1
+        # Streamed into an item (API 2026-07-15), not created whole.
+        assert emulator.latest.counts["input_text.done"] == 1
+        assert emulator.latest.counts["conversation.item.create"] == 0
         assert any("(typed)" in t and "hello dashboard" in t for t in turn_texts(app))
 
 

@@ -101,4 +101,5 @@ async def test_an_unanswered_approval_never_blocks_and_quits_cleanly(emulator, d
         await pilot.press("q")
         await wait_for(pilot, lambda: app.return_code is not None, what="the app to quit")
     assert app.return_code == 0
-    assert emulator.latest.counts["conversation.item.create"] == 1  # only the typed message
+    assert emulator.latest.counts["conversation.item.create"] == 0  # no approval answer
+    assert emulator.latest.counts["input_text.done"] == 1  # the typed message, streamed

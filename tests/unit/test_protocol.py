@@ -94,7 +94,7 @@ def test_vad_values_come_from_settings() -> None:
 def test_echo_cancellation_and_noise_suppression_can_be_turned_off() -> None:
     config = wire(Settings(echo_cancellation=False, noise_suppression=False))
     assert "input_audio_echo_cancellation" not in config
-    assert "input_audio_noise_reduction" not in config
+    assert config["input_audio_noise_reduction"] is None  # null: off, also on a live edit
 
 
 def test_instructions_only_in_model_mode() -> None:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from voicelive_tui.config.settings import DEFAULT_MODEL, ECHO_REFERENCES, Settings
+from voicelive_tui.config.turns import DETECTORS, EOU_LEVELS, NOISE_REDUCTIONS
 
 DEFAULT_ENV_FILE = ".env"
 _SETTINGS_DEFAULTS = {f.name: f.default for f in fields(Settings)}
@@ -24,7 +25,8 @@ class Option:
     help: str
     env: tuple[str, ...] = ()
     kind: type = str
-    """``tuple``: a repeatable flag (a comma-separated list in the environment)."""
+    """``tuple``: a repeatable flag (a comma-separated list in the environment); ``bool``:
+    on/off (1/0, true/false, yes/no)."""
     shows_default: bool = False
     """``--help`` names the default (the one written in :class:`Settings`)."""
     choices: tuple[str, ...] | None = None
@@ -176,6 +178,113 @@ OPTIONS: tuple[Option, ...] = (
         ("VOICELIVE_TUI_ECHO_REFERENCE",),
         shows_default=True,
         choices=ECHO_REFERENCES,
+    ),
+    Option(
+        "turn_detection",
+        ("--turn-detection",),
+        "what ends a user turn: server_vad, azure_semantic_vad(_en, _multilingual), or none "
+        "(the client commits)",
+        ("AZURE_VOICELIVE_TURN_DETECTION",),
+        shows_default=True,
+        choices=DETECTORS,
+        metavar="TYPE",
+    ),
+    Option(
+        "vad_speech_ms",
+        ("--vad-speech-ms",),
+        "semantic VAD: least speech that starts a turn (speech_duration_ms)",
+        ("AZURE_VOICELIVE_VAD_SPEECH_MS",),
+        kind=int,
+        metavar="MS",
+    ),
+    Option(
+        "eou",
+        ("--eou",),
+        "end-of-utterance detection: low, medium, high, default or off",
+        ("AZURE_VOICELIVE_EOU",),
+        shows_default=True,
+        choices=EOU_LEVELS,
+        metavar="LEVEL",
+    ),
+    Option(
+        "eou_timeout_ms",
+        ("--eou-timeout-ms",),
+        "end-of-utterance detection: longest wait for a finished utterance",
+        ("AZURE_VOICELIVE_EOU_TIMEOUT_MS",),
+        kind=int,
+        metavar="MS",
+    ),
+    Option(
+        "remove_filler_words",
+        ("--remove-filler-words",),
+        "semantic VAD: filler words (um, uh) do not start or hold a turn: on or off",
+        ("AZURE_VOICELIVE_REMOVE_FILLER_WORDS",),
+        kind=bool,
+        metavar="ON_OFF",
+    ),
+    Option(
+        "vad_languages",
+        ("--vad-languages",),
+        "azure_semantic_vad_multilingual: languages to detect, BCP-47 (repeatable)",
+        ("AZURE_VOICELIVE_VAD_LANGUAGES",),
+        kind=tuple,
+        metavar="LANG",
+    ),
+    Option(
+        "interrupt_response",
+        ("--interrupt-response",),
+        "the user's speech cuts the agent off: on or off (off: the agent finishes)",
+        ("AZURE_VOICELIVE_INTERRUPT_RESPONSE",),
+        kind=bool,
+        metavar="ON_OFF",
+    ),
+    Option(
+        "auto_truncate",
+        ("--auto-truncate",),
+        "the service truncates an interrupted reply where it was heard: on or off",
+        ("AZURE_VOICELIVE_AUTO_TRUNCATE",),
+        kind=bool,
+        metavar="ON_OFF",
+    ),
+    Option(
+        "create_response",
+        ("--create-response",),
+        "the service answers each turn by itself: on or off (off: the client asks)",
+        ("AZURE_VOICELIVE_CREATE_RESPONSE",),
+        kind=bool,
+        metavar="ON_OFF",
+    ),
+    Option(
+        "noise_reduction",
+        ("--noise-reduction",),
+        "input noise reduction: azure_deep_noise_suppression, near_field, far_field or off",
+        ("AZURE_VOICELIVE_NOISE_REDUCTION",),
+        shows_default=True,
+        choices=NOISE_REDUCTIONS,
+        metavar="TYPE",
+    ),
+    Option(
+        "transcription_model",
+        ("--transcription-model",),
+        "input transcription model (azure-speech, whisper-1, gpt-4o-transcribe, ...)",
+        ("AZURE_VOICELIVE_TRANSCRIPTION_MODEL",),
+        shows_default=True,
+        metavar="MODEL",
+    ),
+    Option(
+        "transcription_language",
+        ("--transcription-language",),
+        "input transcription language(s), BCP-47, e.g. en-US or en,fr for auto-detection",
+        ("AZURE_VOICELIVE_TRANSCRIPTION_LANGUAGE",),
+        metavar="LANG",
+    ),
+    Option(
+        "phrase_list_file",
+        ("--phrase-list",),
+        "phrases that bias input transcription: a text file, one phrase a line",
+        ("AZURE_VOICELIVE_PHRASE_LIST",),
+        kind=Path,
+        metavar="FILE",
     ),
     Option(
         "log_dir",
@@ -364,6 +473,12 @@ SWITCHES: tuple[tuple[str, tuple[str, ...], str, bool], ...] = (
     ),
     ("greeting", ("--no-greeting",), "do not ask the agent for a greeting", False),
     ("verbose", ("--verbose",), "DEBUG level in the technical log", True),
+    (
+        "push_to_talk",
+        ("--push-to-talk",),
+        "tap to talk: a key opens the microphone, the same key sends (no server VAD)",
+        True,
+    ),
     ("demo", ("--demo",), "use the embedded local Voice Live emulator", True),
     ("no_tui", ("--no-tui",), "plain console output instead of the dashboard", True),
     (
@@ -395,5 +510,8 @@ SWITCHES: tuple[tuple[str, tuple[str, ...], str, bool], ...] = (
     ),
 )
 
-SWITCH_ENV: dict[str, str] = {"screen_reader": "VOICELIVE_TUI_SCREEN_READER"}
+SWITCH_ENV: dict[str, str] = {
+    "screen_reader": "VOICELIVE_TUI_SCREEN_READER",
+    "push_to_talk": "AZURE_VOICELIVE_PUSH_TO_TALK",
+}
 """Switches that an environment variable (or the .env file) can turn on: 1, true, yes, on."""

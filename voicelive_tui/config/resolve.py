@@ -32,6 +32,7 @@ from voicelive_tui.config.preferences import load_preferences, preferences_path
 from voicelive_tui.config.prices_file import load_prices
 from voicelive_tui.config.settings import DEFAULT_VOICE, ECHO_REFERENCES, Settings
 from voicelive_tui.config.tools_file import has_functions, load_tools
+from voicelive_tui.config.turns import SEMANTIC_DETECTORS
 from voicelive_tui.errors import EXIT_CONFIG, VoiceLiveError
 from voicelive_tui.platform_support import command_argv
 
@@ -142,6 +143,8 @@ def _convert(opt: Option, raw: object, source: str) -> object:
         return tuple(item.strip() for item in items if item.strip())
     if opt.kind is str or raw is None:
         return raw
+    if opt.kind is bool:
+        return _switch_value(source, str(raw), "on or off")
     if isinstance(raw, opt.kind):
         return raw
     try:
@@ -152,13 +155,13 @@ def _convert(opt: Option, raw: object, source: str) -> object:
         raise ConfigError(f"{source} must be {kind}, got {raw!r}") from None
 
 
-def _switch_value(name: str, raw: str) -> bool:
+def _switch_value(name: str, raw: str, words: str = "1 or 0") -> bool:
     word = raw.strip().lower()
     if word in ("1", "true", "yes", "on"):
         return True
     if word in ("0", "false", "no", "off", ""):
         return False
-    raise ConfigError(f"{name} must be 1 or 0, got {raw!r}")
+    raise ConfigError(f"{name} must be {words}, got {raw!r}")
 
 
 def settings_from_args(
@@ -204,6 +207,8 @@ def settings_from_args(
             raise ConfigError(f"cannot use --tools {settings.tools_file}: {exc}") from None
         settings = _replace(settings, tools=toolset.tools, tool_choice=toolset.tool_choice)
         _validate_tool_answers(settings)
+    if settings.phrase_list_file is not None:
+        settings = _replace(settings, phrase_list=_load_phrases(settings.phrase_list_file))
     if settings.prices_file is not None:
         try:
             settings = _replace(settings, prices=load_prices(settings.prices_file))
@@ -212,6 +217,28 @@ def settings_from_args(
     if not settings.endpoint and not settings.demo:
         settings = _replace(settings, demo=True)
     return _with_theme(settings, environ)
+
+
+PHRASE_LIMIT = 500
+"""Most phrases a --phrase-list file may hold (the service's documented list is short)."""
+
+
+def _load_phrases(path: Path) -> tuple[str, ...]:
+    """One phrase a line; blank lines and ``#`` comments skipped."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not UTF-8 text"
+        raise ConfigError(f"cannot use --phrase-list {path}: {reason}") from None
+    lines = (line.strip() for line in text.splitlines())
+    phrases = tuple(line for line in lines if line and not line.startswith("#"))
+    if not phrases:
+        raise ConfigError(f"cannot use --phrase-list {path}: it holds no phrase")
+    if len(phrases) > PHRASE_LIMIT:
+        raise ConfigError(
+            f"cannot use --phrase-list {path}: {len(phrases)} phrases, at most {PHRASE_LIMIT}"
+        )
+    return phrases
 
 
 THEMES = {"dark": "textual-dark", "light": "textual-light", "high-contrast": "high-contrast"}
@@ -304,6 +331,7 @@ def validate(settings: Settings) -> None:
         raise ConfigError(
             f"--vad-silence-ms must be between 50 and 10000, got {settings.vad_silence_ms}"
         )
+    _validate_turns(settings)
     if not 0.1 <= settings.wav_speed <= 100:
         raise ConfigError(f"--wav-speed must be between 0.1 and 100, got {settings.wav_speed:g}")
     if not 5 <= settings.block_ms <= 200:
@@ -335,6 +363,35 @@ def validate(settings: Settings) -> None:
     if not settings.voice.strip():
         raise ConfigError("--voice must not be empty")
     _validate_tools(settings)
+
+
+def _validate_turns(settings: Settings) -> None:
+    """The turn detector's parameters: each belongs to some detectors and has a range."""
+    problem = settings.turn_taking.problem()
+    if problem:
+        raise ConfigError(problem)
+    semantic = settings.turn_detection in SEMANTIC_DETECTORS
+    for name, given in (
+        ("--vad-speech-ms", settings.vad_speech_ms is not None),
+        ("--remove-filler-words", settings.remove_filler_words is not None),
+    ):
+        if given and not semantic:
+            raise ConfigError(f"{name} is for the azure_semantic_vad detectors")
+    multilingual = settings.turn_detection == "azure_semantic_vad_multilingual"
+    if settings.vad_languages and not multilingual:
+        raise ConfigError("--vad-languages is for --turn-detection azure_semantic_vad_multilingual")
+    for name, value, low, high in (
+        ("--vad-speech-ms", settings.vad_speech_ms, 0, 10_000),
+        ("--eou-timeout-ms", settings.eou_timeout_ms, 0, 10_000),
+    ):
+        if value is not None and not low <= value <= high:
+            raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
+    if settings.push_to_talk and settings.no_tui and not settings.screen_reader:
+        raise ConfigError("--push-to-talk needs a key to talk: the dashboard or --screen-reader")
+    if settings.eou_timeout_ms is not None and settings.eou == "off":
+        raise ConfigError("--eou-timeout-ms needs --eou low, medium, high or default")
+    if not settings.transcription_model.strip():
+        raise ConfigError("--transcription-model must not be empty")
 
 
 def _validate_tools(settings: Settings) -> None:

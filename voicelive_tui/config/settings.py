@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from voicelive_tui.config.prices_file import shipped_prices
+from voicelive_tui.config.turns import Detector, TurnTaking
 from voicelive_tui.prices import PriceTable
 
 __all__ = ["DEFAULT_MODEL", "DEFAULT_VOICE", "ECHO_REFERENCES", "EchoReference", "Settings"]
@@ -49,6 +50,23 @@ class Settings:
     vad_threshold: float = 0.5
     vad_prefix_ms: int = 300
     vad_silence_ms: int = 500
+    turn_detection: Detector = "server_vad"
+    vad_speech_ms: int | None = None
+    eou: str = "off"
+    eou_timeout_ms: int | None = None
+    remove_filler_words: bool | None = None
+    vad_languages: tuple[str, ...] = ()
+    interrupt_response: bool | None = None
+    auto_truncate: bool | None = None
+    create_response: bool | None = None
+    """None (these four and speech duration, EOU timeout): not sent, the service's default."""
+    noise_reduction: str = "azure_deep_noise_suppression"
+    transcription_model: str = "azure-speech"
+    transcription_language: str | None = None
+    phrase_list_file: Path | None = None
+    phrase_list: tuple[str, ...] = ()
+    """Loaded from ``phrase_list_file``."""
+    push_to_talk: bool = False
     echo_cancellation: bool = True
     noise_suppression: bool = True
     echo_reference: EchoReference = "auto"
@@ -109,6 +127,29 @@ class Settings:
     """MCP server labels whose calls are approved without asking."""
     # Console mode.
     exit_after_turns: int | None = None
+
+    @property
+    def turn_taking(self) -> TurnTaking:
+        """The turn-taking values as configured (the settings screen edits a copy)."""
+        return TurnTaking(
+            detector=self.turn_detection,
+            threshold=self.vad_threshold,
+            prefix_ms=self.vad_prefix_ms,
+            silence_ms=self.vad_silence_ms,
+            speech_duration_ms=self.vad_speech_ms,
+            eou=self.eou,
+            eou_timeout_ms=self.eou_timeout_ms,
+            remove_filler_words=self.remove_filler_words,
+            languages=self.vad_languages,
+            interrupt_response=self.interrupt_response,
+            auto_truncate=self.auto_truncate,
+            create_response=self.create_response,
+            noise_reduction=self.noise_reduction if self.noise_suppression else "off",
+            transcription_model=self.transcription_model,
+            transcription_language=self.transcription_language,
+            phrase_list=self.phrase_list,
+            push_to_talk=self.push_to_talk,
+        )
 
     @property
     def mode(self) -> Mode:

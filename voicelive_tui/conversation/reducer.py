@@ -16,8 +16,10 @@ from voicelive_tui.conversation.activity import ActivityState, ToolActivity
 from voicelive_tui.conversation.echo import EchoWatch
 from voicelive_tui.conversation.latency import TurnTiming
 from voicelive_tui.conversation.renewal import RESTORED_PREFIX, Renewal
+from voicelive_tui.conversation.timeline import Timeline
 from voicelive_tui.conversation.turn_timer import TurnTimer
 from voicelive_tui.conversation.turns import (
+    TURN_KEYS,
     ConnectionState,
     SessionInfo,
     Turn,
@@ -58,6 +60,7 @@ class Conversation:
     renewals: list[Renewal] = field(default_factory=list)
     echo: EchoWatch = field(default_factory=EchoWatch)
     """The echo reference asked for, and the agent's suspected self-interruptions."""
+    timeline: Timeline = field(default_factory=Timeline)
     rtt_ms: float | None = None
     """The socket's round-trip time (the kernel's smoothed TCP RTT), when known."""
     rtt_unavailable: bool = False
@@ -68,9 +71,15 @@ class Conversation:
     outages: int = 0
     answered_user_turns: int = 0
     muted: bool = False
+    push_to_talk: bool = False
+    """Tap to talk is on: the client ends turns (no server VAD)."""
+    talking: bool = False
+    """Push to talk: the microphone is open for a turn."""
     audio_in_bytes: int = 0
     audio_out_bytes: int = 0
     _user_turn_waiting: bool = False
+    _streaming_text: dict[str, str] = field(default_factory=dict)
+    """Typed text streamed with ``input_text.delta``, by item id, until its ``done``."""
 
     # -- queries ---------------------------------------------------------------
 
@@ -200,6 +209,7 @@ class Conversation:
         kind = str(event.get("type", ""))
         self.sent[kind] += 1
         self.activity.apply_sent(event, now)
+        self.timeline.apply_sent(event, now)
         if kind == "input_audio_buffer.append":
             # The microphone's bytes: with the client's echo reference every frame also
             # holds a reference sample, which is neither the user's audio nor billed.
@@ -208,6 +218,10 @@ class Conversation:
             self.timer.capture_clock.appended(pcm_ms(n), now)
         elif kind == "session.update":
             self.echo.session_sent(obj(event.get("session")))
+        elif kind == "input_audio_buffer.commit":
+            # Push to talk (or any client-ended turn): the user is done, the agent thinks.
+            self.vad = VadState.PROCESSING
+            self._user_turn_waiting = True
         elif kind == "conversation.item.create":
             item = obj(event.get("item"))
             if str(item.get("id") or "").startswith(RESTORED_PREFIX):
@@ -217,25 +231,29 @@ class Conversation:
                 if approval is not None and approval.ended_at is not None:
                     self.timer.waited(approval.started_at, approval.ended_at)
             if item.get("role") == "user":
-                text = displayable(item_text(item))
-                self.turns.append(
-                    Turn(
-                        "user",
-                        now,
-                        item_id=ident(item.get("id")),
-                        text=text,
-                        final=True,
-                        kind="text",
-                    )
-                )
-                self._user_turn_waiting = True
-                self.timer.start(TurnTiming(kind="typed", sent=now))
+                self._typed(ident(item.get("id")), item_text(item), now)
+        elif kind == "input_text.delta":
+            item_id = str(event.get("id") or "")
+            self._streaming_text[item_id] = self._streaming_text.get(item_id, "") + str(
+                event.get("delta") or ""
+            )
+        elif kind == "input_text.done":
+            item_id = str(event.get("id") or "")
+            self._typed(item_id or None, self._streaming_text.pop(item_id, ""), now)
         elif kind == "conversation.item.truncate":
             # A barge-in: the live session marked the turn already; a replay learns it here.
             turn = self.agent_turn(ident(event.get("item_id")))
             end_ms = event.get("audio_end_ms")
             if turn is not None and not turn.interrupted and isinstance(end_ms, int):
                 self.interrupt(turn.item_id, end_ms)
+
+    def _typed(self, item_id: str | None, text: str, now: float) -> None:
+        """A typed user message went out (as an item, or streamed): a turn, timed."""
+        self.turns.append(
+            Turn("user", now, item_id=item_id, text=displayable(text), final=True, kind="text")
+        )
+        self._user_turn_waiting = True
+        self.timer.start(TurnTiming(kind="typed", sent=now))
 
     # -- received events -------------------------------------------------------
 
@@ -246,6 +264,7 @@ class Conversation:
         handler = _HANDLERS.get(kind)
         if handler is not None:
             handler(self, event, now)
+        self.timeline.apply_received(event, now)
         if kind == AUDIO_DELTA:
             self._tool_results_heard(now)
         self.activity.apply(event, now, lambda entry: self._attach_activity(entry, now))
@@ -269,7 +288,9 @@ class Conversation:
         self.session.agent_name = shown(agent.get("name")) or self.session.agent_name
         if "expires_at" in session:
             self.session.expires_at = unix_time(session.get("expires_at"))
+        self.session.turn_config = {k: session[k] for k in TURN_KEYS if k in session}
         if event.get("type") == "session.updated":
+            self.session.refused = {}
             self.connection = ConnectionState.READY
             self.reconnect_in_s = None
 
@@ -446,9 +467,15 @@ class Conversation:
             turn.citations.append(clean)
 
     def _error(self, event: dict[str, Any], now: float) -> None:
-        message = str(obj(event.get("error")).get("message", ""))
+        error = obj(event.get("error"))
+        message = str(error.get("message", ""))
         if not is_benign_cancel_error(message):
             self.errors.append(displayable(message, one_line=True))
+        param = error.get("param")
+        if isinstance(param, str) and param.startswith("session"):
+            self.session.refused[displayable(param, one_line=True)] = displayable(
+                message, one_line=True
+            )
 
     def _end_response(self, status: str | None) -> None:
         if status:
@@ -462,6 +489,7 @@ class Conversation:
     def playback_started(self, item_id: str, now: float) -> None:
         """The audio side played the first sample of ``item_id`` (``now``: when it leaves
         the device, its output latency included)."""
+        self.timeline.playback_started(item_id, now)
         self._show_latency(self.timer.playback_started(item_id, now))
 
     def _show_latency(self, timing: TurnTiming | None) -> None:

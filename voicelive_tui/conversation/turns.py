@@ -69,6 +69,14 @@ class SessionInfo:
     agent_name: str | None = None
     conversation_id: str | None = None
     expires_at: float | None = None  # Unix time the service ends this session
+    turn_config: dict[str, Any] = field(default_factory=dict)
+    """The turn-taking part of the session as the service last echoed it (TURN_KEYS)."""
+    refused: dict[str, str] = field(default_factory=dict)
+    """``param`` -> the service's message for a session setting it refused (displayable);
+    emptied by the next ``session.updated``."""
+
+
+TURN_KEYS = ("turn_detection", "input_audio_noise_reduction", "input_audio_transcription")
 
 
 def unix_time(value: Any) -> float | None:

@@ -13,10 +13,12 @@ from azure.ai.voicelive import models as m
 from .audio_input import InputAudio
 from .echo import InputEcho
 from .items import ClientInputError, require, wire_item
-from .recognition import Recogniser
+from .recognition import Recogniser, RecognitionError, bias_phrases
 from .responder import ActiveResponse
 from .state import ConnectionRecord, StoredItem, new_id
 from .transcripts import Transcripts
+from .turn_end import end_wait_ms, recognises_words
+from .vad import VadEvent
 
 __all__ = ["AudioEvents"]
 
@@ -48,6 +50,7 @@ class AudioEvents:
         self.echo = InputEcho()
         self.echo.configure(self.session)
         self.send = send
+        self.recogniser = recogniser
         self.transcripts = Transcripts(
             self.session, recogniser, send, agent_mode=lambda: bool(self.record.agent_mode)
         )
@@ -101,9 +104,9 @@ class AudioEvents:
         if not vad_events:
             self.transcripts.hear(pcm)
         for vad_event, item_id in vad_events:
-            self.record.vad_events.append(vad_event)
             ms = vad_event.ms
             if vad_event.kind == "started":
+                self.record.vad_events.append(vad_event)
                 self.transcripts.speech_started(item_id, *self.audio.turn_so_far())
                 await self.send(
                     m.ServerEventInputAudioBufferSpeechStarted(audio_start_ms=ms, item_id=item_id)
@@ -111,7 +114,8 @@ class AudioEvents:
                 td = self.session.get("turn_detection") or {}
                 if self.active is not None and td.get("interrupt_response", True):
                     await self._cancel_active("turn_detected")
-            else:
+            elif vad_event.kind == "ended" or not await self._hold(ms):
+                self.record.vad_events.append(VadEvent("stopped", ms))
                 await self.send(
                     m.ServerEventInputAudioBufferSpeechStopped(audio_end_ms=ms, item_id=item_id)
                 )
@@ -120,6 +124,25 @@ class AudioEvents:
                 td = self.session.get("turn_detection") or {}
                 if td.get("create_response", True) and self.active is None:
                     await self._start_response({})
+
+    async def _hold(self, end_ms: int) -> bool:
+        """Speech stopped at ``end_ms``: True when the detector waits longer before ending
+        the turn (turn_end), which then continues if the user goes on."""
+        td = self.session.get("turn_detection") or {}
+        words: str | None = None
+        if recognises_words(td, self.session):
+            try:
+                heard = await self.recogniser.transcribe(
+                    self.audio.peek_turn(end_ms), self.audio.rate, bias_phrases(self.session)
+                )
+                words = heard.text
+            except RecognitionError:
+                words = None
+        wait = end_wait_ms(td, self.session, words)
+        if wait <= self.audio.window_ms:
+            return False
+        self.audio.hold(end_ms, end_ms + wait)
+        return True
 
     async def _commit(self, pcm: bytes, rate: int, item_id: str) -> None:
         previous = self.conversation.last_id()

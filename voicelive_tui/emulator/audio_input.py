@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .state import new_id
+from .turn_end import SEMANTIC_TYPES, probe_ms
 from .vad import VadEvent, VoiceActivityDetector
 
 __all__ = ["InputAudio"]
@@ -16,6 +17,8 @@ class InputAudio:
     """Buffers appended PCM16, runs VAD when the session has ``turn_detection``.
 
     Times are milliseconds on the session's input timeline (all audio appended so far).
+    A turn whose end the detector wants to wait for is *held* (:meth:`hold`): speech that
+    resumes before the wait is over continues it; otherwise an ``"ended"`` event ends it.
     """
 
     def __init__(self, session: dict[str, Any]) -> None:
@@ -23,9 +26,13 @@ class InputAudio:
         self.buffer = bytearray()
         self.buffer_start_ms = 0.0
         self.turn_detection: dict[str, Any] | None = None
+        self.window_ms = 0
+        """Silence after which the VAD reports a candidate end (turn_end.probe_ms)."""
         self.vad: VoiceActivityDetector | None = None
         self.speech_item_id: str | None = None
         self.speech_start_ms = 0
+        self.held_end_ms: int | None = None
+        self.held_until_ms = 0.0
         self.reconfigure(session, force=True)
 
     @property
@@ -37,26 +44,41 @@ class InputAudio:
         """Follow a session change; keeps VAD state when neither rate nor VAD settings change."""
         rate = int(session.get("input_audio_sampling_rate") or 24000)
         td = session.get("turn_detection")
-        if not force and rate == self.rate and td == self.turn_detection:
+        window = probe_ms(td, session) if td else 0
+        if not force and (rate, td, window) == (self.rate, self.turn_detection, self.window_ms):
             return
         if rate != self.rate:
             self.buffer_start_ms, self.buffer = self.now_ms, bytearray()
             self.rate = rate
         self.turn_detection = dict(td) if td else None
+        self.window_ms = window
         self._reset_vad()
 
     def _reset_vad(self) -> None:
         self.speech_item_id = None
+        self.held_end_ms = None
         td = self.turn_detection
         if td is None:
             self.vad = None
             return
+        semantic = td.get("type") in SEMANTIC_TYPES
         self.vad = VoiceActivityDetector(
             self.rate,
             threshold=float(td.get("threshold", 0.5)),
-            silence_duration_ms=int(td.get("silence_duration_ms", 500)),
+            silence_duration_ms=self.window_ms,
+            speech_duration_ms=int(td.get("speech_duration_ms") or 0) if semantic else 0,
             start_ms=int(self.now_ms),
         )
+
+    def hold(self, end_ms: int, until_ms: float) -> None:
+        """Wait for the turn that stopped at ``end_ms`` until the input timeline reaches
+        ``until_ms`` before ending it."""
+        self.held_end_ms, self.held_until_ms = end_ms, until_ms
+
+    def peek_turn(self, end_ms: int) -> bytes:
+        """The audio of the turn so far (with prefix padding), left in the buffer."""
+        pad = int((self.turn_detection or {}).get("prefix_padding_ms", 300))
+        return bytes(self.buffer[self._offset(self.speech_start_ms - pad) : self._offset(end_ms)])
 
     def _offset(self, ms: float) -> int:
         samples = round((ms - self.buffer_start_ms) * self.rate / 1000)
@@ -70,10 +92,17 @@ class InputAudio:
         out: list[tuple[VadEvent, str]] = []
         for event in self.vad.feed(pcm):
             if event.kind == "started":
+                if self.held_end_ms is not None:
+                    self.held_end_ms = None  # the user goes on: the same turn
+                    continue
                 self.speech_item_id = new_id("item")
                 self.speech_start_ms = event.ms
             out.append((event, self.speech_item_id or new_id("item")))
-        if not self.vad.in_speech and not out:
+        if self.held_end_ms is not None and self.now_ms >= self.held_until_ms:
+            ended = VadEvent("ended", self.held_end_ms)
+            self.held_end_ms = None
+            out.append((ended, self.speech_item_id or new_id("item")))
+        if not self.vad.in_speech and not out and self.held_end_ms is None:
             # Outside speech only the prefix padding can still be needed: bound the buffer.
             pad = int((self.turn_detection or {}).get("prefix_padding_ms", 300))
             cut = self._offset(self.now_ms - pad - _KEEP_BEFORE_SPEECH_MS)

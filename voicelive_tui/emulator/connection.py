@@ -30,6 +30,7 @@ from .state import (
     output_rate,
 )
 from .tools import check_tool_settings, mcp_servers, mcp_tools_for, session_warnings
+from .turn_end import turn_warnings
 
 __all__ = ["EmulatorSession"]
 
@@ -98,6 +99,8 @@ class EmulatorSession:
             **self.audio_events.handlers(),
             **self.item_events.handlers(),
         }
+        if faults.no_input_text:
+            del self._handlers["input_text.delta"], self._handlers["input_text.done"]
 
     # -- sending --------------------------------------------------------------------------
 
@@ -269,7 +272,7 @@ class EmulatorSession:
         self.audio_events.audio.reconfigure(self.session)
         self.audio_events.echo.configure(self.session)
         await self.send(m.ServerEventSessionUpdated(session=m.ResponseSession(self.session)))
-        warnings = session_warnings(self.session, update)
+        warnings = session_warnings(self.session, update) + turn_warnings(self.session, update)
         if "input_audio_transcription" in update and (heard := language_warning(self.session)):
             warnings.append(("transcription_language_unsupported", heard))
         for code, message in warnings:

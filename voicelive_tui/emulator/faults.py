@@ -42,6 +42,9 @@ class Faults:
     token_limit: int | None = None
     """The token limit ``rate_limits.updated`` counts the conversation's spend against
     (default 50,000), so a low limit is reached in a few turns."""
+    no_input_text: bool = False
+    """Refuse ``input_text.delta``/``done`` as unknown event types (a service before API
+    2026-07-15)."""
 
     @property
     def active(self) -> list[str]:
@@ -105,6 +108,11 @@ _SPEC: dict[str, tuple[str, str, str]] = {
         "session_ttl_s",
         "int",
         "=S: session.created says expires_at = now + S s; the socket closes (1001) then",
+    ),
+    "no-input-text": (
+        "no_input_text",
+        "flag",
+        ": refuse input_text.delta/done as unknown events, as a service before API 2026-07-15",
     ),
     "rate-limit-tokens": (
         "token_limit",

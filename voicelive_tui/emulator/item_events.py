@@ -12,6 +12,9 @@ from .state import ConnectionRecord, StoredItem
 
 __all__ = ["ItemEvents"]
 
+MAX_STREAMED_ITEMS = 8
+MAX_STREAMED_CHARS = 32_000
+
 
 class ItemEvents:
     """``conversation.item.*``: the handlers an :class:`~.connection.EmulatorSession` owns
@@ -37,7 +40,43 @@ class ItemEvents:
             "conversation.item.truncate": self._on_truncate,
             "conversation.item.delete": self._on_item_delete,
             "conversation.item.retrieve": self._on_item_retrieve,
+            "input_text.delta": self._on_text_delta,
+            "input_text.done": self._on_text_done,
         }
+
+    async def _on_text_delta(self, data: dict[str, Any]) -> None:
+        """Typed text streamed into a user item (API 2026-07-15): held until ``done``."""
+        item_id = require(data, "id", str)
+        delta = require(data, "delta", str)
+        streaming = self.record.streaming_text
+        if item_id not in streaming and len(streaming) >= MAX_STREAMED_ITEMS:
+            raise ClientInputError(
+                "too_many_text_streams",
+                f"At most {MAX_STREAMED_ITEMS} input_text items may be open at once.",
+                "id",
+            )
+        if len(streaming.get(item_id, "")) + len(delta) > MAX_STREAMED_CHARS:
+            raise ClientInputError(
+                "input_text_too_long",
+                f"input_text is limited to {MAX_STREAMED_CHARS} characters.",
+                "delta",
+            )
+        streaming[item_id] = streaming.get(item_id, "") + delta
+
+    async def _on_text_done(self, data: dict[str, Any]) -> None:
+        """The streamed text is complete: it becomes a user message item."""
+        item_id = require(data, "id", str)
+        if item_id not in self.record.streaming_text:
+            raise ClientInputError(
+                "invalid_value", f"No input_text.delta was streamed for id '{item_id}'.", "id"
+            )
+        text = self.record.streaming_text.pop(item_id)
+        previous = self.conversation.last_id()
+        item = StoredItem(id=item_id, role="user", kind="text", text=text)
+        self.conversation.items.append(item)
+        await self.send(
+            m.ServerEventConversationItemCreated(previous_item_id=previous, item=wire_item(item))
+        )
 
     async def _on_item_create(self, data: dict[str, Any]) -> None:
         item = parse_item(require(data, "item", dict), self.session)

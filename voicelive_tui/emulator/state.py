@@ -36,6 +36,12 @@ VAD_TYPES = {
     "azure_semantic_vad_en",
     "azure_semantic_vad_multilingual",
 }
+EOU_MODELS = {
+    "semantic_detection_v1",
+    "semantic_detection_v1_en",
+    "semantic_detection_v1_multilingual",
+}
+EOU_LEVELS = {"low", "medium", "high", "default"}
 DEFAULT_TURN_DETECTION: dict[str, Any] = {
     "type": "server_vad",
     "threshold": 0.5,
@@ -123,16 +129,47 @@ def _check_turn_detection(td: Any) -> dict[str, Any] | None:
         f"{param}.threshold",
     )
     for key in ("prefix_padding_ms", "silence_duration_ms"):
-        value = merged[key]
-        _check(
-            isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 10_000,
-            f"{key} must be an integer from 0 to 10000",
-            f"{param}.{key}",
-        )
-    for key in ("create_response", "interrupt_response", "auto_truncate"):
+        _check_ms(merged, key, param)
+    for key in ("create_response", "interrupt_response", "auto_truncate", "remove_filler_words"):
         if key in merged:
             _check(isinstance(merged[key], bool), f"{key} must be a boolean", f"{param}.{key}")
+    if "speech_duration_ms" in merged:
+        _check_ms(merged, "speech_duration_ms", param)
+    if "languages" in merged:
+        langs = merged["languages"]
+        _check(
+            isinstance(langs, list) and all(isinstance(x, str) and x for x in langs),
+            "languages must be a list of BCP-47 language codes",
+            f"{param}.languages",
+        )
+    if merged.get("end_of_utterance_detection") is not None:
+        _check_eou(merged["end_of_utterance_detection"], f"{param}.end_of_utterance_detection")
     return merged
+
+
+def _check_ms(obj: dict[str, Any], key: str, param: str) -> None:
+    """``obj[key]`` is a whole number of milliseconds, 0 to 10000."""
+    value = obj[key]
+    ok = isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 10_000
+    _check(ok, f"{key} must be an integer from 0 to 10000", f"{param}.{key}")
+
+
+def _check_eou(eou: Any, param: str) -> None:
+    _check(isinstance(eou, dict), "end_of_utterance_detection must be an object or null", param)
+    _check(
+        eou.get("model") in EOU_MODELS,
+        f"Unsupported end_of_utterance_detection model {eou.get('model')!r};"
+        f" expected one of {', '.join(sorted(EOU_MODELS))}",
+        f"{param}.model",
+    )
+    level = eou.get("threshold_level", "default")
+    _check(
+        level in EOU_LEVELS,
+        f"threshold_level must be one of low, medium, high, default; got {level!r}",
+        f"{param}.threshold_level",
+    )
+    if "timeout_ms" in eou:
+        _check_ms(eou, "timeout_ms", param)
 
 
 def merge_session(current: dict[str, Any], update: Any) -> dict[str, Any]:
@@ -298,5 +335,7 @@ class ConnectionRecord:
     responses: deque[dict[str, Any]] = field(default_factory=_bounded)
     """One entry per response: id, status, reason."""
     last_truncate: dict[str, Any] | None = None
+    streaming_text: dict[str, str] = field(default_factory=dict)
+    """``input_text.delta`` text by item id, until its ``input_text.done``."""
     dropped_by_fault: bool = False
     closed: bool = False

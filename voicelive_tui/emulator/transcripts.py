@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import replace
 from typing import Any
 
 from azure.ai.voicelive import models as m
@@ -39,6 +40,7 @@ from .recognition import (
 )
 from .state import StoredItem
 from .tools import mcp_servers, mcp_tools_for
+from .turn_end import without_fillers
 
 __all__ = ["STEP_MS", "Transcripts"]
 
@@ -213,6 +215,8 @@ class Transcripts:
                 )
             )
             return
+        if (self.session.get("turn_detection") or {}).get("remove_filler_words"):
+            heard = replace(heard, text=without_fillers(heard.text))
         item.text = heard.text
         if not self.announced:
             return

@@ -47,12 +47,17 @@ class VoiceActivityDetector:
         *,
         threshold: float = 0.5,
         silence_duration_ms: int = 500,
+        speech_duration_ms: int = 0,
         start_ms: int = 0,
     ) -> None:
         self.rate = rate
         self.frame_samples = rate * FRAME_MS // 1000
         self.level_db = threshold_dbfs(threshold)
         self.silence_frames = max(1, round(silence_duration_ms / FRAME_MS))
+        self.speech_frames = round(speech_duration_ms / FRAME_MS)
+        """Speech must last this many frames before it starts a turn (``speech_duration_ms``)."""
+        self._onset: int | None = None
+        """First frame of speech heard but not yet long enough to start a turn."""
         self.in_speech = False
         self._pending = b""
         self._frame_index = start_ms // FRAME_MS
@@ -80,12 +85,22 @@ class VoiceActivityDetector:
         self._frame_index += 1
         if voiced:
             self._last_voiced = index
+        if self._onset is not None:
+            if index - self._last_voiced >= self.silence_frames:
+                self._onset = None  # too short to be a turn: as if never heard
+            elif index - self._onset >= self.speech_frames:
+                self.in_speech, onset, self._onset = True, self._onset, None
+                return [VadEvent("started", onset * FRAME_MS)]
+            return []
         if not self.in_speech:
             self._recent.append((index, voiced))
             voiced_frames = [i for i, v in self._recent if v]
             if len(voiced_frames) >= _ONSET_VOICED:
-                self.in_speech = True
                 self._recent.clear()
+                if self.speech_frames > index - voiced_frames[0]:
+                    self._onset = voiced_frames[0]
+                    return []
+                self.in_speech = True
                 return [VadEvent("started", voiced_frames[0] * FRAME_MS)]
             return []
         if index - self._last_voiced >= self.silence_frames:

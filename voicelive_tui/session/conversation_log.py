@@ -83,6 +83,15 @@ class ConversationLogWriter:
             if turn is not None and turn.text:
                 self._agent(turn.item_id, agent_line(turn))
             return
+        if event.get("type") == "input_text.done":
+            # Typed text streamed into an item: the conversation has put it together.
+            item_id = ident(event.get("id"))
+            turn = next(
+                (t for t in reversed(self.conversation.turns) if t.item_id == item_id), None
+            )
+            if turn is not None:
+                self._user(turn.text)
+            return
         item = obj(event.get("item"))
         if event.get("type") == "conversation.item.create" and item.get("role") == "user":
             self._user(item_text(item))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -22,6 +23,10 @@ from azure.ai.voicelive.models import (
     ClientEvent,
     ClientEventConversationItemCreate,
     ClientEventConversationItemTruncate,
+    ClientEventInputAudioBufferClear,
+    ClientEventInputAudioBufferCommit,
+    ClientEventInputTextDelta,
+    ClientEventInputTextDone,
     ClientEventResponseCancel,
     ClientEventResponseCreate,
     ClientEventSessionUpdate,
@@ -36,14 +41,25 @@ from voicelive_tui.audio.base import AudioBackend, AudioError
 from voicelive_tui.audio.echo_check import run_echo_check
 from voicelive_tui.audio.factory import make_backend, start_backend
 from voicelive_tui.config import Settings
+from voicelive_tui.config.turns import TurnTaking
 from voicelive_tui.conversation.alarms import LedgerAlarms
 from voicelive_tui.conversation.reducer import Conversation
 from voicelive_tui.conversation.renewal import kept_by, restorable, restored_item_id
 from voicelive_tui.conversation.turns import VadState
 from voicelive_tui.logs import PLAYBACK_STARTED, RunLogs
-from voicelive_tui.protocol import APPEND, ident, is_benign_cancel_error, shown
+from voicelive_tui.protocol import (
+    APPEND,
+    ident,
+    is_benign_cancel_error,
+    pcm_ms,
+    shown,
+    streams_text,
+    text_deltas,
+)
+from voicelive_tui.safe_text import displayable
 from voicelive_tui.session.bargein import plan_barge_in
 from voicelive_tui.session.frames import MALFORMED
+from voicelive_tui.session.push_to_talk import TapAction, TapToTalk
 from voicelive_tui.session.reconnect import short_error
 from voicelive_tui.session.service_config import (
     EchoChoice,
@@ -102,6 +118,17 @@ class Dialogue:
         self.conversation.usage.model = settings.effective_model
         self.conn: VoiceLiveConnection | None = None
         self.overrides = SessionOverrides()
+        self.talk = TapToTalk()
+        self.text_streaming = streams_text(settings.api_version)
+        """Typed text goes as input_text.delta/done (API 2026-07-15), else as an item."""
+        self._streamed_texts: dict[str, str] = {}
+        log.info(
+            "Typed text: %s",
+            "streamed with input_text.delta/done"
+            if self.text_streaming
+            else "sent as conversation.item.create (API version before 2026-07-15)",
+        )
+        self._set_push_to_talk(settings.push_to_talk)
         self.audio_item: str | None = None  # newest agent item whose audio we queued
         self.capture_task: asyncio.Task[None] | None = None
         self._emit = emit
@@ -119,6 +146,7 @@ class Dialogue:
             "input_audio_buffer.speech_started": self._on_speech_started,
             "conversation.item.input_audio_transcription.completed": self._on_user_transcript,
             "response.done": self._on_response_done,
+            "conversation.item.created": self._on_item_created,
             "error": self._on_error,
             "warning": self._on_warning,
             "rate_limits.updated": self._on_ledger,
@@ -169,9 +197,28 @@ class Dialogue:
         if self.conversation.response_active or self.audio.pending_ms() > 0:
             # Typing over the agent interrupts it, as speaking would.
             await self.barge_in(reason="text message")
+        if self.text_streaming:
+            # The reply is asked for once the item exists (conversation.item.created): a
+            # service that refuses input_text.* then gets the text as an item instead.
+            item_id = f"item_typed{secrets.token_hex(8)}"
+            self._streamed_texts[item_id] = text
+            for delta in text_deltas(text):
+                await self.send(ClientEventInputTextDelta(id=item_id, delta=delta))
+            await self.send(ClientEventInputTextDone(id=item_id))
+            return
         item = UserMessageItem(content=[InputTextContentPart(text=text)])
         await self.send(ClientEventConversationItemCreate(item=item))
         await self.send(ClientEventResponseCreate())
+
+    async def _text_streaming_refused(self) -> None:
+        """The service does not know input_text.*: send the text as an item from now on."""
+        self.text_streaming = False
+        log.info("Typed text: input_text.delta refused; sent as conversation.item.create")
+        texts, self._streamed_texts = list(self._streamed_texts.values()), {}
+        for text in texts:
+            item = UserMessageItem(content=[InputTextContentPart(text=text)])
+            await self.send(ClientEventConversationItemCreate(item=item))
+            await self.send(ClientEventResponseCreate())
 
     async def override(self, overrides: SessionOverrides) -> bool:
         """Change the voice, VAD or noise reduction values live with a new session.update;
@@ -182,6 +229,10 @@ class Dialogue:
         switch = self._echo_switch(wanted) if wanted else None
         overrides = replace(overrides, echo_reference=None)
         self.overrides = self.overrides.merged(overrides)
+        was_open = self.talk.open
+        self._set_push_to_talk(self.turn_taking.push_to_talk)
+        if was_open and not self.talk.open:
+            await self.send(ClientEventInputAudioBufferClear())
         if switch is not None:
             self.echo = switch
             self.audio.echo_reference = switch.reference == "client"
@@ -237,6 +288,42 @@ class Dialogue:
             )
             return None
         return EchoChoice("client" if wanted == "client" else "server", "switched live")
+
+    @property
+    def turn_taking(self) -> TurnTaking:
+        """The turn taking asked of the service now (configured, then edited live)."""
+        return self.overrides.turn_taking(self.settings)
+
+    def _set_push_to_talk(self, enabled: bool) -> None:
+        self.talk.set_enabled(enabled)
+        self.conversation.push_to_talk = enabled
+        self.conversation.talking = self.talk.open
+
+    async def tap_to_talk(self) -> TapAction:
+        """The talk key: open the microphone (interrupting the agent), or send the turn."""
+        busy = self.conversation.response_active or self.audio.pending_ms() > 0
+        action = self.talk.tap(agent_busy=busy)
+        self.conversation.talking = self.talk.open
+        if action == "barge_in_and_open":
+            await self.barge_in(reason="push to talk")
+        elif action == "send":
+            log.info("Push to talk: sending %.0f ms", self.talk.appended_ms)
+            await self.send(ClientEventInputAudioBufferCommit())
+            await self.send(ClientEventResponseCreate())
+        elif action == "too_short":
+            await self.send(ClientEventInputAudioBufferClear())
+            self.notice("Push to talk: nothing was said, nothing sent")
+        self._emit(StateChanged(self.clock()))
+        return action
+
+    async def discard_talk(self) -> bool:
+        """Esc while talking: throw the turn away (input_audio_buffer.clear)."""
+        if not self.talk.discard():
+            return False
+        self.conversation.talking = False
+        await self.send(ClientEventInputAudioBufferClear())
+        self._emit(StateChanged(self.clock()))
+        return True
 
     async def barge_in(self, reason: str) -> None:
         """Drop queued audio now, cancel an active response, truncate what was unheard."""
@@ -324,9 +411,10 @@ class Dialogue:
         async for block in self.audio.capture():
             if self._quitting.is_set():
                 return
-            if self.conversation.muted or self.conn is None:
+            if self.conversation.muted or self.conn is None or not self.talk.may_append():
                 continue
-            await self.send_append(block)
+            if await self.send_append(block) and self.talk.open:
+                self.talk.appended(pcm_ms(len(block)))
 
     # -- receiving -------------------------------------------------------------
 
@@ -426,6 +514,11 @@ class Dialogue:
         for text in self.alarms.check(self.conversation):
             self.notice(text, Severity.WARNING)
 
+    async def _on_item_created(self, payload: dict[str, Any]) -> None:
+        item_id = str((payload.get("item") or {}).get("id"))
+        if self._streamed_texts.pop(item_id, None) is not None:
+            await self.send(ClientEventResponseCreate())  # the streamed text is an item now
+
     async def _on_response_done(self, payload: dict[str, Any]) -> None:
         log.info("Response complete")
         await self._on_ledger(payload)
@@ -447,9 +540,16 @@ class Dialogue:
         self.notice(f"Voice Live warning: {message}", Severity.WARNING)
 
     async def _on_error(self, payload: dict[str, Any]) -> None:
-        message = (payload.get("error") or {}).get("message", "")
-        if is_benign_cancel_error(message):
+        error = payload.get("error") or {}
+        message = error.get("message", "")
+        if self.text_streaming and "input_text." in str(message):
+            await self._text_streaming_refused()
+        elif is_benign_cancel_error(message):
             log.debug("Benign cancellation error: %s", message)
+        elif str(error.get("param") or "").startswith("session"):
+            # A setting the service refused (a live edit): the user must see why.
+            refused = displayable(f"{error.get('param')}: {message}", one_line=True)
+            self.notice(f"Voice Live refused {refused}", Severity.ERROR)
         else:
             log.error("VoiceLive error: %s", message)
 

@@ -14,7 +14,14 @@ from azure.ai.voicelive.models import (
     AudioInputTranscriptionOptions,
     AudioNoiseReduction,
     AudioTimestampType,
+    AzureSemanticDetection,
+    AzureSemanticDetectionEn,
+    AzureSemanticDetectionMultilingual,
+    AzureSemanticVad,
+    AzureSemanticVadEn,
+    AzureSemanticVadMultilingual,
     AzureStandardVoice,
+    EouDetection,
     FunctionTool,
     InputAudioFormat,
     MCPServer,
@@ -23,9 +30,16 @@ from azure.ai.voicelive.models import (
     RequestSession,
     ServerVad,
     ToolChoiceFunctionSelection,
+    TurnDetection,
 )
 
 from voicelive_tui.config.resolve import DEFAULT_INSTRUCTIONS, Settings
+from voicelive_tui.config.turns import (
+    TurnTaking,
+    noise_reduction_wire,
+    transcription_wire,
+    turn_detection_wire,
+)
 
 
 def voice_config(voice: str) -> AzureStandardVoice | str:
@@ -37,8 +51,9 @@ def voice_config(voice: str) -> AzureStandardVoice | str:
 
 @dataclass(frozen=True)
 class SessionOverrides:
-    """Voice, server VAD, noise reduction and echo reference values changed live (the
-    command palette); None: as configured."""
+    """Values changed live (the command palette, the turn-taking screen); None: as
+    configured. ``turns`` replaces the whole turn-taking configuration; the VAD values
+    and the noise reduction apply on top."""
 
     voice: str | None = None
     threshold: float | None = None
@@ -48,11 +63,51 @@ class SessionOverrides:
     """``azure_deep_noise_suppression``, ``near_field`` or ``far_field``."""
     echo_reference: str | None = None
     """``server`` or ``client``: the input's channels change, so the session is renewed."""
+    turns: TurnTaking | None = None
 
     def merged(self, newer: SessionOverrides) -> SessionOverrides:
         """These overrides with the values ``newer`` sets replacing them."""
         changes = {k: v for k, v in vars(newer).items() if v is not None and v != ""}
+        if newer.turns is not None:
+            # The new turn taking was edited from the effective values: they are in it.
+            changes.update(threshold=newer.threshold, prefix_ms=newer.prefix_ms)
+            changes.update(silence_ms=newer.silence_ms, noise_reduction=newer.noise_reduction)
         return replace(self, **changes)
+
+    def turn_taking(self, settings: Settings) -> TurnTaking:
+        """The turn taking in effect: configured, then replaced, then the VAD values and
+        the noise reduction."""
+        turns = self.turns or settings.turn_taking
+        return turns.changed(
+            noise_reduction=_first(self.noise_reduction, turns.noise_reduction),
+            threshold=_first(self.threshold, turns.threshold),
+            prefix_ms=_first(self.prefix_ms, turns.prefix_ms),
+            silence_ms=_first(self.silence_ms, turns.silence_ms),
+        )
+
+
+_DETECTOR_MODELS: dict[str, type[TurnDetection]] = {
+    "server_vad": ServerVad,
+    "azure_semantic_vad": AzureSemanticVad,
+    "azure_semantic_vad_en": AzureSemanticVadEn,
+    "azure_semantic_vad_multilingual": AzureSemanticVadMultilingual,
+}
+_EOU_MODELS: dict[str, type[EouDetection]] = {
+    "semantic_detection_v1": AzureSemanticDetection,
+    "semantic_detection_v1_en": AzureSemanticDetectionEn,
+    "semantic_detection_v1_multilingual": AzureSemanticDetectionMultilingual,
+}
+
+
+def turn_detection_config(turns: TurnTaking) -> TurnDetection | None:
+    """``turn_detection`` as the SDK's model of the chosen detector; None: the client decides."""
+    wire = turn_detection_wire(turns)
+    if wire is None:
+        return None
+    eou = wire.pop("end_of_utterance_detection", None)
+    if eou is not None:
+        wire["end_of_utterance_detection"] = _EOU_MODELS[eou["model"]](eou)
+    return _DETECTOR_MODELS[wire["type"]](wire)
 
 
 NOISE_REDUCTIONS = ("azure_deep_noise_suppression", "near_field", "far_field")
@@ -116,24 +171,21 @@ def build_session_config(
     is the echo reference chosen (:func:`choose_echo_reference`).
     """
     o = overrides or SessionOverrides()
+    turns = o.turn_taking(settings)
+    noise = noise_reduction_wire(turns)
     config = RequestSession(
         modalities=[Modality.TEXT] if settings.no_audio else [Modality.TEXT, Modality.AUDIO],
         voice=voice_config(o.voice or settings.voice),
         input_audio_format=InputAudioFormat.PCM16,
         output_audio_format=OutputAudioFormat.PCM16,
-        turn_detection=ServerVad(
-            threshold=_first(o.threshold, settings.vad_threshold),
-            prefix_padding_ms=_first(o.prefix_ms, settings.vad_prefix_ms),
-            silence_duration_ms=_first(o.silence_ms, settings.vad_silence_ms),
-        ),
-        input_audio_transcription=AudioInputTranscriptionOptions(model="azure-speech"),
+        # None is sent as null: server VAD off (push to talk, or "none").
+        turn_detection=turn_detection_config(turns),
+        input_audio_transcription=AudioInputTranscriptionOptions(transcription_wire(turns)),
+        # null turns noise reduction off on a live edit (absent would keep the old one).
+        input_audio_noise_reduction=AudioNoiseReduction(noise) if noise else None,
     )
     if settings.echo_cancellation:
         config.input_audio_echo_cancellation = echo_cancellation(reference)
-    if settings.noise_suppression:
-        config.input_audio_noise_reduction = AudioNoiseReduction(
-            type=o.noise_reduction or "azure_deep_noise_suppression"
-        )
     if settings.mode == "model":
         config.instructions = settings.instructions or DEFAULT_INSTRUCTIONS
     if "-" in (o.voice or settings.voice):

@@ -23,6 +23,7 @@ from azure.core.credentials_async import AsyncTokenCredential
 
 from voicelive_tui.audio.base import AudioBackend
 from voicelive_tui.config import Settings
+from voicelive_tui.config.turns import TurnTaking
 from voicelive_tui.conversation.reducer import Conversation
 from voicelive_tui.logs import RunLogs
 from voicelive_tui.session.auth import (
@@ -34,6 +35,7 @@ from voicelive_tui.session.conversation_log import ConversationLogWriter
 from voicelive_tui.session.dialogue import Dialogue
 from voicelive_tui.session.frames import close_code, parse_server_event
 from voicelive_tui.session.handshake import Quit, open_connection
+from voicelive_tui.session.push_to_talk import TapAction
 from voicelive_tui.session.reconnect import (
     START_ATTEMPTS,
     ConnectFailed,
@@ -229,6 +231,19 @@ class VoiceLiveSession:
             conn = self._begin_planned_close(SESSION_RENEWAL)
             if conn is not None:
                 await self._close_quietly(conn)
+
+    @property
+    def turn_taking(self) -> TurnTaking:
+        """The turn taking asked of the service now (configured, then edited live)."""
+        return self.dialogue.turn_taking
+
+    async def tap_to_talk(self) -> TapAction:
+        """Push to talk's key: open the microphone, or send what was said."""
+        return await self.dialogue.tap_to_talk()
+
+    async def discard_talk(self) -> bool:
+        """Push to talk's Esc: throw away what was said since the microphone opened."""
+        return await self.dialogue.discard_talk()
 
     # -- run -------------------------------------------------------------------
 

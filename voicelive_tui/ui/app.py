@@ -33,6 +33,7 @@ from textual.worker import Worker, WorkerState
 from voicelive_tui.audio.backends import NullBackend
 from voicelive_tui.config import Settings
 from voicelive_tui.config.preferences import save_preference
+from voicelive_tui.config.turns import TurnTaking
 from voicelive_tui.conversation.export import conversation_markdown
 from voicelive_tui.errors import EXIT_OK, VoiceLiveError
 from voicelive_tui.logs import RunLogs
@@ -60,7 +61,7 @@ from voicelive_tui.ui.widgets.help import HelpScreen
 from voicelive_tui.ui.widgets.inputs import ClosingInput, FilterInput, MessageInput
 from voicelive_tui.ui.widgets.json_view import JsonScreen
 from voicelive_tui.ui.widgets.latency_view import LatencyScreen
-from voicelive_tui.ui.widgets.levels import LevelsPanel
+from voicelive_tui.ui.widgets.levels import FPS, LevelsPanel
 from voicelive_tui.ui.widgets.status import StatusBar
 from voicelive_tui.ui.widgets.usage_view import UsageScreen
 from voicelive_tui.updates import AudioLost, EventReceived, EventSent, Notice, Severity, Update
@@ -126,6 +127,34 @@ class VoiceLiveApp(App[int]):
         Binding("l", "latency", "Latency", tooltip="Latency by stage, p50 to p99, the worst turn"),
         Binding("u", "usage", "Usage", tooltip="Tokens per turn and for the session"),
         Binding("e", "export", "Export", tooltip="Save the conversation as Markdown (log folder)"),
+        Binding(
+            "o",
+            "turn_settings",
+            "Turn taking",
+            show=False,
+            tooltip="Turn taking settings: detector, EOU, VAD, noise, transcription; live",
+        ),
+        Binding(
+            "g",
+            "timeline",
+            "Timeline",
+            show=False,
+            tooltip="Timeline: lanes of the last 30-60 s, why each turn ended",
+        ),
+        Binding(
+            "grave_accent",
+            "talk",
+            "Talk",
+            show=False,
+            tooltip="Push to talk: open the microphone, again to send (Esc discards)",
+        ),
+        Binding(
+            "escape",
+            "discard_talk",
+            "Discard",
+            show=False,
+            tooltip="Push to talk: throw away what was said (input_audio_buffer.clear)",
+        ),
         Binding("q", "quit", "Quit", tooltip="Close the socket, stop audio, flush logs, quit"),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
         Binding("question_mark,f1", "help", "Help", tooltip="This help"),
@@ -429,6 +458,74 @@ class VoiceLiveApp(App[int]):
         if self.session is not None:
             self.run_worker(self.session.interrupt(), group="control", exit_on_error=False)
 
+    def action_talk(self) -> None:
+        """Push to talk: open the microphone (interrupting the agent), or send the turn."""
+        session = self.session
+        if session is None:
+            return
+        if not session.conversation.push_to_talk:
+            self.notify(
+                "Push to talk is off: turn it on in turn taking (o) or the palette", timeout=3
+            )
+            return
+        self.run_worker(self._tap(session), group="control", exit_on_error=False)
+
+    async def _tap(self, session: VoiceLiveSession) -> None:
+        await session.tap_to_talk()
+        self.dashboard.state_changed(now=True)
+
+    def action_discard_talk(self) -> None:
+        """Esc while talking: throw the turn away."""
+        session = self.session
+        if session is not None and session.conversation.talking:
+            self.run_worker(self._discard(session), group="control", exit_on_error=False)
+
+    async def _discard(self, session: VoiceLiveSession) -> None:
+        if await session.discard_talk():
+            self.notify("Discarded what was said", timeout=2)
+            self.dashboard.state_changed(now=True)
+
+    def action_timeline(self) -> None:
+        """The last 30-60 s as lanes on one time axis."""
+        from voicelive_tui.ui.widgets.timeline_view import TimelineScreen  # when first shown
+
+        if isinstance(self.screen, TimelineScreen):
+            return
+        session = self.session
+        replaying = isinstance(session, ReplaySession)
+
+        def mic() -> list[tuple[float, float]] | None:
+            if session is None or replaying or not self.live_meters:
+                return None
+            history, now = list(self.levels_panel.mic_history), session.clock()
+            n = len(history)
+            return [(now - (n - 1 - i) / FPS, level) for i, level in enumerate(history)]
+
+        self.push_screen(
+            TimelineScreen(
+                lambda: session.conversation if session else None,
+                lambda: session.clock() if session else 0.0,
+                mic,
+            )
+        )
+
+    def action_turn_settings(self) -> None:
+        """The turn-taking settings, edited live."""
+        from voicelive_tui.ui.widgets.turn_settings import TurnSettingsScreen  # when first shown
+
+        if isinstance(self.screen, TurnSettingsScreen) or self.session is None:
+            return
+        session = self.session
+
+        def send(turns: TurnTaking) -> None:
+            self.post_message(SettingsChangeRequested(SessionOverrides(turns=turns)))
+
+        self.push_screen(
+            TurnSettingsScreen(
+                lambda: session.turn_taking, lambda: session.conversation.session, send
+            )
+        )
+
     def action_step(self) -> None:
         if isinstance(self.session, ReplaySession):
             self.session.step()
@@ -525,10 +622,11 @@ class VoiceLiveApp(App[int]):
     async def _change_settings(self, overrides: SessionOverrides) -> None:
         assert self.session is not None
         await self.session.override(overrides)
-        changes = {k: v for k, v in vars(overrides).items() if v is not None}
+        changes = {k: v for k, v in vars(overrides).items() if v is not None and k != "turns"}
         if "echo_reference" in changes:
             return  # the session says what it does (a renewal)
         shown = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in changes.items())
+        shown = shown or "turn taking"
         self.notify(f"Sent session.update: {shown}", timeout=3)
 
 

@@ -101,6 +101,14 @@ class VoiceLiveCommands(Provider):
 
     def _commands(self) -> list[tuple[str, Callable[[], Any], str]]:
         out = self._actions()
+        for enabled in (True, False):
+            out.append(
+                (
+                    f"Push to talk {'on' if enabled else 'off (server VAD)'}",
+                    partial(self._push_to_talk, enabled),
+                    "session.update: turn_detection",
+                )
+            )
         out.append(
             (
                 "Echo check",
@@ -113,6 +121,12 @@ class VoiceLiveCommands(Provider):
             for name, changes, help in setting_choices()
         ]
         return out
+
+    def _push_to_talk(self, enabled: bool) -> None:
+        session = getattr(self.app, "session", None)
+        if session is not None:
+            turns = session.turn_taking.changed(push_to_talk=enabled)
+            self.app.post_message(SettingsChangeRequested(SessionOverrides(turns=turns)))
 
     def _change(self, **changes: Any) -> None:
         self.app.post_message(SettingsChangeRequested(SessionOverrides(**changes)))

@@ -84,6 +84,10 @@ def vad_view(conv: Conversation, audio: AudioStatus) -> VadView:
         vad = VadState.AGENT_SPEAKING  # the response is done, its audio still plays
     if conv.muted and vad in (VadState.IDLE, VadState.USER_SPEAKING):
         return VadView("muted", "muted")
+    if conv.talking:
+        return VadView("talking", "speaking")
+    if conv.push_to_talk and vad == VadState.IDLE:
+        return VadView("push to talk: ` to talk", "listening")
     return VAD_VIEWS[vad]
 
 
@@ -93,6 +97,8 @@ def mic_label(conv: Conversation, audio: AudioStatus, *, scripted: bool = False)
         return "MUTED"
     if scripted:
         return "scripted"
+    if conv.push_to_talk and audio.has_input:
+        return "talking" if conv.talking else "closed (push to talk)"
     return "live" if audio.has_input else "no audio"
 
 

@@ -19,8 +19,9 @@ INTRO = (
 )
 MORE = (
     "In the event stream: ↑/↓ move, Enter shows the event's JSON, End follows the tail again. "
-    "Ctrl+P opens the command palette: the same actions, plus changing the voice and the "
-    "VAD values live. Logs are written to the log folder (see --log-dir)."
+    "Ctrl+P opens the command palette: the same actions, plus changing the voice, the "
+    "VAD values and push to talk live (o edits every turn-taking setting). Logs are written "
+    "to the log folder (see --log-dir)."
 )
 
 
@@ -29,6 +30,7 @@ KEY_NAMES = {
     "slash": "/",
     "space": "Space",
     "escape": "Esc",
+    "grave_accent": "`",
     "enter": "Enter",
     "ctrl": "Ctrl",
 }

@@ -24,11 +24,13 @@ class ReportScreen(ModalScreen[None]):
 
     BINDINGS = [Binding("escape,q", "dismiss", "Close")]
 
-    def __init__(self, name: str, title: str, lines: Lines) -> None:
+    def __init__(self, name: str, title: str, lines: Lines, *, every_s: float = 1.0) -> None:
         super().__init__()
         self._name = name
         self._title = title
         self._lines = lines
+        self._every_s = every_s
+        self._drawn: Text | None = None
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id=f"{self._name}-body", classes="report-body") as body:
@@ -39,9 +41,17 @@ class ReportScreen(ModalScreen[None]):
     def on_mount(self) -> None:
         self.redraw()
         self.call_after_refresh(self.redraw)  # again once the body's width is laid out
-        self.set_interval(1.0, self.redraw)
+        self.set_interval(self._every_s, self.redraw)
+
+    @property
+    def drawn(self) -> Text | None:
+        """What the report shows now."""
+        return self._drawn
 
     def redraw(self) -> None:
         width = max(40, self.query_one(f"#{self._name}-body").size.width - 4)
         text = Text("\n").join(self._lines(width))
+        if text == self._drawn:
+            return  # the same picture: no layout, no repaint
+        self._drawn = text
         self.query_one(f"#{self._name}-lines", Static).update(text)
