@@ -178,6 +178,9 @@ class Taps:
             tap.stop()
 
 
+# Slow step: seconds of a real reply through PulseAudio in real time
+# (the audio tests run one at a time).
+@pytest.mark.slow
 async def test_switching_the_output_mid_reply_plays_the_rest_on_the_new_sink(
     pulse, second_sink, backend_factory, tmp_path
 ):
@@ -223,6 +226,9 @@ async def _reply_moves(pulse, backend_factory, tmp_path, move, to: str) -> dict[
         taps.stop()
 
 
+# Slow step: seconds of a real reply through PulseAudio in real time
+# (the audio tests run one at a time).
+@pytest.mark.slow
 async def test_a_new_default_sink_takes_the_rest_of_the_reply(
     pulse, second_sink, backend_factory, tmp_path
 ):
@@ -240,6 +246,9 @@ async def test_a_new_default_sink_takes_the_rest_of_the_reply(
     assert heard["speaker"] >= 900 and heard[second_sink] >= 1000
 
 
+# Slow step: seconds of a real reply through PulseAudio in real time
+# (the audio tests run one at a time).
+@pytest.mark.slow
 async def test_an_unplugged_sink_hands_the_reply_to_the_default(pulse, backend_factory, tmp_path):
     """Regression: the sink we play on is unloaded (unplugged): the rest goes to the default."""
     module = pulse.run("pactl", "load-module", "module-null-sink", "sink_name=speakerB").stdout
@@ -256,6 +265,9 @@ async def test_an_unplugged_sink_hands_the_reply_to_the_default(pulse, backend_f
     assert heard["speaker"] >= 1000
 
 
+# Slow step: seconds of a real reply through PulseAudio in real time
+# (the audio tests run one at a time).
+@pytest.mark.slow
 async def test_switching_the_microphone_mid_turn_loses_at_most_a_block(
     pulse, backend_factory, tmp_path
 ):

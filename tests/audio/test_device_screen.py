@@ -20,6 +20,9 @@ from voicelive_tui.ui.widgets.devices_view import DeviceScreen
 pytestmark = pytest.mark.realaudio
 
 
+# Slow step: a real reply through PulseAudio in real time; the pilot test in
+# tests/ui covers the screen fast.
+@pytest.mark.slow
 async def test_choosing_an_output_in_the_device_screen_moves_the_stream(
     pulse, second_sink, emulator, tmp_path
 ):

@@ -256,6 +256,9 @@ async def test_output_buffer_grows_after_the_device_starved(pulse, backend_facto
     assert not backend.faulted
 
 
+# Slow step: 8 s of a spoken turn and its reply in real time; the console and
+# dashboard spoken-turn tests stay fast.
+@pytest.mark.slow
 async def test_spoken_turn_through_devices_reaches_the_emulator_and_the_reply_is_heard(
     pulse, backend_factory, short_speech_wav, emulator, voicelive_client, tmp_path
 ):
