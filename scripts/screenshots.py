@@ -23,6 +23,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the scripted sessions are test scaffolding, under tests/
 
 from tests.scaffold.replay import scripted_app, settle, show_latency, show_usage  # noqa: E402
+from tests.ui.test_device_screen import ScriptedDevices, open_screen  # noqa: E402
+from tests.ui.test_timeline import replay_app, show_timeline  # noqa: E402
 from tests.ui.test_tool_snapshots import prompt_open  # noqa: E402
 from tests.ui.tool_replay import tool_replay_app  # noqa: E402
 
@@ -45,6 +47,12 @@ async def open_help(pilot: Pilot[int]) -> None:
     await pilot.pause()
 
 
+async def open_devices(pilot: Pilot[int]) -> None:
+    """The device screen over the scripted session, with a scripted device list."""
+    await settle(pilot)
+    await open_screen(pilot, ScriptedDevices())
+
+
 SHOTS: dict[str, tuple[tuple[int, int], Callable[[Pilot[int]], Awaitable[None]]]] = {
     "main": ((140, 40), settle),
     "event-json": ((140, 40), open_json),
@@ -53,16 +61,26 @@ SHOTS: dict[str, tuple[tuple[int, int], Callable[[Pilot[int]], Awaitable[None]]]
     "latency": ((100, 30), show_latency),
     "usage": ((100, 30), show_usage),
     "tools-approval": ((140, 40), prompt_open),
+    "devices": ((120, 36), open_devices),
+    "timeline": ((160, 48), show_timeline),
+    "timeline-80x24": ((80, 24), show_timeline),
 }
 TOOL_SHOTS = {"tools-approval"}
 """Shots of the scripted tool session (a function call, an MCP approval prompt)."""
+TURN_SHOTS = {"timeline", "timeline-80x24"}
+"""Shots of the recorded turn-taking session (``tests/ui/data/turns_events.jsonl``)."""
 
 
 async def take(
     name: str, size: tuple[int, int], before: Callable[[Pilot[int]], Awaitable[None]]
 ) -> str:
     with tempfile.TemporaryDirectory() as logs:
-        app = tool_replay_app(Path(logs)) if name in TOOL_SHOTS else scripted_app(Path(logs))
+        if name in TOOL_SHOTS:
+            app = tool_replay_app(Path(logs))
+        elif name in TURN_SHOTS:
+            app = replay_app(Path(logs))
+        else:
+            app = scripted_app(Path(logs))
         async with app.run_test(size=size) as pilot:
             await before(pilot)
             svg = app.export_screenshot(title=f"voicelive-tui: {name}")
