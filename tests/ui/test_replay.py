@@ -67,6 +67,9 @@ async def test_a_replay_shows_what_the_live_run_showed(emulator, dashboard, tmp_
         seen_live[2],
     )
     assert "hello replay" in str(seen_replayed[0])
+    # Its placeholder credential is no secret to mask in what the replay says.
+    technical = "".join(p.read_text() for p in (tmp_path / "replay-logs").glob("*voicelive.log"))
+    assert "End of the replay: q quits." in technical
     # Paced at x10: never faster than a tenth of the recorded time. How much longer it takes
     # is the machine's load (the wait above has a generous time-out), not the replay's.
     assert took > span / 10 * 0.8, (took, span)
