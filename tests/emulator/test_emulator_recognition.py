@@ -230,7 +230,7 @@ async def test_when_the_recogniser_cannot_run_the_turn_fails_and_is_known_by_its
 async def test_audio_events_do_not_wait_for_recognition(emulator, voicelive_client, spoken):
     """A long turn is being recognised while the next one is spoken: its VAD events come
     before the first turn's transcript."""
-    long_turn = spoken(" ".join([WEATHER] * 8))
+    long_turn = spoken(" ".join([WEATHER] * 3))
     async with voicelive_client(emulator) as probe:
         await probe.wait_for("session.created")
         await probe.conn.session.update(

@@ -14,8 +14,10 @@ from tests.helpers import wait_until as wait_for
 from tests.reliability.harness import Terminal, client_args
 from voicelive_tui.emulator import Emulator
 
-STALL_S = 6.0
-"""Long enough to fill the pty's buffer many times over at the dashboard's output rate."""
+STALL_S = 3.5
+"""Long enough to fill the pty's buffer many times over at the dashboard's output rate, and
+over three times the second after which the driver takes a blocked write for a stalled
+terminal."""
 
 
 def size_of(pattern: str, where: Path) -> int:

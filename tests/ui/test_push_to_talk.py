@@ -14,9 +14,9 @@ from voicelive_tui.ui.widgets.levels import VadIndicator
 
 from .conftest import SIZE, wait_for
 
-LEAD_S = 6.0
+LEAD_S = 4.0
 """Silence before the speech in the microphone WAV: the dashboard opens the microphone
-while it plays (at 2x, three seconds of real time)."""
+while it plays (at 2x, two seconds of real time)."""
 MIC_SPEED = 2.0
 
 
@@ -72,7 +72,7 @@ async def test_tap_opens_the_same_key_sends_one_turn_and_one_reply(
         sent_while_open = appends(emulator)
         await wait_for(
             pilot,
-            lambda: dash.audio.blocks_ticked * 20 >= 1000 / MIC_SPEED + 5000,
+            lambda: dash.audio.blocks_ticked * 20 >= 1000 / MIC_SPEED + 2000,
             what="more audio, closed",
         )
         record = emulator.latest
