@@ -24,6 +24,9 @@ EchoReference = Literal["server", "client", "auto"]
 """Where echo cancellation's reference comes from (``auto``: decided when audio starts)."""
 ECHO_REFERENCES: tuple[EchoReference, ...] = ("server", "client", "auto")
 Mode = Literal["agent", "legacy-agent", "model"]
+_TURNS = TurnTaking()
+"""The turn-taking defaults: written once, in :class:`TurnTaking`; the flat fields below are
+the flags' view of it (``Settings.turn_taking`` puts them back together)."""
 """A Foundry agent by name, a legacy agent by id, or a model with its own instructions."""
 
 
@@ -47,26 +50,26 @@ class Settings:
     agent_id: str | None = None
     agent_connection_string: str | None = field(default=None, repr=False)
     voice: str = DEFAULT_VOICE
-    vad_threshold: float = 0.5
-    vad_prefix_ms: int = 300
-    vad_silence_ms: int = 500
-    turn_detection: Detector = "server_vad"
-    vad_speech_ms: int | None = None
-    eou: str = "off"
-    eou_timeout_ms: int | None = None
-    remove_filler_words: bool | None = None
-    vad_languages: tuple[str, ...] = ()
-    interrupt_response: bool | None = None
-    auto_truncate: bool | None = None
-    create_response: bool | None = None
+    vad_threshold: float = _TURNS.threshold
+    vad_prefix_ms: int = _TURNS.prefix_ms
+    vad_silence_ms: int = _TURNS.silence_ms
+    turn_detection: Detector = _TURNS.detector
+    vad_speech_ms: int | None = _TURNS.speech_duration_ms
+    eou: str = _TURNS.eou
+    eou_timeout_ms: int | None = _TURNS.eou_timeout_ms
+    remove_filler_words: bool | None = _TURNS.remove_filler_words
+    vad_languages: tuple[str, ...] = _TURNS.languages
+    interrupt_response: bool | None = _TURNS.interrupt_response
+    auto_truncate: bool | None = _TURNS.auto_truncate
+    create_response: bool | None = _TURNS.create_response
     """None (these four and speech duration, EOU timeout): not sent, the service's default."""
-    noise_reduction: str = "azure_deep_noise_suppression"
-    transcription_model: str = "azure-speech"
-    transcription_language: str | None = None
+    noise_reduction: str = _TURNS.noise_reduction
+    transcription_model: str = _TURNS.transcription_model
+    transcription_language: str | None = _TURNS.transcription_language
     phrase_list_file: Path | None = None
-    phrase_list: tuple[str, ...] = ()
+    phrase_list: tuple[str, ...] = _TURNS.phrase_list
     """Loaded from ``phrase_list_file``."""
-    push_to_talk: bool = False
+    push_to_talk: bool = _TURNS.push_to_talk
     echo_cancellation: bool = True
     noise_suppression: bool = True
     echo_reference: EchoReference = "auto"
