@@ -111,6 +111,8 @@ class DeviceWatch:
 
     def observe(self, snapshot: DeviceSnapshot) -> list[Decision]:
         """What to do now that the host has ``snapshot``."""
+        if not snapshot.outputs and not snapshot.inputs:
+            return []  # the host answered with nothing: a server restarting, not an unplug
         last, self._last = self._last, snapshot
         decisions: list[Decision] = []
         for kind in KINDS:
@@ -131,7 +133,7 @@ class DeviceWatch:
     def _named(self, kind: DeviceKind, wanted: str, snapshot: DeviceSnapshot) -> list[Decision]:
         default = snapshot.default(kind)
         if not snapshot.names(kind):
-            return []  # the host answered with nothing: a server restarting, not an unplug
+            return []  # no device of that direction at all: nothing to say of one of them
         present = snapshot.has(kind, wanted)
         if not present:
             self.offered.pop(kind, None)
