@@ -54,14 +54,15 @@ SECTIONS = (
     "echo",
     "echo_leak",
     "turn_waits",
+    "device_watch",
 )
 QUICK_LANES = (
-    ("footprint", "startup", "latency", "echo", "send_path"),
+    ("footprint", "startup", "latency", "echo", "send_path", "device_watch"),
     ("glitch", "memory", "barge_in", "ssh_link", "echo_leak"),
     ("recognition", "flood", "turn_waits"),
 )
 """--quick runs these three lanes at once: CPU and time (echo cancellation's CPU, and last
-the send path's CPU on PulseAudio null sinks) in the first; the glitch test (which makes its
+the send path's CPU on PulseAudio null sinks, and the device watch's CPU) in the first; the glitch test (which makes its
 own load), memory, the playback callback, bytes over SSH and, last, the agent's
 self-interruptions over a leaking speaker (PulseAudio null sinks, the greeting only) in the
 second; speech recognition (its own CPU measure: process time), the flood from the server

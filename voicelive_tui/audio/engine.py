@@ -405,10 +405,14 @@ class SoundDeviceBackend(RingBackend):
                 switched=False,
             )
         elif decision.action == "gone":
-            if not self._plugin:  # the sound server moved our stream to its default itself
+            default = decision.default
+            if self._plugin:  # the sound server moved our stream to its default itself
+                defaults = await asyncio.to_thread(host_devices.pulse_defaults, os.environ)
+                default = defaults[0 if kind == "output" else 1]
+            else:
                 await self._rescan_and_reopen()
             self._tell(
-                f"{what} {name!r} is gone; using the default ({decision.default}) until it returns",
+                f"{what} {name!r} is gone; using the default ({default or '?'}) until it returns",
                 switched=not self._plugin,
             )
         elif decision.action == "follow":
