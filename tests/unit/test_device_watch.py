@@ -5,11 +5,13 @@ runs here, so these are the tests of following the default there."""
 from __future__ import annotations
 
 import asyncio
+import sys
 
 import pytest
 
 from voicelive_tui.audio.device_watch import Decision, DeviceSnapshot, DeviceWatch
 from voicelive_tui.audio.follower import DeviceFollower
+from voicelive_tui.audio.host_devices import probe_for, winmm_snapshot
 
 SPEAKERS = "MacBook Pro Speakers"
 HEADSET = "AirPods Pro"
@@ -187,3 +189,11 @@ async def test_a_paused_follower_asks_nothing():
     )
     await follower.check()
     assert asked == []
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="which hosts are asked, on Linux")
+def test_on_linux_only_a_pulseaudio_server_is_asked_and_its_default_not_followed():
+    probe, follow = probe_for(plugin=True, env={})
+    assert probe is not None and not follow  # the plugin follows the default itself
+    assert probe_for(plugin=False, env={}) == (None, False)  # plain ALSA: no cheap question
+    assert winmm_snapshot() is None

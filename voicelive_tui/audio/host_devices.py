@@ -165,20 +165,9 @@ _WAVE_MAPPER = 0xFFFFFFFF
 _DRVM_MAPPER_PREFERRED_GET = 0x2015
 
 
-class _OutCaps(ctypes.Structure):
-    _fields_ = [
-        ("mid", ctypes.c_uint16),
-        ("pid", ctypes.c_uint16),
-        ("version", ctypes.c_uint32),
-        ("name", ctypes.c_wchar * 32),
-        ("formats", ctypes.c_uint32),
-        ("channels", ctypes.c_uint16),
-        ("reserved", ctypes.c_uint16),
-        ("support", ctypes.c_uint32),
-    ]
-
-
 class _InCaps(ctypes.Structure):
+    """WAVEINCAPSW."""
+
     _fields_ = [
         ("mid", ctypes.c_uint16),
         ("pid", ctypes.c_uint16),
@@ -188,6 +177,12 @@ class _InCaps(ctypes.Structure):
         ("channels", ctypes.c_uint16),
         ("reserved", ctypes.c_uint16),
     ]
+
+
+class _OutCaps(_InCaps):
+    """WAVEOUTCAPSW: the same, and one field more (a subclass's fields follow its base's)."""
+
+    _fields_ = [("support", ctypes.c_uint32)]
 
 
 def winmm_snapshot() -> DeviceSnapshot | None:
