@@ -7,6 +7,7 @@ CoreAudio or WASAPI (not here); the reopening that follows is real."""
 from __future__ import annotations
 
 import os
+import time
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ import pytest
 from tests import helpers
 from tests.audio.test_device_recovery import Taps, streams_of
 from tests.audio.test_real_device import tone
+from tests.helpers import RecordingListener
 from voicelive_tui.audio import devices
 from voicelive_tui.audio.device_watch import DeviceSnapshot
 
@@ -91,3 +93,62 @@ async def test_switching_to_an_output_at_another_rate_keeps_what_was_queued(
     assert 2900 <= sum(heard.values()) <= 3300
     assert listener.started == ["item_a"] and not listener.faults
     assert streams_of(pulse, os.getpid()).get("sink") == second_sink
+
+
+class TimedListener(RecordingListener):
+    """Also keeps when each item's first sample was said to sound."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sounds: dict[str, float] = {}
+
+    def on_playback_started(self, item_id: str, monotonic_time: float) -> None:
+        super().on_playback_started(item_id, monotonic_time)
+        self.sounds[item_id] = monotonic_time
+
+
+# Slow step: two replies through PulseAudio in real time.
+@pytest.mark.slow
+@pytest.mark.parametrize("rate", [24_000, 48_000])
+async def test_the_next_reply_after_a_switch_is_timed_as_before(
+    pulse, second_sink, backend_factory, tmp_path, monkeypatch, rate
+):
+    """Issue 25: voice-to-voice ends at the answer's first sample sounding (the backend's
+    "first sample played" time). Across a switch mid-reply -- at the same rate, and to an
+    output at another rate -- the next reply's is as far from its first delta as the
+    first reply's was: the switch does not shift the next turn's figure."""
+    if rate != 24_000:
+        monkeypatch.setattr(devices, "supports_rate", lambda sd, index, kind, r: kind != "output")
+        original = devices.pick_rate
+        monkeypatch.setattr(
+            devices,
+            "pick_rate",
+            lambda sd, index, kind, forced=None: (
+                rate
+                if kind == "output" and os.environ.get("PULSE_SINK") == second_sink
+                else original(sd, index, kind, forced)
+            ),
+        )
+    backend, _ = await backend_factory()
+    listener = TimedListener()
+    backend._listener = listener  # the backend tells this one from now on
+
+    async def reply(item: str, seconds: float) -> float:
+        """Queue a reply the way deltas arrive; the delay to its first sample sounding."""
+        await helpers.wait_until(lambda: backend.pending_ms() == 0, 20, "the queue played")
+        sent = time.monotonic()
+        for chunk in np.array_split(tone(800, seconds), round(seconds / 0.1)):
+            backend.play(item, chunk.tobytes())
+        await helpers.wait_until(lambda: item in listener.sounds, 10, f"{item} started")
+        return listener.sounds[item] - sent
+
+    before = await reply("item_a", 1.5)
+    await helpers.wait_until(lambda: backend.played_ms("item_a") >= 500, 10)
+    await backend.use_device("output", "pulse", pulse_name=second_sink)
+    assert backend.ring.rate == rate
+    after = await reply("item_b", 0.5)
+    assert listener.started == ["item_a", "item_b"]
+    # The same jitter buffer and device buffer before and after: the same delay, give or
+    # take a device callback or two.
+    assert abs(after - before) < 0.05, (before, after)
+    assert backend.played_ms("item_a") == pytest.approx(1500, abs=25)
