@@ -330,6 +330,8 @@ class SoundDeviceBackend(RingBackend):
             old_pulse = self.pulse_choice.get(kind)
             self._choose(kind, spec, pulse_name)
             if self.faulted or self._sd is None:
+                if self._sd is not None:
+                    self._watch_choice(kind, spec, pulse_name)
                 return  # the recovery opens what was chosen
             try:
                 index = devices.resolve_device(self._sd, spec, kind)
