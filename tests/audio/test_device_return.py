@@ -9,6 +9,8 @@ import pytest
 
 from tests import helpers
 from tests.audio.test_device_recovery import streams_of
+from voicelive_tui.audio.device_watch import DeviceSnapshot
+from voicelive_tui.audio.engine import RETURNED
 
 pytestmark = pytest.mark.realaudio
 
@@ -66,3 +68,34 @@ async def test_without_sticky_a_returning_sink_is_offered_on_the_device_screen(
         assert not backend.watch.offered and not backend.watch.missing
     finally:
         pulse.run("pactl", "unload-module", module)
+
+
+async def test_where_portaudio_must_rescan_a_returned_device_is_listed_and_reopened(
+    pulse, backend_factory
+):
+    """On CoreAudio or WASAPI (scripted here: the host's answers; PortAudio's rescans and
+    reopenings are real) a named device that returns is not in PortAudio's list until it
+    is re-initialised: the device screen lists it apart, and choosing it reopens."""
+    backend, listener = await backend_factory()
+    backend._plugin = False  # as on a host whose streams stay where they were opened
+    follower = backend.follower
+    answers = [DeviceSnapshot(("pulse", "default"), ("pulse", "default"), "default", "default")]
+    follower.probe = lambda: answers[-1]
+    backend.watch.name("output", "pulse")
+    await follower.check()
+    answers.append(DeviceSnapshot(("default",), ("pulse", "default"), "default", "default"))
+    await follower.check()  # gone: PortAudio re-initialised between the streams
+    assert listener.changes[-1][0].startswith("Speaker 'pulse' is gone; using the default")
+    answers.append(answers[0])
+    await follower.check()
+    assert listener.changes[-1] == (
+        "Speaker 'pulse' is back: choose it on the device screen (d) to switch back",
+        False,
+    )
+    (returned,) = [e for e in backend.device_entries() if e.index < 0]
+    assert (returned.kind, returned.name, returned.where) == ("output", "pulse", RETURNED)
+    await backend.choose_device(returned)
+    assert listener.changes[-1] == ("Speaker 'pulse' is back: switched back to it", True)
+    assert not [e for e in backend.device_entries() if e.index < 0]
+    assert not listener.faults and backend.has_output and backend.has_input
+    assert streams_of(pulse, os.getpid()).get("sink") == "speaker"

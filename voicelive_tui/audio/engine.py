@@ -90,6 +90,8 @@ jitter buffer's level."""
 REFERENCE_HISTORY_S = 4.0
 """What the speaker played kept for the echo reference: the deepest output buffer and the
 input's own latency, with room to spare."""
+RETURNED = "back: Enter reopens"
+"""The device screen's "Via" of a named device that returned, before PortAudio sees it."""
 REFERENCE_SLACK_MS = 10.0
 """The echo reference is laid anew on PortAudio's clock when it drifts this far from it."""
 
@@ -296,14 +298,22 @@ class SoundDeviceBackend(RingBackend):
         # A chosen sink or source that is gone (or back, not switched to) is not in use.
         away = self.watch.missing | set(self.watch.offered)
         choice = {k: v for k, v in self.pulse_choice.items() if k not in away}
-        return inventory.list_entries(found, server, in_use=in_use, pulse_choice=choice)
+        entries = inventory.list_entries(found, server, in_use=in_use, pulse_choice=choice)
+        if not self._plugin:  # PortAudio sees a returned device only once re-initialised
+            entries += [
+                DeviceEntry(kind, name, RETURNED, 0, 0, index=-1)
+                for kind, name in self.watch.offered.items()
+            ]
+        return entries
 
     def open_meters(self, entries: list[DeviceEntry]) -> InputMeters | None:
         """Meter every input but the one in use (its level is the microphone's)."""
         self.close_meters()
         if self._sd is None or self.faulted:
             return None
-        meters = InputMeters([e for e in entries if e.kind == "input" and not e.current])
+        meters = InputMeters(
+            [e for e in entries if e.kind == "input" and not e.current and e.index >= 0]
+        )
         self._meters = meters  # closed before any re-initialisation of PortAudio
         meters.open(self._sd, os.environ)
         return meters
@@ -315,6 +325,11 @@ class SoundDeviceBackend(RingBackend):
             meters.close()
 
     async def choose_device(self, entry: DeviceEntry) -> None:
+        if entry.index < 0 and self.watch.offered.get(entry.kind) == entry.name:
+            await self._act_on(Decision("back", entry.kind, entry.name))  # an offer taken
+            if self.watch.missing or self.faulted:
+                raise AudioError(f"{entry.name} could not be opened again")
+            return
         await self.use_device(entry.kind, entry.index, pulse_name=entry.pulse_name)
 
     async def use_device(
