@@ -54,20 +54,21 @@ SECTIONS = (
     "echo",
     "echo_leak",
     "turn_waits",
+    "device_watch",
 )
 QUICK_LANES = (
-    ("footprint", "startup", "latency", "echo", "send_path"),
+    ("footprint", "startup", "latency", "echo", "send_path", "device_watch"),
     ("glitch", "memory", "barge_in", "ssh_link", "echo_leak"),
     ("recognition", "flood", "turn_waits"),
 )
-"""--quick runs these three lanes at once: CPU and time (echo cancellation's CPU, and last
-the send path's CPU on PulseAudio null sinks) in the first; the glitch test (which makes its
-own load), memory, the playback callback, bytes over SSH and, last, the agent's
-self-interruptions over a leaking speaker (PulseAudio null sinks, the greeting only) in the
-second; speech recognition (its own CPU measure: process time), the flood from the server
-and the end-of-speech wait of two turn detectors in the third. Most sections wait on real
-time (speech, replies at the pace they play), so three lanes share two cores; balanced by
-the sections' quick durations (each lane 60-70 s at a load average of 5)."""
+"""--quick runs these three lanes at once: CPU and time (echo cancellation's CPU, the send
+path's CPU on PulseAudio null sinks, and last the device watch's CPU) in the first; the
+glitch test (which makes its own load), memory, the playback callback, bytes over SSH and,
+last, the agent's self-interruptions over a leaking speaker (PulseAudio null sinks, the
+greeting only) in the second; speech recognition (its own CPU measure: process time), the
+flood from the server and the end-of-speech wait of two turn detectors in the third. Most
+sections wait on real time (speech, replies at the pace they play), so three lanes share two
+cores; balanced by the sections' quick durations (each lane 60-70 s at a load average of 5)."""
 SECTION_TIMEOUT_S = {"smoke": 300.0, "quick": 300.0, "full": 1800.0, "long": 3600.0}
 """A section still running after this long is stopped (with everything it started) and
 reported failed: one hung section must not hold up the others or CI."""

@@ -75,6 +75,7 @@ class RecordingListener:
         self.started: list[str] = []
         self.faults: list[str] = []
         self.restored: list[str] = []
+        self.changes: list[tuple[str, bool]] = []
 
     def on_playback_started(self, item_id: str, monotonic_time: float) -> None:
         self.started.append(item_id)
@@ -84,6 +85,9 @@ class RecordingListener:
 
     def on_audio_restored(self, message: str) -> None:
         self.restored.append(message)
+
+    def on_device_changed(self, message: str, *, switched: bool) -> None:
+        self.changes.append((message, switched))
 
 
 def tone(

@@ -112,6 +112,7 @@ def build_audio(settings: Settings) -> AudioBackend:
         output_device=settings.output_device,
         block_ms=settings.block_ms,
         full_duplex=settings.full_duplex,
+        sticky_device=settings.sticky_device,
         input_wav=settings.input_wav,
         output_wav=settings.output_wav,
         wav_speed=settings.wav_speed,

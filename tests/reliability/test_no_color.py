@@ -43,6 +43,8 @@ def test_no_color_writes_no_colour(tmp_path: Path) -> None:
         pane.pipe(out)
         pane.wait_for("Agent", 30)
         pane.keys("t")
+        # Typed before the box has the focus, the letters would be keys ("o", "l", "e").
+        pane.wait_for("message to the agent", 20)
         pane.type("hello there")
         pane.keys("Enter")
         pane.wait_for("You  (typed)", 30)

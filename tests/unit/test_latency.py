@@ -163,3 +163,37 @@ def test_a_first_delta_of_silence_is_not_the_first_sound() -> None:
     assert is_silent_delta({"delta": silence}) and not is_silent_delta({"delta": tone})
     assert not is_silent_delta({"delta": "<4800 bytes>"})  # an events-log line: unknown
     assert not is_silent_delta({"delta": "not base64!"})
+
+
+def _spoken_turn(conv: Conversation, n: int, t0: float, *, switch_at: float | None = None) -> None:
+    """One spoken turn from ``t0``: speech stopped, response, first audio, heard at +1 s."""
+    tone = base64.b64encode(np.full(2400, 3000, dtype="<i2").tobytes()).decode()
+    conv.apply_received({"type": "input_audio_buffer.speech_stopped", "item_id": f"u{n}"}, t0)
+    conv.apply_received({"type": "response.created", "response": {"id": f"r{n}"}}, t0 + 0.2)
+    if switch_at is not None:
+        conv.device_switched(switch_at, playing=False)
+    delta = {"type": "response.audio.delta", "response_id": f"r{n}", "item_id": f"a{n}"}
+    conv.apply_received({**delta, "delta": tone}, t0 + 0.5)
+    conv.playback_started(f"a{n}", t0 + 1.0)
+    conv.apply_received(
+        {"type": "response.done", "response": {"id": f"r{n}", "status": "completed"}}, t0 + 1.1
+    )
+
+
+def test_a_turn_that_spans_a_device_switch_is_marked_and_the_next_is_not() -> None:
+    """Issue 25: the turn waiting for its answer when the speaker was switched says so
+    (summary, latency view, timeline); the next turn's voice-to-voice is its own."""
+    conv = Conversation()
+    _spoken_turn(conv, 1, 10.0, switch_at=10.3)
+    _spoken_turn(conv, 2, 20.0)
+    conv.device_switched(21.5, playing=True)  # the answer to turn 2 still playing
+    conv.device_switched(40.0, playing=False)  # between turns: no turn spans it
+    first, second = conv.latencies
+    assert first.device_switched and first.total_ms == pytest.approx(1000)
+    assert second.device_switched and second.total_ms == pytest.approx(1000)
+    _spoken_turn(conv, 3, 50.0)
+    third = conv.latencies[-1]
+    assert not third.device_switched and third.total_ms == pytest.approx(1000)
+    turns = LatencyLog(conv.latencies).summary()["turns"]
+    assert [t["device_switched"] for t in turns] == [True, True, False]  # type: ignore[index]
+    assert [m.at for m in conv.timeline.marks if m.glyph == "⇄"] == [10.3, 21.5, 40.0]

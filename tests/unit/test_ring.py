@@ -8,9 +8,11 @@ import time
 from collections.abc import Callable
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from voicelive_tui.audio.carry import carry_over
 from voicelive_tui.audio.ring import PlaybackRing, SampleRing
 
 # An operation: ("write", item index, n samples) / ("read", block size) / ("bump",).
@@ -355,3 +357,32 @@ def test_silence_between_items_is_not_replayed_as_audio():
     ring.output_delay = 0.0
     again = _heard_stream(ring, 3)
     assert np.array_equal(again[:120], np.arange(1, 121))
+
+
+def test_a_switch_to_another_rate_carries_the_queue_over_resampled():
+    """Issue 25: an output at another rate gets a new ring; what was queued (and what the
+    old device held unheard) plays on it, resampled, and each item's played count and
+    "first sample played" go on from where they were."""
+    old = PlaybackRing(100_000, rate=24_000)
+    old.output_delay = 0.0
+    old.write("a", np.full(24_000, 1000, np.int16))  # 1 s
+    old.write("b", np.full(12_000, -1000, np.int16))  # 0.5 s
+    _heard_stream(old, 240)  # 0.5 s of "a" played
+    assert old.poll_started() and old.played_ms("a") == 500
+    new = PlaybackRing(200_000, rate=48_000)
+    assert carry_over(old, new) == pytest.approx(48_000, abs=64)  # 0.5 s of a + 0.5 s of b
+    assert new.played_ms("a") == 500 and new.played_ms("b") == 0
+    assert new.poll_started() == []  # "a" is not reported started a second time
+    heard = _heard_stream(new, 1000, block=96)  # 2 s at 48 kHz; no jitter-buffer wait
+    assert new.played_ms("a") == pytest.approx(1000, abs=2)
+    assert new.played_ms("b") == pytest.approx(500, abs=2)
+    first_b = int(np.flatnonzero(heard < -500)[0])
+    assert first_b == pytest.approx(24_000, abs=64)  # the rest of "a" came first
+    assert [item for item, _at in new.poll_started()] == ["b"]
+
+
+def test_nothing_is_carried_after_a_barge_in():
+    old = PlaybackRing(10_000, rate=1000)
+    old.write("a", np.ones(1000, np.int16))
+    old.bump_epoch()
+    assert carry_over(old, PlaybackRing(10_000, rate=2000)) == 0

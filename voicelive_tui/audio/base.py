@@ -57,6 +57,11 @@ class AudioListener(Protocol):
         """The backend reopened its devices by itself; ``message`` says what is used now
         (and which named device was gone and replaced by the default)."""
 
+    def on_device_changed(self, message: str, *, switched: bool) -> None:
+        """The devices changed mid-session: ``switched``, a stream moved to another device
+        (chosen, the new default followed, or a named device switched back to); else only
+        news (a named device gone or returned). ``message``: for the user, may be empty."""
+
 
 class AudioBackend(abc.ABC):
     """One way of hearing the user and speaking to them (device, WAV files, nothing)."""

@@ -144,6 +144,9 @@ class _Quiet:
     def on_audio_restored(self, message: str) -> None:
         pass  # the check failed already at the fault
 
+    def on_device_changed(self, message: str, *, switched: bool) -> None:
+        pass  # the check's own backend follows no device screen
+
 
 async def _until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
     loop = asyncio.get_running_loop()

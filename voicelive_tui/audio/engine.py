@@ -23,6 +23,13 @@ read at initialisation) with no stream open and opens the devices again, after
 ``RETRY_DELAYS_S`` and then every ``RETRY_EVERY_S``, until they work (``reopen()`` tries at
 once). A named device that is gone by then is replaced by the default. The listener gets
 ``on_audio_restored`` with what is used now.
+
+Devices that change while the streams run are the device watch's (:mod:`.follower`,
+:mod:`.device_watch`): a new default on hosts that leave our streams where they are
+(CoreAudio, WASAPI), a named device gone or back (``sticky``: switched back to by itself).
+Acting on it re-initialises PortAudio between two streams (:meth:`_rescan_and_reopen`), or
+on PulseAudio reopens the one stream. What the old output held unheard is played by the
+new one, resampled when its rate differs (:mod:`.carry`).
 """
 
 from __future__ import annotations
@@ -30,15 +37,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from . import devices, inventory, pulse
+from . import devices, host_devices, inventory, pulse
 from .base import SAMPLE_RATE, SILENCE_DB, AudioError, AudioListener
 from .callbacks import RealtimeCallbacks
+from .carry import carry_over
 from .choices import DeviceEntry, DeviceKind
+from .device_watch import Decision, DeviceWatch
+from .follower import DeviceFollower
 from .inventory import InputMeters
 from .playback import RingBackend, pcm_to_samples
 from .reference import ReferenceHistory, ReferenceReader
@@ -79,6 +90,8 @@ jitter buffer's level."""
 REFERENCE_HISTORY_S = 4.0
 """What the speaker played kept for the echo reference: the deepest output buffer and the
 input's own latency, with room to spare."""
+RETURNED = "back: Enter reopens"
+"""The device screen's "Via" of a named device that returned, before PortAudio sees it."""
 REFERENCE_SLACK_MS = 10.0
 """The echo reference is laid anew on PortAudio's clock when it drifts this far from it."""
 
@@ -109,6 +122,7 @@ class SoundDeviceBackend(RingBackend):
         latency: str | float = "low",
         output_latency: float = OUTPUT_LATENCY_S,
         prebuffer_ms: int = PREBUFFER_MS,
+        sticky: bool = False,
     ) -> None:
         super().__init__(ring_seconds=ring_seconds, record=record)
         self.input_device = input_device
@@ -153,6 +167,11 @@ class SoundDeviceBackend(RingBackend):
         self._reopening = asyncio.Lock()
         self._rescanning: asyncio.Future[None] | None = None
         self._meters: InputMeters | None = None
+        self.watch = DeviceWatch(follow_default=False, sticky=sticky)
+        """What the device watch decides on (``sticky``: a named device that returns is
+        switched back to by itself)."""
+        self.follower: DeviceFollower | None = None
+        self._plugin = False
 
     # ------------------------------------------------------------------ interface
 
@@ -208,10 +227,13 @@ class SoundDeviceBackend(RingBackend):
         self._open_recorder()
         self._open()
         self._capture.reopen()
+        self._start_watch(loop)
         if self._housekeeping is None:
             self._housekeeping = loop.create_task(self._housekeep(), name="audio-housekeeping")
 
     async def stop(self) -> None:
+        if self.follower is not None:
+            await self.follower.stop()
         for task in (self._housekeeping, self._recovery):
             if task is not None:
                 task.cancel()
@@ -273,14 +295,25 @@ class SoundDeviceBackend(RingBackend):
             "input": self._in_index if self._streams.input is not None else -1,
             "output": self._out_index if self._streams.output is not None else -1,
         }
-        return inventory.list_entries(found, server, in_use=in_use, pulse_choice=self.pulse_choice)
+        # A chosen sink or source that is gone (or back, not switched to) is not in use.
+        away = self.watch.missing | set(self.watch.offered)
+        choice = {k: v for k, v in self.pulse_choice.items() if k not in away}
+        entries = inventory.list_entries(found, server, in_use=in_use, pulse_choice=choice)
+        if not self._plugin:  # PortAudio sees a returned device only once re-initialised
+            entries += [
+                DeviceEntry(kind, name, RETURNED, 0, 0, index=-1)
+                for kind, name in self.watch.offered.items()
+            ]
+        return entries
 
     def open_meters(self, entries: list[DeviceEntry]) -> InputMeters | None:
         """Meter every input but the one in use (its level is the microphone's)."""
         self.close_meters()
         if self._sd is None or self.faulted:
             return None
-        meters = InputMeters([e for e in entries if e.kind == "input" and not e.current])
+        meters = InputMeters(
+            [e for e in entries if e.kind == "input" and not e.current and e.index >= 0]
+        )
         self._meters = meters  # closed before any re-initialisation of PortAudio
         meters.open(self._sd, os.environ)
         return meters
@@ -292,6 +325,11 @@ class SoundDeviceBackend(RingBackend):
             meters.close()
 
     async def choose_device(self, entry: DeviceEntry) -> None:
+        if entry.index < 0 and self.watch.offered.get(entry.kind) == entry.name:
+            await self._act_on(Decision("back", entry.kind, entry.name))  # an offer taken
+            if self.watch.missing or self.faulted:
+                raise AudioError(f"{entry.name} could not be opened again")
+            return
         await self.use_device(entry.kind, entry.index, pulse_name=entry.pulse_name)
 
     async def use_device(
@@ -307,12 +345,16 @@ class SoundDeviceBackend(RingBackend):
             old_pulse = self.pulse_choice.get(kind)
             self._choose(kind, spec, pulse_name)
             if self.faulted or self._sd is None:
+                if self._sd is not None:
+                    self._watch_choice(kind, spec, pulse_name)
                 return  # the recovery opens what was chosen
             try:
                 index = devices.resolve_device(self._sd, spec, kind)
                 rate = self._in_rate if kind == "input" else self._out_rate
                 if self.full_duplex or not devices.supports_rate(self._sd, index, kind, rate):
-                    self._close_streams()  # another rate: everything is set up again
+                    # Another rate: everything is set up again; the queue is carried over.
+                    self._keep_device_queue()
+                    self._close_streams()
                     self._open()
                 else:
                     self._swap_stream(kind, index)
@@ -321,6 +363,124 @@ class SoundDeviceBackend(RingBackend):
                 if not self._streams.all:
                     self._open_or_fault()
                 raise
+            self._watch_choice(kind, spec, pulse_name)
+        self._tell("", switched=True)
+
+    # ------------------------------------------------------------------ the device watch
+
+    def _start_watch(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Set the watch up for this host and the devices named (see :mod:`.follower`)."""
+        plugin = {self._in_name, self._out_name} & set(inventory.PULSE_DEVICES)
+        self._plugin = bool(plugin) and sys.platform == "linux"
+        probe, follow = host_devices.probe_for(plugin=self._plugin, env=os.environ)
+        self.watch.follow_default = follow
+        for kind, spec in (("input", self.input_device), ("output", self.output_device)):
+            if not self._plugin and spec not in (None, ""):
+                self.watch.name(kind, self._name_of(spec, kind))  # type: ignore[arg-type]
+        for kind, name in self.pulse_choice.items():
+            self.watch.name(kind, name)  # type: ignore[arg-type]
+        if self.follower is None:
+            self.follower = DeviceFollower(
+                self.watch, probe, self._act_on, paused=lambda: self.faulted
+            )
+        self.follower.probe = probe
+        self.follower.update(loop)
+
+    def _name_of(self, spec: int | str, kind: str) -> str:
+        """The device name ``spec`` stands for (an index: that device's name)."""
+        if isinstance(spec, str) and not spec.strip().isdigit():
+            return spec
+        try:
+            index = devices.resolve_device(self._sd, spec, kind)
+        except AudioError:
+            return str(spec)
+        return next((d.name for d in devices.query(self._sd) if d.index == index), str(spec))
+
+    def _watch_choice(
+        self, kind: DeviceKind, spec: int | str | None, pulse_name: str | None
+    ) -> None:
+        """The user chose a device: the watch keeps an eye on it (or follows the default)."""
+        if self._plugin or pulse_name:
+            self.watch.name(kind, pulse_name)
+        else:
+            named = spec is not None and spec != ""
+            self.watch.name(kind, self._name_of(spec, kind) if spec is not None and named else None)
+        if self.follower is not None and self._loop is not None:
+            self.follower.update(self._loop)
+
+    def _tell(self, message: str, *, switched: bool) -> None:
+        if self._listener is not None:
+            self._listener.on_device_changed(message, switched=switched)
+
+    async def _act_on(self, decision: Decision) -> None:
+        """Do what the device watch decided (see :mod:`.device_watch`)."""
+        what = "Speaker" if decision.kind == "output" else "Microphone"
+        name, kind = decision.name, decision.kind
+        if decision.action == "offer":
+            self._tell(
+                f"{what} {name!r} is back: choose it on the device screen (d) to switch back",
+                switched=False,
+            )
+        elif decision.action == "gone":
+            default = decision.default
+            if self._plugin:  # the sound server moved our stream to its default itself
+                defaults = await asyncio.to_thread(host_devices.pulse_defaults, os.environ)
+                default = defaults[0 if kind == "output" else 1]
+            else:
+                await self._rescan_and_reopen()
+            self._tell(
+                f"{what} {name!r} is gone; using the default ({default or '?'}) until it returns",
+                switched=not self._plugin,
+            )
+        elif decision.action == "follow":
+            if await self._rescan_and_reopen():
+                self._tell(f"{what}: the new default, {name}", switched=True)
+        else:  # back, by itself (--sticky-device)
+            self.watch.switched_back(kind)
+            if await (self._reswap(kind) if self._plugin else self._rescan_and_reopen()):
+                self._tell(f"{what} {name!r} is back: switched back to it", switched=True)
+
+    async def _reswap(self, kind: DeviceKind) -> bool:
+        """Open the stream of ``kind`` anew on the same PortAudio device (through the
+        ``pulse`` plugin, to the sink or source chosen); True when it did."""
+        async with self._reopening:
+            if self.faulted:
+                return False
+            try:
+                self._swap_stream(kind, self._in_index if kind == "input" else self._out_index)
+            except AudioError:
+                return False  # a lost device: the recovery goes on from there
+            return True
+
+    async def _rescan_and_reopen(self) -> bool:
+        """Between two streams, re-initialise PortAudio (it sees devices and defaults
+        only then) and open the devices again; what the output held unheard plays on.
+        True when it did (a failure is a lost device, recovered as such)."""
+        async with self._reopening:
+            if self.faulted or self._sd is None or not self._streams.all:
+                return False
+            self._keep_device_queue()
+            self._close_streams()
+            self.close_meters()
+            loop = asyncio.get_running_loop()
+            self._rescanning = loop.run_in_executor(None, devices.rescan, self._sd)
+            try:
+                await self._rescanning
+                self._open(fallback=True)
+            except Exception as exc:  # PortAudioError, AudioError
+                self._streams.closing = False
+                self._fault(f"audio devices could not reopen: {exc}")
+                return False
+            finally:
+                if self._rescanning is not None and self._rescanning.done():
+                    self._rescanning = None
+            return True
+
+    def _keep_device_queue(self) -> None:
+        """Stop the output stream; what it held unheard goes back into the ring."""
+        if self._streams.output is not None and not self.full_duplex:
+            self._streams.drop("output")
+            self.ring.requeue_device_queue()
 
     def _choose(self, kind: DeviceKind, spec: int | str | None, pulse_name: str | None) -> None:
         if kind == "input":
@@ -525,6 +685,7 @@ class SoundDeviceBackend(RingBackend):
         index = devices.resolve_device(self._sd, None, kind)
         name = next((d.name for d in devices.query(self._sd) if d.index == index), str(index))
         gone.append(f"{kind} device {spec!r} is gone; using the default ({name})")
+        self.watch.lost(kind)  # type: ignore[arg-type]
         return index
 
     def _open_stream(self, kind: str, device: Any, latency: str | float) -> None:
@@ -550,7 +711,11 @@ class SoundDeviceBackend(RingBackend):
         self._in_rate, self._out_rate = in_rate, out_rate
         self._in_resampler = StreamResampler(in_rate, SAMPLE_RATE)
         if self.ring.rate != out_rate:
-            self.ring = PlaybackRing(round(out_rate * self.ring_seconds), rate=out_rate)
+            old, self.ring = (
+                self.ring,
+                PlaybackRing(round(out_rate * self.ring_seconds), rate=out_rate),
+            )
+            carry_over(old, self.ring)  # what was queued (none after a fault) plays on
         self.ring.prebuffer = max(self.ring.prebuffer, out_rate * self.prebuffer_ms // 1000)
         self._out_resampler = StreamResampler(SAMPLE_RATE, out_rate)
         self._mon_resampler = StreamResampler(out_rate, SAMPLE_RATE)

@@ -32,12 +32,14 @@ def make_backend(
     wav_speed: float = 1.0,
     record: str | Path | None = None,
     forwarded: bool = False,
+    sticky_device: bool = False,
 ) -> AudioBackend:
     """Build (not start) the backend for ``kind``: auto, sounddevice, wav or none.
 
     ``kind="sounddevice"`` raises AudioError when PortAudio or devices are missing;
     ``"auto"`` returns a NullBackend with the reason in ``notice`` instead. ``forwarded``:
     the sound server is far away (``ssh -R``), so the output buffer starts bigger.
+    ``sticky_device``: a named device that went and returns is switched back to by itself.
     """
     if kind not in KINDS:
         raise AudioError(f"unknown audio backend {kind!r} (choose from {', '.join(KINDS)})")
@@ -63,6 +65,7 @@ def make_backend(
         device_rate=device_rate,
         record=record,
         output_latency=FORWARDED_OUTPUT_LATENCY_S if forwarded else OUTPUT_LATENCY_S,
+        sticky=sticky_device,
     )
 
 

@@ -230,6 +230,18 @@ def server_devices(env: Mapping[str, str]) -> ServerDevices:
     )
 
 
+def server_names(env: Mapping[str, str]) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    """The names of the server's sinks and of its sources, in one short ``pactl`` run
+    (None: no answer). Blocking: call it from a thread."""
+    found = _pactl_json(env, "list", "short")
+    if not isinstance(found, dict):
+        return None
+    return tuple(
+        tuple(str(d.get("name", "")) for d in found.get(kind) or () if isinstance(d, dict))
+        for kind in ("sinks", "sources")
+    )  # type: ignore[return-value]
+
+
 def _server_device(data: dict[str, object]) -> ServerDevice:
     spec = re.search(r"(\d+)ch (\d+)Hz", str(data.get("sample_specification", "")))
     return ServerDevice(

@@ -357,6 +357,42 @@ class PlaybackRing:
                     started.append((item, self._started_at[slot]))
         return started
 
+    def queued_items(self) -> list[tuple[str, np.ndarray]]:
+        """Producer, with the consumer stopped: what the current epoch still has to play,
+        item by item in order (copies), to be carried into a ring of another rate."""
+        r = max(self._read, self._barrier[1])
+        seg_end, seg_cap = self._seg_end, len(self._seg_end)
+        out: list[tuple[str, np.ndarray]] = []
+        for s in range(self._seg_read, self._seg_write):
+            stop = min(seg_end[s % seg_cap], self._write)
+            if stop <= r:
+                continue
+            item = self._item_of[self._seg_slot[s % seg_cap]]
+            part = np.empty(stop - r, np.int16)
+            _copy_out(self._buf, r, part, stop - r)
+            if item is not None and out and out[-1][0] == item:
+                out[-1] = (item, np.concatenate((out[-1][1], part)))
+            elif item is not None:
+                out.append((item, part))
+            r = stop
+        return out
+
+    def carried(self, item_id: str, played: int, started: bool) -> None:
+        """Producer, before any sample of ``item_id`` is written here: the item already
+        played ``played`` samples (at this ring's rate) elsewhere, and its first sample was
+        reported (``started``) -- so its counts go on and it is not reported again."""
+        slot = self._slot_for(item_id)
+        self._base[slot] -= played
+        if started:
+            self._started_gen[slot] = self._reported_gen[slot] = self._gen[slot]
+
+    def started(self, item_id: str) -> bool:
+        """Whether the first sample of ``item_id`` was played (producer side)."""
+        slot = self._slot_of.get(item_id)
+        if slot is None:
+            return item_id in self._finished
+        return self._started_gen[slot] == self._gen[slot]
+
     # ----------------------------------------------------------------- consumer side
 
     def read_into(self, out: np.ndarray) -> int:

@@ -495,6 +495,12 @@ SWITCHES: tuple[tuple[str, tuple[str, ...], str, bool], ...] = (
         True,
     ),
     ("full_duplex", ("--full-duplex",), "one full-duplex audio stream instead of two", True),
+    (
+        "sticky_device",
+        ("--sticky-device",),
+        "a named device (or sink) that went and returns is switched back to by itself",
+        True,
+    ),
     ("list_devices", ("--list-devices",), "list audio devices and exit", True),
     (
         "echo_check",
@@ -512,6 +518,7 @@ SWITCHES: tuple[tuple[str, tuple[str, ...], str, bool], ...] = (
 
 SWITCH_ENV: dict[str, str] = {
     "screen_reader": "VOICELIVE_TUI_SCREEN_READER",
+    "sticky_device": "VOICELIVE_TUI_STICKY_DEVICE",
     "push_to_talk": "AZURE_VOICELIVE_PUSH_TO_TALK",
 }
 """Switches that an environment variable (or the .env file) can turn on: 1, true, yes, on."""

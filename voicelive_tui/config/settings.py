@@ -107,6 +107,7 @@ class Settings:
     output_device: str | None = None
     block_ms: int = 20
     full_duplex: bool = False
+    sticky_device: bool = False
     list_devices: bool = False
     echo_check: bool = False
     save_pulse_cookie: bool = False

@@ -79,6 +79,9 @@ class TurnTiming:
     waits: list[tuple[float, float]] = field(default_factory=list)
     """(start, end) of the spans spent waiting for the user's approval of an MCP call:
     shown apart, and not counted in any stage (the agent was not slow, the user was)."""
+    device_switched: bool = False
+    """A microphone or speaker was switched (or lost and found) during the turn: its figure
+    spans the reopening of a stream."""
 
     def marks(self) -> list[tuple[str, float | None]]:
         if self.kind == "typed":
@@ -183,6 +186,7 @@ class LatencyLog:
                     "estimated": t.estimated,
                     "stages": {name: _round(ms) for name, ms in t.stages()},
                     "approval_wait_ms": _round(t.approval_wait_ms),
+                    "device_switched": t.device_switched,
                 }
                 for t in self.turns
             ]

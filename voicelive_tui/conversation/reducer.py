@@ -492,6 +492,12 @@ class Conversation:
         self.timeline.playback_started(item_id, now)
         self._show_latency(self.timer.playback_started(item_id, now))
 
+    def device_switched(self, now: float, *, playing: bool) -> None:
+        """A microphone or speaker was switched mid-session (``playing``: agent audio was
+        still queued): the turn it spans is marked, and the timeline shows when."""
+        self.timer.device_switched(playing=playing)
+        self.timeline.device_switched(now)
+
     def _show_latency(self, timing: TurnTiming | None) -> None:
         turn = self.agent_turn(timing.item_id) if timing is not None else None
         if turn is not None and timing is not None:

@@ -16,6 +16,8 @@ from voicelive_tui.protocol import AUDIO_DELTA, audio_bytes, pcm_ms
 __all__ = ["LANE_LIMIT", "AgentSpan", "Mark", "Span", "Timeline", "UserSpan", "end_reason"]
 
 LANE_LIMIT = 200
+DEVICE_SWITCH = "⇄"
+"""The timeline's mark where a microphone or speaker was switched."""
 APPEND_GAP_S = 0.5
 """Appends further apart than this are two stretches of sent audio (push to talk)."""
 SEMANTIC = ("azure_semantic_vad", "azure_semantic_vad_en", "azure_semantic_vad_multilingual")
@@ -162,6 +164,10 @@ class Timeline:
                 self.marks.append(Mark("agent", now, "×"))
         elif kind in ("response.function_call_arguments.done", "response.mcp_call.completed"):
             self.marks.append(Mark("tools", now, "◆"))
+
+    def device_switched(self, now: float) -> None:
+        """A microphone or speaker was switched: ``⇄`` on the agent's lane."""
+        self.marks.append(Mark("agent", now, DEVICE_SWITCH))
 
     def playback_started(self, item_id: str, now: float) -> None:
         """The first sample of ``item_id`` left the device: the reply is heard from now."""

@@ -86,6 +86,16 @@ class TurnTimer:
                 return lat
         return None
 
+    def device_switched(self, *, playing: bool) -> TurnTiming | None:
+        """A device was switched: mark the turn waiting for its answer, else (``playing``:
+        an answer is still being heard) the newest turn. The turn marked, if any."""
+        lat = self.pending
+        if lat is None and playing and self.latencies:
+            lat = self.latencies[-1]
+        if lat is not None:
+            lat.device_switched = True
+        return lat
+
     def playback_started(self, item_id: str, now: float) -> TurnTiming | None:
         """The first sample of ``item_id`` left the device; the timing it completes."""
         for lat in reversed(self.latencies):

@@ -621,3 +621,11 @@ class Dialogue:
         log.info("Audio back: %s", message)
         self.notice(f"Audio back: {message}")
         self._emit(StateChanged(self.clock()))
+
+    def on_device_changed(self, message: str, *, switched: bool) -> None:
+        if message:
+            log.info("Audio devices: %s", message)
+            self.notice(message)
+        if switched:
+            self.conversation.device_switched(self.clock(), playing=self.audio.pending_ms() > 0)
+            self._emit(StateChanged(self.clock()))

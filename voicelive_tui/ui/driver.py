@@ -29,6 +29,7 @@ from textual.app import App
 from textual.drivers.linux_driver import LinuxDriver
 
 from voicelive_tui.ui.signals import in_foreground
+from voicelive_tui.ui.stderr_capture import StderrCapture
 
 STALL_AFTER_S = 1.0
 """A write to the terminal blocked this long means the terminal is not reading."""
@@ -175,14 +176,20 @@ def diagnostics_note() -> str:
 class NonBlockingDriver(LinuxDriver):
     """Textual's Linux driver with :class:`FrameDroppingWriter` as its writer thread,
     drawing on standard output when standard error is not a terminal, and leaving the
-    terminal alone at exit when it is not the foreground job's."""
+    terminal alone at exit when it is not the foreground job's. Drawing on standard
+    error, it keeps what C libraries print there (PortAudio) off the screen
+    (:class:`StderrCapture`)."""
 
     def __init__(self, app: App[object], **kwargs: Any) -> None:
         super().__init__(app, **kwargs)
         self._file = dashboard_output() or self._file
+        self._stderr = StderrCapture()
+        self._on_stderr = self._file is sys.__stderr__ and sys.__stderr__ is not None
 
     def start_application_mode(self) -> None:
         self._loop = asyncio.get_running_loop()
+        if self._on_stderr:  # again after a suspension (Ctrl+Z, fg)
+            self._file = self._stderr.start() or sys.__stderr__
         super().start_application_mode()
         # The base class started its own writer and wrote the set-up sequences through it:
         # let that writer finish them, then take over.
@@ -202,10 +209,12 @@ class NonBlockingDriver(LinuxDriver):
             if isinstance(writer, FrameDroppingWriter):
                 writer.discard()
             self.exit_event.set()  # the input thread ends within its 0.1 s poll
+            self._stderr.stop()
             return
         if isinstance(writer, FrameDroppingWriter):
             writer.closing()
         super().stop_application_mode()
+        self._stderr.stop()
 
     def hurry(self) -> None:
         """The terminal hung up: on quitting, wait for it only briefly."""

@@ -97,6 +97,8 @@ def latency_lines(turns: Sequence[TurnTiming], width: int) -> list[Text]:
         row = Text.assemble(label, "  ", bar(turn, bar_width, scale))
         if turn.waits:
             row.append(f" +{turn.approval_wait_ms / 1000:.1f}s approval", style="dim")
+        if turn.device_switched:
+            row.append(" ⇄ device switched", style="dim")
         lines.append(row)
     lines.append(Text(""))
     legend = Text()
