@@ -27,7 +27,7 @@ JUNK = 1000
 
 async def quit_console(console: Console) -> int:
     console.signal(signal.SIGINT)
-    return await console.wait(3.0)
+    return await console.wait(10.0)
 
 
 async def test_a_thousand_junk_frames_are_skipped_and_counted(
