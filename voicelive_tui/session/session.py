@@ -251,8 +251,10 @@ class VoiceLiveSession:
         """Connect and keep connected until quit(); raises AuthError or ConnectFailed."""
         handshake_failures = 0
         token_retried = False
-        await self.dialogue.start_audio()
         try:
+            # Inside: a run cancelled while the devices open still stops them (an unstopped
+            # WAV writer was left to the garbage collector, which closed its file first).
+            await self.dialogue.start_audio()
             while not self._quit.is_set():
                 self.conversation.connecting()
                 self._emit(StateChanged(self.clock()))
@@ -450,16 +452,18 @@ class VoiceLiveSession:
         tasks = [t for t in background if t is not None and t is not asyncio.current_task()]
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        self._stop_connection_tasks()
-        if self._quit.is_set():
-            self.conversation.cut_reply("quit")
-            item = self.dialogue.audio_item
-            if item and self.audio.pending_ms() > 0:
-                self.conversation.interrupt_playback(item, "quit")
-        self.conversation.closed()
-        self._emit(Closed(self.clock()))
-        self._emit(StateChanged(self.clock()))
-        await self.dialogue.stop_audio()
-        self.logs.flush()
-        log.info("Session closed")
+        try:
+            await asyncio.gather(*tasks, return_exceptions=True)
+            self._stop_connection_tasks()
+            if self._quit.is_set():
+                self.conversation.cut_reply("quit")
+                item = self.dialogue.audio_item
+                if item and self.audio.pending_ms() > 0:
+                    self.conversation.interrupt_playback(item, "quit")
+            self.conversation.closed()
+            self._emit(Closed(self.clock()))
+            self._emit(StateChanged(self.clock()))
+        finally:  # cancelled meanwhile too: the devices and files are let go
+            await self.dialogue.stop_audio()
+            self.logs.flush()
+            log.info("Session closed")
