@@ -19,7 +19,8 @@ from voicelive_tui.audio.ring import PlaybackRing, SampleRing
 BLOCK = 480  # 20 ms
 RATE = SAMPLE_RATE
 DEVICE_S = 0.2  # what the output device holds before a block sounds
-ADC_S = 0.03  # how old a microphone block is when its callback runs
+ADC_S = BLOCK / RATE  # how old a microphone block is when its callback runs: one block
+STREAM_LATENCY_S = 0.04  # what PulseAudio reports for the input stream: more than that
 
 
 def ramp(start: int, n: int) -> np.ndarray:
@@ -127,7 +128,7 @@ def realtime(
         mic_meter=LevelMeter(levels, 0, 1, 4 * block),
         speaker_meter=LevelMeter(levels, 2, 3, 4 * block),
     )
-    rt.in_delay = ADC_S
+    rt.in_delay = STREAM_LATENCY_S
     if reference:
         history = ReferenceHistory(RATE * 4, RATE)
         rt.history = history
@@ -203,7 +204,9 @@ def test_callbacks_send_the_played_audio_at_the_microphone_s_time():
 
 
 def test_an_adc_time_claiming_a_backlog_the_stream_does_not_hold_is_not_believed():
-    """PulseAudio's first second: ADC times 700 ms old while the samples are fresh."""
+    """PulseAudio's first second: ADC times 700 ms old while the samples are fresh (one
+    block old, as its own ADC times say once they settle; not the stream's latency, which
+    laid the reference 15-25 ms off on a real loopback)."""
     rt, ring, _ = realtime(True)
     ring.write("item", ramp(0, RATE * 2))
     ring.release()

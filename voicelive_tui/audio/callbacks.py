@@ -95,13 +95,16 @@ class RealtimeCallbacks:
         if reader is not None and ref_ring is not None:
             # When the first sample was captured: PortAudio's figure, unless it has none
             # or claims a backlog the stream does not hold (PulseAudio's, for its first
-            # second or two: the samples delivered are fresh), then now minus the
-            # stream's latency. The reference is written before the microphone, so the
-            # loop never finds a microphone block without its reference.
+            # second or two: the samples delivered are fresh), then one block before now,
+            # as PulseAudio's own figure says once it settles. (Not now minus the stream's
+            # latency: measured on a loopback, that laid the reference 15-25 ms off for
+            # the first second, until it was laid anew in a silence.) The reference is
+            # written before the microphone, so the loop never finds a microphone block
+            # without its reference.
             adc = time.inputBufferAdcTime
             now = time.currentTime
             if adc <= 0.0 or now - adc > self.in_delay + ADC_SLACK_S:
-                adc = now - self.in_delay
+                adc = now - frames / reader.in_rate
                 self.adc_doubted += 1
             ref_ring.write(reader.next_block(frames, adc))
         self.capture_ring.write(mono)
