@@ -27,8 +27,9 @@ reference sounds again after :data:`REST_MS` of digital silence (a reply starts,
 audio came late and the speaker ran dry): a client may lay its reference anew on its clock
 while its speaker is silent, which moves the echo's delay, and the first echo after that
 must not find the canceller looking at the old one. Echo of what
-sounded before the stream began has no reference at all: while the reference sounds in the
-stream's first :data:`GUARD_MS`, a frame whose echo could come from before it is echo.
+sounded before the stream began has no reference at all: while the speaker plays in the
+stream's first :data:`GUARD_MS` (its reference is not digital silence, if quiet), a frame
+whose echo could come from before the stream is echo.
 The user talking over the echo is louder than that (double talk) and passes.
 Without ``input_audio_echo_cancellation`` nothing is cancelled.
 """
@@ -249,7 +250,7 @@ class EchoCanceller:
         self._ref = np.concatenate([self._ref, r])[-len(self._ref) :]
         self._known = min(self._known + n, len(self._ref))
         self._follow_replies(r)
-        if n == 0 or self._quiet():
+        if n == 0 or (self._quiet() and not self._before_stream_in_reach()):
             self.cancelled_db, self._taps = 0.0, None
             return mic
         self._since_fit += n
@@ -279,6 +280,13 @@ class EchoCanceller:
             self.replies += 1
             self.converged, self._candidate, self._measured = False, None, False
         self._silent = len(r) - (int(sounding[-1]) + 1) * frame
+
+    def _before_stream_in_reach(self) -> bool:
+        """Echo could come from before the stream began, and the speaker was playing then
+        (the reference is not digital silence, if quiet: a pause between the agent's words)."""
+        known = self._ref[len(self._ref) - self._known :]
+        guard = min(self.search, self.rate * GUARD_MS // 1000)
+        return not self.converged and self._known < guard + self.rate // 100 and bool(known.any())
 
     def _quiet(self) -> bool:
         """No 10 ms frame of the reference in reach of the echo (what came in the stream)
