@@ -163,3 +163,18 @@ def test_echo_of_what_played_before_the_stream_began_is_not_the_user():
     late = RATE // 2  # the stream's first sample
     starts, _ = run_client(heard[late:], played[late:])
     assert starts == []
+
+
+def test_a_block_the_microphone_dropped_mid_reply_does_not_let_the_echo_through():
+    """Under load the capture lost one 20 ms block mid-reply, so the echo comes a block
+    earlier behind the reference from there on (seen: 150.9 then 130 ms)."""
+    reply = voice(
+        "Hello! This is the local Voice Live emulator. Speak, and I will play your words."
+    )
+    reference = np.concatenate([reply, np.zeros(RATE, dtype=np.float32)])
+    heard = leaked(reference, RATE * 151 // 1000)
+    cut, block = 2 * RATE, RATE // 50
+    mic = np.concatenate([heard[:cut], heard[cut + block :], np.zeros(block, np.float32)])
+    starts, canceller = run_client(mic, reference)
+    assert starts == []
+    assert canceller.delay is not None and abs(canceller.delay - RATE * 131 // 1000) <= 4

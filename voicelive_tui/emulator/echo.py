@@ -79,10 +79,10 @@ GUARD_MS = CLIENT_SEARCH_MS
 """Lags at which echo is expected before the delay is confirmed: all that is searched (a
 client's reference can be hundreds of milliseconds off in its stream's first seconds, while
 PulseAudio's capture times settle)."""
-SPREAD_MS = 20
-"""Lags either side of a converged delay whose reference can still be in the echo (drift)."""
-AGREE = 8
-"""Two delay measurements this close (samples) in a row: the delay has converged."""
+SPREAD_MS = 30
+"""Lags either side of a converged delay whose reference can still be in the echo: drift,
+and a block (20 ms) the devices dropped under load (seen: the echo 20.9 ms earlier behind
+the reference mid-reply), until the delay is measured there."""
 CONFIDENT_PEAK = 6.0
 """A correlation peak this many standard deviations high is a delay; lower keeps the last."""
 BUSY_SHARE = 0.8
@@ -225,11 +225,9 @@ class EchoCanceller:
         self._fitted_quiet = True
         self._measured = False
         self.converged = False
-        """Two delay measurements on windows full of echo agreed."""
+        """The delay was measured on a window full of echo that the fit at it explains."""
         self._learnt = False
         """A delay was confirmed once: the first guess of every later reply."""
-        self._candidate: int | None = None
-        """The last delay measured with confidence on a window full of echo."""
         self.coupling = UNKNOWN_COUPLING
         """The echo's energy as a share of the reference's (measured once converged)."""
         self.cancelled_db = 0.0
@@ -278,7 +276,7 @@ class EchoCanceller:
             return
         if self._silent + int(sounding[0]) * frame >= self.rate * REST_MS // 1000:
             self.replies += 1
-            self.converged, self._candidate, self._measured = False, None, False
+            self.converged, self._measured = False, False
         self._silent = len(r) - (int(sounding[-1]) + 1) * frame
 
     def _before_stream_in_reach(self) -> bool:
@@ -301,7 +299,7 @@ class EchoCanceller:
         # of echo; through pauses the last one holds (the room does not move between two
         # words).
         busy = self._busy(self._mic) > BUSY_SHARE
-        agreed = False
+        trusted = False
         if (arrived and not self._measured) or busy:
             previous = self.delay if self._measured or self._learnt else None
             found, confident = self._find_delay(previous)
@@ -310,23 +308,20 @@ class EchoCanceller:
             left = self._solve()
             # The first echo is measured on a few milliseconds of it, and the user talking
             # over the echo (or answering while the reference's last words are in reach)
-            # gives a window full of something else: a delay is trusted when the fit at it
-            # explains a window full of echo and two such measurements agree, and moved
-            # only when two agree on another one (the room or the devices changed).
+            # gives a window full of something else: a delay is learnt (and a confirmed one
+            # moved: the devices dropped a block, the room changed) only when the fit at it
+            # explains a window full of echo.
             trusted = busy and confident and left < FIT_GOOD
-            anchors = (self._candidate, previous if self.converged else None)
-            agreed = trusted and any(a is not None and abs(found - a) <= AGREE for a in anchors)
-            self._candidate = found if trusted else None
-            if self.converged and not agreed and previous is not None and found != previous:
-                self.delay = previous  # one measurement does not move a confirmed delay
+            if self.converged and not trusted and previous is not None and found != previous:
+                self.delay = previous  # what the user said does not move a confirmed delay
                 self._solve()
-            self.converged = self.converged or agreed
-            self._learnt = self._learnt or agreed
+            self.converged = self.converged or trusted
+            self._learnt = self._learnt or trusted
         else:
             if self.delay is None:
                 self.delay = self.search
             self._solve()
-        if agreed:
+        if trusted:
             cols = self._columns(self.fit)
             echo, direct = _filtered(cols, self._taps), cols[4]
             self.coupling = float(np.mean(echo**2)) / (float(np.mean(direct**2)) + 1e-12)
