@@ -273,3 +273,25 @@ def test_the_echo_check_finds_a_delayed_quieter_copy_and_nothing_in_noise() -> N
     assert "a headset is best" in loud.recommendation()
     quiet = analyse((rng.standard_normal(echo.size) * 300).astype(np.int16), played)
     assert not quiet.hears and "does not hear" in quiet.recommendation()
+
+
+def test_a_late_callback_after_the_stream_settled_keeps_its_old_adc_time():
+    """A busy machine runs one input callback 500 ms late: its samples are that old (the
+    ADC time says so), and the reference stays where it is (taken for fresh, it was laid
+    500 ms ahead of the echo)."""
+    rt, ring, _ = realtime(True)
+    ring.write("item", ramp(0, RATE * 8))
+    ring.release()
+    device = Device(rt)
+    device.run(200)  # 4 s: the stream has settled
+    assert rt.reference is not None and rt.reference_ring is not None
+    laid = rt.reference.reanchors
+    clock, status = device.clock, device.status
+    now = 50.0 + device.block * BLOCK / RATE
+    clock.currentTime, clock.inputBufferAdcTime = now + 0.5, now - ADC_S
+    rt.input(device.indata, BLOCK, clock, status)  # late
+    device.block += 1
+    device.run(10)
+    ref = rt.reference_ring.read_all()
+    assert rt.reference.reanchors == laid
+    assert np.all(np.diff(ref[-11 * BLOCK :].astype(np.int32)) % 30000 == 1)  # continuous
