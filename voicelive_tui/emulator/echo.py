@@ -26,11 +26,11 @@ out of it: a real loopback's resampler slips). The delay is confirmed anew whene
 reference sounds again after :data:`REST_MS` of digital silence (a reply starts, or its
 audio came late and the speaker ran dry): a client may lay its reference anew on its clock
 while its speaker is silent, which moves the echo's delay, and the first echo after that
-must not find the canceller looking at the old one. Echo of what
-sounded before the stream began has no reference at all: while the speaker plays in the
-stream's first :data:`GUARD_MS` (its reference is not digital silence, if quiet), a frame
-whose echo could come from before the stream is echo.
-The user talking over the echo is louder than that (double talk) and passes.
+must not find the canceller looking at the old one. Echo of what sounded before the stream
+began has no reference at all: while the speaker plays in the stream's first
+:data:`GUARD_MS` (its reference is not digital silence, if quiet), a frame whose echo could
+come from before the stream is echo. The user talking over the echo is louder than that
+(double talk) and passes.
 Without ``input_audio_echo_cancellation`` nothing is cancelled.
 """
 
@@ -236,8 +236,6 @@ class EchoCanceller:
         """Samples of the reference window that came in the stream (older: before it)."""
         self._silent = self.rate * REST_MS // 1000
         """Samples since the reference last sounded (the stream starts after a rest)."""
-        self.replies = 0
-        """Times the reference sounded again after a rest (each confirms the delay anew)."""
 
     def process(self, mic: bytes, reference: bytes | np.ndarray) -> bytes:
         """The microphone chunk (PCM16) with the reference's echo removed; both chunks are
@@ -275,7 +273,6 @@ class EchoCanceller:
             self._silent += len(r)
             return
         if self._silent + int(sounding[0]) * frame >= self.rate * REST_MS // 1000:
-            self.replies += 1
             self.converged, self._measured = False, False
         self._silent = len(r) - (int(sounding[-1]) + 1) * frame
 
@@ -369,7 +366,7 @@ class EchoCanceller:
                 # Its echo could come from before the stream began: no reference to
                 # compare it with, and the reference sounds (the agent was speaking).
                 could_be_echo |= np.min(at, axis=1) - frame < len(self._ref) - self._known
-            if self.converged:
+            else:
                 # The fit works on what is echo: a frame it took little out of is echo
                 # only when the fit failed (a resampler's slip), else the user over it.
                 could_be_echo &= left > FIT_FAILED * mic_level
