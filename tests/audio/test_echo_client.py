@@ -70,17 +70,7 @@ async def start_backend(**kwargs) -> SoundDeviceBackend:
 @pytest.mark.slow  # real time: 6 s
 @pytest.mark.parametrize(
     "output_latency",
-    [
-        0.2,
-        pytest.param(
-            0.4,
-            marks=pytest.mark.xfail(
-                strict=False,
-                reason="issue 22 open: with a 400 ms buffer the echo was once 20.25 ms off the "
-                "reference (one 20 ms block is the bound)",
-            ),
-        ),
-    ],
+    [0.2, 0.4],
 )
 async def test_the_reference_channel_lines_up_with_the_loopback(pulse, tmp_path, output_latency):
     """``--record``'s third channel: the echo in the microphone follows the reference by
@@ -156,11 +146,6 @@ async def test_what_barge_in_dropped_unheard_is_silence_in_the_reference(pulse, 
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=False,
-    reason="issue 22 open: 1 self-interruption in some sessions, at the start of a later reply "
-    "(151 ms heard) on a busy machine; 12 of 13 sessions had none",
-)
 async def test_with_the_client_reference_the_agent_never_interrupts_itself(
     pulse, emulator_factory, tmp_path, speech_wav
 ):
@@ -174,11 +159,6 @@ async def test_with_the_client_reference_the_agent_never_interrupts_itself(
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=False,
-    reason="issue 22 open: the user is heard over the leak, but a session can still count one "
-    "self-interruption",
-)
 async def test_with_the_client_reference_the_user_still_cuts_the_agent_over_the_leak(
     pulse, emulator_factory, tmp_path, speech_wav
 ):

@@ -69,13 +69,7 @@ async def devices(pulse: PulseServer) -> AsyncIterator[tuple[asyncio.subprocess.
         stdin=asyncio.subprocess.PIPE,
         env=pulse.env,
     )
-    # The reference is recorded from before the microphone is: an echo can never be heard
-    # before the sound it echoes (in the stereo stream the echo lags by 150 ms or more).
     reference = await _source(pulse, "speaker.monitor")
-    assert reference.stdout is not None
-    # It is recording (bounded: a parec that never starts fails here, not at the suite's
-    # time-out).
-    await asyncio.wait_for(reference.stdout.readexactly(BLOCK_BYTES), START_TIMEOUT_S)
     mic = await _source(pulse, "mic.monitor")
     procs = (speaker, mic, reference)
     try:
@@ -87,6 +81,32 @@ async def devices(pulse: PulseServer) -> AsyncIterator[tuple[asyncio.subprocess.
             await proc.wait()
 
 
+class Live:
+    """A recorder read as it records (a task empties its pipe), so that what it holds is
+    never older than a block: two recorders started at different times are read side by
+    side only once both are live (:meth:`skip_backlog`), or the one started first is paired
+    late by its head start (under load: the echo before its reference, and a reference
+    that had not reached the reply when the reply was done)."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        assert proc.stdout is not None
+        self._stdout = proc.stdout
+        self.blocks: asyncio.Queue[bytes] = asyncio.Queue()
+        self.task = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        while True:
+            await self.blocks.put(await self._stdout.readexactly(BLOCK_BYTES))
+
+    async def started(self) -> None:
+        """The recorder delivers (bounded: a parec that never starts fails here)."""
+        await asyncio.wait_for(self.blocks.get(), START_TIMEOUT_S)
+
+    def skip_backlog(self) -> None:
+        while not self.blocks.empty():
+            self.blocks.get_nowait()
+
+
 async def converse(
     pulse: PulseServer, probe, stereo: bool, user: bytes = b"", user_ms: int = 0
 ) -> object:
@@ -94,9 +114,9 @@ async def converse(
     in stereo the speaker's monitor) until the reply is done. ``user`` (PCM16) is the user
     speaking into the microphone, over the echo, ``user_ms`` after the request. Its status."""
     voice = np.frombuffer(user, dtype="<i2").astype(np.float32)
-    async with devices(pulse) as (speaker, mic, reference):
-        assert speaker.stdin and mic.stdout and reference.stdout
-
+    async with devices(pulse) as (speaker, mic_proc, reference_proc):
+        assert speaker.stdin
+        mic, reference = Live(mic_proc), Live(reference_proc)
         quiet = asyncio.Event()
         reference_heard = False
 
@@ -105,21 +125,23 @@ async def converse(
             # The room first falls quiet (what an earlier test played has died away).
             still = 0
             while still < QUIET_BLOCKS:
-                block = await mic.stdout.readexactly(BLOCK_BYTES)
-                await reference.stdout.readexactly(BLOCK_BYTES)
+                block = await mic.blocks.get()
                 samples = np.frombuffer(block, "<i2").astype(np.float32)
                 still = still + 1 if float(np.sqrt(np.mean(samples**2))) < QUIET_RMS else 0
+            # Both live from here: block n of one beside block n of the other.
+            mic.skip_backlog()
+            reference.skip_backlog()
             quiet.set()
             sent = 0  # samples since the request
             while True:
-                block = await mic.stdout.readexactly(BLOCK_BYTES)
+                block = await mic.blocks.get()
                 lo, sent = sent - 24 * user_ms, sent + BLOCK_BYTES // 2
                 said = voice[max(0, lo) : max(0, lo + BLOCK_BYTES // 2)]
                 if len(said):
                     heard = np.frombuffer(block, "<i2").astype(np.float32)
                     heard[max(0, -lo) : max(0, -lo) + len(said)] += said
                     block = np.clip(heard, -32768, 32767).astype("<i2").tobytes()
-                ref = await reference.stdout.readexactly(BLOCK_BYTES)
+                ref = await reference.blocks.get()
                 reference_heard = reference_heard or any(ref)
                 if stereo:
                     frames = np.stack(
@@ -136,21 +158,21 @@ async def converse(
                 await speaker.stdin.drain()
                 played += 1
 
-        sender, player = asyncio.create_task(send()), asyncio.create_task(play())
+        tasks = [mic.task, reference.task]
         try:
+            await asyncio.gather(mic.started(), reference.started())
+            tasks += [asyncio.create_task(send()), asyncio.create_task(play())]
             await asyncio.wait_for(quiet.wait(), 20)
             await probe.conn.response.create()
             done = await probe.wait_for("response.done", timeout=60)
         finally:
-            for task in (sender, player):
+            for task in tasks:
                 task.cancel()
-            await asyncio.gather(sender, player, return_exceptions=True)
-        # Known harness fault (seen when the whole tests/audio runs): the speaker's
-        # monitor sometimes records digital silence while the speaker plays; with no
-        # reference there is nothing to cancel with, so the run says so and is skipped
-        # rather than blamed on the canceller (or passed without a reference).
-        if stereo and not reference_heard:
-            pytest.skip("harness fault: the speaker's monitor recorded nothing to use as reference")
+            await asyncio.gather(*tasks, return_exceptions=True)
+        # The speaker's monitor, read live beside the microphone, holds the reply (it once
+        # recorded "nothing" here: read in step with a microphone started after it, it was
+        # paired late by its head start, which under load outlasted the reply's sending).
+        assert reference_heard or not stereo, "the speaker's monitor recorded nothing"
     return done.response.status
 
 

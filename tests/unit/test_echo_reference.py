@@ -19,7 +19,8 @@ from voicelive_tui.audio.ring import PlaybackRing, SampleRing
 BLOCK = 480  # 20 ms
 RATE = SAMPLE_RATE
 DEVICE_S = 0.2  # what the output device holds before a block sounds
-ADC_S = 0.03  # how old a microphone block is when its callback runs
+ADC_S = BLOCK / RATE  # how old a microphone block is when its callback runs: one block
+STREAM_LATENCY_S = 0.04  # what PulseAudio reports for the input stream: more than that
 
 
 def ramp(start: int, n: int) -> np.ndarray:
@@ -127,7 +128,7 @@ def realtime(
         mic_meter=LevelMeter(levels, 0, 1, 4 * block),
         speaker_meter=LevelMeter(levels, 2, 3, 4 * block),
     )
-    rt.in_delay = ADC_S
+    rt.in_delay = STREAM_LATENCY_S
     if reference:
         history = ReferenceHistory(RATE * 4, RATE)
         rt.history = history
@@ -203,7 +204,9 @@ def test_callbacks_send_the_played_audio_at_the_microphone_s_time():
 
 
 def test_an_adc_time_claiming_a_backlog_the_stream_does_not_hold_is_not_believed():
-    """PulseAudio's first second: ADC times 700 ms old while the samples are fresh."""
+    """PulseAudio's first second: ADC times 700 ms old while the samples are fresh (one
+    block old, as its own ADC times say once they settle; not the stream's latency, which
+    laid the reference 15-25 ms off on a real loopback)."""
     rt, ring, _ = realtime(True)
     ring.write("item", ramp(0, RATE * 2))
     ring.release()
@@ -270,3 +273,25 @@ def test_the_echo_check_finds_a_delayed_quieter_copy_and_nothing_in_noise() -> N
     assert "a headset is best" in loud.recommendation()
     quiet = analyse((rng.standard_normal(echo.size) * 300).astype(np.int16), played)
     assert not quiet.hears and "does not hear" in quiet.recommendation()
+
+
+def test_a_late_callback_after_the_stream_settled_keeps_its_old_adc_time():
+    """A busy machine runs one input callback 500 ms late: its samples are that old (the
+    ADC time says so), and the reference stays where it is (taken for fresh, it was laid
+    500 ms ahead of the echo)."""
+    rt, ring, _ = realtime(True)
+    ring.write("item", ramp(0, RATE * 8))
+    ring.release()
+    device = Device(rt)
+    device.run(200)  # 4 s: the stream has settled
+    assert rt.reference is not None and rt.reference_ring is not None
+    laid = rt.reference.reanchors
+    clock, status = device.clock, device.status
+    now = 50.0 + device.block * BLOCK / RATE
+    clock.currentTime, clock.inputBufferAdcTime = now + 0.5, now - ADC_S
+    rt.input(device.indata, BLOCK, clock, status)  # late
+    device.block += 1
+    device.run(10)
+    ref = rt.reference_ring.read_all()
+    assert rt.reference.reanchors == laid
+    assert np.all(np.diff(ref[-11 * BLOCK :].astype(np.int32)) % 30000 == 1)  # continuous

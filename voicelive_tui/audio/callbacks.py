@@ -31,7 +31,10 @@ from .reference import ReferenceHistory, ReferenceReader
 from .ring import PlaybackRing, SampleRing
 
 ADC_SLACK_S = 0.05
-"""An ADC time this much older than the input's latency is not believed (see ``input``)."""
+"""An ADC time this much older than the input's latency is not believed (see ``input``)..."""
+ADC_SETTLE_S = 3.0
+"""... in the input stream's first seconds only: later, a block that old is one whose
+callback ran late (a busy machine), and its samples are that old."""
 
 
 class RealtimeCallbacks:
@@ -62,6 +65,8 @@ class RealtimeCallbacks:
         self.reference: ReferenceReader | None = None
         self.adc_doubted = 0
         """Input blocks whose ADC time was not believed (see ``input``)."""
+        self.input_since = -1.0
+        """PortAudio time of the input stream's first callback (-1: none yet)."""
         self.reference_ring: SampleRing | None = None
         """The reference beside each microphone block (output rate), for the loop."""
         self.calls = 0
@@ -84,6 +89,7 @@ class RealtimeCallbacks:
         self.monitor = monitor
         self.mic_meter = mic_meter
         self.speaker_meter = speaker_meter
+        self.input_since = -1.0
 
     def input(self, indata: np.ndarray, frames: int, time: Any, status: Any) -> None:
         self.calls += 1
@@ -94,14 +100,22 @@ class RealtimeCallbacks:
         reader, ref_ring = self.reference, self.reference_ring
         if reader is not None and ref_ring is not None:
             # When the first sample was captured: PortAudio's figure, unless it has none
-            # or claims a backlog the stream does not hold (PulseAudio's, for its first
-            # second or two: the samples delivered are fresh), then now minus the
-            # stream's latency. The reference is written before the microphone, so the
-            # loop never finds a microphone block without its reference.
+            # or, in the stream's first seconds, claims a backlog the stream does not hold
+            # (PulseAudio's: the samples delivered are fresh), then one block before now,
+            # as PulseAudio's own figure says once it settles. (Not now minus the stream's
+            # latency: measured on a loopback, that laid the reference 15-25 ms off for
+            # the first second, until it was laid anew in a silence.) Later an old ADC
+            # time is a late callback's, and true: doubted, it laid the reference hundreds
+            # of milliseconds ahead of the echo on a busy machine. The reference is
+            # written before the microphone, so the loop never finds a microphone block
+            # without its reference.
             adc = time.inputBufferAdcTime
             now = time.currentTime
-            if adc <= 0.0 or now - adc > self.in_delay + ADC_SLACK_S:
-                adc = now - self.in_delay
+            if self.input_since < 0.0:
+                self.input_since = now
+            settling = now - self.input_since < ADC_SETTLE_S
+            if adc <= 0.0 or (settling and now - adc > self.in_delay + ADC_SLACK_S):
+                adc = now - frames / reader.in_rate
                 self.adc_doubted += 1
             ref_ring.write(reader.next_block(frames, adc))
         self.capture_ring.write(mono)

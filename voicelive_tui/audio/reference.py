@@ -22,7 +22,8 @@ the speaker is silent at both places, so the echo's delay never jumps under a ca
 that is following it (measured: a 20 ms move mid-reply let the echo through).
 (Measured on PulseAudio: single timestamps jump by tens of milliseconds, and for the first
 second or two of a stream the input's ADC times claim a backlog of some 700 ms that its
-samples do not have; the input callback then uses the stream's latency instead.)
+samples do not have; the input callback then takes the block as captured one block
+before it ran, in a stream's first seconds only: ``callbacks.ADC_SETTLE_S``.)
 
 Lock-free, single producer (the output callback) and single consumer (the input
 callback): the producer writes the samples, then the anchor's row, then publishes the

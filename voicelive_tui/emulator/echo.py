@@ -14,13 +14,22 @@
 Either way :class:`EchoCanceller` finds the echo's delay in the reference by
 cross-correlation, fits a short filter around it by least squares over the last
 :data:`FIT_MS` of audio (both again every :data:`REFIT_MS` while the reference plays), and
-subtracts the filtered reference from the microphone. Residual echo suppression follows, per
-10 ms frame: a frame that then holds less than half of the echo's energy holds only echo the
-fit missed, and is made 30 dB quieter. With a client reference (what was played) a frame no
-louder than the loudest echo the reference can make is echo too: before the delay has
-converged (the first ~100 ms of echo, when it is measured on too little of it) at any lag up
-to :data:`GUARD_MS`, afterwards around the delay (and only if the fit took little out of
-it: a real loopback's resampler slips). The user talking over the echo is louder than that
+subtracts the filtered reference from the microphone. A delay (and the echo's level) is
+learnt only from a window the fit at that delay explains (:data:`FIT_GOOD`): a window that
+holds the user (double talk, or the user answering while the reference's last words are
+still in reach) never moves them. Residual echo suppression follows, per 10 ms frame: a
+frame that then holds less than half of the echo's energy holds only echo the fit missed,
+and is made 30 dB quieter. With a client reference (what was played) a frame no louder than
+the loudest echo the reference can make is echo too: before the delay is confirmed at any
+lag up to :data:`GUARD_MS`, afterwards around the delay (and only if the fit took little
+out of it: a real loopback's resampler slips). The delay is confirmed anew whenever the
+reference sounds again after :data:`REST_MS` of digital silence (a reply starts, or its
+audio came late and the speaker ran dry): a client may lay its reference anew on its clock
+while its speaker is silent, which moves the echo's delay, and the first echo after that
+must not find the canceller looking at the old one. Echo of what sounded before the stream
+began has no reference at all: while the speaker plays in the stream's first
+:data:`GUARD_MS` (its reference is not digital silence, if quiet), a frame whose echo could
+come from before the stream is echo. The user talking over the echo is louder than that
 (double talk) and passes.
 Without ``input_audio_echo_cancellation`` nothing is cancelled.
 """
@@ -66,22 +75,29 @@ FIT_FAILED = 0.5
 """A converged fit that leaves more than this share (-3 dB) of a frame did not fit it."""
 UNKNOWN_COUPLING = 1.0
 """Echo level, as a share of the reference's energy, assumed until one is measured (0 dB)."""
-GUARD_MS = 500
-"""Lags at which echo is expected before the delay converged (a room and its devices)."""
-SPREAD_MS = 20
-"""Lags either side of a converged delay whose reference can still be in the echo (drift)."""
-AGREE = 8
-"""Two delay measurements this close (samples) in a row: the delay has converged."""
+GUARD_MS = CLIENT_SEARCH_MS
+"""Lags at which echo is expected before the delay is confirmed: all that is searched (a
+client's reference can be hundreds of milliseconds off in its stream's first seconds, while
+PulseAudio's capture times settle)."""
+SPREAD_MS = 30
+"""Lags either side of a converged delay whose reference can still be in the echo: drift,
+and a block (20 ms) the devices dropped under load (seen: the echo 20.9 ms earlier behind
+the reference mid-reply), until the delay is measured there."""
 CONFIDENT_PEAK = 6.0
 """A correlation peak this many standard deviations high is a delay; lower keeps the last."""
 BUSY_SHARE = 0.8
 """Share of loud frames the microphone's window needs for a new delay to be measured."""
 REFIT_MS = 100
 """How often the delay and the echo path are estimated again while the reference plays."""
-QUIET_REFERENCE = 1e-4
-"""Mean square level (-40 dBFS) of a reference window (all that is searched) with no echo."""
 QUIET_RESIDUAL = 1e-5
 """Mean square level (-50 dBFS) of a microphone that hears no echo."""
+FIT_GOOD = 0.25
+"""A fit leaving less than this share (-6 dB) of its window: the window is echo, and what
+was measured on it (the delay, the echo's level) is learnt."""
+REST_MS = 100
+"""The reference digital silence this long (the client's speaker had nothing to play: a reply
+ended, or its audio came late), then sounding: the delay is confirmed anew. (Speech has no
+such silence: espeak-ng's pauses between sentences are quiet, not zero.)"""
 
 
 class EchoError(SessionConfigError):
@@ -176,6 +192,12 @@ def _filtered(cols: np.ndarray, taps: np.ndarray | None) -> np.ndarray:
     return np.einsum("kt,k->t", cols, taps)
 
 
+def _frame_power(x: np.ndarray, frame: int) -> np.ndarray:
+    """Mean square of each whole ``frame`` of ``x``."""
+    whole = x[: len(x) - len(x) % frame].reshape(-1, frame)
+    return np.asarray(np.mean(whole * whole, axis=1))
+
+
 def _floats(pcm: bytes | np.ndarray) -> np.ndarray:
     if isinstance(pcm, np.ndarray):
         return pcm.astype(np.float32)
@@ -203,13 +225,17 @@ class EchoCanceller:
         self._fitted_quiet = True
         self._measured = False
         self.converged = False
-        """Two delay measurements on windows full of echo agreed."""
-        self._candidate: int | None = None
-        """The last delay measured with confidence on a window full of echo."""
+        """The delay was measured on a window full of echo that the fit at it explains."""
+        self._learnt = False
+        """A delay was confirmed once: the first guess of every later reply."""
         self.coupling = UNKNOWN_COUPLING
         """The echo's energy as a share of the reference's (measured once converged)."""
         self.cancelled_db = 0.0
         """How much quieter the last chunk was after cancellation (dB)."""
+        self._known = 0
+        """Samples of the reference window that came in the stream (older: before it)."""
+        self._silent = self.rate * REST_MS // 1000
+        """Samples since the reference last sounded (the stream starts after a rest)."""
 
     def process(self, mic: bytes, reference: bytes | np.ndarray) -> bytes:
         """The microphone chunk (PCM16) with the reference's echo removed; both chunks are
@@ -218,7 +244,9 @@ class EchoCanceller:
         n = len(m)
         self._mic = np.concatenate([self._mic, m])[-self.fit :]
         self._ref = np.concatenate([self._ref, r])[-len(self._ref) :]
-        if n == 0 or float(np.mean(self._ref**2)) < QUIET_REFERENCE:
+        self._known = min(self._known + n, len(self._ref))
+        self._follow_replies(r)
+        if n == 0 or (self._quiet() and not self._before_stream_in_reach()):
             self.cancelled_db, self._taps = 0.0, None
             return mic
         self._since_fit += n
@@ -235,37 +263,77 @@ class EchoCanceller:
         out = np.clip(cleaned * 32768.0, -32768, 32767).astype("<i2")
         return bytes(out.tobytes())
 
+    def _follow_replies(self, r: np.ndarray) -> None:
+        """The reference sounds again after REST_MS of digital silence: nothing played
+        meanwhile, and a client may lay its reference anew on its clock then (which moves
+        the echo's delay). The delay is confirmed anew, the last one kept as the first guess."""
+        frame = self.rate // 100
+        sounding = np.flatnonzero(_frame_power(r, frame) > 0.0)
+        if not len(sounding):
+            self._silent += len(r)
+            return
+        if self._silent + int(sounding[0]) * frame >= self.rate * REST_MS // 1000:
+            self.converged, self._measured = False, False
+        self._silent = len(r) - (int(sounding[-1]) + 1) * frame
+
+    def _before_stream_in_reach(self) -> bool:
+        """Echo could come from before the stream began, and the speaker was playing then
+        (the reference is not digital silence, if quiet: a pause between the agent's words)."""
+        known = self._ref[len(self._ref) - self._known :]
+        guard = min(self.search, self.rate * GUARD_MS // 1000)
+        return not self.converged and self._known < guard + self.rate // 100 and bool(known.any())
+
+    def _quiet(self) -> bool:
+        """No 10 ms frame of the reference in reach of the echo (what came in the stream)
+        is louder than a microphone that hears no echo."""
+        known = self._ref[len(self._ref) - self._known :]
+        return not len(known) or float(np.max(_frame_power(known, self.rate // 100))) < (
+            QUIET_RESIDUAL
+        )
+
     def _fit(self, arrived: bool = False) -> None:
-        # A delay is measured when the first echo arrives, then on windows full of echo;
-        # through pauses the last one holds (the room does not move between two words).
+        # A delay is measured when the first echo of a reply arrives, then on windows full
+        # of echo; through pauses the last one holds (the room does not move between two
+        # words).
         busy = self._busy(self._mic) > BUSY_SHARE
-        agreed = False
+        trusted = False
         if (arrived and not self._measured) or busy:
-            previous = self.delay if self._measured else None
+            previous = self.delay if self._measured or self._learnt else None
             found, confident = self._find_delay(previous)
             self._measured = True
+            self.delay = found
+            left = self._solve()
             # The first echo is measured on a few milliseconds of it, and the user talking
-            # over the echo gives a window full of something else: a delay is trusted when
-            # two measurements on windows full of echo agree, and moved only when two agree
-            # on another one (the room or the devices changed).
-            trusted = busy and confident
-            anchors = (self._candidate, self.delay if self.converged else None)
-            agreed = trusted and any(a is not None and abs(found - a) <= AGREE for a in anchors)
-            if agreed or not self.converged:
-                self.delay = found
-            self.converged = self.converged or agreed
-            self._candidate = found if trusted else None
-        elif self.delay is None:
-            self.delay = self.search
-        cols = self._columns(self.fit)
-        # Least squares by the normal equations, in numpy's own loops (see _filtered).
-        gram = np.einsum("it,jt->ij", cols, cols) + 1e-6 * np.eye(TAPS, dtype=np.float32)
-        self._taps = np.linalg.solve(gram, np.einsum("kt,t->k", cols, self._mic))
-        if agreed:
+            # over the echo (or answering while the reference's last words are in reach)
+            # gives a window full of something else: a delay is learnt (and a confirmed one
+            # moved: the devices dropped a block, the room changed) only when the fit at it
+            # explains a window full of echo.
+            trusted = busy and confident and left < FIT_GOOD
+            if self.converged and not trusted and previous is not None and found != previous:
+                self.delay = previous  # what the user said does not move a confirmed delay
+                self._solve()
+            self.converged = self.converged or trusted
+            self._learnt = self._learnt or trusted
+        else:
+            if self.delay is None:
+                self.delay = self.search
+            self._solve()
+        if trusted:
+            cols = self._columns(self.fit)
             echo, direct = _filtered(cols, self._taps), cols[4]
             self.coupling = float(np.mean(echo**2)) / (float(np.mean(direct**2)) + 1e-12)
         self._since_fit = 0
         self._fitted_quiet = float(np.mean(self._mic[-self._refit :] ** 2)) < QUIET_RESIDUAL
+
+    def _solve(self) -> float:
+        """Fit the echo path at the delay over the last FIT_MS; the share of the
+        microphone's energy the fit leaves."""
+        cols = self._columns(self.fit)
+        # Least squares by the normal equations, in numpy's own loops (see _filtered).
+        gram = np.einsum("it,jt->ij", cols, cols) + 1e-6 * np.eye(TAPS, dtype=np.float32)
+        self._taps = np.linalg.solve(gram, np.einsum("kt,t->k", cols, self._mic))
+        left = self._mic - _filtered(cols, self._taps)
+        return float(np.mean(left**2)) / (float(np.mean(self._mic**2)) + 1e-12)
 
     def _suppress(self, mic: np.ndarray, echo: np.ndarray, cleaned: np.ndarray) -> None:
         """Residual echo suppression, 10 ms frame by frame, in place on ``cleaned``.
@@ -294,7 +362,11 @@ class EchoCanceller:
             loudest = np.max(power[at] - power[at - frame], axis=1) / frame
             mic_level = np.add.reduceat(mic * mic, starts) / sizes
             could_be_echo = mic_level < DOUBLE_TALK * self.coupling * loudest
-            if self.converged:
+            if not self.converged:
+                # Its echo could come from before the stream began: no reference to
+                # compare it with, and the reference sounds (the agent was speaking).
+                could_be_echo |= np.min(at, axis=1) - frame < len(self._ref) - self._known
+            else:
                 # The fit works on what is echo: a frame it took little out of is echo
                 # only when the fit failed (a resampler's slip), else the user over it.
                 could_be_echo &= left > FIT_FAILED * mic_level
