@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -16,6 +17,14 @@ from voicelive_tui.platform_support import linux_only, log_privacy
 from voicelive_tui.safe_text import displayable
 
 PROG = "voicelive-tui"
+YOUNG_GC_THRESHOLD = 10_000
+"""Allocations between the garbage collector's young collections (Python's default: 700).
+
+At 700 the dashboard's short-lived objects (Textual's messages, strips and segments, the
+SDK's events) lived through two young collections and were promoted, so a full collection
+of the whole heap (Textual, the SDK, numpy: about 60 ms) came every few seconds. Measured
+over a minute of the demo with typed turns: full collections 12 -> 0, the collector's CPU
+1.0 -> 0.25 s (about 1.2 % of a core); the young ones cost the same in all."""
 
 
 def fail(message: str, code: int) -> int:
@@ -139,6 +148,8 @@ async def echo_check(settings: Settings) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the voicelive-tui console script."""
+    # The process's own: not in console_main, which runs in another program's process.
+    gc.set_threshold(YOUNG_GC_THRESHOLD, *gc.get_threshold()[1:])
     try:
         started = start(argv)
         if isinstance(started, int):
