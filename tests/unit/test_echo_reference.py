@@ -103,6 +103,32 @@ def test_a_stream_restart_moves_the_reference_at_once():
     assert reader.reanchors == 2
 
 
+@pytest.mark.parametrize("pause_s", [0.1, 0.3], ids=["under-the-buffer", "over-it"])
+def test_a_paused_output_s_next_block_is_where_the_microphone_expects_it(pause_s):
+    """The output stream pauses with only silence queued (aborted: the device's buffered
+    silence never sounds) and starts again ``pause_s`` later, its first block sounding at
+    once. The reference keeps to the clock: the reply is beside the microphone blocks
+    captured while it sounded, not shifted by the pause (within the jump that re-lays it)."""
+    history = ReferenceHistory(RATE * 4, RATE)
+    reader = ReferenceReader(history, in_rate=RATE, max_block=BLOCK, slack=240, settle=4)
+    t0, step = 100.0, BLOCK / RATE
+    for j in range(50):
+        history.write(np.zeros(BLOCK, np.int16), t0 + j * step + DEVICE_S, sounding=False)
+        reader.next_block(BLOCK, t0 + j * step)
+    paused_blocks = round(pause_s / step)
+    for j in range(50, 50 + paused_blocks):  # the microphone goes on meanwhile
+        assert not reader.next_block(BLOCK, t0 + j * step).any()
+    history.resume()
+    resumed = t0 + (50 + paused_blocks) * step
+    reply = [ramp(k * BLOCK, BLOCK) for k in range(10)]
+    for k, block in enumerate(reply):  # the device's buffer filled at once
+        history.write(block, resumed + k * step)
+    for k in range(6):
+        got = reader.next_block(BLOCK, resumed + k * step)
+        assert abs(int(got[0]) - int(reply[k][0])) <= 1, (k, got[0], reply[k][0])
+    assert reader.reanchors == 1
+
+
 def test_different_device_rates_take_output_samples_in_proportion():
     history = ReferenceHistory(48_000 * 4, 48_000)
     reader = ReferenceReader(history, in_rate=16_000, max_block=160, slack=480)

@@ -53,6 +53,7 @@ class ReferenceHistory:
         self._buf = np.zeros(capacity, dtype=np.int16)
         self._anchors = np.zeros((_ANCHORS, 2), dtype=np.float64)
         self._blocks = 0
+        self._resumed = False
         self.written = 0
         """Output samples written so far (the next block's output index)."""
         self.sound_end = 0
@@ -69,6 +70,9 @@ class ReferenceHistory:
         """Producer: the block handed to the device, its first sample sounding at
         ``dac_time``; ``sounding``: it holds sound (False: silence)."""
         w = self.written
+        if self._resumed:
+            self._resumed = False
+            w = self._skip_pause(w, dac_time)
         n = block.shape[0]
         cap = self._buf.shape[0]
         pos = w % cap
@@ -84,7 +88,29 @@ class ReferenceHistory:
         self.written = w + n
         self._blocks += 1
 
+    def _skip_pause(self, w: int, dac_time: float) -> int:
+        """The output index for a block sounding at ``dac_time`` after a pause: where the
+        newest anchor's clock puts it. Later than ``w``: the samples between are silence
+        (as they sounded). Earlier: the silence written before the pause that was aborted
+        unheard is written over (never what sounded)."""
+        target = round(self.index_at(dac_time))
+        if target <= w:
+            return max(target, self.sound_end, w - self._buf.shape[0], 0)
+        cap = self._buf.shape[0]
+        start = max(w, target - cap)
+        pos, n = start % cap, target - start
+        first = min(n, cap - pos)
+        self._buf[pos : pos + first] = 0
+        self._buf[: n - first] = 0
+        return target
+
     # --------------------------------------------------------------- loop (stream stopped)
+
+    def resume(self) -> None:
+        """The output stream starts again after a pause (it is stopped now): its next block
+        is laid where the clock puts it, as if silence had played meanwhile, so the reading
+        side goes on without a jump."""
+        self._resumed = True
 
     def silence_unplayed(self, samples: int) -> None:
         """The newest ``samples`` written were dropped unheard (an aborted output stream)."""
