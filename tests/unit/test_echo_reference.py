@@ -3,6 +3,7 @@ callback reads by the microphone's ADC time, without allocating in either callba
 
 from __future__ import annotations
 
+import time
 import tracemalloc
 from types import SimpleNamespace
 
@@ -321,3 +322,22 @@ def test_a_late_callback_after_the_stream_settled_keeps_its_old_adc_time():
     ref = rt.reference_ring.read_all()
     assert rt.reference.reanchors == laid
     assert np.all(np.diff(ref[-11 * BLOCK :].astype(np.int32)) % 30000 == 1)  # continuous
+
+
+def test_the_first_block_of_a_started_stream_sounds_at_once():
+    """PortAudio gives the first block of a stream just started a DAC time of now (the
+    device's buffer is empty): the reply's first sample is stamped as sounding now, not a
+    whole device buffer later (the stream's reported latency, the fallback)."""
+    rt, ring, _ = realtime(reference=True)
+    rt.out_delay = DEVICE_S
+    ring.write("item", np.full(RATE, 1000, np.int16))
+    device = Device(rt)
+    clock, before = device.clock, time.monotonic()
+    clock.currentTime = clock.outputBufferDacTime = 70.0
+    rt.output(device.outdata, BLOCK, clock, device.status)
+    assert ring.output_delay == 0.0
+    ((item, sounds_at),) = ring.poll_started()
+    assert item == "item" and sounds_at - before < DEVICE_S / 2
+    clock.outputBufferDacTime = 0.0  # a host without times: the stream's latency
+    rt.output(device.outdata, BLOCK, clock, device.status)
+    assert ring.output_delay == DEVICE_S
