@@ -354,28 +354,20 @@ async def test_an_idle_output_pauses_and_the_next_reply_plays_whole(
     assert not backend.faulted, backend.notice
 
 
-async def test_a_short_reply_resumes_a_paused_output(pulse, backend_factory, tmp_path):
-    """A reply shorter than the device buffer resumes the output once its deltas end."""
-    backend, listener = await backend_factory()
-    await wait_until(lambda: backend.output_paused)
-    tap = MonitorTap(pulse, tmp_path / "short.raw")
-    try:
-        # The reply sounds at once (no buffered silence ahead of it): the monitor first.
-        await wait_until(lambda: tap.samples().size >= SAMPLE_RATE // 10)
-        backend.play("short", tone(1000, 0.15).tobytes())
-        await wait_until(lambda: backend.played_ms("short") >= 140)
-        await wait_until(lambda: tap.heard_ms() >= 100)
-    finally:
-        tap.stop()
-    assert listener.started == ["short"]
-
-
-async def test_a_reply_shorter_than_the_jitter_buffer_still_plays(pulse, backend_factory, tmp_path):
+@pytest.mark.parametrize("paused", [False, True], ids=["running", "paused-output"])
+async def test_a_reply_shorter_than_the_jitter_buffer_still_plays(
+    pulse, backend_factory, tmp_path, paused
+):
     """Playback waits for ``prebuffer_ms`` queued, or for the deltas to stop: a short
-    item must not wait for audio that never comes."""
+    item must not wait for audio that never comes; nor, shorter than the device buffer,
+    for a paused output to resume."""
     backend, listener = await backend_factory(prebuffer_ms=500)
+    if paused:
+        await wait_until(lambda: backend.output_paused)
     tap = MonitorTap(pulse, tmp_path / "short.raw")
     try:
+        # A paused output sounds it at once (no buffered silence ahead): the monitor first.
+        await wait_until(lambda: tap.samples().size >= SAMPLE_RATE // 10)
         backend.play("short", tone(1000, 0.15).tobytes())
         await wait_until(lambda: backend.played_ms("short") >= 140)
         await wait_until(lambda: tap.heard_ms() >= 100)
