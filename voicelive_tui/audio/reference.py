@@ -54,6 +54,8 @@ class ReferenceHistory:
         self._anchors = np.zeros((_ANCHORS, 2), dtype=np.float64)
         self._blocks = 0
         self._resumed = False
+        self.resumes = 0
+        """Times the output stream started again after a pause (see ``resume``)."""
         self.written = 0
         """Output samples written so far (the next block's output index)."""
         self.sound_end = 0
@@ -70,9 +72,6 @@ class ReferenceHistory:
         """Producer: the block handed to the device, its first sample sounding at
         ``dac_time``; ``sounding``: it holds sound (False: silence)."""
         w = self.written
-        if self._resumed:
-            self._resumed = False
-            w = self._skip_pause(w, dac_time)
         n = block.shape[0]
         cap = self._buf.shape[0]
         pos = w % cap
@@ -87,29 +86,18 @@ class ReferenceHistory:
             self.sound_end = w + n
         self.written = w + n
         self._blocks += 1
-
-    def _skip_pause(self, w: int, dac_time: float) -> int:
-        """The output index for a block sounding at ``dac_time`` after a pause: where the
-        newest anchor's clock puts it. Later than ``w``: the samples between are silence
-        (as they sounded). Earlier: the silence written before the pause that was aborted
-        unheard is written over (never what sounded)."""
-        target = round(self.index_at(dac_time))
-        if target <= w:
-            return max(target, self.sound_end, w - self._buf.shape[0], 0)
-        cap = self._buf.shape[0]
-        start = max(w, target - cap)
-        pos, n = start % cap, target - start
-        first = min(n, cap - pos)
-        self._buf[pos : pos + first] = 0
-        self._buf[: n - first] = 0
-        return target
+        if self._resumed:  # published after the block's anchor, which the reader then uses
+            self._resumed = False
+            self.resumes += 1
 
     # --------------------------------------------------------------- loop (stream stopped)
 
     def resume(self) -> None:
-        """The output stream starts again after a pause (it is stopped now): its next block
-        is laid where the clock puts it, as if silence had played meanwhile, so the reading
-        side goes on without a jump."""
+        """The output stream starts again after a pause (it is stopped now). Its blocks'
+        times are a new clock (the last anchors before the pause may be off: PulseAudio's
+        are in a stream's first seconds), so the reader lays its position anew on the
+        first block's anchor; the speaker was silent through the pause, so no canceller
+        is following an echo then."""
         self._resumed = True
 
     def silence_unplayed(self, samples: int) -> None:
@@ -191,6 +179,7 @@ class ReferenceReader:
         self.drift = 0.0
         """The last block's difference between the clock's index and the kept position."""
         self._due = 0
+        self._resumes = 0
 
     def next_block(self, frames: int, adc_time: float) -> np.ndarray:
         """The reference for ``frames`` microphone samples whose first was captured at
@@ -198,13 +187,17 @@ class ReferenceReader:
         self._due += frames * self.out_rate
         n = self._due // self.in_rate
         self._due -= n * self.in_rate
-        target = self.history.index_at(adc_time)
+        history = self.history
+        resumed = history.resumes != self._resumes
+        self._resumes = history.resumes
+        target = history.index_at(adc_time)
         if target >= 0.0:
             self.drift = target - self.position
             self._apart = self._apart + 1 if abs(self.drift) > self.slack else 0
-            quiet = self.history.sound_end <= min(self.position, target)
+            quiet = history.sound_end <= min(self.position, target)
             if (
                 self.position < 0
+                or resumed
                 or (self._apart > self.settle and quiet)
                 or abs(self.drift) > self.jump
             ):
