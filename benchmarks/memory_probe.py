@@ -6,7 +6,12 @@ the text, Enter), and every ``--interval`` seconds prints one JSON line: seconds
 ready, RSS in MiB, and the live objects counted by type (``gc.get_objects``). Run by
 ``run.py`` as a child process so that the RSS is the app's alone.
 
-Usage: ``python benchmarks/memory_probe.py --seconds 120 --interval 30 --log-dir DIR``
+With ``--endpoint URL --api-key KEY`` it talks to an emulator in another process
+(``voicelive-emulator``) instead, text only (``--no-audio``): the embedded emulator keeps
+every reply's audio in this process, so only this way is the RSS the client's alone.
+
+Usage: ``python benchmarks/memory_probe.py --seconds 120 --interval 30 --log-dir DIR
+[--endpoint URL --api-key KEY]``
 """
 
 from __future__ import annotations
@@ -41,8 +46,8 @@ def census() -> dict[str, int]:
     return dict(counts)
 
 
-async def busy(seconds: float, interval: float, log_dir: str) -> None:
-    settings = load_settings(["--demo", "--log-dir", log_dir])
+async def busy(seconds: float, interval: float, log_dir: str, server: list[str]) -> None:
+    settings = load_settings([*(server or ["--demo"]), "--log-dir", log_dir])
     app = VoiceLiveApp(settings)
     async with app.run_test(size=(160, 48)) as pilot:
         deadline = time.monotonic() + 30
@@ -90,8 +95,13 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=120.0)
     parser.add_argument("--interval", type=float, default=30.0)
     parser.add_argument("--log-dir", required=True)
+    parser.add_argument("--endpoint", help="an emulator in another process (text only)")
+    parser.add_argument("--api-key", help="its key (with --endpoint)")
     args = parser.parse_args()
-    asyncio.run(busy(args.seconds, args.interval, args.log_dir))
+    server = []
+    if args.endpoint:
+        server = ["--endpoint", args.endpoint, "--api-key", args.api_key or "", "--no-audio"]
+    asyncio.run(busy(args.seconds, args.interval, args.log_dir, server))
     return 0
 
 

@@ -323,12 +323,51 @@ async def test_demo_is_live_with_devices_and_scripted_without(pulse, tmp_path, m
             assert opened.session.audio.describe() == "scripted demo user (no microphone)"
 
 
-async def test_a_reply_shorter_than_the_jitter_buffer_still_plays(pulse, backend_factory, tmp_path):
+async def test_an_idle_output_pauses_and_the_next_reply_plays_whole(
+    pulse, backend_factory, tmp_path
+):
+    """With nothing to play the output stream stops (no callbacks for silence); a reply
+    starts it again once a device buffer's worth is queued, and plays whole from its
+    first sample; after it the stream pauses again."""
+    backend, listener = await backend_factory()
+    await wait_until(lambda: backend.output_paused)
+    output = backend._streams.output
+    assert not output.active
+    tap = MonitorTap(pulse, tmp_path / "monitor.raw")
+    try:
+        await wait_until(lambda: tap.samples().size >= SAMPLE_RATE // 10)
+        signal = tone(1000, 1.0)
+        chunks = np.array_split(signal, 7)  # ~143 ms deltas: the second one resumes it
+        backend.play("item_a", chunks[0].tobytes())
+        assert backend.output_paused  # less than a device buffer: still waiting
+        for chunk in chunks[1:]:
+            backend.play("item_a", chunk.tobytes())
+        assert not backend.output_paused and output.active
+        await wait_until(lambda: backend.played_ms("item_a") >= 990 and backend.pending_ms() == 0)
+        await wait_until(lambda: tap.heard_ms() >= 800)
+        await wait_until(lambda: backend.output_paused)  # idle again
+    finally:
+        tap.stop()
+    assert listener.started == ["item_a"]
+    assert dominant_hz(tap.samples()) == pytest.approx(1000, abs=10)
+    assert backend.ring.underruns <= 1  # the end of the item, not a starved middle
+    assert not backend.faulted, backend.notice
+
+
+@pytest.mark.parametrize("paused", [False, True], ids=["running", "paused-output"])
+async def test_a_reply_shorter_than_the_jitter_buffer_still_plays(
+    pulse, backend_factory, tmp_path, paused
+):
     """Playback waits for ``prebuffer_ms`` queued, or for the deltas to stop: a short
-    item must not wait for audio that never comes."""
+    item must not wait for audio that never comes; nor, shorter than the device buffer,
+    for a paused output to resume."""
     backend, listener = await backend_factory(prebuffer_ms=500)
+    if paused:
+        await wait_until(lambda: backend.output_paused)
     tap = MonitorTap(pulse, tmp_path / "short.raw")
     try:
+        # A paused output sounds it at once (no buffered silence ahead): the monitor first.
+        await wait_until(lambda: tap.samples().size >= SAMPLE_RATE // 10)
         backend.play("short", tone(1000, 0.15).tobytes())
         await wait_until(lambda: backend.played_ms("short") >= 140)
         await wait_until(lambda: tap.heard_ms() >= 100)

@@ -3,6 +3,7 @@ callback reads by the microphone's ADC time, without allocating in either callba
 
 from __future__ import annotations
 
+import time
 import tracemalloc
 from types import SimpleNamespace
 
@@ -101,6 +102,39 @@ def test_a_stream_restart_moves_the_reference_at_once():
     reader.next_block(BLOCK, 100.5)
     reader.next_block(BLOCK, 100.52 + 0.5)  # 500 ms off: not jitter
     assert reader.reanchors == 2
+
+
+@pytest.mark.parametrize(
+    ("pause_s", "early_s"),
+    [(0.1, 0.0), (0.3, 0.0), (1.0, 0.3)],
+    ids=["under-the-buffer", "over-it", "after-off-anchors"],
+)
+def test_a_paused_output_s_next_block_is_where_the_microphone_expects_it(pause_s, early_s):
+    """The output stream pauses with only silence queued (aborted: the device's buffered
+    silence never sounds) and starts again ``pause_s`` later, its first block sounding at
+    once. The reader is laid anew on the new stream's clock: the reply is beside the
+    microphone blocks captured while it sounded, not shifted by the pause (which, under
+    the jump that re-lays it anyway, it would be while the reply sounds), nor by anchors
+    before the pause that were off (``early_s``: PulseAudio's in a stream's first seconds)."""
+    history = ReferenceHistory(RATE * 4, RATE)
+    reader = ReferenceReader(history, in_rate=RATE, max_block=BLOCK, slack=240, settle=4)
+    t0, step = 100.0, BLOCK / RATE
+    for j in range(50):
+        dac = t0 + j * step + DEVICE_S + early_s
+        history.write(np.zeros(BLOCK, np.int16), dac, sounding=False)
+        reader.next_block(BLOCK, t0 + j * step)
+    paused_blocks = round(pause_s / step)
+    for j in range(50, 50 + paused_blocks):  # the microphone goes on meanwhile
+        assert not reader.next_block(BLOCK, t0 + j * step).any()
+    history.resume()
+    resumed = t0 + (50 + paused_blocks) * step
+    reply = [ramp(k * BLOCK, BLOCK) for k in range(10)]
+    for k, block in enumerate(reply):  # the device's buffer filled at once
+        history.write(block, resumed + k * step)
+    for k in range(6):
+        got = reader.next_block(BLOCK, resumed + k * step)
+        assert abs(int(got[0]) - int(reply[k][0])) <= 1, (k, got[0], reply[k][0])
+    assert reader.reanchors == 2  # at the start, and at the resume
 
 
 def test_different_device_rates_take_output_samples_in_proportion():
@@ -295,3 +329,22 @@ def test_a_late_callback_after_the_stream_settled_keeps_its_old_adc_time():
     ref = rt.reference_ring.read_all()
     assert rt.reference.reanchors == laid
     assert np.all(np.diff(ref[-11 * BLOCK :].astype(np.int32)) % 30000 == 1)  # continuous
+
+
+def test_the_first_block_of_a_started_stream_sounds_at_once():
+    """PortAudio gives the first block of a stream just started a DAC time of now (the
+    device's buffer is empty): the reply's first sample is stamped as sounding now, not a
+    whole device buffer later (the stream's reported latency, the fallback)."""
+    rt, ring, _ = realtime(reference=True)
+    rt.out_delay = DEVICE_S
+    ring.write("item", np.full(RATE, 1000, np.int16))
+    device = Device(rt)
+    clock, before = device.clock, time.monotonic()
+    clock.currentTime = clock.outputBufferDacTime = 70.0
+    rt.output(device.outdata, BLOCK, clock, device.status)
+    assert ring.output_delay == 0.0
+    ((item, sounds_at),) = ring.poll_started()
+    assert item == "item" and sounds_at - before < DEVICE_S / 2
+    clock.outputBufferDacTime = 0.0  # a host without times: the stream's latency
+    rt.output(device.outdata, BLOCK, clock, device.status)
+    assert ring.output_delay == DEVICE_S

@@ -128,13 +128,14 @@ class RealtimeCallbacks:
         mono = outdata[:, 0]
         ring = self.ring
         # How long until this block sounds (what the device still holds before it), so
-        # "played" means heard; PortAudio's own figure when the host gives one.
-        delay = time.outputBufferDacTime - time.currentTime
-        ring.output_delay = delay if 0.0 < delay < 5.0 else self.out_delay
+        # "played" means heard; PortAudio's own figure when the host gives one (0 for the
+        # first block of a stream just started: it sounds at once).
+        dac = time.outputBufferDacTime
+        delay = dac - time.currentTime
+        ring.output_delay = delay if dac > 0.0 and 0.0 <= delay < 5.0 else self.out_delay
         sounding = ring.read_into(mono) > 0
         history = self.history
         if history is not None:
-            dac = time.outputBufferDacTime
             history.write(
                 mono, dac if dac > 0.0 else time.currentTime + ring.output_delay, sounding
             )

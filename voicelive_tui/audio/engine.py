@@ -8,7 +8,13 @@ what the speaker played when it was captured (:mod:`.reference`).
 
 The output stream has a big buffer (``OUTPUT_LATENCY_S``, doubled between items after
 the device starved) so a late callback is not heard; barge-in aborts and restarts it,
-which drops what the buffer held. The output callback tells the ring when its block will
+which drops what the buffer held. With nothing to play for ``IDLE_PAUSE_S`` it is aborted
+(paused: PortAudio and the sound server stop calling it, 50 times a second for
+silence) and started again once the ring holds a device buffer's worth of audio or the
+item's audio has all arrived; starting puts that audio at the head of the device's
+buffer, so the first sample sounds sooner than behind a running stream's buffered
+silence. Not while recording (the speaker's track runs on the output's clock) nor in
+full duplex. The output callback tells the ring when its block will
 sound (PortAudio's time info), so ``played_ms()`` counts what was heard. The ring's
 jitter buffer (``PREBUFFER_MS``, doubled after each item whose deltas came late) absorbs
 a loop that hands over audio late.
@@ -84,6 +90,8 @@ RETRY_SLOWLY_EVERY_S = 5.0
 costs some CPU)."""
 STOP_WAIT_S = 5.0
 """stop() waits this long for a re-initialisation of PortAudio still running."""
+IDLE_PAUSE_S = 1.0
+"""The output stream pauses after this long with nothing queued or sounding."""
 RELEASE_AFTER_S = 0.1
 """Deltas stop for this long: the item's audio has all arrived and may start below the
 jitter buffer's level."""
@@ -172,6 +180,9 @@ class SoundDeviceBackend(RingBackend):
         switched back to by itself)."""
         self.follower: DeviceFollower | None = None
         self._plugin = False
+        self.output_paused = False
+        """The output stream is aborted while there is nothing to play (see module doc)."""
+        self._output_busy_at = 0.0
 
     # ------------------------------------------------------------------ interface
 
@@ -526,6 +537,8 @@ class SoundDeviceBackend(RingBackend):
                 self._open_stream(kind, reopen, latency)
             stream = self._streams.input if kind == "input" else self._streams.output
             stream.start()
+            if kind == "output":
+                self.output_paused = False
         except Exception as exc:  # AudioError, PortAudioError: a device that vanished
             self._streams.closing = False
             self._fault(f"audio {kind} could not start: {exc}")
@@ -574,6 +587,8 @@ class SoundDeviceBackend(RingBackend):
                 self._flush_resampler_tail()
             self._tail_item = item_id
         self.ring.write(item_id, self._out_resampler.process(samples))
+        if self.output_paused and self.ring.pending_samples() >= self._resume_level():
+            self._resume_output()
 
     def _flush_resampler_tail(self) -> None:
         """Push out what soxr holds back of the last item (its filter delay)."""
@@ -672,6 +687,7 @@ class SoundDeviceBackend(RingBackend):
         self.notice = errors[0] if errors else ""
         self._calls_seen = self.callbacks.calls
         self._stall_since = self._loop.time() if self._loop is not None else 0.0
+        self.output_paused = False
         streams.start()
         return "; ".join(gone)
 
@@ -832,6 +848,7 @@ class SoundDeviceBackend(RingBackend):
         try:
             self._open_stream("output", self._out_index, self.output_latency)
             self._streams.output.start()
+            self.output_paused = False
         except Exception as exc:  # AudioError, or a device that vanished meanwhile
             self._streams.closing = False
             self._fault(f"audio output could not reopen: {exc}")
@@ -850,17 +867,66 @@ class SoundDeviceBackend(RingBackend):
                 self.ring.release()
             self._grow_prebuffer()
             self._grow_output_latency()
+            self._pause_or_resume_output(loop.time())
             if self._recorder is not None:
                 self._recorder.flush()
             if self.faulted or not self._streams.all:
                 continue
-            if any(not s.active for s in self._streams.all):
+            running = [s for s in self._streams.all if not self._paused(s)]
+            if any(not s.active for s in running):
                 self._fault("audio stream stopped (device lost?)")
-            elif self.callbacks.calls != self._calls_seen:
+            elif self.callbacks.calls != self._calls_seen or not running:
                 self._calls_seen = self.callbacks.calls
                 self._stall_since = loop.time()
             elif loop.time() - self._stall_since > STALL_S:
                 self._fault(f"no audio callback for {STALL_S:g} s (device lost?)")
+
+    def _paused(self, stream: Any) -> bool:
+        return self.output_paused and stream is self._streams.output
+
+    def _resume_level(self) -> int:
+        """Samples queued that resume a paused output: a device buffer's worth and a block
+        (starting fills the device's buffer at once; with less, silence would follow)."""
+        return round(self._out_rate * self.output_latency) + self._blocksize(self._out_rate)
+
+    def _pause_or_resume_output(self, now: float) -> None:
+        """Pause the output stream after ``IDLE_PAUSE_S`` with nothing to play; resume a
+        paused one whose queued audio was released (the item's audio has all arrived)."""
+        ring = self.ring
+        if self.output_paused:
+            if ring.pending_samples() > 0 and ring.released_all():
+                self._resume_output()
+            return
+        if ring.pending_samples() or ring.device_queued() or ring.started_pending:
+            self._output_busy_at = now
+            return
+        if (
+            now - max(self._output_busy_at, self._last_play) < IDLE_PAUSE_S
+            or self.full_duplex
+            or self._recorder is not None
+            or not self.has_output
+        ):
+            return
+        try:
+            self._streams.pause_output()
+        except Exception as exc:  # a device that vanished meanwhile
+            self._fault(f"audio output could not pause: {exc}")
+            return
+        self.output_paused = True
+
+    def _resume_output(self) -> None:
+        """Start the paused output stream; a failure is a lost device."""
+        history = self.callbacks.history
+        if history is not None:
+            history.resume()
+        try:
+            self._streams.output.start()
+        except Exception as exc:  # PortAudioError: the device vanished while paused
+            self.output_paused = False
+            self._fault(f"audio output could not start: {exc}")
+            return
+        self.output_paused = False
+        self._output_busy_at = self._loop.time() if self._loop is not None else 0.0
 
     def _fault(self, message: str) -> None:
         if self.faulted or self._streams.closing:

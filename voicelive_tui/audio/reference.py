@@ -53,6 +53,9 @@ class ReferenceHistory:
         self._buf = np.zeros(capacity, dtype=np.int16)
         self._anchors = np.zeros((_ANCHORS, 2), dtype=np.float64)
         self._blocks = 0
+        self._resumed = False
+        self.resumes = 0
+        """Times the output stream started again after a pause (see ``resume``)."""
         self.written = 0
         """Output samples written so far (the next block's output index)."""
         self.sound_end = 0
@@ -83,8 +86,19 @@ class ReferenceHistory:
             self.sound_end = w + n
         self.written = w + n
         self._blocks += 1
+        if self._resumed:  # published after the block's anchor, which the reader then uses
+            self._resumed = False
+            self.resumes += 1
 
     # --------------------------------------------------------------- loop (stream stopped)
+
+    def resume(self) -> None:
+        """The output stream starts again after a pause (it is stopped now). Its blocks'
+        times are a new clock (the last anchors before the pause may be off: PulseAudio's
+        are in a stream's first seconds), so the reader lays its position anew on the
+        first block's anchor; the speaker was silent through the pause, so no canceller
+        is following an echo then."""
+        self._resumed = True
 
     def silence_unplayed(self, samples: int) -> None:
         """The newest ``samples`` written were dropped unheard (an aborted output stream)."""
@@ -165,6 +179,7 @@ class ReferenceReader:
         self.drift = 0.0
         """The last block's difference between the clock's index and the kept position."""
         self._due = 0
+        self._resumes = 0
 
     def next_block(self, frames: int, adc_time: float) -> np.ndarray:
         """The reference for ``frames`` microphone samples whose first was captured at
@@ -172,13 +187,17 @@ class ReferenceReader:
         self._due += frames * self.out_rate
         n = self._due // self.in_rate
         self._due -= n * self.in_rate
-        target = self.history.index_at(adc_time)
+        history = self.history
+        resumed = history.resumes != self._resumes
+        self._resumes = history.resumes
+        target = history.index_at(adc_time)
         if target >= 0.0:
             self.drift = target - self.position
             self._apart = self._apart + 1 if abs(self.drift) > self.slack else 0
-            quiet = self.history.sound_end <= min(self.position, target)
+            quiet = history.sound_end <= min(self.position, target)
             if (
                 self.position < 0
+                or resumed
                 or (self._apart > self.settle and quiet)
                 or abs(self.drift) > self.jump
             ):

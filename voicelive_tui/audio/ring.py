@@ -256,6 +256,10 @@ class PlaybackRing:
         """Producer: what is written so far may start playing below ``prebuffer``."""
         self._released = self._write
 
+    def released_all(self) -> bool:
+        """Producer: everything written so far was released (see ``release``)."""
+        return self._released >= self._write
+
     def device_queued(self) -> int:
         """Real samples handed to the device and not heard yet (as of the last read)."""
         return max(0, self.last_real_out - self.heard_mark)

@@ -1,4 +1,4 @@
-"""The PortAudio streams of the sound-device backend: open, start, restart, close.
+"""The PortAudio streams of the sound-device backend: open, start, restart, pause, close.
 
 Stopping a stream on purpose makes PortAudio call its finished callback too; ``closing``
 is True meanwhile, so the backend does not take that for a lost device.
@@ -78,6 +78,15 @@ class DeviceStreams:
             self.output.abort()
             while_stopped()
             self.output.start()
+        finally:
+            self.closing = False
+
+    def pause_output(self) -> None:
+        """Abort the output stream (it holds only silence) and keep it, to start again.
+        Raises what PortAudio raises."""
+        self.closing = True
+        try:
+            self.output.abort()
         finally:
             self.closing = False
 
