@@ -13,6 +13,7 @@ import asyncio
 import json
 import subprocess
 import wave
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from common import Mode, Section, child_env, median, ratio, spread, tool, workdir
@@ -77,13 +78,19 @@ def run(mode: Mode) -> Section:
     figures: dict[str, list[float]] = {}
     with workdir() as where:
         wav = question_wav(where / "question.wav")
-        for n in range(runs):
-            for label, args in settings:
-                folder = where / f"run{n}-{len(figures.get(label, []))}-{abs(hash(label))}"
-                folder.mkdir()
-                value = wait_ms(args, wav, folder)
-                if value is not None:
-                    figures.setdefault(label, []).append(value)
+        jobs = [
+            (label, args, where / f"run{n}-{i}") for n in range(runs)
+            for i, (label, args) in enumerate(settings)
+        ]  # fmt: skip
+        for _label, _args, folder in jobs:
+            folder.mkdir()
+        # Quick: the settings' runs side by side (each is mostly waiting on real time: the
+        # question, the reply), so the pass takes one run's time; the full run, one by one.
+        with ThreadPoolExecutor(len(jobs) if mode.quick else 1) as pool:
+            values = list(pool.map(lambda job: wait_ms(job[1], wav, job[2]), jobs))
+        for (label, _args, _folder), value in zip(jobs, values, strict=True):
+            if value is not None:
+                figures.setdefault(label, []).append(value)
     base = figures.get(SETTINGS[0][0], [])
     for label, _args in settings:
         values = figures.get(label, [])
