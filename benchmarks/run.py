@@ -4,7 +4,7 @@ the same run and its goal.
 
 Usage: ``python benchmarks/run.py [--quick | --long] [--only SECTION ...] [--write]
 [--label NAME]``. The default is the full run (memory over 4 minutes); ``--quick`` is one
-short pass of every section, under a minute in all, three sections at a time (what CI runs,
+short pass of every section, under a minute in all, four sections at a time (what CI runs,
 so that none can rot; its figures are indicative); ``--long`` makes the memory section
 10 minutes. ``--write`` puts the tables into ``benchmarks/RESULTS.md`` under ``--label``
 (default ``latest``), replacing that label's earlier tables.
@@ -57,18 +57,20 @@ SECTIONS = (
     "device_watch",
 )
 QUICK_LANES = (
-    ("footprint", "startup", "latency", "echo", "send_path", "device_watch"),
-    ("glitch", "memory", "barge_in", "ssh_link", "echo_leak"),
-    ("recognition", "flood", "turn_waits"),
+    ("footprint", "startup", "latency", "echo", "device_watch", "turn_waits"),
+    ("glitch", "memory", "barge_in", "echo_leak"),
+    ("recognition", "flood"),
+    ("send_path", "ssh_link"),
 )
-"""--quick runs these three lanes at once: CPU and time (echo cancellation's CPU, the send
-path's CPU on PulseAudio null sinks, and last the device watch's CPU) in the first; the
-glitch test (which makes its own load), memory, the playback callback, bytes over SSH and,
-last, the agent's self-interruptions over a leaking speaker (PulseAudio null sinks, the
-greeting only) in the second; speech recognition (its own CPU measure: process time), the
-flood from the server and the end-of-speech wait of two turn detectors in the third. Most
-sections wait on real time (speech, replies at the pace they play), so three lanes share two
-cores; balanced by the sections' quick durations (each lane 60-70 s at a load average of 5)."""
+"""--quick runs these four lanes at once: CPU and time (echo cancellation's CPU, the device
+watch's, and last the end-of-speech wait of two turn detectors) in the first; the glitch
+test (which makes its own load), memory, the playback callback and, last, the agent's
+self-interruptions over a leaking speaker (PulseAudio null sinks, the greeting only) in the
+second; speech recognition (its own CPU measure: process time) and the flood from the server
+in the third; the send path's CPU on PulseAudio null sinks and bytes over SSH in the fourth.
+Most sections wait on real time (speech, replies at the pace they play), so four lanes share
+two cores; balanced by the sections' quick durations (each lane 30-50 s on a quiet machine,
+one section at a time)."""
 SECTION_TIMEOUT_S = {"smoke": 300.0, "quick": 300.0, "full": 1800.0, "long": 3600.0}
 """A section still running after this long is stopped (with everything it started) and
 reported failed: one hung section must not hold up the others or CI."""
@@ -284,13 +286,13 @@ def main(argv: list[str] | None = None) -> int:
 
     sections: list[Section] = []
     if mode.quick:
-        # Three lanes at once, so that a pass of every section takes under a
+        # Four lanes at once, so that a pass of every section takes under a
         # minute: its figures are indicative; the full run measures one section at a time.
         lanes = [[k for k in lane if k in keys] for lane in QUICK_LANES]
         with ThreadPoolExecutor(len(lanes)) as pool:
             done = dict(pair for lane in pool.map(run_lane(run_section), lanes) for pair in lane)
         for key in keys:
-            done[key].notes.append("Quick run: three sections at a time.")
+            done[key].notes.append("Quick run: four sections at a time.")
             print(done[key].markdown(), flush=True)
             sections.append(done[key])
     else:
