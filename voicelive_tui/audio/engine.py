@@ -13,11 +13,12 @@ which drops what the buffer held. With nothing to play for ``IDLE_PAUSE_S`` it i
 silence) and started again once the ring holds a device buffer's worth of audio or the
 item's audio has all arrived; starting puts that audio at the head of the device's
 buffer, so the first sample sounds sooner than behind a running stream's buffered
-silence. Not while recording (the speaker's track runs on the output's clock) nor in
-full duplex. The output callback tells the ring when its block will
-sound (PortAudio's time info), so ``played_ms()`` counts what was heard. The ring's
-jitter buffer (``PREBUFFER_MS``, doubled after each item whose deltas came late) absorbs
-a loop that hands over audio late.
+silence. Not while recording (the speaker's track runs on the output's clock), nor in
+full duplex, nor with a buffer bigger than ``OUTPUT_LATENCY_S`` (a server reached over
+``ssh -R``, a device that starved): restarting there under-ran the first reply. The
+output callback tells the ring when its block will sound (PortAudio's time info), so
+``played_ms()`` counts what was heard. The ring's jitter buffer (``PREBUFFER_MS``, doubled
+after each item whose deltas came late) absorbs a loop that hands over audio late.
 
 Devices that cannot run at 24 kHz run at their own rate: the rings hold device-rate
 samples and the loop side converts with soxr (``StreamResampler``), never the callback.
@@ -905,6 +906,9 @@ class SoundDeviceBackend(RingBackend):
             or self.full_duplex
             or self._recorder is not None
             or not self.has_output
+            # A server far away (ssh -R) or a device that starved (its buffer grew): a
+            # restart there under-ran a greeting over the forward, 10 gaps from 162 ms in.
+            or self.output_latency > OUTPUT_LATENCY_S
         ):
             return
         try:
