@@ -36,6 +36,7 @@ from azure.ai.voicelive.aio import VoiceLiveConnection, connect
 from azure.core.credentials import AzureKeyCredential
 
 from tests.helpers import HOST_PREFIXES
+from voicelive_tui.cli import YOUNG_GC_THRESHOLD
 from voicelive_tui.emulator import Emulator, run_emulator
 
 FAST = 20.0
@@ -293,18 +294,15 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     return 2 * (os.cpu_count() or 1)
 
 
-YOUNG_GC_THRESHOLD = 10_000
-"""Allocations between young collections in a test process (Python's default: 700)."""
-
-
 def pytest_collection_finish(session: pytest.Session) -> None:
     """What collection imported (Textual, the SDK, numpy, every test module) lives as long
     as the worker: frozen out of the garbage collector's scans, which otherwise walk it
     again at every full collection (measured: a quarter of the workers' GC time).
 
-    Young collections run every :data:`YOUNG_GC_THRESHOLD` allocations: at Python's 700 a
-    dashboard test's short-lived objects (messages, strips, segments) were promoted, so
-    full collections of the whole heap came every few tests. Measured over the UI tests:
+    Young collections run every :data:`~voicelive_tui.cli.YOUNG_GC_THRESHOLD` allocations, as
+    in the app's own process: at Python's 700 a dashboard test's short-lived objects
+    (messages, strips, segments) were promoted, so full collections of the whole heap came
+    every few tests. Measured over the UI tests:
     full collections 93 -> 28, their CPU 4.2-4.8 -> 0.6 s, the workers' CPU 23-24 -> 19 s."""
     gc.collect()
     gc.freeze()
