@@ -348,3 +348,43 @@ def test_the_first_block_of_a_started_stream_sounds_at_once():
     clock.outputBufferDacTime = 0.0  # a host without times: the stream's latency
     rt.output(device.outdata, BLOCK, clock, device.status)
     assert ring.output_delay == DEVICE_S
+
+
+def test_a_stream_that_spins_after_a_start_keeps_the_audio_for_when_it_keeps_time():
+    """A restarted stream that PulseAudio spins (hundreds of callbacks in a few ms, each
+    flagged as under-run) gets silence: the ring keeps the audio, and the reference lays
+    nothing that did not sound. Once the device takes blocks at its pace the audio plays
+    from its first sample; a late callback later on is an under-run, not a spin."""
+    rt, ring, _ = realtime(reference=True)
+    ring.write("item", ramp(0, 2 * RATE))
+    ring.release()
+    device = Device(rt)
+    clock, status, out = device.clock, device.status, device.outdata
+    status.output_underflow = True
+    clock.currentTime = 80.0  # the first call: nothing to tell a spin by yet
+    rt.output(out, BLOCK, clock, status)
+    assert rt.history is not None
+    heard = rt.history.sound_end
+    for k in range(1, 200):  # 199 more calls in 20 ms
+        clock.currentTime = 80.0 + k * 0.0001
+        clock.outputBufferDacTime = clock.currentTime + DEVICE_S
+        rt.output(out, BLOCK, clock, status)
+        assert not out.any()
+    assert rt.output_spins == 199 and rt.output_underflows == 1
+    assert ring.pending_samples() == 2 * RATE - BLOCK
+    assert rt.history.sound_end == heard
+    status.output_underflow = False
+    clock.currentTime += BLOCK / RATE
+    rt.output(out, BLOCK, clock, status)
+    assert out[:, 0].tolist() == ramp(BLOCK, BLOCK).tolist()
+    for _ in range(60):  # 1.2 s at the device's pace
+        clock.currentTime += BLOCK / RATE
+        rt.output(out, BLOCK, clock, status)
+    underflows = rt.output_underflows
+    status.output_underflow = True  # a late callback and its catch-up, after the start
+    clock.currentTime += 3 * BLOCK / RATE
+    rt.output(out, BLOCK, clock, status)
+    clock.currentTime += 0.0005
+    rt.output(out, BLOCK, clock, status)
+    assert out[:, 0].tolist() == ramp(63 * BLOCK, BLOCK).tolist()
+    assert rt.output_underflows == underflows + 2

@@ -35,6 +35,12 @@ ADC_SLACK_S = 0.05
 ADC_SETTLE_S = 3.0
 """... in the input stream's first seconds only: later, a block that old is one whose
 callback ran late (a busy machine), and its samples are that old."""
+SPIN_GAP_S = 0.002
+"""Output callbacks this close together, flagged as under-run, in a stream's first
+``SPIN_WINDOW_S``: the device is taking blocks faster than it plays them (see ``output``)."""
+SPIN_WINDOW_S = 1.0
+OUTPUT_RESTART_GAP_S = 0.5
+"""No output callback for this long: the stream was (re)started."""
 
 
 class RealtimeCallbacks:
@@ -72,6 +78,10 @@ class RealtimeCallbacks:
         self.calls = 0
         self.input_overflows = 0
         self.output_underflows = 0
+        self.output_spins = 0
+        """Output blocks held back from a device that spun after a start (see ``output``)."""
+        self._out_prev = float("-inf")
+        self._out_fresh_until = 0.0
         self.wake_pending = False
 
     def bind(
@@ -123,9 +133,28 @@ class RealtimeCallbacks:
 
     def output(self, outdata: np.ndarray, frames: int, time: Any, status: Any) -> None:
         self.calls += 1
+        mono = outdata[:, 0]
+        # A stream started again (after an idle pause, a reopen) may spin for a few hundred
+        # ms before it runs at the device's pace: PulseAudio's ALSA plugin, with a loopback
+        # reading the speaker's monitor, called it a thousand times in 250 ms, each block
+        # flagged as under-run, and what it took there never sounded (a whole second of
+        # audio was lost, and the echo reference laid none of it). Such blocks get silence
+        # and the ring keeps its audio for when the device takes blocks at its pace.
+        now = time.currentTime
+        if now - self._out_prev > OUTPUT_RESTART_GAP_S:
+            self._out_fresh_until = now + SPIN_WINDOW_S
+        spinning = (
+            status.output_underflow
+            and now - self._out_prev < SPIN_GAP_S
+            and now < self._out_fresh_until
+        )
+        self._out_prev = now
+        if spinning:
+            self.output_spins += 1
+            mono.fill(0)
+            return
         if status.output_underflow:
             self.output_underflows += 1
-        mono = outdata[:, 0]
         ring = self.ring
         # How long until this block sounds (what the device still holds before it), so
         # "played" means heard; PortAudio's own figure when the host gives one (0 for the

@@ -166,6 +166,9 @@ async def run_echo_check(backend: object, *, probe_s: float = 1.0) -> EchoReport
         why = getattr(backend, "notice", "") or "WAV files are not a speaker and a microphone"
         raise AudioError(f"the echo check needs sound devices: {why}")
     backend.echo_reference = True
+    # The delay is measured on a stream that runs, as it does through a reply (a stream
+    # started again for the probe after an idle pause may take a second to keep time).
+    backend.idle_pause = False
     listener: AudioListener = _Quiet()
     await backend.start(asyncio.get_running_loop(), listener)
     blocks: list[bytes] = []

@@ -183,6 +183,8 @@ class SoundDeviceBackend(RingBackend):
         self._plugin = False
         self.output_paused = False
         """The output stream is aborted while there is nothing to play (see module doc)."""
+        self.idle_pause = True
+        """Pause the idle output at all (the echo check measures a stream that runs)."""
         self._output_busy_at = 0.0
 
     # ------------------------------------------------------------------ interface
@@ -539,7 +541,7 @@ class SoundDeviceBackend(RingBackend):
             stream = self._streams.input if kind == "input" else self._streams.output
             stream.start()
             if kind == "output":
-                self.output_paused = False
+                self._output_started()
         except Exception as exc:  # AudioError, PortAudioError: a device that vanished
             self._streams.closing = False
             self._fault(f"audio {kind} could not start: {exc}")
@@ -688,7 +690,7 @@ class SoundDeviceBackend(RingBackend):
         self.notice = errors[0] if errors else ""
         self._calls_seen = self.callbacks.calls
         self._stall_since = self._loop.time() if self._loop is not None else 0.0
-        self.output_paused = False
+        self._output_started()
         streams.start()
         return "; ".join(gone)
 
@@ -849,7 +851,7 @@ class SoundDeviceBackend(RingBackend):
         try:
             self._open_stream("output", self._out_index, self.output_latency)
             self._streams.output.start()
-            self.output_paused = False
+            self._output_started()
         except Exception as exc:  # AudioError, or a device that vanished meanwhile
             self._streams.closing = False
             self._fault(f"audio output could not reopen: {exc}")
@@ -903,6 +905,7 @@ class SoundDeviceBackend(RingBackend):
             return
         if (
             now - max(self._output_busy_at, self._last_play) < IDLE_PAUSE_S
+            or not self.idle_pause
             or self.full_duplex
             or self._recorder is not None
             or not self.has_output
@@ -929,6 +932,12 @@ class SoundDeviceBackend(RingBackend):
             self.output_paused = False
             self._fault(f"audio output could not start: {exc}")
             return
+        self._output_started()
+
+    def _output_started(self) -> None:
+        """The output stream runs (again): it may pause after ``IDLE_PAUSE_S`` from now, not
+        sooner (a stream paused in its first moments, before PulseAudio had it running,
+        under-ran after its restart, hundreds of times, and laid no echo reference)."""
         self.output_paused = False
         self._output_busy_at = self._loop.time() if self._loop is not None else 0.0
 
