@@ -5,6 +5,7 @@ the user's speech to the agent's first sample, within one audio block."""
 from __future__ import annotations
 
 import json
+import re
 import wave
 from pathlib import Path
 
@@ -71,4 +72,8 @@ async def test_voice_to_voice_by_stage_matches_the_recording(
     # The WAV "device" has no output latency: one block (and the hand-off) is all the two
     # may differ by.
     assert abs(turn["total_ms"] - heard_gap) <= BLOCK_MS + HAND_OFF_MS, (turn, heard_gap)
-    assert f"⏱️  Voice-to-voice {turn['total_ms']:.0f} ms (end-of-speech wait" in out
+    # The summary holds the total to 0.1 ms, the console line to 1 ms: the same figure
+    # (1395.46 is 1395.5 in the summary and 1395 on the console).
+    printed = re.search(r"⏱️  Voice-to-voice (\d+) ms \(end-of-speech wait", out)
+    assert printed is not None, out
+    assert abs(int(printed[1]) - turn["total_ms"]) <= 0.55, (printed[0], turn)
