@@ -237,6 +237,9 @@ class _FreshEspeak:
         values = struct.unpack(f"<{2 * count}i", flat)
         return pcm, list(zip(values[::2], values[1::2], strict=True))
 
+    def alive(self) -> bool:
+        return self._process.poll() is None
+
     def stop(self) -> None:
         """End the worker: it ends when its input closes."""
         if self._process.returncode is None:
@@ -256,6 +259,8 @@ def _espeak_library() -> _Engine | None:
     then depends on what it said before)."""
     global _ESPEAK, _ESPEAK_FAILED
     with _ESPEAK_INIT:
+        if isinstance(_ESPEAK, _FreshEspeak) and not _ESPEAK.alive():
+            _ESPEAK = None  # the worker died (killed, out of memory): a new one
         if _ESPEAK is None and not _ESPEAK_FAILED:
             try:
                 _ESPEAK = _FreshEspeak() if hasattr(os, "fork") else Espeak()
