@@ -17,9 +17,13 @@ cross-correlation, fits a short filter around it by least squares over the last
 subtracts the filtered reference from the microphone. A delay (and the echo's level) is
 learnt only from a window the fit at that delay explains (:data:`FIT_GOOD`): a window that
 holds the user (double talk, or the user answering while the reference's last words are
-still in reach) never moves them. Residual echo suppression follows, per 10 ms frame: a
-frame that then holds less than half of the echo's energy holds only echo the fit missed,
-and is made 30 dB quieter. With a client reference (what was played) a frame no louder than
+still in reach) never moves them. Mid-reply, a confirmed fit that stops taking the echo out
+(the devices dropped or doubled a block: the echo moved by 20 ms) looks again at once, within
+:data:`MOVE_MS` of the delay over the last :data:`RECHECK_MS` only, and moves the delay when
+the fit there explains that audio and the old one does not; until :data:`FIT_MS` has passed,
+fits look only at the audio since the move. Residual echo suppression follows, per 10 ms
+frame: a frame that then holds less than half of the echo's energy holds only echo the fit
+missed, and is made 30 dB quieter. With a client reference (what was played) a frame no louder than
 the loudest echo the reference can make is echo too: before the delay is confirmed at any
 lag up to :data:`GUARD_MS`, afterwards around the delay (and only if the fit took little
 out of it: a real loopback's resampler slips). The delay is confirmed anew whenever the
@@ -94,6 +98,21 @@ QUIET_RESIDUAL = 1e-5
 FIT_GOOD = 0.25
 """A fit leaving less than this share (-6 dB) of its window: the window is echo, and what
 was measured on it (the delay, the echo's level) is learnt."""
+RECHECK_MS = 60
+"""Audio a moved delay is looked for in, and fitted over, once the fit stops taking the echo
+out mid-reply: the last of it only, so the audio from before the move does not hide the new
+delay (the full FIT_MS window holds both until FIT_MS after the move)."""
+FIT_MOVED = 0.05
+"""A fit at a moved delay must leave less than this share (-13 dB) of its RECHECK_MS: over
+so little audio the user's voice can fit at a lag near the echo's (seen: -9 dB, the user
+and the agent both espeak-ng's voice); the echo at its new delay leaves next to nothing."""
+MOVE_MS = 60
+"""Lags either side of a converged delay a moved delay is looked for at (a block or two the
+devices dropped or doubled)."""
+RECHECK_BUSY = 0.5
+"""Share of loud frames RECHECK_MS needs for a moved delay to be looked for: half, so that
+echo resuming after a pause at a moved delay is caught within its first 30 ms (VAD's
+onset)."""
 REST_MS = 100
 """The reference digital silence this long (the client's speaker had nothing to play: a reply
 ended, or its audio came late), then sounding: the delay is confirmed anew. (Speech has no
@@ -221,6 +240,9 @@ class EchoCanceller:
         """Samples the echo lags the reference by (the last estimate)."""
         self._taps: np.ndarray | None = None
         self._since_fit = 0
+        self._span = self.fit
+        """Samples of the last FIT_MS since the delay last moved mid-reply: all the fit
+        and the delay's search look at (the audio before the move is at the old delay)."""
         self._refit = rate * REFIT_MS // 1000
         self._fitted_quiet = True
         self._measured = False
@@ -245,6 +267,7 @@ class EchoCanceller:
         self._mic = np.concatenate([self._mic, m])[-self.fit :]
         self._ref = np.concatenate([self._ref, r])[-len(self._ref) :]
         self._known = min(self._known + n, len(self._ref))
+        self._span = min(self._span + n, self.fit)
         self._follow_replies(r)
         if n == 0 or (self._quiet() and not self._before_stream_in_reach()):
             self.cancelled_db, self._taps = 0.0, None
@@ -257,6 +280,9 @@ class EchoCanceller:
             self._fit(arrived=True)  # the echo just arrived (the last fit heard none)
             echo = _filtered(self._columns(n), self._taps)
         cleaned = m - echo
+        if self._lost(m, cleaned) and self._moved():
+            echo = _filtered(self._columns(n), self._taps)
+            cleaned = m - echo
         self._suppress(m, echo, cleaned)
         before = float(np.mean(m**2)) + 1e-12
         self.cancelled_db = 10 * np.log10(before / (float(np.mean(cleaned**2)) + 1e-12))
@@ -295,14 +321,15 @@ class EchoCanceller:
         # A delay is measured when the first echo of a reply arrives, then on windows full
         # of echo; through pauses the last one holds (the room does not move between two
         # words).
-        busy = self._busy(self._mic) > BUSY_SHARE
+        span = self._span
+        busy = self._busy(self._mic[-span:]) > BUSY_SHARE
         trusted = False
         if (arrived and not self._measured) or busy:
             previous = self.delay if self._measured or self._learnt else None
-            found, confident = self._find_delay(previous)
+            found, confident = self._find_delay(previous, span)
             self._measured = True
             self.delay = found
-            left = self._solve()
+            left = self._solve(span)
             # The first echo is measured on a few milliseconds of it, and the user talking
             # over the echo (or answering while the reference's last words are in reach)
             # gives a window full of something else: a delay is learnt (and a confirmed one
@@ -311,29 +338,64 @@ class EchoCanceller:
             trusted = busy and confident and left < FIT_GOOD
             if self.converged and not trusted and previous is not None and found != previous:
                 self.delay = previous  # what the user said does not move a confirmed delay
-                self._solve()
+                self._solve(span)
             self.converged = self.converged or trusted
             self._learnt = self._learnt or trusted
         else:
             if self.delay is None:
                 self.delay = self.search
-            self._solve()
+            self._solve(span)
         if trusted:
-            cols = self._columns(self.fit)
+            cols = self._columns(span)
             echo, direct = _filtered(cols, self._taps), cols[4]
             self.coupling = float(np.mean(echo**2)) / (float(np.mean(direct**2)) + 1e-12)
         self._since_fit = 0
         self._fitted_quiet = float(np.mean(self._mic[-self._refit :] ** 2)) < QUIET_RESIDUAL
 
-    def _solve(self) -> float:
-        """Fit the echo path at the delay over the last FIT_MS; the share of the
-        microphone's energy the fit leaves."""
-        cols = self._columns(self.fit)
+    def _solve(self, length: int | None = None) -> float:
+        """Fit the echo path at the delay over the last ``length`` samples (FIT_MS); the
+        share of the microphone's energy the fit leaves."""
+        length = length or self.fit
+        cols, mic = self._columns(length), self._mic[-length:]
         # Least squares by the normal equations, in numpy's own loops (see _filtered).
         gram = np.einsum("it,jt->ij", cols, cols) + 1e-6 * np.eye(TAPS, dtype=np.float32)
-        self._taps = np.linalg.solve(gram, np.einsum("kt,t->k", cols, self._mic))
-        left = self._mic - _filtered(cols, self._taps)
-        return float(np.mean(left**2)) / (float(np.mean(self._mic**2)) + 1e-12)
+        self._taps = np.linalg.solve(gram, np.einsum("kt,t->k", cols, mic))
+        left = mic - _filtered(cols, self._taps)
+        return float(np.mean(left**2)) / (float(np.mean(mic**2)) + 1e-12)
+
+    def _lost(self, mic: np.ndarray, cleaned: np.ndarray) -> bool:
+        """A confirmed fit took little (less than FIT_FAILED) out of a chunk that sounds:
+        the user talking over the echo, or the echo moved (a block the devices dropped)."""
+        if not self.converged:
+            return False
+        level = float(np.mean(mic**2))
+        return level > QUIET_RESIDUAL and float(np.mean(cleaned**2)) > FIT_FAILED * level
+
+    def _moved(self) -> bool:
+        """Look for the echo within MOVE_MS of the confirmed delay over the last
+        RECHECK_MS (RECHECK_BUSY of it loud), and move there if the fit at the lag found
+        explains that audio (FIT_MOVED) where the fit at the delay did not (twice what it
+        leaves): the user's words fit at no lag, so they never move it. Whether it moved
+        (else the fit is as it was). From the move on, the fit and the delay's search look
+        only at the audio since (``_span``)."""
+        assert self.delay is not None
+        length = self.rate * RECHECK_MS // 1000
+        if self._busy(self._mic[-length:]) < RECHECK_BUSY:
+            return False
+        spread = self.rate * MOVE_MS // 1000
+        lags = (max(4, self.delay - spread), min(self.search, self.delay + spread))
+        found, confident = self._find_delay(self.delay, length, lags)
+        if not confident or self.delay - 4 <= found < self.delay - 4 + TAPS:
+            return False  # the fitted echo path already reaches that lag
+        delay, taps = self.delay, self._taps
+        stays = self._solve(length)
+        self.delay = found
+        moves = self._solve(length)
+        if moves < FIT_MOVED and 2 * moves < stays:
+            self._since_fit, self._span = 0, length
+            return True
+        self.delay, self._taps = delay, taps
+        return False
 
     def _suppress(self, mic: np.ndarray, echo: np.ndarray, cleaned: np.ndarray) -> None:
         """Residual echo suppression, 10 ms frame by frame, in place on ``cleaned``.
@@ -388,23 +450,29 @@ class EchoCanceller:
         windows = np.lib.stride_tricks.sliding_window_view(self._ref, length)
         return windows[end - length - TAPS + 1 : end - length + 1][::-1]
 
-    def _find_delay(self, previous: int | None) -> tuple[int, bool]:
-        """The lag (samples) at which the reference best matches the last FIT_MS of mic
-        (``previous`` when no lag stands out), and whether one stood out."""
-        mic, ref = self._mic, self._ref[-(self.fit + self.search) :]
+    def _find_delay(
+        self, previous: int | None, length: int | None = None, lags: tuple[int, int] | None = None
+    ) -> tuple[int, bool]:
+        """The lag (samples, within ``lags``: all that is searched) at which the reference
+        best matches the last ``length`` (FIT_MS) of mic (``previous`` when no lag stands
+        out), and whether one stood out."""
+        length = length or self.fit
+        low, high = lags or (0, self.search)
+        end = len(self._ref) - low
+        mic, ref = self._mic[-length:], self._ref[end - length - (high - low) : end]
         size = 1 << int(np.ceil(np.log2(len(ref) + len(mic))))
         spectrum = np.fft.rfft(ref, size) * np.conj(np.fft.rfft(mic, size))
         # Phase transform (GCC-PHAT): every frequency weighs the same, so the peak is sharp
         # even when only a few milliseconds of echo are in the window yet.
         magnitude = np.abs(spectrum)
         spectrum /= magnitude + 0.1 * float(np.mean(magnitude)) + 1e-12  # not the empty bins
-        corr = np.abs(np.fft.irfft(spectrum, size)[: self.search + 1])
+        corr = np.abs(np.fft.irfft(spectrum, size)[: high - low + 1])
         best = int(np.argmax(corr))
         confident = bool(corr[best] >= CONFIDENT_PEAK * float(np.std(corr)))
         if previous is not None and not confident:
             return previous, False
-        # corr[j] pairs mic[t] with ref[j + t]: the echo lags by search - j samples.
-        return max(4, min(self.search - best, self.search)), confident
+        # corr[j] pairs mic[t] with ref[j + t]: the echo lags by high - j samples.
+        return max(4, min(high - best, self.search)), confident
 
 
 class ServerReference:

@@ -13,17 +13,25 @@ greetings cost nothing and quoted messages cannot grow memory without limit.
 from __future__ import annotations
 
 import asyncio
-import ctypes
+import atexit
+import contextlib
 import io
+import os
 import shutil
+import struct
+import subprocess
+import sys
 import threading
 import wave
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import soxr
+
+from .espeak_worker import HEAD, Espeak, read_exactly
 
 __all__ = [
     "Speech",
@@ -60,6 +68,9 @@ _CACHE_LIMIT = 256
 """Most phrases kept."""
 _CACHE_BYTES = 4 * 1024 * 1024
 """Most PCM bytes kept (about 87 s of 24 kHz speech: the phrases said again and again)."""
+
+
+WORKER = Path(__file__).with_name("espeak_worker.py")
 
 
 def espeak_available() -> bool:
@@ -178,94 +189,81 @@ def _measured_words(
     return tuple(words)
 
 
-class _Espeak:
-    """espeak-ng's library in synchronous mode: audio and word events in one call."""
+class _Engine(Protocol):
+    rate: int
 
-    AUDIO_OUTPUT_SYNCHRONOUS = 2
-    POS_CHARACTER = 1
-    CHARS_UTF8 = 1
-    EVENT_WORD = 1
+    def speak(self, text: str) -> tuple[bytes, list[tuple[int, int]]]: ...
 
-    class _Id(ctypes.Union):
-        _fields_ = [("number", ctypes.c_int), ("name", ctypes.c_char_p), ("s", ctypes.c_char * 8)]
 
-    class _Event(ctypes.Structure):
-        pass
-
-    _Event._fields_ = [
-        ("type", ctypes.c_int),
-        ("unique_identifier", ctypes.c_uint),
-        ("text_position", ctypes.c_int),
-        ("length", ctypes.c_int),
-        ("audio_position", ctypes.c_int),
-        ("sample", ctypes.c_int),
-        ("user_data", ctypes.c_void_p),
-        ("id", _Id),
-    ]
-    _Callback = ctypes.CFUNCTYPE(
-        ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.POINTER(_Event)
-    )
+class _FreshEspeak:
+    """espeak-ng's library in the worker process (``espeak_worker.py``): each phrase spoken
+    by a fresh copy, so the same text is the same audio whatever was said before."""
 
     def __init__(self) -> None:
-        lib = ctypes.CDLL("libespeak-ng.so.1")
-        lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
-        lib.espeak_Synth.argtypes = [
-            ctypes.c_char_p,
-            ctypes.c_size_t,
-            ctypes.c_uint,
-            ctypes.c_int,
-            ctypes.c_uint,
-            ctypes.c_uint,
-            ctypes.c_void_p,
-            ctypes.c_void_p,
-        ]
-        self.rate = lib.espeak_Initialize(self.AUDIO_OUTPUT_SYNCHRONOUS, 0, None, 0)
-        if self.rate <= 0 or lib.espeak_SetVoiceByName(b"en-us") != 0:
-            raise OSError("espeak-ng could not be initialised")
-        self._lib = lib
+        # Run as a script: importing the package would load the whole server first.
+        self._process = subprocess.Popen(
+            [sys.executable, "-I", "-S", str(WORKER)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
         self._lock = threading.Lock()
-        self._chunks: list[bytes] = []
-        self._events: list[tuple[int, int]] = []
-        self._callback = self._Callback(self._on_synth)  # kept alive while the library is
-        lib.espeak_SetSynthCallback(self._callback)
-
-    def _on_synth(self, wav: Any, samples: int, events: Any) -> int:
-        if wav and samples > 0:
-            self._chunks.append(ctypes.string_at(wav, samples * 2))
-        i = 0
-        while events[i].type != 0:
-            if events[i].type == self.EVENT_WORD:
-                self._events.append((events[i].text_position, events[i].sample))
-            i += 1
-        return 0
+        atexit.register(self.stop)
+        assert self._process.stdout is not None
+        ready = read_exactly(self._process.stdout, 9)
+        if len(ready) < 9 or not ready.startswith(b"ready"):
+            self.stop()
+            raise OSError("espeak-ng could not be initialised")
+        self.rate = int(struct.unpack("<i", ready[5:])[0])
 
     def speak(self, text: str) -> tuple[bytes, list[tuple[int, int]]]:
-        """(PCM16 at :attr:`rate`, [(1-based character position, start sample)] per word)."""
+        """As :meth:`Espeak.speak` (OSError when the worker is gone)."""
         data = text.encode("utf-8")
         with self._lock:
-            self._chunks, self._events = [], []
-            status = self._lib.espeak_Synth(
-                data, len(data) + 1, 0, self.POS_CHARACTER, 0, self.CHARS_UTF8, None, None
-            )
-            self._lib.espeak_Synchronize()
-            pcm, events = b"".join(self._chunks), self._events
-            self._chunks, self._events = [], []
-        if status != 0:
-            raise RuntimeError(f"espeak_Synth failed ({status})")
-        return pcm, events
+            stdin, stdout = self._process.stdin, self._process.stdout
+            assert stdin is not None and stdout is not None
+            try:
+                stdin.write(struct.pack("<I", len(data)) + data)
+                stdin.flush()
+            except (OSError, ValueError) as exc:
+                raise OSError(f"the espeak-ng worker failed ({exc!r})") from None
+            head = read_exactly(stdout, HEAD.size)
+            if len(head) < HEAD.size:
+                raise OSError("the espeak-ng worker ended")
+            status, size, count = HEAD.unpack(head)
+            pcm, flat = read_exactly(stdout, size), read_exactly(stdout, 8 * count)
+        if status != 0 or len(pcm) < size or len(flat) < 8 * count:
+            raise RuntimeError(f"espeak-ng failed ({status})")
+        values = struct.unpack(f"<{2 * count}i", flat)
+        return pcm, list(zip(values[::2], values[1::2], strict=True))
+
+    def alive(self) -> bool:
+        return self._process.poll() is None
+
+    def stop(self) -> None:
+        """End the worker: it ends when its input closes."""
+        if self._process.returncode is None:
+            with contextlib.suppress(OSError, ValueError):
+                assert self._process.stdin is not None
+                self._process.stdin.close()
+            self._process.wait()
 
 
-_ESPEAK: _Espeak | None = None
+_ESPEAK: _Engine | None = None
 _ESPEAK_FAILED = False
 _ESPEAK_INIT = threading.Lock()
 
 
-def _espeak_library() -> _Espeak | None:
+def _espeak_library() -> _Engine | None:
+    """The library in its worker, where processes fork; else in this process (its speech
+    then depends on what it said before)."""
     global _ESPEAK, _ESPEAK_FAILED
     with _ESPEAK_INIT:
+        if isinstance(_ESPEAK, _FreshEspeak) and not _ESPEAK.alive():
+            _ESPEAK = None  # the worker died (killed, out of memory): a new one
         if _ESPEAK is None and not _ESPEAK_FAILED:
             try:
-                _ESPEAK = _Espeak()
+                _ESPEAK = _FreshEspeak() if hasattr(os, "fork") else Espeak()
             except (OSError, AttributeError):
                 _ESPEAK_FAILED = True
         return _ESPEAK
