@@ -40,6 +40,9 @@ SPIN_GAP_BLOCKS = 0.5
 stream's first ``SPIN_WINDOW_S``: the device is taking blocks faster than it plays them
 (see ``output``)."""
 SPIN_WINDOW_S = 1.0
+SPIN_HOLD_S = 3.0
+"""A spin that began in the window is held until the device keeps time, or this long
+after the start (one that never does loses the audio either way)."""
 OUTPUT_RESTART_GAP_S = 0.5
 """No output callback for this long: the stream was (re)started."""
 
@@ -151,9 +154,10 @@ class RealtimeCallbacks:
         if gap > OUTPUT_RESTART_GAP_S:
             self._out_fresh_until = now + SPIN_WINDOW_S
         paced = gap >= SPIN_GAP_BLOCKS * frames / self.ring.rate
-        if now >= self._out_fresh_until or (paced and not status.output_underflow):
+        fresh = self._out_fresh_until - now
+        if (paced and not status.output_underflow) or fresh <= SPIN_WINDOW_S - SPIN_HOLD_S:
             self._out_unsteady = False
-        elif status.output_underflow and not paced:
+        elif status.output_underflow and not paced and fresh > 0.0:
             self._out_unsteady = True
         if self._out_unsteady:
             self.output_spins += 1
