@@ -78,21 +78,14 @@ async def test_the_reference_channel_lines_up_with_the_loopback(pulse, tmp_path,
     record = tmp_path / "session.wav"
     with loopback(pulse):
         backend = await start_backend(record=record, output_latency=output_latency)
-        blocks: list[bytes] = []
-
-        async def capture() -> None:
-            async for block in backend.capture():
-                blocks.append(block)
-
-        task = asyncio.create_task(capture())
         try:
-            for burst in range(4):  # noise bursts: a sharp, unambiguous peak
-                backend.play(f"burst{burst}", noise(0.3, burst).tobytes())
-                backend.ring.release()
-                await helpers.wait_until(lambda b=burst: backend.pending_ms() == 0, 20)
-                await asyncio.sleep(0.4)  # the room falls quiet between bursts
+            async with helpers.captured(backend) as blocks:
+                for burst in range(4):  # noise bursts: a sharp, unambiguous peak
+                    backend.play(f"burst{burst}", noise(0.3, burst).tobytes())
+                    backend.ring.release()
+                    await helpers.wait_until(lambda b=burst: backend.pending_ms() == 0, 20)
+                    await asyncio.sleep(0.4)  # the room falls quiet between bursts
         finally:
-            task.cancel()
             await backend.stop()
     frames = read_recording(record)
     mic, reference = frames[:, 0], frames[:, 2]

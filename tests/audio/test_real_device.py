@@ -22,6 +22,7 @@ import pytest
 
 from tests import helpers
 from tests.audio.conftest import PULSE_MODES
+from tests.audio.leak import loopback
 from voicelive_tui.audio import devices
 from voicelive_tui.audio.base import SAMPLE_RATE
 from voicelive_tui.audio.engine import OUTPUT_LATENCY_S, SoundDeviceBackend
@@ -352,6 +353,46 @@ async def test_an_idle_output_pauses_and_the_next_reply_plays_whole(
     assert dominant_hz(tap.samples()) == pytest.approx(1000, abs=10)
     assert backend.ring.underruns <= 1  # the end of the item, not a starved middle
     assert not backend.faulted, backend.notice
+
+
+def loud_frames(blocks: list[bytes]) -> np.ndarray:
+    """Which 10 ms frames of these 20 ms microphone blocks are loud."""
+    mic = np.frombuffer(b"".join(blocks), np.int16).astype(float)
+    frames = mic[: mic.size // 240 * 240].reshape(-1, 240)
+    return np.sqrt((frames**2).mean(axis=1)) > 2000
+
+
+def last_loud(blocks: list[bytes]) -> int:
+    """The block after the last loud one (0: none loud)."""
+    loud = np.flatnonzero(loud_frames(blocks))
+    return int(loud[-1]) // 2 + 1 if loud.size else 0
+
+
+@pytest.mark.slow  # 2.3 s of CPU (the spin itself), 5 s of real time
+async def test_a_restarted_output_that_spins_still_plays_the_whole_reply(pulse, backend_factory):
+    """With a loopback reading the speaker's monitor into the microphone (300 ms), PulseAudio's
+    ALSA plugin may spin an output stream started again after an idle pause: hundreds of
+    callbacks in a few hundred ms, each flagged as under-run, whose blocks never sound.
+    The reply must still be heard whole, once (the echo check's probe was heard for a
+    fraction of its second, or not at all). Heard here: the loopback's copy in what the
+    microphone captured (a ``parec`` of the monitor changed how the server ran the
+    stream: no spin then)."""
+    with loopback(pulse, 300):
+        backend, listener = await backend_factory()
+        async with helpers.captured(backend) as blocks:
+            await wait_until(lambda: len(blocks) >= 50 and backend.output_paused)
+            await asyncio.sleep(1.0)  # paused a while, as before a reply
+            before = len(blocks)
+            backend.play("reply", tone(1000, 1.0).tobytes())
+            backend.ring.release()  # its audio has all arrived: the stream starts at once
+            await wait_until(lambda: backend.played_ms("reply") >= 990)
+            # Its echo has all come: the microphone was quiet for half a second after it.
+            await wait_until(lambda: 0 < last_loud(blocks[before:]) < len(blocks) - before - 25)
+    loud = loud_frames(blocks[before:])
+    heard_ms = int(loud.sum()) * 10
+    spins = backend.callbacks.output_spins
+    assert 900 <= heard_ms <= 1100, f"{heard_ms} ms heard ({spins} blocks spun)"
+    assert listener.started == ["reply"]
 
 
 @pytest.mark.parametrize("paused", [False, True], ids=["running", "paused-output"])

@@ -388,3 +388,129 @@ def test_a_stream_that_spins_after_a_start_keeps_the_audio_for_when_it_keeps_tim
     rt.output(out, BLOCK, clock, status)
     assert out[:, 0].tolist() == ramp(63 * BLOCK, BLOCK).tolist()
     assert rt.output_underflows == underflows + 2
+
+
+def test_a_stream_that_spins_in_threes_keeps_the_audio_too():
+    """PulseAudio's spin with a loopback reading the monitor (measured): callbacks in
+    threes flagged as under-run, the first of each 1-4 ms after the one before, and now
+    and then two unflagged ones at once: none of it sounds, so none takes audio; a
+    callback at the device's pace again plays on from where the spin began."""
+    rt, ring, _ = realtime(reference=True)
+    ring.write("item", ramp(0, 2 * RATE))
+    ring.release()
+    device = Device(rt)
+    clock, status, out = device.clock, device.status, device.outdata
+    clock.currentTime = 80.0  # the restart: three blocks fill the buffer
+    for k in range(3):
+        clock.outputBufferDacTime = clock.currentTime + k * BLOCK / RATE
+        rt.output(out, BLOCK, clock, status)
+    for k in range(100):  # 400 ms of spinning
+        clock.currentTime += (1 + k % 4) / 1000
+        status.output_underflow = k % 20 != 19
+        for j in range(3 if status.output_underflow else 2):
+            clock.outputBufferDacTime = clock.currentTime + j * BLOCK / RATE
+            rt.output(out, BLOCK, clock, status)
+            assert not out.any()
+    assert rt.output_spins == 95 * 3 + 5 * 2
+    assert ring.pending_samples() == 2 * RATE - 3 * BLOCK
+    status.output_underflow = False
+    clock.currentTime += 3 * BLOCK / RATE
+    rt.output(out, BLOCK, clock, status)
+    assert out[:, 0].tolist() == ramp(3 * BLOCK, BLOCK).tolist()
+
+
+class FakeStream:
+    """A PortAudio stream on :class:`SoundCard`'s clock (the edge this test cannot reach)."""
+
+    def __init__(self, card: SoundCard, kind: str, **kwargs) -> None:
+        self.card, self.kind = card, kind
+        self.callback = kwargs["callback"]
+        self.frames = kwargs["blocksize"]
+        latency = kwargs["latency"]
+        self.latency = 0.02 if isinstance(latency, str) else float(latency)
+        self.data = np.zeros((self.frames, 1), np.int16)
+        self.active = self.filled = False
+        card.streams.append(self)
+
+    def start(self) -> None:
+        self.active, self.filled = True, False
+
+    def abort(self) -> None:
+        self.active = False
+
+    def close(self) -> None:
+        self.card.streams.remove(self)
+
+
+class SoundCard:
+    """PortAudio (``sd``) and a sound card: :meth:`tick` runs one block (20 ms) of its
+    clock. A started output stream fills its buffer at once (its first block sounding
+    now, each next one a block later), then takes a block a tick, sounding a buffer
+    later; an input stream delivers a block a tick, captured a block ago."""
+
+    def __init__(self) -> None:
+        self.now = 50.0
+        self.streams: list[FakeStream] = []
+        self.status = SimpleNamespace(input_overflow=False, output_underflow=False)
+        self.clock = Clock(currentTime=0.0, outputBufferDacTime=0.0, inputBufferAdcTime=0.0)
+        self.sd = SimpleNamespace(
+            InputStream=lambda **kw: FakeStream(self, "input", **kw),
+            OutputStream=lambda **kw: FakeStream(self, "output", **kw),
+            Stream=None,  # no full duplex here
+        )
+
+    def tick(self) -> None:
+        clock, step = self.clock, BLOCK / RATE
+        clock.currentTime = self.now
+        for stream in [s for s in self.streams if s.active]:
+            if stream.kind == "input":
+                clock.inputBufferAdcTime = self.now - ADC_S
+                stream.callback(stream.data, stream.frames, clock, self.status)
+                continue
+            dacs = [self.now + stream.latency]
+            if not stream.filled:
+                stream.filled = True
+                dacs = [self.now + k * step for k in range(round(stream.latency / step))]
+            for dac in dacs:
+                clock.outputBufferDacTime = dac
+                stream.callback(stream.data, stream.frames, clock, self.status)
+        self.now += step
+
+
+def test_a_reopened_output_lays_the_reference_anew_on_its_first_block():
+    """The device starved: the output stream is reopened with twice the buffer (between
+    items), and a reply queued at once sounds from its first block. Beside each
+    microphone block is what sounded when it was captured: the reply from its first
+    sample (kept on the old stream's clock, the reference ran the old buffer's depth
+    behind the echo for the whole reply: the speaker was never silent to lay it anew)."""
+    from voicelive_tui.audio.engine import SoundDeviceBackend
+    from voicelive_tui.audio.streams import DeviceStreams
+
+    card = SoundCard()
+    backend = SoundDeviceBackend(block_ms=20, output_latency=0.2)
+    backend.echo_reference = True
+    backend._sd = card.sd
+    backend._streams = DeviceStreams(card.sd, backend._finished_callback)
+    backend._setup_rates(RATE, RATE)
+    backend._open_stream("input", 0, "low")
+    backend._open_stream("output", 0, backend.output_latency)
+    backend._streams.start()
+    for _ in range(100):  # two seconds of silence: the reference is laid on the clock
+        card.tick()
+    rt = backend.callbacks
+    assert rt.reference_ring is not None
+    rt.reference_ring.read_all()
+    rt.output_underflows += 1  # as the callback counts a late call
+    backend._grow_output_latency()
+    assert backend.output_latency == pytest.approx(0.4)
+    card.now += 0.005  # the reopen took 5 ms
+    reopened = card.now
+    backend.ring.write("reply", ramp(0, RATE))
+    backend.ring.release()
+    for _ in range(25):
+        card.tick()
+    reference = rt.reference_ring.read_all()
+    for j in range(1, 25):  # captured at reopened + (j - 1) blocks: reply sample (j - 1) blocks
+        got = int(reference[j * BLOCK])
+        want = int(ramp(round((j * BLOCK / RATE - ADC_S) * RATE), 1)[0])
+        assert abs(got - want) <= 240, (j, got, want, reopened)

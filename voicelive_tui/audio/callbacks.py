@@ -35,10 +35,14 @@ ADC_SLACK_S = 0.05
 ADC_SETTLE_S = 3.0
 """... in the input stream's first seconds only: later, a block that old is one whose
 callback ran late (a busy machine), and its samples are that old."""
-SPIN_GAP_S = 0.002
-"""Output callbacks this close together, flagged as under-run, in a stream's first
-``SPIN_WINDOW_S``: the device is taking blocks faster than it plays them (see ``output``)."""
+SPIN_GAP_BLOCKS = 0.5
+"""Output callbacks closer together than this many blocks' time, flagged as under-run, in a
+stream's first ``SPIN_WINDOW_S``: the device is taking blocks faster than it plays them
+(see ``output``)."""
 SPIN_WINDOW_S = 1.0
+SPIN_HOLD_S = 3.0
+"""A spin that began in the window is held until the device keeps time, or this long
+after the start (one that never does loses the audio either way)."""
 OUTPUT_RESTART_GAP_S = 0.5
 """No output callback for this long: the stream was (re)started."""
 
@@ -82,6 +86,7 @@ class RealtimeCallbacks:
         """Output blocks held back from a device that spun after a start (see ``output``)."""
         self._out_prev = float("-inf")
         self._out_fresh_until = 0.0
+        self._out_unsteady = False
         self.wake_pending = False
 
     def bind(
@@ -138,18 +143,23 @@ class RealtimeCallbacks:
         # ms before it runs at the device's pace: PulseAudio's ALSA plugin, with a loopback
         # reading the speaker's monitor, called it a thousand times in 250 ms, each block
         # flagged as under-run, and what it took there never sounded (a whole second of
-        # audio was lost, and the echo reference laid none of it). Such blocks get silence
-        # and the ring keeps its audio for when the device takes blocks at its pace.
+        # audio was lost, and the echo reference laid none of it): in threes, the first of
+        # each 1-4 ms after the last, with unflagged blocks between that did not sound
+        # either (taking those, or the ones 2-4 ms apart, lost 170-840 ms of a 1 s reply).
+        # From its first such block the stream is unsteady: every block gets silence and
+        # the ring keeps its audio until a callback comes at the device's pace again.
         now = time.currentTime
-        if now - self._out_prev > OUTPUT_RESTART_GAP_S:
-            self._out_fresh_until = now + SPIN_WINDOW_S
-        spinning = (
-            status.output_underflow
-            and now - self._out_prev < SPIN_GAP_S
-            and now < self._out_fresh_until
-        )
+        gap = now - self._out_prev
         self._out_prev = now
-        if spinning:
+        if gap > OUTPUT_RESTART_GAP_S:
+            self._out_fresh_until = now + SPIN_WINDOW_S
+        paced = gap >= SPIN_GAP_BLOCKS * frames / self.ring.rate
+        fresh = self._out_fresh_until - now
+        if (paced and not status.output_underflow) or fresh <= SPIN_WINDOW_S - SPIN_HOLD_S:
+            self._out_unsteady = False
+        elif status.output_underflow and not paced and fresh > 0.0:
+            self._out_unsteady = True
+        if self._out_unsteady:
             self.output_spins += 1
             mono.fill(0)
             return

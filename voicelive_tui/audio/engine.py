@@ -14,8 +14,7 @@ silence) and started again once the ring holds a device buffer's worth of audio 
 item's audio has all arrived; starting puts that audio at the head of the device's
 buffer, so the first sample sounds sooner than behind a running stream's buffered
 silence. Not while recording (the speaker's track runs on the output's clock), nor in
-full duplex, nor with a buffer bigger than ``OUTPUT_LATENCY_S`` (a server reached over
-``ssh -R``, a device that starved): restarting there under-ran the first reply. The
+full duplex, nor before the device has begun to play the stream (``PLAYING_S``). The
 output callback tells the ring when its block will sound (PortAudio's time info), so
 ``played_ms()`` counts what was heard. The ring's jitter buffer (``PREBUFFER_MS``, doubled
 after each item whose deltas came late) absorbs a loop that hands over audio late.
@@ -92,7 +91,12 @@ costs some CPU)."""
 STOP_WAIT_S = 5.0
 """stop() waits this long for a re-initialisation of PortAudio still running."""
 IDLE_PAUSE_S = 1.0
-"""The output stream pauses after this long with nothing queued or sounding."""
+"""The output stream pauses after this long with nothing queued or sounding..."""
+PLAYING_S = 0.1
+"""... once the device has played this much from it since it started. Over ``ssh -R`` the
+sound server began to play a new stream 1.2 s after its start (its buffer filled at once,
+then no callback); aborted before that and started again, the stream lost audio in the
+server with no under-run flagged: 9 gaps in the greeting, the first 350 ms long 142 ms in."""
 RELEASE_AFTER_S = 0.1
 """Deltas stop for this long: the item's audio has all arrived and may start below the
 jitter buffer's level."""
@@ -183,9 +187,12 @@ class SoundDeviceBackend(RingBackend):
         self._plugin = False
         self.output_paused = False
         """The output stream is aborted while there is nothing to play (see module doc)."""
+        self.output_pauses = 0
         self.idle_pause = True
         """Pause the idle output at all (the echo check measures a stream that runs)."""
         self._output_busy_at = 0.0
+        self._output_from = 0
+        """The ring's output count when the output stream last started."""
 
     # ------------------------------------------------------------------ interface
 
@@ -539,9 +546,9 @@ class SoundDeviceBackend(RingBackend):
             if reopen is not None:
                 self._open_stream(kind, reopen, latency)
             stream = self._streams.input if kind == "input" else self._streams.output
-            stream.start()
             if kind == "output":
-                self._output_started()
+                self._output_starting()
+            stream.start()
         except Exception as exc:  # AudioError, PortAudioError: a device that vanished
             self._streams.closing = False
             self._fault(f"audio {kind} could not start: {exc}")
@@ -651,6 +658,8 @@ class SoundDeviceBackend(RingBackend):
             "capture_dropped": self._capture.dropped,
             "input_overflows": rt.input_overflows,
             "output_underflows": rt.output_underflows,
+            "output_pauses": self.output_pauses,
+            "output_spins": rt.output_spins,
         }
 
     # ------------------------------------------------------------------ opening
@@ -690,7 +699,7 @@ class SoundDeviceBackend(RingBackend):
         self.notice = errors[0] if errors else ""
         self._calls_seen = self.callbacks.calls
         self._stall_since = self._loop.time() if self._loop is not None else 0.0
-        self._output_started()
+        self._output_starting()
         streams.start()
         return "; ".join(gone)
 
@@ -850,8 +859,8 @@ class SoundDeviceBackend(RingBackend):
         self._streams.drop_output()
         try:
             self._open_stream("output", self._out_index, self.output_latency)
+            self._output_starting()
             self._streams.output.start()
-            self._output_started()
         except Exception as exc:  # AudioError, or a device that vanished meanwhile
             self._streams.closing = False
             self._fault(f"audio output could not reopen: {exc}")
@@ -909,9 +918,7 @@ class SoundDeviceBackend(RingBackend):
             or self.full_duplex
             or self._recorder is not None
             or not self.has_output
-            # A server far away (ssh -R) or a device that starved (its buffer grew): a
-            # restart there under-ran a greeting over the forward, 10 gaps from 162 ms in.
-            or self.output_latency > OUTPUT_LATENCY_S
+            or not self._output_playing()
         ):
             return
         try:
@@ -920,26 +927,36 @@ class SoundDeviceBackend(RingBackend):
             self._fault(f"audio output could not pause: {exc}")
             return
         self.output_paused = True
+        self.output_pauses += 1
 
     def _resume_output(self) -> None:
         """Start the paused output stream; a failure is a lost device."""
-        history = self.callbacks.history
-        if history is not None:
-            history.resume()
+        self._output_starting()
         try:
             self._streams.output.start()
         except Exception as exc:  # PortAudioError: the device vanished while paused
-            self.output_paused = False
             self._fault(f"audio output could not start: {exc}")
-            return
-        self._output_started()
 
-    def _output_started(self) -> None:
-        """The output stream runs (again): it may pause after ``IDLE_PAUSE_S`` from now, not
-        sooner (a stream paused in its first moments, before PulseAudio had it running,
-        under-ran after its restart, hundreds of times, and laid no echo reference)."""
+    def _output_starting(self) -> None:
+        """The output stream (a new one, or one paused or reopened) is stopped and starts
+        now. Its blocks' times are a new clock: the echo reference's reader is laid anew on
+        its first block (:meth:`ReferenceHistory.resume`; after a reopen the echo's delay
+        otherwise moved by the old buffer's depth under the canceller). It may pause after
+        ``IDLE_PAUSE_S`` from now, and only once the device has played from it (see
+        ``_pause_or_resume_output``)."""
+        history = self.callbacks.history
+        if history is not None:
+            history.resume()
         self.output_paused = False
         self._output_busy_at = self._loop.time() if self._loop is not None else 0.0
+        self._output_from = self.ring.out_count
+
+    def _output_playing(self) -> bool:
+        """The device has played ``PLAYING_S`` from the output stream since it started: a
+        stream only filled so far (the sound server has not begun to play it) is not
+        paused."""
+        played = self.ring.heard_mark - self._output_from
+        return played >= round(self._out_rate * PLAYING_S)
 
     def _fault(self, message: str) -> None:
         if self.faulted or self._streams.closing:
