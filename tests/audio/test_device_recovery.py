@@ -48,6 +48,15 @@ def plays_on(server: PulseServer, pid: int, sink: str) -> bool:
         return False
 
 
+def talks_through(server: PulseServer, pid: int) -> bool:
+    """The process ``pid`` plays on the speaker and records the microphone (the input
+    stream may come up after the output: words spoken before it are not heard)."""
+    try:
+        return streams_of(server, pid) == {"sink": "speaker", "source": "mic.monitor"}
+    except Exception:  # the server is still starting
+        return False
+
+
 async def test_backend_reopens_by_itself_when_the_server_returns(pulse_lab, tmp_path):
     """No ``reopen()`` call: the backend retries, and tells its listener when it is back."""
     first = pulse_lab.start()
