@@ -49,3 +49,5 @@ async def test_the_dashboard_says_reconnecting_and_gets_its_audio_back(
             assert "ready" in status_text(app)
             assert streams_of(second, os.getpid()).get("sink") == "speaker"
             await pilot.press("q")
+    (technical,) = (tmp_path / "logs").glob("*_voicelive.log")
+    assert technical.read_text().count("Audio back: ") == 1  # one line per return

@@ -618,14 +618,12 @@ class Dialogue:
         self._emit(AudioLost(message, self.clock(), reconnecting=self.audio.recovering))
 
     def on_audio_restored(self, message: str) -> None:
-        log.info("Audio back: %s", message)
-        self.notice(f"Audio back: {message}")
+        self.notice(f"Audio back: {message}")  # (notice writes the technical log's line)
         self._emit(StateChanged(self.clock()))
 
     def on_device_changed(self, message: str, *, switched: bool) -> None:
         if message:
-            log.info("Audio devices: %s", message)
-            self.notice(message)
+            self.notice(message)  # (and the technical log's line)
         if switched:
             self.conversation.device_switched(self.clock(), playing=self.audio.pending_ms() > 0)
             self._emit(StateChanged(self.clock()))
