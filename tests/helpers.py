@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 import wave
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -88,24 +88,6 @@ class RecordingListener:
 
     def on_device_changed(self, message: str, *, switched: bool) -> None:
         self.changes.append((message, switched))
-
-
-@contextlib.asynccontextmanager
-async def captured(backend: Any) -> AsyncIterator[list[bytes]]:
-    """The blocks ``backend.capture()`` yields while inside, in a list that grows."""
-    blocks: list[bytes] = []
-
-    async def collect() -> None:
-        async for block in backend.capture():
-            blocks.append(block)
-
-    task = asyncio.create_task(collect())
-    try:
-        yield blocks
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 def tone(

@@ -25,6 +25,7 @@ from tests import helpers
 from tests.audio.leak import LOOPBACK_MS, converse_over_leak, loopback
 from tests.helpers import RecordingListener
 from voicelive_tui.audio.base import SAMPLE_RATE
+from voicelive_tui.audio.capture import collected
 from voicelive_tui.audio.engine import SoundDeviceBackend
 
 pytestmark = pytest.mark.realaudio
@@ -79,7 +80,7 @@ async def test_the_reference_channel_lines_up_with_the_loopback(pulse, tmp_path,
     with loopback(pulse):
         backend = await start_backend(record=record, output_latency=output_latency)
         try:
-            async with helpers.captured(backend) as blocks:
+            async with collected(backend.capture()) as blocks:
                 for burst in range(4):  # noise bursts: a sharp, unambiguous peak
                     backend.play(f"burst{burst}", noise(0.3, burst).tobytes())
                     backend.ring.release()

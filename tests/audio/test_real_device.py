@@ -25,6 +25,7 @@ from tests.audio.conftest import PULSE_MODES
 from tests.audio.leak import loopback
 from voicelive_tui.audio import devices
 from voicelive_tui.audio.base import SAMPLE_RATE
+from voicelive_tui.audio.capture import collected
 from voicelive_tui.audio.engine import OUTPUT_LATENCY_S, SoundDeviceBackend
 
 pytestmark = pytest.mark.realaudio
@@ -379,7 +380,7 @@ async def test_a_restarted_output_that_spins_still_plays_the_whole_reply(pulse, 
     stream: no spin then)."""
     with loopback(pulse, 300):
         backend, listener = await backend_factory()
-        async with helpers.captured(backend) as blocks:
+        async with collected(backend.capture()) as blocks:
             await wait_until(lambda: len(blocks) >= 50 and backend.output_paused)
             await asyncio.sleep(1.0)  # paused a while, as before a reply
             before = len(blocks)

@@ -9,6 +9,7 @@ counted when nobody reads), so a session that stops reading never grows memory.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import deque
 from collections.abc import AsyncIterator
 
@@ -54,3 +55,22 @@ class CaptureQueue:
             if self._blocks:
                 continue
             await self._event.wait()
+
+
+@contextlib.asynccontextmanager
+async def collected(blocks: AsyncIterator[bytes]) -> AsyncIterator[list[bytes]]:
+    """The blocks ``blocks`` (a ``backend.capture()``) yields while inside, in a list that
+    grows; the reading task is cancelled and awaited on the way out."""
+    got: list[bytes] = []
+
+    async def collect() -> None:
+        async for block in blocks:
+            got.append(block)
+
+    task = asyncio.create_task(collect())
+    try:
+        yield got
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -14,13 +14,13 @@ opens the devices, plays and records. No session and no network.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from .base import SAMPLE_RATE, AudioError, AudioListener
+from .capture import collected
 
 __all__ = ["EchoReport", "analyse", "probe", "run_echo_check"]
 
@@ -171,45 +171,36 @@ async def run_echo_check(backend: object, *, probe_s: float = 1.0) -> EchoReport
     backend.idle_pause = False
     listener: AudioListener = _Quiet()
     await backend.start(asyncio.get_running_loop(), listener)
-    blocks: list[bytes] = []
-
-    async def capture() -> None:
-        async for block in backend.capture():
-            blocks.append(block)
-
-    task = asyncio.create_task(capture())
     try:
-        if not (backend.has_input and backend.has_output):
-            raise AudioError(f"echo check needs a microphone and a speaker: {backend.notice}")
-        # The streams run (PulseAudio starts them a second or two late) and a quiet
-        # half second is recorded first.
-        per_s = 1000 / backend.block_ms
-        await _until(lambda: len(blocks) >= per_s / 2, 15, "no microphone audio")
-        # PortAudio's ADC times are believed again (PulseAudio's are not, for a second
-        # or two after a stream starts): a second with none doubted.
-        rt = backend.callbacks
-        seen = [rt.adc_doubted, len(blocks)]
+        async with collected(backend.capture()) as blocks:
+            if not (backend.has_input and backend.has_output):
+                raise AudioError(f"echo check needs a microphone and a speaker: {backend.notice}")
+            # The streams run (PulseAudio starts them a second or two late) and a quiet
+            # half second is recorded first.
+            per_s = 1000 / backend.block_ms
+            await _until(lambda: len(blocks) >= per_s / 2, 15, "no microphone audio")
+            # PortAudio's ADC times are believed again (PulseAudio's are not, for a second
+            # or two after a stream starts): a second with none doubted.
+            rt = backend.callbacks
+            seen = [rt.adc_doubted, len(blocks)]
 
-        def settled() -> bool:
-            if rt.adc_doubted != seen[0]:
-                seen[:] = [rt.adc_doubted, len(blocks)]
-            return len(blocks) - seen[1] >= per_s
+            def settled() -> bool:
+                if rt.adc_doubted != seen[0]:
+                    seen[:] = [rt.adc_doubted, len(blocks)]
+                return len(blocks) - seen[1] >= per_s
 
-        await _until(settled, 15, "the microphone's timing did not settle")
-        before = len(blocks)
-        backend.play("echo-check", probe(SAMPLE_RATE, probe_s).tobytes())
-        backend.ring.release()
-        await _until(lambda: backend.pending_ms() == 0, 15 + probe_s, "the probe did not play")
-        # The echo can come up to MAX_DELAY_MS after the probe's end.
-        tail = before + int((probe_s + MAX_DELAY_MS / 1000 + 0.3) * per_s)
-        await _until(lambda: len(blocks) >= tail, 15, "the microphone stopped")
-        fault = getattr(listener, "fault", "")
-        if fault:
-            raise AudioError(f"echo check: {fault}")
+            await _until(settled, 15, "the microphone's timing did not settle")
+            before = len(blocks)
+            backend.play("echo-check", probe(SAMPLE_RATE, probe_s).tobytes())
+            backend.ring.release()
+            await _until(lambda: backend.pending_ms() == 0, 15 + probe_s, "the probe did not play")
+            # The echo can come up to MAX_DELAY_MS after the probe's end.
+            tail = before + int((probe_s + MAX_DELAY_MS / 1000 + 0.3) * per_s)
+            await _until(lambda: len(blocks) >= tail, 15, "the microphone stopped")
+            fault = getattr(listener, "fault", "")
+            if fault:
+                raise AudioError(f"echo check: {fault}")
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
         await backend.stop()
     frames = np.frombuffer(b"".join(blocks), "<i2").reshape(-1, 2)
     report = analyse(frames[:, 0], frames[:, 1])
