@@ -85,7 +85,8 @@ class RealtimeCallbacks:
         self.output_spins = 0
         """Output blocks held back from a device that spun after a start (see ``output``)."""
         self._out_prev = float("-inf")
-        self._out_fresh_until = 0.0
+        self._out_started = 0.0
+        """PortAudio time of the output stream's first callback since it (re)started."""
         self._out_unsteady = False
         self.wake_pending = False
 
@@ -152,12 +153,12 @@ class RealtimeCallbacks:
         gap = now - self._out_prev
         self._out_prev = now
         if gap > OUTPUT_RESTART_GAP_S:
-            self._out_fresh_until = now + SPIN_WINDOW_S
+            self._out_started = now
         paced = gap >= SPIN_GAP_BLOCKS * frames / self.ring.rate
-        fresh = self._out_fresh_until - now
-        if (paced and not status.output_underflow) or fresh <= SPIN_WINDOW_S - SPIN_HOLD_S:
+        running = now - self._out_started
+        if (paced and not status.output_underflow) or running >= SPIN_HOLD_S:
             self._out_unsteady = False
-        elif status.output_underflow and not paced and fresh > 0.0:
+        elif status.output_underflow and not paced and running < SPIN_WINDOW_S:
             self._out_unsteady = True
         if self._out_unsteady:
             self.output_spins += 1
