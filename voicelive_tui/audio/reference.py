@@ -55,7 +55,7 @@ class ReferenceHistory:
         self._blocks = 0
         self._resumed = False
         self.resumes = 0
-        """Times the output stream started again after a pause (see ``resume``)."""
+        """Times the output stream started (see ``resume``)."""
         self.written = 0
         """Output samples written so far (the next block's output index)."""
         self.sound_end = 0
@@ -93,11 +93,11 @@ class ReferenceHistory:
     # --------------------------------------------------------------- loop (stream stopped)
 
     def resume(self) -> None:
-        """The output stream starts again after a pause (it is stopped now). Its blocks'
-        times are a new clock (the last anchors before the pause may be off: PulseAudio's
-        are in a stream's first seconds), so the reader lays its position anew on the
-        first block's anchor; the speaker was silent through the pause, so no canceller
-        is following an echo then."""
+        """The output stream starts (first, after an idle pause, or reopened between items;
+        it is stopped now). Its blocks' times are a new clock (the last anchors before may
+        be off: PulseAudio's are in a stream's first seconds), so the reader lays its
+        position anew on the first block's anchor; the speaker was silent meanwhile, so no
+        canceller is following an echo then."""
         self._resumed = True
 
     def silence_unplayed(self, samples: int) -> None:
