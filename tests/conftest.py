@@ -287,6 +287,29 @@ def speech_turn(
 # -- every test, again ----------------------------------------------------------------------
 
 
+def _quick_key_presses() -> None:
+    """A Pilot's key press waits for the app to go idle twice per key (Textual's
+    ``wait_for_idle``: until a 20 ms sleep costs the process under 1 ms of CPU, for at most
+    1 s). A test process that also runs the emulator, a WAV paced in real time, or a reply
+    streaming is never that idle, so every key cost up to 2 s of waiting for nothing (in a
+    spoken-turn dashboard test, 2.0 of its 2.5 s). The press still waits for every widget to
+    handle its pending messages (``Pilot._wait_for_screen``), which is what a test's next
+    step relies on; the idle wait is now one 20 ms sleep each time."""
+    import textual._wait
+    import textual.app
+
+    idle = textual._wait.wait_for_idle
+
+    async def wait_for_idle(min_sleep: float = textual._wait.SLEEP_GRANULARITY) -> None:
+        await idle(min_sleep, max_sleep=KEY_IDLE_WAIT_S)
+
+    textual.app.wait_for_idle = wait_for_idle  # type: ignore[assignment]
+
+
+KEY_IDLE_WAIT_S = 0.0
+_quick_key_presses()
+
+
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     """``-n auto``: two workers per core. Most tests wait (on the emulator streaming in real
     time, a WAV paced in real time, a child process, a terminal) more than they compute,

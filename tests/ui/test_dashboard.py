@@ -407,8 +407,13 @@ async def test_l_shows_latency_by_stage_and_e_saves_the_conversation(emulator, d
             lambda: any(t.latency_ms is not None for t in conv.turns),
             what="the typed turn's latency",
         )
-        header = next(t for t in turn_texts(app) if "You said" in t)
-        assert f"· {conv.latencies[0].total_ms / 1000:.2f} s" in header
+        # The turn's header is drawn at the next refresh after the latency is known.
+        shown_total = f"· {conv.latencies[0].total_ms / 1000:.2f} s"
+        await wait_for(
+            pilot,
+            lambda: any("You said" in t and shown_total in t for t in turn_texts(app)),
+            what="the latency in the turn's header",
+        )
         await pilot.press("l")
         assert app.screen.__class__.__name__ == "LatencyScreen"
         shown = str(app.screen.query_one("#latency-lines").render())
