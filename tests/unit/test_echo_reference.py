@@ -514,3 +514,42 @@ def test_a_reopened_output_lays_the_reference_anew_on_its_first_block():
         got = int(reference[j * BLOCK])
         want = int(ramp(round((j * BLOCK / RATE - ADC_S) * RATE), 1)[0])
         assert abs(got - want) <= 240, (j, got, want, reopened)
+
+
+def test_a_barge_in_restart_lays_the_reference_anew_on_its_first_block():
+    """Barge-in aborts the output stream to drop what its buffer held and starts it again:
+    a new clock, as after a reopen. The next reply, queued at once, sounds from the
+    restarted stream's first block, and the reference beside each microphone block is that
+    reply's sample sounding then (kept on the aborted stream's clock, it ran the buffer's
+    depth behind the echo)."""
+    from voicelive_tui.audio.engine import SoundDeviceBackend
+    from voicelive_tui.audio.streams import DeviceStreams
+
+    card = SoundCard()
+    backend = SoundDeviceBackend(block_ms=20, output_latency=0.2)
+    backend.echo_reference = True
+    backend._sd = card.sd
+    backend._streams = DeviceStreams(card.sd, backend._finished_callback)
+    backend._setup_rates(RATE, RATE)
+    backend._open_stream("input", 0, "low")
+    backend._open_stream("output", 0, backend.output_latency)
+    backend._streams.start()
+    backend.ring.write("first", np.full(2 * RATE, 7, np.int16))
+    backend.ring.release()
+    for _ in range(50):  # a second of the first reply: the device holds 200 ms of it
+        card.tick()
+    assert backend.ring.device_queued() > 0
+    backend.barge_in()
+    rt = backend.callbacks
+    assert rt.reference_ring is not None
+    rt.reference_ring.read_all()
+    card.now += 0.005  # the restart took 5 ms
+    backend.ring.write("reply", ramp(0, RATE))
+    backend.ring.release()
+    for _ in range(25):
+        card.tick()
+    reference = rt.reference_ring.read_all()
+    for j in range(1, 25):  # captured at restart + (j - 1) blocks: reply sample (j - 1) blocks
+        got = int(reference[j * BLOCK])
+        want = int(ramp(round((j * BLOCK / RATE - ADC_S) * RATE), 1)[0])
+        assert abs(got - want) <= 240, (j, got, want)

@@ -625,12 +625,14 @@ class SoundDeviceBackend(RingBackend):
 
     def _drop_unheard(self) -> None:
         """The output stream is stopped: what its buffer held was never heard, so it is
-        neither counted as heard nor kept as the echo reference."""
+        neither counted as heard nor kept as the echo reference. It starts again as any
+        output start does (:meth:`_output_starting`: a new clock for the reference)."""
         dropped = self.ring.out_count - self.ring.heard_mark
         self.ring.drop_device_queue()
         history = self.callbacks.history
         if history is not None:
             history.silence_unplayed(dropped)
+        self._output_starting()
 
     def played_ms(self, item_id: str) -> int:
         """Milliseconds of the item heard: handed to the device minus what it still holds."""
@@ -938,10 +940,11 @@ class SoundDeviceBackend(RingBackend):
             self._fault(f"audio output could not start: {exc}")
 
     def _output_starting(self) -> None:
-        """The output stream (a new one, or one paused or reopened) is stopped and starts
-        now. Its blocks' times are a new clock: the echo reference's reader is laid anew on
-        its first block (:meth:`ReferenceHistory.resume`; after a reopen the echo's delay
-        otherwise moved by the old buffer's depth under the canceller). It may pause after
+        """The output stream (a new one, or one paused, reopened or restarted by a
+        barge-in) is stopped and starts now. Its blocks' times are a new clock: the echo
+        reference's reader is laid anew on its first block (:meth:`ReferenceHistory.resume`;
+        after a reopen the echo's delay otherwise moved by the old buffer's depth under the
+        canceller). It may pause after
         ``IDLE_PAUSE_S`` from now, and only once the device has played from it (see
         ``_pause_or_resume_output``)."""
         history = self.callbacks.history
