@@ -944,9 +944,8 @@ class SoundDeviceBackend(RingBackend):
         barge-in) is stopped and starts now. Its blocks' times are a new clock: the echo
         reference's reader is laid anew on its first block (:meth:`ReferenceHistory.resume`;
         after a reopen the echo's delay otherwise moved by the old buffer's depth under the
-        canceller). It may pause after
-        ``IDLE_PAUSE_S`` from now, and only once the device has played from it (see
-        ``_pause_or_resume_output``)."""
+        canceller). It may pause after ``IDLE_PAUSE_S`` from now, and only once the device
+        has played from it (see ``_pause_or_resume_output``)."""
         history = self.callbacks.history
         if history is not None:
             history.resume()
