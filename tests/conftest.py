@@ -292,21 +292,34 @@ def _quick_key_presses() -> None:
     ``wait_for_idle``: until a 20 ms sleep costs the process under 1 ms of CPU, for at most
     1 s). A test process that also runs the emulator, a WAV paced in real time, or a reply
     streaming is never that idle, so every key cost up to 2 s of waiting for nothing (in a
-    spoken-turn dashboard test, 2.0 of its 2.5 s). The press still waits for every widget to
-    handle its pending messages (``Pilot._wait_for_screen``), which is what a test's next
-    step relies on; the idle wait is now one 20 ms sleep each time."""
+    spoken-turn dashboard test, 2.0 of its 2.5 s; typing a sentence, tens of seconds under
+    load). Now each key is followed by one 20 ms sleep, and each ``press`` call, after
+    its keys, by the same idle wait bounded at :data:`PRESS_SETTLE_S`, then by a wait for
+    every widget to handle its pending messages (``Pilot._wait_for_screen``, as before).
+    The idle wait was never a guarantee (under load it ran out at 1 s): a test that needs
+    what a key starts to be done waits for it (``wait_for``)."""
     import textual._wait
     import textual.app
+    from textual.pilot import Pilot
 
     idle = textual._wait.wait_for_idle
 
-    async def wait_for_idle(min_sleep: float = textual._wait.SLEEP_GRANULARITY) -> None:
-        await idle(min_sleep, max_sleep=KEY_IDLE_WAIT_S)
+    async def between_keys(min_sleep: float = textual._wait.SLEEP_GRANULARITY) -> None:
+        await idle(min_sleep, max_sleep=0.0)
 
-    textual.app.wait_for_idle = wait_for_idle  # type: ignore[assignment]
+    textual.app.wait_for_idle = between_keys  # type: ignore[assignment]
+    press = Pilot.press
+
+    async def press_and_settle(self: Pilot[Any], *keys: str) -> None:
+        await press(self, *keys)
+        if keys:
+            await idle(0, max_sleep=PRESS_SETTLE_S)
+            await self._wait_for_screen()
+
+    Pilot.press = press_and_settle  # type: ignore[method-assign]
 
 
-KEY_IDLE_WAIT_S = 0.0
+PRESS_SETTLE_S = 0.2
 _quick_key_presses()
 
 

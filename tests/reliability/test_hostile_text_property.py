@@ -273,7 +273,11 @@ async def test_server_text_is_never_read_as_rich_markup(tmp_path: Path) -> None:
         app.event_log.focus()
         app.event_log.set_filter("x.unknown")  # the event whose type is the server's text
         await pilot.press("enter")
-        await wait_until(lambda: isinstance(app.screen, JsonScreen), 5.0, pause=pilot.pause)
+        await wait_until(
+            lambda: isinstance(app.screen, JsonScreen) and app.screen.query("#json-body"),
+            5.0,
+            pause=pilot.pause,
+        )
         body = app.screen.query_one("#json-body")
         # The getter gives the title back as markup: read as markup, it is the text.
         assert MARKUP in Content.from_markup(str(body.border_title)).plain, body.border_title

@@ -236,7 +236,7 @@ async def test_slash_filters_events(emulator, dashboard):
         await pilot.press("enter")
         assert app.event_log.has_focus
         await pilot.press("enter")  # the JSON of the selected line
-        assert app.screen.__class__.__name__ == "JsonScreen"
+        await wait_for(pilot, lambda: app.screen.__class__.__name__ == "JsonScreen")
         await pilot.press("escape")
         await pilot.press("slash", "escape")
         assert len(app.event_log.buffer.view) == len(app.event_log.buffer.entries)
@@ -415,7 +415,13 @@ async def test_l_shows_latency_by_stage_and_e_saves_the_conversation(emulator, d
             what="the latency in the turn's header",
         )
         await pilot.press("l")
-        assert app.screen.__class__.__name__ == "LatencyScreen"
+        await wait_for(
+            pilot,
+            lambda: (
+                app.screen.__class__.__name__ == "LatencyScreen"
+                and app.screen.query("#latency-lines")
+            ),
+        )
         shown = str(app.screen.query_one("#latency-lines").render())
         assert "#1  typed" in shown and "worst #1: first output:" in shown
         assert next(line for line in shown.splitlines() if line.startswith("typed ")).split()[
@@ -427,7 +433,12 @@ async def test_l_shows_latency_by_stage_and_e_saves_the_conversation(emulator, d
         await pilot.press("escape")
         await wait_for(pilot, lambda: conv.usage.responses, what="the answer's usage")
         await pilot.press("u")
-        assert app.screen.__class__.__name__ == "UsageScreen"
+        await wait_for(
+            pilot,
+            lambda: (
+                app.screen.__class__.__name__ == "UsageScreen" and app.screen.query("#usage-lines")
+            ),
+        )
         shown = str(app.screen.query_one("#usage-lines").render())
         assert f"session {conv.usage.total.total_tokens} tokens" in shown
         assert "(estimate, pro tier, placeholder prices)" in shown

@@ -59,7 +59,9 @@ async def ask_for_approval(pilot, app) -> ApprovalScreen:
     await pilot.press("t")
     await pilot.press(*"ask_question about retries", "enter")
     await wait_for(
-        pilot, lambda: isinstance(app.screen, ApprovalScreen), what="the approval prompt"
+        pilot,
+        lambda: isinstance(app.screen, ApprovalScreen) and app.screen.query("#approval-text"),
+        what="the approval prompt",
     )
     return app.screen
 

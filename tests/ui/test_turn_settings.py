@@ -30,7 +30,13 @@ async def test_edits_are_sent_live_and_show_the_echo_or_the_error(emulator, dash
         ready = lambda: app.session and app.session.conversation.connection == ConnectionState.READY  # noqa: E731
         await wait_for(pilot, ready)
         await pilot.press("o")
-        await wait_for(pilot, lambda: isinstance(app.screen, TurnSettingsScreen))
+        await wait_for(
+            pilot,
+            lambda: (
+                isinstance(app.screen, TurnSettingsScreen)
+                and app.screen.query("#turn-note-silence_ms")
+            ),
+        )
         await wait_for(pilot, lambda: note(app, "silence_ms") == "500")
         await edit(pilot, "silence_ms", "20000")
         await wait_for(pilot, lambda: "refused" in note(app, "silence_ms"), what="the error")
