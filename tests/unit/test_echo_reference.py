@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 import tracemalloc
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import pytest
@@ -477,12 +478,9 @@ class SoundCard:
         self.now += step
 
 
-def test_a_reopened_output_lays_the_reference_anew_on_its_first_block():
-    """The device starved: the output stream is reopened with twice the buffer (between
-    items), and a reply queued at once sounds from its first block. Beside each
-    microphone block is what sounded when it was captured: the reply from its first
-    sample (kept on the old stream's clock, the reference ran the old buffer's depth
-    behind the echo for the whole reply: the speaker was never silent to lay it anew)."""
+def backend_on_card() -> tuple[SoundCard, Any]:
+    """A backend with the client echo reference, its streams open on a :class:`SoundCard`
+    and started, 200 ms of output buffer."""
     from voicelive_tui.audio.engine import SoundDeviceBackend
     from voicelive_tui.audio.streams import DeviceStreams
 
@@ -495,25 +493,40 @@ def test_a_reopened_output_lays_the_reference_anew_on_its_first_block():
     backend._open_stream("input", 0, "low")
     backend._open_stream("output", 0, backend.output_latency)
     backend._streams.start()
-    for _ in range(100):  # two seconds of silence: the reference is laid on the clock
-        card.tick()
-    rt = backend.callbacks
-    assert rt.reference_ring is not None
-    rt.reference_ring.read_all()
-    rt.output_underflows += 1  # as the callback counts a late call
-    backend._grow_output_latency()
-    assert backend.output_latency == pytest.approx(0.4)
-    card.now += 0.005  # the reopen took 5 ms
-    reopened = card.now
+    return card, backend
+
+
+def assert_the_next_reply_is_referenced(card: SoundCard, backend: Any) -> None:
+    """5 ms after the output stream (re)started, a reply (a ramp) is queued: beside the
+    microphone block captured j - 1 blocks later is the reply's sample sounding then,
+    within 10 ms."""
+    reference_ring = backend.callbacks.reference_ring
+    reference_ring.read_all()
+    card.now += 0.005
     backend.ring.write("reply", ramp(0, RATE))
     backend.ring.release()
     for _ in range(25):
         card.tick()
-    reference = rt.reference_ring.read_all()
-    for j in range(1, 25):  # captured at reopened + (j - 1) blocks: reply sample (j - 1) blocks
+    reference = reference_ring.read_all()
+    for j in range(1, 25):
         got = int(reference[j * BLOCK])
         want = int(ramp(round((j * BLOCK / RATE - ADC_S) * RATE), 1)[0])
-        assert abs(got - want) <= 240, (j, got, want, reopened)
+        assert abs(got - want) <= 240, (j, got, want)
+
+
+def test_a_reopened_output_lays_the_reference_anew_on_its_first_block():
+    """The device starved: the output stream is reopened with twice the buffer (between
+    items), and a reply queued at once sounds from its first block. Beside each
+    microphone block is what sounded when it was captured: the reply from its first
+    sample (kept on the old stream's clock, the reference ran the old buffer's depth
+    behind the echo for the whole reply: the speaker was never silent to lay it anew)."""
+    card, backend = backend_on_card()
+    for _ in range(100):  # two seconds of silence: the reference is laid on the clock
+        card.tick()
+    backend.callbacks.output_underflows += 1  # as the callback counts a late call
+    backend._grow_output_latency()
+    assert backend.output_latency == pytest.approx(0.4)
+    assert_the_next_reply_is_referenced(card, backend)  # the reopen took 5 ms
 
 
 def test_a_barge_in_restart_lays_the_reference_anew_on_its_first_block():
@@ -522,34 +535,11 @@ def test_a_barge_in_restart_lays_the_reference_anew_on_its_first_block():
     restarted stream's first block, and the reference beside each microphone block is that
     reply's sample sounding then (kept on the aborted stream's clock, it ran the buffer's
     depth behind the echo)."""
-    from voicelive_tui.audio.engine import SoundDeviceBackend
-    from voicelive_tui.audio.streams import DeviceStreams
-
-    card = SoundCard()
-    backend = SoundDeviceBackend(block_ms=20, output_latency=0.2)
-    backend.echo_reference = True
-    backend._sd = card.sd
-    backend._streams = DeviceStreams(card.sd, backend._finished_callback)
-    backend._setup_rates(RATE, RATE)
-    backend._open_stream("input", 0, "low")
-    backend._open_stream("output", 0, backend.output_latency)
-    backend._streams.start()
+    card, backend = backend_on_card()
     backend.ring.write("first", np.full(2 * RATE, 7, np.int16))
     backend.ring.release()
     for _ in range(50):  # a second of the first reply: the device holds 200 ms of it
         card.tick()
     assert backend.ring.device_queued() > 0
     backend.barge_in()
-    rt = backend.callbacks
-    assert rt.reference_ring is not None
-    rt.reference_ring.read_all()
-    card.now += 0.005  # the restart took 5 ms
-    backend.ring.write("reply", ramp(0, RATE))
-    backend.ring.release()
-    for _ in range(25):
-        card.tick()
-    reference = rt.reference_ring.read_all()
-    for j in range(1, 25):  # captured at restart + (j - 1) blocks: reply sample (j - 1) blocks
-        got = int(reference[j * BLOCK])
-        want = int(ramp(round((j * BLOCK / RATE - ADC_S) * RATE), 1)[0])
-        assert abs(got - want) <= 240, (j, got, want)
+    assert_the_next_reply_is_referenced(card, backend)  # the restart took 5 ms
