@@ -14,6 +14,7 @@ import pytest
 from voicelive_tui.audio.base import SAMPLE_RATE
 from voicelive_tui.audio.callbacks import ADC_SLACK_S, RealtimeCallbacks
 from voicelive_tui.audio.engine import interleave
+from voicelive_tui.audio.base import SILENCE_DB
 from voicelive_tui.audio.levels import LevelMeter
 from voicelive_tui.audio.reference import ReferenceHistory, ReferenceReader
 from voicelive_tui.audio.ring import PlaybackRing, SampleRing
@@ -164,6 +165,7 @@ def realtime(
         speaker_meter=LevelMeter(levels, 2, 3, 4 * block),
     )
     rt.in_delay = STREAM_LATENCY_S
+    rt.metering = True  # as with the dashboard: the meters run too
     if reference:
         history = ReferenceHistory(RATE * 4, RATE)
         rt.history = history
@@ -220,6 +222,20 @@ def test_neither_callback_allocates_buffers_with_or_without_the_reference(refere
     if rt.reference_ring is not None:
         assert rt.reference_ring.available() == 100 * big
         assert rt.reference_ring.read_all().any()  # the reference was really copied
+
+
+@pytest.mark.parametrize("metering", [False, True])
+def test_the_callbacks_measure_levels_only_while_a_front_end_shows_them(metering):
+    # Console mode shows no meter: its callbacks must not pay for one (a cold meter costs
+    # about 100 us a block); the dashboard turns metering on and sees both levels move.
+    rt, ring, _ = realtime(False)
+    rt.metering = metering
+    levels = rt.mic_meter._levels
+    levels[:] = SILENCE_DB
+    ring.write("item", np.full(RATE, 1000, np.int16))
+    Device(rt).run(ring.prebuffer // BLOCK + 5)
+    moved = levels > SILENCE_DB
+    assert list(moved) == [metering] * 4
 
 
 def test_callbacks_send_the_played_audio_at_the_microphone_s_time():

@@ -79,6 +79,8 @@ class RealtimeCallbacks:
         """PortAudio time of the input stream's first callback (-1: none yet)."""
         self.reference_ring: SampleRing | None = None
         """The reference beside each microphone block (output rate), for the loop."""
+        self.metering = False
+        """Measure the levels (see ``AudioBackend.metering``)."""
         self.calls = 0
         self.input_overflows = 0
         self.output_underflows = 0
@@ -112,7 +114,8 @@ class RealtimeCallbacks:
         if status.input_overflow:
             self.input_overflows += 1
         mono = indata[:, 0]
-        self.mic_meter.measure(mono)
+        if self.metering:
+            self.mic_meter.measure(mono)
         reader, ref_ring = self.reference, self.reference_ring
         if reader is not None and ref_ring is not None:
             # When the first sample was captured: PortAudio's figure, unless it has none
@@ -179,7 +182,8 @@ class RealtimeCallbacks:
             history.write(
                 mono, dac if dac > 0.0 else time.currentTime + ring.output_delay, sounding
             )
-        self.speaker_meter.measure(mono)
+        if self.metering:
+            self.speaker_meter.measure(mono)
         monitor = self.monitor
         if monitor is not None:
             monitor.write(mono)

@@ -204,6 +204,14 @@ class SoundDeviceBackend(RingBackend):
     def has_output(self) -> bool:
         return self._streams.output is not None and not self.faulted
 
+    @property  # type: ignore[override]
+    def metering(self) -> bool:
+        return self.callbacks.metering
+
+    @metering.setter
+    def metering(self, on: bool) -> None:
+        self.callbacks.metering = on
+
     @property
     def supports_echo_reference(self) -> bool:
         return True
