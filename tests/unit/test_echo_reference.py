@@ -11,10 +11,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from voicelive_tui.audio.base import SAMPLE_RATE
+from voicelive_tui.audio.base import SAMPLE_RATE, SILENCE_DB
 from voicelive_tui.audio.callbacks import ADC_SLACK_S, RealtimeCallbacks
 from voicelive_tui.audio.engine import interleave
-from voicelive_tui.audio.base import SILENCE_DB
 from voicelive_tui.audio.levels import LevelMeter
 from voicelive_tui.audio.reference import ReferenceHistory, ReferenceReader
 from voicelive_tui.audio.ring import PlaybackRing, SampleRing

@@ -204,7 +204,7 @@ class SoundDeviceBackend(RingBackend):
     def has_output(self) -> bool:
         return self._streams.output is not None and not self.faulted
 
-    @property  # type: ignore[override]
+    @property
     def metering(self) -> bool:
         return self.callbacks.metering
 
