@@ -237,6 +237,23 @@ def test_the_callbacks_measure_levels_only_while_a_front_end_shows_them(metering
     assert list(moved) == [metering] * 4
 
 
+def test_the_meters_measure_every_other_20_ms_block_more_often_than_the_dashboard_reads():
+    class Counting(LevelMeter):
+        blocks = 0
+
+        def measure(self, block: np.ndarray) -> None:
+            self.blocks += 1
+            super().measure(block)
+
+    rt, ring, _ = realtime(False)
+    levels = np.zeros(4, np.float32)
+    rt.mic_meter = mic = Counting(levels, 0, 1, 4 * BLOCK)
+    rt.speaker_meter = speaker = Counting(levels, 2, 3, 4 * BLOCK)
+    ring.write("item", np.full(RATE * 2, 1000, np.int16))
+    Device(rt).run(100)  # 2 s of 20 ms blocks
+    assert mic.blocks == speaker.blocks == 50  # 25 a second: the dashboard reads 20
+
+
 def test_callbacks_send_the_played_audio_at_the_microphone_s_time():
     """Through both callbacks: the reference beside a microphone block is what the
     output callback handed over DEVICE_S + ADC_S earlier (the block sounding then)."""
