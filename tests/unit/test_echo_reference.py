@@ -317,6 +317,50 @@ def test_a_microphone_block_waits_for_its_reference_on_the_loop() -> None:
     assert np.array_equal(frames[:, 1], -frames[:, 0])  # every sample beside its own
 
 
+@pytest.mark.parametrize("reference", [False, True])
+def test_whole_blocks_go_out_as_the_byte_buffers_would_send_them(reference: bool) -> None:
+    """The loop's short way for whole blocks at 24 kHz sends the very bytes of the general
+    way (resamplers and byte buffers), block for block, whatever the callback wrote when:
+    whole blocks, part blocks, a reference behind the microphone."""
+    from voicelive_tui.audio.engine import SoundDeviceBackend
+
+    def backend() -> SoundDeviceBackend:
+        b = SoundDeviceBackend(block_ms=20)
+        b.echo_reference = reference
+        b._setup_rates(RATE, RATE)
+        return b
+
+    short, general = backend(), backend()
+    rng = np.random.default_rng(26)
+    signal = rng.integers(-32768, 32767, RATE * 10, dtype=np.int16)
+    sent: list[bytes] = []
+    expected: list[bytes] = []
+    written = ref_written = 0
+    shortcuts = 0
+    # Mostly whole blocks (as PortAudio gives them), now and then a block in parts.
+    steps = [[BLOCK]] * 6 + [[2 * BLOCK], [BLOCK // 3, 2 * BLOCK // 3], [BLOCK // 2] * 2]
+    chunks = [n for k in rng.integers(0, len(steps), 300) for n in steps[k]]
+    for n in chunks:
+        lag = int(rng.choice([0] * 6 + [BLOCK // 2]))  # the reference a little behind
+        for b in (short, general):
+            rt = b.callbacks
+            assert rt.reference_ring is not None
+            rt.reference_ring.write(-signal[ref_written : written + n - lag])
+            rt.capture_ring.write(signal[written : written + n])
+        ref_written, written = written + n - lag, written + n
+        if short._drain_whole_blocks():
+            shortcuts += 1
+        else:
+            short._drain_through_buffers()
+        general._drain_through_buffers()
+        for b, out in ((short, sent), (general, expected)):
+            out += b._capture._blocks
+            b._capture._blocks.clear()
+    assert 50 < shortcuts < len(chunks)  # the short way was taken, and the other too
+    assert len(sent) > 300
+    assert sent == expected
+
+
 def test_the_echo_check_finds_a_delayed_quieter_copy_and_nothing_in_noise() -> None:
     from voicelive_tui.audio.echo_check import analyse, probe
 
