@@ -837,6 +837,7 @@ class SoundDeviceBackend(RingBackend):
         ):
             return False
         for _ in range(available // size):
+            frames: np.ndarray
             if ref_ring is not None and self.echo_reference:
                 frames = np.empty((size, 2), dtype="<i2")
                 rt.capture_ring.read_into(frames[:, 0])
