@@ -49,7 +49,7 @@ def run_loop(main: Coroutine[Any, Any, T]) -> T:
 
     The session wakes its loop 50 times a second for the microphone's 20 ms blocks, and
     a wake-up costs what the loop's own Python costs: on uvloop (libuv, in C) console mode
-    and the dashboard took 10-15 % less CPU (``benchmarks/send_path.py``)."""
+    took 10-15 % less CPU (``benchmarks/send_path.py``)."""
     if sys.platform != "win32":
         try:
             import uvloop
