@@ -15,7 +15,12 @@ slows every client alike.
 before/after comparison in one run. ``--profile DIR`` writes a py-spy flame graph of each
 client's talking phase (py-spy next to this Python or on PATH).
 
-Run: ``python benchmarks/send_path.py [--rounds N] [--quick] [--tree DIR] [--profile DIR]``.
+``--floor`` adds ``send_floor.py`` (an input stream of 20 ms blocks and the SDK's appends,
+nothing else: what any client with 20 ms blocks pays; it plays no reply) to every round;
+``--only KIND`` (repeatable) runs only those clients.
+
+Run: ``python benchmarks/send_path.py [--rounds N] [--tree DIR] [--profile DIR] [--floor]
+[--only seed|floor|console|dashboard]``.
 """
 
 from __future__ import annotations
@@ -43,9 +48,16 @@ from glitch import KEY, audio_lab, skip_reason, stop  # noqa: E402
 from term import PtyProcess, Sampler  # noqa: E402
 
 SEED = HERE / "seed_quickstart.py"
+FLOOR = HERE / "send_floor.py"
+KINDS = ("seed", "floor", "console", "dashboard")
 
 SIZE = (160, 48)
-READY = {"seed": "VOICE ASSISTANT READY", "console": "VOICE ASSISTANT READY", "dashboard": "ready"}
+READY = {
+    "seed": "VOICE ASSISTANT READY",
+    "floor": "VOICE ASSISTANT READY",
+    "console": "VOICE ASSISTANT READY",
+    "dashboard": "ready",
+}
 SETTLE_S = 3.0
 """After the ready line: the start-up's last work (the seed opens its streams only after
 its ready line) is done before quiet is measured."""
@@ -77,6 +89,8 @@ def py_spy() -> str | None:
 def client_argv(kind: str, endpoint: str, work: Path) -> list[str]:
     if kind == "seed":
         return [sys.executable, str(SEED), "--api-key", KEY, "--endpoint", endpoint]
+    if kind == "floor":
+        return [sys.executable, str(FLOOR), "--api-key", KEY, "--endpoint", endpoint]
     argv = [sys.executable, "-m", "voicelive_tui", "--endpoint", endpoint, "--api-key", KEY]
     argv += ["--no-greeting", "--log-dir", str(work / "logs")]
     return argv + (["--no-tui"] if kind == "console" else [])
@@ -135,18 +149,24 @@ def run_client(
 
 
 def measure(
-    rounds: int, quiet_s: float, wav_s: float, tree: Path | None = None, profile: Path | None = None
+    rounds: int,
+    quiet_s: float,
+    wav_s: float,
+    tree: Path | None = None,
+    profile: Path | None = None,
+    only: tuple[str, ...] = ("seed", "console", "dashboard"),
 ) -> dict[str, Figures]:
-    """Every client in every round (see the module docstring); figures by client."""
+    """Every client of ``only`` in every round (see the module docstring); figures by
+    client (the seed's empty without pyaudio)."""
     try:
         import pyaudio  # noqa: F401
     except ImportError:
-        kinds = ["console", "dashboard"]
+        kinds = [k for k in only if k != "seed"]
     else:
-        kinds = ["seed", "console", "dashboard"]
+        kinds = list(only)
     clients = [(k, None) for k in kinds]
     if tree is not None:
-        clients += [("console", tree), ("dashboard", tree)]
+        clients += [(k, tree) for k in kinds if k in ("console", "dashboard")]
     figures = {label(k, t): Figures() for k, t in clients}
     with audio_lab("vltui-send-", faults=()) as lab:
         env = lab.env()
@@ -163,8 +183,8 @@ def measure(
                     wav_s=wav_s, quiet_s=quiet_s, figures=figures[label(kind, where)],
                     tree=where, profile=profile,
                 )  # fmt: skip
-    if "seed" not in kinds:
-        figures["seed"] = Figures()
+    for kind in ("seed", "console"):
+        figures.setdefault(kind, Figures())
     return figures
 
 
@@ -201,7 +221,8 @@ def section(figures: dict[str, Figures], note: str) -> Section:
                 None if ct is None else GOALS["dashboard talking"] * ct,
             )  # fmt: skip
         if not fig.cpu:
-            out.rows.append([name, "-", "-", "-", "-", "-", "-", "pyaudio not installed: not run"])
+            why = "pyaudio not installed: not run" if name == "seed" else "not run"
+            out.rows.append([name, "-", "-", "-", "-", "-", "-", why])
             continue
         out.rows.append(
             [
@@ -249,10 +270,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--speech", type=float, default=4.0, help="seconds of the sentence")
     parser.add_argument("--tree", type=Path, help="also run the package found in this folder")
     parser.add_argument("--profile", type=Path, help="write py-spy raw profiles here")
+    parser.add_argument(
+        "--floor", action="store_true", help="also run send_floor.py (the least a client does)"
+    )
+    parser.add_argument(
+        "--only", choices=KINDS, action="append", help="run only this client (repeatable)"
+    )
     args = parser.parse_args(argv)
     if args.profile is not None:
         args.profile.mkdir(parents=True, exist_ok=True)
-    figures = measure(args.rounds, args.quiet, args.speech, args.tree, args.profile)
+    only = args.only or ["seed", *(["floor"] if args.floor else []), "console", "dashboard"]
+    figures = measure(args.rounds, args.quiet, args.speech, args.tree, args.profile, tuple(only))
     print(section(figures, describe(args.rounds, args.quiet, args.speech)).markdown())
     return 0
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import os
 import sys
@@ -13,7 +12,7 @@ from pathlib import Path
 from voicelive_tui.config import ConfigError, Settings, build_parser, settings_from_args
 from voicelive_tui.errors import EXIT_AUDIO, EXIT_CONFIG, EXIT_OK, VoiceLiveError
 from voicelive_tui.logs import make_log_dir
-from voicelive_tui.platform_support import linux_only, log_privacy
+from voicelive_tui.platform_support import linux_only, log_privacy, run_loop
 from voicelive_tui.safe_text import displayable
 
 PROG = "voicelive-tui"
@@ -155,15 +154,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(started, int):
             return started
         if started.echo_check:
-            return asyncio.run(echo_check(started))
+            return run_loop(echo_check(started))
         if started.screen_reader:
             from voicelive_tui.reader import run_screen_reader
 
-            return asyncio.run(run_screen_reader(started))
+            return run_loop(run_screen_reader(started))
         if started.no_tui:
             from voicelive_tui.console import run_console
 
-            return asyncio.run(run_console(started))
+            return run_loop(run_console(started))
         from voicelive_tui.ui.app import run_app
 
         return run_app(started)

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from voicelive_tui.audio.base import SAMPLE_RATE
+from voicelive_tui.audio.base import SAMPLE_RATE, SILENCE_DB
 from voicelive_tui.audio.callbacks import ADC_SLACK_S, RealtimeCallbacks
 from voicelive_tui.audio.engine import interleave
 from voicelive_tui.audio.levels import LevelMeter
@@ -164,6 +164,7 @@ def realtime(
         speaker_meter=LevelMeter(levels, 2, 3, 4 * block),
     )
     rt.in_delay = STREAM_LATENCY_S
+    rt.metering = True  # as with the dashboard: the meters run too
     if reference:
         history = ReferenceHistory(RATE * 4, RATE)
         rt.history = history
@@ -220,6 +221,37 @@ def test_neither_callback_allocates_buffers_with_or_without_the_reference(refere
     if rt.reference_ring is not None:
         assert rt.reference_ring.available() == 100 * big
         assert rt.reference_ring.read_all().any()  # the reference was really copied
+
+
+@pytest.mark.parametrize("metering", [False, True])
+def test_the_callbacks_measure_levels_only_while_a_front_end_shows_them(metering):
+    # Console mode shows no meter: its callbacks must not pay for one (a cold meter costs
+    # about 100 us a block); the dashboard turns metering on and sees both levels move.
+    rt, ring, _ = realtime(False)
+    rt.metering = metering
+    levels = rt.mic_meter._levels
+    levels[:] = SILENCE_DB
+    ring.write("item", np.full(RATE, 1000, np.int16))
+    Device(rt).run(ring.prebuffer // BLOCK + 5)
+    moved = levels > SILENCE_DB
+    assert list(moved) == [metering] * 4
+
+
+def test_the_meters_measure_every_other_20_ms_block_more_often_than_the_dashboard_reads():
+    class Counting(LevelMeter):
+        blocks = 0
+
+        def measure(self, block: np.ndarray) -> None:
+            self.blocks += 1
+            super().measure(block)
+
+    rt, ring, _ = realtime(False)
+    levels = np.zeros(4, np.float32)
+    rt.mic_meter = mic = Counting(levels, 0, 1, 4 * BLOCK)
+    rt.speaker_meter = speaker = Counting(levels, 2, 3, 4 * BLOCK)
+    ring.write("item", np.full(RATE * 2, 1000, np.int16))
+    Device(rt).run(100)  # 2 s of 20 ms blocks
+    assert mic.blocks == speaker.blocks == 50  # 25 a second: the dashboard reads 20
 
 
 def test_callbacks_send_the_played_audio_at_the_microphone_s_time():
@@ -283,6 +315,50 @@ def test_a_microphone_block_waits_for_its_reference_on_the_loop() -> None:
     assert len(sent) == 2
     frames = np.frombuffer(b"".join(sent), "<i2").reshape(-1, 2)
     assert np.array_equal(frames[:, 1], -frames[:, 0])  # every sample beside its own
+
+
+@pytest.mark.parametrize("reference", [False, True])
+def test_whole_blocks_go_out_as_the_byte_buffers_would_send_them(reference: bool) -> None:
+    """The loop's short way for whole blocks at 24 kHz sends the very bytes of the general
+    way (resamplers and byte buffers), block for block, whatever the callback wrote when:
+    whole blocks, part blocks, a reference behind the microphone."""
+    from voicelive_tui.audio.engine import SoundDeviceBackend
+
+    def backend() -> SoundDeviceBackend:
+        b = SoundDeviceBackend(block_ms=20)
+        b.echo_reference = reference
+        b._setup_rates(RATE, RATE)
+        return b
+
+    short, general = backend(), backend()
+    rng = np.random.default_rng(26)
+    signal = rng.integers(-32768, 32767, RATE * 10, dtype=np.int16)
+    sent: list[bytes] = []
+    expected: list[bytes] = []
+    written = ref_written = 0
+    shortcuts = 0
+    # Mostly whole blocks (as PortAudio gives them), now and then a block in parts.
+    steps = [[BLOCK]] * 6 + [[2 * BLOCK], [BLOCK // 3, 2 * BLOCK // 3], [BLOCK // 2] * 2]
+    chunks = [n for k in rng.integers(0, len(steps), 300) for n in steps[k]]
+    for n in chunks:
+        lag = int(rng.choice([0] * 6 + [BLOCK // 2]))  # the reference a little behind
+        for b in (short, general):
+            rt = b.callbacks
+            assert rt.reference_ring is not None
+            rt.reference_ring.write(-signal[ref_written : written + n - lag])
+            rt.capture_ring.write(signal[written : written + n])
+        ref_written, written = written + n - lag, written + n
+        if short._drain_whole_blocks():
+            shortcuts += 1
+        else:
+            short._drain_through_buffers()
+        general._drain_through_buffers()
+        for b, out in ((short, sent), (general, expected)):
+            out += b._capture._blocks
+            b._capture._blocks.clear()
+    assert 50 < shortcuts < len(chunks)  # the short way was taken, and the other too
+    assert len(sent) > 300
+    assert sent == expected
 
 
 def test_the_echo_check_finds_a_delayed_quieter_copy_and_nothing_in_noise() -> None:

@@ -25,6 +25,7 @@ from voicelive_tui.platform_support import (
     quit_signals,
     rtt_from_darwin_connection_info,
     rtt_from_linux_tcp_info,
+    run_loop,
     tcp_rtt_ms,
 )
 
@@ -151,6 +152,30 @@ def test_rtt_is_read_from_linux_and_unknown_elsewhere(monkeypatch: pytest.Monkey
             for other in ("darwin", "win32", "freebsd14"):
                 monkeypatch.setattr(sys, "platform", other)
                 assert tcp_rtt_ms(client) is None
+
+
+async def _loop_and_rtt() -> tuple[str, float | None]:
+    """The running loop's class, and the RTT of a loopback connection made on it."""
+    server = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0)
+    _, writer = await asyncio.open_connection(*server.sockets[0].getsockname()[:2])
+    rtt = tcp_rtt_ms(writer.transport.get_extra_info("socket"))
+    writer.close()
+    server.close()
+    return type(asyncio.get_running_loop()).__module__, rtt
+
+
+@ON_LINUX
+def test_the_app_runs_on_uvloop_where_it_exists_and_on_asyncio_on_windows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Where it runs (Linux, macOS): uvloop, and the status bar's RTT is still read through
+    # the socket uvloop's transport gives (a stand-in for the real one).
+    module, rtt = run_loop(_loop_and_rtt())
+    assert module.startswith("uvloop")
+    assert rtt is not None and 0 <= rtt < 100
+    monkeypatch.setattr(sys, "platform", "win32")  # no uvloop there: asyncio's own loop
+    module, _ = run_loop(_loop_and_rtt())
+    assert module.startswith("asyncio")
 
 
 @ON_LINUX

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
-from tests.helpers import LogLines
+from tests.helpers import LogLines, wait_until
 from voicelive_tui.conversation.reducer import Conversation
 from voicelive_tui.session.conversation_log import ConversationLogWriter
+from voicelive_tui.session.upkeep import PLAYBACK_CHECK_S, log_heard_replies
 from voicelive_tui.updates import EventReceived, EventSent
 
 
@@ -57,3 +59,32 @@ def test_a_reply_still_playing_is_written_when_heard_or_before_the_next_input() 
         "Agent Audio Response:\tHello there",
         "User Input:\tnext",
     ]
+
+
+async def test_held_replies_are_written_once_heard_and_nothing_is_polled_meanwhile() -> None:
+    """``log_heard_replies`` writes a held line once its audio ended; while nothing is
+    held it does not wake the loop (it used to look 10 times a second all session)."""
+
+    class Counting(ConversationLogWriter):
+        looks = 0
+
+        @property
+        def holding(self) -> bool:
+            Counting.looks += 1
+            return bool(self._held)
+
+    conv, log, playing = Conversation(), LogLines(), {"a1"}
+    writer = Counting(log, conv, lambda item: item in playing)  # type: ignore[arg-type]
+    task = asyncio.ensure_future(log_heard_replies(writer))
+    try:
+        await asyncio.sleep(5 * PLAYBACK_CHECK_S)  # a stretch with nothing held
+        assert Counting.looks <= 1
+        for now, event in enumerate(REPLY):
+            conv.apply_received(event, float(now))
+            writer(EventReceived(event))
+        assert log.lines == ["User Input:\thi"]  # held while it plays
+        playing.clear()
+        await wait_until(lambda: len(log.lines) == 2, what="the heard reply's line")
+        assert log.lines[1] == "Agent Audio Response:\tHello there"
+    finally:
+        task.cancel()

@@ -76,6 +76,7 @@ async def test_muted_keeps_levels_but_sends_nothing(tmp_path):
     # At real speed the tone plays for 2 s, so its level is read while it plays however
     # late a busy machine polls (at x50 it was over in 40 ms, and the silence after it read).
     backend = WavBackend(src, speed=1)
+    backend.metering = True  # as the dashboard sets it
     backend.muted = True
     await backend.start(asyncio.get_running_loop(), RecordingListener())
     await wait_until(lambda: backend.levels[MIC_RMS] > -20, what="the muted tone's level")

@@ -176,12 +176,14 @@ class WavBackend(RingBackend):
         if self._input_pos >= self._input.size and not self.input_done.is_set():
             self.input_done.set()
         if self.has_input:
-            self._mic_meter.measure(mic)
+            if self.metering:
+                self._mic_meter.measure(mic)
             if not self.muted:
                 self._capture.push(mic.tobytes())
         out = self._out_block
         self.ring.read_into(out)
-        self._speaker_meter.measure(out)
+        if self.metering:
+            self._speaker_meter.measure(out)
         if self._out_file is not None:
             self._out_file.writeframes(out.tobytes())
         if self._recorder is not None:

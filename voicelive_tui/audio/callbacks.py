@@ -45,6 +45,10 @@ SPIN_HOLD_S = 3.0
 after the start (one that never does loses the audio either way)."""
 OUTPUT_RESTART_GAP_S = 0.5
 """No output callback for this long: the stream was (re)started."""
+METER_EVERY_S = 0.035
+"""With ``metering`` on, a block is measured once this long passed since the last one
+measured: every other 20 ms block (25 a second), still more often than the dashboard reads
+the levels (20 a second). A meter costs about 100 us of CPU a block with cold caches."""
 
 
 class RealtimeCallbacks:
@@ -79,6 +83,11 @@ class RealtimeCallbacks:
         """PortAudio time of the input stream's first callback (-1: none yet)."""
         self.reference_ring: SampleRing | None = None
         """The reference beside each microphone block (output rate), for the loop."""
+        self.metering = False
+        """Measure the levels (see ``AudioBackend.metering``)."""
+        self._mic_metered = float("-inf")
+        self._speaker_metered = float("-inf")
+        """PortAudio times of the last blocks measured (see :data:`METER_EVERY_S`)."""
         self.calls = 0
         self.input_overflows = 0
         self.output_underflows = 0
@@ -112,7 +121,9 @@ class RealtimeCallbacks:
         if status.input_overflow:
             self.input_overflows += 1
         mono = indata[:, 0]
-        self.mic_meter.measure(mono)
+        if self.metering and not 0.0 <= time.currentTime - self._mic_metered < METER_EVERY_S:
+            self._mic_metered = time.currentTime  # (a clock that went back: measure now)
+            self.mic_meter.measure(mono)
         reader, ref_ring = self.reference, self.reference_ring
         if reader is not None and ref_ring is not None:
             # When the first sample was captured: PortAudio's figure, unless it has none
@@ -179,7 +190,9 @@ class RealtimeCallbacks:
             history.write(
                 mono, dac if dac > 0.0 else time.currentTime + ring.output_delay, sounding
             )
-        self.speaker_meter.measure(mono)
+        if self.metering and not 0.0 <= now - self._speaker_metered < METER_EVERY_S:
+            self._speaker_metered = now
+            self.speaker_meter.measure(mono)
         monitor = self.monitor
         if monitor is not None:
             monitor.write(mono)

@@ -205,6 +205,14 @@ class SoundDeviceBackend(RingBackend):
         return self._streams.output is not None and not self.faulted
 
     @property
+    def metering(self) -> bool:
+        return self.callbacks.metering
+
+    @metering.setter
+    def metering(self, on: bool) -> None:
+        self.callbacks.metering = on
+
+    @property
     def supports_echo_reference(self) -> bool:
         return True
 
@@ -795,6 +803,56 @@ class SoundDeviceBackend(RingBackend):
 
     def _drain(self) -> None:
         """Move captured audio to capture(), played audio to the recorder, report starts."""
+        if not self._drain_whole_blocks():
+            self._drain_through_buffers()
+        monitor = self.callbacks.monitor
+        if monitor is not None and self._recorder is not None:
+            played = monitor.read_all()
+            if played.size:
+                self._recorder.add_speaker(self._mon_resampler.process(played))
+        self._report_started()
+
+    def _drain_whole_blocks(self) -> bool:
+        """The usual case, devices at 24 kHz and whole blocks waiting: each block goes from
+        the rings straight into the bytes sent (the microphone, and beside it the
+        reference when it is sent), the very bytes :meth:`_drain_through_buffers` makes,
+        with a few numpy calls instead of 14 (at 50 blocks a second, with cold caches,
+        each costs tens of microseconds). False, having read nothing, when that path must
+        run: another rate, a part block carried over, the recorder on, or a reference that
+        is behind the microphone."""
+        rt = self.callbacks
+        size = self.block
+        available = rt.capture_ring.available()
+        ref_ring = rt.reference_ring
+        if (
+            available == 0
+            or available % size
+            or self._mic_buf
+            or self._in_resampler.active
+            or self._recorder is not None
+        ):
+            return False
+        if ref_ring is not None and (
+            self._ref_buf or self._ref_resampler.active or ref_ring.available() < available
+        ):
+            return False
+        for _ in range(available // size):
+            frames: np.ndarray
+            if ref_ring is not None and self.echo_reference:
+                frames = np.empty((size, 2), dtype="<i2")
+                rt.capture_ring.read_into(frames[:, 0])
+                ref_ring.read_into(frames[:, 1])
+            else:
+                frames = np.empty(size, dtype="<i2")
+                rt.capture_ring.read_into(frames)
+                if ref_ring is not None:  # kept in step with the microphone, not sent
+                    ref_ring.skip(size)
+            if not self.muted:
+                self._capture.push(frames.tobytes())
+        return True
+
+    def _drain_through_buffers(self) -> None:
+        """Captured audio through the resamplers and byte buffers into blocks."""
         # The microphone first, then the reference: the input callback writes a block's
         # reference before its microphone samples, so every microphone sample read here
         # has its reference in what is read next. (The other order lets a block in
@@ -824,12 +882,6 @@ class SoundDeviceBackend(RingBackend):
                     self._recorder.add_reference(ref)
             if not self.muted:
                 self._capture.push(block if ref is None else interleave(block, ref))
-        monitor = self.callbacks.monitor
-        if monitor is not None and self._recorder is not None:
-            played = monitor.read_all()
-            if played.size:
-                self._recorder.add_speaker(self._mon_resampler.process(played))
-        self._report_started()
 
     # ------------------------------------------------------------------ housekeeping
     # Four times a second on the loop: drain for the recorder, release items whose deltas

@@ -111,6 +111,12 @@ class SampleRing:
             self._read = r + n
         return n
 
+    def skip(self, n: int) -> int:
+        """Consumer: drop up to ``n`` samples unread; returns how many."""
+        n = max(0, min(n, self._write - self._read))
+        self._read += n
+        return n
+
     def read_all(self) -> np.ndarray:
         """Consumer (loop side, allocates): every available sample as a new array."""
         out = np.empty(self.available(), dtype=np.int16)

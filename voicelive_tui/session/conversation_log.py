@@ -14,6 +14,7 @@ user heard it all or cut it off, so the log keeps what was really heard.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -54,6 +55,8 @@ class ConversationLogWriter:
         self.still_playing = still_playing
         self._logged_items: set[str] = set()
         self._held: list[str] = []  # audio replies still playing: the user may cut them
+        self.held = asyncio.Event()
+        """Set when a line is held (see :func:`~.upkeep.log_heard_replies`)."""
 
     def __call__(self, update: Update) -> None:
         if isinstance(update, Outage):
@@ -122,6 +125,7 @@ class ConversationLogWriter:
                 # Written once the user heard it all, or cut it off (then marked).
                 if item_id not in self._held:
                     self._held.append(item_id)
+                    self.held.set()
             else:
                 self._agent(item_id, f"Agent Audio Response:\t{text_field(event, 'transcript')}")
         elif kind == "response.done":

@@ -35,8 +35,13 @@ async def keep_tokens_fresh(tokens: CachedTokenCredential) -> None:
 
 
 async def log_heard_replies(transcript: ConversationLogWriter) -> None:
-    """A reply's line is written once its audio finished playing (see transcript)."""
+    """A reply's line is written once its audio finished playing (see transcript): looked
+    at every :data:`PLAYBACK_CHECK_S` while a line is held, and not at all otherwise (no
+    wake-up of the loop while nothing is held)."""
     while True:
+        if not transcript.holding:
+            transcript.held.clear()
+            await transcript.held.wait()
         await asyncio.sleep(PLAYBACK_CHECK_S)
         if transcript.holding:
             transcript.flush_heard()

@@ -37,6 +37,7 @@ from voicelive_tui.config.turns import TurnTaking
 from voicelive_tui.conversation.export import conversation_markdown
 from voicelive_tui.errors import EXIT_OK, VoiceLiveError
 from voicelive_tui.logs import RunLogs
+from voicelive_tui.platform_support import run_loop
 from voicelive_tui.protocol import APPEND
 from voicelive_tui.replay import Replay, ReplaySession
 from voicelive_tui.runner import DEMO_NOTICE, open_logs
@@ -662,7 +663,7 @@ def run_app(settings: Settings, app: VoiceLiveApp | None = None) -> int:
         with quit_on_signals(app, app.hurry_terminal):  # TERM/HUP/INT quit like q
             await app.run_async()
 
-    asyncio.run(run())
+    run_loop(run())
     if app.failure is not None:
         raise app.failure
     return app.return_code or EXIT_OK

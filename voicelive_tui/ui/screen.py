@@ -137,6 +137,7 @@ class DashboardScreen(Screen[None]):
         self._host, self._mode, self._scripted = host, mode, scripted
         levels = self._levels
         if live:
+            session.audio.metering = True  # the meters below read what it measures
             self.set_interval(1 / FPS, self._sample_audio)
             self._events.ride()
             self._state.ride()
