@@ -9,7 +9,12 @@ from textual.app import App, ComposeResult
 from textual.widget import Widget
 
 from voicelive_tui.conversation.reducer import Turn
-from voicelive_tui.ui.widgets.conversation import MAX_TURN_VIEWS, ConversationPanel, TurnView
+from voicelive_tui.ui.widgets.conversation import (
+    MAX_TURN_VIEWS,
+    ConversationPanel,
+    TurnView,
+    earlier_turns_note,
+)
 
 
 async def test_the_conversation_panel_keeps_the_newest_turns_only() -> None:
@@ -30,6 +35,9 @@ async def test_the_conversation_panel_keeps_the_newest_turns_only() -> None:
             await pilot.pause()
         views = list(panel.query(TurnView))
         assert len(views) == MAX_TURN_VIEWS
+        earlier = len(turns) - MAX_TURN_VIEWS
+        assert str(panel.children[0].render()) == earlier_turns_note(earlier)
+        assert f"↑ {earlier} earlier turns: in the conversation log" in earlier_turns_note(earlier)
         turns[-1].text = "the newest, updated"
         panel.sync(turns)
         await pilot.pause()
