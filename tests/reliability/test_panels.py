@@ -17,11 +17,12 @@ from voicelive_tui.ui.widgets.conversation import (
 )
 
 
-async def test_the_conversation_panel_keeps_the_newest_turns_only() -> None:
-    class Panel(App[None]):
-        def compose(self) -> ComposeResult:
-            yield ConversationPanel(lambda at, precise=False: f"{at:.0f}", id="conversation")
+class Panel(App[None]):
+    def compose(self) -> ComposeResult:
+        yield ConversationPanel(lambda at, precise=False: f"{at:.0f}", id="conversation")
 
+
+async def test_the_conversation_panel_keeps_the_newest_turns_only() -> None:
     app = Panel()
     async with app.run_test() as pilot:
         panel = app.query_one(ConversationPanel)
@@ -46,13 +47,9 @@ async def test_the_conversation_panel_keeps_the_newest_turns_only() -> None:
 
 
 async def test_turns_that_leave_the_conversation_panel_free_what_they_rendered() -> None:
-    """Textual's ``get_inner_outer`` cache kept every removed widget's rendered lines
-    (textual#6665): a widget per turn that left the panel, about 1 MiB a minute of typed
-    turns. A ``StylesCache`` (a widget's rendered lines) lives only with its widget."""
-
-    class Panel(App[None]):
-        def compose(self) -> ComposeResult:
-            yield ConversationPanel(lambda at, precise=False: f"{at:.0f}", id="conversation")
+    """Textual's ``get_inner_outer`` cache kept up to 1,024 removed widgets' rendered lines
+    (textual#6665), and a widget leaves the panel with every turn once it is full. A
+    ``StylesCache`` (a widget's rendered lines) lives only with its widget."""
 
     app = Panel()
     async with app.run_test() as pilot:
