@@ -1,11 +1,12 @@
 """A workaround for a memory leak in Textual, applied once when ``voicelive_tui.ui`` is imported.
 
-Textual (8.2.8, the newest release) caches ``StylesCache.get_inner_outer`` with ``functools.lru_cache``
-on the instance method, so the cache's keys hold the ``StylesCache`` itself: up to 1,024
-of them stay alive after their widgets are removed, each with every line it last
-rendered (its ``Strip`` objects and their own caches). The dashboard removes a widget per
-turn that leaves the conversation panel, so typed turns grew the RSS by about 0.3 MiB a
-minute until the cache was full (about half an hour in, ~11 MiB). Upstream:
+Textual (8.2.8, the newest release) caches ``StylesCache.get_inner_outer`` with
+``functools.lru_cache`` on the instance method, so the cache's keys hold the
+``StylesCache`` itself: up to 1,024 of them stay alive after their widgets are removed,
+each with every line it last rendered (its ``Strip`` objects and their own caches). The
+dashboard removes a widget per turn that leaves the conversation panel, so typed turns
+grew the RSS by about 0.3 MiB a minute until the cache was full (about half an hour in,
+~11 MiB). Upstream:
 https://github.com/Textualize/textual/issues/6665.
 
 The fix keeps Textual's own function and its cache size, keyed by the two colours only
