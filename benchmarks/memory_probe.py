@@ -24,6 +24,7 @@ import os
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 from textual import events
@@ -64,6 +65,7 @@ async def busy(seconds: float, interval: float, log_dir: str, server: list[str])
             now = time.monotonic()
             if now >= next_sample:
                 line = {"t": round(now - start, 1), "rss": rss_mib(), "turns": turn}
+                line["replies"] = sum(t.role == "agent" for t in app.session.conversation.turns)
                 line["objects"] = census()
                 print(json.dumps(line), flush=True)
                 next_sample += interval
@@ -71,10 +73,21 @@ async def busy(seconds: float, interval: float, log_dir: str, server: list[str])
                     break
             turn += 1
             await type_keys(app, ["t"])
-            await asyncio.sleep(0.3)
+            await wait_for(lambda: app.focused is app.message_input, "the message input to open")
             await type_keys(app, [*f"message number {turn}, please answer", "enter"])
+            await wait_for(lambda: app.focused is not app.message_input, "the message to be sent")
             await asyncio.sleep(max(0.0, TYPE_EVERY_S - (time.monotonic() - now)))
         await pilot.press("q")
+
+
+async def wait_for(condition: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
+    """Wait for ``condition``: a key typed before the input opens would be a command to
+    the dashboard (``m`` mutes, ``u`` opens a screen) and every later turn would be lost."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"memory_probe: waited {timeout:g} s for {what}")
+        await asyncio.sleep(0.02)
 
 
 async def type_keys(app: VoiceLiveApp, keys: list[str]) -> None:

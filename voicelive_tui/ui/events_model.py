@@ -6,6 +6,7 @@ Pure data, no widgets: the event log widget renders :class:`EventBuffer.view`.
 from __future__ import annotations
 
 import itertools
+import json
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -41,6 +42,11 @@ def is_foldable(event_type: str) -> bool:
     return event_type in AUDIO_FOLDS or event_type.endswith(".delta")
 
 
+def compact(event: Mapping[str, Any]) -> str:
+    """An event as the shortest JSON text (as the JSON view would convert it)."""
+    return json.dumps(event, separators=(",", ":"), default=str, ensure_ascii=False)
+
+
 @dataclass
 class EventEntry:
     """One line of the event stream (possibly several folded audio events)."""
@@ -51,12 +57,25 @@ class EventEntry:
     type: str
     summary: str
     family: str
-    event: Mapping[str, Any]
-    """The newest event of the line, audio elided (a line must not hold megabytes)."""
+    kept: Mapping[str, Any] | str
+    """The newest event of the line, audio elided (a line must not hold megabytes): a dict
+    while the line may still fold more in, then its JSON text, a third of the memory of
+    the dicts and strings (thousands of lines are kept; only Enter on one reads it)."""
     count: int = 1
     audio_ms: float = 0.0
     streamed: str = ""
     """The newest FOLDED_TEXT_CELLS characters of the text deltas folded into the line."""
+
+    @property
+    def event(self) -> Mapping[str, Any]:
+        """The newest event of the line, audio elided."""
+        kept = self.kept
+        return json.loads(kept) if isinstance(kept, str) else kept
+
+    def close(self) -> None:
+        """No more events fold into this line: keep its event as JSON text."""
+        if not isinstance(self.kept, str):
+            self.kept = compact(self.kept)
 
     @property
     def text(self) -> str:
@@ -72,7 +91,7 @@ class EventEntry:
     def fold(self, event: Mapping[str, Any]) -> None:
         """Take one more event of this line's type into the line."""
         self.count += 1
-        self.event = elide_for_display(event)
+        self.kept = elide_for_display(event)
         if self.type in AUDIO_FOLDS:
             self.audio_ms += pcm_ms(audio_bytes(event))
         else:
@@ -131,7 +150,7 @@ class EventBuffer:
                 entry.fold(event)
                 return entry
         else:
-            self._open.clear()
+            self._close_open()
         entry = EventEntry(
             seq=next(self._seq),
             direction=direction,
@@ -139,7 +158,7 @@ class EventBuffer:
             type=kind,
             summary=summarize(event),
             family=family_of(event),
-            event=elide_for_display(event),
+            kept=elide_for_display(event),
         )
         if foldable:
             if kind in AUDIO_FOLDS:
@@ -147,6 +166,8 @@ class EventBuffer:
             else:
                 entry.take_text(event)
             self._open[kind] = entry
+        else:
+            entry.close()
         self.entries.append(entry)
         if entry.matches(self.needle):
             self.view.append(entry)
@@ -158,6 +179,11 @@ class EventBuffer:
             if self._open.get(gone.type) is gone:
                 del self._open[gone.type]
         return entry
+
+    def _close_open(self) -> None:
+        for entry in self._open.values():
+            entry.close()
+        self._open.clear()
 
     def add_batch(self, updates: Iterable[EventSent | EventReceived]) -> BatchChange:
         """Record sent and received events; says which visible lines changed."""

@@ -18,11 +18,18 @@ TimeLabel = Callable[[float], str]
 
 ROLE_NAMES = {"user": "You", "agent": "Agent", "system": "·"}
 MAX_TURN_VIEWS = 60
-"""Turns kept on screen; older ones leave the panel (the conversation log keeps them all)."""
+"""Turns kept on screen; older ones leave the panel (the conversation log keeps them all,
+and the panel's first line says how many left)."""
 MAX_SHOWN_CHARS = 8_000
 """The most of one turn's transcript on screen: its newest part. A reply is a few
 thousand characters; a server that streams megabytes into one would have every frame
 wrap all of it (the conversation log keeps the whole text)."""
+
+
+def earlier_turns_note(count: int) -> str:
+    """The panel's first line once turns have left it: where they are."""
+    turns = "turn" if count == 1 else "turns"
+    return f"↑ {count:,} earlier {turns}: in the conversation log (e saves all as Markdown)"
 
 
 def turn_signature(turn: Turn) -> tuple[object, ...]:
@@ -134,6 +141,7 @@ class ConversationPanel(VerticalScroll):
         self._max_views = max_views
         self._views: list[TurnView] = []
         self._first = 0  # index in the turns of the turn _views[0] shows
+        self._earlier: Static | None = None  # says how many turns left the panel
 
     def on_mount(self) -> None:
         self.border_title = "Conversation"
@@ -147,6 +155,7 @@ class ConversationPanel(VerticalScroll):
             self._views = self._views[start - self._first :]
             self._first = start
             self.remove_children(gone)
+            self._show_earlier()
         for view, turn in zip(self._views, turns[self._first :], strict=False):
             view.show(turn)
         shown = self._first + len(self._views)
@@ -154,3 +163,11 @@ class ConversationPanel(VerticalScroll):
         if new:
             self._views.extend(new)
             self.mount_all(new)
+
+    def _show_earlier(self) -> None:
+        note = earlier_turns_note(self._first)
+        if self._earlier is None:
+            self._earlier = Static(note, classes="earlier-turns", markup=False)
+            self.mount(self._earlier, before=self._views[0] if self._views else None)
+        else:
+            self._earlier.update(note)
