@@ -137,13 +137,14 @@ async def test_close_causes_are_named(tmp_path: Path) -> None:
                 *client_args(srv.endpoint, log_dir, "--no-audio", *FAST_NET)
             )
             try:
+                # Three consoles start at once: under load each takes seconds to connect.
                 await wait_until(
                     lambda: "Connection lost:" in read_logs(log_dir).get("conversation.log", ""),
-                    10.0,
+                    QUIT_TIMEOUT_S,
                     f"{behaviour}: a lost connection",
                 )
                 console.signal(signal.SIGINT)
-                assert await console.wait(10.0) == 0
+                assert await console.wait(QUIT_TIMEOUT_S) == 0
             finally:
                 await console.kill()
         return read_logs(log_dir)["conversation.log"]
