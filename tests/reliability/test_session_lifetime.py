@@ -147,6 +147,8 @@ async def test_a_session_is_renewed_before_it_expires(emulator_factory, tmp_path
     assert expires_in_label(1800.0) is None
 
 
+# Slow step: a 5 s session lifetime in real time; the agent session's renewal stays fast.
+@pytest.mark.slow
 async def test_a_model_session_is_renewed_with_its_conversation_replayed(
     emulator_factory, tmp_path: Path
 ) -> None:

@@ -10,6 +10,8 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import pytest
+
 from tests.helpers import wait_until as wait_for
 from tests.reliability.harness import Terminal, client_args
 from voicelive_tui.emulator import Emulator
@@ -24,6 +26,8 @@ def size_of(pattern: str, where: Path) -> int:
     return sum(p.stat().st_size for p in where.glob(pattern))
 
 
+# Slow step: real time by nature (a 3.5 s stall, ~6.5 s in all); its SSH sibling is slow too.
+@pytest.mark.slow
 async def test_the_session_runs_on_while_the_terminal_is_not_read(
     emulator_factory: Callable[..., Awaitable[Emulator]], tmp_path: Path
 ) -> None:

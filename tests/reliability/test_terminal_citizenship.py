@@ -80,6 +80,8 @@ def test_stderr_to_a_file_still_shows_the_dashboard_on_the_terminal(
     assert b"Conversation" not in errors
 
 
+# Slow step: it waits out `timeout 3`; the background job's TERM and HUP stay fast.
+@pytest.mark.slow
 def test_timeout_ends_a_background_dashboard(panes: list[Pane], tmp_path: Path) -> None:
     """``timeout`` runs the command in a process group of its own: a background job
     whose first terminal set-up stops it; then SIGTERM and SIGCONT."""
