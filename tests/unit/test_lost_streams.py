@@ -56,8 +56,8 @@ async def test_a_lost_devices_streams_are_closed_off_the_loop() -> None:
         backend._fault("audio stream ended (device lost?)")
         assert backend.faulted and not backend.has_input and not backend.has_output
         await wait_until(lambda: made[0].aborted_on is not None, 5.0)
-        (lost,) = backend._lost_closes
-        assert not lost.done()  # still aborting: the loop went on
+        lost = backend._lost_streams
+        assert lost is not None and not lost.done()  # still aborting: the loop went on
         for s in made:
             s.release.set()
         await asyncio.wait_for(lost, 5.0)

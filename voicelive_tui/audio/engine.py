@@ -90,9 +90,6 @@ RETRY_SLOWLY_EVERY_S = 5.0
 costs some CPU)."""
 STOP_WAIT_S = 5.0
 """stop() waits this long for a re-initialisation of PortAudio still running."""
-LOST_CLOSE_WAIT_S = 2.0
-"""A recovery waits this long for a lost device's streams to close before it opens the
-devices again (without re-initialising PortAudio, if one never closes)."""
 IDLE_PAUSE_S = 1.0
 """The output stream pauses after this long with nothing queued or sounding..."""
 PLAYING_S = 0.1
@@ -182,8 +179,8 @@ class SoundDeviceBackend(RingBackend):
         self._recovery: asyncio.Task[None] | None = None
         self._reopening = asyncio.Lock()
         self._rescanning: asyncio.Future[None] | None = None
-        self._lost_closes: list[asyncio.Future[None]] = []
-        """Lost devices' streams still being closed on threads of their own (``_fault``)."""
+        self._lost_streams: asyncio.Future[None] | None = None
+        """A lost device's streams being closed on a thread (``_fault``)."""
         self._meters: InputMeters | None = None
         self.watch = DeviceWatch(follow_default=False, sticky=sticky)
         """What the device watch decides on (``sticky``: a named device that returns is
@@ -278,6 +275,10 @@ class SoundDeviceBackend(RingBackend):
         self.close_meters()
         if self._rescanning is not None:  # a cancelled recovery's thread still runs
             await asyncio.wait([self._rescanning], timeout=STOP_WAIT_S)
+        if self._lost_streams is not None:
+            await asyncio.wait([self._lost_streams], timeout=STOP_WAIT_S)
+            if not self._lost_streams.done():  # PortAudio could not abort them
+                devices.skip_terminate_at_exit(self._sd)
         self._close_streams()
         for variable, value in self._env_before.items():  # the process's own, as it was
             if value is None:
@@ -301,19 +302,19 @@ class SoundDeviceBackend(RingBackend):
             if not self.faulted and self._streams.all:
                 return ""  # the other caller got there first
             self._close_streams()
+            if self._lost_streams is not None:  # PortAudio re-initialises with none open
+                await self._lost_streams
+                self._lost_streams = None
             loop = asyncio.get_running_loop()
             self.close_meters()  # no stream of ours may be open across a re-initialisation
-            # A lost stream PortAudio could not abort (libpulse deadlocked) would hang its
-            # re-initialisation too: the devices are then opened as PortAudio last saw them.
-            if await self._lost_streams_closed(LOST_CLOSE_WAIT_S):
-                self._rescanning = loop.run_in_executor(None, devices.rescan, self._sd)
-                try:
-                    await self._rescanning
-                except Exception as exc:  # PortAudioError: PortAudio could not start again
-                    raise AudioError(f"PortAudio could not re-initialise: {exc}") from exc
-                finally:
-                    if self._rescanning.done():
-                        self._rescanning = None  # else stop() waits for its thread
+            self._rescanning = loop.run_in_executor(None, devices.rescan, self._sd)
+            try:
+                await self._rescanning
+            except Exception as exc:  # PortAudioError: PortAudio could not start again
+                raise AudioError(f"PortAudio could not re-initialise: {exc}") from exc
+            finally:
+                if self._rescanning.done():
+                    self._rescanning = None  # else stop() waits for its thread
             changed = self._open(fallback=True)
             self.faulted = self.recovering = False
             return changed
@@ -802,22 +803,10 @@ class SoundDeviceBackend(RingBackend):
         lost = self._streams
         self._streams = DeviceStreams(self._sd, self._finished_callback)
         self.levels[:] = SILENCE_DB
-        if not lost.all:
-            return
-        if self._loop is None:
+        if lost.all and self._loop is not None and self._lost_streams is None:
+            self._lost_streams = lost.close_on_a_thread(self._loop)
+        else:
             lost.close()
-            return
-        self._lost_closes = [f for f in self._lost_closes if not f.done()]
-        self._lost_closes.append(lost.close_on_a_thread(self._loop))
-
-    async def _lost_streams_closed(self, timeout: float) -> bool:
-        """Wait up to ``timeout`` for lost devices' streams to close; True when they all
-        did (a wait cancelled meanwhile leaves them closing)."""
-        pending = [f for f in self._lost_closes if not f.done()]
-        if pending:
-            await asyncio.wait(pending, timeout=timeout)
-        self._lost_closes = [f for f in self._lost_closes if not f.done()]
-        return not self._lost_closes
 
     def _finished_callback(self) -> None:
         if self._streams.closing:

@@ -7,7 +7,6 @@ is True meanwhile, so the backend does not take that for a lost device.
 from __future__ import annotations
 
 import asyncio
-import atexit
 import contextlib
 import threading
 from collections.abc import Callable
@@ -82,14 +81,11 @@ class DeviceStreams:
         shows the fault must not wait on it."""
         self.closing = True
         done: asyncio.Future[None] = loop.create_future()
-        _guard_exit_handler(self.sd)
-        _CLOSING.acquire()
 
         def close() -> None:
             try:
                 self.close()
             finally:
-                _CLOSING.release()
                 with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
                     loop.call_soon_threadsafe(_resolve, done)
 
@@ -133,44 +129,6 @@ class DeviceStreams:
             self.input = None
         else:
             self.output = None
-
-
-class _Closing:
-    """How many lost streams are being closed on threads, in any backend."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.count = 0
-        self.guarded = False
-
-    def acquire(self) -> None:
-        with self._lock:
-            self.count += 1
-
-    def release(self) -> None:
-        with self._lock:
-            self.count -= 1
-
-
-_CLOSING = _Closing()
-
-
-def _guard_exit_handler(sd: Any) -> None:
-    """sounddevice terminates PortAudio when the process exits, which aborts every stream
-    still open: one whose abort never returns would keep the process from ending. Once
-    lost streams are closed on threads, PortAudio is terminated at exit only when none of
-    those closes is still running."""
-    handler = getattr(sd, "_exit_handler", None)
-    if handler is None or _CLOSING.guarded:
-        return
-    _CLOSING.guarded = True
-    atexit.unregister(handler)
-
-    def exit_handler() -> None:
-        if _CLOSING.count == 0:
-            handler()
-
-    atexit.register(exit_handler)
 
 
 def _resolve(future: asyncio.Future[None]) -> None:
