@@ -8,7 +8,6 @@ audio, including the SSH socket-forwarding recipe (see the README, "Audio").
 
 from __future__ import annotations
 
-import atexit
 import os
 import shutil
 import subprocess
@@ -75,15 +74,6 @@ def silence_alsa_errors() -> None:
     )
     _ALSA_HANDLER = handler_type(lambda *_args: None)  # kept alive: ALSA holds the pointer
     lib.snd_lib_error_set_handler(_ALSA_HANDLER)
-
-
-def skip_terminate_at_exit(sd: ModuleType) -> None:
-    """PortAudio is left as it is when the process exits: sounddevice terminates it then,
-    which aborts every stream still open, and one that could not be aborted (a lost sound
-    server's, see ``DeviceStreams.close_on_a_thread``) would keep the process from ending."""
-    handler = getattr(sd, "_exit_handler", None)
-    if handler is not None:
-        atexit.unregister(handler)
 
 
 def rescan(sd: ModuleType) -> None:

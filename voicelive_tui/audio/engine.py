@@ -179,8 +179,6 @@ class SoundDeviceBackend(RingBackend):
         self._recovery: asyncio.Task[None] | None = None
         self._reopening = asyncio.Lock()
         self._rescanning: asyncio.Future[None] | None = None
-        self._lost_streams: asyncio.Future[None] | None = None
-        """A lost device's streams being closed on a thread (``_fault``)."""
         self._meters: InputMeters | None = None
         self.watch = DeviceWatch(follow_default=False, sticky=sticky)
         """What the device watch decides on (``sticky``: a named device that returns is
@@ -275,10 +273,6 @@ class SoundDeviceBackend(RingBackend):
         self.close_meters()
         if self._rescanning is not None:  # a cancelled recovery's thread still runs
             await asyncio.wait([self._rescanning], timeout=STOP_WAIT_S)
-        if self._lost_streams is not None:
-            await asyncio.wait([self._lost_streams], timeout=STOP_WAIT_S)
-            if not self._lost_streams.done():  # PortAudio could not abort them
-                devices.skip_terminate_at_exit(self._sd)
         self._close_streams()
         for variable, value in self._env_before.items():  # the process's own, as it was
             if value is None:
@@ -302,9 +296,6 @@ class SoundDeviceBackend(RingBackend):
             if not self.faulted and self._streams.all:
                 return ""  # the other caller got there first
             self._close_streams()
-            if self._lost_streams is not None:  # PortAudio re-initialises with none open
-                await self._lost_streams
-                self._lost_streams = None
             loop = asyncio.get_running_loop()
             self.close_meters()  # no stream of ours may be open across a re-initialisation
             self._rescanning = loop.run_in_executor(None, devices.rescan, self._sd)
@@ -796,18 +787,6 @@ class SoundDeviceBackend(RingBackend):
         self._streams.close()
         self.levels[:] = SILENCE_DB
 
-    def _close_lost_streams(self) -> None:
-        """A lost device's streams are closed on a thread of their own (its abort can
-        block: ``DeviceStreams.close_on_a_thread``); the recovery's re-initialisation
-        waits for them, the loop does not."""
-        lost = self._streams
-        self._streams = DeviceStreams(self._sd, self._finished_callback)
-        self.levels[:] = SILENCE_DB
-        if lost.all and self._loop is not None and self._lost_streams is None:
-            self._lost_streams = lost.close_on_a_thread(self._loop)
-        else:
-            lost.close()
-
     def _finished_callback(self) -> None:
         if self._streams.closing:
             return
@@ -1038,7 +1017,7 @@ class SoundDeviceBackend(RingBackend):
             return
         self.faulted = True
         self.notice = message
-        self._close_lost_streams()
+        self._close_streams()
         self.epoch = self.ring.bump_epoch()  # queued audio must not play after a reopen
         self._start_recovery()
         if self._listener is not None:

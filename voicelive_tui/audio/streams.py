@@ -6,9 +6,7 @@ is True meanwhile, so the backend does not take that for a lost device.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -72,26 +70,6 @@ class DeviceStreams:
         self.all = []
         self.input = self.output = None
 
-    def close_on_a_thread(self, loop: asyncio.AbstractEventLoop) -> asyncio.Future[None]:
-        """Abort and close every stream on a daemon thread of its own; the future (on
-        ``loop``) is done when they are. With the sound server gone, PortAudio's abort can
-        block, for ever when libpulse deadlocks (seen once in the tests: its mainloop
-        thread in ``pa_memimport_free`` waiting for a block while PortAudio's callback
-        thread, in ``snd_pcm_status``, waited for the mainloop's lock): the loop that
-        shows the fault must not wait on it."""
-        self.closing = True
-        done: asyncio.Future[None] = loop.create_future()
-
-        def close() -> None:
-            try:
-                self.close()
-            finally:
-                with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
-                    loop.call_soon_threadsafe(_resolve, done)
-
-        threading.Thread(target=close, name="audio-close", daemon=True).start()
-        return done
-
     def restart_output(self, while_stopped: Callable[[], None]) -> None:
         """Abort the output stream (PortAudio drops what its buffer holds), call
         ``while_stopped``, start it again. Raises what PortAudio raises."""
@@ -129,11 +107,6 @@ class DeviceStreams:
             self.input = None
         else:
             self.output = None
-
-
-def _resolve(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
 
 
 def _abort(stream: Any) -> None:
