@@ -93,11 +93,11 @@ class ReferenceHistory:
     # --------------------------------------------------------------- loop (stream stopped)
 
     def resume(self) -> None:
-        """The output stream starts (first, after an idle pause, or reopened between items;
-        it is stopped now). Its blocks' times are a new clock (the last anchors before may
-        be off: PulseAudio's are in a stream's first seconds), so the reader lays its
-        position anew on the first block's anchor; the speaker was silent meanwhile, so no
-        canceller is following an echo then."""
+        """The output stream starts (first, after an idle pause, reopened between items, or
+        restarted by a barge-in; it is stopped now). Its blocks' times are a new clock (the
+        last anchors before may be off: PulseAudio's are in a stream's first seconds), so
+        the reader lays its position anew on the first block's anchor; the speaker was
+        silent meanwhile, so no canceller is following an echo then."""
         self._resumed = True
 
     def silence_unplayed(self, samples: int) -> None:
