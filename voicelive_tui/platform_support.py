@@ -333,20 +333,28 @@ def quit_signals(
     """
     loop = asyncio.get_running_loop()
     added: list[int] = []
+    before = {number: signal.getsignal(number) for _, number in _python_signals(names)}
+
+    def give_back() -> None:
+        # The loop's removal leaves the default handler; what was there goes back (under
+        # nohup, SIGHUP's SIG_IGN).
+        for number in added:
+            loop.remove_signal_handler(number)
+            if before[number] is not None:
+                signal.signal(number, before[number])
+        added.clear()
+
     try:
         for name, number in _python_signals(names):
             loop.add_signal_handler(number, on_quit, name)
             added.append(number)
     except NotImplementedError:
-        for number in added:
-            loop.remove_signal_handler(number)
-        added.clear()
+        give_back()
     if added:
         try:
             yield
         finally:
-            for number in added:
-                loop.remove_signal_handler(number)
+            give_back()
         return
     with contextlib.ExitStack() as stack:
         stack.enter_context(_handlers_through_signal_module(loop, on_quit, names))
