@@ -119,7 +119,8 @@ SESSION = Path(__file__).parent / "data" / "turns_events.jsonl"
 
 def test_a_line_costs_under_a_kilobyte_however_large_its_event():
     """Thousands of lines are kept: each keeps its event as JSON text, not the decoded
-    dicts and strings (1.6 kB a line of a recorded session before, 0.7 kB after)."""
+    dicts and strings (a line of a recorded session: 1.6 kB with dicts, 0.7 kB with JSON
+    text, 0.57 kB with slotted lines and interned types)."""
     frames = SESSION.read_text().splitlines()
     buf = EventBuffer()
 

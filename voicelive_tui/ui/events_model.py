@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import sys
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -32,8 +33,9 @@ FOLDED_TEXT_CELLS = 60
 
 
 def shown_type(event: Mapping[str, Any]) -> str:
-    """The event's type as its line shows it (the service's text, made displayable)."""
-    return displayable(str(event.get("type", "?")), one_line=True)
+    """The event's type as its line shows it (the service's text, made displayable),
+    interned: thousands of lines share a few dozen types."""
+    return sys.intern(displayable(str(event.get("type", "?")), one_line=True))
 
 
 def is_foldable(event_type: str) -> bool:
@@ -47,7 +49,7 @@ def compact(event: Mapping[str, Any]) -> str:
     return json.dumps(event, separators=(",", ":"), default=str, ensure_ascii=False)
 
 
-@dataclass
+@dataclass(slots=True)
 class EventEntry:
     """One line of the event stream (possibly several folded audio events)."""
 
