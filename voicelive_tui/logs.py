@@ -376,8 +376,9 @@ class EventsJsonl:
     def record_append(self, pcm_bytes: int, at: float | None = None) -> None:
         """A microphone block sent as ``input_audio_buffer.append``: it joins the run of
         appends (see :class:`AppendRun`, :data:`APPEND_RUN_S`). The run's line is made of
-        times, sizes and constants alone (the audio is never in it), so it skips the JSON
-        encoder's escaping and the redactor: there is nothing in it to redact."""
+        times, sizes and constants alone (the audio is never in it), so it skips the
+        redactor and :func:`json_line`'s escapes: there is nothing in it to redact or
+        escape."""
         at = at if at is not None else time.time()
         with self._lock:
             run = self._appends
