@@ -64,7 +64,7 @@ def talking_confirmed(log_dir: Path, span: tuple[float, float]) -> bool:
     for path in log_dir.glob("*_events.jsonl"):
         for line in path.read_text(encoding="utf-8").splitlines():
             entry = json.loads(line)
-            kind = entry["event"].get("type")
+            kind = (entry.get("event") or {}).get("type")  # runs of appends have none
             at = datetime.fromisoformat(entry["time"]).timestamp()
             if entry["direction"] == "received" and kind == "response.created" and created is None:
                 created = at

@@ -17,7 +17,7 @@ from voicelive_tui.conversation.turns import ConnectionState
 from voicelive_tui.conversation.usage import compact
 from voicelive_tui.errors import EXIT_OK
 from voicelive_tui.platform_support import quit_signals
-from voicelive_tui.protocol import is_benign_cancel_error, text_field
+from voicelive_tui.protocol import APPEND, is_benign_cancel_error, text_field
 from voicelive_tui.runner import DEMO_NOTICE, open_logs, open_session
 from voicelive_tui.safe_text import displayable
 from voicelive_tui.session import MALFORMED, VoiceLiveSession
@@ -78,6 +78,8 @@ class ConsolePrinter:
         print(displayable(text), file=self.out, flush=True)
 
     def __call__(self, update: Update) -> None:
+        if isinstance(update, EventSent) and update.event.get("type") == APPEND:
+            return  # a microphone block (fifty a second): no line, and no turn timed by it
         if isinstance(update, (EventSent, EventReceived)):
             # The agent's activity, as the conversation log has it (tab as a space).
             activity = self.session.conversation.activity

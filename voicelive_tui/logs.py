@@ -10,7 +10,10 @@
   the wire (:data:`PLAYBACK_STARTED`: the first sample of a reply left the speaker).
   Under a flood of streamed deltas (more than :data:`DELTAS_PER_S` in a second) the
   deltas are summed up instead, one ``"coalesced"`` line per type and second
-  (:class:`DeltaRuns`), so that a server cannot fill the disk.
+  (:class:`DeltaRuns`), so that a server cannot fill the disk. Microphone appends (fifty
+  a second) are written in runs: one ``"appends"`` line per run of blocks of one size
+  (:class:`AppendRun`), which :func:`per_event` turns back into the lines of one append
+  each that the log held before runs, time stamps included.
 
 Every file is created new (``O_EXCL``, never through a symlink) with mode 0600 in a
 folder created with mode 0700 (on Windows, which has no file modes, private through the
@@ -30,7 +33,7 @@ import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any, Literal
 
@@ -279,12 +282,68 @@ class DeltaRuns:
         return runs
 
 
-APPEND_LINE = (
-    '{"time": "%s", "direction": "sent", "event": {"audio": "<%d bytes>", "type": "'
-    + APPEND
-    + '"}}\n'
-)
-"""The events-log line of a microphone append (time, bytes), as ``record`` writes it."""
+APPEND_RUN_S = 1.0
+"""The longest a run of microphone appends waits for its line: the line is written once
+its first append is this old when another comes, before any other line, and at flush and
+close, so a process killed outright loses at most this much of the appends' lines (and,
+once appends stop without another event, the run since its first append)."""
+APPENDS = "appends"
+"""The key of a run's events-log line (where an event's line has ``"event"``)."""
+_MS = timedelta(milliseconds=1)
+
+
+def _to_ms(at: datetime) -> datetime:
+    """``at`` cut to the millisecond, as :func:`log_time` writes it."""
+    return at.replace(microsecond=at.microsecond // 1000 * 1000)
+
+
+class AppendRun:
+    """Microphone appends of one block size in a row, waiting to be written as one line:
+    their times are kept (one list append a block) and turned into text once a run."""
+
+    __slots__ = ("block", "times")
+
+    def __init__(self, block: int, at: float) -> None:
+        self.block = block
+        self.times = [at]
+
+    def line(self) -> str:
+        """The run's events-log line: the count, the bytes (in all and a block), the
+        first and last time, and each append's time as milliseconds after the first
+        (from the very stamps :func:`log_time` would write, so nothing is rounded twice)."""
+        stamps = [_to_ms(datetime.fromtimestamp(at)) for at in self.times]
+        first = stamps[0]
+        run = {
+            "type": APPEND,
+            "count": len(stamps),
+            "bytes": self.block * len(stamps),
+            "block": self.block,
+            "first": first.isoformat(timespec="milliseconds"),
+            "last": stamps[-1].isoformat(timespec="milliseconds"),
+            "at_ms": [(stamp - first) // _MS for stamp in stamps],
+        }
+        entry = {"time": run["first"], "direction": "sent", APPENDS: run}
+        return json.dumps(entry) + "\n"
+
+
+def per_event(entry: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """An events-log line as lines of one event each: a run of microphone appends becomes
+    the line of each append, as written before runs (same time stamp, same event); any
+    other line is itself. Readers of the log (``--replay``, tests, benchmarks) read
+    through this, so logs written before and after runs read the same."""
+    run = entry.get(APPENDS)
+    if not isinstance(run, Mapping):
+        return [entry]
+    first = datetime.fromisoformat(run["first"])
+    event = {"audio": f"<{int(run['block'])} bytes>", "type": APPEND}
+    return [
+        {
+            "time": (first + ms * _MS).isoformat(timespec="milliseconds"),
+            "direction": "sent",
+            "event": dict(event),
+        }
+        for ms in run["at_ms"]
+    ]
 
 
 class EventsJsonl:
@@ -296,6 +355,7 @@ class EventsJsonl:
         self._file = file
         self._lock = threading.Lock()
         self._runs = DeltaRuns()
+        self._appends: AppendRun | None = None
 
     def record(
         self, direction: LineDirection, event: Mapping[str, Any], at: float | None = None
@@ -304,31 +364,43 @@ class EventsJsonl:
         at = at if at is not None else time.time()
         with self._lock:
             if direction == "received" and self._runs.take(event, at):
-                self._write_runs(self._runs.done())
+                if runs := self._runs.done():
+                    self._write("", runs)
                 return
             runs = self._runs.all()
         entry = {"time": log_time(at), "direction": direction, "event": elide_audio(event)}
         text = self._redactor(json_line(entry))
         with self._lock:
-            self._write_runs(runs)
-            if not self._file.closed:
-                self._file.write(text + "\n")
+            self._write(text + "\n", runs)
 
     def record_append(self, pcm_bytes: int, at: float | None = None) -> None:
-        """A microphone block sent as ``input_audio_buffer.append``: the very line
-        :meth:`record` writes for it, without the JSON encoder or the redactor. The line
-        is made of the time, the block's size and constants alone (the audio is never in
-        it), so there is nothing in it to redact."""
-        text = APPEND_LINE % (log_time(at if at is not None else time.time()), pcm_bytes)
+        """A microphone block sent as ``input_audio_buffer.append``: it joins the run of
+        appends (see :class:`AppendRun`, :data:`APPEND_RUN_S`). The run's line is made of
+        times, sizes and constants alone (the audio is never in it), so it skips the
+        redactor and :func:`json_line`'s escapes: there is nothing in it to redact or
+        escape."""
+        at = at if at is not None else time.time()
         with self._lock:
-            self._write_runs(self._runs.all())
-            if not self._file.closed:
-                self._file.write(text)
+            run = self._appends
+            if run is None or run.block != pcm_bytes:
+                self._write("", [])
+                self._appends = AppendRun(pcm_bytes, at)
+                return
+            run.times.append(at)
+            if at - run.times[0] >= APPEND_RUN_S:
+                self._write("", [])
 
-    def _write_runs(self, runs: list[DeltaRun]) -> None:
-        """Under the lock: the runs' lines (counts and times only: nothing to redact)."""
-        if runs and not self._file.closed:
-            self._file.write("".join(json.dumps(r.entry()) + "\n" for r in runs))
+    def _write(self, text: str, runs: list[DeltaRun]) -> None:
+        """Under the lock: what waits (the appends' run, then a flood's runs: counts and
+        times only, nothing to redact), then ``text``."""
+        parts = []
+        if self._appends is not None:
+            parts.append(self._appends.line())
+            self._appends = None
+        parts += [json.dumps(r.entry()) + "\n" for r in runs]
+        parts.append(text)
+        if not self._file.closed and (out := "".join(parts)):
+            self._file.write(out)
 
     def record_skipped(self, raw: bytes, problem: str, at: float | None = None) -> None:
         """A received frame that is not an event: why, its size and its first 200 bytes."""
@@ -341,20 +413,18 @@ class EventsJsonl:
         }
         text = self._redactor(json_line(entry))
         with self._lock:
-            self._write_runs(self._runs.all())
-            if not self._file.closed:
-                self._file.write(text + "\n")
+            self._write(text + "\n", self._runs.all())
 
     def flush(self) -> None:
-        """Write the runs of a flood so far, and push everything to the OS."""
+        """Write the runs so far (appends, a flood's), and push everything to the OS."""
         with self._lock:
-            self._write_runs(self._runs.all())
+            self._write("", self._runs.all())
             if not self._file.closed:
                 self._file.flush()
 
     def close(self) -> None:
         with self._lock:
-            self._write_runs(self._runs.all())
+            self._write("", self._runs.all())
             self._file.close()
 
 

@@ -37,7 +37,7 @@ from voicelive_tui.audio.base import (
 from voicelive_tui.audio.factory import start_backend
 from voicelive_tui.audio.levels import LevelMeter
 from voicelive_tui.config import ConfigError
-from voicelive_tui.logs import PLAYBACK_STARTED, LineDirection
+from voicelive_tui.logs import PLAYBACK_STARTED, LineDirection, per_event
 from voicelive_tui.session import VoiceLiveSession
 from voicelive_tui.updates import StateChanged
 
@@ -106,16 +106,17 @@ def read_events(path: Path) -> list[Recorded]:
         if not line.strip():
             continue
         try:
-            entry = json.loads(line)
-            at = datetime.fromisoformat(entry["time"]).timestamp()
-            direction = entry["direction"]
-        except (ValueError, KeyError, TypeError) as exc:
+            # A run of microphone appends reads as the lines of its appends.
+            for entry in per_event(json.loads(line)):
+                at = datetime.fromisoformat(entry["time"]).timestamp()
+                direction = entry["direction"]
+                event = entry.get("event")  # a skipped frame has none
+                if isinstance(event, dict) and direction in ("sent", "received", "local"):
+                    out.append(Recorded(at, direction, event))
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ConfigError(
                 f"--replay: {path.name} line {number} is not an events-log line ({exc})"
             ) from exc
-        event = entry.get("event")  # a skipped frame has none
-        if isinstance(event, dict) and direction in ("sent", "received", "local"):
-            out.append(Recorded(at, direction, event))
     if not out:
         raise ConfigError(f"--replay: {path} holds no events")
     return out

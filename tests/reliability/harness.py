@@ -20,6 +20,7 @@ from pathlib import Path
 
 from tests.helpers import CLI, child_env, run_cli, wait_until
 from tests.integration.session_helpers import TEST_KEY
+from voicelive_tui.logs import per_event
 
 ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
 """CSI, OSC and two-byte escape sequences."""
@@ -46,7 +47,7 @@ def events(log_dir: Path) -> list[dict]:
     for path in log_dir.glob("*_events.jsonl"):
         for line in path.read_text(encoding="utf-8").splitlines():
             try:
-                entries.append(json.loads(line))
+                entries += per_event(json.loads(line))
             except ValueError:
                 pass
     return entries

@@ -19,6 +19,7 @@ import pytest
 
 from tests.audio.pulse import PulseServer, private_pulse
 from tests.helpers import child_env
+from voicelive_tui.logs import per_event
 
 from .conftest import EMULATOR_KEY
 from .tmux import Pane, missing_tmux
@@ -35,7 +36,7 @@ def events(log_dir: Path) -> list[dict[str, Any]]:
     if not logs:
         return []
     lines = logs[0].read_text(errors="replace").splitlines()
-    return [json.loads(line) for line in lines if line.endswith("}")]
+    return [e for line in lines if line.endswith("}") for e in per_event(json.loads(line))]
 
 
 def types(log_dir: Path, direction: str | None = None) -> list[str]:

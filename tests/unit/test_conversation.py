@@ -235,6 +235,51 @@ def test_sent_audio_and_received_audio_are_counted() -> None:
     assert conv.received["response.audio.delta"] == 1
 
 
+@pytest.mark.parametrize("reference", [False, True], ids=["mono", "client reference"])
+def test_a_block_appended_live_is_reduced_as_its_replayed_event(reference: bool) -> None:
+    """The live session's short way for a microphone block (``appended``, fifty a second)
+    leaves the state a replay of the same events leaves (``apply_sent``): counts, bytes,
+    the timeline's stretches of sent audio and the capture clock a turn's latency uses."""
+    live, replayed = Conversation(), Conversation()
+    channels = 2 if reference else 1
+    session: Event = {"type": "session.update", "session": {}}
+    if reference:
+        session["session"]["input_audio_echo_cancellation"] = {
+            "reference_source": "client",
+            "channels": 2,
+        }
+    for conv in (live, replayed):
+        conv.apply_sent(session, 0.0)
+    at = 10.0
+    for n in range(120):
+        at += 0.9 if n == 60 else 0.02  # muted for a while: two stretches of sent audio
+        size = (960 if n % 7 else 482) * channels
+        live.appended(size, at)
+        replayed.apply_sent({"type": "input_audio_buffer.append", "audio": f"<{size} bytes>"}, at)
+    for conv in (live, replayed):
+        speech = [
+            {"type": "input_audio_buffer.speech_started", "audio_start_ms": 300, "item_id": "u1"},
+            {"type": "input_audio_buffer.speech_stopped", "audio_end_ms": 1200, "item_id": "u1"},
+        ]
+        feed(conv, speech, at)
+    assert live.sent == replayed.sent and live.sent["input_audio_buffer.append"] == 120
+    assert (
+        live.audio_in_bytes
+        == replayed.audio_in_bytes
+        == sum(960 if n % 7 else 482 for n in range(120))
+    )
+    assert list(live.timeline.sent) == list(replayed.timeline.sent)
+    assert len(live.timeline.sent) == 2
+    clock, again = live.timer.capture_clock, replayed.timer.capture_clock
+    assert clock.appended_ms == again.appended_ms
+    assert [clock.time_of(ms) for ms in (100.0, 1200.0, 2300.0)] == [
+        again.time_of(ms) for ms in (100.0, 1200.0, 2300.0)
+    ]
+    ends = [t.speech_end for t in live.latencies]
+    assert ends == [t.speech_end for t in replayed.latencies]
+    assert ends and ends[0] is not None
+
+
 # -- barge-in and cancellation -------------------------------------------------------------
 
 

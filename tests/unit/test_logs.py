@@ -15,7 +15,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from voicelive_tui.logs import DELTAS_PER_S, EventsJsonl, Redactor, RunLogs, elide_audio
+from voicelive_tui.logs import (
+    DELTAS_PER_S,
+    EventsJsonl,
+    Redactor,
+    RunLogs,
+    elide_audio,
+    per_event,
+)
 
 TRANSCRIPT_DELTA = "response.audio_transcript.delta"
 
@@ -180,33 +187,40 @@ def events_log(secrets: list[str]) -> tuple[EventsJsonl, io.StringIO]:
 
 @settings(max_examples=60, deadline=None)
 @given(block=st.binary(max_size=4800), at=st.floats(1e9, 2e9))
-def test_a_microphone_append_line_is_the_line_record_writes(block: bytes, at: float) -> None:
+def test_a_microphone_append_reads_as_the_line_record_writes(block: bytes, at: float) -> None:
     audio = base64.b64encode(block).decode("ascii")
     full, full_out = events_log([API_KEY])
     lean, lean_out = events_log([API_KEY])
     full.record("sent", {"audio": audio, "type": "input_audio_buffer.append"}, at)
     lean.record_append(len(block), at)
-    assert lean_out.getvalue() == full_out.getvalue()
+    lean.flush()
+    (run,) = lean_out.getvalue().splitlines()
+    assert per_event(json.loads(run)) == [json.loads(full_out.getvalue())]
 
 
 @settings(max_examples=60, deadline=None)
 @given(block=st.binary(min_size=1, max_size=4800), other=st.binary(min_size=1, max_size=4800))
 def test_a_microphone_append_line_cannot_hold_a_secret(block: bytes, other: bytes) -> None:
-    """Why the append's line skips the redactor: it is made of the time and the block's size,
-    never its content, so audio that spells a key (even base64 that *is* the key) is absent."""
+    """Why the appends' line skips the redactor: it is made of times and the blocks' size,
+    never their content, so audio that spells a key (even base64 that *is* the key) is absent."""
     secret_audio = base64.b64decode(API_KEY)  # its base64 on the wire is the key itself
     assert base64.b64encode(secret_audio).decode() == API_KEY
     lines = []
     for pcm in (block, other[: len(block)].ljust(len(block), b"\0"), secret_audio):
         log, out = events_log([])  # no secret registered: nothing could be redacted
         log.record_append(len(pcm), 1.7e9)
+        log.record_append(len(pcm), 1.7e9 + 0.02)
+        log.flush()
         lines.append(out.getvalue())
     assert lines[0] == lines[1]  # same size, any content: the same line
     assert API_KEY not in lines[2]
-    pattern = r'\{"time": "[\d:T.-]+", "direction": "sent", "event": \{"audio": "<\d+ bytes>", '
-    assert all(
-        re.fullmatch(pattern + r'"type": "input_audio_buffer.append"\}\}\n', x) for x in lines
+    stamp = r'"[\d:T.-]+"'
+    pattern = (
+        rf'\{{"time": {stamp}, "direction": "sent", "appends": \{{"type": '
+        rf'"input_audio_buffer.append", "count": 2, "bytes": \d+, "block": \d+, '
+        rf'"first": {stamp}, "last": {stamp}, "at_ms": \[0, (19|20|21)\]\}}\}}\n'
     )
+    assert all(re.fullmatch(pattern, x) for x in lines), lines
 
 
 def test_transcript_deltas_are_kept_as_text(run_logs: RunLogs) -> None:

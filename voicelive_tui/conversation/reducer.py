@@ -31,6 +31,7 @@ from voicelive_tui.conversation.turns import (
 )
 from voicelive_tui.conversation.usage import CostEstimate, TokenUsage, UsageLedger
 from voicelive_tui.protocol import (
+    APPEND,
     AUDIO_DELTA,
     audio_bytes,
     ident,
@@ -207,16 +208,13 @@ class Conversation:
     def apply_sent(self, event: dict[str, Any], now: float) -> None:
         """Account for an event the client sent."""
         kind = str(event.get("type", ""))
+        if kind == APPEND:
+            self.appended(audio_bytes(event), now)
+            return
         self.sent[kind] += 1
         self.activity.apply_sent(event, now)
         self.timeline.apply_sent(event, now)
-        if kind == "input_audio_buffer.append":
-            # The microphone's bytes: with the client's echo reference every frame also
-            # holds a reference sample, which is neither the user's audio nor billed.
-            n = audio_bytes(event) // self.echo.input_channels
-            self.audio_in_bytes += n
-            self.timer.capture_clock.appended(pcm_ms(n), now)
-        elif kind == "session.update":
+        if kind == "session.update":
             self.echo.session_sent(obj(event.get("session")))
         elif kind == "input_audio_buffer.commit":
             # Push to talk (or any client-ended turn): the user is done, the agent thinks.
@@ -246,6 +244,19 @@ class Conversation:
             end_ms = event.get("audio_end_ms")
             if turn is not None and not turn.interrupted and isinstance(end_ms, int):
                 self.interrupt(turn.item_id, end_ms)
+
+    def appended(self, pcm_bytes: int, now: float) -> None:
+        """A microphone block of ``pcm_bytes`` went out (``input_audio_buffer.append``):
+        all that :meth:`apply_sent` does for one, without reading the event. Fifty times a
+        second, so the live session calls it straight away; a replay comes through
+        :meth:`apply_sent`."""
+        self.sent[APPEND] += 1
+        self.timeline.appended(now)
+        # The microphone's bytes: with the client's echo reference every frame also
+        # holds a reference sample, which is neither the user's audio nor billed.
+        n = pcm_bytes // self.echo.input_channels
+        self.audio_in_bytes += n
+        self.timer.capture_clock.appended(pcm_ms(n), now)
 
     def _typed(self, item_id: str | None, text: str, now: float) -> None:
         """A typed user message went out (as an item, or streamed): a turn, timed."""

@@ -105,10 +105,7 @@ class Timeline:
         """An event the client sent."""
         kind = event.get("type")
         if kind == "input_audio_buffer.append":
-            if now - self._last_append > APPEND_GAP_S or not self.sent:
-                self.sent.append(Span(now, now))
-            self.sent[-1].end = now
-            self._last_append = now
+            self.appended(now)
         elif kind == "input_audio_buffer.commit":
             # Push to talk: the turn is the stretch of audio sent since the microphone opened.
             start = self.sent[-1].start if self.sent else now
@@ -128,6 +125,13 @@ class Timeline:
             self.user.append(UserSpan(now, now, why="typed", text=text))
         elif kind == "conversation.item.truncate":
             self._cut(str(event.get("item_id") or ""), event.get("audio_end_ms"), now)
+
+    def appended(self, now: float) -> None:
+        """A microphone block sent (``input_audio_buffer.append``)."""
+        if now - self._last_append > APPEND_GAP_S or not self.sent:
+            self.sent.append(Span(now, now))
+        self.sent[-1].end = now
+        self._last_append = now
 
     def apply_received(self, event: dict[str, Any], now: float) -> None:
         """An event the service sent."""

@@ -22,7 +22,7 @@ from voicelive_tui.conversation.activity import log_lines
 from voicelive_tui.conversation.reducer import Conversation
 from voicelive_tui.conversation.turns import Turn
 from voicelive_tui.logs import ConversationLog
-from voicelive_tui.protocol import ident, item_text, obj, text_field, voice_name
+from voicelive_tui.protocol import APPEND, ident, item_text, obj, text_field, voice_name
 from voicelive_tui.safe_text import displayable
 from voicelive_tui.updates import Closed, EventReceived, EventSent, Outage, PlannedReconnect, Update
 
@@ -71,6 +71,8 @@ class ConversationLogWriter:
         elif isinstance(update, Closed):
             self.flush_unlogged_turns()
         elif isinstance(update, (EventSent, EventReceived)):
+            if update.event.get("type") == APPEND:
+                return  # a microphone block (fifty a second): nothing to log
             for line in log_lines(self.conversation.activity, update.direction, update.event):
                 self.flush_unlogged_turns(only_final=True)
                 self.log.write(line)

@@ -365,7 +365,9 @@ class Dialogue:
 
         Fifty times a second, so it skips what :meth:`send` pays per event: the SDK's model
         (the dict is what its ``as_dict()`` gives, key for key, so the frame is the same
-        text) and the events log's encoder and redactor (see ``record_append``).
+        text), the events log's line (appends are written in runs: see ``record_append``)
+        and the reducer's reading of the event (``Conversation.appended``, what
+        ``apply_sent`` does for an append, and what a replay of it does).
         """
         conn = self.conn
         if conn is None:
@@ -374,7 +376,9 @@ class Dialogue:
         if not await self._deliver(conn, payload):
             return False
         self.logs.events.record_append(len(block))
-        self.replay("sent", payload)
+        now = self.clock()
+        self.conversation.appended(len(block), now)
+        self._emit(EventSent(payload, now))
         return True
 
     async def _deliver(self, conn: VoiceLiveConnection, payload: dict[str, Any]) -> bool:
