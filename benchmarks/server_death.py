@@ -131,6 +131,7 @@ def child(cycles: int, base: Path) -> int:
                 if not await wait("NO_RESTORE", lambda n=restored: len(listener.restored) > n):
                     if "PortAudio is stuck" in backend.notice:  # the deadlock, survived
                         print("STUCK", flush=True)
+                        native_stacks(os.getpid(), base)
                     return
                 print("CYCLE", flush=True)
         finally:
@@ -203,12 +204,17 @@ def trial(cycles: int, keep: Path | None, number: int) -> str:
 
 def with_stack(proc: subprocess.Popen[str], base: Path) -> None:
     """Add the stuck process's native stacks (gdb, where installed) to its stacks file."""
+    native_stacks(proc.pid, base)
+
+
+def native_stacks(pid: int, base: Path) -> None:
+    """Add process ``pid``'s native stacks (gdb, where installed) to the stacks file."""
     if shutil.which("gdb") is None:
         return
     with (base / "stacks.txt").open("a") as out:
         with contextlib.suppress(subprocess.TimeoutExpired):
             subprocess.run(
-                ["gdb", "-p", str(proc.pid), "-batch", "-ex", "thread apply all bt"],
+                ["gdb", "-p", str(pid), "-batch", "-ex", "thread apply all bt"],
                 stdout=out,
                 stderr=subprocess.DEVNULL,
                 timeout=60,

@@ -133,13 +133,15 @@ class PortAudioThread:
         self,
         fn: Callable[..., T],
         *args: Any,
-        bound: float = BLOCKING_S,
+        bound: float | None = None,
         undo: Callable[[T], None] | None = None,
         name: str = "",
     ) -> concurrent.futures.Future[T]:
         """Queue ``fn(*args)`` for the thread; its future (nobody need wait on it).
-        Running longer than ``bound``, it makes PortAudio count as stuck (in ``name``)."""
-        call = _Call(name or _name_of(fn), fn, args, bound, undo)
+        Running longer than ``bound`` (``BLOCKING_S``), it makes PortAudio count as stuck
+        (in ``name``)."""
+        limit = BLOCKING_S if bound is None else bound
+        call = _Call(name or _name_of(fn), fn, args, limit, undo)
         if self.on_thread():
             self._execute(call)
         else:
@@ -151,16 +153,17 @@ class PortAudioThread:
         self,
         fn: Callable[..., T],
         *args: Any,
-        timeout: float = BLOCKING_S,
+        timeout: float | None = None,
         undo: Callable[[T], None] | None = None,
         name: str = "",
     ) -> T:
-        """``fn(*args)`` on the thread; blocks up to ``timeout`` (less when PortAudio is
-        stuck in an earlier call), then PortAudioStuck. ``undo`` runs (on the thread) on
-        a result that comes after the caller gave up."""
+        """``fn(*args)`` on the thread; blocks up to ``timeout`` (``BLOCKING_S``; less
+        when PortAudio is stuck in an earlier call), then PortAudioStuck. ``undo`` runs
+        (on the thread) on a result that comes after the caller gave up."""
         if self.on_thread():
             return fn(*args)
         self._refuse_if_stuck()
+        timeout = BLOCKING_S if timeout is None else timeout
         future = self.submit(fn, *args, bound=timeout, undo=undo, name=name)
         deadline = time.monotonic() + timeout
         while True:
@@ -350,7 +353,7 @@ class _Defaults:
         return self._thread.run(read, name=f"default.{name}")
 
 
-_WRAPPED: dict[int, SerialisedModule] = {}
+_WRAPPED: dict[ModuleType, SerialisedModule] = {}
 
 
 def serialised(sd: ModuleType) -> Any:
@@ -359,9 +362,9 @@ def serialised(sd: ModuleType) -> Any:
     exit handler. A module wrapped already (or a stand-in) is returned as it is."""
     if isinstance(sd, SerialisedModule) or not isinstance(sd, ModuleType):
         return sd
-    wrapped = _WRAPPED.get(id(sd))
+    wrapped = _WRAPPED.get(sd)
     if wrapped is None:
-        wrapped = _WRAPPED[id(sd)] = SerialisedModule(sd, THREAD)
+        wrapped = _WRAPPED[sd] = SerialisedModule(sd, THREAD)
         handler = getattr(sd, "_exit_handler", None)
         if handler is not None:
             atexit.unregister(handler)
@@ -399,7 +402,7 @@ def terminate(timeout: float = EXIT_S) -> bool:
     """Terminate PortAudio on its thread, as sounddevice does at exit, waiting up to
     ``timeout``; False when it could not (stuck already, or it did not return): the
     process must then end without it (:func:`voicelive_tui.cli.exit_process`)."""
-    for module_id, wrapped in list(_WRAPPED.items()):
+    for module, wrapped in list(_WRAPPED.items()):
         handler = getattr(wrapped.raw, "_exit_handler", None)
         if handler is None:
             continue
@@ -412,6 +415,6 @@ def terminate(timeout: float = EXIT_S) -> bool:
             return False
         except Exception:  # PortAudioError: terminated already, or never initialised
             log.debug("PortAudio did not terminate cleanly", exc_info=True)
-        del _WRAPPED[module_id]
+        del _WRAPPED[module]
         atexit.unregister(terminate)
     return True
