@@ -30,6 +30,12 @@ read at initialisation) with no stream open and opens the devices again, after
 once). A named device that is gone by then is replaced by the default. The listener gets
 ``on_audio_restored`` with what is used now.
 
+Every PortAudio call goes to :mod:`.portaudio`'s one thread (``self._sd`` is the wrapped
+module), one at a time, with a bound on each wait: a lost device's streams are aborted
+there without waiting (with the server gone, that abort can block for good), and the
+recovery's re-initialisation queues behind it. A PortAudio stuck for good is told to the
+listener once (``PortAudioStuck``) and the backend stays text-only.
+
 Devices that change while the streams run are the device watch's (:mod:`.follower`,
 :mod:`.device_watch`): a new default on hosts that leave our streams where they are
 (CoreAudio, WASAPI), a named device gone or back (``sticky``: switched back to by itself).
