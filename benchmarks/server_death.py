@@ -22,8 +22,10 @@ log once. The parent counts per trial:
   went on and the process exited;
 * ``ok``.
 
-Run: ``python benchmarks/server_death.py [--trials 10] [--cycles 4]``. Prints one line per
-trial and the totals; the children's logs (with stacks) go to ``--keep DIR`` if given.
+Run: ``python benchmarks/server_death.py [--trials 10] [--cycles 4] [--no-shm]``
+(``--no-shm``: the app's libpulse without shared memory, as for a forwarded server).
+Prints one line per trial and the totals; the stacks of a trial that was not ``ok`` go to
+``--keep DIR`` if given.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ EXIT_S = 15.0
 """How long the child may take to exit once it said it was done."""
 
 
-def child(cycles: int, base: Path) -> int:
+def child(cycles: int, base: Path, shm: bool) -> int:
     """One trial (the child process's whole life); prints one word per event."""
     from tests.audio.pulse import start_pulse
     from tests.helpers import RecordingListener, tone
@@ -76,6 +78,10 @@ def child(cycles: int, base: Path) -> int:
 
     threading.Thread(target=watchdog, name="watchdog", daemon=True).start()
     server = start_pulse("socket-path", base)
+    if not shm:  # the client's side, as the app sets it up for a forwarded server
+        conf = base / "client.conf"
+        conf.write_text("enable-shm = no\nenable-memfd = no\n")
+        os.environ["PULSE_CLIENTCONFIG"] = str(conf)
     for key in ("PULSE_SERVER", "XDG_RUNTIME_DIR", "PULSE_RUNTIME_PATH"):
         os.environ.pop(key, None)
         if key in server.env:
@@ -150,12 +156,13 @@ def child(cycles: int, base: Path) -> int:
     return 0
 
 
-def trial(cycles: int, keep: Path | None, number: int) -> str:
+def trial(cycles: int, keep: Path | None, number: int, shm: bool = True) -> str:
     """Run one child; its outcome (see the module docstring)."""
     base = Path(tempfile.mkdtemp(prefix="vltui-death-"))
     with open(os.devnull, "w") as out:  # PortAudio's own lines, thousands of them
         proc = subprocess.Popen(
-            [sys.executable, __file__, "--child", "--cycles", str(cycles), "--base", str(base)],
+            [sys.executable, __file__, "--child", "--cycles", str(cycles), "--base", str(base)]
+            + ([] if shm else ["--no-shm"]),
             stdout=subprocess.PIPE,
             stderr=out,
             text=True,
@@ -227,18 +234,23 @@ def main() -> int:
     parser.add_argument("--trials", type=int, default=10)
     parser.add_argument("--cycles", type=int, default=4)
     parser.add_argument("--keep", type=Path, default=None)
+    parser.add_argument(
+        "--no-shm", action="store_true", help="the app's libpulse without shared memory"
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--base", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        return child(args.cycles, args.base)
+        return child(args.cycles, args.base, not args.no_shm)
     from tests.audio.pulse import missing_tool
 
     reason = missing_tool()
     if reason:
         print(f"skipped: {reason}")
         return 0
-    outcomes = Counter(trial(args.cycles, args.keep, n + 1) for n in range(args.trials))
+    outcomes = Counter(
+        trial(args.cycles, args.keep, n + 1, not args.no_shm) for n in range(args.trials)
+    )
     total = args.trials * args.cycles
     print(f"server deaths: {total} in {args.trials} processes; outcomes: {dict(outcomes)}")
     hangs = outcomes["loop_stall"] + outcomes["exit_hang"] + outcomes["timeout"]
