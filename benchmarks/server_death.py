@@ -149,7 +149,7 @@ def child(cycles: int, base: Path, shm: bool) -> int:
     asyncio.run(run())
     print("DONE", flush=True)
     try:
-        from voicelive_tui.cli import exit_process  # type: ignore[attr-defined]
+        from voicelive_tui.cli import exit_process
     except ImportError:  # the code before the fix: sys.exit, sounddevice terminates PortAudio
         sys.exit(0)
     exit_process(0)
