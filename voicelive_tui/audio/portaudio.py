@@ -4,10 +4,13 @@ PortAudio is not thread-safe: two of its calls at once (an abort on one thread, 
 query or a re-initialisation on another) are undefined. And when the sound server dies
 under a running stream, a call can block for ever: libpulse deadlocks (its mainloop
 thread in ``pa_memimport_free`` waiting for a block, PortAudio's callback thread in
-``snd_pcm_status`` waiting for the mainloop's lock) and the abort of the lost stream never
-returns. That abort, made on the event loop, froze the dashboard past any quit key; made
-on a thread of its own while the loop went on, it let the recovery and the device watch
-call PortAudio beside it, and the process then hung at exit in ``Pa_Terminate``.
+``snd_pcm_status`` waiting for the mainloop's lock), or PortAudio's ALSA callback thread
+loops for good on its error path (PortAudio#1037, fixed upstream in 2025, not in Debian's
+``libportaudio2`` 19.6), and the abort of the lost stream never returns (both seen in
+``benchmarks/server_death.py``, about once in 100 to 150 server deaths here). That abort,
+made on the event loop, froze the dashboard past any quit key; made on a thread of its own
+while the loop went on, it let the recovery and the device watch call PortAudio beside it,
+and the process then hung at exit in ``Pa_Terminate``.
 
 So every PortAudio call of the app runs on :data:`THREAD` (a daemon thread: it never keeps
 the process alive), one at a time in the order asked, and nobody waits for one without a
@@ -117,7 +120,8 @@ class PortAudioThread:
             call.overdue = True
             log.error(
                 "PortAudio has not returned from %s for %.1f s: the sound server may have "
-                "died under it (libpulse deadlocked); audio stays off until it returns",
+                "died under it (libpulse deadlocked, or PortAudio#1037's endless loop); "
+                "audio stays off until it returns",
                 call.name,
                 running_for,
             )
