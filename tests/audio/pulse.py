@@ -32,7 +32,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -239,7 +239,8 @@ def pulse_env(server: PulseServer) -> Iterator[None]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-        _rescan(sd)
+        with suppress(portaudio.PortAudioStuck):  # stuck for good: nothing to rescan
+            _rescan(sd)
 
 
 def _rescan(sd: ModuleType) -> None:
