@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import logging
 import os
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import NoReturn
 
 from voicelive_tui.config import ConfigError, Settings, build_parser, settings_from_args
 from voicelive_tui.errors import EXIT_AUDIO, EXIT_CONFIG, EXIT_OK, VoiceLiveError
@@ -190,5 +193,22 @@ async def console_main(argv: Sequence[str]) -> int:
         return fail(str(exc), exc.exit_code)
 
 
+def exit_process(code: int) -> NoReturn:
+    """End the process with ``code``. PortAudio is terminated first, within a bound; when
+    it is stuck (the sound server died under a stream: libpulse deadlocked), terminating it
+    would block for ever, and so might the interpreter's own exit: the logs are flushed
+    and closed (the terminal was restored when the front end stopped) and the process
+    ends at once (``os._exit``)."""
+    portaudio = sys.modules.get("voicelive_tui.audio.portaudio")
+    if portaudio is not None and not portaudio.terminate():
+        logging.getLogger(__name__).warning("PortAudio is stuck: exiting without it")
+        logging.shutdown()
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 def entry() -> None:
-    sys.exit(main())
+    exit_process(main())

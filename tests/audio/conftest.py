@@ -29,6 +29,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import RecordingListener
+from voicelive_tui.audio import portaudio
 from voicelive_tui.audio.engine import SoundDeviceBackend
 
 from .pulse import PulseServer, PulseUnavailable, pulse_env, start_pulse
@@ -43,8 +44,12 @@ def _start(mode: str, base: Path) -> PulseServer:
 
 @contextmanager
 def use_server(server: PulseServer) -> Iterator[None]:
-    """Point this process (and its PortAudio) at ``server``; restore afterwards."""
+    """Point this process (and its PortAudio) at ``server``; restore afterwards. Skips
+    when this process's PortAudio is stuck for good (an earlier test's server died under
+    it: libpulse deadlocked, or PortAudio#1037; that test failed), as nothing can use it."""
     pytest.importorskip("sounddevice", exc_type=OSError)
+    if portaudio.THREAD.stuck:
+        pytest.skip(f"PortAudio is stuck in this process ({portaudio.THREAD.stuck})")
     with pulse_env(server):
         yield
 

@@ -32,12 +32,13 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 
 from tests.helpers import stop_process
-from voicelive_tui.audio import devices
+from voicelive_tui.audio import devices, portaudio
 
 __all__ = ["PulseServer", "PulseUnavailable", "missing_tool", "pulse_env", "start_pulse"]
 
@@ -230,7 +231,7 @@ def pulse_env(server: PulseServer) -> Iterator[None]:
         for key in _ENV_KEYS:
             os.environ.pop(key, None)
         os.environ.update({k: v for k, v in server.env.items() if k in _ENV_KEYS})
-        devices.rescan(sd)
+        _rescan(sd)
         yield
     finally:
         for key, value in saved.items():
@@ -238,4 +239,11 @@ def pulse_env(server: PulseServer) -> Iterator[None]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-        devices.rescan(sd)
+        with suppress(portaudio.PortAudioStuck):  # stuck for good: nothing to rescan
+            _rescan(sd)
+
+
+def _rescan(sd: ModuleType) -> None:
+    """Re-initialise PortAudio on its own thread, after what it is doing (a backend's lost
+    streams' abort): never beside another PortAudio call."""
+    portaudio.THREAD.run(devices.rescan, sd, timeout=portaudio.CALL_S)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 
 import pytest
 
@@ -45,3 +46,40 @@ def test_stopping_twice_or_without_starting_is_harmless() -> None:
     assert capture.start() is None  # already capturing
     capture.stop()
     capture.stop()
+
+
+def test_a_line_printed_for_good_is_logged_now_and_then_with_its_count(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """PortAudio#1037: a stuck PortAudio's callback thread prints the same lines thousands
+    of times a second until the process ends; the log keeps a few, counted."""
+    caplog.set_level(logging.INFO, logger="voicelive_tui.stderr")
+    capture = StderrCapture()
+    assert capture.start() is not None
+    looping = b"Expression 'self->capture.ready || self->playback.ready' failed\n"
+    os.write(2, (PORTAUDIO_LINE + looping) * 1000)
+    capture.stop()
+    logged = [r.getMessage() for r in caplog.records]
+    assert capture.lines == 2000
+    assert len(logged) == 8  # each line: the 1st, 10th, 100th and 1000th time
+    assert logged[-1].startswith("stderr (1000 times so far): Expression 'self->capture")
+
+
+def test_silenced_fd_2_stays_off_the_terminal_and_python_keeps_it(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """PortAudio stuck when the dashboard stops: what it prints after that never reaches
+    the terminal; what Python prints (a last error line) still does."""
+    capture = StderrCapture()
+    before = sys.stderr
+    assert capture.start() is not None
+    try:
+        capture.stop(silence=True)
+        os.write(2, PORTAUDIO_LINE)  # PortAudio's thread, still looping
+        print("voicelive-tui: the last line", file=sys.stderr)
+        sys.stderr.flush()
+        _out, err = capfd.readouterr()
+        assert "pa_linux_alsa" not in err
+        assert "the last line" in err
+    finally:
+        sys.stderr = before

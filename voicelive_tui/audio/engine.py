@@ -30,6 +30,12 @@ read at initialisation) with no stream open and opens the devices again, after
 once). A named device that is gone by then is replaced by the default. The listener gets
 ``on_audio_restored`` with what is used now.
 
+Every PortAudio call goes to :mod:`.portaudio`'s one thread (``self._sd`` is the wrapped
+module), one at a time, with a bound on each wait: a lost device's streams are aborted
+there without waiting (with the server gone, that abort can block for good), and the
+recovery's re-initialisation queues behind it. A PortAudio stuck for good is told to the
+listener once (``PortAudioStuck``) and the backend stays text-only.
+
 Devices that change while the streams run are the device watch's (:mod:`.follower`,
 :mod:`.device_watch`): a new default on hosts that leave our streams where they are
 (CoreAudio, WASAPI), a named device gone or back (``sticky``: switched back to by itself).
@@ -49,7 +55,7 @@ from typing import Any
 
 import numpy as np
 
-from . import devices, host_devices, inventory, pulse
+from . import devices, host_devices, inventory, portaudio, pulse
 from .base import SAMPLE_RATE, SILENCE_DB, AudioError, AudioListener
 from .callbacks import RealtimeCallbacks
 from .carry import carry_over
@@ -58,6 +64,7 @@ from .device_watch import Decision, DeviceWatch
 from .follower import DeviceFollower
 from .inventory import InputMeters
 from .playback import RingBackend, pcm_to_samples
+from .portaudio import PortAudioStuck
 from .reference import ReferenceHistory, ReferenceReader
 from .resample import StreamResampler
 from .ring import PlaybackRing, SampleRing
@@ -89,7 +96,7 @@ RETRY_SLOWLY_EVERY_S = 5.0
 """After two minutes without devices, one attempt every five seconds (a re-initialisation
 costs some CPU)."""
 STOP_WAIT_S = 5.0
-"""stop() waits this long for a re-initialisation of PortAudio still running."""
+"""stop() waits this long for PortAudio to close the streams (after what it is doing)."""
 IDLE_PAUSE_S = 1.0
 """The output stream pauses after this long with nothing queued or sounding..."""
 PLAYING_S = 0.1
@@ -178,7 +185,6 @@ class SoundDeviceBackend(RingBackend):
         self._env_before: dict[str, str | None] = {}
         self._recovery: asyncio.Task[None] | None = None
         self._reopening = asyncio.Lock()
-        self._rescanning: asyncio.Future[None] | None = None
         self._meters: InputMeters | None = None
         self.watch = DeviceWatch(follow_default=False, sticky=sticky)
         """What the device watch decides on (``sticky``: a named device that returns is
@@ -250,7 +256,7 @@ class SoundDeviceBackend(RingBackend):
     async def start(self, loop: asyncio.AbstractEventLoop, listener: AudioListener) -> None:
         self._loop = self.callbacks.loop = loop
         self._listener = listener
-        self._sd = devices.load_sounddevice()
+        self._sd = portaudio.serialised(devices.load_sounddevice())
         self._streams = DeviceStreams(self._sd, self._finished_callback)
         self.server = await asyncio.to_thread(devices.audio_server)
         self._open_recorder()
@@ -271,9 +277,12 @@ class SoundDeviceBackend(RingBackend):
         self._housekeeping = self._recovery = None
         self.recovering = False
         self.close_meters()
-        if self._rescanning is not None:  # a cancelled recovery's thread still runs
-            await asyncio.wait([self._rescanning], timeout=STOP_WAIT_S)
-        self._close_streams()
+        # After what PortAudio is doing (a cancelled recovery's re-initialisation); not
+        # at all when it is stuck (the process then exits without terminating it).
+        with contextlib.suppress(AudioError):
+            await portaudio.call(
+                self._sd, self._close_streams, timeout=STOP_WAIT_S, name="closing the streams"
+            )
         for variable, value in self._env_before.items():  # the process's own, as it was
             if value is None:
                 os.environ.pop(variable, None)
@@ -296,16 +305,13 @@ class SoundDeviceBackend(RingBackend):
             if not self.faulted and self._streams.all:
                 return ""  # the other caller got there first
             self._close_streams()
-            loop = asyncio.get_running_loop()
             self.close_meters()  # no stream of ours may be open across a re-initialisation
-            self._rescanning = loop.run_in_executor(None, devices.rescan, self._sd)
             try:
-                await self._rescanning
+                await portaudio.call(self._sd, devices.rescan, self._sd, name="re-initialisation")
+            except PortAudioStuck:
+                raise
             except Exception as exc:  # PortAudioError: PortAudio could not start again
                 raise AudioError(f"PortAudio could not re-initialise: {exc}") from exc
-            finally:
-                if self._rescanning.done():
-                    self._rescanning = None  # else stop() waits for its thread
             changed = self._open(fallback=True)
             self.faulted = self.recovering = False
             return changed
@@ -491,18 +497,13 @@ class SoundDeviceBackend(RingBackend):
             self._keep_device_queue()
             self._close_streams()
             self.close_meters()
-            loop = asyncio.get_running_loop()
-            self._rescanning = loop.run_in_executor(None, devices.rescan, self._sd)
             try:
-                await self._rescanning
+                await portaudio.call(self._sd, devices.rescan, self._sd, name="re-initialisation")
                 self._open(fallback=True)
             except Exception as exc:  # PortAudioError, AudioError
                 self._streams.closing = False
                 self._fault(f"audio devices could not reopen: {exc}")
                 return False
-            finally:
-                if self._rescanning is not None and self._rescanning.done():
-                    self._rescanning = None
             return True
 
     def _keep_device_queue(self) -> None:
@@ -587,6 +588,11 @@ class SoundDeviceBackend(RingBackend):
                     break  # reopen() did it meanwhile
                 try:
                     changed = await self._reopen_devices()
+                except PortAudioStuck as exc:  # for good, most likely: the user is told
+                    if self.notice != str(exc) and self._listener is not None:
+                        self.notice = str(exc)
+                        self._listener.on_audio_fault(self.notice)
+                    continue
                 except AudioError:
                     continue
                 if self._listener is not None:
@@ -783,8 +789,10 @@ class SoundDeviceBackend(RingBackend):
         rt.history = history
         self._ref_buf = bytearray()
 
-    def _close_streams(self) -> None:
-        self._streams.close()
+    def _close_streams(self, *, wait: bool = True) -> None:
+        """Abort and close the streams; ``wait=False``: in the background, after what
+        PortAudio is doing (a lost device's: the abort may never return)."""
+        self._streams.close(wait=wait)
         self.levels[:] = SILENCE_DB
 
     def _finished_callback(self) -> None:
@@ -939,7 +947,12 @@ class SoundDeviceBackend(RingBackend):
             if self.faulted or not self._streams.all:
                 continue
             running = [s for s in self._streams.all if not self._paused(s)]
-            if any(not s.active for s in running):
+            try:
+                stopped = any(not s.active for s in running)
+            except AudioError as exc:  # PortAudioStuck: it did not answer
+                self._fault(str(exc))
+                continue
+            if stopped:
                 self._fault("audio stream stopped (device lost?)")
             elif self.callbacks.calls != self._calls_seen or not running:
                 self._calls_seen = self.callbacks.calls
@@ -1017,7 +1030,7 @@ class SoundDeviceBackend(RingBackend):
             return
         self.faulted = True
         self.notice = message
-        self._close_streams()
+        self._close_streams(wait=False)  # the loop never waits on a lost stream's abort
         self.epoch = self.ring.bump_epoch()  # queued audio must not play after a reopen
         self._start_recovery()
         if self._listener is not None:

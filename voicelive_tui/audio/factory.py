@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from . import portaudio
 from .backends import NullBackend, WavBackend
 from .base import AudioBackend, AudioError, AudioListener
 from .devices import NO_AUDIO_HINT, load_sounddevice
@@ -48,7 +49,7 @@ def make_backend(
     if kind == "wav" or (kind == "auto" and (input_wav or output_wav)):
         return WavBackend(input_wav, output_wav, block_ms=block_ms, speed=wav_speed, record=record)
     try:
-        sd = load_sounddevice()
+        sd = portaudio.serialised(load_sounddevice())
         if not sd.query_devices():
             raise AudioError(f"no audio devices found; {NO_AUDIO_HINT}")
     except AudioError as exc:

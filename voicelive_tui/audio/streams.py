@@ -10,6 +10,7 @@ import contextlib
 from collections.abc import Callable
 from typing import Any
 
+from . import portaudio
 from .base import AudioError
 
 
@@ -62,13 +63,16 @@ class DeviceStreams:
             self.close()
             raise AudioError(f"cannot start audio stream: {exc}") from exc
 
-    def close(self) -> None:
-        """Abort and close every stream (safe to call twice)."""
+    def close(self, *, wait: bool = True) -> None:
+        """Abort and close every stream (safe to call twice). ``wait=False``: on the
+        PortAudio thread, not waited for (:func:`.portaudio.in_background`)."""
         self.closing = True
-        for stream in self.all:
-            _abort(stream)
-        self.all = []
+        streams, self.all = self.all, []
         self.input = self.output = None
+        if wait:
+            _abort_all(streams)
+        elif streams:
+            portaudio.in_background(self.sd, _abort_all, streams, name="the lost streams' abort")
 
     def restart_output(self, while_stopped: Callable[[], None]) -> None:
         """Abort the output stream (PortAudio drops what its buffer holds), call
@@ -107,6 +111,11 @@ class DeviceStreams:
             self.input = None
         else:
             self.output = None
+
+
+def _abort_all(streams: list[Any]) -> None:
+    for stream in streams:
+        _abort(stream)
 
 
 def _abort(stream: Any) -> None:

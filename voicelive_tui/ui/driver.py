@@ -28,6 +28,7 @@ from typing import IO, Any
 from textual.app import App
 from textual.drivers.linux_driver import LinuxDriver
 
+from voicelive_tui.audio import portaudio
 from voicelive_tui.ui.signals import in_foreground
 from voicelive_tui.ui.stderr_capture import StderrCapture
 
@@ -214,7 +215,7 @@ class NonBlockingDriver(LinuxDriver):
         if isinstance(writer, FrameDroppingWriter):
             writer.closing()
         super().stop_application_mode()
-        self._stderr.stop()
+        self._stderr.stop(silence=bool(portaudio.THREAD.stuck))
 
     def hurry(self) -> None:
         """The terminal hung up: on quitting, wait for it only briefly."""

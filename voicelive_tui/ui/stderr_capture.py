@@ -14,6 +14,14 @@ terminal's descriptor; a thread reads the pipe and writes each line to the techn
 (through :func:`displayable`: no control sequence reaches the file). Python's own writes
 to ``sys.stderr`` are Textual's to capture, as before. Standard error comes back when the
 dashboard stops, before anything is printed at exit.
+
+A line that comes again is logged the 1st, 10th, 100th... time, with its count: when the
+sound server dies, PortAudio's callback thread can loop for good on its error path
+(PortAudio#1037: "'self->capture.ready || self->playback.ready' failed", thousands of
+times a second, until the process ends), which would otherwise fill the disk. And when
+PortAudio is stuck so when the dashboard stops, file descriptor 2 stays off the terminal
+(on /dev/null; Python's own ``sys.stderr`` gets the terminal), or those lines would run
+over the shell's prompt until the process ends.
 """
 
 from __future__ import annotations
@@ -30,6 +38,8 @@ log = logging.getLogger("voicelive_tui.stderr")
 
 JOIN_S = 1.0
 """How long stopping waits for the last lines (a child may still hold the pipe open)."""
+KEPT_LINES = 256
+"""Distinct lines whose repeats are counted (then the count starts again)."""
 
 
 class StderrCapture:
@@ -40,7 +50,8 @@ class StderrCapture:
         self._pipe: os.stat_result | None = None
         self._thread: threading.Thread | None = None
         self.lines = 0
-        """Lines logged so far."""
+        """Lines read so far (a repeated line is logged only now and then)."""
+        self._seen: dict[str, int] = {}
 
     def start(self) -> io.TextIOWrapper | None:
         """Capture file descriptor 2; the terminal it was, as a file to draw on (None:
@@ -70,9 +81,11 @@ class StderrCapture:
         encoding = getattr(sys.__stderr__, "encoding", None) or "utf-8"
         return io.TextIOWrapper(io.FileIO(terminal, "w"), encoding=encoding, errors="replace")
 
-    def stop(self) -> None:
+    def stop(self, *, silence: bool = False) -> None:
         """Give file descriptor 2 back (unless something else took it meanwhile: a
-        hang-up points it at /dev/null), and wait briefly for the last lines."""
+        hang-up points it at /dev/null), and wait briefly for the last lines.
+        ``silence``: a C library may still print there for good (a stuck PortAudio):
+        file descriptor 2 goes to /dev/null, and ``sys.stderr`` to the terminal."""
         saved, self._saved = self._saved, None
         if saved is None:
             return
@@ -82,7 +95,12 @@ class StderrCapture:
                 self._pipe.st_dev,
                 self._pipe.st_ino,
             )
-            if ours:
+            if ours and silence:
+                sys.stderr = _terminal_stderr(saved)
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, 2)
+                os.close(devnull)
+            elif ours:
                 os.dup2(saved, 2)
         except OSError:
             pass
@@ -103,7 +121,22 @@ class StderrCapture:
 
     def _log(self, line: bytes) -> None:
         text = displayable(line.decode(errors="replace"), one_line=True).strip()
-        if text:
-            self.lines += 1
+        if not text:
+            return
+        self.lines += 1
+        if len(self._seen) >= KEPT_LINES and text not in self._seen:
+            self._seen.clear()
+        count = self._seen[text] = self._seen.get(text, 0) + 1
+        if count == 1:
             # INFO: never Python's last-resort handler, which writes to fd 2 itself.
             log.info("stderr: %s", text)
+        elif count == 10 ** (len(str(count)) - 1):  # 10, 100, 1000...
+            log.info("stderr (%d times so far): %s", count, text)
+
+
+def _terminal_stderr(saved: int) -> io.TextIOWrapper:
+    """``sys.stderr`` on a copy of the terminal's descriptor ``saved``."""
+    encoding = getattr(sys.__stderr__, "encoding", None) or "utf-8"
+    return io.TextIOWrapper(
+        io.FileIO(os.dup(saved), "w"), encoding=encoding, errors="replace", line_buffering=True
+    )
