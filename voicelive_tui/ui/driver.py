@@ -113,7 +113,7 @@ class FrameDroppingWriter(threading.Thread):
         write, flush = self._file.write, self._file.flush
         while True:
             with self._ready:
-                while not self._pending and not self._finished:
+                while (not self._pending or self._in_frame) and not self._finished:
                     self._ready.wait()
                 text = "".join(self._pending)
                 self._pending.clear()

@@ -96,6 +96,7 @@ def render_only_what_changed() -> bool:
             yield region, clip, lines
 
     _get_renders.__doc__ = Compositor._get_renders.__doc__
+    _get_renders.__wrapped__ = Compositor._get_renders  # type: ignore[attr-defined]
     _get_renders._voicelive_tui = True  # type: ignore[attr-defined]
     Compositor._get_renders = _get_renders  # type: ignore[method-assign]
     return True
