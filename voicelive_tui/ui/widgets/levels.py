@@ -198,20 +198,51 @@ def sparkline_columns(
     the reading count, not on the window, so a new reading changes only the newest column
     until a slice fills, and then the chart moves one whole column.
     """
-    if width <= 0:
-        return ()
+    return tuple(eighths(peak, height) for peak in column_peaks(history, total, width))
+
+
+def eighths(peak: float, height: int) -> int:
+    """A column's height in eighths of a cell for its loudest reading (0.0 to 1.0)."""
+    return int(round(peak * height * 8))
+
+
+def column_peaks(history: Sequence[float], total: int, width: int) -> list[float]:
+    """The loudest reading of each column's time slice (see :func:`sparkline_columns`)."""
+    return [column_peak(history, total, width, column) for column in range(width)]
+
+
+def column_peak(history: Sequence[float], total: int, width: int, column: int) -> float:
+    """The loudest reading of one column's time slice: 0.0 where it holds none."""
     size = len(history)
     step = max(1, round(size / width))
     newest = (total - 1) // step if total else 0
+    bucket = newest - (width - 1 - column)
     oldest_kept = total - size
-    columns = []
-    for column in range(width):
-        bucket = newest - (width - 1 - column)
-        start = max(bucket * step - oldest_kept, 0)
-        end = min((bucket + 1) * step - oldest_kept, size)
-        value = max(history[start:end]) if bucket >= 0 and end > start else 0.0
-        columns.append(int(round(value * height * 8)))
-    return tuple(columns)
+    start = max(bucket * step - oldest_kept, 0)
+    end = min((bucket + 1) * step - oldest_kept, size)
+    return max(history[start:end]) if bucket >= 0 and end > start else 0.0
+
+
+def advance_peaks(peaks: list[float], history: Sequence[float], total: int) -> list[float]:
+    """:func:`column_peaks` after one reading more (``history[-1]``, reading ``total``),
+    from the peaks before it: only the newest column and the oldest ones, whose slices
+    lost a reading off the window's start, are counted again (20 times a second, the whole
+    chart cost ~60 us a sparkline; this a few)."""
+    width = len(peaks)
+    size = len(history)
+    step = max(1, round(size / width))
+    if (total - 1) // step != (total - 2) // step:
+        peaks = [*peaks[1:], 0.0]  # a new slice: the chart moves one column
+    else:
+        peaks = list(peaks)
+    peaks[-1] = column_peak(history, total, width, width - 1)
+    newest = (total - 1) // step
+    oldest_kept = total - size
+    for column in range(width - 1):
+        if (newest - (width - 1 - column)) * step >= oldest_kept:
+            break  # this slice and every newer one are whole
+        peaks[column] = column_peak(history, total, width, column)
+    return peaks
 
 
 class LevelSparkline(Widget):
@@ -225,26 +256,33 @@ class LevelSparkline(Widget):
         self._total = 0
         self._drawn: tuple[int, ...] = ()
         self._drawn_size = (0, 0)  # the (width, height) _drawn was computed for
+        self._peaks: list[float] = []  # each column's loudest reading, for _drawn
         self._styles: dict[tuple[int, int], Style] = {}
 
     def set_history(self, history: Sequence[float], total: int) -> None:
         """Show ``history`` (the newest of ``total`` readings); repaint only changed columns."""
+        advancing = total == self._total + 1 and len(history) == len(self._history) > 0
         self._history, self._total = list(history), total
         old = self._drawn
         size = self._drawn_size
-        new = self._columns()
+        width, height = self.content_size.width, max(1, self.content_size.height)
+        if advancing and size == (width, height) and len(self._peaks) == width > 0:
+            self._peaks = advance_peaks(self._peaks, self._history, total)
+            self._drawn = new = tuple(eighths(peak, height) for peak in self._peaks)
+        else:
+            new = self._columns()
         if self._drawn_size != size:
             self.refresh()
             return
         changed = [i for i, (a, b) in enumerate(zip(old, new, strict=True)) if a != b]
         if changed:
-            height = self._drawn_size[1]
             self.refresh(Region(changed[0], 0, changed[-1] + 1 - changed[0], height))
 
     def _columns(self) -> tuple[int, ...]:
         """Each column's height in eighths at the current size (kept for render_line)."""
         size = width, height = self.content_size.width, max(1, self.content_size.height)
-        self._drawn = sparkline_columns(self._history, self._total, width, height)
+        self._peaks = column_peaks(self._history, self._total, max(0, width))
+        self._drawn = tuple(eighths(peak, height) for peak in self._peaks)
         self._drawn_size = size
         return self._drawn
 
