@@ -244,19 +244,7 @@ class EventLog(ScrollView, can_focus=True):
     # -- rendering --------------------------------------------------------------
 
     def _resize(self) -> None:
-        size = Size(self.scrollable_content_region.width, len(self.buffer.view))
-        if size == self.virtual_size:
-            return
-        if not self.is_mounted or size.width != self.virtual_size.width:
-            self.virtual_size = size
-            return
-        # A new line changes only how far the view scrolls: the panel keeps its place and
-        # size, so the screen needs no layout (several milliseconds at 160x48, a few times
-        # a second while events stream). The scroll bar follows; showing or hiding it
-        # changes the panel's content width, and that still lays the screen out.
-        self.set_reactive(EventLog.virtual_size, size)
-        self._scroll_update(size)
-        self.refresh()
+        self.virtual_size = Size(self.scrollable_content_region.width, len(self.buffer.view))
 
     def _update_subtitle(self) -> None:
         if not self.is_mounted:
