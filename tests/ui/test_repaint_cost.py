@@ -35,7 +35,7 @@ from voicelive_tui.ui.widgets.levels import (
 from voicelive_tui.ui.widgets.status import StatusBar
 from voicelive_tui.updates import EventReceived
 
-from .conftest import SIZE, wait_for
+from .conftest import SIZE, wait_for, wait_for_spoken_answer
 
 APP_CSS = Path(ui.__file__).with_name("app.tcss")
 """The dashboard's own styles, so the widgets look and size as they do there."""
@@ -255,17 +255,7 @@ async def test_partial_updates_write_what_textual_wrote_and_render_only_what_cha
     Compositor.render_partial_update = both  # type: ignore[method-assign]
     try:
         async with dash.app.run_test(size=SIZE) as pilot:
-            app = dash.app
-            await wait_for(
-                pilot,
-                lambda: (
-                    app.session is not None
-                    and app.session.conversation.answered_user_turns >= 1
-                    and dash.audio.pending_ms() == 0
-                ),
-                timeout=30,
-                what="the agent's answer to the spoken turn",
-            )
+            await wait_for_spoken_answer(pilot, dash)
     finally:
         Compositor.render_partial_update = partial  # type: ignore[method-assign]
         KeyBar.render_lines = key_bar_render  # type: ignore[method-assign]
