@@ -12,8 +12,8 @@ slows every client alike.
 
 ``--tree DIR`` adds a console and a dashboard run from the package in ``DIR`` (e.g. a
 ``git archive`` of an older commit) to every round, alternating with the current one: a
-before/after comparison in one run. ``--profile DIR`` writes a py-spy flame graph of each
-client's talking phase (py-spy next to this Python or on PATH).
+before/after comparison in one run. ``--profile DIR`` writes py-spy's raw stacks of each
+client's quiet and talking phases (py-spy next to this Python or on PATH).
 
 ``--floor`` adds ``send_floor.py`` (an input stream of 20 ms blocks and the SDK's appends,
 nothing else: what any client with 20 ms blocks pays; it plays no reply) to every round;
@@ -86,6 +86,21 @@ def py_spy() -> str | None:
     return str(beside) if beside.exists() else shutil.which("py-spy")
 
 
+def record(
+    profile: Path | None, pid: int, seconds: float, name: str
+) -> subprocess.Popen[bytes] | None:
+    """py-spy sampling ``pid`` for ``seconds`` into ``profile/name.txt`` (raw, one line a
+    stack; without pausing the process, so the figures beside it stay true)."""
+    tool = py_spy()
+    if profile is None or tool is None:
+        return None
+    return subprocess.Popen(
+        [tool, "record", "-p", str(pid), "-d", str(max(1, int(seconds))), "-r", "200",
+         "--nonblocking", "-f", "raw", "-o", str(profile / f"{name}.txt")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
 def client_argv(kind: str, endpoint: str, work: Path) -> list[str]:
     if kind == "seed":
         return [sys.executable, str(SEED), "--api-key", KEY, "--endpoint", endpoint]
@@ -121,18 +136,15 @@ def run_client(
             if proc.wait_for(READY[kind], 40) is None:
                 raise RuntimeError(f"{kind} did not get ready in 40 s: {bytes(proc.tail)[-300:]!r}")
             time.sleep(SETTLE_S)
+            name = f"{kind}{'-tree' if tree else ''}-{int(time.time())}"
+            spy = record(profile, proc.pid, quiet_s, f"{name}-quiet")
             sampler = Sampler(proc)
             time.sleep(quiet_s)
             figures.add("quiet", sampler.result()[0])
+            if spy is not None:
+                spy.wait(timeout=quiet_s + 20)
             talk_s = wav_s + ANSWER_LEAD_S + REPLY_S
-            spy = None
-            if profile is not None and (tool := py_spy()) is not None:
-                name = f"{kind}{'-tree' if tree else ''}-{int(time.time())}"
-                spy = subprocess.Popen(
-                    [tool, "record", "-p", str(proc.pid), "-d", str(int(talk_s)), "-r", "200",
-                     "-f", "raw", "-o", str(profile / f"{name}.txt")],
-                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                )  # fmt: skip
+            spy = record(profile, proc.pid, talk_s, name)
             speaker = pulse_popen("paplay", "--device=mic", str(wav))
             sampler = Sampler(proc)
             time.sleep(talk_s)

@@ -40,6 +40,21 @@ class Dashboard:
     settings: Settings
 
 
+async def wait_for_spoken_answer(pilot: Pilot[Any], dash: Dashboard) -> None:
+    """Until the agent has answered a spoken turn and its reply has played."""
+    app = dash.app
+    await wait_for(
+        pilot,
+        lambda: (
+            app.session is not None
+            and app.session.conversation.answered_user_turns >= 1
+            and dash.audio.pending_ms() == 0
+        ),
+        timeout=30,
+        what="the agent's answer to the spoken turn",
+    )
+
+
 @pytest.fixture
 def dashboard(tmp_path: Path) -> Callable[..., Dashboard]:
     """``dashboard(emulator, input_wav=None, speed=1.0, **settings)``: an unstarted app."""

@@ -16,7 +16,7 @@ from voicelive_tui.ui.view import StatusView, VadView
 from voicelive_tui.ui.widgets.conversation import TurnView
 from voicelive_tui.ui.widgets.levels import VadIndicator
 
-from .conftest import SIZE, wait_for
+from .conftest import SIZE, wait_for, wait_for_spoken_answer
 
 SLOW = 2.0
 """Emulator speed for tests that act while a reply is still streaming (with ``realtime``
@@ -105,16 +105,7 @@ async def test_spoken_turn_shows_user_reply_vad_states_and_latency(
                 seen.append(view.label)
 
         vad.watch(vad, "vad", record)
-        await wait_for(
-            pilot,
-            lambda: (
-                app.session is not None
-                and app.session.conversation.answered_user_turns >= 1
-                and dash.audio.pending_ms() == 0
-            ),
-            timeout=30,
-            what="the agent's answer to the spoken turn",
-        )
+        await wait_for_spoken_answer(pilot, dash)
         await wait_for(pilot, lambda: seen and seen[-1] == "listening", what="back to listening")
         texts = turn_texts(app)
         assert any("You" in t for t in texts)

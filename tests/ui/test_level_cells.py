@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from voicelive_tui.ui.widgets.levels import changed_cells, meter_cells, sparkline_columns
+import random
+
+from voicelive_tui.ui.widgets.levels import (
+    advance_peaks,
+    changed_cells,
+    column_peaks,
+    meter_cells,
+    sparkline_columns,
+)
 
 
 def test_a_steady_reading_draws_the_same_cells():
@@ -33,3 +41,18 @@ def test_sparkline_moves_one_whole_column_at_a_time():
 
 def test_sparkline_of_silence_is_flat():
     assert set(sparkline_columns([0.0] * 200, 1000, 30, 2)) == {0}
+
+
+def test_a_new_reading_moves_the_peaks_as_counting_them_all_again():
+    """The sparkline keeps each column's peak and counts again only the columns a new
+    reading can change: at every width, reading after reading, the same as all of them."""
+    rng = random.Random(26)
+    for width in (1, 2, 7, 25, 29, 30, 33, 40, 64, 199, 200, 250):
+        history = [0.0] * 200
+        total = 0
+        peaks = column_peaks(history, total, width)
+        for _ in range(700):
+            history = [*history[1:], rng.choice((0.0, rng.random(), 1.0))]
+            total += 1
+            peaks = advance_peaks(peaks, history, total)
+            assert peaks == column_peaks(history, total, width), (width, total)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from textual.strip import Strip
 
 from tests.ui.conftest import SIZE, wait_for
 from voicelive_tui.ui.widgets.levels import BARS, STILL_PERIOD_S, still_reading
@@ -24,14 +25,14 @@ async def test_levels_are_numbers_at_most_twice_a_second(emulator, dashboard, sp
     async with app.run_test(size=SIZE) as pilot:
         panel = app.levels_panel
         drawn: list[tuple[float, str]] = []
-        render = panel.mic_bar.render
+        render_line = panel.mic_bar.render_line
 
-        def counted():  # each repaint of the mic meter, with what it drew
-            result = render()
-            drawn.append((time.monotonic(), result.plain))
-            return result
+        def counted(y: int) -> Strip:  # each repaint of the mic meter, with what it drew
+            strip = render_line(y)
+            drawn.append((time.monotonic(), strip.text))
+            return strip
 
-        panel.mic_bar.render = counted  # type: ignore[method-assign]
+        panel.mic_bar.render_line = counted  # type: ignore[method-assign]
         await wait_for(
             pilot, lambda: any("dB" in text for _, text in drawn), what="a level as a number"
         )

@@ -1,5 +1,6 @@
 """The Textual dashboard."""
 
-from voicelive_tui.ui.textual_fixes import release_removed_widgets
+from voicelive_tui.ui.textual_fixes import release_removed_widgets, render_only_what_changed
 
 release_removed_widgets()
+render_only_what_changed()

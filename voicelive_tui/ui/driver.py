@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable
 from typing import IO, Any
 
+from textual._ansi_sequences import SYNC_END, SYNC_START
 from textual.app import App
 from textual.drivers.linux_driver import LinuxDriver
 
@@ -56,6 +57,7 @@ class FrameDroppingWriter(threading.Thread):
         self._stopping = False  # restoring the terminal: keep every write
         self._finished = False  # write what is queued, then end
         self._writing_since: float | None = None  # when the write in progress began
+        self._in_frame = False  # between a synchronised update's start and its end
         self.dropped_writes = 0
         """Writes discarded while the terminal was not reading (for tests and benchmarks)."""
         self.stalls = 0
@@ -63,8 +65,17 @@ class FrameDroppingWriter(threading.Thread):
         self.stop_timeout = STOP_TIMEOUT_S
 
     def write(self, text: str) -> None:
-        """Queue ``text``; never blocks for longer than a lock hand-off."""
+        """Queue ``text``; never blocks for longer than a lock hand-off.
+
+        Textual writes a frame as three pieces (the synchronised update's start, the
+        frame, its end): the thread is woken once, at the end, and writes them together,
+        not three times a frame (each wake-up costs the loop's thread the GIL).
+        """
         with self._ready:
+            if text == SYNC_START:
+                self._in_frame = True
+            elif text == SYNC_END:
+                self._in_frame = False
             if self._stopping:  # the terminal restore sequences: always kept
                 self._queue(text)
                 return
@@ -86,7 +97,8 @@ class FrameDroppingWriter(threading.Thread):
     def _queue(self, text: str) -> None:
         self._pending.append(text)
         self._pending_chars += len(text)
-        self._ready.notify()
+        if not self._in_frame:
+            self._ready.notify()
 
     def isatty(self) -> bool:
         return True
@@ -101,7 +113,7 @@ class FrameDroppingWriter(threading.Thread):
         write, flush = self._file.write, self._file.flush
         while True:
             with self._ready:
-                while not self._pending and not self._finished:
+                while (not self._pending or self._in_frame) and not self._finished:
                     self._ready.wait()
                 text = "".join(self._pending)
                 self._pending.clear()

@@ -1,4 +1,5 @@
-"""A workaround for a memory leak in Textual, applied once when ``voicelive_tui.ui`` is imported.
+"""Workarounds for Textual, applied once when ``voicelive_tui.ui`` is imported: a memory leak
+and a repaint cost.
 
 Textual (8.2.8, the newest release) caches ``StylesCache.get_inner_outer`` with
 ``functools.lru_cache`` on the instance method, so the cache's keys hold the
@@ -16,11 +17,15 @@ left as it is.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import lru_cache
 
+import textual
+from textual._compositor import Compositor
 from textual._styles_cache import StylesCache
 from textual.color import Color
+from textual.geometry import Region
+from textual.strip import Strip
 from textual.style import Style
 
 InnerOuter = tuple[Style, Style]
@@ -49,4 +54,49 @@ def release_removed_widgets() -> bool:
     get_inner_outer.__doc__ = compute.__doc__
     cached.cache_clear()  # type: ignore[union-attr]  # whatever it holds already
     StylesCache.get_inner_outer = get_inner_outer  # type: ignore[method-assign, assignment]
+    return True
+
+
+RENDERS_CHECKED = ("8.2.8",)
+"""Textual releases whose ``Compositor._get_renders`` :func:`render_only_what_changed`
+was checked against (it replaces a private method: a new release is checked again)."""
+
+
+def render_only_what_changed() -> bool:
+    """A partial screen update renders only the lines it can show; True when applied.
+
+    Each frame, Textual's compositor renders the region around what changed (the union of
+    the dirty regions) and asks every widget whose *clip* meets that region for all of its
+    lines. A widget's clip is its container's visible area, so a meter repainting in the
+    levels panel had the status bar, the key bar, the conversation and the event panel
+    render every line too, and the screen and the panels' containers all 46 of theirs
+    (from cache, but line by line: about 0.1 ms a widget, 20 frames a second). Here a
+    widget is asked only when its visible part meets the region, and only for the rows the
+    region spans. What reaches the terminal is the same: a partial update writes only the
+    dirty spans, which lie in those rows, and a widget that does not meet the region has
+    no cell in them. (Rows only: a chop of a line starts at a widget's edge, so columns
+    are rendered whole, as Textual does for a widget its container clips.)
+    """
+    if textual.__version__ not in RENDERS_CHECKED or getattr(
+        Compositor._get_renders, "_voicelive_tui", False
+    ):
+        return False
+
+    def _get_renders(
+        self: Compositor, crop: Region | None = None
+    ) -> Iterator[tuple[Region, Region, list[Strip]]]:
+        for widget, (region, clip) in list(self.visible_widgets.items()):
+            if crop is not None:
+                clip = clip.intersection(Region(region.x, crop.y, region.width, crop.height))
+            shown = region.intersection(clip)
+            if not shown or (crop is not None and not crop.overlaps(shown)):
+                continue
+            x, y, width, height = shown
+            lines = widget.render_lines(Region(x - region.x, y - region.y, width, height))
+            yield region, clip, lines
+
+    _get_renders.__doc__ = Compositor._get_renders.__doc__
+    _get_renders.__wrapped__ = Compositor._get_renders  # type: ignore[attr-defined]
+    _get_renders._voicelive_tui = True  # type: ignore[attr-defined]
+    Compositor._get_renders = _get_renders  # type: ignore[method-assign]
     return True

@@ -17,6 +17,7 @@ from rich.segment import Segment
 from rich.style import Style
 from textual import events
 from textual.binding import Binding
+from textual.cache import LRUCache
 from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
@@ -29,6 +30,9 @@ from voicelive_tui.ui.events_model import MAX_ENTRIES, EventBuffer, EventEntry
 from voicelive_tui.updates import EventReceived, EventSent
 
 ARROWS = {"sent": "↑", "received": "↓"}
+LINE_CACHE = 128
+"""Rendered lines kept, more than a tall terminal shows: when a new line scrolls the view,
+only the new one is built (the others move up unchanged)."""
 FAMILIES = (*(family for family, _ in FAMILY_PREFIXES), "other")
 
 
@@ -76,6 +80,8 @@ class EventLog(ScrollView, can_focus=True):
         self.buffer = EventBuffer(max_entries=max_entries)
         self.cursor = -1
         self._subtitle = ""
+        self._rendered: LRUCache[int, tuple[str, int, int, Strip]] = LRUCache(LINE_CACHE)
+        """By line (entry seq): its text, scroll x and width when rendered, and the strip."""
 
     def on_mount(self) -> None:
         self.border_title = "Events"
@@ -144,6 +150,7 @@ class EventLog(ScrollView, can_focus=True):
     def clear(self) -> None:
         """Forget every line."""
         self.buffer.clear()
+        self._rendered.clear()
         self.cursor = -1
         self.unseen = 0
         self._resize()
@@ -255,21 +262,30 @@ class EventLog(ScrollView, can_focus=True):
         if subtitle != self._subtitle:  # setting it repaints the whole panel
             self._subtitle = self.border_subtitle = subtitle
 
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._rendered.clear()  # the theme or focus changed the colours
+
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
         index = scroll_y + y
         width = self.scrollable_content_region.width
-        base = self.rich_style
         if index >= len(self.buffer.view):
-            return Strip.blank(width, base)
+            return Strip.blank(width, self.rich_style)
         entry = self.buffer.view[index]
-        segments = self._segments(entry)
-        strip = Strip(segments).crop_extend(scroll_x, scroll_x + width, base)
+        text = entry.text
+        cached = self._rendered.get(entry.seq)
+        if cached is not None and cached[:3] == (text, scroll_x, width):
+            strip = cached[3]
+        else:
+            segments = self._segments(entry, text)
+            strip = Strip(segments).crop_extend(scroll_x, scroll_x + width, self.rich_style)
+            self._rendered[entry.seq] = (text, scroll_x, width, strip)
         if index == self.cursor and self.has_focus:
             strip = strip.apply_style(self.get_component_rich_style("event-log--cursor"))
         return strip
 
-    def _segments(self, entry: EventEntry) -> list[Segment]:
+    def _segments(self, entry: EventEntry, text: str) -> list[Segment]:
         style = self.get_component_rich_style
         family = entry.family if entry.family in FAMILIES else "other"
         plain = Style.null()  # never None: NO_COLOR's monochrome filter reads every style
@@ -280,5 +296,5 @@ class EventLog(ScrollView, can_focus=True):
             Segment(" ", plain),
             Segment(entry.type, style(f"event-log--{family}")),
             Segment("  ", plain),
-            Segment(entry.text, style("event-log--summary")),
+            Segment(text, style("event-log--summary")),
         ]

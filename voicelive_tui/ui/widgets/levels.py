@@ -12,11 +12,13 @@ from collections import deque
 from collections.abc import Sequence
 
 import numpy as np
-from rich.text import Text
+from rich.segment import Segment
+from rich.style import Style
 from textual.app import ComposeResult, RenderResult
 from textual.containers import Vertical
 from textual.geometry import Region
 from textual.reactive import reactive
+from textual.strip import Strip
 from textual.widget import Widget
 
 from voicelive_tui.audio.base import MIC_PEAK, MIC_RMS, SILENCE_DB, SPEAKER_PEAK, SPEAKER_RMS
@@ -115,6 +117,7 @@ class LevelBar(Widget):
         self.still = False
         """Reduced motion: numbers only (the level and its peak), no bar."""
         self._drawn: tuple[str, int, int] | None = None
+        self._styles: dict[str, Style] = {}
 
     def set_level(self, rms_db: float, held_db: float) -> None:
         """Take a reading; repaint only the cells that change."""
@@ -134,25 +137,56 @@ class LevelBar(Widget):
             self._drawn = new
             self.refresh(Region(span[0], 0, span[1] - span[0], 1))
 
-    def render(self) -> RenderResult:
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._styles.clear()  # the theme or a class changed the colours
+
+    def _style(self, component: str) -> Style:
+        """The widget's style with ``component``'s on top, as a rendered Text had it."""
+        style = self._styles.get(component)
+        if style is None:
+            base = self.rich_style
+            style = base if not component else base + self.get_component_rich_style(component)
+            self._styles[component] = style
+        return style
+
+    def render_line(self, y: int) -> Strip:
+        """The one line, as a few runs of equal cells (a meter changes 20 times a second:
+        no Text to build, parse and wrap each time)."""
         width = self.content_size.width
         if self.still:
-            return Text(f"{self.label:<{LABEL_CELLS}}{still_reading(self.rms_db, self.held_db)}")
+            line = f"{self.label:<{LABEL_CELLS}}{still_reading(self.rms_db, self.held_db)}"
+            return Strip([Segment(line, self._style(""))]).crop_extend(0, width, None)
         self._drawn = reading, filled, peak = meter_cells(self.rms_db, self.held_db, width)
         head = f"{self.label:<{LABEL_CELLS}}{reading} "
         bar = bar_cells(width, reading)
-        text = Text(head, no_wrap=True)
-        style = self.get_component_rich_style
         hot_from = int(bar * level_fraction(-6.0))
-        for i in range(bar):
-            if i == peak:
-                text.append("│", style("level-meter--peak"))
-            elif i < filled:
-                hot = "level-meter--hot" if i >= hot_from else "level-meter--bar"
-                text.append("█", style(hot))
-            else:
-                text.append("░", style("level-meter--empty"))
-        return text
+        segments = [Segment(head, self._style(""))]
+        for char, component, cells in bar_runs(bar, filled, peak, hot_from):
+            segments.append(Segment(char * cells, self._style(component)))
+        return Strip(segments).crop_extend(0, width, None)
+
+
+def bar_runs(bar: int, filled: int, peak: int, hot_from: int) -> list[tuple[str, str, int]]:
+    """A meter's bar as runs of (character, component class, cells): the filled cells
+    (hot from ``hot_from``), the empty ones, and the held peak's cell over either."""
+
+    def cell(i: int) -> tuple[str, str]:
+        if i == peak:
+            return "│", "level-meter--peak"
+        if i < filled:
+            return "█", "level-meter--hot" if i >= hot_from else "level-meter--bar"
+        return "░", "level-meter--empty"
+
+    edges = sorted({0, bar, *(e for e in (filled, hot_from, peak, peak + 1) if 0 < e < bar)})
+    runs: list[tuple[str, str, int]] = []
+    for start, end in zip(edges, edges[1:], strict=False):
+        char, component = cell(start)
+        if runs and runs[-1][:2] == (char, component):
+            runs[-1] = (char, component, runs[-1][2] + end - start)
+        else:
+            runs.append((char, component, end - start))
+    return runs
 
 
 def sparkline_columns(
@@ -164,20 +198,51 @@ def sparkline_columns(
     the reading count, not on the window, so a new reading changes only the newest column
     until a slice fills, and then the chart moves one whole column.
     """
-    if width <= 0:
-        return ()
+    return tuple(eighths(peak, height) for peak in column_peaks(history, total, width))
+
+
+def eighths(peak: float, height: int) -> int:
+    """A column's height in eighths of a cell for its loudest reading (0.0 to 1.0)."""
+    return int(round(peak * height * 8))
+
+
+def column_peaks(history: Sequence[float], total: int, width: int) -> list[float]:
+    """The loudest reading of each column's time slice (see :func:`sparkline_columns`)."""
+    return [column_peak(history, total, width, column) for column in range(width)]
+
+
+def column_peak(history: Sequence[float], total: int, width: int, column: int) -> float:
+    """The loudest reading of one column's time slice: 0.0 where it holds none."""
     size = len(history)
     step = max(1, round(size / width))
     newest = (total - 1) // step if total else 0
+    bucket = newest - (width - 1 - column)
     oldest_kept = total - size
-    columns = []
-    for column in range(width):
-        bucket = newest - (width - 1 - column)
-        start = max(bucket * step - oldest_kept, 0)
-        end = min((bucket + 1) * step - oldest_kept, size)
-        value = max(history[start:end]) if bucket >= 0 and end > start else 0.0
-        columns.append(int(round(value * height * 8)))
-    return tuple(columns)
+    start = max(bucket * step - oldest_kept, 0)
+    end = min((bucket + 1) * step - oldest_kept, size)
+    return max(history[start:end]) if bucket >= 0 and end > start else 0.0
+
+
+def advance_peaks(peaks: list[float], history: Sequence[float], total: int) -> list[float]:
+    """:func:`column_peaks` after one reading more (``history[-1]``, reading ``total``),
+    from the peaks before it: only the newest column and the oldest ones, whose slices
+    lost a reading off the window's start, are counted again (20 times a second, the whole
+    chart cost ~60 us a sparkline; this a few)."""
+    width = len(peaks)
+    size = len(history)
+    step = max(1, round(size / width))
+    if (total - 1) // step != (total - 2) // step:
+        peaks = [*peaks[1:], 0.0]  # a new slice: the chart moves one column
+    else:
+        peaks = list(peaks)
+    peaks[-1] = column_peak(history, total, width, width - 1)
+    newest = (total - 1) // step
+    oldest_kept = total - size
+    for column in range(width - 1):
+        if (newest - (width - 1 - column)) * step >= oldest_kept:
+            break  # this slice and every newer one are whole
+        peaks[column] = column_peak(history, total, width, column)
+    return peaks
 
 
 class LevelSparkline(Widget):
@@ -190,40 +255,74 @@ class LevelSparkline(Widget):
         self._history: Sequence[float] = ()
         self._total = 0
         self._drawn: tuple[int, ...] = ()
+        self._drawn_size = (0, 0)  # the (width, height) _drawn was computed for
+        self._peaks: list[float] = []  # each column's loudest reading, for _drawn
+        self._styles: dict[tuple[int, int], Style] = {}
 
     def set_history(self, history: Sequence[float], total: int) -> None:
         """Show ``history`` (the newest of ``total`` readings); repaint only changed columns."""
+        advancing = total == self._total + 1 and len(history) == len(self._history) > 0
         self._history, self._total = list(history), total
-        width, height = self.content_size.width, max(1, self.content_size.height)
-        new = sparkline_columns(self._history, total, width, height)
         old = self._drawn
-        if len(old) != len(new):
+        size = self._drawn_size
+        width, height = self.content_size.width, max(1, self.content_size.height)
+        if advancing and size == (width, height) and len(self._peaks) == width > 0:
+            self._peaks = advance_peaks(self._peaks, self._history, total)
+            self._drawn = new = tuple(eighths(peak, height) for peak in self._peaks)
+        else:
+            new = self._columns()
+        if self._drawn_size != size:
             self.refresh()
             return
         changed = [i for i, (a, b) in enumerate(zip(old, new, strict=True)) if a != b]
         if changed:
-            self._drawn = new
             self.refresh(Region(changed[0], 0, changed[-1] + 1 - changed[0], height))
 
-    def render(self) -> RenderResult:
+    def _columns(self) -> tuple[int, ...]:
+        """Each column's height in eighths at the current size (kept for render_line)."""
+        size = width, height = self.content_size.width, max(1, self.content_size.height)
+        self._peaks = column_peaks(self._history, self._total, max(0, width))
+        self._drawn = tuple(eighths(peak, height) for peak in self._peaks)
+        self._drawn_size = size
+        return self._drawn
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._styles.clear()  # the theme changed the colours
+
+    def _style(self, value: int, height: int) -> Style:
+        """A column's colour: from the low colour at silence to the high one at 0 dBFS."""
+        key = (value, height)
+        style = self._styles.get(key)
+        if style is None:
+            low = self.get_component_styles("sparkline--min-color").color
+            high = self.get_component_styles("sparkline--max-color").color
+            colour = low.blend(high, value / (height * 8)).rich_color
+            style = self._styles[key] = self.rich_style + Style(color=colour)
+        return style
+
+    def render_line(self, y: int) -> Strip:
+        """Row ``y`` of the chart, as runs of equal columns (silence is one run)."""
         width, height = self.content_size.width, max(1, self.content_size.height)
-        self._drawn = sparkline_columns(self._history, self._total, width, height)
+        columns = self._drawn if self._drawn_size == (width, height) else self._columns()
         if width <= 0:
-            return Text()
-        low = self.get_component_styles("sparkline--min-color").color
-        high = self.get_component_styles("sparkline--max-color").color
-        styles = [low.blend(high, value / (height * 8)).rich_color.name for value in self._drawn]
-        text = Text(no_wrap=True, end="")
-        for row in reversed(range(height)):
-            for value, style in zip(self._drawn, styles, strict=True):
-                eighths = value - row * 8
-                if eighths <= 0:
-                    eighths = 1 if row == 0 else 0  # a baseline, so silence is visible
-                char = BARS[min(7, eighths - 1)] if eighths > 0 else " "
-                text.append(char, style=style)
-            if row:
-                text.append("\n")
-        return text
+            return Strip([])
+        row = height - 1 - y
+        segments: list[Segment] = []
+        run = ""
+        run_value = -1
+        for value in columns:
+            eighths = value - row * 8
+            if eighths <= 0:
+                eighths = 1 if row == 0 else 0  # a baseline, so silence is visible
+            char = BARS[min(7, eighths - 1)] if eighths > 0 else " "
+            if value != run_value and run:
+                segments.append(Segment(run, self._style(run_value, height)))
+                run = ""
+            run += char
+            run_value = value
+        segments.append(Segment(run, self._style(run_value, height)))
+        return Strip(segments, width)
 
 
 class VadIndicator(Widget):

@@ -28,8 +28,18 @@ class StatusBar(Widget):
         "status--glitches",
     }
 
-    view: reactive[StatusView] = reactive(StatusView, layout=True)
-    """What is shown; assigning an equal view repaints nothing."""
+    view: reactive[StatusView] = reactive(StatusView)
+    """What is shown; assigning an equal view repaints nothing, and a new one lays the
+    screen out again only when it takes another number of lines (a layout of the whole
+    dashboard costs several milliseconds; the latency and token counts change every turn)."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._laid_out_lines = 0  # what the last layout made room for
+
+    def watch_view(self, view: StatusView) -> None:
+        if len(self._lines(view, self.content_size.width)) != self._laid_out_lines:
+            self.refresh(layout=True)
 
     def _style(self, name: str) -> Style:
         return self.get_component_rich_style(f"status--{name}", partial=True)
@@ -77,9 +87,14 @@ class StatusBar(Widget):
         return out
 
     def render(self) -> RenderResult:
-        width = max(1, self.content_size.width)
+        lines = self._lines(self.view, self.content_size.width)
+        return Text("\n", no_wrap=True, overflow="ellipsis").join(lines)
+
+    def _lines(self, view: StatusView, width: int) -> list[Text]:
+        """The fields laid out in lines of ``width`` cells."""
+        width = max(1, width)
         lines: list[Text] = [Text()]
-        for field in self.fields(self.view):
+        for field in self.fields(view):
             line = lines[-1]
             gap = 2 if line.cell_len else 0
             if line.cell_len and line.cell_len + gap + field.cell_len > width:
@@ -87,7 +102,8 @@ class StatusBar(Widget):
                 line, gap = lines[-1], 0
             line.append(" " * gap)
             line.append_text(field)
-        return Text("\n", no_wrap=True, overflow="ellipsis").join(lines)
+        return lines
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
-        return len(self.render().plain.splitlines()) if width else 1  # type: ignore[union-attr]
+        self._laid_out_lines = len(self._lines(self.view, width)) if width else 1
+        return self._laid_out_lines
