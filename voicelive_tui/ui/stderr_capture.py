@@ -78,8 +78,7 @@ class StderrCapture:
             target=self._relay, args=(read,), daemon=True, name="voicelive-tui-stderr"
         )
         self._thread.start()
-        encoding = getattr(sys.__stderr__, "encoding", None) or "utf-8"
-        return io.TextIOWrapper(io.FileIO(terminal, "w"), encoding=encoding, errors="replace")
+        return _terminal_file(terminal)
 
     def stop(self, *, silence: bool = False) -> None:
         """Give file descriptor 2 back (unless something else took it meanwhile: a
@@ -96,7 +95,7 @@ class StderrCapture:
                 self._pipe.st_ino,
             )
             if ours and silence:
-                sys.stderr = _terminal_stderr(saved)
+                sys.stderr = _terminal_file(os.dup(saved), line_buffering=True)
                 devnull = os.open(os.devnull, os.O_WRONLY)
                 os.dup2(devnull, 2)
                 os.close(devnull)
@@ -134,9 +133,10 @@ class StderrCapture:
             log.info("stderr (%d times so far): %s", count, text)
 
 
-def _terminal_stderr(saved: int) -> io.TextIOWrapper:
-    """``sys.stderr`` on a copy of the terminal's descriptor ``saved``."""
+def _terminal_file(fd: int, *, line_buffering: bool = False) -> io.TextIOWrapper:
+    """A text file writing to the terminal's descriptor ``fd`` (which it then owns), in
+    standard error's encoding."""
     encoding = getattr(sys.__stderr__, "encoding", None) or "utf-8"
     return io.TextIOWrapper(
-        io.FileIO(os.dup(saved), "w"), encoding=encoding, errors="replace", line_buffering=True
+        io.FileIO(fd, "w"), encoding=encoding, errors="replace", line_buffering=line_buffering
     )
