@@ -17,13 +17,14 @@ client's quiet and talking phases (py-spy next to this Python or on PATH).
 
 ``--floor`` adds ``send_floor.py`` (an input stream of 20 ms blocks and the SDK's appends,
 nothing else: what any client with 20 ms blocks pays; it plays no reply) to every round;
-``--only KIND`` (repeatable) runs only those clients. ``--threads`` adds a table of where
-each client's CPU goes, thread by thread (``thread_use.py``: the loop's thread, PortAudio's
-callback thread, libpulse's ``threaded-ml``, Python's named threads), with each role's
-context switches a second.
+``--only KIND`` (repeatable) runs only those clients; ``--floor-variant "--text"``
+(repeatable) adds the floor run with those options (see ``send_floor.py``). ``--threads``
+adds a table of where each client's CPU goes, thread by thread (``thread_use.py``: the
+loop's thread, PortAudio's callback thread, libpulse's ``threaded-ml``, Python's named
+threads), with each role's context switches a second.
 
 Run: ``python benchmarks/send_path.py [--rounds N] [--tree DIR] [--profile DIR] [--floor]
-[--only seed|floor|console|dashboard] [--threads]``.
+[--only seed|floor|console|dashboard] [--floor-variant OPTIONS] [--threads]``.
 """
 
 from __future__ import annotations
@@ -112,8 +113,9 @@ def record(
 def client_argv(kind: str, endpoint: str, work: Path) -> list[str]:
     if kind == "seed":
         return [sys.executable, str(SEED), "--api-key", KEY, "--endpoint", endpoint]
-    if kind == "floor":
-        return [sys.executable, str(FLOOR), "--api-key", KEY, "--endpoint", endpoint]
+    if kind.split()[0] == "floor":  # "floor --text ...": a variant, with those options
+        return [sys.executable, str(FLOOR), "--api-key", KEY, "--endpoint", endpoint,
+                *kind.split()[1:]]  # fmt: skip
     argv = [sys.executable, "-m", "voicelive_tui", "--endpoint", endpoint, "--api-key", KEY]
     argv += ["--no-greeting", "--log-dir", str(work / "logs")]
     return argv + (["--no-tui"] if kind == "console" else [])
@@ -142,7 +144,7 @@ def run_client(
         with PtyProcess(
             client_argv(kind, endpoint, work), cols=SIZE[0], rows=SIZE[1], env=env, cwd=work
         ) as proc:
-            if proc.wait_for(READY[kind], 40) is None:
+            if proc.wait_for(READY[kind.split()[0]], 40) is None:
                 raise RuntimeError(f"{kind} did not get ready in 40 s: {bytes(proc.tail)[-300:]!r}")
             time.sleep(SETTLE_S)
             name = f"{kind}{'-tree' if tree else ''}-{int(time.time())}"
@@ -352,12 +354,19 @@ def main(argv: list[str] | None = None) -> int:
         "--only", choices=KINDS, action="append", help="run only this client (repeatable)"
     )
     parser.add_argument(
+        "--floor-variant",
+        action="append",
+        metavar="OPTIONS",
+        help='also run send_floor.py with these options, e.g. "--text" (repeatable)',
+    )
+    parser.add_argument(
         "--threads", action="store_true", help="also show each client's CPU by thread"
     )
     args = parser.parse_args(argv)
     if args.profile is not None:
         args.profile.mkdir(parents=True, exist_ok=True)
     only = args.only or ["seed", *(["floor"] if args.floor else []), "console", "dashboard"]
+    only += [f"floor {options}" for options in args.floor_variant or []]
     figures = measure(
         args.rounds, args.quiet, args.speech, args.tree, args.profile, tuple(only), args.threads
     )
