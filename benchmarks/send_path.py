@@ -274,8 +274,8 @@ def thread_section(figures: dict[str, Figures]) -> Section:
     out = Section(
         "send_path_threads",
         "Send path per thread: CPU % of one core and context switches a second",
-        ["client", "thread", "threads", "quiet CPU %", "quiet switches/s", "talking CPU %",
-         "talking switches/s"],
+        ["client", "thread", "threads", "quiet CPU %", "quiet switches/s (preempted)",
+         "talking CPU %", "talking switches/s (preempted)"],
     )  # fmt: skip
     for name, fig in figures.items():
         if not fig.threads:
@@ -285,13 +285,14 @@ def thread_section(figures: dict[str, Figures]) -> Section:
         for role in [*ordered, "all"]:
             cells = [name, role, str(max(role_use(fig, p, role)[0] for p in fig.threads))]
             for phase in ("quiet", "talking"):
-                _, cpu, switches = role_use(fig, phase, role)
-                cells += [f"{cpu:.2f}" if cpu is not None else "-",
-                          f"{switches:.0f}" if switches is not None else "-"]  # fmt: skip
+                _, cpu, switches, preempted = role_use(fig, phase, role)
+                cells.append("-" if cpu is None else f"{cpu:.2f}")
+                cells.append("-" if switches is None else f"{switches:.0f} ({preempted:.0f})")
             out.rows.append(cells)
     out.notes.append(
         "Per thread from `/proc/PID/task/*` (`benchmarks/thread_use.py`: run time from "
-        "`schedstat`, voluntary + involuntary context switches), over the same windows as "
+        "`schedstat`; context switches, voluntary and involuntary, the latter in "
+        "parentheses: preempted, not asleep), over the same windows as "
         "the table above; medians over the rounds. *loop*: the main thread, where each "
         "client runs its event loop; *PortAudio callback*: a thread with no Python name "
         "waiting in poll (one per stream); *threaded-ml*: libpulse's mainloop behind ALSA's "
@@ -300,12 +301,15 @@ def thread_section(figures: dict[str, Figures]) -> Section:
     return out
 
 
-def role_use(fig: Figures, phase: str, role: str) -> tuple[int, float | None, float | None]:
-    """(threads, median CPU %, median switches/s) of ``role`` (``all``: every thread) in
-    ``phase`` over the rounds; a round without the role counts as zero."""
+def role_use(
+    fig: Figures, phase: str, role: str
+) -> tuple[int, float | None, float | None, float | None]:
+    """(threads, median CPU %, median switches/s, median involuntary switches/s) of
+    ``role`` (``all``: every thread) in ``phase`` over the rounds; a round without the role
+    counts as zero."""
     rounds = fig.threads.get(phase, [])
     if not rounds:
-        return 0, None, None
+        return 0, None, None, None
     picked = [
         list(use.values()) if role == "all" else [use[role]] if role in use else []
         for use in rounds
@@ -314,6 +318,7 @@ def role_use(fig: Figures, phase: str, role: str) -> tuple[int, float | None, fl
         max(sum(u.threads for u in p) for p in picked),
         median([sum(u.cpu for u in p) for p in picked]),
         median([sum(u.switches for u in p) for p in picked]),
+        median([sum(u.involuntary for u in p) for p in picked]),
     )
 
 

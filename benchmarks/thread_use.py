@@ -38,6 +38,7 @@ class ThreadCount:
     name: str  # the kernel's (comm)
     run_ns: int
     switches: int  # voluntary + involuntary
+    involuntary: int  # preempted (the rest: the thread went to sleep itself)
 
 
 def snapshot(pid: int) -> dict[int, ThreadCount]:
@@ -47,13 +48,15 @@ def snapshot(pid: int) -> dict[int, ThreadCount]:
         try:
             base = Path(entry.path)
             run_ns = int((base / "schedstat").read_text().split()[0])
-            switches = 0
+            counts = {}
             for line in (base / "status").read_text().splitlines():
                 if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
-                    switches += int(line.split()[1])
-            out[int(entry.name)] = ThreadCount(
-                (base / "comm").read_text().strip(), run_ns, switches
-            )
+                    name, value = line.split(":")
+                    counts[name] = int(value)
+            comm = (base / "comm").read_text().strip()
+            involuntary = counts["nonvoluntary_ctxt_switches"]
+            total = counts["voluntary_ctxt_switches"] + involuntary
+            out[int(entry.name)] = ThreadCount(comm, run_ns, total, involuntary)
         except (FileNotFoundError, ProcessLookupError, ValueError, IndexError):
             continue  # the thread ended meanwhile
     return out
@@ -117,6 +120,7 @@ class RoleUse:
     threads: int
     cpu: float  # % of one core
     switches: float  # a second
+    involuntary: float  # of those, a second
 
 
 class Window:
@@ -133,12 +137,13 @@ class Window:
         named = roles(self.pid, end)
         out: dict[str, RoleUse] = {}
         for tid, count in end.items():
-            before = self.start.get(tid, ThreadCount(count.name, 0, 0))
+            before = self.start.get(tid, ThreadCount(count.name, 0, 0, 0))
             role = named[tid]
-            prior = out.get(role, RoleUse(0, 0.0, 0.0))
+            prior = out.get(role, RoleUse(0, 0.0, 0.0, 0.0))
             out[role] = RoleUse(
                 prior.threads + 1,
                 prior.cpu + (count.run_ns - before.run_ns) / 1e9 / elapsed * 100,
                 prior.switches + (count.switches - before.switches) / elapsed,
+                prior.involuntary + (count.involuntary - before.involuntary) / elapsed,
             )
         return out
