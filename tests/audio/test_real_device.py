@@ -473,3 +473,19 @@ async def test_the_callbacks_get_portaudios_own_buffers(pulse, backend_factory, 
     assert {type(s.raw) for s in streams} <= {sd.RawInputStream, sd.RawOutputStream, sd.RawStream}
     blocks = backend.capture()
     assert len(await asyncio.wait_for(anext(blocks), 10)) == 960
+
+
+@EACH_WAY
+async def test_a_full_duplex_stream_captures_and_plays_through_its_raw_buffers(
+    pulse, backend_factory
+):
+    import sounddevice as sd
+
+    backend, listener = await backend_factory(full_duplex=True)
+    (stream,) = backend._streams.all  # noqa: SLF001
+    assert type(stream.raw) is sd.RawStream
+    blocks = backend.capture()
+    assert len(await asyncio.wait_for(anext(blocks), 10)) == 960
+    backend.play("item_a", tone(1000, 0.3).tobytes())
+    await wait_until(lambda: backend.played_ms("item_a") >= 290)
+    assert listener.started == ["item_a"]
