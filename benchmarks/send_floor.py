@@ -9,7 +9,11 @@ state). ``benchmarks/send_path.py --floor`` runs it next to the seed quickstart 
 voicelive-tui, each alone in turn: what voicelive-tui pays above this is its own.
 
 ``--uvloop`` runs it on uvloop (when installed); ``--block-ms`` changes the block size;
-``--channels 2`` sends stereo blocks, as voicelive-tui does with the client echo reference.
+``--channels 2`` sends stereo blocks, as voicelive-tui does with the client echo reference;
+``--text`` sends each append as a pre-built JSON text (the base64 spliced between its
+constant head and tail: the same text ``json.dumps`` makes of the dict) straight to the
+SDK's aiohttp socket (``_connection.send_str``), without the SDK's ``json.dumps``; ``--raw``
+opens a ``RawInputStream`` (the callback gets PortAudio's buffer, not a numpy array).
 
 Run alone: ``python benchmarks/send_floor.py --endpoint URL --api-key KEY``; it prints
 ``VOICE ASSISTANT READY`` once the stream runs, and stops on Ctrl+C.
@@ -26,9 +30,12 @@ from typing import Any
 
 RATE = 24_000
 APPEND = "input_audio_buffer.append"
+HEAD, TAIL = '{"audio": "', f'", "type": "{APPEND}"}}'
 
 
-async def floor(endpoint: str, api_key: str, block_ms: int, channels: int) -> None:
+async def floor(
+    endpoint: str, api_key: str, block_ms: int, channels: int, text: bool, raw: bool
+) -> None:
     import sounddevice as sd
     from azure.ai.voicelive.aio import connect
     from azure.core.credentials import AzureKeyCredential
@@ -47,7 +54,8 @@ async def floor(endpoint: str, api_key: str, block_ms: int, channels: int) -> No
     async with connect(endpoint=endpoint, credential=credential, model="gpt-4o") as conn:
         reader = asyncio.ensure_future(drop_events(conn))
         frames = RATE * block_ms // 1000
-        with sd.InputStream(
+        stream = sd.RawInputStream if raw else sd.InputStream
+        with stream(
             samplerate=RATE,
             blocksize=frames,
             channels=channels,
@@ -60,7 +68,10 @@ async def floor(endpoint: str, api_key: str, block_ms: int, channels: int) -> No
                 while True:
                     block = await blocks.get()
                     audio = base64.b64encode(block).decode("ascii")
-                    await conn.send({"audio": audio, "type": APPEND})
+                    if text:
+                        await conn._connection.send_str(HEAD + audio + TAIL)  # noqa: SLF001
+                    else:
+                        await conn.send({"audio": audio, "type": APPEND})
             finally:
                 reader.cancel()
 
@@ -77,8 +88,10 @@ def main(argv: list[str] | None = None) -> int:
         help="2: stereo blocks, the size of voicelive-tui's with the client echo reference",
     )
     parser.add_argument("--uvloop", action="store_true", help="run on uvloop")
+    parser.add_argument("--text", action="store_true", help="appends as pre-built JSON text")
+    parser.add_argument("--raw", action="store_true", help="a RawInputStream")
     args = parser.parse_args(argv)
-    run = floor(args.endpoint, args.api_key, args.block_ms, args.channels)
+    run = floor(args.endpoint, args.api_key, args.block_ms, args.channels, args.text, args.raw)
     with contextlib.suppress(KeyboardInterrupt):
         if args.uvloop:
             import uvloop

@@ -17,10 +17,14 @@ client's quiet and talking phases (py-spy next to this Python or on PATH).
 
 ``--floor`` adds ``send_floor.py`` (an input stream of 20 ms blocks and the SDK's appends,
 nothing else: what any client with 20 ms blocks pays; it plays no reply) to every round;
-``--only KIND`` (repeatable) runs only those clients.
+``--only KIND`` (repeatable) runs only those clients; ``--floor-variant "--text"``
+(repeatable) adds the floor run with those options (see ``send_floor.py``). ``--threads``
+adds a table of where each client's CPU goes, thread by thread (``thread_use.py``: the
+loop's thread, PortAudio's callback thread, libpulse's ``threaded-ml``, Python's named
+threads), with each role's context switches a second.
 
 Run: ``python benchmarks/send_path.py [--rounds N] [--tree DIR] [--profile DIR] [--floor]
-[--only seed|floor|console|dashboard]``.
+[--only seed|floor|console|dashboard] [--floor-variant OPTIONS] [--threads]``.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ for path in (HERE, ROOT):
 from common import Mode, Section, median, ratio, speech_wav, spread  # noqa: E402
 from glitch import KEY, audio_lab, skip_reason, stop  # noqa: E402
 from term import PtyProcess, Sampler  # noqa: E402
+from thread_use import RoleUse, Window  # noqa: E402
 
 SEED = HERE / "seed_quickstart.py"
 FLOOR = HERE / "send_floor.py"
@@ -73,9 +78,13 @@ class Figures:
     """CPU % per phase, one value per round."""
 
     cpu: dict[str, list[float]] = field(default_factory=dict)
+    threads: dict[str, list[dict[str, RoleUse]]] = field(default_factory=dict)
+    """Per phase, one entry a round: each thread role's use (``--threads``)."""
 
-    def add(self, phase: str, value: float) -> None:
+    def add(self, phase: str, value: float, threads: dict[str, RoleUse] | None = None) -> None:
         self.cpu.setdefault(phase, []).append(value)
+        if threads is not None:
+            self.threads.setdefault(phase, []).append(threads)
 
     def median(self, phase: str) -> float | None:
         return median(self.cpu.get(phase, []))
@@ -104,8 +113,9 @@ def record(
 def client_argv(kind: str, endpoint: str, work: Path) -> list[str]:
     if kind == "seed":
         return [sys.executable, str(SEED), "--api-key", KEY, "--endpoint", endpoint]
-    if kind == "floor":
-        return [sys.executable, str(FLOOR), "--api-key", KEY, "--endpoint", endpoint]
+    if kind.split()[0] == "floor":  # "floor --text ...": a variant, with those options
+        return [sys.executable, str(FLOOR), "--api-key", KEY, "--endpoint", endpoint,
+                *kind.split()[1:]]  # fmt: skip
     argv = [sys.executable, "-m", "voicelive_tui", "--endpoint", endpoint, "--api-key", KEY]
     argv += ["--no-greeting", "--log-dir", str(work / "logs")]
     return argv + (["--no-tui"] if kind == "console" else [])
@@ -123,6 +133,7 @@ def run_client(
     figures: Figures,
     tree: Path | None = None,
     profile: Path | None = None,
+    threads: bool = False,
 ) -> None:
     """One client: ready, quiet for ``quiet_s``, then a spoken turn and the reply."""
     work = Path(tempfile.mkdtemp(prefix=f"send-{kind}-"))
@@ -133,22 +144,24 @@ def run_client(
         with PtyProcess(
             client_argv(kind, endpoint, work), cols=SIZE[0], rows=SIZE[1], env=env, cwd=work
         ) as proc:
-            if proc.wait_for(READY[kind], 40) is None:
+            if proc.wait_for(READY[kind.split()[0]], 40) is None:
                 raise RuntimeError(f"{kind} did not get ready in 40 s: {bytes(proc.tail)[-300:]!r}")
             time.sleep(SETTLE_S)
             name = f"{kind}{'-tree' if tree else ''}-{int(time.time())}"
             spy = record(profile, proc.pid, quiet_s, f"{name}-quiet")
+            window = Window(proc.pid) if threads else None
             sampler = Sampler(proc)
             time.sleep(quiet_s)
-            figures.add("quiet", sampler.result()[0])
+            figures.add("quiet", sampler.result()[0], window and window.result())
             if spy is not None:
                 spy.wait(timeout=quiet_s + 20)
             talk_s = wav_s + ANSWER_LEAD_S + REPLY_S
             spy = record(profile, proc.pid, talk_s, name)
             speaker = pulse_popen("paplay", "--device=mic", str(wav))
+            window = Window(proc.pid) if threads else None
             sampler = Sampler(proc)
             time.sleep(talk_s)
-            figures.add("talking", sampler.result()[0])
+            figures.add("talking", sampler.result()[0], window and window.result())
             stop(speaker)
             if spy is not None:
                 spy.wait(timeout=talk_s + 20)
@@ -167,6 +180,7 @@ def measure(
     tree: Path | None = None,
     profile: Path | None = None,
     only: tuple[str, ...] = ("seed", "console", "dashboard"),
+    threads: bool = False,
 ) -> dict[str, Figures]:
     """Every client of ``only`` in every round (see the module docstring); figures by
     client (the seed's empty without pyaudio)."""
@@ -193,7 +207,7 @@ def measure(
                 run_client(
                     kind, endpoint=lab.endpoint, env=env, pulse_popen=lab.pulse.popen, wav=wav,
                     wav_s=wav_s, quiet_s=quiet_s, figures=figures[label(kind, where)],
-                    tree=where, profile=profile,
+                    tree=where, profile=profile, threads=threads,
                 )  # fmt: skip
     for kind in ("seed", "console"):
         figures.setdefault(kind, Figures())
@@ -252,6 +266,62 @@ def section(figures: dict[str, Figures], note: str) -> Section:
     return out
 
 
+ROLE_ORDER = ("loop", "PortAudio callback", "threaded-ml")
+
+
+def thread_section(figures: dict[str, Figures]) -> Section:
+    """Each client's CPU by thread role (``--threads``): medians over the rounds."""
+    out = Section(
+        "send_path_threads",
+        "Send path per thread: CPU % of one core and context switches a second",
+        ["client", "thread", "threads", "quiet CPU %", "quiet switches/s (preempted)",
+         "talking CPU %", "talking switches/s (preempted)"],
+    )  # fmt: skip
+    for name, fig in figures.items():
+        if not fig.threads:
+            continue
+        found = {role for rounds in fig.threads.values() for use in rounds for role in use}
+        ordered = [r for r in ROLE_ORDER if r in found] + sorted(found - set(ROLE_ORDER))
+        for role in [*ordered, "all"]:
+            cells = [name, role, str(max(role_use(fig, p, role)[0] for p in fig.threads))]
+            for phase in ("quiet", "talking"):
+                _, cpu, switches, preempted = role_use(fig, phase, role)
+                cells.append("-" if cpu is None else f"{cpu:.2f}")
+                cells.append("-" if switches is None else f"{switches:.0f} ({preempted:.0f})")
+            out.rows.append(cells)
+    out.notes.append(
+        "Per thread from `/proc/PID/task/*` (`benchmarks/thread_use.py`: run time from "
+        "`schedstat`; context switches, voluntary and involuntary, the latter in "
+        "parentheses: preempted, not asleep), over the same windows as "
+        "the table above; medians over the rounds. *loop*: the main thread, where each "
+        "client runs its event loop; *PortAudio callback*: a thread with no Python name "
+        "waiting in poll (one per stream); *threaded-ml*: libpulse's mainloop behind ALSA's "
+        "pulse plugin (one per stream); other names are Python threads' own."
+    )
+    return out
+
+
+def role_use(
+    fig: Figures, phase: str, role: str
+) -> tuple[int, float | None, float | None, float | None]:
+    """(threads, median CPU %, median switches/s, median involuntary switches/s) of
+    ``role`` (``all``: every thread) in ``phase`` over the rounds; a round without the role
+    counts as zero."""
+    rounds = fig.threads.get(phase, [])
+    if not rounds:
+        return 0, None, None, None
+    picked = [
+        list(use.values()) if role == "all" else [use[role]] if role in use else []
+        for use in rounds
+    ]
+    return (
+        max(sum(u.threads for u in p) for p in picked),
+        median([sum(u.cpu for u in p) for p in picked]),
+        median([sum(u.switches for u in p) for p in picked]),
+        median([sum(u.involuntary for u in p) for p in picked]),
+    )
+
+
 def run(mode: Mode) -> Section:
     """The quick benchmarks' row: one round (quick) or three, short phases."""
     reason = skip_reason()
@@ -288,12 +358,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only", choices=KINDS, action="append", help="run only this client (repeatable)"
     )
+    parser.add_argument(
+        "--floor-variant",
+        action="append",
+        metavar="OPTIONS",
+        help='also run send_floor.py with these options, e.g. "--text" (repeatable)',
+    )
+    parser.add_argument(
+        "--threads", action="store_true", help="also show each client's CPU by thread"
+    )
     args = parser.parse_args(argv)
     if args.profile is not None:
         args.profile.mkdir(parents=True, exist_ok=True)
     only = args.only or ["seed", *(["floor"] if args.floor else []), "console", "dashboard"]
-    figures = measure(args.rounds, args.quiet, args.speech, args.tree, args.profile, tuple(only))
+    only += [f"floor {options}" for options in args.floor_variant or []]
+    figures = measure(
+        args.rounds, args.quiet, args.speech, args.tree, args.profile, tuple(only), args.threads
+    )
     print(section(figures, describe(args.rounds, args.quiet, args.speech)).markdown())
+    if args.threads:
+        print(thread_section(figures).markdown())
     return 0
 
 

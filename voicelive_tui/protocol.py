@@ -25,8 +25,16 @@ BENIGN_CANCEL_ERROR = "no active response"
 
 AUDIO_DELTA = "response.audio.delta"
 APPEND = "input_audio_buffer.append"
+_APPEND_HEAD, _APPEND_TAIL = '{"audio": "', f'", "type": "{APPEND}"}}'
 PREVIEW_CHARS = 80
 """How much of a text one summary line shows, unless it says otherwise."""
+
+
+def append_text(audio: str) -> str:
+    """The JSON text of ``input_audio_buffer.append`` with base64 ``audio``: what the SDK's
+    ``json.dumps`` makes of ``{"audio": audio, "type": APPEND}``, character for character
+    (base64 has no character JSON escapes), without encoding the dict 50 times a second."""
+    return _APPEND_HEAD + audio + _APPEND_TAIL
 
 
 def is_benign_cancel_error(message: str | None) -> bool:

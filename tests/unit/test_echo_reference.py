@@ -531,9 +531,9 @@ class SoundCard:
         self.status = SimpleNamespace(input_overflow=False, output_underflow=False)
         self.clock = Clock(currentTime=0.0, outputBufferDacTime=0.0, inputBufferAdcTime=0.0)
         self.sd = SimpleNamespace(
-            InputStream=lambda **kw: FakeStream(self, "input", **kw),
-            OutputStream=lambda **kw: FakeStream(self, "output", **kw),
-            Stream=None,  # no full duplex here
+            RawInputStream=lambda **kw: FakeStream(self, "input", **kw),
+            RawOutputStream=lambda **kw: FakeStream(self, "output", **kw),
+            RawStream=None,  # no full duplex here
         )
 
     def tick(self) -> None:

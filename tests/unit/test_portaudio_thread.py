@@ -106,7 +106,8 @@ class StandInPortAudio:
         sd.check_output_settings = check_settings  # type: ignore[attr-defined]
         sd._terminate = lifecycle  # type: ignore[attr-defined]
         sd._initialize = lifecycle  # type: ignore[attr-defined]
-        sd.InputStream = sd.OutputStream = sd.Stream = stream  # type: ignore[attr-defined]
+        for name in portaudio.SerialisedModule.STREAMS:
+            setattr(sd, name, stream)
         sd.default = types.SimpleNamespace(device=(0, 0))  # type: ignore[attr-defined]
         return sd
 

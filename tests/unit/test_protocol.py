@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 from azure.ai.voicelive.aio import connect
+from azure.ai.voicelive.models import ClientEventInputAudioBufferAppend
 from azure.core.credentials import AccessToken, AzureKeyCredential
+from hypothesis import given
+from hypothesis import strategies as st
 
 from voicelive_tui.config.resolve import DEFAULT_INSTRUCTIONS, Settings
 from voicelive_tui.protocol import (
+    APPEND,
+    append_text,
     elide_for_display,
     event_family,
     is_benign_cancel_error,
@@ -25,6 +31,7 @@ from voicelive_tui.session.auth import (
     fetch_agent_access_token,
     needs_token_credential,
 )
+from voicelive_tui.session.frames import send_text
 from voicelive_tui.session.service_config import (
     SessionOverrides,
     build_session_config,
@@ -401,3 +408,25 @@ def test_agent_activity_events_are_summarised() -> None:
     assert summarize(warning) == "no word timestamps"
     step = {"type": "response.invocation.delta", "delta": {"type": "agent.step", "n": 1}}
     assert summarize(step).startswith('agent.step {"type": "agent.step", "n": 1}')
+
+
+@given(st.binary(max_size=4000))
+def test_append_text_is_the_json_the_sdk_makes_of_the_append(block: bytes) -> None:
+    audio = base64.b64encode(block).decode("ascii")
+    sdk = ClientEventInputAudioBufferAppend(audio=audio).as_dict()
+    assert append_text(audio) == json.dumps(sdk) == json.dumps({"audio": audio, "type": APPEND})
+
+
+async def test_send_text_falls_back_to_the_sdk_send_without_its_aiohttp_socket() -> None:
+    # An SDK whose connection no longer keeps an aiohttp socket in ``_connection``: the
+    # event goes through its public send, as before.
+    class Connection:
+        def __init__(self) -> None:
+            self.sent: list[object] = []
+
+        async def send(self, event: object) -> None:
+            self.sent.append(event)
+
+    conn = Connection()
+    await send_text(conn, append_text("AAAA"))  # type: ignore[arg-type]
+    assert conn.sent == [{"audio": "AAAA", "type": APPEND}]

@@ -4,6 +4,8 @@
 
 * no buffer allocation in steady state: only copies between the preallocated numpy arrays
   it was bound to (the rings, the level scratch) through views, and integer counters;
+  PortAudio's own buffer (a raw stream's, one channel of int16) is viewed as samples with
+  ``np.frombuffer`` (a view: no copy);
 * no locks, no logging, no I/O, nothing raised;
 * one hand-off to asyncio, :meth:`RealtimeCallbacks.wake`: ``loop.call_soon_threadsafe(
   on_wake)``, scheduled at most once until the loop has run it (``wake_pending``, which
@@ -116,11 +118,13 @@ class RealtimeCallbacks:
         self.speaker_meter = speaker_meter
         self.input_since = -1.0
 
-    def input(self, indata: np.ndarray, frames: int, time: Any, status: Any) -> None:
+    def input(self, indata: Any, frames: int, time: Any, status: Any) -> None:
+        """A block from the microphone: ``indata``, PortAudio's buffer of one channel of
+        int16 samples (a raw stream's, or an array of them)."""
         self.calls += 1
         if status.input_overflow:
             self.input_overflows += 1
-        mono = indata[:, 0]
+        mono = np.frombuffer(indata, np.int16)
         if self.metering and not 0.0 <= time.currentTime - self._mic_metered < METER_EVERY_S:
             self._mic_metered = time.currentTime  # (a clock that went back: measure now)
             self.mic_meter.measure(mono)
@@ -148,9 +152,10 @@ class RealtimeCallbacks:
         self.capture_ring.write(mono)
         self.wake()
 
-    def output(self, outdata: np.ndarray, frames: int, time: Any, status: Any) -> None:
+    def output(self, outdata: Any, frames: int, time: Any, status: Any) -> None:
+        """A block for the speaker, written into ``outdata`` (as ``indata`` above)."""
         self.calls += 1
-        mono = outdata[:, 0]
+        mono = np.frombuffer(outdata, np.int16)
         # A stream started again (after an idle pause, a reopen) may spin for a few hundred
         # ms before it runs at the device's pace: PulseAudio's ALSA plugin, with a loopback
         # reading the speaker's monitor, called it a thousand times in 250 ms, each block
@@ -199,9 +204,7 @@ class RealtimeCallbacks:
         if ring.started_pending:
             self.wake()
 
-    def duplex(
-        self, indata: np.ndarray, outdata: np.ndarray, frames: int, time: Any, status: Any
-    ) -> None:
+    def duplex(self, indata: Any, outdata: Any, frames: int, time: Any, status: Any) -> None:
         self.input(indata, frames, time, status)
         self.output(outdata, frames, time, status)
 

@@ -314,7 +314,9 @@ class SerialisedModule:
     (device queries, settings checks, ``_terminate``/``_initialize``) and the streams
     they make (:class:`SerialisedStream`). Anything else is the module's own."""
 
-    STREAMS = ("InputStream", "OutputStream", "Stream")
+    STREAMS = (
+        "InputStream", "OutputStream", "Stream", "RawInputStream", "RawOutputStream", "RawStream"
+    )  # fmt: skip
 
     def __init__(self, raw: ModuleType, thread: PortAudioThread) -> None:
         self.raw = raw

@@ -28,9 +28,14 @@ class DeviceStreams:
     def open(
         self, kind: str, device: Any, rate: int, blocksize: int, callback: Any, **common: Any
     ) -> Any:
-        """Open one stream of ``kind`` (input, output, duplex); AudioError when it fails."""
-        cls = {"input": self.sd.InputStream, "output": self.sd.OutputStream}.get(
-            kind, self.sd.Stream
+        """Open one stream of ``kind`` (input, output, duplex); AudioError when it fails.
+
+        Raw streams: the callbacks get PortAudio's buffers as they are, not wrapped in numpy
+        arrays by sounddevice (two arrays and a reshape a call, 25-30 us of the callback
+        thread's 120-160 us a block: ``benchmarks/RESULTS.md``, lean-send-path run 6); the
+        callbacks view them as int16 samples themselves."""
+        cls = {"input": self.sd.RawInputStream, "output": self.sd.RawOutputStream}.get(
+            kind, self.sd.RawStream
         )
         try:
             stream = cls(

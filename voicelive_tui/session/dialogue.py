@@ -49,6 +49,7 @@ from voicelive_tui.conversation.turns import VadState
 from voicelive_tui.logs import PLAYBACK_STARTED, RunLogs
 from voicelive_tui.protocol import (
     APPEND,
+    append_text,
     ident,
     is_benign_cancel_error,
     pcm_ms,
@@ -58,7 +59,7 @@ from voicelive_tui.protocol import (
 )
 from voicelive_tui.safe_text import displayable
 from voicelive_tui.session.bargein import plan_barge_in
-from voicelive_tui.session.frames import MALFORMED
+from voicelive_tui.session.frames import MALFORMED, send_text
 from voicelive_tui.session.push_to_talk import TapAction, TapToTalk
 from voicelive_tui.session.reconnect import short_error
 from voicelive_tui.session.service_config import (
@@ -364,16 +365,19 @@ class Dialogue:
         """Send a microphone block as ``input_audio_buffer.append`` and record it.
 
         Fifty times a second, so it skips what :meth:`send` pays per event: the SDK's model
-        (the dict is what its ``as_dict()`` gives, key for key, so the frame is the same
-        text), the events log's line (appends are written in runs: see ``record_append``)
-        and the reducer's reading of the event (``Conversation.appended``, what
-        ``apply_sent`` does for an append, and what a replay of it does).
+        and its JSON encoder (the text is what ``json.dumps`` makes of the model's
+        ``as_dict()``, character for character: ``append_text``; it goes out on the SDK's
+        socket with the SDK's error handling: ``send_text``), the events log's line
+        (appends are written in runs: see ``record_append``) and the reducer's reading of
+        the event (``Conversation.appended``, what ``apply_sent`` does for an append, and
+        what a replay of it does).
         """
         conn = self.conn
         if conn is None:
             return False
-        payload = {"audio": base64.b64encode(block).decode("ascii"), "type": APPEND}
-        if not await self._deliver(conn, payload):
+        audio = base64.b64encode(block).decode("ascii")
+        payload = {"audio": audio, "type": APPEND}
+        if not await self._deliver(conn, payload, append_text(audio)):
             return False
         self.logs.events.record_append(len(block))
         now = self.clock()
@@ -381,10 +385,16 @@ class Dialogue:
         self._emit(EventSent(payload, now))
         return True
 
-    async def _deliver(self, conn: VoiceLiveConnection, payload: dict[str, Any]) -> bool:
-        """``payload`` through the SDK's connection (its JSON, its errors); False on failure."""
+    async def _deliver(
+        self, conn: VoiceLiveConnection, payload: dict[str, Any], text: str | None = None
+    ) -> bool:
+        """``payload`` through the SDK's connection (its JSON, or ``text``, the JSON made
+        already; its errors); False on failure."""
         try:
-            await conn.send(payload)
+            if text is None:
+                await conn.send(payload)
+            else:
+                await send_text(conn, text)
         except Exception as exc:
             log.warning("Send of %s failed: %s", payload.get("type"), short_error(exc))
             return False

@@ -1,16 +1,26 @@
-"""What arrives on the socket: server events, frames that are not, and close causes."""
+"""The SDK connection's socket: what arrives on it (server events, frames that are not,
+close causes) and the one text sent past the SDK's encoder (:func:`send_text`)."""
 
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
-from azure.ai.voicelive.aio import ConnectionClosed
+import aiohttp
+from azure.ai.voicelive.aio import ConnectionClosed, VoiceLiveConnection
+from azure.ai.voicelive.aio import ConnectionError as SdkConnectionError
 from azure.ai.voicelive.models import ServerEvent
 from azure.core.exceptions import DeserializationError
 
 from voicelive_tui.platform_support import tcp_rtt_ms
 from voicelive_tui.session.reconnect import short_error
+
+SDK_SEND_LOG = logging.getLogger("azure.ai.voicelive.aio._patch")
+"""The logger the SDK's ``VoiceLiveConnection.send`` reports a failed send on."""
+SDK_SEND_ERRORS = (TypeError, ValueError, aiohttp.ClientError, RuntimeError)
+"""What the SDK's ``send`` turns into its ``ConnectionError`` (azure-ai-voicelive 1.3; a test
+reads its source, so a release that changes it fails the tests, not users)."""
 
 MALFORMED = "<malformed>"
 """The key under which frames that are not server events are counted."""
@@ -54,3 +64,20 @@ def connection_rtt_ms(conn: Any) -> float | None:
     transport = getattr(getattr(ws, "_conn", None), "transport", None)
     sock = transport.get_extra_info("socket") if transport is not None else None
     return tcp_rtt_ms(sock) if sock is not None else None
+
+
+async def send_text(conn: VoiceLiveConnection, text: str) -> None:
+    """``text`` (one event's JSON) as a text frame on the SDK connection's socket, as the
+    SDK's ``send`` sends the JSON it makes: its aiohttp socket's ``send_str``, and its error
+    handling (logged on its logger, raised as its ``ConnectionError``). For the microphone's
+    appends, 50 a second, whose JSON :func:`~voicelive_tui.protocol.append_text` builds
+    without the SDK's ``json.dumps`` (a dict copy and a new encoder each call)."""
+    ws = getattr(conn, "_connection", None)
+    if not isinstance(ws, aiohttp.ClientWebSocketResponse):  # an SDK that changed: its way
+        await conn.send(json.loads(text))
+        return
+    try:
+        await ws.send_str(text)
+    except SDK_SEND_ERRORS as e:
+        SDK_SEND_LOG.error("Failed to send event: %s", e)
+        raise SdkConnectionError(f"Failed to send event: {e}") from e
