@@ -175,12 +175,13 @@ def received(n: int) -> EventReceived:
     return EventReceived({"type": f"response.output_item.added.{n}", "event_id": f"e{n}"}, n)
 
 
-async def test_new_event_lines_scroll_into_view_and_build_only_themselves():
+async def test_new_event_lines_scroll_into_view_without_a_layout_and_build_only_themselves():
     async with Events().run_test(size=(80, 12)) as pilot:
         log = pilot.app.query_one(EventLog)
         log.add_events([received(n) for n in range(30)])  # more than fit: a scroll bar
         await wait_for(pilot, lambda: log.show_vertical_scrollbar, what="the scroll bar")
         await pilot.pause()
+        layouts = count_layouts(pilot.app)
         built: list[int] = []
         segments = log._segments
 
@@ -202,6 +203,61 @@ async def test_new_event_lines_scroll_into_view_and_build_only_themselves():
         assert "added.39" in shown[-1] and "added.38" in shown[-2]  # the tail, in order
         assert log.scroll_y == log.max_scroll_y
         assert log.vertical_scrollbar.window_virtual_size == 40
+        assert layouts[0] == 0  # the panel kept its room: the screen was not laid out
+
+
+async def test_the_first_lines_that_need_the_scroll_bar_still_lay_the_panel_out():
+    async with Events().run_test(size=(80, 12)) as pilot:
+        log = pilot.app.query_one(EventLog)
+        await pilot.pause()
+        log.add_events([received(n) for n in range(3)])  # they fit: no scroll bar
+        await pilot.pause()
+        layouts = count_layouts(pilot.app)
+        seen_horizontal = False
+        log.add_events([received(n) for n in range(3, 30)])
+        for _ in range(10):
+            await pilot.pause()
+            seen_horizontal |= log.show_horizontal_scrollbar
+        assert log.show_vertical_scrollbar and layouts[0] >= 1
+        # Lines are cut at the panel's width: never a horizontal scroll bar, not even for
+        # the frame between the vertical one showing and the lines narrowing beside it.
+        assert not seen_horizontal
+        width = log.scrollable_content_region.width
+        assert log.virtual_size.width == width
+        assert [log.render_line(y).cell_length for y in range(3)] == [width] * 3
+
+
+async def test_event_lines_read_their_styles_once_until_the_styles_change():
+    async with Events().run_test(size=(80, 12)) as pilot:
+        log = pilot.app.query_one(EventLog)
+        log.add_events([received(n) for n in range(30)])
+        await wait_for(pilot, lambda: log.show_vertical_scrollbar, what="the scroll bar")
+        await pilot.pause()
+        reads: list[str] = []
+        component = log.get_component_rich_style
+
+        def counted(*names, **kwargs):
+            reads.extend(names)
+            return component(*names, **kwargs)
+
+        log.get_component_rich_style = counted  # type: ignore[method-assign]
+        for n in range(30, 40):
+            log.add_events([received(n)])
+            log.refresh(Region(0, 0, 10, 1))  # as a folded line does: Textual's cache forgets
+            await pilot.pause()
+        assert len(reads) == len(set(reads))  # each at most once, not once a line a refresh
+        # Another theme: the lines take its colours (the kept styles are let go).
+        before = log.render_line(log.scrollable_content_region.height - 1)
+        pilot.app.theme = "textual-light" if pilot.app.theme != "textual-light" else "nord"
+        await pilot.pause()
+        log.add_events([received(40)])
+        await pilot.pause()
+        after = log.render_line(log.scrollable_content_region.height - 1)
+        assert "added.40" in after.text
+        summary = [s.style for s in after if "e40" in s.text][0]
+        assert summary == component("event-log--summary") and summary != [
+            s.style for s in before if "e39" in s.text
+        ][0]
 
 
 # -- the compositor ------------------------------------------------------------------------

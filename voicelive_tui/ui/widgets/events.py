@@ -248,10 +248,20 @@ class EventLog(ScrollView, can_focus=True):
     # -- rendering --------------------------------------------------------------
 
     def _resize(self) -> None:
-        size = Size(self.scrollable_content_region.width, len(self.buffer.view))
+        lines = len(self.buffer.view)
+        room = self.container_size
+        scroll_bar = lines > room.height  # overflow-y: auto
+        # As wide as the lines will be: beside the scroll bar when it shows.
+        width = room.width - (self.styles.scrollbar_size_vertical if scroll_bar else 0)
+        size = Size(max(0, width), lines)
         if size == self.virtual_size:
             return
-        if size.width != self.virtual_size.width or self._scroll_bar_changes(size.height):
+        if (
+            not self.is_mounted
+            or not room
+            or size.width != self.virtual_size.width
+            or scroll_bar != self.show_vertical_scrollbar
+        ):
             self.virtual_size = size  # the panel's room changes: the screen lays it out
             return
         # A new line changes only how far the view scrolls: the panel keeps its place, size
@@ -260,14 +270,6 @@ class EventLog(ScrollView, can_focus=True):
         self.set_reactive(EventLog.virtual_size, size)
         self._scroll_update(size)
         self.refresh()
-
-    def _scroll_bar_changes(self, lines: int) -> bool:
-        """Whether ``lines`` lines show or hide the scroll bar (True too before the panel
-        has its size: only a layout knows)."""
-        room = self.container_size.height
-        if not self.is_mounted or not room:
-            return True
-        return (lines > room) != self.show_vertical_scrollbar
 
     def _update_subtitle(self) -> None:
         if not self.is_mounted:
