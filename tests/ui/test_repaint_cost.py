@@ -255,9 +255,10 @@ async def test_event_lines_read_their_styles_once_until_the_styles_change():
         after = log.render_line(log.scrollable_content_region.height - 1)
         assert "added.40" in after.text
         summary = [s.style for s in after if "e40" in s.text][0]
-        assert summary == component("event-log--summary") and summary != [
-            s.style for s in before if "e39" in s.text
-        ][0]
+        assert (
+            summary == component("event-log--summary")
+            and summary != [s.style for s in before if "e39" in s.text][0]
+        )
 
 
 # -- the compositor ------------------------------------------------------------------------
