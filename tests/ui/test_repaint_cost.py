@@ -12,6 +12,7 @@ from rich.segment import Segment
 from textual._ansi_sequences import SYNC_END, SYNC_START
 from textual._compositor import ChopsUpdate, Compositor
 from textual.app import App, ComposeResult
+from textual.containers import Horizontal, Vertical
 from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
@@ -319,6 +320,73 @@ async def test_partial_updates_write_what_textual_wrote_and_render_only_what_cha
     assert len(compared) >= 20, "too few partial updates to compare"
     assert not differ, differ[0]
     assert key_bar_lines == 0
+
+
+class Panels(App[None]):
+    """Two bordered panels side by side, each a container around line widgets."""
+
+    CSS = """
+    Horizontal { height: 1fr; }
+    Vertical { border: round white; padding: 0 1; width: 1fr; }
+    Line { height: 1; }
+    """
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="row"):
+            with Vertical(id="left"):
+                for n in range(12):
+                    yield Line(f"left {n}", id=f"left{n}")
+            with Vertical(id="right"):
+                for n in range(12):
+                    yield Line(f"right {n}", id=f"right{n}")
+
+
+class Line(Widget):
+    def __init__(self, text: str, id: str) -> None:
+        super().__init__(id=id)
+        self.text = text
+
+    def render_line(self, y: int) -> Strip:
+        return Strip([Segment(self.text.ljust(self.size.width))])
+
+
+async def test_a_frame_renders_the_changed_rows_of_the_front_widgets_only():
+    """Two lines change in panels apart: only they and the screen (for their rows) are
+    rendered, not the containers behind them nor anything in the box between; the
+    terminal gets what Textual's own compositor writes."""
+    async with Panels().run_test(size=(80, 20)) as pilot:
+        app = pilot.app
+        await pilot.pause()
+        rendered: list[tuple[str, int]] = []
+        render_lines = Widget.render_lines
+
+        def counted(self: Widget, crop: Region) -> list[Strip]:
+            name = "screen" if self is app.screen else self.id or type(self).__name__
+            rendered.extend((name, y) for y in crop.line_range)
+            return render_lines(self, crop)
+
+        compositor = app.screen._compositor
+        ours = Compositor._get_renders
+        textuals = getattr(ours, "__wrapped__", ours)
+        left, right = app.query_one("#left2", Line), app.query_one("#right9", Line)
+        Widget.render_lines = counted  # type: ignore[method-assign]
+        try:
+            compositor._dirty_regions.update({left.region, right.region})
+            update = compositor.render_partial_update()
+            ours_written = update.render_segments(app.console) if update else ""
+            ours_rendered = list(rendered)
+            Compositor._get_renders = textuals  # type: ignore[method-assign]
+            compositor._dirty_regions.update({left.region, right.region})
+            textual = compositor.render_partial_update()
+        finally:
+            Compositor._get_renders = ours  # type: ignore[method-assign]
+            Widget.render_lines = render_lines  # type: ignore[method-assign]
+        assert textual is not None and ours_written == textual.render_segments(app.console)
+        assert "left 2" in ours_written and "right 9" in ours_written
+        widgets = {name for name, _ in ours_rendered}
+        assert widgets == {"left2", "right9", "screen"}, ours_rendered
+        rows = sorted({y for name, y in ours_rendered if name == "screen"})
+        assert rows == sorted({left.region.y, right.region.y})
 
 
 # -- the terminal writer -------------------------------------------------------------------
