@@ -150,9 +150,14 @@ class Terminal:
     async def start(
         cls, *argv: str, size: tuple[int, int] = (100, 30), env: dict[str, str] | None = None
     ) -> Terminal:
+        cols, rows = size
         pid, master = pty.fork()
         if pid == 0:  # the child: exec the app on the pty
             try:
+                # Sized before the app starts: set from the parent, it raced the app's
+                # start-up (a loaded machine read the pty's 0x0, drew at 80x24, and the
+                # resize signal came before its handler).
+                fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
                 os.execve(
                     sys.executable,
                     [*CLI, *argv],
@@ -160,8 +165,6 @@ class Terminal:
                 )
             finally:
                 os._exit(127)
-        cols, rows = size
-        fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
         os.set_blocking(master, False)
         return cls(pid, master)
 

@@ -12,6 +12,7 @@ from rich.segment import Segment
 from textual._ansi_sequences import SYNC_END, SYNC_START
 from textual._compositor import ChopsUpdate, Compositor
 from textual.app import App, ComposeResult
+from textual.containers import Horizontal, Vertical
 from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
@@ -175,12 +176,13 @@ def received(n: int) -> EventReceived:
     return EventReceived({"type": f"response.output_item.added.{n}", "event_id": f"e{n}"}, n)
 
 
-async def test_new_event_lines_scroll_into_view_and_build_only_themselves():
+async def test_new_event_lines_scroll_into_view_without_a_layout_and_build_only_themselves():
     async with Events().run_test(size=(80, 12)) as pilot:
         log = pilot.app.query_one(EventLog)
         log.add_events([received(n) for n in range(30)])  # more than fit: a scroll bar
         await wait_for(pilot, lambda: log.show_vertical_scrollbar, what="the scroll bar")
         await pilot.pause()
+        layouts = count_layouts(pilot.app)
         built: list[int] = []
         segments = log._segments
 
@@ -202,6 +204,62 @@ async def test_new_event_lines_scroll_into_view_and_build_only_themselves():
         assert "added.39" in shown[-1] and "added.38" in shown[-2]  # the tail, in order
         assert log.scroll_y == log.max_scroll_y
         assert log.vertical_scrollbar.window_virtual_size == 40
+        assert layouts[0] == 0  # the panel kept its room: the screen was not laid out
+
+
+async def test_the_first_lines_that_need_the_scroll_bar_still_lay_the_panel_out():
+    async with Events().run_test(size=(80, 12)) as pilot:
+        log = pilot.app.query_one(EventLog)
+        await pilot.pause()
+        log.add_events([received(n) for n in range(3)])  # they fit: no scroll bar
+        await pilot.pause()
+        layouts = count_layouts(pilot.app)
+        seen_horizontal = False
+        log.add_events([received(n) for n in range(3, 30)])
+        for _ in range(10):
+            await pilot.pause()
+            seen_horizontal |= log.show_horizontal_scrollbar
+        assert log.show_vertical_scrollbar and layouts[0] >= 1
+        # Lines are cut at the panel's width: never a horizontal scroll bar, not even for
+        # the frame between the vertical one showing and the lines narrowing beside it.
+        assert not seen_horizontal
+        width = log.scrollable_content_region.width
+        assert log.virtual_size.width == width
+        assert [log.render_line(y).cell_length for y in range(3)] == [width] * 3
+
+
+async def test_event_lines_read_their_styles_once_until_the_styles_change():
+    async with Events().run_test(size=(80, 12)) as pilot:
+        log = pilot.app.query_one(EventLog)
+        log.add_events([received(n) for n in range(30)])
+        await wait_for(pilot, lambda: log.show_vertical_scrollbar, what="the scroll bar")
+        await pilot.pause()
+        reads: list[str] = []
+        component = log.get_component_rich_style
+
+        def counted(*names, **kwargs):
+            reads.extend(names)
+            return component(*names, **kwargs)
+
+        log.get_component_rich_style = counted  # type: ignore[method-assign]
+        for n in range(30, 40):
+            log.add_events([received(n)])
+            log.refresh(Region(0, 0, 10, 1))  # as a folded line does: Textual's cache forgets
+            await pilot.pause()
+        assert len(reads) == len(set(reads))  # each at most once, not once a line a refresh
+        # Another theme: the lines take its colours (the kept styles are let go).
+        before = log.render_line(log.scrollable_content_region.height - 1)
+        pilot.app.theme = "textual-light" if pilot.app.theme != "textual-light" else "nord"
+        await pilot.pause()
+        log.add_events([received(40)])
+        await pilot.pause()
+        after = log.render_line(log.scrollable_content_region.height - 1)
+        assert "added.40" in after.text
+        summary = [s.style for s in after if "e40" in s.text][0]
+        assert (
+            summary == component("event-log--summary")
+            and summary != [s.style for s in before if "e39" in s.text][0]
+        )
 
 
 # -- the compositor ------------------------------------------------------------------------
@@ -262,6 +320,73 @@ async def test_partial_updates_write_what_textual_wrote_and_render_only_what_cha
     assert len(compared) >= 20, "too few partial updates to compare"
     assert not differ, differ[0]
     assert key_bar_lines == 0
+
+
+class Panels(App[None]):
+    """Two bordered panels side by side, each a container around line widgets."""
+
+    CSS = """
+    Horizontal { height: 1fr; }
+    Vertical { border: round white; padding: 0 1; width: 1fr; }
+    Line { height: 1; }
+    """
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="row"):
+            with Vertical(id="left"):
+                for n in range(12):
+                    yield Line(f"left {n}", id=f"left{n}")
+            with Vertical(id="right"):
+                for n in range(12):
+                    yield Line(f"right {n}", id=f"right{n}")
+
+
+class Line(Widget):
+    def __init__(self, text: str, id: str) -> None:
+        super().__init__(id=id)
+        self.text = text
+
+    def render_line(self, y: int) -> Strip:
+        return Strip([Segment(self.text.ljust(self.size.width))])
+
+
+async def test_a_frame_renders_the_changed_rows_of_the_front_widgets_only():
+    """Two lines change in panels apart: only they and the screen (for their rows) are
+    rendered, not the containers behind them nor anything in the box between; the
+    terminal gets what Textual's own compositor writes."""
+    async with Panels().run_test(size=(80, 20)) as pilot:
+        app = pilot.app
+        await pilot.pause()
+        rendered: list[tuple[str, int]] = []
+        render_lines = Widget.render_lines
+
+        def counted(self: Widget, crop: Region) -> list[Strip]:
+            name = "screen" if self is app.screen else self.id or type(self).__name__
+            rendered.extend((name, y) for y in crop.line_range)
+            return render_lines(self, crop)
+
+        compositor = app.screen._compositor
+        ours = Compositor._get_renders
+        textuals = getattr(ours, "__wrapped__", ours)
+        left, right = app.query_one("#left2", Line), app.query_one("#right9", Line)
+        Widget.render_lines = counted  # type: ignore[method-assign]
+        try:
+            compositor._dirty_regions.update({left.region, right.region})
+            update = compositor.render_partial_update()
+            ours_written = update.render_segments(app.console) if update else ""
+            ours_rendered = list(rendered)
+            Compositor._get_renders = textuals  # type: ignore[method-assign]
+            compositor._dirty_regions.update({left.region, right.region})
+            textual = compositor.render_partial_update()
+        finally:
+            Compositor._get_renders = ours  # type: ignore[method-assign]
+            Widget.render_lines = render_lines  # type: ignore[method-assign]
+        assert textual is not None and ours_written == textual.render_segments(app.console)
+        assert "left 2" in ours_written and "right 9" in ours_written
+        widgets = {name for name, _ in ours_rendered}
+        assert widgets == {"left2", "right9", "screen"}, ours_rendered
+        rows = sorted({y for name, y in ours_rendered if name == "screen"})
+        assert rows == sorted({left.region.y, right.region.y})
 
 
 # -- the terminal writer -------------------------------------------------------------------

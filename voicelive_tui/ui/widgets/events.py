@@ -82,6 +82,10 @@ class EventLog(ScrollView, can_focus=True):
         self._subtitle = ""
         self._rendered: LRUCache[int, tuple[str, int, int, Strip]] = LRUCache(LINE_CACHE)
         """By line (entry seq): its text, scroll x and width when rendered, and the strip."""
+        self._styles: dict[str, Style] = {}
+        """The panel's base style ('') and its component styles, as the lines above use
+        them: Textual works the base out from every ancestor on each read, and forgets the
+        components on every ``refresh()`` (a folded line refreshes 4 times a second)."""
 
     def on_mount(self) -> None:
         self.border_title = "Events"
@@ -244,7 +248,28 @@ class EventLog(ScrollView, can_focus=True):
     # -- rendering --------------------------------------------------------------
 
     def _resize(self) -> None:
-        self.virtual_size = Size(self.scrollable_content_region.width, len(self.buffer.view))
+        lines = len(self.buffer.view)
+        room = self.container_size
+        scroll_bar = lines > room.height  # overflow-y: auto
+        # As wide as the lines will be: beside the scroll bar when it shows.
+        width = room.width - (self.styles.scrollbar_size_vertical if scroll_bar else 0)
+        size = Size(max(0, width), lines)
+        if size == self.virtual_size:
+            return
+        if (
+            not self.is_mounted
+            or not room
+            or size.width != self.virtual_size.width
+            or scroll_bar != self.show_vertical_scrollbar
+        ):
+            self.virtual_size = size  # the panel's room changes: the screen lays it out
+            return
+        # A new line changes only how far the view scrolls: the panel keeps its place, size
+        # and scroll bar, so the screen needs no layout (several milliseconds at 160x48,
+        # a few times a second while events stream). The scroll bar follows.
+        self.set_reactive(EventLog.virtual_size, size)
+        self._scroll_update(size)
+        self.refresh()
 
     def _update_subtitle(self) -> None:
         if not self.is_mounted:
@@ -265,13 +290,22 @@ class EventLog(ScrollView, can_focus=True):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._rendered.clear()  # the theme or focus changed the colours
+        self._styles.clear()
+
+    def _style(self, component: str = "") -> Style:
+        """The base style (``''``) or a component's, kept until the styles change."""
+        style = self._styles.get(component)
+        if style is None:
+            style = self.get_component_rich_style(component) if component else self.rich_style
+            self._styles[component] = style
+        return style
 
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
         index = scroll_y + y
         width = self.scrollable_content_region.width
         if index >= len(self.buffer.view):
-            return Strip.blank(width, self.rich_style)
+            return Strip.blank(width, self._style())
         entry = self.buffer.view[index]
         text = entry.text
         cached = self._rendered.get(entry.seq)
@@ -279,14 +313,14 @@ class EventLog(ScrollView, can_focus=True):
             strip = cached[3]
         else:
             segments = self._segments(entry, text)
-            strip = Strip(segments).crop_extend(scroll_x, scroll_x + width, self.rich_style)
+            strip = Strip(segments).crop_extend(scroll_x, scroll_x + width, self._style())
             self._rendered[entry.seq] = (text, scroll_x, width, strip)
         if index == self.cursor and self.has_focus:
-            strip = strip.apply_style(self.get_component_rich_style("event-log--cursor"))
+            strip = strip.apply_style(self._style("event-log--cursor"))
         return strip
 
     def _segments(self, entry: EventEntry, text: str) -> list[Segment]:
-        style = self.get_component_rich_style
+        style = self._style
         family = entry.family if entry.family in FAMILIES else "other"
         plain = Style.null()  # never None: NO_COLOR's monochrome filter reads every style
         return [
