@@ -16,8 +16,8 @@ from tests.ui.conftest import SIZE, wait_for
 from voicelive_tui.audio.base import MIC_RMS
 from voicelive_tui.ui.widgets.levels import FLOOR_DB, FPS, LevelsPanel
 
-FRAMES = 2 * FPS
-"""How many frames each test watches (two seconds' worth)."""
+FRAMES = FPS
+"""How many frames each test watches (a second's worth)."""
 
 
 def from_a_block() -> bool:
