@@ -319,7 +319,8 @@ class VoiceLiveApp(App[int]):
         Events can come hundreds of times a second, so a message is posted only when the
         queue was empty (the frame that drains it draws everything queued by then), and a
         microphone append, which changes nothing on screen but its event line, does not
-        ask for the conversation to be redrawn.
+        ask for the conversation to be redrawn. Each update is also the dashboard's
+        chance to draw a frame that is due, on this wake-up of the loop.
         """
         if isinstance(update, (EventSent, EventReceived)):
             pending = self.dashboard.pending
@@ -341,6 +342,7 @@ class VoiceLiveApp(App[int]):
             self._conversation_changed()
         else:
             self._conversation_changed()
+        self.dashboard.session_active()
 
     def _conversation_changed(self) -> None:
         """Post ConversationChanged unless one is already waiting: a flood of events must

@@ -6,9 +6,12 @@ the two inputs and the key bar. It renders from the session's pure
 every widget receives a frozen view and repaints only when it differs from the last.
 
 Repaint budget: the event stream takes batches at most ``EVENTS_HZ`` times a second, the
-conversation and status at most ``STATE_HZ``, the meters at most ``FPS``. The only timer is
+conversation and status at most ``STATE_HZ``, the meters at most ``FPS``. The only clock is
 the audio sampler, since audio threads never call into the UI (they write a levels array);
-the event and state frames ride on its ticks, so one compositor pass draws them all.
+the event and state frames ride on its ticks, so one compositor pass draws them all. The
+sampler's frames in turn ride on the session's activity (each microphone block sent, each
+event), which wakes the loop anyway; its own timer wakes it only when nothing else does
+(:class:`~voicelive_tui.ui.throttle.FrameClock`).
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from voicelive_tui.audio.base import AudioBackend
 from voicelive_tui.conversation.turns import ConnectionState
 from voicelive_tui.session import VoiceLiveSession
 from voicelive_tui.ui.clock import WallClock
-from voicelive_tui.ui.throttle import Throttle
+from voicelive_tui.ui.throttle import FrameClock, Throttle
 from voicelive_tui.ui.view import AudioStatus, expires_in_label, status_view, vad_view
 from voicelive_tui.ui.widgets.conversation import ConversationPanel
 from voicelive_tui.ui.widgets.events import EventLog
@@ -98,6 +101,8 @@ class DashboardScreen(Screen[None]):
         self._audio = AudioStatus()
         self._events = Throttle(self, 1 / EVENTS_HZ, self._draw_events)
         self._state = Throttle(self, 1 / STATE_HZ, self._draw_state)
+        self.frame_clock = FrameClock(self, FPS, self._sample_audio)
+        """The meters' sampler, which the event and state frames ride."""
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
@@ -138,7 +143,7 @@ class DashboardScreen(Screen[None]):
         levels = self._levels
         if live:
             session.audio.metering = True  # the meters below read what it measures
-            self.set_interval(1 / FPS, self._sample_audio)
+            self.frame_clock.start()
             self._events.ride()
             self._state.ride()
         else:  # a scripted session brings its own level history
@@ -146,6 +151,15 @@ class DashboardScreen(Screen[None]):
                 levels.sample(reading, i / FPS)
         self._audio = audio_status(session.audio)
         self._draw_state()
+
+    def on_unmount(self) -> None:
+        self.frame_clock.stop()
+
+    def session_active(self) -> None:
+        """The session did something on the loop (sent a block, got an event): the loop
+        is awake anyway, so a frame due now is drawn in this wake-up, not in one of its
+        own."""
+        self.frame_clock.chance()
 
     # -- drawing ----------------------------------------------------------------
 

@@ -117,6 +117,7 @@ class LevelBar(Widget):
         self.still = False
         """Reduced motion: numbers only (the level and its peak), no bar."""
         self._drawn: tuple[str, int, int] | None = None
+        self._drawn_width = 0
         self._styles: dict[str, Style] = {}
 
     def set_level(self, rms_db: float, held_db: float) -> None:
@@ -128,7 +129,9 @@ class LevelBar(Widget):
             return
         self.rms_db, self.held_db = rms_db, held_db
         old = self._drawn
-        new = meter_cells(rms_db, held_db, self.content_size.width)
+        # At the width last drawn (a resize repaints the whole meter anyway): asking
+        # Textual for the content size costs more than the rest of a steady reading.
+        new = meter_cells(rms_db, held_db, self._drawn_width)
         if old is None or len(old[0]) != len(new[0]):
             self.refresh()
             return
@@ -158,6 +161,7 @@ class LevelBar(Widget):
             line = f"{self.label:<{LABEL_CELLS}}{still_reading(self.rms_db, self.held_db)}"
             return Strip([Segment(line, self._style(""))]).crop_extend(0, width, None)
         self._drawn = reading, filled, peak = meter_cells(self.rms_db, self.held_db, width)
+        self._drawn_width = width
         head = f"{self.label:<{LABEL_CELLS}}{reading} "
         bar = bar_cells(width, reading)
         hot_from = int(bar * level_fraction(-6.0))
@@ -352,6 +356,9 @@ class LevelsPanel(Vertical):
         self._holds = (PeakHold(), PeakHold())
         self._last: tuple[float, ...] | None = None
         self._still = 0
+        self._flat = size
+        """How many of the newest readings in the histories are equal as drawn (all of
+        them: the charts are flat, and one more like them changes nothing on screen)."""
         self._total = 0  # readings taken
         self.still = False
         """Reduced motion (--no-motion, TEXTUAL_ANIMATIONS=none): numbers, no sparklines."""
@@ -398,8 +405,15 @@ class LevelsPanel(Vertical):
         self.speaker_bar.set_level(reading[SPEAKER_RMS], speaker_held)
         if self._still > len(self.mic_history):
             return  # the sparklines already show nothing but this value
-        self.mic_history.append(level_fraction(reading[MIC_RMS]))
-        self.speaker_history.append(level_fraction(reading[SPEAKER_RMS]))
+        mic, speaker = level_fraction(reading[MIC_RMS]), level_fraction(reading[SPEAKER_RMS])
+        flat = mic == self.mic_history[-1] and speaker == self.speaker_history[-1]
+        self._flat = self._flat + 1 if flat else 1
+        self.mic_history.append(mic)
+        self.speaker_history.append(speaker)
         self._total += 1
+        if flat and self._flat > len(self.mic_history):
+            # Flat charts stay as drawn (a silence, a microphone's noise below the
+            # floor): their columns are counted again at the next reading that differs.
+            return
         self.mic_sparkline.set_history(self.mic_history, self._total)
         self.speaker_sparkline.set_history(self.speaker_history, self._total)
