@@ -7,7 +7,8 @@ import os
 
 import pytest
 
-from tests.audio.test_device_recovery import streams_of
+from tests.audio.stuck import stuck, unless_stuck
+from tests.audio.test_device_recovery import STUCK_NOTICE, streams_of
 from tests.ui.conftest import SIZE, wait_for
 from voicelive_tui.audio.engine import SoundDeviceBackend
 from voicelive_tui.config import Settings
@@ -41,7 +42,14 @@ async def test_the_dashboard_says_reconnecting_and_gets_its_audio_back(
             await wait_for(pilot, lambda: "audio reconnecting: " in status_text(app), 20)
             assert "r to retry now" in status_text(app)
             second = pulse_lab.start()
-            await wait_for(pilot, lambda: backend.has_output and backend.has_input, 10)
+            await wait_for(pilot, lambda: (backend.has_output and backend.has_input) or stuck(), 10)
+            await unless_stuck(
+                lambda: (
+                    any(STUCK_NOTICE in str(n.message) for n in app._notifications)
+                    or STUCK_NOTICE in status_text(app)
+                ),
+                pilot.pause,
+            )
             await wait_for(pilot, lambda: "reconnecting" not in status_text(app))
             notices = [str(n.message) for n in app._notifications]
             assert any(n.startswith("Audio device lost") for n in notices)
