@@ -325,6 +325,7 @@ async def test_demo_is_live_with_devices_and_scripted_without(pulse, tmp_path, m
             assert opened.session.audio.describe() == "scripted demo user (no microphone)"
 
 
+@pytest.mark.slow  # waits out the idle pause and a reply in real time: 3 s
 async def test_an_idle_output_pauses_and_the_next_reply_plays_whole(
     pulse, backend_factory, tmp_path
 ):

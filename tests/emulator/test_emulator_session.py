@@ -157,7 +157,7 @@ async def test_service_pacing_sends_bursts_ahead_of_real_time(emulator_factory, 
 
 async def test_realtime_pacing_streams_at_the_pace_it_plays(emulator_factory, voicelive_client):
     """The option for tests that must act while a reply is still streaming."""
-    speed = 2.0
+    speed = 3.0  # the greeting streams in ~2 s of real time
     emu = await emulator_factory(speed=speed, pacing="realtime")
     arrivals = await _greeting_audio_arrivals(voicelive_client, emu)
     audio_ms = sum(ms for _, ms in arrivals)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 from textual.strip import Strip
 
 from tests.helpers import silence_wav, tone, write_wav
@@ -74,6 +75,7 @@ async def test_meters_are_sampled_on_the_microphone_blocks_wakeups(
         assert on_blocks >= FRAMES * 3 // 4, window
 
 
+@pytest.mark.slow  # watches a second of silent frames in real time
 async def test_a_silence_costs_the_levels_panel_nothing(emulator, dashboard, tmp_path: Path):
     """Silence from the start: the meters and the flat charts are drawn once, and then no
     reading recounts a chart's columns or repaints a line of the panel."""
@@ -96,6 +98,7 @@ async def test_a_silence_costs_the_levels_panel_nothing(emulator, dashboard, tmp
         assert calls == []
 
 
+@pytest.mark.slow  # waits out a silence, then a sound, in real time
 async def test_the_first_sound_shows_at_the_first_frame_that_reads_it(
     emulator, dashboard, tmp_path: Path
 ):
